@@ -1,0 +1,153 @@
+import type { Duration } from '../time/duration';
+import type { WindowAssignerSpec } from '../time/window';
+import type {
+  AggregateFunction,
+  KeyedProcessFunction,
+  NumericField,
+  WindowContext,
+  WindowFunctionSpec,
+  WindowMeta,
+} from './functions';
+import type { JobDefinition, OperatorNode } from './graph';
+import type { SinkSpec } from './sink';
+import type { KeySelector, SourceSpec } from './source';
+import type { StateDescriptor } from './state';
+
+/** The operators so far; every builder step returns a new chain, so a stream value can be reused safely. */
+class Chain {
+  constructor(
+    readonly jobName: string,
+    readonly nodes: readonly OperatorNode[],
+  ) {}
+  /** Operator ids are the kind and position (`window#3`): stable while the job's shape is stable. */
+  append(make: (id: string) => OperatorNode): Chain {
+    const kind = make('').kind;
+    return new Chain(this.jobName, [...this.nodes, make(`${kind}#${this.nodes.length}`)]);
+  }
+}
+
+/**
+ * Starts a job definition.
+ * @example
+ * export default job('click-counts')
+ *   .source(kinesisSource<Click>('clicks', { eventTime: c => c.ts, outOfOrderness: '2s' }))
+ *   .keyBy(c => c.userId).window(tumbling('5s')).sum('clicks')
+ *   .sink(dynamoSink('click-counts'));
+ */
+export function job(name: string): JobBuilder {
+  return new JobBuilder(name);
+}
+
+export class JobBuilder {
+  constructor(private readonly name: string) {}
+  /** The job's one input. */
+  source<T>(source: SourceSpec<T>): DataStream<T> {
+    const chain = new Chain(this.name, []).append((id) => ({ kind: 'source', id, source: source as SourceSpec }));
+    return new DataStream<T>(chain);
+  }
+}
+
+/** A stream of records (Flink's DataStream). */
+export class DataStream<T> {
+  /** @internal */
+  constructor(protected readonly chain: Chain) {}
+
+  map<R>(fn: (record: T) => R): DataStream<R> {
+    return new DataStream<R>(this.chain.append((id) => ({ kind: 'map', id, fn: fn as (r: unknown) => unknown })));
+  }
+  filter(fn: (record: T) => boolean): DataStream<T> {
+    return new DataStream<T>(this.chain.append((id) => ({ kind: 'filter', id, fn: fn as (r: unknown) => boolean })));
+  }
+  flatMap<R>(fn: (record: T) => Iterable<R>): DataStream<R> {
+    return new DataStream<R>(
+      this.chain.append((id) => ({ kind: 'flatMap', id, fn: fn as (r: unknown) => Iterable<unknown> })),
+    );
+  }
+  /** Partitions by key: records with the same key meet in the same state. Ends a stage (a shuffle). */
+  keyBy(selector: KeySelector<T>): KeyedStream<T> {
+    return new KeyedStream<T>(
+      this.chain.append((id) => ({ kind: 'keyBy', id, selector: selector as KeySelector<unknown> })),
+    );
+  }
+  /** Ends the job: the definition to `export default`. */
+  sink(sink: SinkSpec): JobDefinition {
+    const chain = this.chain.append((id) => ({ kind: 'sink', id, sink }));
+    return { kind: 'shardflow-job', name: chain.jobName, nodes: chain.nodes };
+  }
+}
+
+/** A stream partitioned by key (Flink's KeyedStream). */
+export class KeyedStream<T> {
+  /** @internal */
+  constructor(private readonly chain: Chain) {}
+
+  window(assigner: WindowAssignerSpec): WindowedStream<T> {
+    return new WindowedStream<T>(this.chain, assigner, 0, undefined);
+  }
+  /** A keyed process function with named state and event-time timers. */
+  process<S extends Record<string, StateDescriptor>, O extends object>(
+    fn: KeyedProcessFunction<T, S, O>,
+  ): DataStream<O> {
+    return new DataStream<O>(
+      this.chain.append((id) => ({
+        kind: 'process',
+        id,
+        fn: fn as unknown as KeyedProcessFunction<unknown, Record<string, StateDescriptor>, object>,
+      })),
+    );
+  }
+}
+
+/** A keyed stream cut into windows, waiting for its window function (Flink's WindowedStream). */
+export class WindowedStream<T> {
+  /** @internal */
+  constructor(
+    private readonly chain: Chain,
+    private readonly assigner: WindowAssignerSpec,
+    private readonly lateness: Duration,
+    private readonly lateSink: SinkSpec | undefined,
+  ) {}
+
+  /** Keeps windows open this long after they fire; late elements update the result already emitted. */
+  allowedLateness(lateness: Duration): WindowedStream<T> {
+    return new WindowedStream<T>(this.chain, this.assigner, lateness, this.lateSink);
+  }
+  /** Where elements too late for every window they belong to go (Flink's sideOutputLateData). */
+  lateOutput(sink: SinkSpec): WindowedStream<T> {
+    return new WindowedStream<T>(this.chain, this.assigner, this.lateness, sink);
+  }
+
+  count(): DataStream<WindowMeta & { count: number }> {
+    return this.apply({ kind: 'count' });
+  }
+  sum<F extends NumericField<T>>(field: F): DataStream<WindowMeta & { [P in F]: number }> {
+    return this.apply({ kind: 'sum', field });
+  }
+  min<F extends NumericField<T>>(field: F): DataStream<WindowMeta & { [P in F]: number }> {
+    return this.apply({ kind: 'min', field });
+  }
+  max<F extends NumericField<T>>(field: F): DataStream<WindowMeta & { [P in F]: number }> {
+    return this.apply({ kind: 'max', field });
+  }
+  avg<F extends NumericField<T>>(field: F): DataStream<WindowMeta & { [P in F]: number }> {
+    return this.apply({ kind: 'avg', field });
+  }
+  /** Combines elements pairwise; the result is the combined element's fields. Must be associative for sessions. */
+  reduce(fn: (a: T, b: T) => T): DataStream<WindowMeta & T> {
+    return this.apply({ kind: 'reduce', fn: fn as (a: unknown, b: unknown) => unknown });
+  }
+  aggregate<A, R extends object>(fn: AggregateFunction<T, A, R>): DataStream<WindowMeta & R> {
+    return this.apply({ kind: 'aggregate', fn: fn as unknown as AggregateFunction<unknown, unknown, object> });
+  }
+  /** Sees the whole window at once; returns one result record or several. */
+  process<R extends object>(fn: (context: WindowContext<T>) => R | R[]): DataStream<WindowMeta & R> {
+    return this.apply({ kind: 'process', fn: fn as (c: WindowContext<unknown>) => object | object[] });
+  }
+
+  private apply<R>(fn: WindowFunctionSpec): DataStream<R> {
+    const { assigner, lateness, lateSink } = this;
+    return new DataStream<R>(
+      this.chain.append((id) => ({ kind: 'window', id, assigner, allowedLateness: lateness, lateSink, fn })),
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import type { Duration } from '../time/duration';
+import type { WindowAssignerSpec } from '../time/window';
+import type { WindowFunctionSpec, KeyedProcessFunction } from './functions';
+import type { SinkSpec } from './sink';
+import type { KeySelector, SourceSpec } from './source';
+import type { StateDescriptor } from './state';
+
+/**
+ * The job graph: what the user said, as plain data (plus the user's functions). The planner reads it;
+ * nothing here runs anything.
+ */
+export type OperatorNode =
+  | { readonly kind: 'source'; readonly id: string; readonly source: SourceSpec }
+  | { readonly kind: 'map'; readonly id: string; readonly fn: (record: unknown) => unknown }
+  | { readonly kind: 'filter'; readonly id: string; readonly fn: (record: unknown) => boolean }
+  | { readonly kind: 'flatMap'; readonly id: string; readonly fn: (record: unknown) => Iterable<unknown> }
+  | { readonly kind: 'keyBy'; readonly id: string; readonly selector: KeySelector<unknown> }
+  | {
+      readonly kind: 'window';
+      readonly id: string;
+      readonly assigner: WindowAssignerSpec;
+      readonly allowedLateness: Duration;
+      readonly lateSink: SinkSpec | undefined;
+      readonly fn: WindowFunctionSpec;
+    }
+  | {
+      readonly kind: 'process';
+      readonly id: string;
+      readonly fn: KeyedProcessFunction<unknown, Record<string, StateDescriptor>, object>;
+    }
+  | { readonly kind: 'sink'; readonly id: string; readonly sink: SinkSpec };
+
+export type OperatorKind = OperatorNode['kind'];
+
+/** A whole job: its name and its operators in order, source first, sink last. */
+export interface JobDefinition {
+  readonly kind: 'shardflow-job';
+  readonly name: string;
+  readonly nodes: readonly OperatorNode[];
+}
+
+export const isJobDefinition = (value: unknown): value is JobDefinition =>
+  typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'shardflow-job';

@@ -1,0 +1,215 @@
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { pipeline } from 'node:stream';
+
+// One local endpoint for every service, like LocalStack's edge port: tools and
+// SDK clients need a single --endpoint-url, and the emulators stay on
+// whatever free ports they got. Bodies are streamed as bytes, so JSON and
+// CBOR (application/x-amz-cbor-1.1) both pass through untouched.
+
+/** Options for {@link startEdge}. */
+export interface EdgeOptions {
+  /** Port to listen on; 0 picks a free one. */
+  port: number;
+  /** Interface to bind. Default `127.0.0.1`. */
+  host?: string;
+  /** Kinesis emulator base URL, e.g. `http://127.0.0.1:45123`. */
+  kinesis: string;
+  /** DynamoDB emulator base URL. */
+  dynamodb: string;
+  /** Receives one line per upstream failure. */
+  log?: (line: string) => void;
+}
+
+/** A running edge proxy. */
+export interface Edge {
+  /** Base URL to use as the endpoint for every service, e.g. `http://127.0.0.1:4566`. */
+  url: string;
+  /** Stops listening, drops open connections and resolves once the server is closed. */
+  close(): Promise<void>;
+}
+
+type Service = 'kinesis' | 'dynamodb';
+
+/** X-Amz-Target prefixes (JSON/CBOR protocols) and the service behind each. */
+const TARGET_PREFIXES: ReadonlyArray<readonly [string, Service]> = [
+  ['Kinesis_20131202.', 'kinesis'],
+  ['DynamoDB_20120810.', 'dynamodb'],
+  // dynalite does not implement Streams, but routing it lets it answer with its own error.
+  ['DynamoDBStreams_20120810.', 'dynamodb'],
+];
+
+/** Health check path answered by the edge itself. */
+export const EDGE_HEALTH_PATH = '/_shardflow/health';
+
+// Connection-scoped headers must not be forwarded; each hop manages its own.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
+
+/**
+ * Starts an HTTP proxy that forwards each AWS API call to the Kinesis or
+ * DynamoDB emulator according to its `X-Amz-Target` header (falling back to
+ * the SigV4 credential scope when there is no target header).
+ *
+ * Unknown targets get a 400 JSON error naming the target.
+ *
+ * @throws Error `port N is in use` when the port is taken.
+ */
+export async function startEdge(opts: EdgeOptions): Promise<Edge> {
+  const host = opts.host ?? '127.0.0.1';
+  const upstreams: Record<Service, URL> = {
+    kinesis: parseUpstream('kinesis', opts.kinesis),
+    dynamodb: parseUpstream('dynamodb', opts.dynamodb),
+  };
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === EDGE_HEALTH_PATH) {
+      sendJson(res, 200, { services: { kinesis: opts.kinesis, dynamodb: opts.dynamodb } });
+      return;
+    }
+    const target = headerValue(req.headers['x-amz-target']);
+    const service = routeFor(target, req.headers);
+    if (service === undefined) {
+      sendJson(res, 400, {
+        __type: 'UnknownOperationException',
+        message:
+          `shardflow edge: no emulator serves X-Amz-Target '${target ?? '(none)'}'. ` +
+          `Supported prefixes: ${TARGET_PREFIXES.map(([p]) => p).join(', ')}`,
+      });
+      return;
+    }
+    forward(req, res, service, upstreams[service], agent, opts.log);
+  });
+  // SDK keep-alive sockets stay idle between calls; Node's default 5 s is fine,
+  // but headers must arrive promptly.
+  server.keepAliveTimeout = 5_000;
+
+  return new Promise((resolveEdge, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      agent.destroy();
+      if (err.code === 'EADDRINUSE') {
+        reject(new Error(`edge: port ${opts.port} is in use on ${host}; stop whatever holds it or choose another port`));
+      } else if (err.code === 'EACCES') {
+        reject(new Error(`edge: no permission to listen on ${host}:${opts.port}; use a port above 1023`));
+      } else {
+        reject(new Error(`edge: cannot listen on ${host}:${opts.port}: ${err.message}`));
+      }
+    };
+    server.once('error', onError);
+    server.listen(opts.port, host, () => {
+      server.off('error', onError);
+      const address = server.address();
+      const port = address !== null && typeof address === 'object' ? address.port : opts.port;
+      const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+      let closing: Promise<void> | undefined;
+      resolveEdge({
+        url: `http://${urlHost}:${port}`,
+        close: () =>
+          (closing ??= new Promise<void>((resolveClose) => {
+            server.close(() => resolveClose());
+            // close() alone waits for keep-alive clients to hang up.
+            server.closeAllConnections();
+            agent.destroy();
+          })),
+      });
+    });
+  });
+}
+
+function parseUpstream(name: Service, url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`edge: ${name} upstream '${url}' is not a URL; pass e.g. http://127.0.0.1:4567`);
+  }
+  if (parsed.protocol !== 'http:') {
+    throw new Error(`edge: ${name} upstream '${url}' must be plain http://`);
+  }
+  return parsed;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Picks the service by X-Amz-Target, else by the SigV4 credential scope (`.../kinesis/aws4_request`). */
+function routeFor(target: string | undefined, headers: IncomingHttpHeaders): Service | undefined {
+  if (target !== undefined) {
+    for (const [prefix, service] of TARGET_PREFIXES) {
+      if (target.startsWith(prefix)) return service;
+    }
+    return undefined;
+  }
+  const scope = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\/aws4_request/.exec(headers.authorization ?? '');
+  const signedFor = scope?.[1];
+  return signedFor === 'kinesis' || signedFor === 'dynamodb' ? signedFor : undefined;
+}
+
+function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  service: Service,
+  upstream: URL,
+  agent: Agent,
+  log: ((line: string) => void) | undefined,
+): void {
+  const upstreamReq = httpRequest({
+    protocol: upstream.protocol,
+    hostname: upstream.hostname,
+    port: upstream.port,
+    method: req.method,
+    path: req.url,
+    headers: withoutHopByHop(req.headers),
+    agent,
+  });
+  let failed = false;
+  const fail = (err: Error): void => {
+    if (failed) return;
+    failed = true;
+    log?.(`edge: ${service} upstream ${upstream.origin} failed: ${err.message}`);
+    if (!res.headersSent) {
+      sendJson(res, 502, {
+        __type: 'ServiceUnavailableException',
+        message: `shardflow edge: ${service} emulator at ${upstream.origin} is unreachable (${err.message}); is it running?`,
+      });
+    } else {
+      res.destroy(err);
+    }
+  };
+  upstreamReq.on('response', (upstreamRes) => {
+    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, withoutHopByHop(upstreamRes.headers));
+    pipeline(upstreamRes, res, () => undefined);
+  });
+  upstreamReq.on('error', fail);
+  // pipe() rather than pipeline(): an upstream failure must not destroy the
+  // client's socket before we can answer 502.
+  req.pipe(upstreamReq);
+  // Client went away mid-call: abandon the upstream call too.
+  res.on('close', () => {
+    if (!res.writableFinished) upstreamReq.destroy();
+  });
+}
+
+function withoutHopByHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+function sendJson(res: ServerResponse, status: number, body: object): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}

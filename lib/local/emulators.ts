@@ -1,0 +1,420 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { freePort } from './free-port';
+
+// Runs kinesis-local (kinesis-mock's Node build) and dynalite as child
+// processes on loopback. Child processes rather than in-process servers so a
+// CPU-heavy emulator never stalls the runtime under test, and so `stop()` means
+// the same thing for both.
+
+/** A running emulator child process. */
+export interface Emulator {
+  /** `kinesis` or `dynamodb`. */
+  name: string;
+  /** Base URL for SDK clients, e.g. `http://127.0.0.1:45123` (plain HTTP). */
+  endpoint: string;
+  /** TCP port on 127.0.0.1. */
+  port: number;
+  /** OS process id of the child. */
+  pid: number;
+  /** Terminates the child (SIGTERM, then SIGKILL after a grace period); resolves once it has exited. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startKinesis} and {@link startDynamo}. */
+export interface EmulatorOptions {
+  /** Port to listen on (127.0.0.1). Default: a free port chosen by the OS. */
+  port?: number;
+  /**
+   * Persist data under this directory (a `kinesis/` or `dynamodb/` subfolder
+   * is used, so both emulators can share one dataDir). Default: memory only.
+   */
+  dataDir?: string;
+  /** Receives each line the child prints (stderr lines are prefixed `[stderr] `). */
+  log?: (line: string) => void;
+  /** How long to wait for the first successful API call. Default 30000 ms. */
+  startTimeoutMs?: number;
+}
+
+const HOST = '127.0.0.1';
+const DEFAULT_START_TIMEOUT_MS = 30_000;
+/** How long the child may take to shut down gracefully (kinesis writes its data file on exit). */
+const CHILD_GRACE_MS = 5_000;
+/** Parent-side wait after SIGTERM before SIGKILL; a bit longer than the child's own deadline. */
+const STOP_GRACE_MS = CHILD_GRACE_MS + 1_000;
+const OUTPUT_TAIL_LINES = 30;
+/** Attempts when we picked the port ourselves and lost the race for it. */
+const PORT_RACE_ATTEMPTS = 3;
+
+/** What differs between the two emulators. */
+interface LaunchSpec {
+  name: string;
+  entry: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Inherited variables the emulator must not see. */
+  unsetEnv: string[];
+  port: number;
+  /** Signal to send if the parent exits without calling stop(). */
+  exitSignal: NodeJS.Signals;
+  probe: { target: string; contentType: string; expectKey: string };
+}
+
+/**
+ * Starts kinesis-local on 127.0.0.1 over plain HTTP and resolves once
+ * `ListStreams` succeeds.
+ *
+ * Streams become ACTIVE almost immediately (all state-transition durations are
+ * set to 0 ms) and the shard limit is raised to 1000.
+ *
+ * @throws Error if the child exits early or is not ready in time; the message
+ *   includes the child's last output lines.
+ */
+export async function startKinesis(opts: EmulatorOptions = {}): Promise<Emulator> {
+  const entry = require.resolve('kinesis-local/main.js');
+  const dataDir = opts.dataDir === undefined ? undefined : ensureDir(join(resolve(opts.dataDir), 'kinesis'));
+  return launchWithPortRetry(opts, async (port) => {
+    // kinesis-mock always opens a TLS listener too; give it its own free port
+    // so parallel instances never collide on the default 4567.
+    const tlsPort = await freePort();
+    const fast = '0ms';
+    return {
+      name: 'kinesis',
+      entry,
+      args: [],
+      env: {
+        KINESIS_MOCK_PLAIN_PORT: String(port),
+        KINESIS_MOCK_TLS_PORT: String(tlsPort),
+        // Resolved against the cwd by default, which is never the package dir.
+        KINESIS_MOCK_CERT_PATH: join(dirname(entry), 'server.json'),
+        CREATE_STREAM_DURATION: fast,
+        DELETE_STREAM_DURATION: fast,
+        UPDATE_SHARD_COUNT_DURATION: fast,
+        UPDATE_STREAM_MODE_DURATION: fast,
+        SPLIT_SHARD_DURATION: fast,
+        MERGE_SHARDS_DURATION: fast,
+        REGISTER_STREAM_CONSUMER_DURATION: fast,
+        DEREGISTER_STREAM_CONSUMER_DURATION: fast,
+        START_STREAM_ENCRYPTION_DURATION: fast,
+        STOP_STREAM_ENCRYPTION_DURATION: fast,
+        SHARD_LIMIT: '1000',
+        ON_DEMAND_STREAM_COUNT_LIMIT: '100',
+        // Pin values the parent's env might otherwise leak in (e.g. LOG_LEVEL=debug fails to parse).
+        LOG_LEVEL: 'ERROR',
+        AWS_REGION: 'us-east-1',
+        AWS_ACCOUNT_ID: '000000000000',
+        // Without an explicit "false", kinesis-mock loads ./data/kinesis-data.json from the cwd.
+        SHOULD_PERSIST_DATA: dataDir !== undefined ? 'true' : 'false',
+        LOAD_DATA_IF_EXISTS: dataDir !== undefined ? 'true' : 'false',
+        ...(dataDir !== undefined
+          ? { PERSIST_PATH: dataDir, PERSIST_FILE_NAME: 'kinesis-data.json', PERSIST_INTERVAL: '1s' }
+          : {}),
+      },
+      // Would create streams at startup; even an empty value fails to parse.
+      unsetEnv: ['INITIALIZE_STREAMS'],
+      port,
+      // A persisting instance writes its file on graceful shutdown only; SIGKILL would lose up to PERSIST_INTERVAL.
+      exitSignal: dataDir !== undefined ? 'SIGTERM' : 'SIGKILL',
+      probe: {
+        target: 'Kinesis_20131202.ListStreams',
+        contentType: 'application/x-amz-json-1.1',
+        expectKey: 'StreamNames',
+      },
+    };
+  });
+}
+
+/**
+ * Starts dynalite on 127.0.0.1 and resolves once `ListTables` succeeds.
+ * Tables are ACTIVE immediately (create/delete/update delays set to 0 ms).
+ *
+ * @throws Error if the child exits early or is not ready in time; the message
+ *   includes the child's last output lines.
+ */
+export async function startDynamo(opts: EmulatorOptions = {}): Promise<Emulator> {
+  const entry = require.resolve('dynalite/cli.js');
+  const dataDir = opts.dataDir === undefined ? undefined : ensureDir(join(resolve(opts.dataDir), 'dynamodb'));
+  return launchWithPortRetry(opts, async (port) => ({
+    name: 'dynamodb',
+    entry,
+    args: [
+      '--host', HOST,
+      '--port', String(port),
+      '--createTableMs', '0',
+      '--deleteTableMs', '0',
+      '--updateTableMs', '0',
+      ...(dataDir !== undefined ? ['--path', dataDir] : []),
+    ],
+    env: {},
+    unsetEnv: [],
+    port,
+    // LevelDB writes reach the OS on every put, so a hard kill loses nothing.
+    exitSignal: 'SIGKILL',
+    probe: {
+      target: 'DynamoDB_20120810.ListTables',
+      contentType: 'application/x-amz-json-1.0',
+      expectKey: 'TableNames',
+    },
+  }));
+}
+
+function ensureDir(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Thrown internally when the child could not bind its port. */
+class PortInUseError extends Error {}
+
+async function launchWithPortRetry(
+  opts: EmulatorOptions,
+  makeSpec: (port: number) => Promise<LaunchSpec>,
+): Promise<Emulator> {
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    try {
+      return await launch(await makeSpec(port), opts);
+    } catch (err) {
+      // freePort() releases the port before the child binds it, so another
+      // process can win the race; only then is a retry meaningful.
+      const retry = err instanceof PortInUseError && opts.port === undefined && attempt < PORT_RACE_ATTEMPTS;
+      if (!retry) throw err;
+    }
+  }
+}
+
+async function launch(spec: LaunchSpec, opts: EmulatorOptions): Promise<Emulator> {
+  const startTimeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  const tail: string[] = [];
+  const onLine = (line: string): void => {
+    tail.push(line);
+    if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
+    opts.log?.(line);
+  };
+
+  // `node -e BOOTSTRAP entry ...args` leaves process.argv exactly as
+  // `node entry ...args` would, so the entry script cannot tell the difference.
+  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env, SHARDFLOW_PARENT_PID: String(process.pid) };
+  for (const name of spec.unsetEnv) delete env[name];
+  const child = spawn(process.execPath, ['-e', childBootstrap(), spec.entry, ...spec.args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: a Ctrl-C in the terminal reaches only the parent,
+    // which then decides when the emulators stop (after draining, say).
+    detached: true,
+    windowsHide: true,
+  });
+  const exited = new Promise<void>((resolveExit) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolveExit();
+    else child.once('exit', () => resolveExit());
+  });
+  pipeLines(child.stdout, onLine, '');
+  pipeLines(child.stderr, onLine, '[stderr] ');
+
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (err) =>
+      reject(new Error(`could not run ${process.execPath} for ${spec.name}: ${err.message}`)),
+    ),
+  );
+  spawnError.catch(() => undefined);
+  if (child.pid === undefined) await spawnError;
+  const pid = child.pid as number;
+  const running = (): boolean => child.exitCode === null && child.signalCode === null;
+  track(child, spec.exitSignal);
+
+  const stop = once(async () => {
+    if (running()) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    untrack(child);
+  });
+
+  const endpoint = `http://${HOST}:${spec.port}`;
+  try {
+    await Promise.race([
+      waitUntilServing(endpoint, spec.probe, startTimeoutMs, running),
+      exited.then(() => {
+        throw new Error(`exited with code ${String(child.exitCode ?? child.signalCode)} during startup`);
+      }),
+      spawnError,
+    ]);
+  } catch (err) {
+    await stop();
+    const output = tail.join('\n');
+    const reason = err instanceof Error ? err.message : String(err);
+    if (/EADDRINUSE/.test(output)) {
+      throw new PortInUseError(
+        `${spec.name} emulator: port ${spec.port} is in use. Pick another port or stop the process using it.\n` +
+          `Last output:\n${output}`,
+      );
+    }
+    throw new Error(
+      `${spec.name} emulator (${spec.entry}) failed to start on ${endpoint}: ${reason}.\n` +
+        `Last output:\n${output || '(none)'}`,
+    );
+  }
+
+  return { name: spec.name, endpoint, port: spec.port, pid, stop };
+}
+
+/**
+ * Code run in the child before the emulator's own entry script:
+ * - forces every listening socket onto loopback (kinesis-mock has no host setting);
+ * - on SIGTERM, drops open connections so shutdown does not wait for idle
+ *   keep-alive sockets (kinesis-mock otherwise waits 30 s), and hard-exits
+ *   after a grace period;
+ * - exits when the parent process disappears (it may die by SIGKILL, which
+ *   runs no 'exit' handlers).
+ * Kept as plain ES2020 source text so no transpiler rewrites it.
+ */
+function childBootstrap(): string {
+  return `'use strict';
+const net = require('node:net');
+const HOST = ${JSON.stringify(HOST)};
+const GRACE_MS = ${CHILD_GRACE_MS};
+const parentPid = Number(process.env.SHARDFLOW_PARENT_PID);
+const servers = new WeakSet();
+const sockets = new Set();
+let stopping = false;
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  const first = args[0];
+  if (typeof first === 'number' || (typeof first === 'string' && /^[0-9]+$/.test(first))) {
+    if (typeof args[1] !== 'string') args.splice(1, 0, HOST);
+    else args[1] = HOST;
+  } else if (first !== null && typeof first === 'object' && first.path === undefined && first.port !== undefined) {
+    args[0] = Object.assign({}, first, { host: HOST });
+  }
+  if (!servers.has(this)) {
+    servers.add(this);
+    this.on('connection', (socket) => {
+      if (stopping) { socket.destroy(); return; }
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+  }
+  return listen.apply(this, args);
+};
+function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  for (const socket of sockets) socket.destroy();
+  setTimeout(() => process.exit(143), GRACE_MS).unref();
+  // No other listener means the emulator has no shutdown logic of its own.
+  if (process.listenerCount(signal) <= 1) process.exit(0);
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+setInterval(() => {
+  if (process.ppid !== parentPid) process.kill(process.pid, 'SIGTERM');
+}, 500).unref();
+require(process.argv[1]);
+`;
+}
+
+/** Children still running, with the signal to send them if the parent exits first. */
+const live = new Map<ChildProcess, NodeJS.Signals>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess, signal: NodeJS.Signals): void {
+  live.set(child, signal);
+  child.once('exit', () => untrack(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // 'exit' handlers must be synchronous; kill() is. A persisting kinesis
+    // gets SIGTERM so it can write its data file; its bootstrap hard-exits later.
+    process.on('exit', () => {
+      for (const [proc, sig] of live) proc.kill(sig);
+    });
+  }
+}
+
+function untrack(child: ChildProcess): void {
+  live.delete(child);
+}
+
+function pipeLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void, prefix: string): void {
+  if (stream === null) return;
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    let newline = buffered.indexOf('\n');
+    while (newline >= 0) {
+      onLine(prefix + buffered.slice(0, newline).replace(/\r$/, ''));
+      buffered = buffered.slice(newline + 1);
+      newline = buffered.indexOf('\n');
+    }
+  });
+  stream.on('end', () => {
+    if (buffered !== '') onLine(prefix + buffered);
+  });
+}
+
+/** Polls with a real API call until it answers 200, or the deadline passes. */
+async function waitUntilServing(
+  endpoint: string,
+  probe: LaunchSpec['probe'],
+  timeoutMs: number,
+  keepTrying: () => boolean,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'no response yet';
+  while (Date.now() < deadline && keepTrying()) {
+    try {
+      const body = await postJson(endpoint, probe.target, probe.contentType, 1_000);
+      if (probe.expectKey in (JSON.parse(body) as object)) return;
+      lastError = `unexpected response ${body.slice(0, 200)}`;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(50);
+  }
+  throw new Error(`not ready after ${timeoutMs} ms (last probe: ${lastError})`);
+}
+
+/** One unsigned-but-well-formed JSON API call; the emulators check the header's shape, not the signature. */
+function postJson(endpoint: string, target: string, contentType: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolveBody, reject) => {
+    const req = request(
+      `${endpoint}/`,
+      {
+        method: 'POST',
+        agent: false,
+        timeout: timeoutMs,
+        headers: {
+          'content-type': contentType,
+          'x-amz-target': target,
+          'x-amz-date': '20200101T000000Z',
+          authorization:
+            'AWS4-HMAC-SHA256 Credential=test/20200101/us-east-1/probe/aws4_request, ' +
+            'SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0',
+        },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolveBody(body) : reject(new Error(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`)),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end('{}');
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let result: Promise<void> | undefined;
+  return () => (result ??= fn());
+}

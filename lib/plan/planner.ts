@@ -1,0 +1,264 @@
+import type { OperatorNode, JobDefinition } from '../api/graph';
+import type { SinkSpec } from '../api/sink';
+import type { SourceSpec } from '../api/source';
+import { toMs, type Duration } from '../time/duration';
+import type { WindowAssignerSpec } from '../time/window';
+import { PlanError } from './plan-error';
+import type {
+  BatchSettings,
+  KeyedOperator,
+  Plan,
+  Stage,
+  StageInput,
+  StageOutput,
+  StatelessOperator,
+  StreamResource,
+  TableResource,
+} from './plan';
+
+/** Lambda's event source mapping settings for every stage unless a job says otherwise. */
+export const DEFAULT_BATCH: BatchSettings = {
+  batchSize: 500,
+  maxBatchingWindowMs: 1000,
+  parallelizationFactor: 1,
+  maxRetryAttempts: 1000,
+  maxRecordAgeSeconds: 86_400,
+  bisectOnError: true,
+};
+export const DEFAULT_IDLE_AFTER_MS = 60_000;
+
+const JOB_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
+const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
+const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
+
+/**
+ * Cuts a job into stages the way Flink chains operators: consecutive stateless operators share a stage;
+ * a keyBy ends one (its records must be repartitioned through a stream) unless the source is declared
+ * partitioned by that very key. Every problem is a {@link PlanError} naming the operator.
+ */
+export function planJob(job: JobDefinition): Plan {
+  if (!JOB_NAME.test(job.name)) {
+    throw new PlanError(`job '${job.name}'`, 'the name is not usable in AWS resource names', 'use letters, digits and dashes, starting with a letter, at most 40 characters');
+  }
+  const [first, ...rest] = job.nodes;
+  if (first?.kind !== 'source') throw new PlanError(`job '${job.name}'`, 'it has no source', "start with .source(kinesisSource('stream', { eventTime }))");
+  const source = checkSource(first.id, first.source);
+  const last = job.nodes[job.nodes.length - 1];
+  if (last?.kind !== 'sink') throw new PlanError(`job '${job.name}'`, 'it has no sink', 'end with .sink(dynamoSink(...)), .sink(kinesisSink(...)) or .sink(logSink())');
+
+  const stages: Stage[] = [];
+  let input: StageInput = { kind: 'source', stream: source.stream, shards: source.options.shards ?? 1, source };
+  let pre: StatelessOperator[] = [];
+  let post: StatelessOperator[] = [];
+  let keyed: KeyedOperator | undefined;
+  let inStageKeyBy: Extract<OperatorNode, { kind: 'keyBy' }> | undefined;
+  let pendingKeyBy: Extract<OperatorNode, { kind: 'keyBy' }> | undefined;
+
+  const closeStage = (output: StageOutput): void => {
+    stages.push({ id: `s${stages.length}`, input, pre, keyBy: inStageKeyBy?.selector, keyed, post, output, batch: DEFAULT_BATCH });
+    pre = [];
+    post = [];
+    keyed = undefined;
+    inStageKeyBy = undefined;
+  };
+
+  for (const node of rest) {
+    if (pendingKeyBy && node.kind !== 'window' && node.kind !== 'process') {
+      throw new PlanError(pendingKeyBy.id, `keyBy is followed by ${node.kind}`, 'follow keyBy with .window(...) or .process(...)');
+    }
+    switch (node.kind) {
+      case 'source':
+        throw new PlanError(node.id, 'a job has one source', 'start another job for another stream');
+      case 'map':
+      case 'filter':
+      case 'flatMap':
+        if (typeof node.fn !== 'function') throw new PlanError(node.id, `${node.kind} needs a function`, `pass a function to .${node.kind}(...)`);
+        (keyed ? post : pre).push(node);
+        break;
+      case 'keyBy': {
+        if (keyed) {
+          throw new PlanError(node.id, `keyBy after ${keyed.id} is not supported yet`, "sink the results with kinesisSink('stream') and key them again in a second job reading that stream");
+        }
+        if (typeof node.selector !== 'function' && typeof node.selector !== 'string') {
+          throw new PlanError(node.id, 'keyBy needs a function or a field name', 'write .keyBy(e => e.userId) or .keyBy("userId")');
+        }
+        const declared = stages.length === 0 ? source.options.partitionedBy : undefined;
+        if (declared !== undefined && declared === node.selector && pre.every((op) => op.kind === 'filter')) {
+          inStageKeyBy = node;
+        } else {
+          const nextId = `s${stages.length + 1}`;
+          const stream = `${job.name}-${nextId}`;
+          closeStage({ kind: 'shuffle', stream, toStage: nextId, keyBy: node.selector, keyById: node.id });
+          input = { kind: 'shuffle', stream, shards: source.options.shards ?? 1, fromStage: `s${stages.length - 1}` };
+        }
+        pendingKeyBy = node;
+        break;
+      }
+      case 'window':
+      case 'process':
+        if (!pendingKeyBy) throw new PlanError(node.id, `${node.kind} needs a keyed stream`, `call .keyBy(...) before .${node.kind === 'window' ? 'window' : 'process'}(...)`);
+        keyed = node.kind === 'window' ? checkWindow(node) : checkProcess(node);
+        pendingKeyBy = undefined;
+        break;
+      case 'sink':
+        if (node !== last) throw new PlanError(node.id, 'a sink must be the last operator', 'move .sink(...) to the end of the job');
+        checkSink(node.id, node.sink);
+        closeStage({ kind: 'sink', sink: node.sink });
+        break;
+    }
+  }
+
+  const plan = resources(job.name, stages, source);
+  checkNames(plan, job, source);
+  return plan;
+}
+
+function resources(jobName: string, stages: Stage[], source: SourceSpec): Plan {
+  const sinks = stages.flatMap((s) => [
+    ...(s.output.kind === 'sink' ? [s.output.sink] : []),
+    ...(s.keyed?.kind === 'window' && s.keyed.lateSink ? [s.keyed.lateSink] : []),
+  ]);
+  const streams: StreamResource[] = stages.map((s) => ({
+    name: s.input.stream,
+    shards: s.input.shards,
+    role: s.input.kind === 'source' ? 'source' : 'shuffle',
+  }));
+  for (const sink of sinks) if (sink.kind === 'kinesis') streams.push({ name: sink.stream, shards: 1, role: 'sink' });
+  const stateTable = `${jobName}-state`;
+  const deadLetterTable = `${jobName}-dead-letters`;
+  const tables: TableResource[] = [
+    { name: stateTable, role: 'state' },
+    { name: deadLetterTable, role: 'dead-letter' },
+    ...sinks.flatMap((s): TableResource[] => (s.kind === 'dynamodb' ? [{ name: s.table, role: 'sink' }] : [])),
+  ];
+  return {
+    job: jobName,
+    stages,
+    streams,
+    tables,
+    sinks,
+    stateTable,
+    deadLetterTable,
+    eventTime: {
+      outOfOrdernessMs: toMs(source.options.outOfOrderness ?? 0),
+      idleAfterMs: source.options.idleAfter === undefined ? DEFAULT_IDLE_AFTER_MS : toMs(source.options.idleAfter),
+    },
+  };
+}
+
+function checkSource(id: string, source: SourceSpec): SourceSpec {
+  if (source?.kind !== 'kinesis') throw new PlanError(id, 'the source is not a kinesisSource', "use kinesisSource('stream', { eventTime: e => e.ts })");
+  if (!STREAM_NAME.test(source.stream)) throw new PlanError(id, `'${source.stream}' is not a Kinesis stream name`, 'use 1-128 letters, digits, _ . or -');
+  if (typeof source.options?.eventTime !== 'function') throw new PlanError(id, 'eventTime is missing', 'pass { eventTime: e => e.ts } returning epoch ms');
+  checkDuration(id, 'outOfOrderness', source.options.outOfOrderness ?? 0);
+  checkDuration(id, 'idleAfter', source.options.idleAfter ?? 0);
+  const shards = source.options.shards ?? 1;
+  if (!Number.isInteger(shards) || shards < 1 || shards > 500) throw new PlanError(id, `shards is ${shards}`, 'use a whole number from 1 to 500');
+  return source;
+}
+
+function checkDuration(id: string, field: string, value: Duration): number {
+  try {
+    return toMs(value);
+  } catch (e) {
+    throw new PlanError(id, `${field} ${(e as Error).message}`, `fix ${field}`);
+  }
+}
+
+function checkWindow(node: Extract<OperatorNode, { kind: 'window' }>): KeyedOperator {
+  const { id, assigner, fn } = node;
+  checkAssigner(id, assigner);
+  const allowedLatenessMs = checkDuration(id, 'allowedLateness', node.allowedLateness);
+  if (assigner.kind === 'count' && (allowedLatenessMs > 0 || node.lateSink)) {
+    throw new PlanError(id, 'count windows have no event time, so no lateness', 'drop allowedLateness/lateOutput or use a time window');
+  }
+  if (node.lateSink) checkSink(id, node.lateSink);
+  switch (fn.kind) {
+    case 'sum':
+    case 'min':
+    case 'max':
+    case 'avg':
+      if (typeof fn.field !== 'string' || fn.field === '') throw new PlanError(id, `${fn.kind} needs a field name`, `write .${fn.kind}('clicks')`);
+      if (['key', 'windowStart', 'windowEnd'].includes(fn.field)) throw new PlanError(id, `${fn.kind}('${fn.field}') would overwrite a result field`, 'map the field to another name first');
+      break;
+    case 'reduce':
+    case 'process':
+      if (typeof fn.fn !== 'function') throw new PlanError(id, `${fn.kind} needs a function`, `pass a function to .${fn.kind}(...)`);
+      break;
+    case 'aggregate':
+      for (const part of ['create', 'add', 'merge', 'result'] as const) {
+        if (typeof fn.fn?.[part] !== 'function') throw new PlanError(id, `the aggregate function has no ${part}()`, 'give { create, add, merge, result }');
+      }
+      break;
+    case 'count':
+      break;
+  }
+  return { kind: 'window', id, assigner, allowedLatenessMs, fn, lateSink: node.lateSink };
+}
+
+function checkAssigner(id: string, a: WindowAssignerSpec): void {
+  const positive = (field: string, ms: number): void => {
+    if (!Number.isInteger(ms) || ms <= 0) throw new PlanError(id, `${a.kind} window ${field} is not a positive duration`, "write it as '5s', '500ms' or a number of ms");
+  };
+  switch (a.kind) {
+    case 'tumbling':
+      return positive('size', a.sizeMs);
+    case 'sliding':
+      positive('size', a.sizeMs);
+      positive('slide', a.slideMs);
+      if (a.sizeMs % a.slideMs !== 0) throw new PlanError(id, `sliding size ${a.sizeMs}ms is not a multiple of slide ${a.slideMs}ms`, 'pick a slide that divides the size');
+      return;
+    case 'session':
+      return positive('gap', a.gapMs);
+    case 'count':
+      if (!Number.isInteger(a.size) || a.size < 1) throw new PlanError(id, `count window size ${a.size} is not a positive whole number`, 'write countWindow(100)');
+      if (!Number.isInteger(a.slide) || a.slide < 1 || a.slide > a.size) throw new PlanError(id, `count window slide ${a.slide} is not between 1 and the size ${a.size}`, 'write countWindow(100, 10)');
+      return;
+    default:
+      throw new PlanError(id, 'unknown window assigner', 'use tumbling, sliding, session or countWindow');
+  }
+}
+
+function checkProcess(node: Extract<OperatorNode, { kind: 'process' }>): KeyedOperator {
+  const { id, fn } = node;
+  if (typeof fn?.onEvent !== 'function') throw new PlanError(id, 'the process function has no onEvent', 'give { state, onEvent(event, ctx), onTimer? }');
+  const ttlMs: Record<string, number> = {};
+  for (const [name, descriptor] of Object.entries(fn.state ?? {})) {
+    if (!['value', 'list', 'map'].includes(descriptor?.kind)) throw new PlanError(id, `state '${name}' is not a state descriptor`, 'use valueState(initial), listState() or mapState()');
+    if (descriptor.ttl !== undefined) ttlMs[name] = checkDuration(id, `state '${name}' ttl`, descriptor.ttl);
+  }
+  return { kind: 'process', id, fn, ttlMs };
+}
+
+function checkSink(id: string, sink: SinkSpec): void {
+  switch (sink?.kind) {
+    case 'dynamodb':
+      if (!TABLE_NAME.test(sink.table)) throw new PlanError(id, `'${sink.table}' is not a DynamoDB table name`, 'use 3-255 letters, digits, _ . or -');
+      return;
+    case 'kinesis':
+      if (!STREAM_NAME.test(sink.stream)) throw new PlanError(id, `'${sink.stream}' is not a Kinesis stream name`, 'use 1-128 letters, digits, _ . or -');
+      return;
+    case 'log':
+      return;
+    default:
+      throw new PlanError(id, 'not a sink', 'use dynamoSink(table), kinesisSink(stream) or logSink()');
+  }
+}
+
+/** Sinks, streams and tables must not collide: two outputs with one name would mix their records. */
+function checkNames(plan: Plan, job: JobDefinition, source: SourceSpec): void {
+  const owner = new Map<string, string>();
+  const sinkNodes = job.nodes.flatMap((n): [string, SinkSpec][] => [
+    ...(n.kind === 'sink' ? [[n.id, n.sink] as [string, SinkSpec]] : []),
+    ...(n.kind === 'window' && n.lateSink ? [[n.id, n.lateSink] as [string, SinkSpec]] : []),
+  ]);
+  for (const [id, sink] of sinkNodes) {
+    const seen = owner.get(sink.name);
+    if (seen) throw new PlanError(id, `two sinks are named '${sink.name}' (the other is on ${seen})`, 'give each sink its own table or stream');
+    owner.set(sink.name, id);
+    if (sink.kind === 'kinesis' && sink.stream === source.stream) throw new PlanError(id, `the sink writes to the source stream '${source.stream}'`, 'write results to another stream');
+    if (sink.kind === 'dynamodb' && (sink.table === plan.stateTable || sink.table === plan.deadLetterTable)) {
+      throw new PlanError(id, `the table '${sink.table}' is the job's own`, 'give the sink another table name');
+    }
+  }
+}

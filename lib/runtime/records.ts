@@ -1,0 +1,86 @@
+/**
+ * What flows through a stage. Every element remembers its origin — the upstream shard and the position
+ * in it — because exactly-once rests on it: state items keep, per origin shard, the last position applied.
+ */
+
+/** Kinesis sequence numbers are decimal strings of up to 129 digits: never compare them as JS numbers. */
+export const POSITION_DIGITS = 130;
+
+/**
+ * Where an element came from: the shard, the record's sequence number there, and which of the records
+ * a flatMap made from it. Positions are compared exactly with {@link comparePositions}.
+ */
+export interface Origin {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly subIndex: number;
+}
+
+/** A record inside a stage, with its event time. */
+export interface Element {
+  readonly origin: Origin;
+  readonly timestampMs: number;
+  readonly value: unknown;
+}
+
+/** A keyed element: what a keyed operator receives. */
+export interface KeyedElement extends Element {
+  readonly key: string;
+}
+
+/** A record on its way to a sink, with the deterministic id that makes repeats recognisable. */
+export interface Output {
+  readonly id: string;
+  readonly record: Record<string, unknown>;
+}
+
+/** A record that could not be processed, with why and where it came from. */
+export interface DeadLetter {
+  readonly reason: string;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  /** The operator that refused it, when one did. */
+  readonly operator?: string;
+  /** The record as received (truncated). */
+  readonly data: string;
+}
+
+/** Orders two positions in one shard: by sequence number (as a decimal string), then sub-index. */
+export function comparePositions(a: Omit<Origin, 'shardId'>, b: Omit<Origin, 'shardId'>): number {
+  const x = a.sequenceNumber;
+  const y = b.sequenceNumber;
+  if (x.length !== y.length) return x.length - y.length;
+  if (x !== y) return x < y ? -1 : 1;
+  return a.subIndex - b.subIndex;
+}
+
+/**
+ * A position as one string whose string order is the position order (zero-padded), for stores that
+ * compare in conditions, e.g. DynamoDB `hwm.#shard < :position`.
+ */
+export function encodePosition(o: Omit<Origin, 'shardId'>): string {
+  return `${o.sequenceNumber.padStart(POSITION_DIGITS, '0')}.${String(o.subIndex).padStart(6, '0')}`;
+}
+
+export function decodePosition(encoded: string): Omit<Origin, 'shardId'> {
+  const [seq = '0', sub = '0'] = encoded.split('.');
+  return { sequenceNumber: seq.replace(/^0+(?=\d)/, ''), subIndex: Number(sub) };
+}
+
+/** The origin as one string, for output ids. */
+export const originKey = (o: Origin): string => `${o.shardId}@${o.sequenceNumber}.${o.subIndex}`;
+
+/** Plain objects stay as they are; anything else becomes `{ value }`, so results are always records. */
+export const asRecord = (value: unknown): Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
+
+/** An error about one record (bad field, user function threw): the record goes to the dead-letter output. */
+export class RecordError extends Error {
+  constructor(
+    readonly operator: string,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = 'RecordError';
+  }
+}

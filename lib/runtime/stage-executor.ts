@@ -1,0 +1,257 @@
+import { selectKey } from '../api/source';
+import type { Plan, Stage } from '../plan/plan';
+import type { InputRow, ItemRef, StateBackend } from '../state/backend';
+import { boundedOutOfOrderness, combineWatermarks, NO_WATERMARK } from '../time/watermark';
+import { runChain } from './chain';
+import type { KeyedLogic } from './keyed-logic';
+import { logicFor } from './logic';
+import { asRecord, originKey, RecordError, type DeadLetter, type Element, type KeyedElement, type Output } from './records';
+
+/** A record as a source stage receives it from Kinesis. */
+export interface SourceRecord {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  /** The record's data: JSON text (UTF-8). */
+  readonly data: string;
+}
+
+/** A batch from one input shard. Source stages get raw records; shuffled stages get keyed elements. */
+export type StageBatch =
+  | { readonly kind: 'source'; readonly shardId: string; readonly nowMs: number; readonly records: readonly SourceRecord[] }
+  | {
+      readonly kind: 'shuffled';
+      readonly shardId: string;
+      readonly nowMs: number;
+      readonly elements: readonly KeyedElement[];
+      /** Watermarks the upstream shards sent with their envelopes and markers. */
+      readonly heard: readonly { readonly upstreamShard: string; readonly watermarkMs: number }[];
+    };
+
+/** A record for a named sink. */
+export interface SinkOutput {
+  readonly sink: string;
+  readonly output: Output;
+}
+
+/** What a batch produced. The caller delivers it: shuffle to the next stream, outputs to sinks. */
+export interface StageResult {
+  /** Keyed records for the next stage. */
+  readonly shuffled: readonly KeyedElement[];
+  readonly outputs: readonly SinkOutput[];
+  /** Elements too late for every window they belong to (also in `outputs` when the job has a late sink). */
+  readonly late: readonly Element[];
+  readonly deadLetters: readonly DeadLetter[];
+  /** A source shard's watermark before and after the batch: envelopes carry `beforeMs`, markers `afterMs`. */
+  readonly watermark: { readonly beforeMs: number; readonly afterMs: number };
+}
+
+/** At most this many item updates in flight per batch (a store's connection pool is the limit). */
+const ITEM_CONCURRENCY = 32;
+
+/**
+ * Runs one stage: a batch of input records through its operators and its keyed state, and firing what
+ * a watermark makes due. No AWS here: the backend and the caller do the I/O. Effects are idempotent
+ * under replay: state updates are exactly once by origin position, outputs carry deterministic ids.
+ */
+export class StageExecutor {
+  private readonly logic: KeyedLogic | undefined;
+  private readonly lateSink: string | undefined;
+  private readonly mainSink: string | undefined;
+
+  constructor(
+    private readonly plan: Plan,
+    readonly stage: Stage,
+    private readonly backend: StateBackend,
+  ) {
+    this.logic = stage.keyed && logicFor(stage.keyed);
+    this.lateSink = stage.keyed?.kind === 'window' ? stage.keyed.lateSink?.name : undefined;
+    this.mainSink = stage.output.kind === 'sink' ? stage.output.sink.name : undefined;
+  }
+
+  async runBatch(batch: StageBatch): Promise<StageResult> {
+    const deadLetters: DeadLetter[] = [];
+    let keyed: KeyedElement[];
+    let watermark = { beforeMs: NO_WATERMARK, afterMs: NO_WATERMARK };
+    const shuffled: KeyedElement[] = [];
+    const outputs: SinkOutput[] = [];
+
+    if (batch.kind === 'source') {
+      const decoded = await this.decodeSource(batch, deadLetters);
+      watermark = decoded.watermark;
+      keyed = [];
+      const output = this.stage.output;
+      for (const e of decoded.elements) {
+        if (this.stage.keyBy) {
+          const key = this.keyOf(this.stage.keyBy, e, 'keyBy', deadLetters);
+          if (key !== undefined) keyed.push({ ...e, key });
+        } else if (output.kind === 'shuffle') {
+          const key = this.keyOf(output.keyBy, e, output.keyById, deadLetters);
+          if (key !== undefined) shuffled.push({ ...e, key });
+        } else {
+          outputs.push({ sink: output.sink.name, output: { id: originKey(e.origin), record: asRecord(e.value) } });
+        }
+      }
+    } else {
+      keyed = [...batch.elements];
+      await this.backend.writeInputs(
+        this.stage.id,
+        batch.heard.map((h) => ({ input: `${batch.shardId}<${h.upstreamShard}`, watermarkMs: h.watermarkMs, maxEventTimeMs: NO_WATERMARK, lastActiveMs: batch.nowMs })),
+      );
+    }
+
+    const late: Element[] = [];
+    if (this.logic && keyed.length > 0) await this.applyKeyed(keyed, outputs, late, deadLetters);
+    return { shuffled, outputs, late, deadLetters, watermark };
+  }
+
+  /** Decodes JSON, reads event time, runs the stateless chain; tracks the shard's event-time progress. */
+  private async decodeSource(batch: Extract<StageBatch, { kind: 'source' }>, deadLetters: DeadLetter[]) {
+    const source = this.stage.input.kind === 'source' ? this.stage.input.source : undefined;
+    if (!source) throw new Error(`${this.stage.id} is not a source stage`);
+    const rows = await this.backend.readInputs(this.stage.id);
+    const prior = rows.find((r) => r.input === batch.shardId);
+    let maxEventTimeMs = prior?.maxEventTimeMs ?? NO_WATERMARK;
+    const elements: Element[] = [];
+    for (const r of batch.records) {
+      const dead = (reason: string, operator?: string): void => {
+        deadLetters.push({ reason, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024), ...(operator && { operator }) });
+      };
+      let value: unknown;
+      try {
+        value = JSON.parse(r.data);
+      } catch (e) {
+        dead(`malformed JSON: ${(e as Error).message}`, 'source');
+        continue;
+      }
+      let ts: unknown;
+      try {
+        ts = source.options.eventTime(value);
+      } catch (e) {
+        dead(`eventTime threw: ${(e as Error).message}`, 'source');
+        continue;
+      }
+      if (typeof ts !== 'number' || !Number.isFinite(ts)) {
+        dead(`eventTime gave ${JSON.stringify(ts)}, not a number of epoch ms`, 'source');
+        continue;
+      }
+      if (ts > maxEventTimeMs) maxEventTimeMs = ts;
+      try {
+        runChain(this.stage.pre, value, (v, subIndex) => {
+          elements.push({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex }, timestampMs: ts, value: v });
+        });
+      } catch (e) {
+        if (!(e instanceof RecordError)) throw e;
+        dead(e.message, e.operator);
+      }
+    }
+    const ooo = this.plan.eventTime.outOfOrdernessMs;
+    const beforeMs = boundedOutOfOrderness(prior?.maxEventTimeMs ?? NO_WATERMARK, ooo);
+    const afterMs = boundedOutOfOrderness(maxEventTimeMs, ooo);
+    await this.backend.writeInputs(this.stage.id, [{ input: batch.shardId, watermarkMs: afterMs, maxEventTimeMs, lastActiveMs: batch.nowMs }]);
+    return { elements, watermark: { beforeMs, afterMs } };
+  }
+
+  private keyOf(selector: Parameters<typeof selectKey>[0], e: Element, operator: string, deadLetters: DeadLetter[]): string | undefined {
+    try {
+      return selectKey(selector, e.value);
+    } catch (err) {
+      deadLetters.push(deadLetterOf(e, operator, `${operator}: ${(err as Error).message}`));
+      return undefined;
+    }
+  }
+
+  /**
+   * Routes elements to their items (windows, sessions, process state), pre-aggregated per item: one
+   * store update per item per batch, whatever the number of elements.
+   */
+  private async applyKeyed(elements: readonly KeyedElement[], outputs: SinkOutput[], late: Element[], deadLetters: DeadLetter[]): Promise<void> {
+    const logic = this.logic!;
+    const watermarkMs = await this.backend.readStageWatermark(this.stage.id);
+    const groups = new Map<string, { ref: ItemRef; elements: Element[] }>();
+    const routed = new Map<Element, number>();
+    for (const e of elements) {
+      const slots = logic.route(e.key, e, watermarkMs);
+      if (slots === 'late') {
+        late.push(e);
+        continue;
+      }
+      routed.set(e, slots.length);
+      for (const slot of slots) {
+        const id = `${e.key}\u0000${slot}`;
+        let group = groups.get(id);
+        if (!group) groups.set(id, (group = { ref: { stageId: this.stage.id, key: e.key, slot }, elements: [] }));
+        group.elements.push(e);
+      }
+    }
+    const refusedBy = new Map<Element, number>();
+    const all = [...groups.values()];
+    for (let i = 0; i < all.length; i += ITEM_CONCURRENCY) {
+      const outcomes = await Promise.all(all.slice(i, i + ITEM_CONCURRENCY).map((g) => this.backend.update(g.ref, g.elements, logic, watermarkMs)));
+      for (const outcome of outcomes) {
+        this.deliver(outcome.outputs, outputs, deadLetters);
+        for (const f of outcome.failed) deadLetters.push(deadLetterOf(f.element, f.operator, f.reason));
+        // An element is late when every window it went to refused it (closed since routing).
+        for (const e of outcome.late) {
+          const n = (refusedBy.get(e) ?? 0) + 1;
+          refusedBy.set(e, n);
+          if (n === routed.get(e)) late.push(e);
+        }
+      }
+    }
+    if (this.lateSink) {
+      for (const e of late) outputs.push({ sink: this.lateSink, output: { id: `late/${originKey(e.origin)}`, record: asRecord(e.value) } });
+    }
+  }
+
+  /** Runs keyed outputs through the stateless operators after the keyed one, to the stage's sink. */
+  private deliver(produced: readonly Output[], outputs: SinkOutput[], deadLetters: DeadLetter[]): void {
+    if (!this.mainSink) throw new Error(`${this.stage.id} has a keyed operator but no sink`);
+    for (const o of produced) {
+      try {
+        runChain(this.stage.post, o.record, (v, i) => outputs.push({ sink: this.mainSink!, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(v) } }));
+      } catch (e) {
+        if (!(e instanceof RecordError)) throw e;
+        deadLetters.push({ reason: e.message, operator: e.operator, shardId: this.stage.id, sequenceNumber: '0', data: JSON.stringify({ id: o.id, record: o.record }).slice(0, 1024) });
+      }
+    }
+  }
+
+  /** The stage's watermark now: the minimum over its active inputs. */
+  async currentWatermark(nowMs: number): Promise<number> {
+    const rows: InputRow[] = await this.backend.readInputs(this.stage.id);
+    return combineWatermarks(rows, nowMs, this.plan.eventTime.idleAfterMs);
+  }
+
+  /**
+   * Fires every window and timer due at `watermarkMs`, then records the watermark as the stage's.
+   * Safe to run twice or concurrently: a fired item is written under its version, and outputs have ids.
+   */
+  async fireDue(watermarkMs: number, pageSize = 500): Promise<{ outputs: SinkOutput[]; deadLetters: DeadLetter[]; fired: number }> {
+    const outputs: SinkOutput[] = [];
+    const deadLetters: DeadLetter[] = [];
+    let fired = 0;
+    if (this.logic) {
+      for (;;) {
+        const due = await this.backend.dueItems(this.stage.id, watermarkMs, pageSize);
+        for (const ref of due) {
+          const outcome = await this.backend.fire(ref, this.logic, watermarkMs);
+          fired += 1;
+          this.deliver(outcome.outputs, outputs, deadLetters);
+        }
+        if (due.length < pageSize) break;
+      }
+    }
+    await this.backend.writeStageWatermark(this.stage.id, watermarkMs);
+    return { outputs, deadLetters, fired };
+  }
+}
+
+function deadLetterOf(e: Element, operator: string, reason: string): DeadLetter {
+  return {
+    reason,
+    operator,
+    shardId: e.origin.shardId,
+    sequenceNumber: e.origin.sequenceNumber,
+    data: (JSON.stringify(e.value) ?? 'undefined').slice(0, 1024),
+  };
+}

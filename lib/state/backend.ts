@@ -1,0 +1,70 @@
+import type { FailedElement, KeyedLogic } from '../runtime/keyed-logic';
+import type { Element, Output } from '../runtime/records';
+
+/** One state item: a key's window, sessions, count window or process state, in one stage. */
+export interface ItemRef {
+  readonly stageId: string;
+  readonly key: string;
+  readonly slot: string;
+}
+
+/**
+ * An item as stored. `hwm` (high-water marks) holds, per origin shard, the last position applied (encoded): an
+ * update applies only elements above it and moves it in the same conditional write, so a replayed
+ * batch changes nothing twice. `outbox` keeps what the last update emitted, with the origins it
+ * covered, so a replay that finds its elements already applied can still emit what a crash lost.
+ */
+export interface StoredItem {
+  readonly data: unknown;
+  readonly hwm: Readonly<Record<string, string>>;
+  readonly version: number;
+  readonly fireAtMs: number | null;
+  readonly closed: boolean;
+  readonly outbox: Outbox;
+}
+
+/** The last update's outputs and, per origin shard, the span of positions it covered (encoded). */
+export interface Outbox {
+  readonly spans: Readonly<Record<string, readonly [string, string]>>;
+  readonly outputs: readonly Output[];
+}
+
+/** What applying a batch (or a watermark) to an item produced. */
+export interface ItemOutcome {
+  readonly outputs: readonly Output[];
+  /** Elements the item refused because it is closed or past lateness. */
+  readonly late: readonly Element[];
+  readonly failed: readonly FailedElement[];
+}
+
+/** What a stage knows of one input: a source shard, or an upstream shard heard through a downstream shard. */
+export interface InputRow {
+  /** `shardId` for a source shard; `inputShard<upstreamShard` for a shuffled input. */
+  readonly input: string;
+  readonly watermarkMs: number;
+  /** The highest event time seen (source shards only). */
+  readonly maxEventTimeMs: number;
+  /** Processing time the input was last heard from, for idleness. */
+  readonly lastActiveMs: number;
+}
+
+/**
+ * Where keyed and window state lives. Written so DynamoDB conditional writes fit it: every method is
+ * one item or a small set of items, and every update is idempotent under replay. The runtime never
+ * sees how a backend stores things.
+ */
+export interface StateBackend {
+  /** Applies one batch's elements for one item, exactly once per (origin shard, position). */
+  update(ref: ItemRef, elements: readonly Element[], logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome>;
+  /** Fires what is due on an item at this watermark (windows, timers) and records that it did. */
+  fire(ref: ItemRef, logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome>;
+  /** Items whose fire time is at or below the watermark, earliest first, at most `limit`. */
+  dueItems(stageId: string, watermarkMs: number, limit: number): Promise<ItemRef[]>;
+
+  /** Input rows of a stage; watermarks and event times only ever move forward. */
+  readInputs(stageId: string): Promise<InputRow[]>;
+  writeInputs(stageId: string, rows: readonly InputRow[]): Promise<void>;
+  /** The watermark up to which the stage's windows and timers have fired (monotonic). */
+  readStageWatermark(stageId: string): Promise<number>;
+  writeStageWatermark(stageId: string, watermarkMs: number): Promise<void>;
+}

@@ -1,0 +1,87 @@
+import type { KeyedLogic } from '../runtime/keyed-logic';
+import { comparePositions, decodePosition, encodePosition, type Element, type Origin } from '../runtime/records';
+import type { ItemOutcome, ItemRef, Outbox, StoredItem } from './backend';
+
+const NOTHING: ItemOutcome = { outputs: [], late: [], failed: [] };
+const EMPTY_OUTBOX: Outbox = { spans: {}, outputs: [] };
+
+/** What a backend must write (if anything) and what the update produced. */
+export interface PlannedWrite {
+  /** The item to write under the condition that the stored version is still `expectedVersion`; undefined: no write. */
+  readonly next: StoredItem | undefined;
+  readonly expectedVersion: number | undefined;
+  readonly outcome: ItemOutcome;
+}
+
+type Position = Omit<Origin, 'shardId'>;
+
+/**
+ * The exactly-once step every backend shares: keep only elements above the item's marks, apply them,
+ * move the marks, and replay the outbox when a retried batch brings elements already applied.
+ * Elements of one origin shard arrive in position order (a shard's batches run one after another).
+ */
+export function planUpdate(stored: StoredItem | undefined, ref: ItemRef, elements: readonly Element[], logic: KeyedLogic, watermarkMs: number): PlannedWrite {
+  const marks = new Map<string, Position>();
+  const first = new Map<string, Position>();
+  for (const [shard, encoded] of Object.entries(stored?.hwm ?? {})) marks.set(shard, decodePosition(encoded));
+  const fresh: Element[] = [];
+  const stale: Element[] = [];
+  for (const e of elements) {
+    const shard = e.origin.shardId;
+    const mark = marks.get(shard);
+    if (!first.has(shard)) first.set(shard, e.origin);
+    if (mark !== undefined && comparePositions(e.origin, mark) <= 0) {
+      stale.push(e);
+      continue;
+    }
+    marks.set(shard, e.origin);
+    fresh.push(e);
+  }
+  const replayed = stale.length > 0 && stored ? replay(stored.outbox, stale) : [];
+  if (stored?.closed) return { next: undefined, expectedVersion: undefined, outcome: { outputs: replayed, late: fresh, failed: [] } };
+  if (fresh.length === 0) return { next: undefined, expectedVersion: undefined, outcome: { ...NOTHING, outputs: replayed } };
+
+  const version = stored?.version ?? 0;
+  const step = logic.onElements({ key: ref.key, slot: ref.slot, nextVersion: version + 1, watermarkMs }, stored?.data ?? null, fresh);
+  const outputs = [...replayed, ...step.outputs];
+  const hwm: Record<string, string> = { ...stored?.hwm };
+  const spans: Record<string, [string, string]> = {};
+  for (const [shard, from] of first) {
+    const to = marks.get(shard)!;
+    hwm[shard] = encodePosition(to);
+    spans[shard] = [encodePosition(from), hwm[shard]];
+  }
+  return {
+    next: { data: step.data, hwm, version: version + 1, fireAtMs: step.fireAtMs, closed: step.closed, outbox: outputs.length > 0 ? { spans, outputs } : EMPTY_OUTBOX },
+    expectedVersion: stored?.version,
+    outcome: { outputs, late: step.late, failed: step.failed },
+  };
+}
+
+/**
+ * The outbox's outputs when a repeated element falls in the span the last update covered: its
+ * effects may have been lost in a crash. Re-emitting is harmless: output ids are deterministic.
+ */
+function replay(outbox: Outbox, stale: readonly Element[]): Outbox['outputs'] {
+  if (outbox.outputs.length === 0) return [];
+  for (const e of stale) {
+    const span = outbox.spans[e.origin.shardId];
+    if (!span) continue;
+    const p = encodePosition(e.origin);
+    if (span[0] <= p && p <= span[1]) return outbox.outputs;
+  }
+  return [];
+}
+
+/** Fires a due item; the outbox stays (it belongs to element updates). */
+export function planFire(stored: StoredItem | undefined, ref: ItemRef, logic: KeyedLogic, watermarkMs: number): PlannedWrite {
+  if (!stored || stored.closed || stored.fireAtMs === null || stored.fireAtMs > watermarkMs) {
+    return { next: undefined, expectedVersion: undefined, outcome: NOTHING };
+  }
+  const step = logic.onWatermark({ key: ref.key, slot: ref.slot, nextVersion: stored.version + 1, watermarkMs }, stored.data);
+  return {
+    next: { ...stored, data: step.data, version: stored.version + 1, fireAtMs: step.fireAtMs, closed: step.closed },
+    expectedVersion: stored.version,
+    outcome: { outputs: step.outputs, late: step.late, failed: step.failed },
+  };
+}

@@ -1,0 +1,1 @@
+export { harness, Harness, type HarnessOptions, type SendOptions } from './harness';

@@ -1,0 +1,67 @@
+/**
+ * The window vocabulary shared by the API, the planner and the runtime (Flink's TimeWindow,
+ * WindowAssigner and the firing rule of its event-time trigger).
+ */
+
+/** A half-open event-time interval [start, end), in epoch ms. */
+export interface TimeWindow {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The last timestamp that belongs to a window: Flink's `maxTimestamp()`. */
+export const maxTimestamp = (w: TimeWindow): number => w.end - 1;
+
+/** How a keyed stream is cut into windows. Plain data: the plan prints it and infra reads it. */
+export type WindowAssignerSpec =
+  | { readonly kind: 'tumbling'; readonly sizeMs: number }
+  | { readonly kind: 'sliding'; readonly sizeMs: number; readonly slideMs: number }
+  | { readonly kind: 'session'; readonly gapMs: number }
+  | { readonly kind: 'count'; readonly size: number; readonly slide: number };
+
+/** Non-negative remainder, so windows align to the epoch for negative timestamps too. */
+const mod = (a: number, b: number): number => ((a % b) + b) % b;
+
+/**
+ * The time windows an element with timestamp `ts` belongs to, aligned to the epoch
+ * (start = ts − ts mod slide), earliest first. Sessions start as [ts, ts + gap) and merge later.
+ */
+export function assignTimeWindows(spec: WindowAssignerSpec, ts: number): TimeWindow[] {
+  switch (spec.kind) {
+    case 'tumbling': {
+      const start = ts - mod(ts, spec.sizeMs);
+      return [{ start, end: start + spec.sizeMs }];
+    }
+    case 'sliding': {
+      const windows: TimeWindow[] = [];
+      const lastStart = ts - mod(ts, spec.slideMs);
+      for (let start = lastStart; start > ts - spec.sizeMs; start -= spec.slideMs) {
+        windows.push({ start, end: start + spec.sizeMs });
+      }
+      return windows.reverse();
+    }
+    case 'session':
+      return [{ start: ts, end: ts + spec.gapMs }];
+    case 'count':
+      throw new Error('count windows are assigned by element count, not by time');
+  }
+}
+
+/**
+ * Flink's lateness rule: a window is late once the watermark has passed its last timestamp plus the
+ * allowed lateness; its state is gone (or going) and it may not be updated.
+ */
+export const isWindowLate = (w: TimeWindow, allowedLatenessMs: number, watermarkMs: number): boolean =>
+  maxTimestamp(w) + allowedLatenessMs <= watermarkMs;
+
+/** Flink's event-time trigger: a window fires when the watermark reaches its last timestamp. */
+export const isWindowDue = (w: TimeWindow, watermarkMs: number): boolean => maxTimestamp(w) <= watermarkMs;
+
+/** Whether two session windows overlap or touch, and so merge (Flink's `TimeWindow.intersects`). */
+export const intersects = (a: TimeWindow, b: TimeWindow): boolean => a.start <= b.end && b.start <= a.end;
+
+/** The smallest window that covers both. */
+export const cover = (a: TimeWindow, b: TimeWindow): TimeWindow => ({
+  start: Math.min(a.start, b.start),
+  end: Math.max(a.end, b.end),
+});
