@@ -45,9 +45,6 @@ export interface StageResult {
   readonly watermark: { readonly beforeMs: number; readonly afterMs: number };
 }
 
-/** At most this many item updates in flight per batch (a store's connection pool is the limit). */
-const ITEM_CONCURRENCY = 32;
-
 /**
  * Runs one stage: a batch of input records through its operators and its keyed state, and firing what
  * a watermark makes due. No AWS here: the backend and the caller do the I/O. Effects are idempotent
@@ -167,7 +164,8 @@ export class StageExecutor {
   private async applyKeyed(elements: readonly KeyedElement[], outputs: SinkOutput[], late: Element[], deadLetters: DeadLetter[]): Promise<void> {
     const logic = this.logic!;
     const watermarkMs = await this.backend.readStageWatermark(this.stage.id);
-    const groups = new Map<string, { ref: ItemRef; elements: Element[] }>();
+    const groups: { ref: ItemRef; elements: Element[] }[] = [];
+    const byKey = new Map<string, Map<string, Element[]>>();
     const routed = new Map<Element, number>();
     for (const e of elements) {
       const slots = logic.route(e.key, e, watermarkMs);
@@ -176,26 +174,27 @@ export class StageExecutor {
         continue;
       }
       routed.set(e, slots.length);
+      let bySlot = byKey.get(e.key);
+      if (!bySlot) byKey.set(e.key, (bySlot = new Map()));
       for (const slot of slots) {
-        const id = `${e.key}\u0000${slot}`;
-        let group = groups.get(id);
-        if (!group) groups.set(id, (group = { ref: { stageId: this.stage.id, key: e.key, slot }, elements: [] }));
-        group.elements.push(e);
+        let group = bySlot.get(slot);
+        if (!group) {
+          bySlot.set(slot, (group = []));
+          groups.push({ ref: { stageId: this.stage.id, key: e.key, slot }, elements: group });
+        }
+        group.push(e);
       }
     }
+    const outcomes = await this.backend.update(groups, logic, watermarkMs);
     const refusedBy = new Map<Element, number>();
-    const all = [...groups.values()];
-    for (let i = 0; i < all.length; i += ITEM_CONCURRENCY) {
-      const outcomes = await Promise.all(all.slice(i, i + ITEM_CONCURRENCY).map((g) => this.backend.update(g.ref, g.elements, logic, watermarkMs)));
-      for (const outcome of outcomes) {
-        this.deliver(outcome.outputs, outputs, deadLetters);
-        for (const f of outcome.failed) deadLetters.push(deadLetterOf(f.element, f.operator, f.reason));
-        // An element is late when every window it went to refused it (closed since routing).
-        for (const e of outcome.late) {
-          const n = (refusedBy.get(e) ?? 0) + 1;
-          refusedBy.set(e, n);
-          if (n === routed.get(e)) late.push(e);
-        }
+    for (const outcome of outcomes) {
+      this.deliver(outcome.outputs, outputs, deadLetters);
+      for (const f of outcome.failed) deadLetters.push(deadLetterOf(f.element, f.operator, f.reason));
+      // An element is late when every window it went to refused it (closed since routing).
+      for (const e of outcome.late) {
+        const n = (refusedBy.get(e) ?? 0) + 1;
+        refusedBy.set(e, n);
+        if (n === routed.get(e)) late.push(e);
       }
     }
     if (this.lateSink) {

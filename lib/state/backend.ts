@@ -1,5 +1,8 @@
 import type { FailedElement, KeyedLogic } from '../runtime/keyed-logic';
-import type { Element, Output } from '../runtime/records';
+import type { Element, Origin, Output } from '../runtime/records';
+
+/** A position in one shard (the shard is the map key it sits under). */
+export type Position = Omit<Origin, 'shardId'>;
 
 /** One state item: a key's window, sessions, count window or process state, in one stage. */
 export interface ItemRef {
@@ -9,24 +12,30 @@ export interface ItemRef {
 }
 
 /**
- * An item as stored. `hwm` (high-water marks) holds, per origin shard, the last position applied (encoded): an
+ * An item as stored. `hwm` (high-water marks) holds, per origin shard, the last position applied: an
  * update applies only elements above it and moves it in the same conditional write, so a replayed
  * batch changes nothing twice. `outbox` keeps what the last update emitted, with the origins it
  * covered, so a replay that finds its elements already applied can still emit what a crash lost.
  */
 export interface StoredItem {
   readonly data: unknown;
-  readonly hwm: Readonly<Record<string, string>>;
+  readonly hwm: Readonly<Record<string, Position>>;
   readonly version: number;
   readonly fireAtMs: number | null;
   readonly closed: boolean;
   readonly outbox: Outbox;
 }
 
-/** The last update's outputs and, per origin shard, the span of positions it covered (encoded). */
+/** The last update's outputs and, per origin shard, the span of positions it covered. */
 export interface Outbox {
-  readonly spans: Readonly<Record<string, readonly [string, string]>>;
+  readonly spans: Readonly<Record<string, readonly [Position, Position]>>;
   readonly outputs: readonly Output[];
+}
+
+/** One item's elements in a batch. */
+export interface ItemUpdate {
+  readonly ref: ItemRef;
+  readonly elements: readonly Element[];
 }
 
 /** What applying a batch (or a watermark) to an item produced. */
@@ -54,8 +63,11 @@ export interface InputRow {
  * sees how a backend stores things.
  */
 export interface StateBackend {
-  /** Applies one batch's elements for one item, exactly once per (origin shard, position). */
-  update(ref: ItemRef, elements: readonly Element[], logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome>;
+  /**
+   * Applies one batch's elements to each item, exactly once per (origin shard, position). The
+   * backend chooses how many item writes it runs at once. Outcomes come back in the order given.
+   */
+  update(updates: readonly ItemUpdate[], logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome[]>;
   /** Fires what is due on an item at this watermark (windows, timers) and records that it did. */
   fire(ref: ItemRef, logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome>;
   /** Items whose fire time is at or below the watermark, earliest first, at most `limit`. */

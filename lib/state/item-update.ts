@@ -1,6 +1,6 @@
 import type { KeyedLogic } from '../runtime/keyed-logic';
-import { comparePositions, decodePosition, encodePosition, type Element, type Origin } from '../runtime/records';
-import type { ItemOutcome, ItemRef, Outbox, StoredItem } from './backend';
+import { comparePositions, type Element } from '../runtime/records';
+import type { ItemOutcome, ItemRef, Outbox, Position, StoredItem } from './backend';
 
 const NOTHING: ItemOutcome = { outputs: [], late: [], failed: [] };
 const EMPTY_OUTBOX: Outbox = { spans: {}, outputs: [] };
@@ -13,28 +13,25 @@ export interface PlannedWrite {
   readonly outcome: ItemOutcome;
 }
 
-type Position = Omit<Origin, 'shardId'>;
-
 /**
  * The exactly-once step every backend shares: keep only elements above the item's marks, apply them,
  * move the marks, and replay the outbox when a retried batch brings elements already applied.
  * Elements of one origin shard arrive in position order (a shard's batches run one after another).
  */
 export function planUpdate(stored: StoredItem | undefined, ref: ItemRef, elements: readonly Element[], logic: KeyedLogic, watermarkMs: number): PlannedWrite {
-  const marks = new Map<string, Position>();
-  const first = new Map<string, Position>();
-  for (const [shard, encoded] of Object.entries(stored?.hwm ?? {})) marks.set(shard, decodePosition(encoded));
+  const marks: Record<string, Position> = { ...stored?.hwm };
+  const first: Record<string, Position> = {};
   const fresh: Element[] = [];
   const stale: Element[] = [];
   for (const e of elements) {
     const shard = e.origin.shardId;
-    const mark = marks.get(shard);
-    if (!first.has(shard)) first.set(shard, e.origin);
+    const mark = marks[shard];
+    if (first[shard] === undefined) first[shard] = e.origin;
     if (mark !== undefined && comparePositions(e.origin, mark) <= 0) {
       stale.push(e);
       continue;
     }
-    marks.set(shard, e.origin);
+    marks[shard] = e.origin;
     fresh.push(e);
   }
   const replayed = stale.length > 0 && stored ? replay(stored.outbox, stale) : [];
@@ -44,15 +41,10 @@ export function planUpdate(stored: StoredItem | undefined, ref: ItemRef, element
   const version = stored?.version ?? 0;
   const step = logic.onElements({ key: ref.key, slot: ref.slot, nextVersion: version + 1, watermarkMs }, stored?.data ?? null, fresh);
   const outputs = [...replayed, ...step.outputs];
-  const hwm: Record<string, string> = { ...stored?.hwm };
-  const spans: Record<string, [string, string]> = {};
-  for (const [shard, from] of first) {
-    const to = marks.get(shard)!;
-    hwm[shard] = encodePosition(to);
-    spans[shard] = [encodePosition(from), hwm[shard]];
-  }
+  const hwm: Record<string, Position> = { ...stored?.hwm };
+  for (const shard in first) hwm[shard] = bare(marks[shard]!);
   return {
-    next: { data: step.data, hwm, version: version + 1, fireAtMs: step.fireAtMs, closed: step.closed, outbox: outputs.length > 0 ? { spans, outputs } : EMPTY_OUTBOX },
+    next: { data: step.data, hwm, version: version + 1, fireAtMs: step.fireAtMs, closed: step.closed, outbox: outputs.length > 0 ? outboxOf(first, marks, outputs) : EMPTY_OUTBOX },
     expectedVersion: stored?.version,
     outcome: { outputs, late: step.late, failed: step.failed },
   };
@@ -67,10 +59,18 @@ function replay(outbox: Outbox, stale: readonly Element[]): Outbox['outputs'] {
   for (const e of stale) {
     const span = outbox.spans[e.origin.shardId];
     if (!span) continue;
-    const p = encodePosition(e.origin);
-    if (span[0] <= p && p <= span[1]) return outbox.outputs;
+    if (comparePositions(span[0], e.origin) <= 0 && comparePositions(e.origin, span[1]) <= 0) return outbox.outputs;
   }
   return [];
+}
+
+/** Positions are kept as plain { sequenceNumber, subIndex } (an element's origin may carry more). */
+const bare = (p: Position): Position => ({ sequenceNumber: p.sequenceNumber, subIndex: p.subIndex });
+
+function outboxOf(first: Record<string, Position>, last: Record<string, Position>, outputs: Outbox['outputs']): Outbox {
+  const spans: Record<string, [Position, Position]> = {};
+  for (const [shard, from] of Object.entries(first)) spans[shard] = [bare(from), bare(last[shard]!)];
+  return { spans, outputs };
 }
 
 /** Fires a due item; the outbox stays (it belongs to element updates). */

@@ -1,52 +1,66 @@
 import type { KeyedLogic } from '../../runtime/keyed-logic';
-import type { Element } from '../../runtime/records';
 import { NO_WATERMARK } from '../../time/watermark';
-import type { InputRow, ItemOutcome, ItemRef, StateBackend, StoredItem } from '../backend';
+import type { InputRow, ItemOutcome, ItemRef, ItemUpdate, StateBackend, StoredItem } from '../backend';
 import { planFire, planUpdate, type PlannedWrite } from '../item-update';
 
 const itemId = (ref: ItemRef): string => `${ref.stageId}\u0000${ref.key}\u0000${ref.slot}`;
+type Entry = { ref: ItemRef; item: StoredItem };
 
 /**
  * State in process memory: for tests, the harness and benchmarks. Same exactly-once steps as the
  * DynamoDB backend (they share `planUpdate`/`planFire`); writes check the expected version too.
  */
 export class MemoryBackend implements StateBackend {
-  private readonly items = new Map<string, { ref: ItemRef; item: StoredItem }>();
-  /** Per stage: item id → fire time, scanned in fire-time order when the watermark moves. */
-  private readonly due = new Map<string, Map<string, number>>();
+  /** stage → key → slot → item: nested maps, so the hot path builds no composite key strings. */
+  private readonly items = new Map<string, Map<string, Map<string, Entry>>>();
+  /** Per stage: the items with a fire time, by item id, scanned in fire-time order when the watermark moves. */
+  private readonly due = new Map<string, Map<string, Entry>>();
   private readonly inputs = new Map<string, Map<string, InputRow>>();
   private readonly stageWatermarks = new Map<string, number>();
   /** Writes performed, by kind: what a store would bill. */
   readonly writes = { items: 0, inputs: 0, watermarks: 0 };
 
-  async update(ref: ItemRef, elements: readonly Element[], logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome> {
-    return this.apply(ref, planUpdate(this.items.get(itemId(ref))?.item, ref, elements, logic, watermarkMs));
+  async update(updates: readonly ItemUpdate[], logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome[]> {
+    return updates.map(({ ref, elements }) => this.apply(ref, planUpdate(this.get(ref)?.item, ref, elements, logic, watermarkMs)));
   }
 
   async fire(ref: ItemRef, logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome> {
-    return this.apply(ref, planFire(this.items.get(itemId(ref))?.item, ref, logic, watermarkMs));
+    return this.apply(ref, planFire(this.get(ref)?.item, ref, logic, watermarkMs));
+  }
+
+  private get(ref: ItemRef): Entry | undefined {
+    return this.items.get(ref.stageId)?.get(ref.key)?.get(ref.slot);
+  }
+
+  private set(ref: ItemRef, item: StoredItem): void {
+    let keys = this.items.get(ref.stageId);
+    if (!keys) this.items.set(ref.stageId, (keys = new Map()));
+    let slots = keys.get(ref.key);
+    if (!slots) keys.set(ref.key, (slots = new Map()));
+    const entry = { ref, item };
+    slots.set(ref.slot, entry);
+    let due = this.due.get(ref.stageId);
+    if (!due) this.due.set(ref.stageId, (due = new Map()));
+    if (item.fireAtMs === null || item.closed) due.delete(itemId(ref));
+    else due.set(itemId(ref), entry);
   }
 
   private apply(ref: ItemRef, planned: PlannedWrite): ItemOutcome {
     const { next } = planned;
     if (next) {
       const id = itemId(ref);
-      const current = this.items.get(id)?.item;
+      const current = this.get(ref)?.item;
       if (current?.version !== planned.expectedVersion) throw new Error(`version conflict on ${id}`);
-      this.items.set(id, { ref, item: next });
+      this.set(ref, next);
       this.writes.items += 1;
-      let due = this.due.get(ref.stageId);
-      if (!due) this.due.set(ref.stageId, (due = new Map()));
-      if (next.fireAtMs === null || next.closed) due.delete(id);
-      else due.set(id, next.fireAtMs);
     }
     return planned.outcome;
   }
 
   async dueItems(stageId: string, watermarkMs: number, limit: number): Promise<ItemRef[]> {
-    const due = [...(this.due.get(stageId) ?? [])].filter(([, at]) => at <= watermarkMs);
-    due.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
-    return due.slice(0, limit).map(([id]) => this.items.get(id)!.ref);
+    const due = [...(this.due.get(stageId)?.values() ?? [])].filter((e) => e.item.fireAtMs! <= watermarkMs);
+    due.sort((a, b) => a.item.fireAtMs! - b.item.fireAtMs! || (itemId(a.ref) < itemId(b.ref) ? -1 : 1));
+    return due.slice(0, limit).map((e) => e.ref);
   }
 
   async readInputs(stageId: string): Promise<InputRow[]> {
@@ -82,6 +96,11 @@ export class MemoryBackend implements StateBackend {
 
   /** Every item of a stage (tests and the dashboard look inside). */
   snapshot(stageId?: string): { ref: ItemRef; item: StoredItem }[] {
-    return [...this.items.values()].filter((e) => stageId === undefined || e.ref.stageId === stageId);
+    const entries: Entry[] = [];
+    for (const [stage, keys] of this.items) {
+      if (stageId !== undefined && stage !== stageId) continue;
+      for (const slots of keys.values()) entries.push(...slots.values());
+    }
+    return entries;
   }
 }

@@ -1,0 +1,76 @@
+/**
+ * Engine throughput on one core, in process, with the in-memory backend: the stage executor running
+ * whole batches as the stage functions would (JSON decode, keyBy, shuffle, pre-aggregated state
+ * updates, window firing), without the network. `npm run bench:engine`.
+ */
+import * as os from 'node:os';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { dynamoSink, job, kinesisSource, session, sliding, tumbling, type JobDefinition } from 'shardflow';
+import { planJob } from '../lib/plan/planner';
+import { StageExecutor } from '../lib/runtime/stage-executor';
+import { MemoryBackend } from '../lib/state/memory/memory-backend';
+import { clicks, summary, type Click } from './workload';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const BATCH = 500;
+const USERS = 1000;
+
+const source = () => kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: '2s' });
+const jobs: Record<string, JobDefinition> = {
+  'click-counts (tumbling 5s, sum)': job('click-counts').source(source()).keyBy((c) => c.userId).window(tumbling('5s')).sum('clicks').sink(dynamoSink('out')),
+  'sliding 5s/1s, sum': job('sliding').source(source()).keyBy((c) => c.userId).window(sliding('5s', '1s')).sum('clicks').sink(dynamoSink('out')),
+  'session 30s, count': job('sessions').source(source()).keyBy((c) => c.userId).window(session('30s')).count().sink(dynamoSink('out')),
+};
+
+/** Runs all events through both stages in batches; returns events per second and results emitted. */
+async function runOnce(definition: JobDefinition, data: string[]): Promise<{ eventsPerSec: number; results: number }> {
+  const plan = planJob(definition);
+  const backend = new MemoryBackend();
+  const [s0, s1] = plan.stages.map((s) => new StageExecutor(plan, s, backend));
+  let results = 0;
+  let seq = 1n;
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < data.length; i += BATCH) {
+    const records = data.slice(i, i + BATCH).map((d) => ({ shardId: 'shard-0', sequenceNumber: String(seq++), data: d }));
+    const r0 = await s0!.runBatch({ kind: 'source', shardId: 'shard-0', nowMs: 0, records });
+    const r1 = await s1!.runBatch({ kind: 'shuffled', shardId: 's1-0', nowMs: 0, elements: r0.shuffled, heard: [{ upstreamShard: 'shard-0', watermarkMs: r0.watermark.afterMs }] });
+    results += r1.outputs.length;
+    // The watermark function's work, once per batch (locally it ticks every second).
+    const fired = await s1!.fireDue(await s1!.currentWatermark(0));
+    results += fired.outputs.length;
+  }
+  results += (await s1!.fireDue(Number.MAX_SAFE_INTEGER)).outputs.length;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { eventsPerSec: data.length / seconds, results };
+}
+
+async function main(): Promise<void> {
+  const data = clicks({ count: EVENTS, users: USERS, ratePerSec: 10_000, disorderMs: 1500, seed: 42 }).map((c) => JSON.stringify(c));
+  const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version };
+  const rows: Record<string, unknown>[] = [];
+  console.log(`engine: ${EVENTS.toLocaleString()} events, ${USERS} Zipf users, batches of ${BATCH}, ${RUNS} runs each — ${machine.cpu}, node ${machine.node}`);
+  for (const [name, definition] of Object.entries(jobs)) {
+    await runOnce(definition, data.slice(0, 50_000)); // warm up the JIT
+    const samples: number[] = [];
+    let results = 0;
+    for (let r = 0; r < RUNS; r++) {
+      const run = await runOnce(definition, data);
+      samples.push(run.eventsPerSec);
+      results = run.results;
+    }
+    const s = summary(samples);
+    rows.push({ job: name, median: Math.round(s.median), min: Math.round(s.min), max: Math.round(s.max), results });
+    console.log(`  ${name.padEnd(34)} ${Math.round(s.median).toLocaleString().padStart(11)} events/s  (min ${Math.round(s.min).toLocaleString()}, max ${Math.round(s.max).toLocaleString()}; ${results.toLocaleString()} results)`);
+  }
+  const out = path.join(__dirname, 'results', 'engine.json');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify({ benchmark: 'engine', command: 'npm run bench:engine', date: new Date().toISOString(), machine, events: EVENTS, runs: RUNS, batch: BATCH, users: USERS, rows }, null, 2) + '\n');
+  console.log(`written ${path.relative(process.cwd(), out)}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

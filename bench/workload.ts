@@ -1,0 +1,61 @@
+/**
+ * Seeded workloads for benchmarks: click events with Zipf-distributed users and bounded disorder.
+ */
+
+/** A small, fast, seeded PRNG (mulberry32): every run sees the same events. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Samples ranks 0..n-1 with probability ∝ 1/(rank+1)^s (inverse CDF over a precomputed table). */
+export function zipf(n: number, s: number, random: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) cdf[i] = total += 1 / Math.pow(i + 1, s);
+  return () => {
+    const x = random() * total;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+export interface Click {
+  userId: string;
+  clicks: number;
+  ts: number;
+}
+
+/**
+ * `count` clicks from `users` Zipf users at `ratePerSec` events per second of event time, each shifted
+ * back by up to `disorderMs` (within a job's out-of-orderness bound).
+ */
+export function clicks(opts: { count: number; users: number; ratePerSec: number; disorderMs: number; seed: number; startMs?: number }): Click[] {
+  const random = rng(opts.seed);
+  const user = zipf(opts.users, 1.0, random);
+  const start = opts.startMs ?? 1_700_000_000_000;
+  const out: Click[] = new Array(opts.count);
+  for (let i = 0; i < opts.count; i++) {
+    const ts = start + Math.floor((i * 1000) / opts.ratePerSec) - Math.floor(random() * opts.disorderMs);
+    out[i] = { userId: `user-${user()}`, clicks: 1 + Math.floor(random() * 5), ts };
+  }
+  return out;
+}
+
+/** Median, min and max of samples. */
+export function summary(samples: number[]): { median: number; min: number; max: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s[s.length - 1]! };
+}

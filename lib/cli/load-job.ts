@@ -1,0 +1,32 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isJobDefinition, type JobDefinition } from '../api/graph';
+
+/** A job file that cannot be loaded: the message says which file and why. */
+export class JobFileError extends Error {
+  constructor(file: string, problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = 'JobFileError';
+  }
+}
+
+/**
+ * Loads a job definition from a TypeScript or JavaScript file whose default export is `job(...)…sink(...)`.
+ * (SQL jobs come through lib/sql once it exists.)
+ */
+export function loadJob(file: string): JobDefinition {
+  const full = path.resolve(file);
+  if (!fs.existsSync(full)) throw new JobFileError(file, 'no such file');
+  let mod: { default?: unknown };
+  try {
+    mod = require(full) as { default?: unknown };
+  } catch (e) {
+    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new JobFileError(file, `it does not load: ${message}`);
+  }
+  const candidate = mod.default ?? mod;
+  if (!isJobDefinition(candidate)) {
+    throw new JobFileError(file, "its default export is not a job: end it with `export default job('name')…sink(…)`");
+  }
+  return candidate;
+}

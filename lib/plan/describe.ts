@@ -1,0 +1,51 @@
+import { formatMs } from '../time/duration';
+import type { WindowAssignerSpec } from '../time/window';
+import type { KeyedOperator, Plan, Stage } from './plan';
+
+const assigner = (a: WindowAssignerSpec): string => {
+  switch (a.kind) {
+    case 'tumbling':
+      return `tumbling(${formatMs(a.sizeMs)})`;
+    case 'sliding':
+      return `sliding(${formatMs(a.sizeMs)}, ${formatMs(a.slideMs)})`;
+    case 'session':
+      return `session(${formatMs(a.gapMs)})`;
+    case 'count':
+      return `countWindow(${a.size}, ${a.slide})`;
+  }
+};
+
+const keyedLabel = (k: KeyedOperator): string =>
+  k.kind === 'window'
+    ? `${k.id} ${assigner(k.assigner)}.${k.fn.kind}(${'field' in k.fn ? `'${k.fn.field}'` : ''})${k.allowedLatenessMs ? ` allowedLateness ${formatMs(k.allowedLatenessMs)}` : ''}${k.lateSink ? ` late→${k.lateSink.name}` : ''}`
+    : `${k.id} process(state: ${Object.keys(k.fn.state ?? {}).join(', ') || 'none'})`;
+
+function stageLine(s: Stage): string {
+  const ops = [
+    ...s.pre.map((o) => o.id),
+    ...(s.keyBy ? ['keyBy (source is partitioned by it: no shuffle)'] : []),
+    ...(s.keyed ? [keyedLabel(s.keyed)] : []),
+    ...s.post.map((o) => o.id),
+  ];
+  const out = s.output.kind === 'shuffle' ? `${s.output.keyById} → stream ${s.output.stream}` : `sink ${s.output.sink.kind}:${s.output.sink.name}`;
+  return [
+    `stage ${s.id}  ← ${s.input.kind} stream ${s.input.stream} (${s.input.shards} shard${s.input.shards === 1 ? '' : 's'})`,
+    `  operators: ${ops.length ? ops.join(' → ') : '(none)'}`,
+    `  output:    ${out}`,
+    `  batches:   size ${s.batch.batchSize}, window ${formatMs(s.batch.maxBatchingWindowMs)}, parallelization ${s.batch.parallelizationFactor}, retries ${s.batch.maxRetryAttempts}, bisect ${s.batch.bisectOnError ? 'on' : 'off'}`,
+  ].join('\n');
+}
+
+/** The plan as text: stages, the streams between them, the tables (like Kafka Streams' Topology.describe()). */
+export function describePlan(plan: Plan): string {
+  return [
+    `job ${plan.job}  (event time: out-of-orderness ${formatMs(plan.eventTime.outOfOrdernessMs)}, idle after ${formatMs(plan.eventTime.idleAfterMs)})`,
+    '',
+    ...plan.stages.map(stageLine),
+    '',
+    'streams:',
+    ...plan.streams.map((s) => `  ${s.name.padEnd(32)} ${s.role.padEnd(8)} ${s.shards} shard${s.shards === 1 ? '' : 's'}`),
+    'tables:',
+    ...plan.tables.map((t) => `  ${t.name.padEnd(32)} ${t.role}`),
+  ].join('\n');
+}
