@@ -37,11 +37,16 @@ async function runOnce(definition: JobDefinition, data: string[]): Promise<{ eve
     const r0 = await s0!.runBatch({ kind: 'source', shardId: 'shard-0', nowMs: 0, records });
     const r1 = await s1!.runBatch({ kind: 'shuffled', shardId: 's1-0', nowMs: 0, elements: r0.shuffled, heard: [{ upstreamShard: 'shard-0', watermarkMs: r0.watermark.afterMs }] });
     results += r1.outputs.length;
+    await s0!.commit(r0);
+    await s1!.commit(r1);
     // The watermark function's work, once per batch (locally it ticks every second).
-    const fired = await s1!.fireDue(await s1!.currentWatermark(0));
-    results += fired.outputs.length;
+    await s1!.fireDue(await s1!.currentWatermark(0), async (fired) => {
+      results += fired.outputs.length;
+    });
   }
-  results += (await s1!.fireDue(Number.MAX_SAFE_INTEGER)).outputs.length;
+  await s1!.fireDue(Number.MAX_SAFE_INTEGER, async (fired) => {
+    results += fired.outputs.length;
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { eventsPerSec: data.length / seconds, results };
 }

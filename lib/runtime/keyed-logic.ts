@@ -16,8 +16,20 @@ export interface KeyedLogic {
   onElements(item: ItemContext, data: unknown, elements: readonly Element[]): ItemStep;
   /** Fires what the watermark makes due: windows, timers. */
   onWatermark(item: ItemContext, data: unknown): ItemStep;
-  /** For stores with an atomic ADD: the numbers to add for these elements, when the operator allows it. */
-  readonly additive?: (item: ItemContext, elements: readonly Element[]) => Record<string, number>;
+  /** Present when the item's accumulator is numbers merged by addition, so a store may use an atomic ADD. */
+  readonly additive?: AdditiveLogic;
+}
+
+/**
+ * The contract for stores with an atomic ADD: an item's data is `{ acc: numbers, ...rest }`; while `rest`
+ * equals `initial(slot)`'s, new elements may be added blind (no read), as `delta(elements)`.
+ */
+export interface AdditiveLogic {
+  initial(slot: string): { acc: Record<string, number> } & Record<string, unknown>;
+  /** The numbers to add, or undefined when some element would be refused (then the store reads and applies). */
+  delta(elements: readonly Element[]): Record<string, number> | undefined;
+  /** The fire time of a fresh item. */
+  fireAtMs(slot: string): number | null;
 }
 
 /** Which item, at what version, under which watermark. */

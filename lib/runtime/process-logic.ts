@@ -109,7 +109,9 @@ export function processLogic(op: ProcessOperator): KeyedLogic {
   }
 
   const finish = (data: ProcessData, outputs: Output[], failed: FailedElement[]): ItemStep => ({
-    data: isEmpty(data) ? null : data,
+    // The firing count names timer outputs: keep it, or a timer firing again for the same time after the
+    // state emptied would reuse an id, and consumers would drop its output as a repeat.
+    data: isEmpty(data) && data.timerFirings === 0 ? null : data,
     fireAtMs: data.timers[0] ?? null,
     closed: false,
     outputs,

@@ -33,6 +33,12 @@ export interface SinkOutput {
   readonly output: Output;
 }
 
+/** What firing one item produced, handed over before the firing is recorded. */
+export interface FiredOutputs {
+  readonly outputs: readonly SinkOutput[];
+  readonly deadLetters: readonly DeadLetter[];
+}
+
 /** What a batch produced. The caller delivers it: shuffle to the next stream, outputs to sinks. */
 export interface StageResult {
   /** Keyed records for the next stage. */
@@ -43,6 +49,12 @@ export interface StageResult {
   readonly deadLetters: readonly DeadLetter[];
   /** A source shard's watermark before and after the batch: envelopes carry `beforeMs`, markers `afterMs`. */
   readonly watermark: { readonly beforeMs: number; readonly afterMs: number };
+  /**
+   * What the batch tells of the stage's inputs (event-time progress, watermarks heard). Write them with
+   * `commit` only once the batch's outputs are delivered: a watermark must never run ahead of data
+   * that a retry would still bring.
+   */
+  readonly inputRows: readonly InputRow[];
 }
 
 /**
@@ -69,12 +81,14 @@ export class StageExecutor {
     const deadLetters: DeadLetter[] = [];
     let keyed: KeyedElement[];
     let watermark = { beforeMs: NO_WATERMARK, afterMs: NO_WATERMARK };
+    let inputRows: InputRow[];
     const shuffled: KeyedElement[] = [];
     const outputs: SinkOutput[] = [];
 
     if (batch.kind === 'source') {
       const decoded = await this.decodeSource(batch, deadLetters);
       watermark = decoded.watermark;
+      inputRows = [decoded.row];
       keyed = [];
       const output = this.stage.output;
       for (const e of decoded.elements) {
@@ -90,23 +104,24 @@ export class StageExecutor {
       }
     } else {
       keyed = [...batch.elements];
-      await this.backend.writeInputs(
-        this.stage.id,
-        batch.heard.map((h) => ({ input: `${batch.shardId}<${h.upstreamShard}`, watermarkMs: h.watermarkMs, maxEventTimeMs: NO_WATERMARK, lastActiveMs: batch.nowMs })),
-      );
+      inputRows = batch.heard.map((h) => ({ input: `${batch.shardId}<${h.upstreamShard}`, watermarkMs: h.watermarkMs, maxEventTimeMs: NO_WATERMARK, lastActiveMs: batch.nowMs }));
     }
 
     const late: Element[] = [];
     if (this.logic && keyed.length > 0) await this.applyKeyed(keyed, outputs, late, deadLetters);
-    return { shuffled, outputs, late, deadLetters, watermark };
+    return { shuffled, outputs, late, deadLetters, watermark, inputRows };
+  }
+
+  /** Records the batch's input progress; call after its outputs are delivered. */
+  async commit(result: StageResult): Promise<void> {
+    if (result.inputRows.length > 0) await this.backend.writeInputs(this.stage.id, result.inputRows);
   }
 
   /** Decodes JSON, reads event time, runs the stateless chain; tracks the shard's event-time progress. */
   private async decodeSource(batch: Extract<StageBatch, { kind: 'source' }>, deadLetters: DeadLetter[]) {
     const source = this.stage.input.kind === 'source' ? this.stage.input.source : undefined;
     if (!source) throw new Error(`${this.stage.id} is not a source stage`);
-    const rows = await this.backend.readInputs(this.stage.id);
-    const prior = rows.find((r) => r.input === batch.shardId);
+    const prior = await this.backend.readInput(this.stage.id, batch.shardId);
     let maxEventTimeMs = prior?.maxEventTimeMs ?? NO_WATERMARK;
     const elements: Element[] = [];
     for (const r of batch.records) {
@@ -144,8 +159,8 @@ export class StageExecutor {
     const ooo = this.plan.eventTime.outOfOrdernessMs;
     const beforeMs = boundedOutOfOrderness(prior?.maxEventTimeMs ?? NO_WATERMARK, ooo);
     const afterMs = boundedOutOfOrderness(maxEventTimeMs, ooo);
-    await this.backend.writeInputs(this.stage.id, [{ input: batch.shardId, watermarkMs: afterMs, maxEventTimeMs, lastActiveMs: batch.nowMs }]);
-    return { elements, watermark: { beforeMs, afterMs } };
+    const row: InputRow = { input: batch.shardId, watermarkMs: afterMs, maxEventTimeMs, lastActiveMs: batch.nowMs };
+    return { elements, watermark: { beforeMs, afterMs }, row };
   }
 
   private keyOf(selector: Parameters<typeof selectKey>[0], e: Element, operator: string, deadLetters: DeadLetter[]): string | undefined {
@@ -225,23 +240,26 @@ export class StageExecutor {
    * Fires every window and timer due at `watermarkMs`, then records the watermark as the stage's.
    * Safe to run twice or concurrently: a fired item is written under its version, and outputs have ids.
    */
-  async fireDue(watermarkMs: number, pageSize = 500): Promise<{ outputs: SinkOutput[]; deadLetters: DeadLetter[]; fired: number }> {
-    const outputs: SinkOutput[] = [];
-    const deadLetters: DeadLetter[] = [];
+  async fireDue(watermarkMs: number, emit: (fired: FiredOutputs) => Promise<void>, pageSize = 500): Promise<{ fired: number }> {
     let fired = 0;
-    if (this.logic) {
+    const logic = this.logic;
+    if (logic) {
       for (;;) {
         const due = await this.backend.dueItems(this.stage.id, watermarkMs, pageSize);
         for (const ref of due) {
-          const outcome = await this.backend.fire(ref, this.logic, watermarkMs);
+          await this.backend.fire(ref, logic, watermarkMs, async (outcome) => {
+            const outputs: SinkOutput[] = [];
+            const deadLetters: DeadLetter[] = [];
+            this.deliver(outcome.outputs, outputs, deadLetters);
+            await emit({ outputs, deadLetters });
+          });
           fired += 1;
-          this.deliver(outcome.outputs, outputs, deadLetters);
         }
         if (due.length < pageSize) break;
       }
     }
     await this.backend.writeStageWatermark(this.stage.id, watermarkMs);
-    return { outputs, deadLetters, fired };
+    return { fired };
   }
 }
 

@@ -59,7 +59,9 @@ function addAll(acc: Accumulation, operator: string, start: unknown, elements: r
 function results(acc: Accumulation, key: string, w: TimeWindow, a: unknown, version: number, idStart = w.start, idEnd = w.end): Output[] {
   return acc.result(a, { key, start: w.start, end: w.end }).map((fields, i) => ({
     id: `${key}/${idStart}/${idEnd}/v${version}${i ? `.${i}` : ''}`,
-    record: { key, windowStart: w.start, windowEnd: w.end, ...fields },
+    // The window's own fields win: a reduce/aggregate/process result carrying `key` or `windowStart` must not
+    // move the result to another sink item (tables are keyed by key + windowStart).
+    record: Object.assign({ key, windowStart: w.start, windowEnd: w.end }, fields, { key, windowStart: w.start, windowEnd: w.end }),
   }));
 }
 
@@ -74,6 +76,8 @@ function timeWindowLogic(op: WindowOperator, assigner: WindowAssignerSpec, acc: 
     return { start, end: start + size };
   };
   const fresh = (slot: string): WindowData => ({ ...windowOf(slot), acc: acc.create(), firings: 0 });
+  const firstLiveStart = (ts: number, watermarkMs: number): number | undefined =>
+    assignTimeWindows(assigner, ts).find((w) => !isWindowLate(w, L, watermarkMs))?.start;
   return {
     operator: op.id,
     route(_key, element, watermarkMs) {
@@ -84,16 +88,24 @@ function timeWindowLogic(op: WindowOperator, assigner: WindowAssignerSpec, acc: 
       const failed: FailedElement[] = [];
       const w = (data as WindowData | null) ?? fresh(item.slot);
       const next: WindowData = { ...w, acc: addAll(acc, op.id, w.acc, elements, failed) };
-      // A window that already fired takes late elements as a late firing: its result is emitted again, updated.
-      const lateFiring = next.firings > 0 && failed.length < elements.length;
-      if (lateFiring) next.firings += 1;
+      const accepted = failed.length < elements.length;
+      // A record in several (sliding) windows is refused by each of them; only its first live window reports
+      // it, so one bad record makes one dead letter.
+      const reported = failed.filter((f) => firstLiveStart(f.element.timestampMs, item.watermarkMs) === w.start);
+      // A window that only refused elements does not exist: it must not fire an empty result.
+      if (!data && !accepted) return { data: null, fireAtMs: null, closed: false, outputs: [], late: [], failed: reported };
+      // Flink's EventTimeTrigger.onElement: a window already due fires at once. For a window that fired, that is a
+      // late firing (its result again, updated); for one created after the watermark passed its end (within the
+      // allowed lateness), its first firing.
+      const fire = accepted && maxTimestamp(next) <= item.watermarkMs;
+      if (fire) next.firings += 1;
       return {
         data: next,
         fireAtMs: nextFireAt(next, L),
         closed: false,
-        outputs: lateFiring ? results(acc, item.key, next, next.acc, item.nextVersion) : [],
+        outputs: fire ? results(acc, item.key, next, next.acc, item.nextVersion) : [],
         late: [],
-        failed,
+        failed: reported,
       };
     },
     onWatermark(item, data) {
@@ -111,8 +123,12 @@ function timeWindowLogic(op: WindowOperator, assigner: WindowAssignerSpec, acc: 
       };
     },
     ...(acc.additive && {
-      additive: (_item: ItemContext, elements: readonly Element[]) =>
-        addAll(acc, op.id, acc.create(), elements, []) as Record<string, number>,
+      additive: {
+        initial: (slot: string) => ({ ...fresh(slot) }) as unknown as { acc: Record<string, number> } & Record<string, unknown>,
+        delta: (elements: readonly Element[]) =>
+          elements.some((e) => acc.reject(e.value) !== undefined) ? undefined : (addAll(acc, op.id, acc.create(), elements, []) as Record<string, number>),
+        fireAtMs: (slot: string) => maxTimestamp(windowOf(slot)),
+      },
     }),
   };
 }
@@ -121,12 +137,12 @@ function sessionLogic(op: WindowOperator, gapMs: number, acc: Accumulation): Key
   const L = op.allowedLatenessMs;
   return {
     operator: op.id,
-    route(_key, element, watermarkMs) {
-      const w = { start: element.timestampMs, end: element.timestampMs + gapMs };
-      return isWindowLate(w, L, watermarkMs) ? 'late' : ['s'];
-    },
+    // Lateness is decided after merging, inside the item (Flink's WindowOperator checks the merged window):
+    // an element whose own session [ts, ts + gap) is late may still join a session that is not.
+    route: () => ['s'],
     onElements(item, data, elements) {
       const failed: FailedElement[] = [];
+      const late: Element[] = [];
       let sessions = [...((data as SessionsData | null)?.sessions ?? [])];
       const touched = new Set<WindowData>();
       for (const element of elements) {
@@ -135,32 +151,41 @@ function sessionLogic(op: WindowOperator, gapMs: number, acc: Accumulation): Key
           failed.push({ element, operator: op.id, reason: rejected });
           continue;
         }
-        let merged: WindowData = {
-          start: element.timestampMs,
-          end: element.timestampMs + gapMs,
-          acc: addAll(acc, op.id, acc.create(), [element], failed),
-          firings: 0,
-        };
-        // Merge every session the new one overlaps, until none is left (Flink's MergingWindowSet).
-        for (let overlapping = sessions.filter((s) => intersects(s, merged)); overlapping.length > 0; overlapping = sessions.filter((s) => intersects(s, merged))) {
-          for (const s of overlapping) {
-            merged = { ...cover(s, merged), acc: acc.merge(s.acc, merged.acc), firings: Math.max(s.firings, merged.firings) };
-            touched.delete(s);
-          }
-          sessions = sessions.filter((s) => !overlapping.includes(s));
+        // Every session the new one overlaps, until none is left (Flink's MergingWindowSet).
+        let window: TimeWindow = { start: element.timestampMs, end: element.timestampMs + gapMs };
+        let merging: WindowData[] = [];
+        for (let more = sessions.filter((s) => intersects(s, window)); more.length > 0; more = sessions.filter((s) => !merging.includes(s) && intersects(s, window))) {
+          for (const s of more) window = cover(s, window);
+          merging = [...merging, ...more];
         }
-        sessions.push(merged);
+        if (isWindowLate(window, L, item.watermarkMs)) {
+          late.push(element);
+          continue;
+        }
+        const refused = failed.length;
+        let merged: WindowData = { ...window, acc: addAll(acc, op.id, acc.create(), [element], failed), firings: 0 };
+        if (failed.length > refused) continue;
+        for (const s of merging) {
+          merged = { ...merged, acc: acc.merge(s.acc, merged.acc), firings: Math.max(s.firings, merged.firings) };
+          touched.delete(s);
+        }
+        sessions = [...sessions.filter((s) => !merging.includes(s)), merged];
         touched.add(merged);
       }
       sessions.sort((a, b) => a.start - b.start);
       const outputs: Output[] = [];
-      for (const s of sessions) {
-        if (touched.has(s) && s.firings > 0) {
+      for (const s of touched) {
+        if (maxTimestamp(s) <= item.watermarkMs) {
+          // Due already (Flink's EventTimeTrigger.onElement): a late firing, or the first firing of a session
+          // created or extended within the allowed lateness.
           s.firings += 1;
           outputs.push(...results(acc, item.key, s, s.acc, item.nextVersion));
+        } else {
+          // Not due: a session that grew past the watermark fires again when the watermark reaches its new end.
+          s.firings = 0;
         }
       }
-      return { data: { sessions }, fireAtMs: earliest(sessions, L), closed: false, outputs, late: [], failed };
+      return { data: sessions.length > 0 ? { sessions } : null, fireAtMs: earliest(sessions, L), closed: false, outputs, late, failed };
     },
     onWatermark(item, data) {
       const outputs: Output[] = [];

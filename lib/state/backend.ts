@@ -68,13 +68,19 @@ export interface StateBackend {
    * backend chooses how many item writes it runs at once. Outcomes come back in the order given.
    */
   update(updates: readonly ItemUpdate[], logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome[]>;
-  /** Fires what is due on an item at this watermark (windows, timers) and records that it did. */
-  fire(ref: ItemRef, logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome>;
+  /**
+   * Fires what is due on an item at this watermark (windows, timers): hands the outputs to `deliver`
+   * first, then records the firing under the item's version. A crash in between fires again with the
+   * same output ids; a concurrent change re-fires from the new version (new ids: an updated result).
+   */
+  fire(ref: ItemRef, logic: KeyedLogic, watermarkMs: number, deliver: (outcome: ItemOutcome) => Promise<void>): Promise<void>;
   /** Items whose fire time is at or below the watermark, earliest first, at most `limit`. */
   dueItems(stageId: string, watermarkMs: number, limit: number): Promise<ItemRef[]>;
 
-  /** Input rows of a stage; watermarks and event times only ever move forward. */
+  /** Input rows of a stage, fresh; watermarks and event times only ever move forward. */
   readInputs(stageId: string): Promise<InputRow[]>;
+  /** One input row, as this process last wrote or read it (a store may cache it: a stale row is only lower). */
+  readInput(stageId: string, input: string): Promise<InputRow | undefined>;
   writeInputs(stageId: string, rows: readonly InputRow[]): Promise<void>;
   /** The watermark up to which the stage's windows and timers have fired (monotonic). */
   readStageWatermark(stageId: string): Promise<number>;

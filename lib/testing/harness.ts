@@ -44,7 +44,10 @@ export class Harness {
   private readonly lateElements: Element[] = [];
   private readonly dead: DeadLetter[] = [];
   private nowMs: number;
+  private readonly startMs: number;
   private keyedWatermark = Number.MIN_SAFE_INTEGER;
+  /** Source shards that have delivered a batch. */
+  private readonly heardShards = new Set<string>();
 
   constructor(
     readonly plan: Plan,
@@ -52,6 +55,7 @@ export class Harness {
   ) {
     this.executors = new Map(plan.stages.map((s) => [s.id, new StageExecutor(plan, s, this.backend)]));
     this.nowMs = options.startMs ?? 0;
+    this.startMs = this.nowMs;
   }
 
   /** Sends one event (as JSON, like a producer) into the source stream. */
@@ -81,9 +85,11 @@ export class Harness {
     const byShard = new Map<string, typeof records[number][]>();
     for (const r of records) byShard.set(r.shardId, [...(byShard.get(r.shardId) ?? []), r]);
     for (const [shardId, shardRecords] of byShard) {
+      this.heardShards.add(shardId);
       const [first, ...rest] = this.plan.stages;
       const result = await this.executor(first!).runBatch({ kind: 'source', shardId, nowMs: this.nowMs, records: shardRecords });
       this.collect(result);
+      await this.executor(first!).commit(result);
       const next = rest[0];
       if (next) {
         const r2 = await this.executor(next).runBatch({
@@ -94,6 +100,7 @@ export class Harness {
           heard: [{ upstreamShard: shardId, watermarkMs: result.watermark.afterMs }],
         });
         this.collect(r2);
+        await this.executor(next).commit(r2);
       }
       if (this.options.watermarks === 'strategy') await this.advanceByStrategy();
     }
@@ -104,9 +111,10 @@ export class Harness {
     const stage = this.keyedStage();
     if (!stage || ts <= this.keyedWatermark) return;
     this.keyedWatermark = ts;
-    const fired = await this.executor(stage).fireDue(ts);
-    this.collectOutputs(fired.outputs);
-    this.dead.push(...fired.deadLetters);
+    await this.executor(stage).fireDue(ts, async (fired) => {
+      this.collectOutputs(fired.outputs);
+      this.dead.push(...fired.deadLetters);
+    });
   }
 
   /** End of input: fires and closes everything still open (Flink's final MAX_WATERMARK). */
@@ -131,14 +139,18 @@ export class Harness {
   }
 
   /**
-   * What a DynamoDB sink table would hold: one item per key + windowStart (window results) or per id,
-   * the latest write winning.
+   * What a DynamoDB sink table would hold: one item per key + windowStart (window results), per the
+   * sink's `key` option, or per id, the latest write winning.
    */
   table(sink: string = this.mainSink()): Record<string, unknown>[] {
+    const spec = this.plan.sinks.find((s) => s.name === sink);
+    const keyOption = spec?.kind === 'dynamodb' ? spec.options.key : undefined;
     const items = new Map<string, Record<string, unknown>>();
     for (const o of this.outputs(sink)) {
       const r = o.record;
-      items.set(typeof r.key === 'string' && typeof r.windowStart === 'number' ? `${r.key}\u0000${r.windowStart}` : o.id, r);
+      const itemKey =
+        typeof r.key === 'string' && typeof r.windowStart === 'number' ? `${r.key}\u0000${r.windowStart}` : keyOption ? `key\u0000${keyOption(r)}` : o.id;
+      items.set(itemKey, r);
     }
     return [...items.values()];
   }
@@ -160,6 +172,12 @@ export class Harness {
   private async advanceByStrategy(): Promise<void> {
     const stage = this.keyedStage();
     if (!stage) return;
+    // As Flink waits for every input channel: no watermark until each declared source shard has delivered
+    // (or until the idleness timeout, as withIdleness marks a silent split idle). Otherwise a shard whose
+    // first batch comes later would find its on-time records late.
+    const source = this.plan.stages[0]?.input;
+    const declaredShards = source?.kind === 'source' ? source.shards : 1;
+    if (this.heardShards.size < declaredShards && this.nowMs - this.startMs < this.plan.eventTime.idleAfterMs) return;
     await this.watermark(await this.executor(stage).currentWatermark(this.nowMs));
   }
 

@@ -24,8 +24,11 @@ export class MemoryBackend implements StateBackend {
     return updates.map(({ ref, elements }) => this.apply(ref, planUpdate(this.get(ref)?.item, ref, elements, logic, watermarkMs)));
   }
 
-  async fire(ref: ItemRef, logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome> {
-    return this.apply(ref, planFire(this.get(ref)?.item, ref, logic, watermarkMs));
+  async fire(ref: ItemRef, logic: KeyedLogic, watermarkMs: number, deliver: (outcome: ItemOutcome) => Promise<void>): Promise<void> {
+    const planned = planFire(this.get(ref)?.item, ref, logic, watermarkMs);
+    if (!planned.next) return;
+    await deliver(planned.outcome);
+    this.apply(ref, planned);
   }
 
   private get(ref: ItemRef): Entry | undefined {
@@ -65,6 +68,10 @@ export class MemoryBackend implements StateBackend {
 
   async readInputs(stageId: string): Promise<InputRow[]> {
     return [...(this.inputs.get(stageId)?.values() ?? [])];
+  }
+
+  async readInput(stageId: string, input: string): Promise<InputRow | undefined> {
+    return this.inputs.get(stageId)?.get(input);
   }
 
   async writeInputs(stageId: string, rows: readonly InputRow[]): Promise<void> {

@@ -1,0 +1,66 @@
+import type { KeyedElement } from '../runtime/records';
+
+/**
+ * Records between stages. For each batch, a stage sends one envelope per destination shard (not per
+ * key: one keyed batch downstream then covers many upstream batches, so state sees fewer writes and
+ * Kinesis fewer PUT units). An envelope holds, in order, every element bound for that shard with its
+ * key, origin position and event time, plus the sender's watermark from before the batch. Once a
+ * batch's envelopes are all accepted, the sender sends each shard a marker with its new watermark: a
+ * marker never overtakes the data it covers.
+ */
+export type ShuffleRecord =
+  | { readonly kind: 'envelope'; readonly from: string; readonly watermarkMs: number; readonly elements: readonly KeyedElement[] }
+  | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number };
+
+/** Kinesis' limit is 1 MiB per record including the partition key; keep a margin. */
+export const MAX_ENVELOPE_BYTES = 1_000_000;
+
+type Row = [key: string, sequenceNumber: string, subIndex: number, timestampMs: number, value: unknown];
+type Wire = { f: string; w: number; m?: 1; r?: Row[] };
+
+/**
+ * The envelopes of one batch for one destination shard, split in order where one would exceed
+ * `maxBytes`: the pieces must be sent one after another.
+ */
+export function encodeEnvelopes(fromShard: string, watermarkMs: number, elements: readonly KeyedElement[], maxBytes = MAX_ENVELOPE_BYTES): Buffer[] {
+  const head = JSON.stringify({ f: fromShard, w: watermarkMs, r: [] }).slice(0, -3); // without '[]}'
+  const pieces: Buffer[] = [];
+  let rows: string[] = [];
+  let size = Buffer.byteLength(head) + 2;
+  const flush = (): void => {
+    if (rows.length > 0) pieces.push(Buffer.from(`${head}[${rows.join(',')}]}`));
+    rows = [];
+    size = Buffer.byteLength(head) + 2;
+  };
+  for (const e of elements) {
+    const row = JSON.stringify([e.key, e.origin.sequenceNumber, e.origin.subIndex, e.timestampMs, e.value]);
+    const bytes = Buffer.byteLength(row) + 1;
+    if (size + bytes > maxBytes && rows.length > 0) flush();
+    if (size + bytes > maxBytes) throw new RangeError(`one record for key '${e.key}' is ${bytes} bytes, over the ${maxBytes}-byte envelope limit`);
+    rows.push(row);
+    size += bytes;
+  }
+  flush();
+  return pieces;
+}
+
+export const encodeMarker = (fromShard: string, watermarkMs: number): Buffer => Buffer.from(JSON.stringify({ f: fromShard, w: watermarkMs, m: 1 }));
+
+/** Reads one record of a shuffle stream. Throws with the reason for anything that is not one of ours. */
+export function decodeShuffleRecord(data: Buffer | string): ShuffleRecord {
+  const wire = JSON.parse(typeof data === 'string' ? data : data.toString('utf8')) as Wire;
+  if (typeof wire?.f !== 'string' || typeof wire.w !== 'number') throw new Error('not a shardflow envelope (no sender shard or watermark)');
+  if (wire.m === 1) return { kind: 'marker', from: wire.f, watermarkMs: wire.w };
+  if (!Array.isArray(wire.r)) throw new Error('envelope without records');
+  const from = wire.f;
+  return {
+    kind: 'envelope',
+    from,
+    watermarkMs: wire.w,
+    elements: wire.r.map((row) => {
+      if (!Array.isArray(row) || typeof row[0] !== 'string' || typeof row[1] !== 'string' || typeof row[3] !== 'number') throw new Error('envelope row is not [key, sequenceNumber, subIndex, timestamp, value]');
+      const [key, sequenceNumber, subIndex, timestampMs, value] = row;
+      return { key, origin: { shardId: from, sequenceNumber, subIndex }, timestampMs, value };
+    }),
+  };
+}

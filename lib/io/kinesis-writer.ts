@@ -1,0 +1,117 @@
+import { ListShardsCommand, PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import type { ShardRange } from './shard-map';
+
+/** One record to put. */
+export interface PutEntry {
+  readonly partitionKey: string;
+  readonly data: Uint8Array;
+  /** Picks the shard directly (markers address every shard). */
+  readonly explicitHashKey?: string;
+}
+
+/** A list of entries that must land in this order (pieces of a split envelope). */
+export type Chain = readonly PutEntry[];
+
+const MAX_RECORDS_PER_CALL = 500;
+const MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
+const MAX_ROUNDS = 12;
+
+/** What the writer sent, for metrics and the cost model. */
+export interface KinesisCounters {
+  calls: number;
+  records: number;
+  bytes: number;
+  throttled: number;
+}
+
+/**
+ * Puts records with PutRecords, retrying only the entries that failed (throttling or internal errors)
+ * with exponential backoff. Each chain's entries land in order: a chain's next entry is sent only
+ * after the previous one was accepted.
+ */
+export class KinesisWriter {
+  readonly counters: KinesisCounters = { calls: 0, records: 0, bytes: 0, throttled: 0 };
+  private shardCache: { at: number; ranges: ShardRange[] } | undefined;
+
+  constructor(
+    private readonly kinesis: KinesisClient,
+    readonly stream: string,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {}
+
+  async put(chains: readonly Chain[]): Promise<void> {
+    const next = chains.map(() => 0);
+    for (let round = 0; ; round++) {
+      const pending: { chain: number; entry: PutEntry }[] = [];
+      chains.forEach((chain, i) => {
+        const entry = chain[next[i]!];
+        if (entry) pending.push({ chain: i, entry });
+      });
+      if (pending.length === 0) return;
+      if (round >= MAX_ROUNDS) throw new Error(`Kinesis stream ${this.stream} kept refusing ${pending.length} records after ${MAX_ROUNDS} rounds (throttled)`);
+      let failed = 0;
+      for (const call of callsOf(pending)) {
+        const entries: PutRecordsRequestEntry[] = call.map(({ entry }) => ({
+          PartitionKey: entry.partitionKey,
+          Data: entry.data,
+          ...(entry.explicitHashKey !== undefined && { ExplicitHashKey: entry.explicitHashKey }),
+        }));
+        this.counters.calls += 1;
+        const response = await this.kinesis.send(new PutRecordsCommand({ StreamName: this.stream, Records: entries }));
+        (response.Records ?? []).forEach((result, i) => {
+          const p = call[i]!;
+          if (result.ErrorCode) {
+            failed += 1;
+            if (result.ErrorCode === 'ProvisionedThroughputExceededException') this.counters.throttled += 1;
+          } else {
+            next[p.chain]! += 1;
+            this.counters.records += 1;
+            this.counters.bytes += p.entry.data.length;
+          }
+        });
+      }
+      if (failed > 0) await this.sleep(Math.min(2000, 50 * 2 ** round) * (0.5 + Math.random() / 2));
+    }
+  }
+
+  /**
+   * The stream's open shards and their hash ranges, cached for a minute. Shuffle streams are sized by
+   * the plan and not resharded while a job runs, so the cache does not go stale under a running job.
+   */
+  async openShards(nowMs = Date.now()): Promise<ShardRange[]> {
+    if (this.shardCache && nowMs - this.shardCache.at < 60_000) return this.shardCache.ranges;
+    const ranges: ShardRange[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.stream }));
+      for (const shard of page.Shards ?? []) {
+        const range = shard.HashKeyRange;
+        if (shard.SequenceNumberRange?.EndingSequenceNumber === undefined && range?.StartingHashKey && range.EndingHashKey) {
+          ranges.push({ shardId: shard.ShardId!, startingHashKey: BigInt(range.StartingHashKey), endingHashKey: BigInt(range.EndingHashKey) });
+        }
+      }
+      token = page.NextToken;
+    } while (token);
+    this.shardCache = { at: nowMs, ranges };
+    return ranges;
+  }
+}
+
+/** Packs entries into PutRecords calls within Kinesis' limits (500 records, 5 MiB). */
+function callsOf<T extends { entry: PutEntry }>(pending: readonly T[]): T[][] {
+  const calls: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const p of pending) {
+    const size = p.entry.data.length + p.entry.partitionKey.length;
+    if (current.length === MAX_RECORDS_PER_CALL || (bytes + size > MAX_BYTES_PER_CALL && current.length > 0)) {
+      calls.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(p);
+    bytes += size;
+  }
+  if (current.length > 0) calls.push(current);
+  return calls;
+}

@@ -1,0 +1,65 @@
+import type { Plan } from '../plan/plan';
+import { StageExecutor } from '../runtime/stage-executor';
+import type { StateBackend } from '../state/backend';
+import { NO_WATERMARK } from '../time/watermark';
+import type { SinkWriter } from './sinks';
+
+export interface WatermarkTick {
+  readonly stage: string;
+  readonly watermarkMs: number;
+  readonly fired: number;
+  readonly outputs: number;
+}
+
+export interface WatermarkHandlerDeps {
+  readonly plan: Plan;
+  readonly backend: StateBackend;
+  readonly sinks: SinkWriter;
+  readonly clock?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Run ticks for this long in one invocation (EventBridge fires at most once a minute). Default 0: one tick. */
+  readonly loopForMs?: number;
+  /** Time between ticks inside one invocation. Default 1000 ms. */
+  readonly tickMs?: number;
+  readonly onTick?: (tick: WatermarkTick) => void;
+}
+
+/**
+ * The scheduled watermark function: for each keyed stage, the watermark is the minimum over its
+ * active inputs; every window and timer due by it fires (results to the sinks first, then the item is
+ * marked fired or closed under its version), and the stage's fired watermark is recorded. Two
+ * invocations racing fire each window once: the loser's conditional write fails and it re-reads.
+ */
+export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promise<WatermarkTick[]> {
+  const clock = deps.clock ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const executors = deps.plan.stages.filter((s) => s.keyed).map((s) => new StageExecutor(deps.plan, s, deps.backend));
+
+  const tick = async (): Promise<WatermarkTick[]> => {
+    const ticks: WatermarkTick[] = [];
+    for (const executor of executors) {
+      const watermarkMs = await executor.currentWatermark(clock());
+      if (watermarkMs === NO_WATERMARK) continue;
+      let outputs = 0;
+      const { fired } = await executor.fireDue(watermarkMs, async (f) => {
+        await deps.sinks.deadLetters(f.deadLetters);
+        await deps.sinks.write(f.outputs);
+        outputs += f.outputs.length;
+      });
+      const t = { stage: executor.stage.id, watermarkMs, fired, outputs };
+      deps.onTick?.(t);
+      ticks.push(t);
+    }
+    return ticks;
+  };
+
+  return async () => {
+    const until = clock() + (deps.loopForMs ?? 0);
+    const all: WatermarkTick[] = [];
+    for (;;) {
+      all.push(...(await tick()));
+      if (clock() + (deps.tickMs ?? 1000) > until) return all;
+      await sleep(deps.tickMs ?? 1000);
+    }
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * The planner: how a job is cut into stages (Flink's operator chaining, a keyBy ends a stage unless the
+ * source is already partitioned by that key), and the plan-time errors, which name the operator and the problem.
+ */
+import {
+  countWindow,
+  dynamoSink,
+  job,
+  kinesisSink,
+  kinesisSource,
+  logSink,
+  planJob,
+  PlanError,
+  sliding,
+  tumbling,
+  valueState,
+  type Duration,
+  type JobDefinition,
+  type OperatorNode,
+} from 'shardflow';
+
+type Click = { userId: string; clicks: number; ts: number };
+
+const clicks = (options: { partitionedBy?: ((c: Click) => string) | 'userId'; outOfOrderness?: Duration; stream?: string } = {}) =>
+  kinesisSource<Click>(options.stream ?? 'clicks', { eventTime: (c) => c.ts, ...(options.partitionedBy && { partitionedBy: options.partitionedBy }), ...(options.outOfOrderness !== undefined && { outOfOrderness: options.outOfOrderness }) });
+
+const byUser = (c: Click): string => c.userId;
+
+/** The PlanError a job fails with (fails the test if it plans). */
+function planErrorOf(definition: JobDefinition): PlanError {
+  try {
+    planJob(definition);
+  } catch (e) {
+    if (e instanceof PlanError) return e;
+    throw e;
+  }
+  throw new Error('the job planned without error');
+}
+
+describe('stages', () => {
+  test('stateless operators chain; a keyBy ends the stage: source→map→filter→keyBy→window→map→sink is 2 stages', () => {
+    const plan = planJob(
+      job('chained')
+        .source(clicks())
+        .map((c) => ({ ...c, clicks: c.clicks * 2 }))
+        .filter((c) => c.clicks > 0)
+        .keyBy(byUser)
+        .window(tumbling('5s'))
+        .sum('clicks')
+        .map((r) => ({ ...r, doubled: true }))
+        .sink(dynamoSink('chained-out')),
+    );
+    expect(plan.stages).toHaveLength(2);
+    const [first, second] = plan.stages;
+
+    expect(first!.id).toBe('s0');
+    expect(first!.input).toMatchObject({ kind: 'source', stream: 'clicks', shards: 1 });
+    expect(first!.pre.map((op) => op.id)).toEqual(['map#1', 'filter#2']);
+    expect(first!.keyed).toBeUndefined();
+    expect(first!.keyBy).toBeUndefined();
+    expect(first!.post).toEqual([]);
+    expect(first!.output).toMatchObject({ kind: 'shuffle', stream: 'chained-s1', toStage: 's1', keyById: 'keyBy#3', keyBy: byUser });
+
+    expect(second!.id).toBe('s1');
+    expect(second!.input).toEqual({ kind: 'shuffle', stream: 'chained-s1', shards: 1, fromStage: 's0' });
+    expect(second!.pre).toEqual([]);
+    expect(second!.keyed).toMatchObject({ kind: 'window', id: 'window#4', assigner: { kind: 'tumbling', sizeMs: 5000 }, allowedLatenessMs: 0, fn: { kind: 'sum', field: 'clicks' } });
+    expect(second!.post.map((op) => op.id)).toEqual(['map#5']);
+    expect(second!.output).toEqual({ kind: 'sink', sink: dynamoSink('chained-out') });
+
+    expect(plan.streams).toEqual([
+      { name: 'clicks', shards: 1, role: 'source' },
+      { name: 'chained-s1', shards: 1, role: 'shuffle' },
+    ]);
+    expect(plan.tables).toEqual([
+      { name: 'chained-state', role: 'state' },
+      { name: 'chained-dead-letters', role: 'dead-letter' },
+      { name: 'chained-out', role: 'sink' },
+    ]);
+  });
+
+  test('a source declared partitionedBy the keyBy selector needs no shuffle: 1 stage', () => {
+    const plan = planJob(job('prepartitioned').source(clicks({ partitionedBy: byUser })).keyBy(byUser).window(tumbling('5s')).count().sink(dynamoSink('counts')));
+    expect(plan.stages).toHaveLength(1);
+    expect(plan.stages[0]).toMatchObject({ id: 's0', input: { kind: 'source', stream: 'clicks' }, keyBy: byUser, keyed: { kind: 'window', id: 'window#2' }, output: { kind: 'sink' } });
+    expect(plan.streams).toEqual([{ name: 'clicks', shards: 1, role: 'source' }]);
+  });
+
+  test('the same field name counts as the same selector', () => {
+    const plan = planJob(job('by-field').source(clicks({ partitionedBy: 'userId' })).keyBy('userId').window(tumbling('5s')).count().sink(dynamoSink('counts')));
+    expect(plan.stages).toHaveLength(1);
+  });
+
+  test('a different selector, even one computing the same key, is a shuffle: 2 stages', () => {
+    const plan = planJob(job('other-key').source(clicks({ partitionedBy: byUser })).keyBy((c) => c.userId).window(tumbling('5s')).count().sink(dynamoSink('counts')));
+    expect(plan.stages).toHaveLength(2);
+    expect(plan.stages[0]!.output.kind).toBe('shuffle');
+  });
+
+  test('filters before the keyBy keep a partitioned source in one stage; a map does not (it may change the key)', () => {
+    const filtered = planJob(job('filtered').source(clicks({ partitionedBy: byUser })).filter((c) => c.clicks > 0).keyBy(byUser).window(tumbling('5s')).count().sink(dynamoSink('counts')));
+    expect(filtered.stages).toHaveLength(1);
+    expect(filtered.stages[0]!.pre.map((op) => op.id)).toEqual(['filter#1']);
+
+    const mapped = planJob(job('mapped').source(clicks({ partitionedBy: byUser })).map((c) => c).keyBy(byUser).window(tumbling('5s')).count().sink(dynamoSink('counts')));
+    expect(mapped.stages).toHaveLength(2);
+  });
+
+  test('a process function is the keyed operator of its stage, with state TTLs in ms', () => {
+    const plan = planJob(
+      job('totals')
+        .source(clicks())
+        .keyBy(byUser)
+        .process({ state: { total: valueState(0, { ttl: '1h' }) }, onEvent: () => undefined })
+        .sink(kinesisSink('totals-out')),
+    );
+    expect(plan.stages[1]!.keyed).toMatchObject({ kind: 'process', id: 'process#2', ttlMs: { total: 3_600_000 } });
+    expect(plan.streams.map((s) => [s.name, s.role])).toEqual([
+      ['clicks', 'source'],
+      ['totals-s1', 'shuffle'],
+      ['totals-out', 'sink'],
+    ]);
+  });
+
+  test('a late output is one of the plan sinks', () => {
+    const plan = planJob(job('with-late').source(clicks()).keyBy(byUser).window(tumbling('5s')).lateOutput(dynamoSink('late-clicks')).count().sink(dynamoSink('counts')));
+    expect(plan.sinks.map((s) => s.name)).toEqual(['counts', 'late-clicks']);
+    expect(plan.tables.filter((t) => t.role === 'sink').map((t) => t.name)).toEqual(['counts', 'late-clicks']);
+  });
+
+  test('event-time settings come from the source, in ms', () => {
+    const plan = planJob(job('times').source(clicks({ outOfOrderness: '2s' })).keyBy(byUser).window(tumbling('5s')).count().sink(logSink()));
+    expect(plan.eventTime).toEqual({ outOfOrdernessMs: 2000, idleAfterMs: 60_000 });
+  });
+});
+
+describe('plan errors name the operator and the problem', () => {
+  test('a window without keyBy (a graph built by hand, as plain JavaScript could)', () => {
+    const nodes: OperatorNode[] = [
+      { kind: 'source', id: 'source#0', source: clicks() as never },
+      { kind: 'window', id: 'window#1', assigner: tumbling('5s'), allowedLateness: 0, lateSink: undefined, fn: { kind: 'count' } },
+      { kind: 'sink', id: 'sink#2', sink: dynamoSink('counts') },
+    ];
+    const error = planErrorOf({ kind: 'shardflow-job', name: 'unkeyed', nodes });
+    expect(error.operator).toBe('window#1');
+    expect(error.problem).toBe('window needs a keyed stream');
+    expect(error.message).toBe('window#1: window needs a keyed stream — call .keyBy(...) before .window(...)');
+  });
+
+  test('a keyBy followed by something other than a window or process function (built by hand)', () => {
+    const nodes: OperatorNode[] = [
+      { kind: 'source', id: 'source#0', source: clicks() as never },
+      { kind: 'keyBy', id: 'keyBy#1', selector: (r) => (r as Click).userId },
+      { kind: 'map', id: 'map#2', fn: (r) => r },
+      { kind: 'sink', id: 'sink#3', sink: dynamoSink('out-table') },
+    ];
+    const error = planErrorOf({ kind: 'shardflow-job', name: 'dangling', nodes });
+    expect([error.operator, error.problem]).toEqual(['keyBy#1', 'keyBy is followed by map']);
+  });
+
+  test('a sliding size that is not a multiple of the slide', () => {
+    const error = planErrorOf(job('slides').source(clicks()).keyBy(byUser).window(sliding('5s', '2s')).count().sink(dynamoSink('counts')));
+    expect(error.message).toBe('window#2: sliding size 5000ms is not a multiple of slide 2000ms — pick a slide that divides the size');
+  });
+
+  test('two sinks with one name: the main output and the late output', () => {
+    const error = planErrorOf(job('clash').source(clicks()).keyBy(byUser).window(tumbling('5s')).lateOutput(dynamoSink('counts')).count().sink(dynamoSink('counts')));
+    expect([error.operator, error.problem]).toEqual(['sink#3', "two sinks are named 'counts' (the other is on window#2)"]);
+  });
+
+  test.each([
+    ['a window size', () => job('d').source(clicks()).keyBy(byUser).window(tumbling('5x' as Duration)).count().sink(logSink()), 'window#2', 'tumbling window size is not a positive duration'],
+    ['a sliding slide', () => job('d').source(clicks()).keyBy(byUser).window(sliding('5s', 'soon' as Duration)).count().sink(logSink()), 'window#2', 'sliding window slide is not a positive duration'],
+    ['outOfOrderness', () => job('d').source(clicks({ outOfOrderness: '5x' as Duration })).keyBy(byUser).window(tumbling('5s')).count().sink(logSink()), 'source#0', "outOfOrderness '5x' is not a duration: write '500ms', '5s', '2m', '1h', '1d' or a number of milliseconds"],
+    ['allowedLateness', () => job('d').source(clicks()).keyBy(byUser).window(tumbling('5s')).allowedLateness('5x' as Duration).count().sink(logSink()), 'window#2', "allowedLateness '5x' is not a duration: write '500ms', '5s', '2m', '1h', '1d' or a number of milliseconds"],
+    ['a state TTL', () => job('d').source(clicks()).keyBy(byUser).process({ state: { n: valueState(0, { ttl: '-1s' as Duration }) }, onEvent: () => undefined }).sink(logSink()), 'process#2', "state 'n' ttl '-1s' is not a duration: write '500ms', '5s', '2m', '1h', '1d' or a number of milliseconds"],
+  ])('a bad duration string in %s', (_where, build, operator, problem) => {
+    const error = planErrorOf(build());
+    expect([error.operator, error.problem]).toEqual([operator, problem]);
+  });
+
+  test.each([
+    ['a DynamoDB sink table', () => job('names').source(clicks()).keyBy(byUser).window(tumbling('5s')).count().sink(dynamoSink('ab')), 'sink#3', "'ab' is not a DynamoDB table name"],
+    ['a Kinesis sink stream', () => job('names').source(clicks()).keyBy(byUser).window(tumbling('5s')).count().sink(kinesisSink('has space')), 'sink#3', "'has space' is not a Kinesis stream name"],
+    ['the source stream', () => job('names').source(clicks({ stream: 'clicks/raw' })).keyBy(byUser).window(tumbling('5s')).count().sink(logSink()), 'source#0', "'clicks/raw' is not a Kinesis stream name"],
+    ['a late output table', () => job('names').source(clicks()).keyBy(byUser).window(tumbling('5s')).lateOutput(dynamoSink('late clicks')).count().sink(logSink()), 'window#2', "'late clicks' is not a DynamoDB table name"],
+    ['the job', () => job('9lives').source(clicks()).keyBy(byUser).window(tumbling('5s')).count().sink(logSink()), "job '9lives'", 'the name is not usable in AWS resource names'],
+  ])('a bad name: %s', (_what, build, operator, problem) => {
+    const error = planErrorOf(build());
+    expect([error.operator, error.problem]).toEqual([operator, problem]);
+  });
+
+  test("a sink cannot take the job's own tables or its source stream", () => {
+    expect(planErrorOf(job('own').source(clicks()).keyBy(byUser).window(tumbling('5s')).count().sink(dynamoSink('own-state'))).problem).toBe("the table 'own-state' is the job's own");
+    expect(planErrorOf(job('loop').source(clicks()).keyBy(byUser).window(tumbling('5s')).count().sink(kinesisSink('clicks'))).problem).toBe("the sink writes to the source stream 'clicks'");
+  });
+
+  test('keyBy after a window is not supported yet, and says what to do instead', () => {
+    const error = planErrorOf(
+      job('rekey').source(clicks()).keyBy(byUser).window(tumbling('5s')).count().keyBy('key').window(tumbling('1m')).count().sink(dynamoSink('per-minute')),
+    );
+    expect(error.operator).toBe('keyBy#3');
+    expect(error.problem).toBe('keyBy after window#2 is not supported yet');
+    expect(error.hint).toMatch(/kinesisSink/);
+  });
+
+  test('a count window with allowed lateness (count windows have no event time)', () => {
+    const error = planErrorOf(job('counted').source(clicks()).keyBy(byUser).window(countWindow(10)).allowedLateness('1s').count().sink(logSink()));
+    expect([error.operator, error.problem]).toEqual(['window#2', 'count windows have no event time, so no lateness']);
+    const withLateOutput = planErrorOf(job('counted').source(clicks()).keyBy(byUser).window(countWindow(10)).lateOutput(dynamoSink('late-clicks')).count().sink(logSink()));
+    expect(withLateOutput.operator).toBe('window#2');
+  });
+
+  test('count window sizes and slides must be whole and the slide at most the size', () => {
+    expect(planErrorOf(job('c').source(clicks()).keyBy(byUser).window(countWindow(0)).count().sink(logSink())).problem).toBe('count window size 0 is not a positive whole number');
+    expect(planErrorOf(job('c').source(clicks()).keyBy(byUser).window(countWindow(3, 5)).count().sink(logSink())).problem).toBe('count window slide 5 is not between 1 and the size 3');
+  });
+
+  test('a sum over a result field would overwrite it', () => {
+    const error = planErrorOf(
+      job('overwrite')
+        .source(kinesisSource<{ windowStart: number; ts: number; k: string }>('events', { eventTime: (e) => e.ts }))
+        .keyBy('k')
+        .window(tumbling('5s'))
+        .sum('windowStart')
+        .sink(logSink()),
+    );
+    expect([error.operator, error.problem]).toEqual(['window#2', "sum('windowStart') would overwrite a result field"]);
+  });
+});
