@@ -143,19 +143,30 @@ export function processLogic(op: ProcessOperator): KeyedLogic {
       return finish(data, outputs, failed);
     },
     onWatermark(item, stored) {
-      const data = clone(stored as ProcessData);
+      let data = clone(stored as ProcessData);
       const outputs: Output[] = [];
+      const failed: FailedElement[] = [];
       // Timers fire in time order; a timer registered while firing fires in the same pass if it is due.
       for (let ts = data.timers[0]; ts !== undefined && ts <= item.watermarkMs; ts = data.timers[0]) {
         data.timers = data.timers.slice(1);
         const firing = data.timerFirings++;
-        let n = 0;
+        const emitted: Output[] = [];
         const emit = (r: object): void => {
-          outputs.push({ id: `${item.key}/timer/${ts}/${firing}/${n++}`, record: asRecord(r) });
+          emitted.push({ id: `${item.key}/timer/${ts}/${firing}/${emitted.length}`, record: asRecord(r) });
         };
-        fn.onTimer?.(ts, contextFor(item.key, ts, item.watermarkMs, data, emit));
+        // A throwing onTimer leaves state as it was before the call and becomes a dead letter: one bad
+        // timer must not stall the stage's watermark.
+        const before = clone(data);
+        try {
+          fn.onTimer?.(ts, contextFor(item.key, ts, item.watermarkMs, data, emit));
+          outputs.push(...emitted);
+        } catch (e) {
+          data = before;
+          const element = { origin: { shardId: `timer ${item.key}`, sequenceNumber: '0', subIndex: 0 }, timestampMs: ts, value: { key: item.key, timer: ts } };
+          failed.push({ element, operator: op.id, reason: `${op.id} onTimer threw: ${e instanceof Error ? e.message : String(e)}` });
+        }
       }
-      return finish(data, outputs, []);
+      return finish(data, outputs, failed);
     },
   };
 }

@@ -1,11 +1,11 @@
 import { selectKey } from '../api/source';
 import type { Plan, Stage } from '../plan/plan';
-import type { InputRow, ItemRef, StateBackend } from '../state/backend';
+import type { InputRow, ItemRef, Position, StateBackend } from '../state/backend';
 import { boundedOutOfOrderness, combineWatermarks, NO_WATERMARK } from '../time/watermark';
 import { runChain } from './chain';
 import type { KeyedLogic } from './keyed-logic';
 import { logicFor } from './logic';
-import { asRecord, originKey, RecordError, type DeadLetter, type Element, type KeyedElement, type Output } from './records';
+import { asRecord, comparePositions, originKey, RecordError, type DeadLetter, type Element, type KeyedElement, type Output } from './records';
 
 /** A record as a source stage receives it from Kinesis. */
 export interface SourceRecord {
@@ -103,8 +103,7 @@ export class StageExecutor {
         }
       }
     } else {
-      keyed = [...batch.elements];
-      inputRows = batch.heard.map((h) => ({ input: `${batch.shardId}<${h.upstreamShard}`, watermarkMs: h.watermarkMs, maxEventTimeMs: NO_WATERMARK, lastActiveMs: batch.nowMs }));
+      ({ keyed, inputRows } = await this.uncommitted(batch));
     }
 
     const late: Element[] = [];
@@ -117,6 +116,35 @@ export class StageExecutor {
     if (result.inputRows.length > 0) await this.backend.writeInputs(this.stage.id, result.inputRows);
   }
 
+  /**
+   * The shuffled elements not yet committed (a retried batch, or envelopes an upstream retry sent
+   * again, bring elements whose effects are complete), and the input rows this batch will commit.
+   */
+  private async uncommitted(batch: Extract<StageBatch, { kind: 'shuffled' }>): Promise<{ keyed: KeyedElement[]; inputRows: InputRow[] }> {
+    const input = (upstream: string): string => `${batch.shardId}<${upstream}`;
+    const committed = new Map<string, Position | undefined>();
+    for (const upstream of new Set([...batch.heard.map((h) => h.upstreamShard), ...batch.elements.map((e) => e.origin.shardId)])) {
+      committed.set(upstream, (await this.backend.readInput(this.stage.id, input(upstream)))?.committed);
+    }
+    const keyed: KeyedElement[] = [];
+    const last = new Map<string, Position>();
+    for (const e of batch.elements) {
+      const mark = committed.get(e.origin.shardId);
+      if (mark && comparePositions(e.origin, mark) <= 0) continue;
+      keyed.push(e);
+      last.set(e.origin.shardId, { sequenceNumber: e.origin.sequenceNumber, subIndex: e.origin.subIndex });
+    }
+    const heard = new Map(batch.heard.map((h) => [h.upstreamShard, h.watermarkMs]));
+    const inputRows = [...new Set([...heard.keys(), ...last.keys()])].map((upstream) => ({
+      input: input(upstream),
+      watermarkMs: heard.get(upstream) ?? NO_WATERMARK,
+      maxEventTimeMs: NO_WATERMARK,
+      lastActiveMs: batch.nowMs,
+      ...(last.has(upstream) && { committed: last.get(upstream)! }),
+    }));
+    return { keyed, inputRows };
+  }
+
   /** Decodes JSON, reads event time, runs the stateless chain; tracks the shard's event-time progress. */
   private async decodeSource(batch: Extract<StageBatch, { kind: 'source' }>, deadLetters: DeadLetter[]) {
     const source = this.stage.input.kind === 'source' ? this.stage.input.source : undefined;
@@ -125,6 +153,8 @@ export class StageExecutor {
     let maxEventTimeMs = prior?.maxEventTimeMs ?? NO_WATERMARK;
     const elements: Element[] = [];
     for (const r of batch.records) {
+      // A retried batch: records up to the committed position were fully delivered already.
+      if (prior?.committed && comparePositions({ sequenceNumber: r.sequenceNumber, subIndex: 0 }, prior.committed) <= 0) continue;
       const dead = (reason: string, operator?: string): void => {
         deadLetters.push({ reason, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024), ...(operator && { operator }) });
       };
@@ -159,7 +189,14 @@ export class StageExecutor {
     const ooo = this.plan.eventTime.outOfOrdernessMs;
     const beforeMs = boundedOutOfOrderness(prior?.maxEventTimeMs ?? NO_WATERMARK, ooo);
     const afterMs = boundedOutOfOrderness(maxEventTimeMs, ooo);
-    const row: InputRow = { input: batch.shardId, watermarkMs: afterMs, maxEventTimeMs, lastActiveMs: batch.nowMs };
+    const last = batch.records[batch.records.length - 1];
+    const row: InputRow = {
+      input: batch.shardId,
+      watermarkMs: afterMs,
+      maxEventTimeMs,
+      lastActiveMs: batch.nowMs,
+      ...(last && { committed: { sequenceNumber: last.sequenceNumber, subIndex: Number.MAX_SAFE_INTEGER } }),
+    };
     return { elements, watermark: { beforeMs, afterMs }, row };
   }
 
@@ -233,7 +270,20 @@ export class StageExecutor {
   /** The stage's watermark now: the minimum over its active inputs. */
   async currentWatermark(nowMs: number): Promise<number> {
     const rows: InputRow[] = await this.backend.readInputs(this.stage.id);
-    return combineWatermarks(rows, nowMs, this.plan.eventTime.idleAfterMs);
+    const idleAfterMs = this.plan.eventTime.idleAfterMs;
+    // As Flink waits for every input channel: until each expected input has reported (or the first
+    // report is older than the idleness timeout), a late starter's on-time records must not be late.
+    const firstHeardMs = Math.min(...rows.map((r) => r.lastActiveMs));
+    if (rows.length < this.expectedInputs() && (rows.length === 0 || nowMs - firstHeardMs < idleAfterMs)) return NO_WATERMARK;
+    return combineWatermarks(rows, nowMs, idleAfterMs);
+  }
+
+  /** Source shards, or (downstream shard × upstream shard) pairs, as the plan sizes them. */
+  private expectedInputs(): number {
+    const input = this.stage.input;
+    if (input.kind === 'source') return input.shards;
+    const upstream = this.plan.stages.find((s) => s.id === input.fromStage);
+    return input.shards * (upstream?.input.shards ?? 1);
   }
 
   /**
@@ -249,7 +299,7 @@ export class StageExecutor {
         for (const ref of due) {
           await this.backend.fire(ref, logic, watermarkMs, async (outcome) => {
             const outputs: SinkOutput[] = [];
-            const deadLetters: DeadLetter[] = [];
+            const deadLetters: DeadLetter[] = outcome.failed.map((f) => deadLetterOf(f.element, f.operator, f.reason));
             this.deliver(outcome.outputs, outputs, deadLetters);
             await emit({ outputs, deadLetters });
           });

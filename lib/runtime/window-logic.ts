@@ -56,8 +56,21 @@ function addAll(acc: Accumulation, operator: string, start: unknown, elements: r
   return a;
 }
 
-function results(acc: Accumulation, key: string, w: TimeWindow, a: unknown, version: number, idStart = w.start, idEnd = w.end): Output[] {
-  return acc.result(a, { key, start: w.start, end: w.end }).map((fields, i) => ({
+/**
+ * A window's result records. A window function that throws (aggregate/process result) makes a dead
+ * letter naming the window instead, and firing goes on: one bad window must not stall the stage.
+ */
+function results(acc: Accumulation, key: string, w: TimeWindow, a: unknown, version: number, failed: FailedElement[], idStart = w.start, idEnd = w.end): Output[] {
+  let fields: Record<string, unknown>[];
+  try {
+    fields = acc.result(a, { key, start: w.start, end: w.end });
+  } catch (e) {
+    if (!(e instanceof RecordError)) throw e;
+    const element = { origin: { shardId: `window ${key}`, sequenceNumber: '0', subIndex: 0 }, timestampMs: w.start, value: { key, windowStart: w.start, windowEnd: w.end } };
+    failed.push({ element, operator: e.operator, reason: e.message });
+    return [];
+  }
+  return fields.map((fields, i) => ({
     id: `${key}/${idStart}/${idEnd}/v${version}${i ? `.${i}` : ''}`,
     // The window's own fields win: a reduce/aggregate/process result carrying `key` or `windowStart` must not
     // move the result to another sink item (tables are keyed by key + windowStart).
@@ -103,7 +116,7 @@ function timeWindowLogic(op: WindowOperator, assigner: WindowAssignerSpec, acc: 
         data: next,
         fireAtMs: nextFireAt(next, L),
         closed: false,
-        outputs: fire ? results(acc, item.key, next, next.acc, item.nextVersion) : [],
+        outputs: fire ? results(acc, item.key, next, next.acc, item.nextVersion, failed) : [],
         late: [],
         failed: reported,
       };
@@ -113,14 +126,9 @@ function timeWindowLogic(op: WindowOperator, assigner: WindowAssignerSpec, acc: 
       const fire = w.firings === 0 && maxTimestamp(w) <= item.watermarkMs;
       const next = fire ? { ...w, firings: 1 } : w;
       const closed = isWindowLate(w, L, item.watermarkMs);
-      return {
-        data: closed ? null : next,
-        fireAtMs: closed ? null : nextFireAt(next, L),
-        closed,
-        outputs: fire ? results(acc, item.key, w, w.acc, item.nextVersion) : [],
-        late: [],
-        failed: [],
-      };
+      const failed: FailedElement[] = [];
+      const outputs = fire ? results(acc, item.key, w, w.acc, item.nextVersion, failed) : [];
+      return { data: closed ? null : next, fireAtMs: closed ? null : nextFireAt(next, L), closed, outputs, late: [], failed };
     },
     ...(acc.additive && {
       additive: {
@@ -179,7 +187,7 @@ function sessionLogic(op: WindowOperator, gapMs: number, acc: Accumulation): Key
           // Due already (Flink's EventTimeTrigger.onElement): a late firing, or the first firing of a session
           // created or extended within the allowed lateness.
           s.firings += 1;
-          outputs.push(...results(acc, item.key, s, s.acc, item.nextVersion));
+          outputs.push(...results(acc, item.key, s, s.acc, item.nextVersion, failed));
         } else {
           // Not due: a session that grew past the watermark fires again when the watermark reaches its new end.
           s.firings = 0;
@@ -189,10 +197,11 @@ function sessionLogic(op: WindowOperator, gapMs: number, acc: Accumulation): Key
     },
     onWatermark(item, data) {
       const outputs: Output[] = [];
+      const failed: FailedElement[] = [];
       const sessions: WindowData[] = [];
       for (const s of (data as SessionsData).sessions) {
         const fire = s.firings === 0 && maxTimestamp(s) <= item.watermarkMs;
-        if (fire) outputs.push(...results(acc, item.key, s, s.acc, item.nextVersion));
+        if (fire) outputs.push(...results(acc, item.key, s, s.acc, item.nextVersion, failed));
         if (!isWindowLate(s, L, item.watermarkMs)) sessions.push(fire ? { ...s, firings: 1 } : s);
       }
       return {
@@ -201,7 +210,7 @@ function sessionLogic(op: WindowOperator, gapMs: number, acc: Accumulation): Key
         closed: false,
         outputs,
         late: [],
-        failed: [],
+        failed,
       };
     },
   };
@@ -237,7 +246,7 @@ function countLogic(op: WindowOperator, size: number, slide: number, acc: Accumu
           const values = buffer.slice(-Math.min(size, seen));
           const a = addAll(acc, op.id, acc.create(), values.map((value) => ({ ...element, value })), failed);
           const w = { start: seen - values.length, end: seen };
-          outputs.push(...results(acc, item.key, w, a, item.nextVersion, w.start, w.end).map((o) => ({ ...o, id: `${item.key}/c${w.start}-${w.end}` })));
+          outputs.push(...results(acc, item.key, w, a, item.nextVersion, failed, w.start, w.end).map((o, i) => ({ ...o, id: `${item.key}/c${w.start}-${w.end}${i ? `.${i}` : ''}` })));
           buffer = size > slide ? buffer.slice(-(size - slide)) : [];
         }
       }

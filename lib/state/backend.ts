@@ -55,6 +55,11 @@ export interface InputRow {
   readonly maxEventTimeMs: number;
   /** Processing time the input was last heard from, for idleness. */
   readonly lastActiveMs: number;
+  /**
+   * The last origin position whose batch was fully delivered (state, outputs, envelopes). A retried
+   * batch skips elements at or below it: everything they caused has happened.
+   */
+  readonly committed?: Position;
 }
 
 /**

@@ -23,6 +23,16 @@ export interface SendOptions {
   shard?: string;
 }
 
+/** Options of `replay`. */
+export interface ReplayOptions {
+  /**
+   * 'after-state': the invocation dies once state is written: its outputs are lost and nothing is
+   * committed, so Lambda will deliver the batch again (replay it to see that nothing counts twice and
+   * nothing is lost).
+   */
+  crash?: 'after-state';
+}
+
 /**
  * Runs a job in memory, stage by stage, exactly as the stage functions would, with events and
  * watermarks pushed by hand: Flink's operator test harness for shardflow jobs.
@@ -81,15 +91,18 @@ export class Harness {
    * Delivers source records again exactly as given (same shard and sequence numbers): what Lambda does
    * when it retries a batch. State must not change.
    */
-  async replay(records: readonly { shardId: string; sequenceNumber: string; data: string }[]): Promise<void> {
+  async replay(records: readonly { shardId: string; sequenceNumber: string; data: string }[], options: ReplayOptions = {}): Promise<void> {
+    const crashed = options.crash === 'after-state';
     const byShard = new Map<string, typeof records[number][]>();
     for (const r of records) byShard.set(r.shardId, [...(byShard.get(r.shardId) ?? []), r]);
     for (const [shardId, shardRecords] of byShard) {
       this.heardShards.add(shardId);
       const [first, ...rest] = this.plan.stages;
       const result = await this.executor(first!).runBatch({ kind: 'source', shardId, nowMs: this.nowMs, records: shardRecords });
-      this.collect(result);
-      await this.executor(first!).commit(result);
+      if (!crashed) {
+        this.collect(result);
+        await this.executor(first!).commit(result);
+      }
       const next = rest[0];
       if (next) {
         const r2 = await this.executor(next).runBatch({
@@ -99,6 +112,7 @@ export class Harness {
           elements: result.shuffled,
           heard: [{ upstreamShard: shardId, watermarkMs: result.watermark.afterMs }],
         });
+        if (crashed) continue;
         this.collect(r2);
         await this.executor(next).commit(r2);
       }

@@ -1,1 +1,1 @@
-export { harness, Harness, type HarnessOptions, type SendOptions } from './harness';
+export { harness, Harness, type HarnessOptions, type SendOptions, type ReplayOptions } from './harness';

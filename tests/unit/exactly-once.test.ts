@@ -97,7 +97,7 @@ describe.each(jobs)('%s', (_name, definition) => {
       const h = harness(definition);
       await h.replay(firstBatch);
       // The first attempt wrote key a's items, then failed before b's and c's.
-      await h.replay(lastBatch.filter((r) => (JSON.parse(r.data) as Click).userId === 'a'));
+      await h.replay(lastBatch.filter((r) => (JSON.parse(r.data) as Click).userId === 'a'), { crash: 'after-state' });
       for (const part of retries) await h.replay(part);
       await h.finish();
 
@@ -116,16 +116,18 @@ describe('the outbox: outputs emitted in-band come back with the same ids', () =
   test('a count window re-emits its results with the same ids when its batch is replayed', async () => {
     const h = harness(keyed().window(countWindow(2)).sum('clicks').sink(dynamoSink('pairs')));
     const batch = recordsOf('shard-0', 1n, [click('a', 1, 1), click('a', 2, 2), click('a', 3, 3), click('a', 4, 4)]);
+    // The sink writes are lost in a crash after the state write: the retry must emit them again.
+    await h.replay(batch, { crash: 'after-state' });
+    expect(h.outputs()).toEqual([]);
     await h.replay(batch);
     const first = h.outputs();
     expect(first).toEqual([
       { id: 'a/c0-2', record: { key: 'a', windowStart: 0, windowEnd: 2, clicks: 3 } },
       { id: 'a/c2-4', record: { key: 'a', windowStart: 2, windowEnd: 4, clicks: 7 } },
     ]);
-
-    // As if the sink writes were lost in a crash after the state write: the retry must emit them again.
+    // A delivered batch delivered again (Lambda never saw the success) changes and emits nothing.
     await h.replay(batch);
-    expect(h.outputs().slice(first.length)).toEqual(first);
+    expect(h.outputs()).toEqual(first);
 
     for (const half of bisections(batch)[1]!) await h.replay(half);
     expect(new Set(h.outputs().map((o) => o.id))).toEqual(new Set(['a/c0-2', 'a/c2-4']));

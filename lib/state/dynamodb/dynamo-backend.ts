@@ -8,7 +8,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import type { KeyedLogic } from '../../runtime/keyed-logic';
-import { encodePosition, type Element } from '../../runtime/records';
+import { decodePosition, encodePosition, type Element } from '../../runtime/records';
 import { NO_WATERMARK } from '../../time/watermark';
 import type { InputRow, ItemOutcome, ItemRef, ItemUpdate, StateBackend, StoredItem } from '../backend';
 import { planFire, planUpdate, type PlannedWrite } from '../item-update';
@@ -83,7 +83,9 @@ export class DynamoBackend implements StateBackend {
 
   private async updateOne(ref: ItemRef, elements: readonly Element[], logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome> {
     const id = cacheId(ref);
-    if (logic.additive && !this.cache.has(id)) {
+    const dueAt = logic.additive?.fireAtMs(ref.slot);
+    // Blind ADD only into items not yet due: a due window must be read, so it fires in-band.
+    if (logic.additive && !this.cache.has(id) && (dueAt === null || dueAt === undefined || dueAt > watermarkMs)) {
       const added = await this.tryAdd(ref, elements, logic);
       if (added) return { outputs: [], late: [], failed: [] };
     }
@@ -264,15 +266,16 @@ export class DynamoBackend implements StateBackend {
       rows.map(async (row) => {
         const Key = { pk: { S: metaPk(stageId) }, sk: { S: `in#${row.input}` } };
         const la = { ':la': { N: String(row.lastActiveMs) } };
+        const pos = row.committed && { ':pos': { S: encodePosition(row.committed) } };
         this.counters.metaWrites += 1;
         try {
           await this.ddb.send(
             new UpdateItemCommand({
               TableName: this.table,
               Key,
-              UpdateExpression: 'SET wm = :wm, mx = :mx, la = :la',
-              ConditionExpression: 'attribute_not_exists(wm) OR wm <= :wm',
-              ExpressionAttributeValues: { ':wm': { N: String(row.watermarkMs) }, ':mx': { N: String(row.maxEventTimeMs) }, ...la },
+              UpdateExpression: `SET wm = :wm, mx = :mx, la = :la${pos ? ', pos = :pos' : ''}`,
+              ConditionExpression: `(attribute_not_exists(wm) OR wm <= :wm)${pos ? ' AND (attribute_not_exists(pos) OR pos <= :pos)' : ''}`,
+              ExpressionAttributeValues: { ':wm': { N: String(row.watermarkMs) }, ':mx': { N: String(row.maxEventTimeMs) }, ...la, ...pos },
             }),
           );
           this.inputCache.set(`${stageId}\u0000${row.input}`, row);
@@ -320,5 +323,6 @@ function inputRowOf(raw: Item): InputRow {
     watermarkMs: Number(raw.wm?.N ?? NO_WATERMARK),
     maxEventTimeMs: Number(raw.mx?.N ?? NO_WATERMARK),
     lastActiveMs: Number(raw.la?.N ?? 0),
+    ...(raw.pos?.S !== undefined && { committed: decodePosition(raw.pos.S) }),
   };
 }

@@ -1,7 +1,14 @@
 import type { KeyedLogic } from '../../runtime/keyed-logic';
 import { NO_WATERMARK } from '../../time/watermark';
-import type { InputRow, ItemOutcome, ItemRef, ItemUpdate, StateBackend, StoredItem } from '../backend';
+import { comparePositions } from '../../runtime/records';
+import type { InputRow, ItemOutcome, ItemRef, ItemUpdate, Position, StateBackend, StoredItem } from '../backend';
 import { planFire, planUpdate, type PlannedWrite } from '../item-update';
+
+/** The later of two committed positions, as an optional field. */
+function laterCommit(a: Position | undefined, b: Position | undefined): { committed?: Position } {
+  const later = a === undefined ? b : b === undefined ? a : comparePositions(a, b) >= 0 ? a : b;
+  return later === undefined ? {} : { committed: later };
+}
 
 const itemId = (ref: ItemRef): string => `${ref.stageId}\u0000${ref.key}\u0000${ref.slot}`;
 type Entry = { ref: ItemRef; item: StoredItem };
@@ -84,6 +91,7 @@ export class MemoryBackend implements StateBackend {
         watermarkMs: Math.max(row.watermarkMs, old?.watermarkMs ?? NO_WATERMARK),
         maxEventTimeMs: Math.max(row.maxEventTimeMs, old?.maxEventTimeMs ?? NO_WATERMARK),
         lastActiveMs: Math.max(row.lastActiveMs, old?.lastActiveMs ?? 0),
+        ...laterCommit(old?.committed, row.committed),
       });
       this.writes.inputs += 1;
     }
