@@ -109,13 +109,13 @@ export async function startKinesis(opts: EmulatorOptions = {}): Promise<Emulator
         SHOULD_PERSIST_DATA: dataDir !== undefined ? 'true' : 'false',
         LOAD_DATA_IF_EXISTS: dataDir !== undefined ? 'true' : 'false',
         ...(dataDir !== undefined
-          ? { PERSIST_PATH: dataDir, PERSIST_FILE_NAME: 'kinesis-data.json', PERSIST_INTERVAL: '1s' }
+          ? { PERSIST_PATH: dataDir, PERSIST_FILE_NAME: 'kinesis-data.json', PERSIST_INTERVAL: '2s' }
           : {}),
       },
       // Would create streams at startup; even an empty value fails to parse.
       unsetEnv: ['INITIALIZE_STREAMS'],
       port,
-      // A persisting instance writes its file on graceful shutdown only; SIGKILL would lose up to PERSIST_INTERVAL.
+      // A persisting instance writes its file on graceful shutdown; SIGKILL would lose up to PERSIST_INTERVAL.
       exitSignal: dataDir !== undefined ? 'SIGTERM' : 'SIGKILL',
       probe: {
         target: 'Kinesis_20131202.ListStreams',
@@ -265,9 +265,9 @@ async function launch(spec: LaunchSpec, opts: EmulatorOptions): Promise<Emulator
 /**
  * Code run in the child before the emulator's own entry script:
  * - forces every listening socket onto loopback (kinesis-mock has no host setting);
- * - on SIGTERM, drops open connections so shutdown does not wait for idle
- *   keep-alive sockets (kinesis-mock otherwise waits 30 s), and hard-exits
- *   after a grace period;
+ * - on SIGTERM, ends open connections so shutdown does not wait for idle
+ *   keep-alive sockets (kinesis-mock otherwise waits 30 s before writing its
+ *   data file and exiting), and hard-exits after a grace period;
  * - exits when the parent process disappears (it may die by SIGKILL, which
  *   runs no 'exit' handlers).
  * Kept as plain ES2020 source text so no transpiler rewrites it.
@@ -278,9 +278,14 @@ const net = require('node:net');
 const HOST = ${JSON.stringify(HOST)};
 const GRACE_MS = ${CHILD_GRACE_MS};
 const parentPid = Number(process.env.SHARDFLOW_PARENT_PID);
+// cats-effect (kinesis-mock) replaces process.exit with a graceful variant; keep the real one.
+const exitNow = process.exit.bind(process);
 const servers = new WeakSet();
 const sockets = new Set();
 let stopping = false;
+// FIN to the client plus EOF to the server's reader: the emulator sees the
+// connection end now instead of waiting out its 30 s shutdown timeout.
+function release(socket) { socket.end(); socket.push(null); }
 const listen = net.Server.prototype.listen;
 net.Server.prototype.listen = function (...args) {
   const first = args[0];
@@ -293,7 +298,7 @@ net.Server.prototype.listen = function (...args) {
   if (!servers.has(this)) {
     servers.add(this);
     this.on('connection', (socket) => {
-      if (stopping) { socket.destroy(); return; }
+      if (stopping) { release(socket); return; }
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
@@ -303,10 +308,10 @@ net.Server.prototype.listen = function (...args) {
 function shutdown(signal) {
   if (stopping) return;
   stopping = true;
-  for (const socket of sockets) socket.destroy();
-  setTimeout(() => process.exit(143), GRACE_MS).unref();
+  for (const socket of sockets) release(socket);
+  setTimeout(() => exitNow(143), GRACE_MS).unref();
   // No other listener means the emulator has no shutdown logic of its own.
-  if (process.listenerCount(signal) <= 1) process.exit(0);
+  if (process.listenerCount(signal) <= 1) exitNow(0);
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 setInterval(() => {

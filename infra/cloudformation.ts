@@ -1,0 +1,207 @@
+import type { Plan, Stage } from '../lib/plan/plan';
+import { FIRE_INDEX, tableDefinitions } from './tables';
+
+/** Where and how a plan is deployed. */
+export interface DeployTarget {
+  /** The serverless service name: functions are named `<service>-<stage>-<function>`. */
+  readonly service: string;
+  readonly stage: string;
+  /** The directory of the function bundles, relative to serverless.yml. */
+  readonly bundleDir: string;
+  /** Appended to stream and table names (already applied to the plan given). */
+  readonly nameSuffix: string;
+}
+
+type Json = Record<string, unknown>;
+const getAtt = (id: string, attribute = 'Arn'): Json => ({ 'Fn::GetAtt': [id, attribute] });
+const sub = (template: string): Json => ({ 'Fn::Sub': template });
+
+/** CloudFormation logical ids are alphanumeric: `click-counts-s1` → `ClickCountsS1`. */
+export const logicalId = (prefix: string, name: string): string =>
+  prefix + name.split(/[^a-zA-Z0-9]+/).filter(Boolean).map((p) => p[0]!.toUpperCase() + p.slice(1)).join('');
+
+export const KEY_ID = 'ShardflowKey';
+export const WATERMARK_FUNCTION = 'watermark';
+export const LAMBDA_RUNTIME = 'nodejs22.x';
+
+/** Lambda's iterator-age alarm fires when a stage falls this far behind its stream. */
+const ITERATOR_AGE_ALARM_MS = 60_000;
+
+/**
+ * The functions (serverless syntax) and CloudFormation resources of a plan: a stream per stage (KMS),
+ * the state table with its fire-time index and TTL, a table per DynamoDB sink and one for dead letters
+ * (on demand, KMS, point-in-time recovery for state), an SQS on-failure queue per stage, a role per
+ * function naming only the ARNs it touches, and alarms on iterator age and failure-queue depth.
+ */
+export function deployment(plan: Plan, target: DeployTarget): { functions: Json; resources: { Resources: Json; Outputs: Json } } {
+  const resources: Json = {};
+  const functions: Json = {};
+  const streamId = (name: string): string => logicalId('Stream', name);
+  const tableId = (name: string): string => logicalId('Table', name);
+  const functionName = (fn: string): string => `${target.service}-${target.stage}-${fn}`;
+
+  resources[KEY_ID] = {
+    Type: 'AWS::KMS::Key',
+    Properties: {
+      Description: `shardflow ${plan.job} (${target.stage}): streams and tables at rest`,
+      EnableKeyRotation: true,
+      // A key policy must let the account administer the key; use is granted by the roles below.
+      KeyPolicy: {
+        Version: '2012-10-17',
+        Statement: [{ Sid: 'AccountAdministers', Effect: 'Allow', Principal: { AWS: sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') }, Action: 'kms:*', Resource: '*' }],
+      },
+    },
+  };
+
+  for (const stream of plan.streams) {
+    resources[streamId(stream.name)] = {
+      Type: 'AWS::Kinesis::Stream',
+      Properties: {
+        Name: stream.name,
+        ShardCount: stream.shards,
+        RetentionPeriodHours: 24,
+        StreamModeDetails: { StreamMode: 'PROVISIONED' },
+        StreamEncryption: { EncryptionType: 'KMS', KeyId: getAtt(KEY_ID) },
+      },
+    };
+  }
+  for (const table of tableDefinitions(plan)) {
+    resources[tableId(table.TableName)] = {
+      Type: 'AWS::DynamoDB::Table',
+      Properties: { ...table, SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: getAtt(KEY_ID) } },
+    };
+  }
+
+  const stateTable = tableId(plan.stateTable);
+  const tableArns = (names: readonly string[]): Json[] => names.map((n) => getAtt(tableId(n)));
+  const sinkTables = plan.sinks.flatMap((s) => (s.kind === 'dynamodb' ? [s.table] : []));
+  const sinkStreams = plan.sinks.flatMap((s) => (s.kind === 'kinesis' ? [s.stream] : []));
+  const keyUse = { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'], Resource: [getAtt(KEY_ID)] };
+  const logs = (fn: string): Json => ({
+    Effect: 'Allow',
+    Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    Resource: [sub(`arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${functionName(fn)}:*`)],
+  });
+  const role = (fn: string, statements: Json[]): string => {
+    const id = logicalId('Role', `${fn}`);
+    resources[id] = {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+        Policies: [{ PolicyName: `${functionName(fn)}-least-privilege`, PolicyDocument: { Version: '2012-10-17', Statement: [logs(fn), keyUse, ...statements] } }],
+      },
+    };
+    return id;
+  };
+  const writeSinks = (): Json[] => [
+    { Effect: 'Allow', Action: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'], Resource: tableArns([...sinkTables, plan.deadLetterTable]) },
+    ...(sinkStreams.length ? [{ Effect: 'Allow', Action: ['kinesis:PutRecords', 'kinesis:ListShards'], Resource: sinkStreams.map((s) => getAtt(streamId(s))) }] : []),
+  ];
+
+  for (const stage of plan.stages) {
+    const queue = logicalId('FailureQueue', stage.id);
+    resources[queue] = {
+      Type: 'AWS::SQS::Queue',
+      Properties: { QueueName: `${plan.job}-${stage.id}-failures${target.nameSuffix}`, MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true },
+    };
+    const input = getAtt(streamId(stage.input.stream));
+    const statements: Json[] = [
+      // What Lambda's event source mapping needs to read the stage's stream, with this function's role.
+      { Effect: 'Allow', Action: ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], Resource: [input] },
+      { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [getAtt(queue)] },
+      ...writeSinks(),
+    ];
+    if (stage.output.kind === 'shuffle') {
+      statements.push({ Effect: 'Allow', Action: ['kinesis:PutRecords', 'kinesis:ListShards'], Resource: [getAtt(streamId(stage.output.stream))] });
+    }
+    if (stage.keyed || stage.input.kind === 'source') {
+      statements.push({ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] });
+    }
+    functions[stage.id] = stageFunction(stage, target, role(stage.id, statements), streamId(stage.input.stream), queue);
+    resources[logicalId('IteratorAgeAlarm', stage.id)] = {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmDescription: `${plan.job} stage ${stage.id} is more than ${ITERATOR_AGE_ALARM_MS / 1000} s behind its stream`,
+        Namespace: 'AWS/Lambda',
+        MetricName: 'IteratorAge',
+        Dimensions: [{ Name: 'FunctionName', Value: functionName(stage.id) }],
+        Statistic: 'Maximum',
+        Period: 60,
+        EvaluationPeriods: 5,
+        Threshold: ITERATOR_AGE_ALARM_MS,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      },
+    };
+    resources[logicalId('FailureQueueAlarm', stage.id)] = {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmDescription: `${plan.job} stage ${stage.id} discarded batches to its on-failure queue`,
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: getAtt(queue, 'QueueName') }],
+        Statistic: 'Maximum',
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      },
+    };
+  }
+
+  functions[WATERMARK_FUNCTION] = {
+    handler: `${target.bundleDir}/watermark.handler`,
+    role: role(WATERMARK_FUNCTION, [
+      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable), sub(`\${${stateTable}.Arn}/index/${FIRE_INDEX}`)] },
+      ...writeSinks(),
+    ]),
+    timeout: 70,
+    memorySize: 512,
+    environment: environment(target, { SHARDFLOW_WATERMARK_LOOP_MS: '55000', SHARDFLOW_WATERMARK_TICK_MS: '1000' }),
+    package: { patterns: ['!**', `${target.bundleDir}/watermark.js`, `${target.bundleDir}/watermark.js.map`] },
+    // EventBridge's shortest schedule is a minute: the function ticks every second inside it.
+    events: [{ schedule: { rate: ['rate(1 minute)'], enabled: true } }],
+  };
+
+  const outputs: Json = {
+    SourceStream: { Description: 'Push events here', Value: plan.stages[0]!.input.stream },
+    StateTable: { Value: plan.stateTable },
+    DeadLetterTable: { Value: plan.deadLetterTable },
+    ...Object.fromEntries(sinkTables.map((t) => [logicalId('ResultsTable', t), { Value: t }])),
+  };
+  return { functions, resources: { Resources: resources, Outputs: outputs } };
+}
+
+function environment(target: DeployTarget, extra: Record<string, string>): Record<string, string> {
+  return { SHARDFLOW_NAME_SUFFIX: target.nameSuffix, NODE_OPTIONS: '--enable-source-maps', ...extra };
+}
+
+function stageFunction(stage: Stage, target: DeployTarget, role: string, stream: string, queue: string): Json {
+  const b = stage.batch;
+  return {
+    handler: `${target.bundleDir}/operator.handler`,
+    role,
+    timeout: 60,
+    memorySize: 512,
+    environment: environment(target, { SHARDFLOW_STAGE: stage.id }),
+    package: { patterns: ['!**', `${target.bundleDir}/operator.js`, `${target.bundleDir}/operator.js.map`] },
+    events: [
+      {
+        stream: {
+          type: 'kinesis',
+          arn: getAtt(stream),
+          startingPosition: 'TRIM_HORIZON',
+          batchSize: b.batchSize,
+          batchWindow: Math.ceil(b.maxBatchingWindowMs / 1000),
+          parallelizationFactor: b.parallelizationFactor,
+          bisectBatchOnFunctionError: b.bisectOnError,
+          maximumRetryAttempts: b.maxRetryAttempts,
+          maximumRecordAgeInSeconds: b.maxRecordAgeSeconds,
+          functionResponseType: 'ReportBatchItemFailures',
+          destinations: { onFailure: { arn: getAtt(queue), type: 'sqs' } },
+        },
+      },
+    ],
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * `npx serverless package` offline, and the CloudFormation template read as AWS would: least-privilege
+ * roles, event source mappings that cannot lose a batch silently, encryption, on-demand billing, the
+ * watermark schedule, supported runtimes.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+
+jest.setTimeout(180_000);
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../..');
+
+/** A CloudFormation template: any shape, read as AWS would. */
+type Json = Record<string, any>;
+const templates = new Map<string, { template: Json; dir: string }>();
+
+async function packaged(job: string): Promise<{ template: Json; dir: string }> {
+  if (!templates.has(job)) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-package-'));
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1' };
+    await run('npx', ['serverless', 'package', '--stage', 'prod', '--param', `job=${job}`, '--package', dir], { cwd: ROOT, env, timeout: 170_000 });
+    templates.set(job, { template: JSON.parse(fs.readFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8')), dir });
+  }
+  return templates.get(job)!;
+}
+
+const ofType = (t: Json, type: string): [string, Json][] => Object.entries(t.Resources as Json).filter(([, r]) => r.Type === type) as [string, Json][];
+/** The logical ids an IAM resource entry points at (GetAtt, Sub with ${Id.Arn}). */
+function referenced(resource: unknown): string[] {
+  if (typeof resource === 'string') return [];
+  const r = resource as Json;
+  if (r['Fn::GetAtt']) return [r['Fn::GetAtt'][0]];
+  if (typeof r['Fn::Sub'] === 'string') return [...(r['Fn::Sub'] as string).matchAll(/\$\{([A-Za-z0-9]+)\.Arn\}/g)].map((m) => m[1]!);
+  return [];
+}
+
+describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.ts'])('serverless package %s', (job) => {
+  test('every role names only its own function’s resources, never a wildcard', async () => {
+    const { template: t } = await packaged(job);
+    const functions = ofType(t, 'AWS::Lambda::Function');
+    const mappings = ofType(t, 'AWS::Lambda::EventSourceMapping');
+    expect(ofType(t, 'AWS::IAM::Role')).toHaveLength(functions.length);
+    for (const [fnId, fn] of functions) {
+      const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+      const name = fn.Properties.FunctionName as string;
+      const statements = t.Resources[roleId].Properties.Policies.flatMap((p: Json) => p.PolicyDocument.Statement) as Json[];
+      // What this function may touch: its own stream (and the next stage's), its queue, the job's tables and key.
+      const mapping = mappings.find(([, m]) => m.Properties.FunctionName['Fn::GetAtt'][0] === fnId)?.[1];
+      const ownQueue = mapping?.Properties.DestinationConfig.OnFailure.Destination['Fn::GetAtt'][0];
+      const otherQueues = mappings.map(([, m]) => m.Properties.DestinationConfig.OnFailure.Destination['Fn::GetAtt'][0]).filter((q) => q !== ownQueue);
+      const otherInputs = mappings.filter(([, m]) => m !== mapping).map(([, m]) => m.Properties.EventSourceArn['Fn::GetAtt'][0]);
+      for (const s of statements) {
+        expect(s.Effect).toBe('Allow');
+        for (const resource of [s.Resource].flat()) {
+          expect(resource).not.toBe('*');
+          if (typeof resource === 'object' && typeof resource['Fn::Sub'] === 'string' && resource['Fn::Sub'].includes('*')) {
+            // The one pattern: log streams inside this function's own log group.
+            expect(resource['Fn::Sub']).toMatch(new RegExp(`:log-group:/aws/lambda/${name}:\\*$`));
+          }
+          for (const id of referenced(resource)) {
+            expect(t.Resources[id]).toBeDefined();
+            expect(otherQueues).not.toContain(id);
+            // Reading another stage's input stream is not this function's business; writing the next stage's is.
+            if (otherInputs.includes(id)) expect([s.Action].flat()).toEqual(['kinesis:PutRecords', 'kinesis:ListShards']);
+          }
+        }
+      }
+    }
+  });
+
+  test('every event source mapping reports partial failures, bisects, retries a bounded number of times and keeps what it discards', async () => {
+    const { template: t } = await packaged(job);
+    const mappings = ofType(t, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings.length).toBeGreaterThanOrEqual(2);
+    for (const [, m] of mappings) {
+      const p = m.Properties;
+      expect(p.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      expect(p.BisectBatchOnFunctionError).toBe(true);
+      expect(p.MaximumRetryAttempts).toBeGreaterThanOrEqual(0);
+      expect(p.MaximumRetryAttempts).toBeLessThanOrEqual(10_000);
+      expect(p.MaximumRecordAgeInSeconds).toBeGreaterThanOrEqual(60);
+      expect(t.Resources[p.DestinationConfig.OnFailure.Destination['Fn::GetAtt'][0]].Type).toBe('AWS::SQS::Queue');
+    }
+  });
+
+  test('streams and tables are encrypted at rest, tables bill on demand, state keeps point-in-time recovery and TTL', async () => {
+    const { template: t } = await packaged(job);
+    for (const [, s] of ofType(t, 'AWS::Kinesis::Stream')) expect(s.Properties.StreamEncryption).toEqual({ EncryptionType: 'KMS', KeyId: { 'Fn::GetAtt': ['ShardflowKey', 'Arn'] } });
+    const tables = ofType(t, 'AWS::DynamoDB::Table');
+    expect(tables.length).toBeGreaterThanOrEqual(3);
+    for (const [, table] of tables) {
+      expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(table.Properties.SSESpecification).toMatchObject({ SSEEnabled: true, SSEType: 'KMS' });
+    }
+    const state = tables.find(([, table]) => String(table.Properties.TableName).endsWith('-state-prod'))![1];
+    expect(state.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(state.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    expect(state.Properties.GlobalSecondaryIndexes[0].IndexName).toBe('by-fire-time');
+    for (const [, q] of ofType(t, 'AWS::SQS::Queue')) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+  });
+
+  test('a schedule drives the watermark function; runtimes are supported; alarms watch iterator age and failures', async () => {
+    const { template: t, dir } = await packaged(job);
+    const rules = ofType(t, 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    expect(rules[0]![1].Properties.ScheduleExpression).toBe('rate(1 minute)');
+    expect(rules[0]![1].Properties.Targets[0].Arn['Fn::GetAtt'][0]).toBe('WatermarkLambdaFunction');
+    for (const [, fn] of ofType(t, 'AWS::Lambda::Function')) expect(Number(/^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime)?.[1])).toBeGreaterThanOrEqual(22);
+    const alarms = ofType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties.MetricName);
+    const stages = ofType(t, 'AWS::Lambda::EventSourceMapping').length;
+    expect(alarms.filter((m) => m === 'IteratorAge')).toHaveLength(stages);
+    expect(alarms.filter((m) => m === 'ApproximateNumberOfMessagesVisible')).toHaveLength(stages);
+    // Each function's package is its esbuild bundle, nothing else.
+    const zip = fs.readFileSync(path.join(dir, 's0.zip'));
+    expect(zip.includes('operator.js')).toBe(true);
+    expect(zip.includes('node_modules/')).toBe(false);
+  });
+});
