@@ -1,5 +1,97 @@
-/** `shardflow dev`: the embedded local runtime. Until it lands, say so plainly. */
-export async function dev(_args: readonly string[]): Promise<number> {
-  console.error('shardflow dev: the embedded local runtime is not built yet (issue: embedded local runtime). Meanwhile: `npm test`, or `npx shardflow plan examples/click-counts.ts`.');
-  return 3;
+import * as path from 'node:path';
+import { demoClicks, partitionKeyOf, putEvents } from '../local/demo';
+import { DevRuntime } from '../local/dev-runtime';
+import { formatResult, ResultsWatcher } from '../local/results-watcher';
+import { intFlag, parseArgs, stringFlag, UsageError } from './args';
+import { clockTime, Terminal } from './terminal';
+
+/**
+ * `shardflow dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--verbose]`: the job on the
+ * embedded runtime, with a demo click stream unless --no-demo, results printed as windows fire, and a
+ * progress line. Ctrl-C stops everything.
+ */
+export async function dev(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, ['demo', 'verbose']);
+  const jobFile = args.positionals[0];
+  if (!jobFile) throw new UsageError('dev needs a job file: shardflow dev examples/click-counts.ts');
+  const port = intFlag(args, 'port', 4566, 65535);
+  const rate = intFlag(args, 'rate', 20, 100_000);
+  const demo = args.flags.get('demo') !== false;
+  const verbose = args.flags.get('verbose') === true;
+  const dataDir = stringFlag(args, 'data');
+  const term = new Terminal();
+  const started = Date.now();
+
+  term.line(`shardflow dev: starting ${path.relative(process.cwd(), path.resolve(jobFile)) || jobFile} (emulators, streams, tables, function bundles)…`);
+  const runtime = await DevRuntime.start({ jobFile, port, ...(dataDir && { dataDir }), ...(verbose && { log: (l: string) => term.line(`  · ${l}`) }) });
+  const plan = runtime.plan;
+  const source = plan.stages[0]!.input.stream;
+  const sinkTables = plan.sinks.flatMap((s) => (s.kind === 'dynamodb' ? [s.table] : []));
+  term.line(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s — job ${plan.job}: ${plan.stages.map((s) => `${s.id} ← ${s.input.stream}`).join(', ')}`);
+  term.line(`  edge      ${runtime.edgeUrl}  (Kinesis + DynamoDB: aws --endpoint-url ${runtime.edgeUrl} …)`);
+  term.line(`  push to   ${source}${demo ? `  (demo: ${rate} clicks/s)` : ''}`);
+  term.line(`  results   ${sinkTables.join(', ') || plan.sinks.map((s) => s.name).join(', ')}${dataDir ? `   data in ${dataDir}` : ''}`);
+  term.line('  Ctrl-C stops everything');
+
+  const watchers = sinkTables.map((t) => new ResultsWatcher(runtime.ddb, t));
+  let pushed = 0;
+  let stopping = false;
+  const loops: Promise<void>[] = [];
+
+  if (demo) {
+    const next = demoClicks();
+    loops.push(
+      (async () => {
+        while (!stopping) {
+          const events = Array.from({ length: Math.max(1, Math.round(rate / 5)) }, next);
+          try {
+            pushed += await putEvents(runtime.kinesis, source, events, partitionKeyOf);
+          } catch (e) {
+            if (!stopping) term.line(`demo: ${(e as Error).message}`);
+          }
+          await sleep(200);
+        }
+      })(),
+    );
+  }
+  loops.push(
+    (async () => {
+      while (!stopping) {
+        for (const w of watchers) {
+          try {
+            for (const item of await w.poll()) term.line(formatResult(w.table, item));
+          } catch (e) {
+            if (!stopping) term.line(`results: ${(e as Error).message}`);
+          }
+        }
+        const status = runtime.status();
+        const keyed = status.stages.find((s) => s.watermarkMs !== undefined);
+        const lag = status.stages.map((s) => `${s.id} ${(s.iteratorAgeMs / 1000).toFixed(1)}s`).join(' ');
+        const errors = status.stages.reduce((n, s) => n + s.errors, 0);
+        term.setStatus(
+          `events in ${(status.stages[0]?.recordsIn ?? 0).toLocaleString()}${demo ? ` (pushed ${pushed.toLocaleString()})` : ''} · results ${watchers.reduce((n, w) => n + w.count, 0).toLocaleString()} · watermark ${clockTime(keyed?.watermarkMs)} · lag ${lag}${errors ? ` · function errors ${errors}` : ''}`,
+        );
+        await sleep(500);
+      }
+    })(),
+  );
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  stopping = true;
+  term.done();
+  term.line('stopping…');
+  await Promise.all(loops);
+  await runtime.stop();
+  term.line('stopped: no emulator or worker left running');
+  return 0;
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,13 +1,19 @@
 import { PlanError } from '../plan/plan-error';
 import { planJob } from '../plan/planner';
 import { describePlan } from '../plan/describe';
+import { UsageError } from './args';
 import { loadJob, JobFileError } from './load-job';
+import { PortInUseError } from '../local/dev-runtime';
 
 const USAGE = `usage: shardflow <command>
 
   plan JOB                 print the job's stages, streams and tables
-  dev JOB [--no-demo] [--port 4566] [--data DIR]
+  dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--verbose]
                            run the job on the embedded local runtime
+  push STREAM (--file events.jsonl | --demo clicks [--rate N] [--count N]) [--endpoint URL]
+                           put JSON events on a stream (default endpoint http://localhost:4566)
+  tail TABLE [--endpoint URL] [--once]
+                           print a results table's items as they appear or change
   help                     this text
 `;
 
@@ -23,8 +29,16 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'dev': {
-        const { dev } = await import('./dev');
+        const { dev } = require('./dev') as typeof import('./dev'); // loaded lazily: `plan` needs no AWS SDK
         return await dev(args);
+      }
+      case 'push': {
+        const { push } = require('./push') as typeof import('./push'); // loaded lazily: `plan` needs no AWS SDK
+        return await push(args);
+      }
+      case 'tail': {
+        const { tail } = require('./tail') as typeof import('./tail'); // loaded lazily: `plan` needs no AWS SDK
+        return await tail(args);
       }
       case undefined:
       case 'help':
@@ -36,7 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return usage(`unknown command '${command}'`);
     }
   } catch (e) {
-    if (e instanceof PlanError || e instanceof JobFileError) {
+    if (e instanceof PlanError || e instanceof JobFileError || e instanceof UsageError || e instanceof PortInUseError) {
       console.error(`shardflow: ${e.message}`);
       return 2;
     }

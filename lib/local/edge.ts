@@ -86,9 +86,9 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     }
     forward(req, res, service, upstreams[service], agent, opts.log);
   });
-  // SDK keep-alive sockets stay idle between calls; Node's default 5 s is fine,
-  // but headers must arrive promptly.
-  server.keepAliveTimeout = 5_000;
+  // Longer than Node's 5 s default: clients that ignore the Keep-Alive hint
+  // (botocore) otherwise reuse a socket the edge just closed and see a reset.
+  server.keepAliveTimeout = 65_000;
 
   return new Promise((resolveEdge, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {

@@ -69,8 +69,9 @@ interface LaunchSpec {
  * Streams become ACTIVE almost immediately (all state-transition durations are
  * set to 0 ms) and the shard limit is raised to 1000.
  *
- * @throws Error if the child exits early or is not ready in time; the message
- *   includes the child's last output lines.
+ * @throws Error `<name> emulator: port N is in use; ...` (one line) when an
+ *   explicit `port` is taken; otherwise an Error naming the cause with the
+ *   child's last output lines (early exit, or not ready within startTimeoutMs).
  */
 export async function startKinesis(opts: EmulatorOptions = {}): Promise<Emulator> {
   const entry = require.resolve('kinesis-local/main.js');
@@ -130,8 +131,9 @@ export async function startKinesis(opts: EmulatorOptions = {}): Promise<Emulator
  * Starts dynalite on 127.0.0.1 and resolves once `ListTables` succeeds.
  * Tables are ACTIVE immediately (create/delete/update delays set to 0 ms).
  *
- * @throws Error if the child exits early or is not ready in time; the message
- *   includes the child's last output lines.
+ * @throws Error `<name> emulator: port N is in use; ...` (one line) when an
+ *   explicit `port` is taken; otherwise an Error naming the cause with the
+ *   child's last output lines (early exit, or not ready within startTimeoutMs).
  */
 export async function startDynamo(opts: EmulatorOptions = {}): Promise<Emulator> {
   const entry = require.resolve('dynalite/cli.js');
@@ -206,10 +208,9 @@ async function launch(spec: LaunchSpec, opts: EmulatorOptions): Promise<Emulator
     detached: true,
     windowsHide: true,
   });
-  const exited = new Promise<void>((resolveExit) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolveExit();
-    else child.once('exit', () => resolveExit());
-  });
+  // 'close' rather than 'exit': it also waits for the output pipes to drain,
+  // so the error message below has the child's last words.
+  const exited = new Promise<void>((resolveExit) => child.once('close', () => resolveExit()));
   pipeLines(child.stdout, onLine, '');
   pipeLines(child.stderr, onLine, '[stderr] ');
 
@@ -248,9 +249,9 @@ async function launch(spec: LaunchSpec, opts: EmulatorOptions): Promise<Emulator
     const output = tail.join('\n');
     const reason = err instanceof Error ? err.message : String(err);
     if (/EADDRINUSE/.test(output)) {
+      // One line on purpose: a CLI prints it as is.
       throw new PortInUseError(
-        `${spec.name} emulator: port ${spec.port} is in use. Pick another port or stop the process using it.\n` +
-          `Last output:\n${output}`,
+        `${spec.name} emulator: port ${spec.port} is in use; stop the process using it or choose another port`,
       );
     }
     throw new Error(

@@ -240,7 +240,7 @@ test.each([
      const { FunctionHost } = require(${JSON.stringify(path.resolve('lib/local/function-host.ts'))});
      const h = new FunctionHost({ functionName: 'orphan', bundlePath: ${JSON.stringify(handler)}, env: {}, timeoutMs: 60000 });
      (async () => {
-       const idle = await h.invoke({});
+       await Promise.all([h.invoke({}), h.invoke({})]); // two warm workers; one then gets busy
        h.invoke(${mode === 'kill' ? '{ wait: true }' : '{ spin: true }'}).catch(() => {});
        await new Promise((r) => setTimeout(r, 300));
        console.log(JSON.stringify(h.pids()));
@@ -248,14 +248,21 @@ test.each([
      })();`,
   );
   const parent = spawn(process.execPath, [parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const pids = await new Promise<number[]>((resolve, reject) => {
-    parent.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as number[]));
-    parent.once('exit', (code) => reject(new Error(`parent exited (${code}) before printing its workers`)));
-  });
-  expect(pids).toHaveLength(2);
-  if (mode === 'kill') parent.kill('SIGKILL');
-  for (let waited = 0; pids.some(isAlive) && waited < 3_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  expect(pids.filter(isAlive)).toEqual([]);
+  let pids: number[] = [];
+  try {
+    pids = await new Promise<number[]>((resolve, reject) => {
+      parent.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as number[]));
+      parent.once('exit', (code) => reject(new Error(`parent exited (${code}) before printing its workers`)));
+    });
+    expect(pids).toHaveLength(2);
+    if (mode === 'kill') parent.kill('SIGKILL');
+    for (let waited = 0; pids.some(isAlive) && waited < 3_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(pids.filter(isAlive)).toEqual([]);
+  } finally {
+    // Whatever happened above, leave nothing running behind the test.
+    parent.kill('SIGKILL');
+    for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
+  }
 });
 
 test('the real operator bundle of the click example loads in a worker and answers an empty batch', async () => {

@@ -1,0 +1,226 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { dynamoClient, kinesisClient } from '../io/aws-clients';
+import { loadJob } from '../cli/load-job';
+import type { Plan } from '../plan/plan';
+import { planJob } from '../plan/planner';
+import { metaPk } from '../state/dynamodb/item-codec';
+import { NO_WATERMARK } from '../time/watermark';
+import { bundleFunctions } from '../../infra/bundle';
+import { startEdge, type Edge } from './edge';
+import { startDynamo, startKinesis, type Emulator } from './emulators';
+import { EventSourceMapping } from './event-source-mapping';
+import { fileCheckpointStore, memoryCheckpointStore } from './esm/checkpoint-store';
+import { FunctionHost } from './function-host';
+import { createResources } from './resources';
+
+/** Options of {@link DevRuntime.start}. */
+export interface DevRuntimeOptions {
+  readonly jobFile: string;
+  /** The edge port (LocalStack's is 4566). */
+  readonly port: number;
+  /** Keep streams, tables and checkpoints here across restarts; default: in memory. */
+  readonly dataDir?: string;
+  /** Function logs, emulator output, retries: detail, not the terminal's main story. */
+  readonly log?: (line: string) => void;
+  /** How often the watermark function runs (EventBridge's is a minute on AWS; locally a second). */
+  readonly watermarkTickMs?: number;
+}
+
+/** Live figures for the progress line and the dashboard. */
+export interface DevStatus {
+  readonly stages: readonly {
+    readonly id: string;
+    readonly recordsIn: number;
+    readonly iteratorAgeMs: number;
+    readonly errors: number;
+    readonly watermarkMs: number | undefined;
+  }[];
+}
+
+/** The edge port is taken: say so before starting anything. */
+export class PortInUseError extends Error {
+  constructor(readonly port: number) {
+    super(`port ${port} is in use — stop what is using it, or pass --port <another>`);
+    this.name = 'PortInUseError';
+  }
+}
+
+/**
+ * A whole job on loopback: Kinesis and DynamoDB emulators as child processes, one edge endpoint that
+ * routes like LocalStack's, the plan's streams and tables (from infra's definitions), each stage's
+ * bundle in Lambda-like worker processes fed by a local event source mapping, and the watermark
+ * function on a one-second schedule.
+ */
+export class DevRuntime {
+  private readonly mappings: EventSourceMapping[] = [];
+  private readonly hosts: FunctionHost[] = [];
+  private emulators: Emulator[] = [];
+  private edge: Edge | undefined;
+  private ticking: Promise<void> | undefined;
+  private stopping = false;
+  private bundleDir: string | undefined;
+  private readonly watermarks = new Map<string, number>();
+  readonly kinesis;
+  readonly ddb;
+
+  private constructor(
+    readonly plan: Plan,
+    readonly jobFile: string,
+    private readonly options: DevRuntimeOptions,
+    readonly edgeUrl: string,
+  ) {
+    this.kinesis = kinesisClient({ endpoint: edgeUrl });
+    this.ddb = dynamoClient({ endpoint: edgeUrl });
+  }
+
+  /** Starts everything; on failure stops what it started and rethrows. */
+  static async start(options: DevRuntimeOptions): Promise<DevRuntime> {
+    const plan = planJob(loadJob(options.jobFile));
+    await assertPortFree(options.port);
+    const log = options.log ?? (() => {});
+    const dataDir = options.dataDir && path.resolve(options.dataDir);
+    if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
+    const emulators = await Promise.all([startKinesis({ ...(dataDir && { dataDir }), log }), startDynamo({ ...(dataDir && { dataDir }), log })]);
+    let runtime: DevRuntime | undefined;
+    try {
+      const [kinesis, dynamo] = emulators;
+      const edge = await startEdge({ port: options.port, kinesis: kinesis.endpoint, dynamodb: dynamo.endpoint, log });
+      runtime = new DevRuntime(plan, options.jobFile, options, `http://localhost:${options.port}`);
+      runtime.emulators = emulators;
+      runtime.edge = edge;
+      await runtime.boot(dataDir);
+      return runtime;
+    } catch (e) {
+      if (runtime) await runtime.stop();
+      else await Promise.all(emulators.map((em) => em.stop()));
+      throw e;
+    }
+  }
+
+  private async boot(dataDir: string | undefined): Promise<void> {
+    const log = this.options.log ?? (() => {});
+    const [, bundles] = await Promise.all([
+      createResources(this.plan, this.kinesis, this.ddb),
+      bundleFunctions(this.jobFile, (this.bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), `shardflow-${this.plan.job}-`))), { minify: false }),
+    ]);
+    const env = {
+      SHARDFLOW_ENDPOINT_URL: this.edgeUrl,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_REGION: 'us-east-1',
+      // The AWS SDK's Node-version notice is noise in a local run.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+    const checkpoints = dataDir ? fileCheckpointStore(path.join(dataDir, 'checkpoints')) : memoryCheckpointStore();
+    for (const stage of this.plan.stages) {
+      const host = new FunctionHost({ functionName: `${this.plan.job}-${stage.id}`, bundlePath: bundles.operator, env: { ...env, SHARDFLOW_STAGE: stage.id }, timeoutMs: 60_000, memoryMb: 512, log });
+      this.hosts.push(host);
+      const b = stage.batch;
+      const mapping = new EventSourceMapping(
+        this.kinesis,
+        {
+          streamName: stage.input.stream,
+          functionName: `${this.plan.job}-${stage.id}`,
+          batchSize: b.batchSize,
+          maxBatchingWindowMs: b.maxBatchingWindowMs,
+          startingPosition: 'TRIM_HORIZON',
+          parallelizationFactor: b.parallelizationFactor,
+          bisectOnError: b.bisectOnError,
+          maxRetryAttempts: b.maxRetryAttempts,
+          maxRecordAgeSeconds: b.maxRecordAgeSeconds,
+          reportBatchItemFailures: true,
+        },
+        (event) => host.invoke(event) as ReturnType<import('./esm/types').Invoke>,
+        {
+          checkpoints,
+          log,
+          onFailure: async (failure) => {
+            const line = JSON.stringify({ at: new Date().toISOString(), stage: stage.id, ...failure });
+            if (dataDir) fs.appendFileSync(path.join(dataDir, 'failures.jsonl'), `${line}\n`);
+            log(`on-failure destination: ${line.slice(0, 500)}`);
+          },
+        },
+      );
+      this.mappings.push(mapping);
+    }
+    const watermark = new FunctionHost({ functionName: `${this.plan.job}-watermark`, bundlePath: bundles.watermark, env: { ...env, SHARDFLOW_WATERMARK_LOOP_MS: '0' }, timeoutMs: 60_000, memoryMb: 512, log });
+    this.hosts.push(watermark);
+    for (const m of this.mappings) m.start();
+    this.ticking = this.tick(watermark);
+  }
+
+  /** The watermark function on its schedule (one invocation at a time, as a rate rule with one target). */
+  private async tick(watermark: FunctionHost): Promise<void> {
+    const every = this.options.watermarkTickMs ?? 1000;
+    while (!this.stopping) {
+      const started = Date.now();
+      try {
+        await watermark.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', time: new Date().toISOString() });
+        await this.readWatermarks();
+      } catch (e) {
+        if (!this.stopping) this.options.log?.(`watermark function failed: ${(e as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, every - (Date.now() - started))));
+    }
+  }
+
+  private async readWatermarks(): Promise<void> {
+    for (const stage of this.plan.stages.filter((s) => s.keyed)) {
+      const { Item } = await this.ddb.send(new GetItemCommand({ TableName: this.plan.stateTable, Key: { pk: { S: metaPk(stage.id) }, sk: { S: 'watermark' } } }));
+      const wm = Item?.wm?.N === undefined ? NO_WATERMARK : Number(Item.wm.N);
+      if (wm !== NO_WATERMARK) this.watermarks.set(stage.id, wm);
+    }
+  }
+
+  status(): DevStatus {
+    return {
+      stages: this.plan.stages.map((stage, i) => {
+        const shards = this.mappings[i]?.stats().shards ?? [];
+        return {
+          id: stage.id,
+          recordsIn: shards.reduce((n, s) => n + s.recordsDelivered, 0),
+          iteratorAgeMs: Math.max(0, ...shards.map((s) => s.iteratorAgeMs)),
+          errors: shards.reduce((n, s) => n + s.functionErrors, 0),
+          watermarkMs: this.watermarks.get(stage.id),
+        };
+      }),
+    };
+  }
+
+  /** True when every stage has caught up with its stream. */
+  idle(): boolean {
+    return this.mappings.every((m) => m.idle());
+  }
+
+  /** Every worker and emulator process id (tests check none survive). */
+  pids(): number[] {
+    return [...this.hosts.flatMap((h) => h.pids()), ...this.emulators.map((e) => e.pid)];
+  }
+
+  /** Stops polling, lets in-flight batches finish, then stops workers, the edge and the emulators. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await Promise.allSettled(this.mappings.map((m) => m.stop()));
+    await this.ticking?.catch(() => {});
+    await Promise.allSettled(this.hosts.map((h) => h.stop()));
+    this.kinesis.destroy();
+    this.ddb.destroy();
+    await this.edge?.close().catch(() => {});
+    await Promise.allSettled(this.emulators.map((e) => e.stop()));
+    if (this.bundleDir) fs.rmSync(this.bundleDir, { recursive: true, force: true });
+  }
+}
+
+/** Fails fast, before the emulators start, when the edge port is taken. */
+async function assertPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' || e.code === 'EACCES' ? new PortInUseError(port) : e));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}

@@ -1,0 +1,150 @@
+/** Test support: `shardflow dev` as a real subprocess, driven as a person would from a shell. */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const run = promisify(execFile);
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface DevProcess {
+  readonly child: ChildProcess;
+  output(): string;
+  /** Every process below the dev process (emulators, workers), by walking /proc. */
+  descendants(): number[];
+  /** Ctrl-C, and the exit code. */
+  interrupt(): Promise<number | null>;
+}
+
+export async function startDev(args: readonly string[], timeoutMs = 60_000): Promise<DevProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/shardflow.js'), 'dev', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + timeoutMs;
+  while (!/ready in/.test(out)) {
+    if (child.exitCode !== null) throw new Error(`shardflow dev exited early:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`shardflow dev not ready after ${timeoutMs} ms:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    child,
+    output: () => out,
+    descendants: () => descendantsOf(child.pid!),
+    interrupt: async () => {
+      child.kill('SIGINT');
+      return exited;
+    },
+  };
+}
+
+function descendantsOf(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(Number(entry), ppid);
+    } catch {
+      // gone already
+    }
+  }
+  const found: number[] = [];
+  const walk = (pid: number): void => {
+    for (const [child, ppid] of parent) if (ppid === pid) {
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return found;
+}
+
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) Z /.test(stat); // a zombie has exited
+  } catch {
+    return false;
+  }
+};
+
+/** The AWS CLI against the edge, as the README shows it. */
+export async function aws(port: number, args: readonly string[]): Promise<unknown> {
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1' };
+  const { stdout } = await run('aws', ['--endpoint-url', `http://localhost:${port}`, '--output', 'json', ...args], { env, maxBuffer: 64 * 1024 * 1024 });
+  return stdout.trim() ? JSON.parse(stdout) : undefined;
+}
+
+/** Puts events with `aws kinesis put-records` (raw JSON data, as CLI v1 sends it), 100 per call. */
+export async function putWithCli(port: number, stream: string, events: readonly { userId: string }[], dir: string): Promise<void> {
+  for (let i = 0; i < events.length; i += 100) {
+    const file = path.join(dir, `records-${i}.json`);
+    fs.writeFileSync(file, JSON.stringify(events.slice(i, i + 100).map((e) => ({ PartitionKey: e.userId, Data: JSON.stringify(e) }))));
+    const out = (await aws(port, ['kinesis', 'put-records', '--stream-name', stream, '--records', `file://${file}`])) as { FailedRecordCount: number };
+    if (out.FailedRecordCount) throw new Error(`${out.FailedRecordCount} records refused`);
+  }
+}
+
+/** A results table as the AWS CLI scans it: (key, windowStart, clicks), sorted. */
+export async function scanResults(port: number, table: string): Promise<[string, number, number][]> {
+  const out = (await aws(port, ['dynamodb', 'scan', '--table-name', table])) as { Items: Record<string, { S?: string; N?: string }>[] };
+  return out.Items.map((i): [string, number, number] => [i.key!.S!, Number(i.windowStart!.N), Number(i.clicks!.N)]).sort(byKeyThenWindow);
+}
+
+export const byKeyThenWindow = (a: [string, number, number], b: [string, number, number]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]);
+
+/**
+ * The expected windows, computed by sqlite3 (an SQL engine that is not ours): clicks per user per
+ * 5-second tumbling window, for windows the final watermark has passed.
+ */
+export async function sqliteClickCounts(events: readonly { userId: string; clicks: number; ts: number }[], watermarkMs: number, dir: string): Promise<[string, number, number][]> {
+  const file = path.join(dir, 'reference.sql');
+  const rows = events.map((e) => `('${e.userId.replace(/'/g, "''")}', ${e.clicks}, ${e.ts})`);
+  fs.writeFileSync(
+    file,
+    `CREATE TABLE clicks (user_id TEXT, clicks INTEGER, ts INTEGER);
+INSERT INTO clicks VALUES ${rows.join(',\n')};
+.mode json
+SELECT user_id, ts - (ts % 5000) AS window_start, SUM(clicks) AS clicks FROM clicks
+GROUP BY user_id, window_start HAVING window_start + 5000 - 1 <= ${watermarkMs} ORDER BY user_id, window_start;
+`,
+  );
+  const { stdout } = await run('sqlite3', [':memory:', `.read ${file}`]);
+  return (JSON.parse(stdout || '[]') as { user_id: string; window_start: number; clicks: number }[]).map((r): [string, number, number] => [r.user_id, r.window_start, r.clicks]).sort(byKeyThenWindow);
+}
+
+/** Seeded clicks from `users` users over `spanMs` of event time, disorder under the job's 2 s bound. */
+export function clickEvents(n: number, users: number, seed: number, t0 = 1_700_000_000_000, spanMs = 30_000): { userId: string; clicks: number; ts: number }[] {
+  let s = seed;
+  const random = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return Array.from({ length: n }, (_, i) => ({
+    userId: `user-${Math.floor(random() * users)}`,
+    clicks: 1 + Math.floor(random() * 5),
+    ts: t0 + Math.floor((i * spanMs) / n) - Math.floor(random() * 1500),
+  }));
+}
+
+/** Waits until `check` returns true, polling. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -1,0 +1,220 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  PutRecordCommand,
+  PutRecordsCommand,
+  type KinesisClient,
+} from '@aws-sdk/client-kinesis';
+import {
+  CreateTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
+import { startEdge, type Edge } from '../../lib/local/edge';
+import { startDynamo, startKinesis, type Emulator } from '../../lib/local/emulators';
+import { freePort } from '../../lib/local/free-port';
+
+const run = promisify(execFile);
+const hasAwsCli = spawnSync('aws', ['--version'], { stdio: 'ignore' }).status === 0;
+
+async function waitForActive(client: KinesisClient, streamName: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const { StreamDescriptionSummary } = await client.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`stream ${streamName} not ACTIVE after 10 s`);
+}
+
+/** Reads every record currently in every shard, from TRIM_HORIZON. */
+async function readAll(client: KinesisClient, streamName: string): Promise<Array<{ shardId: string; data: string }>> {
+  const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: streamName }));
+  const out: Array<{ shardId: string; data: string }> = [];
+  for (const shard of Shards) {
+    const shardId = shard.ShardId ?? '';
+    const { ShardIterator } = await client.send(
+      new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+    );
+    const { Records = [] } = await client.send(new GetRecordsCommand({ ShardIterator }));
+    for (const record of Records) out.push({ shardId, data: Buffer.from(record.Data ?? []).toString('utf8') });
+  }
+  return out;
+}
+
+describe('emulators behind the edge', () => {
+  let kinesis: Emulator | undefined;
+  let dynamo: Emulator | undefined;
+  let edge: Edge | undefined;
+  let kc: KinesisClient;
+  let dc: DynamoDBClient;
+
+  beforeAll(async () => {
+    [kinesis, dynamo] = await Promise.all([startKinesis(), startDynamo()]);
+    edge = await startEdge({ port: await freePort(), kinesis: kinesis.endpoint, dynamodb: dynamo.endpoint });
+    kc = kinesisClient({ endpoint: edge.url });
+    dc = dynamoClient({ endpoint: edge.url });
+  }, 60_000);
+
+  afterAll(async () => {
+    kc?.destroy();
+    dc?.destroy();
+    await edge?.close();
+    await Promise.all([kinesis?.stop(), dynamo?.stop()]);
+  });
+
+  test('Kinesis: 2-shard stream, PutRecords 10, read all 10 back from both shards', async () => {
+    const StreamName = 'edge-roundtrip';
+    await kc.send(new CreateStreamCommand({ StreamName, ShardCount: 2 }));
+    await waitForActive(kc, StreamName);
+
+    const payloads = Array.from({ length: 10 }, (_, i) => `record-${i}`);
+    const put = await kc.send(
+      new PutRecordsCommand({
+        StreamName,
+        Records: payloads.map((p, i) => ({ PartitionKey: `key-${i}`, Data: Buffer.from(p) })),
+      }),
+    );
+    expect(put.FailedRecordCount).toBe(0);
+
+    const records = await readAll(kc, StreamName);
+    expect(records.map((r) => r.data).sort()).toEqual([...payloads].sort());
+    // These ten keys hash to both halves of the key space.
+    expect(new Set(records.map((r) => r.shardId)).size).toBe(2);
+  });
+
+  test('DynamoDB: PutItem, failing conditional UpdateItem, GetItem', async () => {
+    const TableName = 'edge-items';
+    await dc.send(
+      new CreateTableCommand({
+        TableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      }),
+    );
+    const Key = { pk: { S: 'k1' } };
+    await dc.send(new PutItemCommand({ TableName, Item: { ...Key, version: { N: '1' } } }));
+
+    await expect(
+      dc.send(
+        new UpdateItemCommand({
+          TableName,
+          Key,
+          UpdateExpression: 'SET version = :next',
+          ConditionExpression: 'version = :expected',
+          ExpressionAttributeValues: { ':next': { N: '3' }, ':expected': { N: '2' } },
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
+
+    const { Item } = await dc.send(new GetItemCommand({ TableName, Key, ConsistentRead: true }));
+    expect(Item).toEqual({ pk: { S: 'k1' }, version: { N: '1' } });
+  });
+
+  (hasAwsCli ? test : test.skip)('AWS CLI lists streams and tables through the edge', async () => {
+    await kc.send(new CreateStreamCommand({ StreamName: 'cli-visible', ShardCount: 1 }));
+    await dc.send(
+      new CreateTableCommand({
+        TableName: 'cli-visible',
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      }),
+    );
+    const env = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'x',
+      AWS_SECRET_ACCESS_KEY: 'x',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    };
+    const url = edge?.url ?? '';
+    const [streams, tables] = await Promise.all([
+      run('aws', ['--endpoint-url', url, '--output', 'json', 'kinesis', 'list-streams'], { env }),
+      run('aws', ['--endpoint-url', url, '--output', 'json', 'dynamodb', 'list-tables'], { env }),
+    ]);
+    expect((JSON.parse(streams.stdout) as { StreamNames: string[] }).StreamNames).toContain('cli-visible');
+    expect((JSON.parse(tables.stdout) as { TableNames: string[] }).TableNames).toContain('cli-visible');
+  });
+
+  test('edge answers an unknown X-Amz-Target with a 400 naming it', async () => {
+    const res = await fetch(`${edge?.url}/`, {
+      method: 'POST',
+      headers: { 'x-amz-target': 'Lambda_20150331.Invoke', 'content-type': 'application/x-amz-json-1.1' },
+      body: '{}',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('Lambda_20150331.Invoke');
+  });
+
+  test('edge and emulators reject a port that is in use with a one-line reason', async () => {
+    const taken = kinesis?.port ?? 0;
+    await expect(
+      startEdge({ port: taken, kinesis: kinesis?.endpoint ?? '', dynamodb: dynamo?.endpoint ?? '' }),
+    ).rejects.toThrow(`port ${taken} is in use`);
+    await expect(startDynamo({ port: taken })).rejects.toThrow(`port ${taken} is in use`);
+  });
+});
+
+describe('emulator process lifecycle', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'shardflow-emulators-'));
+  const started: Emulator[] = [];
+
+  afterAll(async () => {
+    await Promise.all(started.map((e) => e.stop()));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  function isRunning(pid: number): boolean {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  test('stop() leaves no process behind', async () => {
+    const dynamo = await startDynamo();
+    started.push(dynamo);
+    expect(isRunning(dynamo.pid)).toBe(true);
+    await dynamo.stop();
+    expect(isRunning(dynamo.pid)).toBe(false);
+    await dynamo.stop(); // idempotent
+  });
+
+  test('Kinesis data in dataDir survives a restart', async () => {
+    const StreamName = 'persisted';
+    const first = await startKinesis({ dataDir });
+    started.push(first);
+    const c1 = kinesisClient({ endpoint: first.endpoint });
+    await c1.send(new CreateStreamCommand({ StreamName, ShardCount: 1 }));
+    await waitForActive(c1, StreamName);
+    await c1.send(new PutRecordCommand({ StreamName, PartitionKey: 'p', Data: Buffer.from('kept') }));
+    await first.stop(); // c1 still holds a keep-alive socket: stop must not wait on it
+    c1.destroy();
+    expect(isRunning(first.pid)).toBe(false);
+
+    const second = await startKinesis({ dataDir });
+    started.push(second);
+    const c2 = kinesisClient({ endpoint: second.endpoint });
+    try {
+      expect((await readAll(c2, StreamName)).map((r) => r.data)).toEqual(['kept']);
+    } finally {
+      c2.destroy();
+    }
+  });
+});
