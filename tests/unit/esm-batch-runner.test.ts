@@ -133,16 +133,25 @@ describe('retries, bisect and discards (Lambda stream error handling)', () => {
 
   test('records older than the maximum age are discarded before they are sent, on the first try or a retry', async () => {
     let now = 0;
-    const recs = [...records(2, 0), ...records(2, 50_000).map((r) => ({ ...r, id: r.id + 2, sequenceNumber: String(2000 + r.id) }))];
+    const old = records(2, 0);
+    const young = records(2, 50_000).map((r) => ({ ...r, id: r.id + 2, sequenceNumber: String(2000 + r.id) }));
     const w = world(() => {
-      now = 70_000; // the function fails, and time passes
+      now = 70_000; // the function fails, and time passes: the first two are now 70 s old
       throw new Error('down');
     }, { now: () => now });
-    await runBatch(recs, policy({ maxRecordAgeMs: 60_000 }), w.hooks);
-    expect(w.calls).toEqual([[0, 1, 2, 3]]);
-    expect(w.discarded).toEqual([{ ids: [0, 1], info: { condition: 'RecordAgeExceeded', approximateInvokeCount: 1, lastError: 'Error: down' } }]);
-    // the younger two keep failing until they expire too (here: the retry loop stops when time moves past them)
-    now = 0;
+    await runBatch([...old, ...young], policy({ maxRecordAgeMs: 60_000, maxRetryAttempts: 1 }), w.hooks);
+    expect(w.calls).toEqual([[0, 1, 2, 3], [2, 3]]);
+    expect(w.discarded).toEqual([
+      { ids: [0, 1], info: { condition: 'RecordAgeExceeded', approximateInvokeCount: 1, lastError: 'Error: down' } },
+      { ids: [2, 3], info: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 2, lastError: 'Error: down' } },
+    ]);
+  });
+
+  test('records already too old are never sent', async () => {
+    const w = world(() => undefined, { now: () => 120_000 });
+    await runBatch(records(3, 0), policy({ maxRecordAgeMs: 60_000 }), w.hooks);
+    expect(w.calls).toEqual([]);
+    expect(w.discarded).toEqual([{ ids: [0, 1, 2], info: { condition: 'RecordAgeExceeded', approximateInvokeCount: 0, lastError: undefined } }]);
   });
 
   test('with infinite retries, only record age ends the retries', async () => {

@@ -10,7 +10,3 @@ export function compareSequenceNumbers(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** Whether a string is a well-formed sequence number (digits only). */
-export function isSequenceNumber(value: unknown): value is string {
-  return typeof value === 'string' && /^[0-9]{1,130}$/.test(value);
-}

@@ -7,8 +7,8 @@
  * - Records go to ParallelizationFactor lanes by partition key. A lane runs one batch at a time, so a
  *   key's records are processed in order, and a lane's next batch starts only when the previous one
  *   succeeded or was discarded.
- * - A lane invokes when it has a full batch, when the batching window has passed since it started
- *   gathering, or at once with a window of 0 ("Lambda invokes your function as soon as records are
+ * - A lane invokes when it has a full batch (BatchSize records, or the 6 MB payload limit), when the
+ *   batching window has passed since it started gathering, or at once with a window of 0 ("Lambda invokes your function as soon as records are
  *   available").
  * - The checkpoint moves to the end of the longest finished prefix of the shard (see
  *   CheckpointTracker) and is saved before the lane goes on.
@@ -17,6 +17,7 @@
  */
 import { GetRecordsCommand, GetShardIteratorCommand, type GetRecordsCommandOutput, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
 import { toKinesisEvent } from '../lambda-event';
+import { cutBatch, eventBytesOf } from './batch-cut';
 import { DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS, runBatch, type BatchEvent, type BatchRunnerHooks, type DiscardInfo, type RetryPolicy } from './batch-runner';
 import { SHARD_END, type CheckpointStore } from './checkpoint-store';
 import { CheckpointTracker } from './checkpoint-tracker';
@@ -38,6 +39,8 @@ export interface ShardRecord {
   readonly sequenceNumber: string;
   readonly partitionKey: string;
   readonly arrivalMs: number;
+  /** Estimated size in the invocation event, for the 6 MB payload limit. */
+  readonly eventBytes: number;
   readonly raw: _Record;
 }
 
@@ -120,10 +123,6 @@ export class ShardConsumer {
       retryBaseMs: DEFAULT_RETRY_BASE_MS,
       retryMaxMs: DEFAULT_RETRY_MAX_MS,
     };
-  }
-
-  get shardId(): string {
-    return this.opts.shardId;
   }
 
   /** Starts polling. */
@@ -270,6 +269,7 @@ export class ShardConsumer {
         sequenceNumber,
         partitionKey: raw.PartitionKey ?? '',
         arrivalMs: raw.ApproximateArrivalTimestamp?.getTime() ?? this.opts.clock(),
+        eventBytes: eventBytesOf(raw.Data?.byteLength ?? 0, raw.PartitionKey ?? '', sequenceNumber, this.opts.streamArn),
         raw,
       };
       this.tracker.add(sequenceNumber, record.arrivalMs);
@@ -289,9 +289,10 @@ export class ShardConsumer {
       if (lane.busy || lane.queue.length === 0) continue;
       lane.gatherSinceMs ??= now;
       const waitedMs = now - lane.gatherSinceMs;
+      const cut = cutBatch(lane.queue, batchSize);
       // A closed shard that has been read to its end gets no more records: waiting would only delay.
-      if (lane.queue.length >= batchSize || waitedMs >= maxBatchingWindowMs || this.ended) {
-        this.startBatch(lane);
+      if (cut.full || waitedMs >= maxBatchingWindowMs || this.ended) {
+        this.startBatch(lane, cut.count);
       } else if (lane.windowTimer === undefined) {
         lane.windowTimer = setTimeout(() => {
           lane.windowTimer = undefined;
@@ -306,9 +307,9 @@ export class ShardConsumer {
     lane.windowTimer = undefined;
   }
 
-  private startBatch(lane: Lane): void {
+  private startBatch(lane: Lane, count: number): void {
     this.clearWindow(lane);
-    const batch = lane.queue.splice(0, this.opts.config.batchSize);
+    const batch = lane.queue.splice(0, count);
     lane.busy = true;
     lane.gatherSinceMs = undefined;
     const task: Promise<void> = runBatch(batch, this.policy, this.hooks(lane))
