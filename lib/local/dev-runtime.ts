@@ -10,7 +10,7 @@ import { planJob } from '../plan/planner';
 import { metaPk } from '../state/dynamodb/item-codec';
 import { NO_WATERMARK } from '../time/watermark';
 import { bundleFunctions } from '../../infra/bundle';
-import { startEdge, type Edge } from './edge';
+import { startEdge, type Edge, type EdgeOptions } from './edge';
 import { startDynamo, startKinesis, type Emulator } from './emulators';
 import { EventSourceMapping } from './event-source-mapping';
 import { fileCheckpointStore, memoryCheckpointStore } from './esm/checkpoint-store';
@@ -28,6 +28,12 @@ export interface DevRuntimeOptions {
   readonly log?: (line: string) => void;
   /** How often the watermark function runs (EventBridge's is a minute on AWS; locally a second). */
   readonly watermarkTickMs?: number;
+  /** Extra environment for every function worker (fault injection, tuning). */
+  readonly workerEnv?: Readonly<Record<string, string>>;
+  /** Lambda's timeout for the functions. Default 60 s. */
+  readonly functionTimeoutMs?: number;
+  /** Hooks on the edge: API-call counting, injected errors. */
+  readonly edge?: Pick<EdgeOptions, 'onCall' | 'intercept'>;
 }
 
 /** Live figures for the progress line and the dashboard. */
@@ -88,7 +94,7 @@ export class DevRuntime {
     let runtime: DevRuntime | undefined;
     try {
       const [kinesis, dynamo] = emulators;
-      const edge = await startEdge({ port: options.port, kinesis: kinesis.endpoint, dynamodb: dynamo.endpoint, log });
+      const edge = await startEdge({ port: options.port, kinesis: kinesis.endpoint, dynamodb: dynamo.endpoint, log, ...options.edge });
       runtime = new DevRuntime(plan, options.jobFile, options, `http://localhost:${options.port}`);
       runtime.emulators = emulators;
       runtime.edge = edge;
@@ -114,10 +120,12 @@ export class DevRuntime {
       AWS_REGION: 'us-east-1',
       // The AWS SDK's Node-version notice is noise in a local run.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...this.options.workerEnv,
     };
+    const timeoutMs = this.options.functionTimeoutMs ?? 60_000;
     const checkpoints = dataDir ? fileCheckpointStore(path.join(dataDir, 'checkpoints')) : memoryCheckpointStore();
     for (const stage of this.plan.stages) {
-      const host = new FunctionHost({ functionName: `${this.plan.job}-${stage.id}`, bundlePath: bundles.operator, env: { ...env, SHARDFLOW_STAGE: stage.id }, timeoutMs: 60_000, memoryMb: 512, log });
+      const host = new FunctionHost({ functionName: `${this.plan.job}-${stage.id}`, bundlePath: bundles.operator, env: { ...env, SHARDFLOW_STAGE: stage.id }, timeoutMs, memoryMb: 512, log });
       this.hosts.push(host);
       const b = stage.batch;
       const mapping = new EventSourceMapping(
@@ -147,7 +155,7 @@ export class DevRuntime {
       );
       this.mappings.push(mapping);
     }
-    const watermark = new FunctionHost({ functionName: `${this.plan.job}-watermark`, bundlePath: bundles.watermark, env: { ...env, SHARDFLOW_WATERMARK_LOOP_MS: '0' }, timeoutMs: 60_000, memoryMb: 512, log });
+    const watermark = new FunctionHost({ functionName: `${this.plan.job}-watermark`, bundlePath: bundles.watermark, env: { ...env, SHARDFLOW_WATERMARK_LOOP_MS: '0' }, timeoutMs, memoryMb: 512, log });
     this.hosts.push(watermark);
     for (const m of this.mappings) m.start();
     this.ticking = this.tick(watermark);

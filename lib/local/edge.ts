@@ -25,6 +25,22 @@ export interface EdgeOptions {
   dynamodb: string;
   /** Receives one line per upstream failure. */
   log?: (line: string) => void;
+  /** Sees every routed API call: request counts for metrics and the cost model. */
+  onCall?: (call: EdgeCall) => void;
+  /**
+   * Answers a call instead of the emulator, for fault injection (e.g. 400
+   * ProvisionedThroughputExceededException); undefined forwards it.
+   */
+  intercept?: (call: EdgeCall) => { status: number; body: object } | undefined;
+}
+
+/** One AWS API call as the edge sees it. */
+export interface EdgeCall {
+  readonly service: Service;
+  /** The operation, e.g. `PutRecords`, `UpdateItem` (from X-Amz-Target). */
+  readonly operation: string;
+  /** The request body's size in bytes (Content-Length). */
+  readonly bytes: number;
 }
 
 /** A running edge proxy. */
@@ -35,7 +51,7 @@ export interface Edge {
   close(): Promise<void>;
 }
 
-type Service = 'kinesis' | 'dynamodb';
+export type Service = 'kinesis' | 'dynamodb';
 
 /** X-Amz-Target prefixes (JSON/CBOR protocols) and the service behind each. */
 const TARGET_PREFIXES: ReadonlyArray<readonly [string, Service]> = [
@@ -82,6 +98,14 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
           `shardflow edge: no emulator serves X-Amz-Target '${target ?? '(none)'}'. ` +
           `Supported prefixes: ${TARGET_PREFIXES.map(([p]) => p).join(', ')}`,
       });
+      return;
+    }
+    const call: EdgeCall = { service, operation: target?.slice(target.indexOf('.') + 1) ?? 'unknown', bytes: Number(req.headers['content-length'] ?? 0) };
+    opts.onCall?.(call);
+    const injected = opts.intercept?.(call);
+    if (injected) {
+      req.resume();
+      sendJson(res, injected.status, injected.body);
       return;
     }
     forward(req, res, service, upstreams[service], agent, opts.log);
