@@ -15,6 +15,8 @@ export interface Accumulation {
   reject(value: unknown): string | undefined;
   /** True when the accumulator is a flat record of numbers merged by addition, so a store can use ADD. */
   readonly additive: boolean;
+  /** For additive accumulators: `add`, mutating an accumulator the caller owns (the hot path allocates nothing). */
+  readonly addInPlace?: (accumulator: Record<string, number>, value: unknown) => void;
 }
 
 type Numbers = Record<string, number>;
@@ -37,6 +39,9 @@ export function accumulationFor(fn: WindowFunctionSpec, operator: string): Accum
         additive: true,
         create: () => ({ count: 0 }),
         add: (a) => ({ count: (a as Numbers).count! + 1 }),
+        addInPlace: (a) => {
+          a.count! += 1;
+        },
         merge: (a, b) => ({ count: (a as Numbers).count! + (b as Numbers).count! }),
         result: (a) => [{ count: (a as Numbers).count }],
         reject: () => undefined,
@@ -47,6 +52,9 @@ export function accumulationFor(fn: WindowFunctionSpec, operator: string): Accum
         additive: true,
         create: () => ({ sum: 0 }),
         add: (a, v) => ({ sum: (a as Numbers).sum! + (fieldOf(v, f) as number) }),
+        addInPlace: (a, v) => {
+          a.sum! += fieldOf(v, f) as number;
+        },
         merge: (a, b) => ({ sum: (a as Numbers).sum! + (b as Numbers).sum! }),
         result: (a) => [{ [f]: (a as Numbers).sum }],
         reject: numericReject('sum', f),
@@ -58,6 +66,10 @@ export function accumulationFor(fn: WindowFunctionSpec, operator: string): Accum
         additive: true,
         create: () => ({ sum: 0, count: 0 }),
         add: (a, v) => ({ sum: (a as Numbers).sum! + (fieldOf(v, f) as number), count: (a as Numbers).count! + 1 }),
+        addInPlace: (a, v) => {
+          a.sum! += fieldOf(v, f) as number;
+          a.count! += 1;
+        },
         merge: (a, b) => ({ sum: (a as Numbers).sum! + (b as Numbers).sum!, count: (a as Numbers).count! + (b as Numbers).count! }),
         result: (a) => [{ [f]: (a as Numbers).sum! / (a as Numbers).count! }],
         reject: numericReject('avg', f),

@@ -92,12 +92,13 @@ export class StageExecutor {
       keyed = [];
       const output = this.stage.output;
       for (const e of decoded.elements) {
+        // Decoded elements are ours and shaped with a `key` slot already: key them in place.
         if (this.stage.keyBy) {
           const key = this.keyOf(this.stage.keyBy, e, 'keyBy', deadLetters);
-          if (key !== undefined) keyed.push({ ...e, key });
+          if (key !== undefined) keyed.push(withKey(e, key));
         } else if (output.kind === 'shuffle') {
           const key = this.keyOf(output.keyBy, e, output.keyById, deadLetters);
-          if (key !== undefined) shuffled.push({ ...e, key });
+          if (key !== undefined) shuffled.push(withKey(e, key));
         } else {
           outputs.push({ sink: output.sink.name, output: { id: originKey(e.origin), record: asRecord(e.value) } });
         }
@@ -127,13 +128,22 @@ export class StageExecutor {
       committed.set(upstream, (await this.backend.readInput(this.stage.id, input(upstream)))?.committed);
     }
     const keyed: KeyedElement[] = [];
-    const last = new Map<string, Position>();
+    const lastElement = new Map<string, KeyedElement>();
+    let shard: string | undefined;
+    let mark: Position | undefined;
+    let previous: KeyedElement | undefined;
     for (const e of batch.elements) {
-      const mark = committed.get(e.origin.shardId);
+      if (e.origin.shardId !== shard) {
+        if (previous) lastElement.set(previous.origin.shardId, previous);
+        shard = e.origin.shardId;
+        mark = committed.get(shard);
+      }
       if (mark && comparePositions(e.origin, mark) <= 0) continue;
       keyed.push(e);
-      last.set(e.origin.shardId, { sequenceNumber: e.origin.sequenceNumber, subIndex: e.origin.subIndex });
+      previous = e;
     }
+    if (previous) lastElement.set(previous.origin.shardId, previous);
+    const last = new Map([...lastElement].map(([upstream, e]) => [upstream, { sequenceNumber: e.origin.sequenceNumber, subIndex: e.origin.subIndex }]));
     const heard = new Map(batch.heard.map((h) => [h.upstreamShard, h.watermarkMs]));
     const inputRows = [...new Set([...heard.keys(), ...last.keys()])].map((upstream) => ({
       input: input(upstream),
@@ -151,7 +161,7 @@ export class StageExecutor {
     if (!source) throw new Error(`${this.stage.id} is not a source stage`);
     const prior = await this.backend.readInput(this.stage.id, batch.shardId);
     let maxEventTimeMs = prior?.maxEventTimeMs ?? NO_WATERMARK;
-    const elements: Element[] = [];
+    const elements: KeyedElement[] = [];
     for (const r of batch.records) {
       // A retried batch: records up to the committed position were fully delivered already.
       if (prior?.committed && comparePositions({ sequenceNumber: r.sequenceNumber, subIndex: 0 }, prior.committed) <= 0) continue;
@@ -177,9 +187,13 @@ export class StageExecutor {
         continue;
       }
       if (ts > maxEventTimeMs) maxEventTimeMs = ts;
+      if (this.stage.pre.length === 0) {
+        elements.push({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
+        continue;
+      }
       try {
         runChain(this.stage.pre, value, (v, subIndex) => {
-          elements.push({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex }, timestampMs: ts, value: v });
+          elements.push({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex }, timestampMs: ts, value: v, key: '' });
         });
       } catch (e) {
         if (!(e instanceof RecordError)) throw e;
@@ -218,14 +232,12 @@ export class StageExecutor {
     const watermarkMs = await this.backend.readStageWatermark(this.stage.id);
     const groups: { ref: ItemRef; elements: Element[] }[] = [];
     const byKey = new Map<string, Map<string, Element[]>>();
-    const routed = new Map<Element, number>();
     for (const e of elements) {
       const slots = logic.route(e.key, e, watermarkMs);
       if (slots === 'late') {
         late.push(e);
         continue;
       }
-      routed.set(e, slots.length);
       let bySlot = byKey.get(e.key);
       if (!bySlot) byKey.set(e.key, (bySlot = new Map()));
       for (const slot of slots) {
@@ -246,7 +258,9 @@ export class StageExecutor {
       for (const e of outcome.late) {
         const n = (refusedBy.get(e) ?? 0) + 1;
         refusedBy.set(e, n);
-        if (n === routed.get(e)) late.push(e);
+        // Routing is deterministic: route again rather than remember every element's fan-out.
+        const routedTo = logic.route((e as KeyedElement).key, e, watermarkMs);
+        if (routedTo === 'late' || n === routedTo.length) late.push(e);
       }
     }
     if (this.lateSink) {
@@ -311,6 +325,12 @@ export class StageExecutor {
     await this.backend.writeStageWatermark(this.stage.id, watermarkMs);
     return { fired };
   }
+}
+
+/** Sets the key of an element this stage created (keyed elements are immutable to everyone else). */
+function withKey(e: KeyedElement, key: string): KeyedElement {
+  (e as { key: string }).key = key;
+  return e;
 }
 
 function deadLetterOf(e: Element, operator: string, reason: string): DeadLetter {

@@ -39,6 +39,16 @@ export function windowLogic(op: WindowOperator): KeyedLogic {
 
 /** Adds elements one by one; a value the function refuses goes to the dead letters, not into the window. */
 function addAll(acc: Accumulation, operator: string, start: unknown, elements: readonly Element[], failed: FailedElement[]): unknown {
+  if (acc.addInPlace) {
+    // Additive accumulators are flat number records: one copy per item, not one object per element.
+    const a = { ...(start as Record<string, number>) };
+    for (const element of elements) {
+      const rejected = acc.reject(element.value);
+      if (rejected) failed.push({ element, operator, reason: rejected });
+      else acc.addInPlace(a, element.value);
+    }
+    return a;
+  }
   let a = start;
   for (const element of elements) {
     const rejected = acc.reject(element.value);
@@ -89,11 +99,23 @@ function timeWindowLogic(op: WindowOperator, assigner: WindowAssignerSpec, acc: 
     return { start, end: start + size };
   };
   const fresh = (slot: string): WindowData => ({ ...windowOf(slot), acc: acc.create(), firings: 0 });
+  const slotCache = new Map<number, readonly string[]>();
   const firstLiveStart = (ts: number, watermarkMs: number): number | undefined =>
     assignTimeWindows(assigner, ts).find((w) => !isWindowLate(w, L, watermarkMs))?.start;
   return {
     operator: op.id,
     route(_key, element, watermarkMs) {
+      if (assigner.kind === 'tumbling') {
+        // The hot path: one window, its slot list cached (no allocation per element).
+        const start = element.timestampMs - (((element.timestampMs % size) + size) % size);
+        if (start + size - 1 + L <= watermarkMs) return 'late';
+        let slots = slotCache.get(start);
+        if (!slots) {
+          if (slotCache.size > 4096) slotCache.clear();
+          slotCache.set(start, (slots = [`w:${start}`]));
+        }
+        return slots;
+      }
       const live = assignTimeWindows(assigner, element.timestampMs).filter((w) => !isWindowLate(w, L, watermarkMs));
       return live.length === 0 ? 'late' : live.map((w) => `w:${w.start}`);
     },

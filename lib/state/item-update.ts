@@ -19,32 +19,35 @@ export interface PlannedWrite {
  * Elements of one origin shard arrive in position order (a shard's batches run one after another).
  */
 export function planUpdate(stored: StoredItem | undefined, ref: ItemRef, elements: readonly Element[], logic: KeyedLogic, watermarkMs: number): PlannedWrite {
-  const marks: Record<string, Position> = { ...stored?.hwm };
-  const first: Record<string, Position> = {};
-  const fresh: Element[] = [];
-  const stale: Element[] = [];
-  for (const e of elements) {
-    const shard = e.origin.shardId;
-    const mark = marks[shard];
-    if (first[shard] === undefined) first[shard] = e.origin;
+  const hwm: Record<string, Position> = stored ? { ...stored.hwm } : {};
+  // Fast path: every element new (the usual batch) — no second array.
+  let fresh: Element[] | readonly Element[] = elements;
+  let stale: Element[] | undefined;
+  for (let i = 0; i < elements.length; i++) {
+    const e = elements[i]!;
+    const mark = hwm[e.origin.shardId];
     if (mark !== undefined && comparePositions(e.origin, mark) <= 0) {
+      if (!stale) {
+        stale = [];
+        fresh = elements.slice(0, i);
+      }
       stale.push(e);
       continue;
     }
-    marks[shard] = e.origin;
-    fresh.push(e);
+    hwm[e.origin.shardId] = e.origin;
+    if (stale) (fresh as Element[]).push(e);
   }
-  const replayed = stale.length > 0 && stored ? replay(stored.outbox, stale) : [];
+  const replayed = stale && stored ? replay(stored.outbox, stale) : [];
   if (stored?.closed) return { next: undefined, expectedVersion: undefined, outcome: { outputs: replayed, late: fresh, failed: [] } };
   if (fresh.length === 0) return { next: undefined, expectedVersion: undefined, outcome: { ...NOTHING, outputs: replayed } };
 
   const version = stored?.version ?? 0;
   const step = logic.onElements({ key: ref.key, slot: ref.slot, nextVersion: version + 1, watermarkMs }, stored?.data ?? null, fresh);
-  const outputs = [...replayed, ...step.outputs];
-  const hwm: Record<string, Position> = { ...stored?.hwm };
-  for (const shard in first) hwm[shard] = bare(marks[shard]!);
+  const outputs = replayed.length === 0 ? step.outputs : [...replayed, ...step.outputs];
+  // Marks are stored bare (an element's origin carries its shard too).
+  for (const shard in hwm) if (hwm[shard] !== stored?.hwm[shard]) hwm[shard] = bare(hwm[shard]!);
   return {
-    next: { data: step.data, hwm, version: version + 1, fireAtMs: step.fireAtMs, closed: step.closed, outbox: outputs.length > 0 ? outboxOf(first, marks, outputs) : EMPTY_OUTBOX },
+    next: { data: step.data, hwm, version: version + 1, fireAtMs: step.fireAtMs, closed: step.closed, outbox: outputs.length > 0 ? outboxOf(elements, hwm, outputs) : EMPTY_OUTBOX },
     expectedVersion: stored?.version,
     outcome: { outputs, late: step.late, failed: step.failed },
   };
@@ -67,9 +70,10 @@ function replay(outbox: Outbox, stale: readonly Element[]): Outbox['outputs'] {
 /** Positions are kept as plain { sequenceNumber, subIndex } (an element's origin may carry more). */
 const bare = (p: Position): Position => ({ sequenceNumber: p.sequenceNumber, subIndex: p.subIndex });
 
-function outboxOf(first: Record<string, Position>, last: Record<string, Position>, outputs: Outbox['outputs']): Outbox {
+/** The outbox of an update: its outputs, and per origin shard the span from the batch's first element to the new mark. */
+function outboxOf(elements: readonly Element[], marks: Record<string, Position>, outputs: Outbox['outputs']): Outbox {
   const spans: Record<string, [Position, Position]> = {};
-  for (const [shard, from] of Object.entries(first)) spans[shard] = [bare(from), bare(last[shard]!)];
+  for (const e of elements) spans[e.origin.shardId] ??= [bare(e.origin), marks[e.origin.shardId]!];
   return { spans, outputs };
 }
 

@@ -11,7 +11,7 @@ function laterCommit(a: Position | undefined, b: Position | undefined): { commit
 }
 
 const itemId = (ref: ItemRef): string => `${ref.stageId}\u0000${ref.key}\u0000${ref.slot}`;
-type Entry = { ref: ItemRef; item: StoredItem };
+type Entry = { readonly ref: ItemRef; item: StoredItem | undefined };
 
 /**
  * State in process memory: for tests, the harness and benchmarks. Same exactly-once steps as the
@@ -20,56 +20,58 @@ type Entry = { ref: ItemRef; item: StoredItem };
 export class MemoryBackend implements StateBackend {
   /** stage → key → slot → item: nested maps, so the hot path builds no composite key strings. */
   private readonly items = new Map<string, Map<string, Map<string, Entry>>>();
-  /** Per stage: the items with a fire time, by item id, scanned in fire-time order when the watermark moves. */
-  private readonly due = new Map<string, Map<string, Entry>>();
+  /** Per stage: the items with a fire time, scanned in fire-time order when the watermark moves. */
+  private readonly due = new Map<string, Set<Entry>>();
   private readonly inputs = new Map<string, Map<string, InputRow>>();
   private readonly stageWatermarks = new Map<string, number>();
   /** Writes performed, by kind: what a store would bill. */
   readonly writes = { items: 0, inputs: 0, watermarks: 0 };
 
   async update(updates: readonly ItemUpdate[], logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome[]> {
-    return updates.map(({ ref, elements }) => this.apply(ref, planUpdate(this.get(ref)?.item, ref, elements, logic, watermarkMs)));
+    return updates.map(({ ref, elements }) => {
+      const entry = this.entry(ref);
+      return this.apply(entry, planUpdate(entry.item, ref, elements, logic, watermarkMs));
+    });
   }
 
   async fire(ref: ItemRef, logic: KeyedLogic, watermarkMs: number, deliver: (outcome: ItemOutcome) => Promise<void>): Promise<void> {
-    const planned = planFire(this.get(ref)?.item, ref, logic, watermarkMs);
+    const entry = this.entry(ref);
+    const planned = planFire(entry.item, ref, logic, watermarkMs);
     if (!planned.next) return;
     await deliver(planned.outcome);
-    this.apply(ref, planned);
+    this.apply(entry, planned);
   }
 
-  private get(ref: ItemRef): Entry | undefined {
-    return this.items.get(ref.stageId)?.get(ref.key)?.get(ref.slot);
-  }
-
-  private set(ref: ItemRef, item: StoredItem): void {
+  /** The item's entry, created empty if new; entries are stable objects, so the due index can hold them. */
+  private entry(ref: ItemRef): Entry {
     let keys = this.items.get(ref.stageId);
     if (!keys) this.items.set(ref.stageId, (keys = new Map()));
     let slots = keys.get(ref.key);
     if (!slots) keys.set(ref.key, (slots = new Map()));
-    const entry = { ref, item };
-    slots.set(ref.slot, entry);
-    let due = this.due.get(ref.stageId);
-    if (!due) this.due.set(ref.stageId, (due = new Map()));
-    if (item.fireAtMs === null || item.closed) due.delete(itemId(ref));
-    else due.set(itemId(ref), entry);
+    let entry = slots.get(ref.slot);
+    if (!entry) slots.set(ref.slot, (entry = { ref, item: undefined }));
+    return entry;
   }
 
-  private apply(ref: ItemRef, planned: PlannedWrite): ItemOutcome {
+  private apply(entry: Entry, planned: PlannedWrite): ItemOutcome {
     const { next } = planned;
+    const ref = entry.ref;
     if (next) {
-      const id = itemId(ref);
-      const current = this.get(ref)?.item;
-      if (current?.version !== planned.expectedVersion) throw new Error(`version conflict on ${id}`);
-      this.set(ref, next);
+      if (entry.item?.version !== planned.expectedVersion) throw new Error(`version conflict on ${itemId(ref)}`);
+      entry.item = next;
       this.writes.items += 1;
+      let due = this.due.get(ref.stageId);
+      if (!due) this.due.set(ref.stageId, (due = new Set()));
+      if (next.fireAtMs === null || next.closed) due.delete(entry);
+      else due.add(entry);
     }
     return planned.outcome;
   }
 
   async dueItems(stageId: string, watermarkMs: number, limit: number): Promise<ItemRef[]> {
-    const due = [...(this.due.get(stageId)?.values() ?? [])].filter((e) => e.item.fireAtMs! <= watermarkMs);
-    due.sort((a, b) => a.item.fireAtMs! - b.item.fireAtMs! || (itemId(a.ref) < itemId(b.ref) ? -1 : 1));
+    const due: Entry[] = [];
+    for (const e of this.due.get(stageId) ?? []) if (e.item!.fireAtMs! <= watermarkMs) due.push(e);
+    due.sort((a, b) => a.item!.fireAtMs! - b.item!.fireAtMs! || (itemId(a.ref) < itemId(b.ref) ? -1 : 1));
     return due.slice(0, limit).map((e) => e.ref);
   }
 
@@ -111,10 +113,10 @@ export class MemoryBackend implements StateBackend {
 
   /** Every item of a stage (tests and the dashboard look inside). */
   snapshot(stageId?: string): { ref: ItemRef; item: StoredItem }[] {
-    const entries: Entry[] = [];
+    const entries: { ref: ItemRef; item: StoredItem }[] = [];
     for (const [stage, keys] of this.items) {
       if (stageId !== undefined && stage !== stageId) continue;
-      for (const slots of keys.values()) entries.push(...slots.values());
+      for (const slots of keys.values()) for (const e of slots.values()) if (e.item) entries.push({ ref: e.ref, item: e.item });
     }
     return entries;
   }
