@@ -84,8 +84,12 @@ export class KeyedStream<T> {
   window(assigner: WindowAssignerSpec): WindowedStream<T> {
     return new WindowedStream<T>(this.chain, assigner, 0, undefined);
   }
-  /** A keyed process function with named state and event-time timers. */
-  process<S extends Record<string, StateDescriptor>, O extends object>(
+  /**
+   * A keyed process function with named state and event-time timers. What `emit` sends cannot be
+   * inferred: records are `Record<string, unknown>` downstream unless you name the type,
+   * `.process<typeof state, Out>({ state, onEvent })`.
+   */
+  process<S extends Record<string, StateDescriptor>, O extends object = Record<string, unknown>>(
     fn: KeyedProcessFunction<T, S, O>,
   ): DataStream<O> {
     return new DataStream<O>(
