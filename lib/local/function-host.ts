@@ -338,7 +338,11 @@ class FunctionWorker {
       this.child.channel,
       ...[this.child.stdout, this.child.stderr].map(asRefHandle),
     ];
-    for (const h of handles) if (h) on ? h.ref() : h.unref();
+    for (const h of handles) {
+      if (!h) continue;
+      if (on) h.ref();
+      else h.unref();
+    }
   }
 
   private answer(message: Extract<FromChild, { type: 'result' | 'error' }>): void {

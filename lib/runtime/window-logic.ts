@@ -1,6 +1,6 @@
 import { assignTimeWindows, cover, intersects, isWindowLate, maxTimestamp, type TimeWindow, type WindowAssignerSpec } from '../time/window';
 import { accumulationFor, type Accumulation } from './accumulation';
-import type { FailedElement, ItemContext, ItemStep, KeyedLogic } from './keyed-logic';
+import type { FailedElement, KeyedLogic } from './keyed-logic';
 import { RecordError, type Element, type Output } from './records';
 import type { KeyedOperator } from '../plan/plan';
 
