@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isJobDefinition, type JobDefinition } from '../api/graph';
+import { compileSql } from '../sql/compile';
 
 /** A job file that cannot be loaded: the message says which file and why. */
 export class JobFileError extends Error {
@@ -11,12 +12,14 @@ export class JobFileError extends Error {
 }
 
 /**
- * Loads a job definition from a TypeScript or JavaScript file whose default export is `job(...)…sink(...)`.
- * (SQL jobs come through lib/sql once it exists.)
+ * Loads a job definition from a TypeScript or JavaScript file whose default export is `job(...)…sink(...)`,
+ * or from a `.sql` file (CREATE TABLE …; INSERT INTO … SELECT …), compiled by lib/sql. A SQL mistake is a
+ * SqlError naming the file, line and column.
  */
 export function loadJob(file: string): JobDefinition {
   const full = path.resolve(file);
   if (!fs.existsSync(full)) throw new JobFileError(file, 'no such file');
+  if (isSqlJob(full)) return compileSql(fs.readFileSync(full, 'utf8'), { file });
   let mod: { default?: unknown };
   try {
     mod = require(full) as { default?: unknown };
@@ -30,3 +33,6 @@ export function loadJob(file: string): JobDefinition {
   }
   return candidate;
 }
+
+/** Whether a job file is SQL (by its extension). */
+export const isSqlJob = (file: string): boolean => path.extname(file).toLowerCase() === '.sql';

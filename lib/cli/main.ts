@@ -4,6 +4,7 @@ import { describePlan } from '../plan/describe';
 import { UsageError } from './args';
 import { loadJob, JobFileError } from './load-job';
 import { PortInUseError } from '../local/dev-runtime';
+import { SqlError } from '../sql/sql-error';
 
 const USAGE = `usage: shardflow <command>
 
@@ -50,7 +51,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return usage(`unknown command '${command}'`);
     }
   } catch (e) {
-    if (e instanceof PlanError || e instanceof JobFileError || e instanceof UsageError || e instanceof PortInUseError) {
+    if (e instanceof PlanError || e instanceof JobFileError || e instanceof UsageError || e instanceof PortInUseError || e instanceof SqlError) {
       console.error(`shardflow: ${e.message}`);
       return 2;
     }

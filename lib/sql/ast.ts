@@ -1,0 +1,99 @@
+/**
+ * What the parser produces (and the Table API builds): statements and expressions as plain data, each
+ * with where it was written. Nothing here is checked yet; `query.ts` resolves names and types.
+ */
+import type { SourcePosition } from './sql-error';
+import type { SqlType, SqlValue } from './types';
+
+/** Positions are absent only for Table API expressions built in code ($('clicks').sum()). */
+type At = { readonly pos?: SourcePosition | undefined };
+
+export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '||' | '=' | '<>' | '<' | '<=' | '>' | '>=' | 'AND' | 'OR';
+
+export type Expr =
+  | (At & { readonly kind: 'column'; readonly name: string; readonly qualifier?: string | undefined })
+  | (At & { readonly kind: 'literal'; readonly type: SqlType; readonly value: SqlValue })
+  | (At & { readonly kind: 'interval'; readonly ms: number; readonly text: string })
+  | (At & { readonly kind: 'unary'; readonly op: '-' | 'NOT'; readonly operand: Expr })
+  | (At & { readonly kind: 'binary'; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr })
+  | (At & { readonly kind: 'like'; readonly negated: boolean; readonly value: Expr; readonly pattern: Expr; readonly escape?: Expr | undefined })
+  | (At & { readonly kind: 'in'; readonly negated: boolean; readonly value: Expr; readonly list: readonly Expr[] })
+  | (At & { readonly kind: 'between'; readonly negated: boolean; readonly value: Expr; readonly low: Expr; readonly high: Expr })
+  | (At & { readonly kind: 'isNull'; readonly negated: boolean; readonly value: Expr })
+  | (At & {
+      readonly kind: 'call';
+      /** Upper-case function name. */
+      readonly name: string;
+      readonly args: readonly Expr[];
+      readonly distinct: boolean;
+      /** COUNT(*) */
+      readonly star: boolean;
+    })
+  /** The start, end or rowtime (end − 1) of the group's window: TUMBLE_START(…), window_start, $('w').start(). */
+  | (At & {
+      readonly kind: 'windowProperty';
+      readonly property: 'start' | 'end' | 'rowtime';
+      /** The window's alias it was asked of (`$('w').start()`), checked against the query's window. */
+      readonly windowAlias?: string | undefined;
+    });
+
+export interface SelectItem {
+  readonly expr: Expr;
+  readonly alias?: string | undefined;
+  readonly pos?: SourcePosition | undefined;
+}
+
+/** TUMBLE / HOP / SESSION as Flink names them; sizes in ms. */
+export interface WindowSpec {
+  readonly kind: 'TUMBLE' | 'HOP' | 'SESSION';
+  readonly timeColumn: string;
+  readonly timePos?: SourcePosition | undefined;
+  readonly sizeMs: number;
+  /** HOP only. */
+  readonly slideMs: number;
+  /** SESSION only. */
+  readonly gapMs: number;
+  /** SESSION table-valued function: PARTITION BY columns (must be grouped by). */
+  readonly partitionBy: readonly string[];
+  readonly pos?: SourcePosition | undefined;
+}
+
+export type FromClause =
+  | { readonly kind: 'table'; readonly name: string; readonly alias?: string | undefined; readonly pos: SourcePosition }
+  | { readonly kind: 'windowTvf'; readonly table: string; readonly window: WindowSpec; readonly alias?: string | undefined; readonly pos: SourcePosition };
+
+export interface SelectQuery {
+  /** 'star' for SELECT *. */
+  readonly items: readonly SelectItem[] | 'star';
+  readonly from: FromClause;
+  readonly where?: Expr | undefined;
+  readonly groupBy: readonly Expr[];
+  readonly having?: Expr | undefined;
+  readonly pos: SourcePosition;
+}
+
+export interface ColumnDef {
+  readonly name: string;
+  readonly type: SqlType;
+  readonly declared: string;
+  readonly notNull: boolean;
+  readonly pos: SourcePosition;
+}
+
+export interface TableOption {
+  readonly key: string;
+  readonly value: string;
+  readonly pos: SourcePosition;
+}
+
+export type Statement =
+  | {
+      readonly kind: 'createTable';
+      readonly name: string;
+      readonly columns: readonly ColumnDef[];
+      readonly watermark?: { readonly column: string; readonly delayMs: number; readonly pos: SourcePosition } | undefined;
+      readonly options: readonly TableOption[];
+      readonly pos: SourcePosition;
+    }
+  | { readonly kind: 'set'; readonly key: string; readonly value: string; readonly pos: SourcePosition }
+  | { readonly kind: 'insert'; readonly table: string; readonly query: SelectQuery; readonly pos: SourcePosition };

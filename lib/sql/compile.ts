@@ -1,0 +1,395 @@
+/**
+ * A logical query → a job, through the DataStream builder, so a SQL job has the same plan, state and
+ * guarantees as one written by hand:
+ *
+ *   source(kinesis) → map(read the row's columns) → filter(WHERE) → map(group key values + aggregate
+ *   arguments) → keyBy(group key) → window(TUMBLE | HOP | SESSION).aggregate(the select list's
+ *   aggregates) → filter(HAVING) → map(the select list) → sink
+ *
+ * A query without GROUP BY is source → map → filter → map → sink.
+ */
+import { job } from '../api/builder';
+import type { WindowMeta } from '../api/functions';
+import type { JobDefinition } from '../api/graph';
+import { kinesisSource, type KinesisSourceOptions } from '../api/source';
+import { session, sliding, tumbling } from '../api/windows';
+import type { WindowAssignerSpec } from '../time/window';
+import { groupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
+import type { Expr, SelectItem } from './ast';
+import { AGGREGATES, compileExpression, show, startOf, type CallExpr, type ColumnExpr, type Compiled, type Scope } from './expressions';
+import { parseSql } from './parser';
+import type { LogicalQuery } from './query';
+import { SqlError, sqlError } from './sql-error';
+import { queryFromStatements } from './statements';
+import { decodeValue, RowError, timestampMs, type Column, type SqlType, type SqlValue } from './types';
+
+/** Options of {@link compileSql}. */
+export interface CompileSqlOptions {
+  /** The file the text came from: errors name it. */
+  file?: string;
+}
+
+/**
+ * Compiles a Flink SQL job (CREATE TABLE …; INSERT INTO … SELECT …) to a job definition.
+ * @example
+ * export default compileSql(`
+ *   CREATE TABLE clicks (userId STRING, clicks INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+ *     WITH ('connector' = 'kinesis', 'stream' = 'clicks');
+ *   CREATE TABLE click_counts WITH ('connector' = 'dynamodb');
+ *   INSERT INTO click_counts
+ *   SELECT userId, SUM(clicks) AS clicks FROM clicks GROUP BY userId, TUMBLE(ts, INTERVAL '5' SECOND);`);
+ */
+export function compileSql(text: string, options: CompileSqlOptions = {}): JobDefinition {
+  try {
+    return compileQuery(queryFromStatements(parseSql(text)));
+  } catch (e) {
+    if (e instanceof SqlError && options.file && !e.file) throw e.inFile(options.file);
+    throw e;
+  }
+}
+
+/** Names the planner accepts for jobs (see lib/plan/planner.ts): checked here too, to point at the SQL that named it. */
+const JOB_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
+/** Result fields the runtime and the DynamoDB sink own. */
+const RESERVED_OUTPUTS = ['key', 'id', 'windowStart', 'windowEnd'];
+/** The key of every row of a query grouped by a window alone (DynamoDB keys cannot be empty). */
+export const GLOBAL_KEY = 'all';
+
+type Row = Record<string, SqlValue>;
+type WindowRecord = WindowMeta & GroupResult;
+type WindowProperty = 'start' | 'end' | 'rowtime';
+const WINDOW_COLUMNS: Record<string, WindowProperty> = { window_start: 'start', window_end: 'end', window_time: 'rowtime' };
+
+interface OutputColumn<C> {
+  readonly name: string;
+  readonly value: (context: C) => SqlValue;
+  /** The window start or end: carried by the result's own windowStart / windowEnd. */
+  readonly carried: boolean;
+}
+
+/** Compiles a logical query (from SQL text or the Table API) to a job definition; a query that cannot run is a SqlError. */
+export function compileQuery(q: LogicalQuery): JobDefinition {
+  if (!JOB_NAME.test(q.jobName)) {
+    throw sqlError(`the job name '${q.jobName}' is not usable in AWS resource names — use letters, digits and dashes, starting with a letter, at most 40 characters (SET 'pipeline.name' = 'my-job')`, q.jobNamePos);
+  }
+  const c = new QueryCompiler(q);
+  return c.job();
+}
+
+class QueryCompiler {
+  private readonly columns: Map<string, Column>;
+  /** Columns the query reads: only these are decoded from the JSON record. */
+  private readonly used = new Set<string>();
+  private readonly keyColumns: string[] = [];
+  private readonly calls: { call: AggregateCall; text: string; arg: Compiled<Row> | undefined }[] = [];
+
+  constructor(private readonly q: LogicalQuery) {
+    this.columns = new Map(q.source.columns.map((c) => [c.name, c]));
+  }
+
+  job(): JobDefinition {
+    const q = this.q;
+    const assigner = this.window();
+    const where = q.where && this.condition(q.where, this.rowScope('WHERE'), 'WHERE');
+    if (q.grouped || q.window) return this.groupedJob(assigner, where);
+    if (q.having) throw sqlError('HAVING needs GROUP BY with a window', startOf(q.having));
+    const items: SelectItem[] =
+      q.select === 'star' ? q.source.columns.map((col) => ({ expr: { kind: 'column', name: col.name, pos: q.pos } })) : [...q.select];
+    const outputs = this.outputs(items, this.rowScope('SELECT'));
+    const decode = this.decoder();
+    let stream = job(q.jobName).source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(decode);
+    if (where) stream = stream.filter((row) => where.eval(row) === true);
+    return stream.map((row) => project(outputs, row, {})).sink(q.sink.sink);
+  }
+
+  private groupedJob(assigner: WindowAssignerSpec | undefined, where: Compiled<Row> | undefined): JobDefinition {
+    const q = this.q;
+    if (!assigner) {
+      const at = q.groupBy[0]?.pos ?? q.pos;
+      throw sqlError('GROUP BY without a window is not supported — add TUMBLE(ts, …), HOP(…) or SESSION(…): a continuous aggregate would update its results forever', at);
+    }
+    for (const e of q.groupBy) {
+      if (e.kind !== 'column') throw sqlError(`GROUP BY ${show(e)}: only columns and one window can be grouped by`, startOf(e));
+      const col = this.column(e, 'GROUP BY');
+      if (!this.keyColumns.includes(col.name)) this.keyColumns.push(col.name);
+    }
+    const window = q.window!;
+    if (window.kind === 'SESSION' && window.form === 'table-function') {
+      const partition = [...window.partitionBy].sort().join(', ');
+      if (partition !== [...this.keyColumns].sort().join(', ')) {
+        throw sqlError(
+          `SESSION(TABLE … PARTITION BY ${window.partitionBy.join(', ') || '(none)'}) must partition by the GROUP BY keys (${this.keyColumns.join(', ') || 'none'}): sessions here are per key`,
+          window.pos,
+        );
+      }
+    }
+    if (q.select === 'star') throw sqlError('SELECT * with GROUP BY: list the grouped columns and the aggregates', q.pos);
+    const scope = this.groupScope('SELECT');
+    const outputs = this.outputs(q.select, scope);
+    const having = q.having && this.condition(q.having, this.groupScope('HAVING'), 'HAVING');
+
+    const keyColumns = this.keyColumns;
+    const args = this.calls.map((c) => c.arg);
+    const toGrouped = (row: Row): GroupedRow => {
+      const g = keyColumns.map((name) => {
+        const v = row[name] ?? null;
+        if (v === null) throw new RowError(`GROUP BY column '${name}' is NULL`);
+        return v;
+      });
+      return { g, v: args.map((a) => (a ? a.eval(row) : null)) };
+    };
+    const keyOf = (r: GroupedRow): string => (r.g.length === 0 ? GLOBAL_KEY : r.g.length === 1 ? String(r.g[0]) : JSON.stringify(r.g));
+
+    const decode = this.decoder();
+    let rows = job(q.jobName).source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(decode);
+    if (where) rows = rows.filter((row) => where.eval(row) === true);
+    let results = rows
+      .map(toGrouped)
+      .keyBy(keyOf)
+      .window(assigner)
+      .aggregate(groupAggregate(this.calls.map((c) => c.call)));
+    if (having) results = results.filter((r) => having.eval(r) === true);
+    return results
+      .map((r) => project(outputs, r, { key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd }))
+      .sink(q.sink.sink);
+  }
+
+  // ——— the window ———
+
+  private window(): WindowAssignerSpec | undefined {
+    const w = this.q.window;
+    if (!w) return undefined;
+    const source = this.q.source;
+    const time = this.column({ kind: 'column', name: w.timeColumn, pos: w.timePos ?? w.pos }, w.kind);
+    if (!source.rowtime) {
+      throw sqlError(`${w.kind} needs an event-time column: declare WATERMARK FOR ${time.name} AS ${time.name} - INTERVAL '2' SECOND in CREATE TABLE ${source.name}`, w.timePos ?? w.pos);
+    }
+    if (time.name !== source.rowtime.column) {
+      throw sqlError(`${w.kind}(${time.name}, …): ${time.name} is not the event-time column — the WATERMARK of ${source.name} is on ${source.rowtime.column}`, w.timePos ?? w.pos);
+    }
+    const positive = (what: string, ms: number): void => {
+      if (!Number.isInteger(ms) || ms <= 0) throw sqlError(`the ${w.kind} ${what} must be a positive whole number of milliseconds`, w.pos);
+    };
+    switch (w.kind) {
+      case 'TUMBLE':
+        positive('size', w.sizeMs);
+        return tumbling(w.sizeMs);
+      case 'HOP':
+        positive('slide', w.slideMs);
+        positive('size', w.sizeMs);
+        if (w.sizeMs % w.slideMs !== 0) {
+          throw sqlError(`HOP size ${w.sizeMs} ms is not a multiple of its slide ${w.slideMs} ms — HOP(ts, slide, size) takes the slide first; pick a slide that divides the size`, w.pos);
+        }
+        return sliding(w.sizeMs, w.slideMs);
+      case 'SESSION':
+        positive('gap', w.gapMs);
+        return session(w.gapMs);
+    }
+  }
+
+  // ——— names ———
+
+  private column(e: ColumnExpr, clause: string): Column {
+    const q = this.q;
+    if (e.qualifier !== undefined && e.qualifier !== q.source.name && e.qualifier !== q.sourceAlias) {
+      throw sqlError(`unknown table ${e.qualifier} in ${e.qualifier}.${e.name} — the query reads ${q.source.name}${q.sourceAlias ? ` (as ${q.sourceAlias})` : ''}`, e.pos);
+    }
+    const col = this.columns.get(e.name);
+    if (!col) {
+      const caseless = [...this.columns.keys()].find((n) => n.toLowerCase() === e.name.toLowerCase());
+      const hint = caseless ? ` — did you mean ${caseless}? (names are case-sensitive)` : ` — its columns are ${[...this.columns.keys()].join(', ')}`;
+      throw sqlError(`unknown column ${e.name} in ${clause}${hint}`, e.pos);
+    }
+    this.used.add(col.name);
+    return col;
+  }
+
+  /** Where a row's fields are the columns: WHERE, aggregate arguments, the select list without GROUP BY. */
+  private rowScope(clause: string): Scope<Row> {
+    return {
+      clause,
+      column: (e) => {
+        const col = this.column(e, clause);
+        const name = col.name;
+        return { type: col.type, eval: (row) => row[name] ?? null };
+      },
+      call: (e) => {
+        if (AGGREGATES.has(e.name) && clause === 'SELECT') {
+          throw sqlError(`${show(e)} needs GROUP BY with a window (TUMBLE, HOP or SESSION) — a continuous aggregate is not supported`, e.pos);
+        }
+        return undefined;
+      },
+      windowProperty: (e) => {
+        throw sqlError(`${show(e)} is only available in the select list and HAVING of a windowed query`, e.pos);
+      },
+    };
+  }
+
+  /** Where names are the group's: key columns, aggregates, the window's start and end. */
+  private groupScope(clause: string): Scope<WindowRecord> {
+    const window = this.q.window!;
+    const property = (p: WindowProperty): Compiled<WindowRecord> => ({
+      type: 'TIMESTAMP',
+      eval: p === 'start' ? (r) => r.windowStart : p === 'end' ? (r) => r.windowEnd : (r) => r.windowEnd - 1,
+    });
+    return {
+      clause,
+      column: (e) => {
+        const windowColumn = WINDOW_COLUMNS[e.name];
+        if (windowColumn && !this.columns.has(e.name)) {
+          if (window.form === 'group-window') {
+            const fn = `${window.kind}_${windowColumn === 'rowtime' ? 'ROWTIME' : windowColumn.toUpperCase()}`;
+            throw sqlError(`${e.name} belongs to FROM TABLE(${window.kind}(…)); with GROUP BY ${window.kind}(…) write ${fn}(${window.timeColumn}, …)`, e.pos);
+          }
+          return property(windowColumn);
+        }
+        const col = this.column(e, clause);
+        const index = this.keyColumns.indexOf(col.name);
+        if (index === -1) throw sqlError(`column ${col.name} is neither in GROUP BY nor inside an aggregate`, e.pos);
+        return { type: col.type, eval: (r) => r.$g[index] ?? null };
+      },
+      call: (e) => {
+        const windowFunction = /^(TUMBLE|HOP|SESSION)_(START|END|ROWTIME|PROCTIME)$/.exec(e.name);
+        if (windowFunction) return property(this.windowFunction(e, windowFunction[1]!, windowFunction[2]!));
+        if (!AGGREGATES.has(e.name)) return undefined;
+        return this.aggregate(e);
+      },
+      windowProperty: (e) => property(e.property),
+    };
+  }
+
+  /** TUMBLE_START(ts, INTERVAL '5' SECOND) and the like: must name the GROUP BY window exactly. */
+  private windowFunction(e: CallExpr, kind: string, part: string): WindowProperty {
+    const w = this.q.window!;
+    if (part === 'PROCTIME') throw sqlError(`${e.name} is not supported — shardflow windows are in event time`, e.pos);
+    if (w.form !== 'group-window') {
+      throw sqlError(`${e.name}(…) goes with GROUP BY ${kind}(…); with FROM TABLE(${w.kind}(…)) select window_${part === 'ROWTIME' ? 'time' : part.toLowerCase()}`, e.pos);
+    }
+    const expected = w.kind === 'HOP' ? [w.slideMs, w.sizeMs] : [w.kind === 'TUMBLE' ? w.sizeMs : w.gapMs];
+    const [time, ...intervals] = e.args;
+    const matches =
+      kind === w.kind &&
+      time?.kind === 'column' &&
+      time.name === w.timeColumn &&
+      intervals.length === expected.length &&
+      intervals.every((a, i) => a.kind === 'interval' && a.ms === expected[i]);
+    if (!matches) throw sqlError(`${show(e)} does not match the GROUP BY window ${windowText(w)}`, e.pos);
+    return part === 'START' ? 'start' : part === 'END' ? 'end' : 'rowtime';
+  }
+
+  private aggregate(e: CallExpr): Compiled<WindowRecord> {
+    const fn = e.name as AggregateName;
+    if (e.star && fn !== 'COUNT') throw sqlError(`${fn}(*) is not valid — only COUNT takes *`, e.pos);
+    if (e.star && e.distinct) throw sqlError('COUNT(DISTINCT *) is not valid — count distinct values of a column: COUNT(DISTINCT userId)', e.pos);
+    if (!e.star && e.args.length !== 1) throw sqlError(`${fn} takes one argument, found ${e.args.length}`, e.pos);
+    const text = show(e);
+    let index = this.calls.findIndex((c) => c.text === text);
+    let argType: SqlType = 'INT';
+    if (index === -1) {
+      const arg = e.star ? undefined : compileExpression(e.args[0]!, this.rowScope(`${fn}(…)`));
+      if (arg && (fn === 'SUM' || fn === 'AVG') && arg.type !== 'INT' && arg.type !== 'DOUBLE' && arg.type !== 'NULL') {
+        throw sqlError(`${text}: ${fn} needs a number, found ${arg.type}`, e.pos);
+      }
+      if (arg && (fn === 'MIN' || fn === 'MAX') && arg.type === 'BOOLEAN') throw sqlError(`${text}: ${fn} of a BOOLEAN is not supported`, e.pos);
+      index = this.calls.push({ call: { fn, star: e.star, distinct: e.distinct }, text, arg }) - 1;
+    }
+    argType = this.calls[index]!.arg?.type ?? 'INT';
+    const type: SqlType = fn === 'COUNT' ? 'INT' : fn === 'AVG' ? 'DOUBLE' : argType === 'NULL' ? 'DOUBLE' : argType;
+    const i = index;
+    return { type, eval: (r) => r.$a[i] ?? null };
+  }
+
+  private condition<C>(e: Expr, scope: Scope<C>, clause: string): Compiled<C> {
+    const compiled = compileExpression(e, scope);
+    if (compiled.type !== 'BOOLEAN' && compiled.type !== 'NULL') throw sqlError(`${clause} ${show(e)} is ${compiled.type}, not a condition`, startOf(e));
+    return compiled;
+  }
+
+  // ——— the select list ———
+
+  private outputs<C>(items: readonly SelectItem[], scope: Scope<C>): OutputColumn<C>[] {
+    const q = this.q;
+    const sinkColumns = q.sink.columns;
+    if (sinkColumns.length > 0 && sinkColumns.length !== items.length) {
+      throw sqlError(
+        `INSERT INTO ${q.sink.name}: the query has ${items.length} column${items.length === 1 ? '' : 's'}, the table ${sinkColumns.length} (${sinkColumns.map((c) => c.name).join(', ')})`,
+        q.pos,
+      );
+    }
+    const seen = new Set<string>();
+    return items.map((item, i) => {
+      const compiled = compileExpression(item.expr, scope);
+      const property = this.windowPropertyOf(item.expr);
+      const defaultName =
+        item.expr.kind === 'column' ? item.expr.name : property ? `window_${property === 'rowtime' ? 'time' : property}` : `EXPR$${i}`;
+      const name = sinkColumns[i]?.name ?? item.alias ?? defaultName;
+      const at = item.pos ?? item.expr.pos;
+      const carried =
+        (property === 'start' && (name === 'window_start' || name === 'windowStart')) || (property === 'end' && (name === 'window_end' || name === 'windowEnd'));
+      if (RESERVED_OUTPUTS.includes(name) && !carried) {
+        throw sqlError(`the column name ${name} is reserved (results carry key, windowStart, windowEnd and id) — give ${show(item.expr)} another alias`, at);
+      }
+      if (seen.has(name)) throw sqlError(`the column name ${name} appears twice in the select list — give one an alias`, at);
+      seen.add(name);
+      return { name, value: compiled.eval, carried };
+    });
+  }
+
+  /** Whether a select item is the window's start, end or rowtime, however it was written. */
+  private windowPropertyOf(e: Expr): WindowProperty | undefined {
+    if (!this.q.window) return undefined;
+    if (e.kind === 'windowProperty') return e.property;
+    if (e.kind === 'column' && !this.columns.has(e.name)) return WINDOW_COLUMNS[e.name];
+    const m = e.kind === 'call' ? /^(?:TUMBLE|HOP|SESSION)_(START|END|ROWTIME)$/.exec(e.name) : null;
+    return m ? (m[1] === 'START' ? 'start' : m[1] === 'END' ? 'end' : 'rowtime') : undefined;
+  }
+
+  // ——— the source ———
+
+  private sourceOptions(): KinesisSourceOptions<unknown> {
+    const source = this.q.source;
+    const rowtime = source.rowtime?.column;
+    const eventTime = rowtime
+      ? (record: unknown): number => {
+          if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new RowError('the record is not a JSON object');
+          const value = (record as Record<string, unknown>)[rowtime];
+          const ms = timestampMs(value);
+          if (ms === undefined) {
+            throw new RowError(`the event-time column '${rowtime}' is ${value === undefined ? 'missing' : `${JSON.stringify(value)}, not a timestamp (epoch ms or ISO-8601)`}`);
+          }
+          return ms;
+        }
+      : // Without a WATERMARK a table has no event time: only queries without windows read it.
+        (): number => 0;
+    return {
+      eventTime,
+      outOfOrderness: source.rowtime?.outOfOrdernessMs ?? 0,
+      ...(source.idleAfterMs !== undefined && { idleAfter: source.idleAfterMs }),
+      ...(source.shards !== undefined && { shards: source.shards }),
+    };
+  }
+
+  /** Reads the columns the query uses from a JSON record, as their declared types (projection pushdown). */
+  private decoder(): (record: unknown) => Row {
+    const columns = this.q.source.columns.filter((c) => this.used.has(c.name));
+    return (record) => {
+      if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new RowError('the record is not a JSON object');
+      const fields = record as Record<string, unknown>;
+      const row: Row = {};
+      for (const c of columns) row[c.name] = decodeValue(c, fields[c.name]);
+      return row;
+    };
+  }
+}
+
+function project<C>(outputs: readonly OutputColumn<C>[], context: C, base: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const o of outputs) if (!o.carried) out[o.name] = o.value(context);
+  return out;
+}
+
+function windowText(w: NonNullable<LogicalQuery['window']>): string {
+  const interval = (ms: number): string => `INTERVAL '${ms / 1000}' SECOND`;
+  const args = w.kind === 'HOP' ? [w.slideMs, w.sizeMs] : [w.kind === 'TUMBLE' ? w.sizeMs : w.gapMs];
+  return `${w.kind}(${w.timeColumn}, ${args.map(interval).join(', ')})`;
+}

@@ -1,0 +1,696 @@
+/**
+ * A recursive-descent parser for shardflow's Flink SQL subset. It knows more of SQL than it accepts, so
+ * that what the subset lacks (JOIN, ORDER BY, subqueries, OVER windows, …) is reported by name at the
+ * place it was written, rather than as "unexpected token". See docs/sql.md for the grammar.
+ */
+import type { BinaryOp, ColumnDef, Expr, FromClause, SelectItem, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
+import { tokenize, type Token } from './lexer';
+import { SqlError, sqlError, type SourcePosition } from './sql-error';
+import { intervalMs, timestampMs, typeOf } from './types';
+
+/** Words that end an expression or a clause: never taken as a column name or an implicit alias. */
+const RESERVED = new Set([
+  'ALL', 'AND', 'AS', 'BETWEEN', 'BY', 'CASE', 'CROSS', 'DISTINCT', 'ELSE', 'END', 'ESCAPE', 'EXCEPT', 'EXISTS', 'FETCH', 'FILTER',
+  'FOR', 'FROM', 'FULL', 'GROUP', 'HAVING', 'IN', 'INNER', 'INTERSECT', 'INTERVAL', 'IS', 'JOIN', 'LATERAL', 'LEFT', 'LIKE', 'LIMIT',
+  'MATCH_RECOGNIZE', 'MINUS', 'NATURAL', 'NOT', 'NULL', 'OFFSET', 'ON', 'OR', 'ORDER', 'OUTER', 'OVER', 'QUALIFY', 'RIGHT', 'SELECT',
+  'THEN', 'UNION', 'USING', 'WHEN', 'WHERE', 'WINDOW', 'WITH', 'TABLE', 'TRUE', 'FALSE', 'VALUES', 'TO',
+]);
+
+const JOIN_WORDS = new Set(['JOIN', 'INNER', 'LEFT', 'RIGHT', 'FULL', 'CROSS', 'NATURAL']);
+const SET_OPERATIONS = new Set(['UNION', 'INTERSECT', 'EXCEPT', 'MINUS']);
+const AGGREGATE_HINT = 'supported: COUNT, SUM, MIN, MAX, AVG and the window functions';
+
+/** Parses a whole SQL script: CREATE TABLE, SET and INSERT INTO statements separated by semicolons. */
+export function parseSql(text: string): Statement[] {
+  const p = new Parser(text);
+  const statements: Statement[] = [];
+  for (;;) {
+    while (p.acceptOp(';'));
+    if (p.peek().kind === 'eof') return statements;
+    statements.push(p.statement());
+    if (p.peek().kind !== 'eof') p.expectOp(';', 'between statements');
+  }
+}
+
+/** Parses one expression (the Table API's `where('clicks > 0')`). */
+export function parseExpression(text: string): Expr {
+  const p = new Parser(text);
+  const e = p.expression();
+  p.expectEnd();
+  return e;
+}
+
+/** Parses a select list (`'userId, SUM(clicks) AS clicks'`), for the Table API's `select(...)`. */
+export function parseSelectItems(text: string): SelectItem[] {
+  const p = new Parser(text);
+  const items = p.selectItems();
+  p.expectEnd();
+  return items;
+}
+
+/** A token's position alone (the AST keeps positions, not tokens). */
+const at = (t: SourcePosition): SourcePosition => ({ line: t.line, column: t.column });
+
+const describe = (t: Token): string =>
+  t.kind === 'eof' ? 'the end of the text' : t.kind === 'string' ? `'${t.text}'` : t.kind === 'quoted' ? `\`${t.text}\`` : `'${t.text}'`;
+
+class Parser {
+  private readonly tokens: Token[];
+  private i = 0;
+
+  constructor(text: string) {
+    this.tokens = tokenize(text);
+  }
+
+  // ——— tokens ———
+
+  peek(ahead = 0): Token {
+    return this.tokens[Math.min(this.i + ahead, this.tokens.length - 1)]!;
+  }
+  private next(): Token {
+    const t = this.peek();
+    if (t.kind !== 'eof') this.i += 1;
+    return t;
+  }
+  private isWord(word: string, ahead = 0): boolean {
+    const t = this.peek(ahead);
+    return t.kind === 'ident' && t.upper === word;
+  }
+  private acceptWord(...words: string[]): boolean {
+    if (!words.every((w, k) => this.isWord(w, k))) return false;
+    this.i += words.length;
+    return true;
+  }
+  private expectWord(word: string, context: string): Token {
+    const t = this.peek();
+    if (!this.isWord(word)) throw this.error(`expected ${word} ${context}, found ${describe(t)}`, t);
+    return this.next();
+  }
+  private isOp(op: string, ahead = 0): boolean {
+    const t = this.peek(ahead);
+    return t.kind === 'op' && t.text === op;
+  }
+  acceptOp(op: string): boolean {
+    if (!this.isOp(op)) return false;
+    this.i += 1;
+    return true;
+  }
+  expectOp(op: string, context: string): Token {
+    const t = this.peek();
+    if (!this.isOp(op)) throw this.error(`expected '${op}' ${context}, found ${describe(t)}`, t);
+    return this.next();
+  }
+  expectEnd(): void {
+    const t = this.peek();
+    if (t.kind !== 'eof') {
+      this.rejectClauseWord(t);
+      throw this.error(`unexpected ${describe(t)}`, t);
+    }
+  }
+  private error(problem: string, at: SourcePosition): SqlError {
+    return sqlError(problem, at);
+  }
+  private unsupported(construct: string, at: SourcePosition, hint?: string): SqlError {
+    return sqlError(`${construct} is not supported${hint ? ` — ${hint}` : ''}`, at);
+  }
+  /** A name: an identifier that is not a keyword, or a `quoted` one. */
+  private name(what: string): { name: string; pos: SourcePosition } {
+    const t = this.peek();
+    if (t.kind === 'quoted' || (t.kind === 'ident' && !RESERVED.has(t.upper))) {
+      this.next();
+      return { name: t.text, pos: at(t) };
+    }
+    throw this.error(`expected ${what}, found ${describe(t)}`, t);
+  }
+
+  // ——— statements ———
+
+  statement(): Statement {
+    const t = this.peek();
+    if (t.kind !== 'ident') throw this.error(`expected a statement (CREATE TABLE, SET or INSERT INTO), found ${describe(t)}`, t);
+    switch (t.upper) {
+      case 'CREATE':
+        return this.createTable();
+      case 'SET':
+        return this.set();
+      case 'INSERT':
+        return this.insert();
+      case 'SELECT':
+        throw this.error('a job writes its results to a table: write INSERT INTO <sink table> SELECT …', t);
+      case 'WITH':
+        throw this.unsupported('WITH (a common table expression)', t, 'write the query inline');
+      case 'BEGIN':
+      case 'EXECUTE':
+        throw this.unsupported('STATEMENT SET', t, 'one INSERT per job: write a job per query');
+      default:
+        throw this.unsupported(`${t.upper} statement`, t, 'a job is CREATE TABLE, SET and one INSERT INTO');
+    }
+  }
+
+  private set(): Statement {
+    const start = this.next();
+    const key = this.peek();
+    if (key.kind !== 'string') throw this.error(`expected a quoted key after SET, as in SET 'pipeline.name' = 'my-job'`, key);
+    this.next();
+    this.expectOp('=', `after SET '${key.text}'`);
+    const value = this.peek();
+    if (value.kind !== 'string') throw this.error(`expected a quoted value for SET '${key.text}'`, value);
+    this.next();
+    return { kind: 'set', key: key.text, value: value.text, pos: at(start) };
+  }
+
+  private createTable(): Statement {
+    const start = this.next();
+    this.acceptWord('TEMPORARY');
+    const what = this.peek();
+    if (!this.isWord('TABLE')) {
+      throw this.unsupported(`CREATE ${what.kind === 'ident' ? what.upper : describe(what)}`, what, 'declare tables with CREATE TABLE');
+    }
+    this.next();
+    if (this.acceptWord('IF')) {
+      this.expectWord('NOT', 'in IF NOT EXISTS');
+      this.expectWord('EXISTS', 'in IF NOT EXISTS');
+    }
+    const { name } = this.tableName();
+    const columns: ColumnDef[] = [];
+    let watermark: Extract<Statement, { kind: 'createTable' }>['watermark'];
+    if (this.acceptOp('(')) {
+      do {
+        const t = this.peek();
+        if (this.isWord('WATERMARK')) {
+          if (watermark) throw this.error('a table has one WATERMARK', t);
+          watermark = this.watermark();
+        } else if (this.isWord('PRIMARY') || this.isWord('CONSTRAINT') || this.isWord('UNIQUE')) {
+          throw this.unsupported('PRIMARY KEY', t, 'results are keyed by the GROUP BY key and the window start');
+        } else {
+          columns.push(this.columnDef());
+        }
+      } while (this.acceptOp(','));
+      this.expectOp(')', `to close the columns of ${name}`);
+    }
+    const after = this.peek();
+    if (this.isWord('COMMENT')) {
+      this.next();
+      if (this.peek().kind === 'string') this.next();
+    }
+    if (this.isWord('PARTITIONED')) throw this.unsupported('PARTITIONED BY', after, 'a Kinesis table is partitioned by its records’ partition keys');
+    if (this.isWord('LIKE')) throw this.unsupported('CREATE TABLE … LIKE', this.peek(), 'declare the columns');
+    if (this.isWord('AS')) throw this.unsupported('CREATE TABLE … AS SELECT', this.peek(), 'declare the sink table, then INSERT INTO it');
+    const withToken = this.peek();
+    if (!this.isWord('WITH')) throw this.error(`expected WITH ('connector' = 'kinesis' | 'dynamodb', …) after the columns of ${name}, found ${describe(withToken)}`, withToken);
+    this.next();
+    this.expectOp('(', 'after WITH');
+    const options: TableOption[] = [];
+    do {
+      const key = this.peek();
+      if (key.kind !== 'string') throw this.error(`expected a quoted option name, as in 'connector' = 'kinesis', found ${describe(key)}`, key);
+      this.next();
+      this.expectOp('=', `after '${key.text}'`);
+      const value = this.peek();
+      if (value.kind !== 'string') throw this.error(`expected a quoted value for '${key.text}', found ${describe(value)}`, value);
+      this.next();
+      options.push({ key: key.text, value: value.text, pos: at(key) });
+    } while (this.acceptOp(','));
+    this.expectOp(')', 'to close WITH (…)');
+    return { kind: 'createTable', name, columns, watermark, options, pos: at(start) };
+  }
+
+  private tableName(): { name: string; pos: SourcePosition } {
+    const n = this.name('a table name');
+    if (this.isOp('.')) throw this.unsupported('a qualified table name (catalog.database.table)', this.peek(), 'name the table alone');
+    return n;
+  }
+
+  private columnDef(): ColumnDef {
+    const { name, pos } = this.name('a column name');
+    if (this.isWord('AS')) throw this.unsupported('a computed column', this.peek(), 'TIMESTAMP(3) columns read epoch ms and ISO-8601 strings as they are');
+    const typeToken = this.peek();
+    if (typeToken.kind !== 'ident') throw this.error(`expected the type of column ${name}, found ${describe(typeToken)}`, typeToken);
+    this.next();
+    const type = typeOf(typeToken.upper);
+    if (!type) {
+      throw this.unsupported(`type ${typeToken.upper}`, typeToken, 'use STRING, VARCHAR, INT, BIGINT, DOUBLE, DECIMAL, BOOLEAN or TIMESTAMP(3)');
+    }
+    let declared = typeToken.upper;
+    if (typeToken.upper === 'DOUBLE') this.acceptWord('PRECISION');
+    if (this.acceptOp('(')) {
+      const params: string[] = [];
+      do {
+        const n = this.peek();
+        if (n.kind !== 'number') throw this.error(`expected a number in ${typeToken.upper}(…), found ${describe(n)}`, n);
+        params.push(this.next().text);
+      } while (this.acceptOp(','));
+      this.expectOp(')', `to close ${typeToken.upper}(…)`);
+      declared += `(${params.join(', ')})`;
+    }
+    if (this.acceptWord('WITHOUT', 'TIME', 'ZONE')) declared += ' WITHOUT TIME ZONE';
+    else if (this.acceptWord('WITH', 'LOCAL', 'TIME', 'ZONE')) declared += ' WITH LOCAL TIME ZONE';
+    let notNull = false;
+    if (this.acceptWord('NOT', 'NULL')) notNull = true;
+    else this.acceptWord('NULL');
+    if (this.isWord('METADATA')) throw this.unsupported('a METADATA column', this.peek(), 'read fields from the JSON record');
+    if (this.isWord('PRIMARY')) throw this.unsupported('PRIMARY KEY', this.peek(), 'results are keyed by the GROUP BY key and the window start');
+    if (this.isWord('COMMENT')) {
+      this.next();
+      if (this.peek().kind === 'string') this.next();
+    }
+    return { name, type, declared, notNull, pos };
+  }
+
+  /** WATERMARK FOR ts AS ts [- INTERVAL 'n' UNIT]: bounded out-of-orderness, the only strategy here. */
+  private watermark(): { column: string; delayMs: number; pos: SourcePosition } {
+    const start = this.next();
+    this.expectWord('FOR', 'in WATERMARK FOR column AS column - INTERVAL …');
+    const { name: column } = this.name('the event-time column after WATERMARK FOR');
+    this.expectWord('AS', `in WATERMARK FOR ${column} AS ${column} - INTERVAL …`);
+    const exprStart = this.peek();
+    const e = this.expression();
+    const shape = `WATERMARK FOR ${column} AS ${column} - INTERVAL 'n' SECOND (or AS ${column})`;
+    if (e.kind === 'column' && e.name === column) return { column, delayMs: 0, pos: at(start) };
+    if (e.kind === 'binary' && e.op === '-' && e.left.kind === 'column' && e.left.name === column && e.right.kind === 'interval') {
+      return { column, delayMs: e.right.ms, pos: at(start) };
+    }
+    throw this.unsupported('this watermark strategy', exprStart, `write ${shape}`);
+  }
+
+  private insert(): Statement {
+    const start = this.next();
+    if (this.isWord('OVERWRITE')) throw this.unsupported('INSERT OVERWRITE', this.peek(), 'write INSERT INTO');
+    this.expectWord('INTO', 'after INSERT');
+    const { name } = this.tableName();
+    if (this.isOp('(')) throw this.unsupported('an INSERT column list', this.peek(), "the SELECT's columns fill the sink table's columns in order");
+    const selectToken = this.peek();
+    if (this.isWord('WITH')) throw this.unsupported('WITH (a common table expression)', selectToken, 'write the query inline');
+    if (this.isWord('VALUES')) throw this.unsupported('INSERT … VALUES', selectToken, 'push events to the source stream instead');
+    if (!this.isWord('SELECT')) throw this.error(`expected SELECT after INSERT INTO ${name}, found ${describe(selectToken)}`, selectToken);
+    const query = this.select();
+    return { kind: 'insert', table: name, query, pos: at(start) };
+  }
+
+  // ——— queries ———
+
+  private select(): SelectQuery {
+    const start = this.next();
+    if (this.isWord('DISTINCT')) throw this.unsupported('SELECT DISTINCT', this.peek(), 'GROUP BY the columns instead');
+    this.acceptWord('ALL');
+    let items: SelectItem[] | 'star';
+    if (this.isOp('*')) {
+      this.next();
+      items = 'star';
+    } else {
+      items = this.selectItems();
+    }
+    this.expectWord('FROM', 'after the select list');
+    const from = this.from();
+    let where: Expr | undefined;
+    if (this.acceptWord('WHERE')) where = this.expression();
+    const groupBy: Expr[] = [];
+    if (this.isWord('GROUP')) {
+      this.next();
+      this.expectWord('BY', 'after GROUP');
+      for (const word of ['ROLLUP', 'CUBE', 'GROUPING']) {
+        if (this.isWord(word)) throw this.unsupported(word === 'GROUPING' ? 'GROUPING SETS' : word, this.peek(), 'group by columns and one window');
+      }
+      do {
+        if (this.isOp('(')) throw this.unsupported('a grouping set', this.peek(), 'group by columns and one window');
+        groupBy.push(this.expression());
+      } while (this.acceptOp(','));
+    }
+    let having: Expr | undefined;
+    if (this.acceptWord('HAVING')) having = this.expression();
+    const t = this.peek();
+    if (t.kind !== 'eof' && !this.isOp(';')) {
+      this.rejectClauseWord(t);
+      throw this.error(`unexpected ${describe(t)} after the query`, t);
+    }
+    return { items, from, where, groupBy, having, pos: at(start) };
+  }
+
+  /** Names a clause the subset lacks when the query continues with one. */
+  private rejectClauseWord(t: Token): void {
+    if (t.kind === 'op' && t.text === ',') throw this.unsupported('a second table in FROM (a join)', t, 'a job reads one table');
+    if (t.kind !== 'ident') return;
+    if (t.upper === 'ORDER') throw this.unsupported('ORDER BY', t, 'a stream has no end to sort at; sort the results table when you read it');
+    if (t.upper === 'LIMIT' || t.upper === 'FETCH' || t.upper === 'OFFSET') throw this.unsupported(t.upper, t, 'a streaming query has no end to count to');
+    if (SET_OPERATIONS.has(t.upper)) throw this.unsupported(t.upper, t, 'write one query per job');
+    if (JOIN_WORDS.has(t.upper)) throw this.unsupported('JOIN', t, 'a job reads one table');
+    if (t.upper === 'WINDOW') throw this.unsupported('a WINDOW clause (OVER windows)', t, 'use GROUP BY with TUMBLE, HOP or SESSION');
+    if (t.upper === 'QUALIFY') throw this.unsupported('QUALIFY', t, 'Top-N queries need OVER windows, which are not supported');
+    if (t.upper === 'WHERE' || t.upper === 'GROUP' || t.upper === 'HAVING') throw this.error(`${t.upper} is out of place: the order is SELECT … FROM … WHERE … GROUP BY … HAVING …`, t);
+  }
+
+  selectItems(): SelectItem[] {
+    const items: SelectItem[] = [];
+    do {
+      const start = this.peek();
+      if (this.isOp('*')) throw this.unsupported("'*' beside other columns", start, 'list the columns');
+      const expr = this.expression();
+      let alias: string | undefined;
+      if (this.acceptWord('AS')) alias = this.name('a column alias after AS').name;
+      else if (this.peek().kind === 'quoted' || (this.peek().kind === 'ident' && !RESERVED.has(this.peek().upper))) alias = this.name('a column alias').name;
+      items.push({ expr, alias, pos: at(start) });
+    } while (this.acceptOp(','));
+    return items;
+  }
+
+  private from(): FromClause {
+    const t = this.peek();
+    if (this.isOp('(')) {
+      if (this.isWord('SELECT', 1) || this.isWord('WITH', 1)) throw this.unsupported('a subquery', this.peek(1), 'a job reads one table directly');
+      throw this.error(`expected a table name after FROM, found '('`, t);
+    }
+    if (this.isWord('LATERAL') || this.isWord('UNNEST')) throw this.unsupported(t.upper, t, 'a job reads one table');
+    let from: FromClause;
+    if (this.isWord('TABLE') && this.isOp('(', 1)) {
+      from = this.windowTvf();
+    } else {
+      const { name, pos } = this.tableName();
+      if (this.isWord('FOR')) throw this.unsupported('FOR SYSTEM_TIME AS OF (a temporal join)', this.peek(), 'a job reads one table');
+      from = { kind: 'table', name, alias: this.tableAlias(), pos };
+    }
+    const after = this.peek();
+    if (this.isWord('MATCH_RECOGNIZE')) throw this.unsupported('MATCH_RECOGNIZE', after);
+    if (after.kind === 'op' && after.text === ',') throw this.unsupported('a second table in FROM (a join)', after, 'a job reads one table');
+    if (after.kind === 'ident' && JOIN_WORDS.has(after.upper)) throw this.unsupported('JOIN', after, 'a job reads one table');
+    return from;
+  }
+
+  private tableAlias(): string | undefined {
+    if (this.acceptWord('AS')) return this.name('a table alias after AS').name;
+    const t = this.peek();
+    if (t.kind === 'quoted' || (t.kind === 'ident' && !RESERVED.has(t.upper) && !['MATCH_RECOGNIZE', 'FOR'].includes(t.upper))) return this.name('a table alias').name;
+    return undefined;
+  }
+
+  /** FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '5' SECOND)), and HOP / SESSION. */
+  private windowTvf(): FromClause {
+    const start = this.next();
+    this.expectOp('(', 'after TABLE');
+    const fnToken = this.peek();
+    if (fnToken.kind !== 'ident' || !this.isOp('(', 1)) throw this.error(`expected a window function (TUMBLE, HOP or SESSION) in TABLE(…), found ${describe(fnToken)}`, fnToken);
+    const fn = fnToken.upper;
+    if (fn === 'CUMULATE') throw this.unsupported('the CUMULATE window', fnToken, 'use TUMBLE, HOP or SESSION');
+    if (fn !== 'TUMBLE' && fn !== 'HOP' && fn !== 'SESSION') throw this.unsupported(`the table function ${fn}`, fnToken, 'use TUMBLE, HOP or SESSION');
+    this.next();
+    this.next();
+    if (this.peek(1).kind === 'op' && this.peek(1).text === '=>') throw this.unsupported('a named argument', this.peek(), `write ${fn}(TABLE src, DESCRIPTOR(ts), INTERVAL …)`);
+    const tableWord = this.peek();
+    if (!this.isWord('TABLE')) {
+      if (this.isOp('(')) throw this.unsupported('a subquery', tableWord, 'pass TABLE <source table>');
+      throw this.error(`expected TABLE <source table> as the first argument of ${fn}, found ${describe(tableWord)}`, tableWord);
+    }
+    this.next();
+    const { name: table } = this.tableName();
+    const partitionBy: string[] = [];
+    if (this.isWord('PARTITION')) {
+      const p = this.next();
+      if (fn !== 'SESSION') throw this.error(`PARTITION BY belongs to SESSION windows, not ${fn}`, p);
+      this.expectWord('BY', 'after PARTITION');
+      // One column, or several in parentheses: PARTITION BY (a, b), as Flink writes it.
+      if (this.acceptOp('(')) {
+        do partitionBy.push(this.name('a column in PARTITION BY (…)').name);
+        while (this.acceptOp(','));
+        this.expectOp(')', 'to close PARTITION BY (…)');
+      } else {
+        partitionBy.push(this.name('a column after PARTITION BY').name);
+      }
+    }
+    this.expectOp(',', `after TABLE ${table}`);
+    const descriptorToken = this.peek();
+    if (!this.isWord('DESCRIPTOR')) throw this.error(`expected DESCRIPTOR(<time column>) as the second argument of ${fn}, found ${describe(descriptorToken)}`, descriptorToken);
+    this.next();
+    this.expectOp('(', 'after DESCRIPTOR');
+    const time = this.name('the time column in DESCRIPTOR(…)');
+    this.expectOp(')', 'to close DESCRIPTOR(…)');
+    const intervals: { ms: number; pos: SourcePosition }[] = [];
+    while (this.acceptOp(',')) {
+      const argToken = this.peek();
+      const e = this.expression();
+      if (e.kind !== 'interval') throw this.error(`expected an INTERVAL in ${fn}(…), found ${describe(argToken)}`, argToken);
+      intervals.push({ ms: e.ms, pos: at(argToken) });
+    }
+    const close = this.expectOp(')', `to close ${fn}(…)`);
+    const wanted = fn === 'HOP' ? 2 : 1;
+    if (intervals.length > wanted) throw this.unsupported(`a window offset`, intervals[wanted]!.pos, 'windows are aligned to the epoch');
+    if (intervals.length < wanted) {
+      throw this.error(fn === 'HOP' ? 'HOP needs a slide and a size: HOP(TABLE src, DESCRIPTOR(ts), INTERVAL slide, INTERVAL size)' : `${fn} needs an INTERVAL ${fn === 'SESSION' ? 'gap' : 'size'}`, close);
+    }
+    this.expectOp(')', 'to close TABLE(…)');
+    const alias = this.tableAlias();
+    const window: WindowSpec = {
+      kind: fn,
+      timeColumn: time.name,
+      timePos: time.pos,
+      sizeMs: fn === 'HOP' ? intervals[1]!.ms : fn === 'TUMBLE' ? intervals[0]!.ms : 0,
+      slideMs: fn === 'HOP' ? intervals[0]!.ms : 0,
+      gapMs: fn === 'SESSION' ? intervals[0]!.ms : 0,
+      partitionBy,
+      pos: at(fnToken),
+    };
+    return { kind: 'windowTvf', table, window, alias, pos: at(start) };
+  }
+
+  // ——— expressions, lowest precedence first ———
+
+  expression(): Expr {
+    return this.or();
+  }
+
+  private or(): Expr {
+    let left = this.and();
+    while (this.isWord('OR')) {
+      const t = this.next();
+      left = { kind: 'binary', op: 'OR', left, right: this.and(), pos: at(t) };
+    }
+    return left;
+  }
+
+  private and(): Expr {
+    let left = this.not();
+    while (this.isWord('AND')) {
+      const t = this.next();
+      left = { kind: 'binary', op: 'AND', left, right: this.not(), pos: at(t) };
+    }
+    return left;
+  }
+
+  private not(): Expr {
+    if (this.isWord('NOT')) {
+      const t = this.next();
+      return { kind: 'unary', op: 'NOT', operand: this.not(), pos: at(t) };
+    }
+    return this.comparison();
+  }
+
+  private comparison(): Expr {
+    const left = this.additive();
+    const t = this.peek();
+    if (t.kind === 'op' && ['=', '<>', '!=', '<', '<=', '>', '>='].includes(t.text)) {
+      this.next();
+      if ((this.isWord('ANY') || this.isWord('ALL') || this.isWord('SOME')) && this.isOp('(', 1)) throw this.unsupported(`${this.peek().upper} (a subquery comparison)`, this.peek());
+      const op = (t.text === '!=' ? '<>' : t.text) as BinaryOp;
+      return { kind: 'binary', op, left, right: this.additive(), pos: at(t) };
+    }
+    if (this.isWord('IS')) {
+      this.next();
+      const negated = this.acceptWord('NOT');
+      if (this.acceptWord('NULL')) return { kind: 'isNull', negated, value: left, pos: at(t) };
+      const what = this.peek();
+      if (this.isWord('TRUE') || this.isWord('FALSE') || this.isWord('UNKNOWN')) {
+        this.next();
+        if (what.upper === 'UNKNOWN') return { kind: 'isNull', negated, value: left, pos: at(t) };
+        const test: Expr = { kind: 'binary', op: '=', left, right: { kind: 'literal', type: 'BOOLEAN', value: what.upper === 'TRUE', pos: at(what) }, pos: at(t) };
+        // x IS TRUE is never NULL: false when x is NULL.
+        const isTrue: Expr = { kind: 'binary', op: 'AND', left: { kind: 'isNull', negated: true, value: left, pos: at(t) }, right: test, pos: at(t) };
+        return negated ? { kind: 'unary', op: 'NOT', operand: isTrue, pos: at(t) } : isTrue;
+      }
+      if (this.isWord('DISTINCT')) throw this.unsupported('IS DISTINCT FROM', what, 'use = with IS NULL checks');
+      throw this.error(`expected NULL, TRUE or FALSE after IS, found ${describe(what)}`, what);
+    }
+    const negated = this.isWord('NOT') && ['LIKE', 'IN', 'BETWEEN', 'SIMILAR'].includes(this.peek(1).upper);
+    if (negated) this.next();
+    const op = this.peek();
+    if (this.acceptWord('LIKE')) {
+      const pattern = this.additive();
+      const escape = this.acceptWord('ESCAPE') ? this.additive() : undefined;
+      return { kind: 'like', negated, value: left, pattern, escape, pos: at(op) };
+    }
+    if (this.acceptWord('IN')) {
+      this.expectOp('(', 'after IN');
+      if (this.isWord('SELECT')) throw this.unsupported('a subquery', this.peek(), 'list the values: IN (1, 2, 3)');
+      const list: Expr[] = [];
+      do list.push(this.expression());
+      while (this.acceptOp(','));
+      this.expectOp(')', 'to close IN (…)');
+      return { kind: 'in', negated, value: left, list, pos: at(op) };
+    }
+    if (this.acceptWord('BETWEEN')) {
+      if (this.isWord('SYMMETRIC') || this.isWord('ASYMMETRIC')) throw this.unsupported(`BETWEEN ${this.peek().upper}`, this.peek());
+      const low = this.additive();
+      this.expectWord('AND', 'in BETWEEN … AND …');
+      return { kind: 'between', negated, value: left, low, high: this.additive(), pos: at(op) };
+    }
+    if (this.isWord('SIMILAR')) throw this.unsupported('SIMILAR TO', op, 'use LIKE');
+    return left;
+  }
+
+  private additive(): Expr {
+    let left = this.multiplicative();
+    for (;;) {
+      const t = this.peek();
+      if (t.kind !== 'op' || !['+', '-', '||'].includes(t.text)) return left;
+      this.next();
+      left = { kind: 'binary', op: t.text as BinaryOp, left, right: this.multiplicative(), pos: at(t) };
+    }
+  }
+
+  private multiplicative(): Expr {
+    let left = this.unary();
+    for (;;) {
+      const t = this.peek();
+      if (t.kind !== 'op' || !['*', '/', '%'].includes(t.text)) return left;
+      this.next();
+      left = { kind: 'binary', op: t.text as BinaryOp, left, right: this.unary(), pos: at(t) };
+    }
+  }
+
+  private unary(): Expr {
+    const t = this.peek();
+    if (this.acceptOp('-')) {
+      const operand = this.unary();
+      if (operand.kind === 'literal' && typeof operand.value === 'number') return { ...operand, value: -operand.value, pos: at(t) };
+      return { kind: 'unary', op: '-', operand, pos: at(t) };
+    }
+    if (this.acceptOp('+')) return this.unary();
+    return this.primary();
+  }
+
+  private primary(): Expr {
+    const t = this.peek();
+    switch (t.kind) {
+      case 'number': {
+        this.next();
+        const integer = /^\d+$/.test(t.text);
+        return { kind: 'literal', type: integer ? 'INT' : 'DOUBLE', value: Number(t.text), pos: at(t) };
+      }
+      case 'string':
+        this.next();
+        return { kind: 'literal', type: 'STRING', value: t.text, pos: at(t) };
+      case 'quoted':
+        this.next();
+        return this.columnRest(t.text, t);
+      case 'op':
+        if (t.text === '(') {
+          this.next();
+          if (this.isWord('SELECT') || this.isWord('WITH')) throw this.unsupported('a subquery', this.peek(), 'a job reads one table directly');
+          const inner = this.expression();
+          if (this.isOp(',')) throw this.unsupported('a row value (a, b)', this.peek());
+          this.expectOp(')', 'to close (…)');
+          return inner;
+        }
+        if (t.text === '*') throw this.error("'*' is only allowed alone (SELECT *) or in COUNT(*)", t);
+        throw this.error(`expected an expression, found ${describe(t)}`, t);
+      case 'eof':
+        throw this.error('expected an expression, found the end of the text', t);
+      case 'ident':
+        return this.word(t);
+    }
+  }
+
+  private word(t: Token): Expr {
+    switch (t.upper) {
+      case 'TRUE':
+      case 'FALSE':
+        this.next();
+        return { kind: 'literal', type: 'BOOLEAN', value: t.upper === 'TRUE', pos: at(t) };
+      case 'NULL':
+        this.next();
+        return { kind: 'literal', type: 'NULL', value: null, pos: at(t) };
+      case 'INTERVAL':
+        return this.interval();
+      case 'CASE':
+        throw this.unsupported('CASE', t, 'filter with WHERE, or compute the value before it reaches the stream');
+      case 'CAST':
+      case 'TRY_CAST':
+        throw this.unsupported(t.upper, t, 'declare the column with the type you need: JSON values are read as the declared type');
+      case 'EXISTS':
+        throw this.unsupported('EXISTS (a subquery)', t);
+      case 'ARRAY':
+      case 'MAP':
+      case 'ROW':
+        throw this.unsupported(`an ${t.upper} value`, t);
+      case 'DATE':
+      case 'TIME':
+        if (this.peek(1).kind === 'string') throw this.unsupported(`a ${t.upper} literal`, t, "use TIMESTAMP '2024-01-01 00:00:00'");
+        break;
+      case 'TIMESTAMP': {
+        const lit = this.peek(1);
+        if (lit.kind !== 'string') break;
+        this.next();
+        this.next();
+        const ms = timestampMs(lit.text);
+        if (ms === undefined || /^\d+$/.test(lit.text)) throw this.error(`'${lit.text}' is not a timestamp: write TIMESTAMP '2024-01-01 12:00:00.000'`, lit);
+        return { kind: 'literal', type: 'TIMESTAMP', value: ms, pos: at(t) };
+      }
+    }
+    if (this.isOp('(', 1)) return this.call(t);
+    if (RESERVED.has(t.upper)) {
+      if (JOIN_WORDS.has(t.upper) || t.upper === 'ORDER' || t.upper === 'LIMIT') this.rejectClauseWord(t);
+      throw this.error(`expected an expression, found the keyword ${t.upper}`, t);
+    }
+    this.next();
+    return this.columnRest(t.text, t);
+  }
+
+  /** `name` or `qualifier.name`. */
+  private columnRest(first: string, t: SourcePosition): Expr {
+    if (!this.acceptOp('.')) return { kind: 'column', name: first, pos: at(t) };
+    if (this.isOp('*')) throw this.unsupported(`${first}.*`, this.peek(), 'list the columns, or SELECT *');
+    const { name } = this.name(`a column name after ${first}.`);
+    if (this.isOp('.')) throw this.unsupported('nested field access', this.peek());
+    return { kind: 'column', name, qualifier: first, pos: at(t) };
+  }
+
+  private call(t: Token): Expr {
+    this.next();
+    this.next();
+    let distinct = false;
+    let star = false;
+    const args: Expr[] = [];
+    if (this.acceptWord('DISTINCT')) distinct = true;
+    else this.acceptWord('ALL');
+    if (this.isOp('*')) {
+      this.next();
+      star = true;
+    } else if (!this.isOp(')')) {
+      if (this.isWord('TABLE')) throw this.error(`TABLE ${t.upper}(…) belongs in FROM TABLE(${t.upper}(TABLE …, DESCRIPTOR(…), …))`, this.peek());
+      do args.push(this.expression());
+      while (this.acceptOp(','));
+    }
+    this.expectOp(')', `to close ${t.upper}(…)`);
+    const after = this.peek();
+    if (this.isWord('OVER')) throw this.unsupported('an OVER window', after, 'use GROUP BY with TUMBLE, HOP or SESSION');
+    if (this.isWord('FILTER') && this.isOp('(', 1)) throw this.unsupported('FILTER (WHERE …) on an aggregate', after, 'filter rows with WHERE');
+    if (this.isWord('WITHIN')) throw this.unsupported('WITHIN GROUP', after, AGGREGATE_HINT);
+    return { kind: 'call', name: t.upper, args, distinct, star, pos: at(t) };
+  }
+
+  /** INTERVAL '5' SECOND, INTERVAL '10' MINUTES, INTERVAL '0.5' SECOND. */
+  private interval(): Expr {
+    const start = this.next();
+    const negative = this.acceptOp('-');
+    const amountToken = this.peek();
+    if (amountToken.kind !== 'string' && amountToken.kind !== 'number') throw this.error(`expected a quoted amount after INTERVAL, as in INTERVAL '5' SECOND, found ${describe(amountToken)}`, amountToken);
+    this.next();
+    const unit = this.peek();
+    if (unit.kind !== 'ident') throw this.error(`expected a unit (SECOND, MINUTE, HOUR, DAY) after INTERVAL '${amountToken.text}', found ${describe(unit)}`, unit);
+    this.next();
+    if (this.isWord('TO')) throw this.unsupported(`INTERVAL … ${unit.upper} TO …`, this.peek(), "write one unit: INTERVAL '90' SECOND");
+    if (this.isOp('(')) throw this.unsupported('an interval precision', this.peek(), `write INTERVAL '${amountToken.text}' ${unit.upper}`);
+    const amount = /^\s*\d+(?:\.\d+)?\s*$/.test(amountToken.text) ? Number(amountToken.text) : Number.NaN;
+    if (!Number.isFinite(amount)) throw this.error(`'${amountToken.text}' is not an interval amount: write a number, as in INTERVAL '5' SECOND`, amountToken);
+    const ms = intervalMs(amount, unit.upper);
+    if (ms === undefined) throw this.unsupported(`the interval unit ${unit.upper}`, unit, 'use SECOND, MINUTE, HOUR or DAY');
+    return { kind: 'interval', ms: negative ? -ms : ms, text: `INTERVAL '${amountToken.text}' ${unit.upper}`, pos: at(start) };
+  }
+}

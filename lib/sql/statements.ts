@@ -1,0 +1,221 @@
+/**
+ * A SQL script's statements as one logical query: CREATE TABLE declares the source and sink tables
+ * (the catalog), SET names the job, the one INSERT INTO is the query. Windows written in GROUP BY
+ * (TUMBLE(ts, …)) or in FROM (TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), …))) become one window spec.
+ */
+import { dynamoSink, kinesisSink, logSink, type SinkSpec } from '../api/sink';
+import type { Expr, Statement, TableOption, WindowSpec } from './ast';
+import type { LogicalQuery, SinkTable, SourceTable } from './query';
+import { sqlError, type SourcePosition } from './sql-error';
+import { optionDurationMs, type Column } from './types';
+
+type CreateTable = Extract<Statement, { kind: 'createTable' }>;
+type Insert = Extract<Statement, { kind: 'insert' }>;
+
+/** Flink's configuration keys that mean something here. */
+const SET_KEYS = ['pipeline.name', 'table.exec.source.idle-timeout'];
+/** The WITH options each connector takes. */
+const CONNECTOR_OPTIONS: Record<string, string[]> = {
+  kinesis: ['connector', 'stream', 'format', 'shards', 'scan.watermark.idle-timeout'],
+  dynamodb: ['connector', 'table-name'],
+  print: ['connector'],
+};
+
+/** The name a job gets from its sink table when no SET 'pipeline.name' gives one: `click_counts` → `click-counts`. */
+export const jobNameFromTable = (table: string): string => table.replace(/_/g, '-');
+
+export function queryFromStatements(statements: readonly Statement[]): LogicalQuery {
+  const tables = new Map<string, CreateTable>();
+  const settings = new Map<string, { value: string; pos: SourcePosition }>();
+  let insert: Insert | undefined;
+  for (const s of statements) {
+    switch (s.kind) {
+      case 'createTable':
+        if (tables.has(s.name)) throw sqlError(`table ${s.name} is declared twice`, s.pos);
+        tables.set(s.name, s);
+        break;
+      case 'set':
+        if (!SET_KEYS.includes(s.key)) throw sqlError(`SET '${s.key}' is not supported — known keys: ${SET_KEYS.join(', ')}`, s.pos);
+        settings.set(s.key, { value: s.value, pos: s.pos });
+        break;
+      case 'insert':
+        if (insert) throw sqlError('a second INSERT is not supported — one INSERT per job: write a job per query', s.pos);
+        insert = s;
+        break;
+    }
+  }
+  // Every declared table's options are checked, used or not: a typo should not wait for the day it is used.
+  for (const ddl of tables.values()) {
+    const known = CONNECTOR_OPTIONS[connectorOf(ddl).value];
+    if (known) options(ddl, known, `${connectorOf(ddl).value} table`);
+  }
+  if (!insert) {
+    const last = statements[statements.length - 1];
+    throw sqlError('the script has no INSERT INTO <sink> SELECT …: a job needs one', last?.pos ?? { line: 1, column: 1 });
+  }
+  const q = insert.query;
+  const fromName = q.from.kind === 'table' ? q.from.name : q.from.table;
+  const sourceDdl = tables.get(fromName);
+  if (!sourceDdl) throw sqlError(`unknown table ${fromName}: declare it with CREATE TABLE ${fromName} (…) WITH ('connector' = 'kinesis', …)`, q.from.pos);
+  const idle = settings.get('table.exec.source.idle-timeout');
+  const source = sourceTable(sourceDdl, idle && { ms: durationOption(idle.value, 'table.exec.source.idle-timeout', idle.pos), pos: idle.pos });
+  const sinkDdl = tables.get(insert.table);
+  if (!sinkDdl) throw sqlError(`unknown table ${insert.table}: declare it with CREATE TABLE ${insert.table} (…) WITH ('connector' = 'dynamodb')`, insert.pos);
+  if (sinkDdl === sourceDdl) throw sqlError(`the job reads and writes ${insert.table}: write the results to another table`, insert.pos);
+  const sink = sinkTable(sinkDdl);
+
+  let window: LogicalQuery['window'];
+  const groupBy: Expr[] = [];
+  if (q.from.kind === 'windowTvf') {
+    window = { ...q.from.window, form: 'table-function' };
+    const seen = new Set<string>();
+    for (const e of q.groupBy) {
+      if (e.kind === 'column' && (e.name === 'window_start' || e.name === 'window_end')) seen.add(e.name);
+      else if (e.kind === 'column' && e.name === 'window_time') throw sqlError('GROUP BY window_time is not supported — group by window_start, window_end', e.pos);
+      else groupBy.push(e);
+    }
+    if (q.groupBy.length === 0) throw sqlError(`a ${window.kind} table function needs GROUP BY window_start, window_end[, keys] (Flink's window aggregation)`, q.from.pos);
+    for (const column of ['window_start', 'window_end']) {
+      if (!seen.has(column)) throw sqlError(`GROUP BY must list window_start and window_end with FROM TABLE(${window.kind}(…)) (${column} is missing)`, q.groupBy[0]?.pos ?? q.pos);
+    }
+  } else {
+    for (const e of q.groupBy) {
+      if (e.kind === 'call' && ['TUMBLE', 'HOP', 'SESSION', 'CUMULATE'].includes(e.name)) {
+        if (window) throw sqlError(`a second window (${e.name}) in GROUP BY is not supported — group by one window`, e.pos);
+        window = { ...groupWindow(e), form: 'group-window' };
+      } else {
+        groupBy.push(e);
+      }
+    }
+  }
+
+  const setName = settings.get('pipeline.name');
+  return {
+    jobName: setName?.value ?? jobNameFromTable(sink.name),
+    jobNamePos: setName?.pos ?? insert.pos,
+    source,
+    sourceAlias: q.from.alias,
+    where: q.where,
+    window,
+    groupBy,
+    grouped: q.groupBy.length > 0,
+    select: q.items,
+    having: q.having,
+    sink,
+    pos: q.pos,
+  };
+}
+
+/** TUMBLE(ts, size), HOP(ts, slide, size), SESSION(ts, gap) in GROUP BY. */
+function groupWindow(e: Extract<Expr, { kind: 'call' }>): WindowSpec {
+  const name = e.name;
+  if (name === 'CUMULATE') throw sqlError('the CUMULATE window is not supported — use TUMBLE, HOP or SESSION', e.pos);
+  const usage = name === 'TUMBLE' ? 'TUMBLE(ts, INTERVAL size)' : name === 'HOP' ? 'HOP(ts, INTERVAL slide, INTERVAL size)' : 'SESSION(ts, INTERVAL gap)';
+  const [time, ...intervals] = e.args;
+  if (e.star || e.distinct || time?.kind !== 'column') throw sqlError(`${name} takes the time column first: ${usage}`, e.pos);
+  const wanted = name === 'HOP' ? 2 : 1;
+  for (const a of intervals) if (a.kind !== 'interval') throw sqlError(`${name} takes INTERVALs after the time column: ${usage}`, a.pos ?? e.pos);
+  if (intervals.length > wanted) throw sqlError(`a window offset is not supported — windows are aligned to the epoch: ${usage}`, intervals[wanted]?.pos ?? e.pos);
+  if (intervals.length < wanted) throw sqlError(`${name} needs ${wanted === 2 ? 'a slide and a size' : 'an INTERVAL'}: ${usage}`, e.pos);
+  const ms = intervals.map((a) => (a.kind === 'interval' ? a.ms : 0));
+  return {
+    kind: name as WindowSpec['kind'],
+    timeColumn: time.name,
+    timePos: time.pos,
+    sizeMs: name === 'HOP' ? ms[1]! : name === 'TUMBLE' ? ms[0]! : 0,
+    slideMs: name === 'HOP' ? ms[0]! : 0,
+    gapMs: name === 'SESSION' ? ms[0]! : 0,
+    partitionBy: [],
+    pos: e.pos,
+  };
+}
+
+function options(ddl: CreateTable, known: readonly string[], role: string): Map<string, TableOption> {
+  const map = new Map<string, TableOption>();
+  for (const o of ddl.options) {
+    if (map.has(o.key)) throw sqlError(`option '${o.key}' is given twice`, o.pos);
+    if (!known.includes(o.key)) throw sqlError(`option '${o.key}' is not supported for a ${role} — known options: ${known.map((k) => `'${k}'`).join(', ')}`, o.pos);
+    map.set(o.key, o);
+  }
+  return map;
+}
+
+function connectorOf(ddl: CreateTable): TableOption {
+  const connector = ddl.options.find((o) => o.key === 'connector');
+  if (!connector) throw sqlError(`table ${ddl.name} has no 'connector' option: add 'connector' = 'kinesis' (a source) or 'dynamodb' (a sink)`, ddl.pos);
+  return connector;
+}
+
+function durationOption(value: string, key: string, pos: SourcePosition): number {
+  const ms = optionDurationMs(value);
+  if (ms === undefined) throw sqlError(`'${key}' = '${value}' is not a duration: write '10 s', '500 ms' or '1 min'`, pos);
+  return ms;
+}
+
+function shardsOption(o: TableOption | undefined): number | undefined {
+  if (!o) return undefined;
+  const n = /^\d+$/.test(o.value.trim()) ? Number(o.value) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw sqlError(`'shards' = '${o.value}' is not a shard count from 1 to 500`, o.pos);
+  return n;
+}
+
+function checkFormat(o: TableOption | undefined): void {
+  if (o && o.value.toLowerCase() !== 'json') throw sqlError(`'format' = '${o.value}' is not supported — records are JSON ('format' = 'json')`, o.pos);
+}
+
+function sourceTable(ddl: CreateTable, idle: { ms: number; pos: SourcePosition } | undefined): SourceTable {
+  const connector = connectorOf(ddl);
+  if (connector.value !== 'kinesis') {
+    throw sqlError(`table ${ddl.name} is read by the query, but '${connector.value}' is not a source connector — sources are 'connector' = 'kinesis'`, connector.pos);
+  }
+  const opts = options(ddl, CONNECTOR_OPTIONS.kinesis!, 'kinesis table');
+  checkFormat(opts.get('format'));
+  if (ddl.columns.length === 0) throw sqlError(`table ${ddl.name} declares no columns: list the fields of its JSON records`, ddl.pos);
+  const columns = checkColumns(ddl);
+  let rowtime: SourceTable['rowtime'];
+  if (ddl.watermark) {
+    const column = columns.find((c) => c.name === ddl.watermark!.column);
+    if (!column) throw sqlError(`WATERMARK FOR ${ddl.watermark.column}: ${ddl.name} has no such column`, ddl.watermark.pos);
+    if (column.type !== 'TIMESTAMP') throw sqlError(`WATERMARK FOR ${column.name}: the column is ${column.declared}, not TIMESTAMP(3)`, ddl.watermark.pos);
+    if (ddl.watermark.delayMs < 0) throw sqlError('the watermark delay must not be negative', ddl.watermark.pos);
+    rowtime = { column: column.name, outOfOrdernessMs: ddl.watermark.delayMs };
+  }
+  const idleOption = opts.get('scan.watermark.idle-timeout');
+  return {
+    name: ddl.name,
+    stream: opts.get('stream')?.value ?? ddl.name,
+    columns,
+    rowtime,
+    idleAfterMs: idleOption ? durationOption(idleOption.value, idleOption.key, idleOption.pos) : idle?.ms,
+    shards: shardsOption(opts.get('shards')),
+  };
+}
+
+function sinkTable(ddl: CreateTable): SinkTable {
+  const connector = connectorOf(ddl);
+  const known = CONNECTOR_OPTIONS[connector.value];
+  if (!known) throw sqlError(`'connector' = '${connector.value}' is not supported for a sink — use 'dynamodb', 'kinesis' or 'print'`, connector.pos);
+  const opts = options(ddl, known, `${connector.value} table`);
+  checkFormat(opts.get('format'));
+  let sink: SinkSpec;
+  switch (connector.value) {
+    case 'dynamodb':
+      sink = dynamoSink(opts.get('table-name')?.value ?? ddl.name);
+      break;
+    case 'kinesis':
+      sink = kinesisSink(opts.get('stream')?.value ?? ddl.name);
+      break;
+    default:
+      sink = logSink(ddl.name);
+  }
+  return { name: ddl.name, sink, columns: checkColumns(ddl) };
+}
+
+function checkColumns(ddl: CreateTable): Column[] {
+  const seen = new Set<string>();
+  for (const c of ddl.columns) {
+    if (seen.has(c.name)) throw sqlError(`column ${c.name} is declared twice in ${ddl.name}`, c.pos);
+    seen.add(c.name);
+  }
+  return ddl.columns.map(({ name, type, declared, notNull }) => ({ name, type, declared, notNull }));
+}
