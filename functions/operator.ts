@@ -1,6 +1,7 @@
 import { createStageHandler } from '../lib/io/stage-handler';
 import { KinesisWriter } from '../lib/io/kinesis-writer';
-import { backend, kinesis, logJson, plan, sinks } from './runtime-env';
+import { stageBatchMetrics } from '../lib/io/metrics';
+import { backend, kinesis, logger, metrics, plan, sinks, stateCounters } from './runtime-env';
 
 /** A stage function: SHARDFLOW_STAGE names the stage this deployment of the function runs. */
 const stageId = process.env.SHARDFLOW_STAGE ?? 's0';
@@ -13,5 +14,11 @@ export const handler = createStageHandler({
   backend,
   sinks,
   ...(shuffle && { shuffleWriter: shuffle }),
-  onInvocation: (info) => logJson({ type: 'stage-batch', ...info }),
+  stateCounters,
+  onInvocation: ({ lateSample, deadLetterSample, ...info }) => {
+    metrics.publish(info.stage, stageBatchMetrics(info));
+    logger.info('stage batch', { ...info });
+    if (lateSample?.length) logger.warn('late records', { stage: info.stage, late: info.late, sample: lateSample });
+    if (deadLetterSample?.length) logger.warn('dead letters', { stage: info.stage, deadLetters: info.deadLetters, sample: deadLetterSample });
+  },
 });

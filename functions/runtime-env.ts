@@ -1,4 +1,6 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { kinesisClient, dynamoClient } from '../lib/io/aws-clients';
+import { JobMetrics, metricsServiceName, stateWriteCounts, type StateWriteCounts } from '../lib/io/metrics';
 import { SinkWriter } from '../lib/io/sinks';
 import { withNameSuffix } from '../lib/plan/naming';
 import { planJob } from '../lib/plan/planner';
@@ -8,13 +10,20 @@ import job from 'shardflow-job';
 /**
  * What both functions share, built once per container: the plan (from the job bundled in as
  * `shardflow-job`, names suffixed by SHARDFLOW_NAME_SUFFIX on AWS), the AWS clients (endpoint from SHARDFLOW_ENDPOINT_URL / AWS_ENDPOINT_URL when set,
- * so one bundle runs on the emulators, LocalStack and AWS), the state backend and the sinks.
+ * so one bundle runs on the emulators, LocalStack and AWS), the state backend, the sinks, and the
+ * job's metrics (EMF) and structured logger (Powertools).
  */
-export const plan = withNameSuffix(planJob(job), process.env.SHARDFLOW_NAME_SUFFIX ?? '');
+const nameSuffix = process.env.SHARDFLOW_NAME_SUFFIX ?? '';
+export const plan = withNameSuffix(planJob(job), nameSuffix);
 export const kinesis = kinesisClient();
 export const ddb = dynamoClient();
 export const backend = new DynamoBackend(ddb, plan.stateTable);
 export const sinks = new SinkWriter(plan, ddb, kinesis);
 
-/** One structured log line per invocation (CloudWatch Logs Insights can query the fields). */
-export const logJson = (fields: Record<string, unknown>): void => console.log(JSON.stringify({ job: plan.job, ...fields }));
+const service = metricsServiceName(plan.job, nameSuffix);
+/** EMF metrics on stdout, dimensioned by service (the deployment), job and stage. */
+export const metrics = new JobMetrics({ job: plan.job, service });
+/** Structured JSON logs (CloudWatch Logs Insights can query the fields). */
+export const logger = new Logger({ serviceName: service, persistentKeys: { job: plan.job } });
+/** What the backend has written so far, for per-batch metrics. */
+export const stateCounters = (): StateWriteCounts => stateWriteCounts(backend.counters);

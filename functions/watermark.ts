@@ -1,5 +1,6 @@
 import { createWatermarkHandler } from '../lib/io/watermark-handler';
-import { backend, logJson, plan, sinks } from './runtime-env';
+import { watermarkTickMetrics } from '../lib/io/metrics';
+import { backend, logger, metrics, plan, sinks, stateCounters } from './runtime-env';
 
 /**
  * The scheduled watermark function. EventBridge runs it at most once a minute, so it may tick inside one
@@ -11,5 +12,12 @@ export const handler = createWatermarkHandler({
   sinks,
   loopForMs: Number(process.env.SHARDFLOW_WATERMARK_LOOP_MS ?? 0),
   tickMs: Number(process.env.SHARDFLOW_WATERMARK_TICK_MS ?? 1000),
-  onTick: (tick) => logJson({ type: 'watermark-tick', ...tick }),
+  stateCounters,
+  onTick: ({ deadLetterSample, ...tick }) => {
+    metrics.publish(tick.stage, watermarkTickMetrics(tick));
+    // A tick that fired nothing is routine: debug, so the logs stay quiet while no windows close.
+    if (tick.fired > 0) logger.info('watermark tick', { ...tick });
+    else logger.debug('watermark tick', { ...tick });
+    if (deadLetterSample?.length) logger.warn('dead letters', { stage: tick.stage, deadLetters: tick.deadLetters, sample: deadLetterSample });
+  },
 });

@@ -1,4 +1,5 @@
 import type { Plan, Stage } from '../lib/plan/plan';
+import { dashboardResource } from './dashboard';
 import { FIRE_INDEX, tableDefinitions } from './tables';
 
 /** Where and how a plan is deployed. */
@@ -23,6 +24,7 @@ export const logicalId = (prefix: string, name: string): string =>
 export const KEY_ID = 'ShardflowKey';
 export const WATERMARK_FUNCTION = 'watermark';
 export const LAMBDA_RUNTIME = 'nodejs22.x';
+export const DASHBOARD_ID = 'ShardflowDashboard';
 
 /** Lambda's iterator-age alarm fires when a stage falls this far behind its stream. */
 const ITERATOR_AGE_ALARM_MS = 60_000;
@@ -39,6 +41,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
   const streamId = (name: string): string => logicalId('Stream', name);
   const tableId = (name: string): string => logicalId('Table', name);
   const functionName = (fn: string): string => `${target.service}-${target.stage}-${fn}`;
+  const queueName = (stage: Stage): string => `${plan.job}-${stage.id}-failures${target.nameSuffix}`;
 
   resources[KEY_ID] = {
     Type: 'AWS::KMS::Key',
@@ -102,7 +105,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     const queue = logicalId('FailureQueue', stage.id);
     resources[queue] = {
       Type: 'AWS::SQS::Queue',
-      Properties: { QueueName: `${plan.job}-${stage.id}-failures${target.nameSuffix}`, MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true },
+      Properties: { QueueName: queueName(stage), MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true },
     };
     const input = getAtt(streamId(stage.input.stream));
     const statements: Json[] = [
@@ -164,11 +167,15 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     events: [{ schedule: { rate: ['rate(1 minute)'], enabled: true } }],
   };
 
+  // The job's CloudWatch dashboard: the functions' EMF metrics, iterator age, the failure queues.
+  resources[DASHBOARD_ID] = dashboardResource(plan, target, { functionName, queueName, watermarkFunction: WATERMARK_FUNCTION });
+
   const outputs: Json = {
     SourceStream: { Description: 'Push events here', Value: plan.stages[0]!.input.stream },
     StateTable: { Value: plan.stateTable },
     DeadLetterTable: { Value: plan.deadLetterTable },
     ...Object.fromEntries(sinkTables.map((t) => [logicalId('ResultsTable', t), { Value: t }])),
+    Dashboard: { Description: 'The job in CloudWatch', Value: sub(`https://\${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=\${AWS::Region}#dashboards:name=\${${DASHBOARD_ID}}`) },
   };
   return { functions, resources: { Resources: resources, Outputs: outputs } };
 }

@@ -1,20 +1,25 @@
 import * as path from 'node:path';
 import { demoClicks, partitionKeyOf, putEvents } from '../local/demo';
+import { Dashboard, DashboardPortInUseError } from '../local/dashboard/server';
 import { DevRuntime } from '../local/dev-runtime';
 import { formatResult, ResultsWatcher } from '../local/results-watcher';
 import { intFlag, parseArgs, stringFlag, UsageError } from './args';
 import { clockTime, Terminal } from './terminal';
 
+/** Where the dashboard listens unless told otherwise (Flink's web UI port). */
+export const DEFAULT_DASHBOARD_PORT = 8081;
+
 /**
- * `shardflow dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--verbose]`: the job on the
- * embedded runtime, with a demo click stream unless --no-demo, results printed as windows fire, and a
- * progress line. Ctrl-C stops everything.
+ * `shardflow dev JOB [--no-demo] [--port 4566] [--dashboard-port 8081] [--data DIR] [--rate N] [--verbose]`:
+ * the job on the embedded runtime, with a demo click stream unless --no-demo, results printed as windows
+ * fire, a progress line, and a live web dashboard (`--dashboard-port 0`: none). Ctrl-C stops everything.
  */
 export async function dev(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, ['demo', 'verbose']);
   const jobFile = args.positionals[0];
   if (!jobFile) throw new UsageError('dev needs a job file: shardflow dev examples/click-counts.ts');
   const port = intFlag(args, 'port', 4566, 65535);
+  const dashboardPort = intFlag(args, 'dashboard-port', DEFAULT_DASHBOARD_PORT, 65535);
   const rate = intFlag(args, 'rate', 20, 100_000);
   const demo = args.flags.get('demo') !== false;
   const verbose = args.flags.get('verbose') === true;
@@ -27,7 +32,20 @@ export async function dev(argv: readonly string[]): Promise<number> {
   const plan = runtime.plan;
   const source = plan.stages[0]!.input.stream;
   const sinkTables = plan.sinks.flatMap((s) => (s.kind === 'dynamodb' ? [s.table] : []));
-  term.line(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s — job ${plan.job}: ${plan.stages.map((s) => `${s.id} ← ${s.input.stream}`).join(', ')}`);
+  let dashboard: Dashboard | undefined;
+  if (dashboardPort !== 0) {
+    try {
+      dashboard = await Dashboard.start(runtime, { port: dashboardPort, ...(verbose && { log: (l: string) => term.line(`  · ${l}`) }) });
+    } catch (e) {
+      // The dashboard is a view: without it the job still runs.
+      if (!(e instanceof DashboardPortInUseError)) {
+        await runtime.stop();
+        throw e;
+      }
+      term.line(e.message);
+    }
+  }
+  term.line(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s — job ${plan.job}: ${plan.stages.map((s) => `${s.id} ← ${s.input.stream}`).join(', ')}${dashboard ? ` — dashboard ${dashboard.url}` : ''}`);
   term.line(`  edge      ${runtime.edgeUrl}  (Kinesis + DynamoDB: aws --endpoint-url ${runtime.edgeUrl} …)`);
   term.line(`  push to   ${source}${demo ? `  (demo: ${rate} clicks/s)` : ''}`);
   term.line(`  results   ${sinkTables.join(', ') || plan.sinks.map((s) => s.name).join(', ')}${dataDir ? `   data in ${dataDir}` : ''}`);
@@ -89,6 +107,7 @@ export async function dev(argv: readonly string[]): Promise<number> {
   term.done();
   term.line('stopping…');
   await Promise.all(loops);
+  await dashboard?.close();
   await runtime.stop();
   term.line('stopped: no emulator or worker left running');
   return 0;

@@ -9,7 +9,7 @@ import { SqlError } from '../sql/sql-error';
 const USAGE = `usage: shardflow <command>
 
   plan JOB                 print the job's stages, streams and tables
-  dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--verbose]
+  dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--dashboard-port 8081] [--verbose]
                            run the job on the embedded local runtime
   push STREAM (--file events.jsonl | --demo clicks [--rate N] [--count N]) [--endpoint URL]
                            put JSON events on a stream (default endpoint http://localhost:4566)

@@ -4,7 +4,9 @@ import type { StateBackend } from '../state/backend';
 import { toStageBatch, type BatchResponse, type KinesisStreamEvent } from './kinesis-event';
 import { KinesisWriter } from './kinesis-writer';
 import { emitShuffle } from './shuffle-emitter';
+import { faultPoint } from './fault-points';
 import type { SinkWriter } from './sinks';
+import { deadLetterSample, lateSample, type DeadLetterSample, type LateRecordSample, type StateWriteCounts } from './metrics';
 
 /** What one invocation did, for logs and metrics. */
 export interface StageInvocation {
@@ -18,6 +20,16 @@ export interface StageInvocation {
   readonly markers: number;
   readonly watermarkMs: number;
   readonly durationMs: number;
+  /** Records the stage took in: the Kinesis records at a source, the elements inside envelopes after a shuffle. */
+  readonly elementsIn?: number;
+  /** State item writes (blind ADDs, versioned puts) and writes refused by their condition, when the backend counts them. */
+  readonly stateWrites?: number;
+  readonly conditionFailures?: number;
+  /** Processing time when the batch was done (watermark lag = atMs − watermarkMs). */
+  readonly atMs?: number;
+  /** A few of the batch's late records and dead letters, for the logs and the dashboard. */
+  readonly lateSample?: readonly LateRecordSample[];
+  readonly deadLetterSample?: readonly DeadLetterSample[];
 }
 
 export interface StageHandlerDeps {
@@ -29,6 +41,8 @@ export interface StageHandlerDeps {
   readonly shuffleWriter?: KinesisWriter;
   readonly clock?: () => number;
   readonly onInvocation?: (info: StageInvocation) => void;
+  /** The backend's write counters so far (e.g. `DynamoBackend.counters`), for per-batch metrics. */
+  readonly stateCounters?: () => StateWriteCounts;
 }
 
 /**
@@ -48,14 +62,24 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
     const started = clock();
     if (event.Records.length === 0) return { batchItemFailures: [] };
     const { batch, deadLetters: unreadable } = toStageBatch(stage, event, started);
+    // Chaos runs only (inert otherwise): crash points between the effects, salted by what the batch holds.
+    const salt = `${stage.id}/${batch.shardId}/${event.Records[0]!.kinesis.sequenceNumber}-${event.Records[event.Records.length - 1]!.kinesis.sequenceNumber}`;
+    faultPoint('after-decode', salt);
+    const countsBefore = deps.stateCounters?.();
     const result = await executor.runBatch(batch);
+    faultPoint('after-state', salt);
     await deps.sinks.deadLetters([...unreadable, ...result.deadLetters]);
     await deps.sinks.write(result.outputs);
+    faultPoint('after-sinks', salt);
     let markers = 0;
     if (stage.output.kind === 'shuffle') {
       markers = (await emitShuffle(deps.shuffleWriter!, batch.shardId, result.shuffled, result.watermark)).markers;
+      faultPoint('after-envelopes', salt);
     }
     await executor.commit(result);
+    faultPoint('before-return', salt);
+    const countsAfter = deps.stateCounters?.();
+    const done = clock();
     deps.onInvocation?.({
       stage: stage.id,
       shardId: batch.shardId,
@@ -66,7 +90,12 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
       deadLetters: unreadable.length + result.deadLetters.length,
       markers,
       watermarkMs: result.watermark.afterMs,
-      durationMs: clock() - started,
+      durationMs: done - started,
+      atMs: done,
+      elementsIn: batch.kind === 'source' ? event.Records.length : batch.elements.length,
+      ...(countsBefore && countsAfter && { stateWrites: countsAfter.writes - countsBefore.writes, conditionFailures: countsAfter.conditionFailures - countsBefore.conditionFailures }),
+      lateSample: lateSample(result.late),
+      deadLetterSample: deadLetterSample([...unreadable, ...result.deadLetters]),
     });
     return { batchItemFailures: [] };
   };

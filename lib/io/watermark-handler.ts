@@ -1,14 +1,24 @@
 import type { Plan } from '../plan/plan';
 import { StageExecutor } from '../runtime/stage-executor';
+import type { DeadLetter } from '../runtime/records';
 import type { StateBackend } from '../state/backend';
 import { NO_WATERMARK } from '../time/watermark';
 import type { SinkWriter } from './sinks';
+import { deadLetterSample, type DeadLetterSample, type StateWriteCounts } from './metrics';
 
 export interface WatermarkTick {
   readonly stage: string;
   readonly watermarkMs: number;
   readonly fired: number;
   readonly outputs: number;
+  /** Firing failures written as dead letters, with a few of them by name. */
+  readonly deadLetters?: number;
+  readonly deadLetterSample?: readonly DeadLetterSample[];
+  /** State item writes and refused conditions while firing, when the backend counts them. */
+  readonly stateWrites?: number;
+  readonly conditionFailures?: number;
+  /** Processing time of the tick (watermark lag = atMs − watermarkMs). */
+  readonly atMs?: number;
 }
 
 export interface WatermarkHandlerDeps {
@@ -22,6 +32,8 @@ export interface WatermarkHandlerDeps {
   /** Time between ticks inside one invocation. Default 1000 ms. */
   readonly tickMs?: number;
   readonly onTick?: (tick: WatermarkTick) => void;
+  /** The backend's write counters so far (e.g. `DynamoBackend.counters`), for per-tick metrics. */
+  readonly stateCounters?: () => StateWriteCounts;
 }
 
 /**
@@ -38,15 +50,29 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
   const tick = async (): Promise<WatermarkTick[]> => {
     const ticks: WatermarkTick[] = [];
     for (const executor of executors) {
-      const watermarkMs = await executor.currentWatermark(clock());
+      const atMs = clock();
+      const watermarkMs = await executor.currentWatermark(atMs);
       if (watermarkMs === NO_WATERMARK) continue;
       let outputs = 0;
+      const deadLetters: DeadLetter[] = [];
+      const countsBefore = deps.stateCounters?.();
       const { fired } = await executor.fireDue(watermarkMs, async (f) => {
         await deps.sinks.deadLetters(f.deadLetters);
         await deps.sinks.write(f.outputs);
         outputs += f.outputs.length;
+        deadLetters.push(...f.deadLetters);
       });
-      const t = { stage: executor.stage.id, watermarkMs, fired, outputs };
+      const countsAfter = deps.stateCounters?.();
+      const t: WatermarkTick = {
+        stage: executor.stage.id,
+        watermarkMs,
+        fired,
+        outputs,
+        deadLetters: deadLetters.length,
+        deadLetterSample: deadLetterSample(deadLetters),
+        ...(countsBefore && countsAfter && { stateWrites: countsAfter.writes - countsBefore.writes, conditionFailures: countsAfter.conditionFailures - countsBefore.conditionFailures }),
+        atMs,
+      };
       deps.onTick?.(t);
       ticks.push(t);
     }

@@ -16,6 +16,8 @@ import { EventSourceMapping } from './event-source-mapping';
 import { fileCheckpointStore, memoryCheckpointStore } from './esm/checkpoint-store';
 import { FunctionHost } from './function-host';
 import { createResources } from './resources';
+import { FunctionFigures, type LoggedDeadLetter, type LoggedLate, type MetricFigure } from './dashboard/function-figures';
+import { StateReader, type StateSnapshot } from './dashboard/state-reader';
 
 /** Options of {@link DevRuntime.start}. */
 export interface DevRuntimeOptions {
@@ -44,7 +46,19 @@ export interface DevStatus {
     readonly iteratorAgeMs: number;
     readonly errors: number;
     readonly watermarkMs: number | undefined;
+    /** The stage's EMF metrics since the start, by name (what CloudWatch would chart), from its functions' logs. */
+    readonly metrics: Readonly<Record<string, MetricFigure>>;
+    /** Per shard of the stage's input stream, as the event source mapping sees it. */
+    readonly shards: readonly { readonly shardId: string; readonly recordsDelivered: number; readonly iteratorAgeMs: number; readonly state: string }[];
   }[];
+}
+
+/** Everything the dashboard shows: live figures, what the tables hold, and what the functions logged by name. */
+export interface DevSnapshot {
+  readonly atMs: number;
+  readonly status: DevStatus;
+  readonly state: StateSnapshot;
+  readonly logged: { readonly late: readonly LoggedLate[]; readonly deadLetters: readonly LoggedDeadLetter[] };
 }
 
 /** The edge port is taken: say so before starting anything. */
@@ -70,6 +84,8 @@ export class DevRuntime {
   private stopping = false;
   private bundleDir: string | undefined;
   private readonly watermarks = new Map<string, number>();
+  private readonly functionFigures = new FunctionFigures();
+  private stateReader: StateReader | undefined;
   readonly kinesis;
   readonly ddb;
 
@@ -109,6 +125,11 @@ export class DevRuntime {
 
   private async boot(dataDir: string | undefined): Promise<void> {
     const log = this.options.log ?? (() => {});
+    // The workers' output is the local CloudWatch Logs: their EMF metrics feed status() and the dashboard.
+    const functionLog = (line: string): void => {
+      this.functionFigures.ingest(line);
+      log(line);
+    };
     const [, bundles] = await Promise.all([
       createResources(this.plan, this.kinesis, this.ddb),
       bundleFunctions(this.jobFile, (this.bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), `shardflow-${this.plan.job}-`))), { minify: false }),
@@ -125,7 +146,7 @@ export class DevRuntime {
     const timeoutMs = this.options.functionTimeoutMs ?? 60_000;
     const checkpoints = dataDir ? fileCheckpointStore(path.join(dataDir, 'checkpoints')) : memoryCheckpointStore();
     for (const stage of this.plan.stages) {
-      const host = new FunctionHost({ functionName: `${this.plan.job}-${stage.id}`, bundlePath: bundles.operator, env: { ...env, SHARDFLOW_STAGE: stage.id }, timeoutMs, memoryMb: 512, log });
+      const host = new FunctionHost({ functionName: `${this.plan.job}-${stage.id}`, bundlePath: bundles.operator, env: { ...env, SHARDFLOW_STAGE: stage.id }, timeoutMs, memoryMb: 512, log: functionLog });
       this.hosts.push(host);
       const b = stage.batch;
       const mapping = new EventSourceMapping(
@@ -155,7 +176,7 @@ export class DevRuntime {
       );
       this.mappings.push(mapping);
     }
-    const watermark = new FunctionHost({ functionName: `${this.plan.job}-watermark`, bundlePath: bundles.watermark, env: { ...env, SHARDFLOW_WATERMARK_LOOP_MS: '0' }, timeoutMs, memoryMb: 512, log });
+    const watermark = new FunctionHost({ functionName: `${this.plan.job}-watermark`, bundlePath: bundles.watermark, env: { ...env, SHARDFLOW_WATERMARK_LOOP_MS: '0' }, timeoutMs, memoryMb: 512, log: functionLog });
     this.hosts.push(watermark);
     for (const m of this.mappings) m.start();
     this.ticking = this.tick(watermark);
@@ -194,9 +215,18 @@ export class DevRuntime {
           iteratorAgeMs: Math.max(0, ...shards.map((s) => s.iteratorAgeMs)),
           errors: shards.reduce((n, s) => n + s.functionErrors, 0),
           watermarkMs: this.watermarks.get(stage.id),
+          metrics: this.functionFigures.stage(stage.id),
+          shards: shards.map((s) => ({ shardId: s.shardId, recordsDelivered: s.recordsDelivered, iteratorAgeMs: s.iteratorAgeMs, state: s.state })),
         };
       }),
     };
+  }
+
+  /** status() plus what the job's tables hold (watermarks per shard, open windows, results, dead letters, late records). */
+  async snapshot(): Promise<DevSnapshot> {
+    this.stateReader ??= new StateReader(this.plan, this.ddb);
+    const state = await this.stateReader.read();
+    return { atMs: Date.now(), status: this.status(), state, logged: this.functionFigures.logged() };
   }
 
   /** True when every stage has caught up with its stream. */

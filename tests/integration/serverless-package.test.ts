@@ -8,6 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { loadJob } from '../../lib/cli/load-job';
+import { METRIC_DIMENSIONS, METRICS_NAMESPACE, metricsServiceName, stageBatchMetrics, watermarkTickMetrics } from '../../lib/io/metrics';
+import { planJob } from '../../lib/plan/planner';
 
 jest.setTimeout(180_000);
 const run = promisify(execFile);
@@ -117,5 +120,45 @@ describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.t
     const zip = fs.readFileSync(path.join(dir, 's0.zip'));
     expect(zip.includes('operator.js')).toBe(true);
     expect(zip.includes('node_modules/')).toBe(false);
+  });
+
+  test('a CloudWatch dashboard charts only metrics the handlers emit, with their dimensions, for every stage, beside iterator age and the failure queues', async () => {
+    const { template: t } = await packaged(job);
+    const plan = planJob(loadJob(path.join(ROOT, job)));
+    const dashboards = ofType(t, 'AWS::CloudWatch::Dashboard');
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.parse((dashboards[0]![1].Properties.DashboardBody['Fn::Sub'] as string).replaceAll('${AWS::Region}', 'eu-west-1')) as Json;
+    const lines = (body.widgets as Json[]).filter((w) => w.type === 'metric').flatMap((w) => w.properties.metrics as unknown[][]);
+    const dimensionsOf = (line: unknown[]): Record<string, string> => {
+      const pairs = line.slice(2).filter((p) => typeof p === 'string') as string[];
+      return Object.fromEntries(pairs.flatMap((_, i) => (i % 2 === 0 ? [[pairs[i], pairs[i + 1]]] : [])));
+    };
+
+    // What the handlers emit, from the functions they publish with (a batch and a tick that report everything).
+    const emitted = new Set(
+      [
+        ...stageBatchMetrics({ stage: 's0', shardId: 'x', recordsIn: 1, shuffled: 1, outputs: 1, late: 1, deadLetters: 1, markers: 0, watermarkMs: 1, durationMs: 1, atMs: 2, stateWrites: 1, conditionFailures: 1 }),
+        ...watermarkTickMetrics({ stage: 's1', watermarkMs: 1, fired: 1, outputs: 1, deadLetters: 1, stateWrites: 1, conditionFailures: 1, atMs: 2 }),
+      ].map((d) => d.name as string),
+    );
+    const ours = lines.filter((l) => l[0] === METRICS_NAMESPACE);
+    for (const line of ours) {
+      expect(emitted).toContain(line[1]);
+      const dims = dimensionsOf(line);
+      expect(Object.keys(dims)).toEqual([...METRIC_DIMENSIONS]);
+      expect(dims).toMatchObject({ service: metricsServiceName(plan.job, '-prod'), job: plan.job });
+      expect(plan.stages.map((s) => s.id)).toContain(dims.stage);
+    }
+    expect(new Set(ours.map((l) => l[1]))).toEqual(emitted);
+    for (const stage of plan.stages) expect(ours.filter((l) => dimensionsOf(l).stage === stage.id).map((l) => l[1])).toEqual(expect.arrayContaining(['RecordsIn', 'RecordsOut', 'WatermarkLag', 'BatchDuration', 'DeadLetters']));
+
+    // Lambda's iterator age for every stage function, and the depth of every on-failure queue, by their deployed names.
+    const stageFunctions = ofType(t, 'AWS::Lambda::EventSourceMapping').map(([, m]) => t.Resources[m.Properties.FunctionName['Fn::GetAtt'][0]].Properties.FunctionName as string);
+    const iteratorAge = lines.filter((l) => l[0] === 'AWS/Lambda' && l[1] === 'IteratorAge').map((l) => dimensionsOf(l).FunctionName);
+    expect(new Set(iteratorAge)).toEqual(new Set(stageFunctions));
+    const queues = ofType(t, 'AWS::SQS::Queue').map(([, q]) => q.Properties.QueueName as string);
+    const charted = lines.filter((l) => l[0] === 'AWS/SQS').map((l) => dimensionsOf(l).QueueName);
+    expect(new Set(charted)).toEqual(new Set(queues));
+    expect(t.Outputs.Dashboard.Value['Fn::Sub']).toContain('#dashboards:name=${ShardflowDashboard}');
   });
 });

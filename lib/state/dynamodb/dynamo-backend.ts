@@ -8,11 +8,12 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import type { KeyedLogic } from '../../runtime/keyed-logic';
-import { decodePosition, encodePosition, type Element } from '../../runtime/records';
+import { decodePosition, encodePosition, originKey, type Element } from '../../runtime/records';
 import { NO_WATERMARK } from '../../time/watermark';
 import type { InputRow, ItemOutcome, ItemRef, ItemUpdate, StateBackend, StoredItem } from '../backend';
 import { planFire, planUpdate, type PlannedWrite } from '../item-update';
 import { FIRE_INDEX } from '../../../infra/tables';
+import { faultPoint } from '../../io/fault-points';
 import { ACC_PREFIX, decodeItem, dueKey, encodeItem, FIRE_BUCKETS, itemPk, MARK_PREFIX, metaPk, refOf, type Item } from './item-codec';
 
 export interface DynamoBackendOptions {
@@ -75,6 +76,8 @@ export class DynamoBackend implements StateBackend {
       for (let i = next++; i < updates.length; i = next++) {
         const u = updates[i]!;
         outcomes[i] = await this.updateOne(u.ref, u.elements, logic, watermarkMs);
+        // Chaos runs only: a crash with some of the batch's items written and others not.
+        faultPoint('between-state-writes', `${u.ref.stageId}/${u.ref.key}/${u.ref.slot}/${u.elements[0] ? originKey(u.elements[0].origin) : ''}`);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, updates.length) }, worker));
@@ -198,10 +201,12 @@ export class DynamoBackend implements StateBackend {
 
   async fire(ref: ItemRef, logic: KeyedLogic, watermarkMs: number, deliver: (outcome: ItemOutcome) => Promise<void>): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      faultPoint('before-fire', `${ref.stageId}/${ref.key}/${ref.slot}/${watermarkMs}`);
       // Always read: stage functions change items in other processes.
       const planned = planFire(await this.read(ref, logic), ref, logic, watermarkMs);
       if (!planned.next) return;
       await deliver(planned.outcome);
+      faultPoint('after-fire-deliver', `${ref.stageId}/${ref.key}/${ref.slot}/${watermarkMs}`);
       if (await this.write(ref, planned, logic)) return;
     }
     throw new Error(`state item ${cacheId(ref)} kept changing while firing`);

@@ -1,0 +1,223 @@
+/**
+ * The local dashboard's parts without a browser: the job graph of each example, the figures read from
+ * the functions' log lines, the live history's rates, and the HTTP server (page, JSON, Server-Sent
+ * Events, a port in use).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import * as http from 'node:http';
+import { loadJob } from '../../lib/cli/load-job';
+import { JobMetrics, stageBatchMetrics, watermarkTickMetrics } from '../../lib/io/metrics';
+import { FunctionFigures } from '../../lib/local/dashboard/function-figures';
+import { jobGraph } from '../../lib/local/dashboard/job-graph';
+import { LiveHistory } from '../../lib/local/dashboard/live-history';
+import { describeItem } from '../../lib/local/dashboard/state-reader';
+import { Dashboard, DashboardPortInUseError, type DashboardRuntime } from '../../lib/local/dashboard/server';
+import type { DevSnapshot, DevStatus } from '../../lib/local/dev-runtime';
+import { planJob } from '../../lib/plan/planner';
+
+const JOBS = ['examples/click-counts.ts', 'examples/click-totals.ts', 'tests/fixtures/sessions-to-kinesis.ts'];
+
+/** What Powertools writes, as a function worker's log would have it (stdout and stderr: warnings go to stderr). */
+function outputLines(run: () => void): string[] {
+  const lines: string[] = [];
+  const capture = (chunk: string | Uint8Array): boolean => {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  };
+  const spies = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
+  try {
+    run();
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  return lines;
+}
+
+describe.each(JOBS)('the job graph of %s', (file) => {
+  const plan = planJob(loadJob(file));
+  const graph = jobGraph(plan);
+  const ids = graph.nodes.map((n) => n.id);
+
+  test('has every stage, stream and table of the plan, and the watermark function', () => {
+    for (const s of plan.stages) expect(ids).toContain(`stage:${s.id}`);
+    for (const s of plan.streams) expect(ids).toContain(`stream:${s.name}`);
+    for (const t of plan.tables) expect(ids).toContain(`table:${t.name}`);
+    expect(ids).toContain('function:watermark');
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  test('records flow left to right from the source stream through every stage, and no two boxes share a cell', () => {
+    const at = new Map(graph.nodes.map((n) => [n.id, n]));
+    for (const e of graph.edges) {
+      expect(at.has(e.from) && at.has(e.to)).toBe(true);
+      if (e.kind === 'data') expect(at.get(e.to)!.column).toBeGreaterThan(at.get(e.from)!.column);
+    }
+    expect(at.get(`stream:${plan.stages[0]!.input.stream}`)).toMatchObject({ column: 0, row: 0 });
+    for (const s of plan.stages) expect(at.get(`stage:${s.id}`)).toMatchObject({ row: 0, kind: 'stage', stage: s.id });
+    const cells = graph.nodes.map((n) => `${n.column},${n.row}`);
+    expect(new Set(cells).size).toBe(cells.length);
+  });
+});
+
+test('function figures: EMF lines add up per stage, other lines are ignored, logged late records and dead letters are kept newest first', () => {
+  const metrics = new JobMetrics({ job: 'j', service: 'shardflow-j' });
+  const logger = new Logger({ serviceName: 'shardflow-j', persistentKeys: { job: 'j' } });
+  const base = { stage: 's1', shardId: 'shardId-000000000000', recordsIn: 2, shuffled: 0, outputs: 1, late: 0, deadLetters: 0, markers: 0, watermarkMs: 1000, durationMs: 10, atMs: 3000 };
+  const lines = outputLines(() => {
+    metrics.publish('s1', stageBatchMetrics({ ...base, elementsIn: 50 }));
+    metrics.publish('s1', stageBatchMetrics({ ...base, elementsIn: 70, durationMs: 30, atMs: 5000 }));
+    metrics.publish('s1', watermarkTickMetrics({ stage: 's1', watermarkMs: 4000, fired: 3, outputs: 3, atMs: 4500 }));
+    logger.info('stage batch', { stage: 's1' });
+    logger.warn('late records', { stage: 's1', late: 1, sample: [{ shardId: 'shardId-000000000000', sequenceNumber: '7', eventTimeMs: 100, key: 'ann' }] });
+    logger.warn('dead letters', { stage: 's0', deadLetters: 1, sample: [{ reason: 'not JSON', operator: 'source', shardId: 'shardId-000000000000', sequenceNumber: '8' }] });
+    logger.warn('dead letters', { stage: 's0', deadLetters: 1, sample: [{ reason: 'too big', operator: 'source', shardId: 'shardId-000000000000', sequenceNumber: '9' }] });
+  });
+  const figures = new FunctionFigures();
+  for (const line of lines) figures.ingest(`[j-s1] ${line}`);
+  figures.ingest('[j-s1] START RequestId: 1 Version: $LATEST');
+
+  const s1 = figures.stage('s1');
+  expect(s1.RecordsIn).toMatchObject({ sum: 120, samples: 2, last: 70, max: 70 });
+  expect(s1.RecordsOut).toMatchObject({ sum: 5, samples: 3 });
+  expect(s1.BatchDuration).toMatchObject({ sum: 40, last: 30, max: 30 });
+  expect(s1.FiredWindows).toMatchObject({ sum: 3 });
+  expect(s1.WatermarkLag).toMatchObject({ last: 500, max: 4000 });
+  expect(figures.stage('s0')).toEqual({});
+  const logged = figures.logged();
+  expect(logged.late).toEqual([expect.objectContaining({ stage: 's1', key: 'ann', eventTimeMs: 100, sequenceNumber: '7' })]);
+  expect(logged.deadLetters.map((d) => d.reason)).toEqual(['too big', 'not JSON']);
+});
+
+test('an open window’s value so far: an additive accumulator, a window’s accumulator, a key’s sessions with their span', () => {
+  expect(describeItem({ pk: { S: 'k#s1#ann' }, sk: { S: 'w:0' }, a_sum: { N: '12' }, a_count: { N: '3' } })).toEqual({ value: 'sum=12 count=3' });
+  expect(describeItem({ d: { S: JSON.stringify({ start: 0, end: 5000, acc: { max: 7 }, firings: 0 }) } })).toEqual({ value: 'max=7', startMs: 0, endMs: 5000 });
+  const sessions = { sessions: [{ start: 1000, end: 31_000, acc: { count: 2 } }, { start: 90_000, end: 125_000, acc: { count: 6 } }] };
+  expect(describeItem({ d: { S: JSON.stringify(sessions) } })).toEqual({ value: '2 sessions · count=6', startMs: 1000, endMs: 125_000 });
+  expect(describeItem({ d: { S: 'null' } })).toEqual({ value: '' });
+  expect(describeItem({ d: { S: JSON.stringify({ clickCount: 'x'.repeat(100) }) } }).value).toHaveLength(60);
+});
+
+const statusOf = (inTotal: number, outTotal: number, iteratorAgeMs = 0): DevStatus => ({
+  stages: [
+    {
+      id: 's0',
+      recordsIn: inTotal,
+      iteratorAgeMs,
+      errors: 0,
+      watermarkMs: undefined,
+      metrics: { RecordsIn: { sum: inTotal, samples: 1, last: 0, max: 0, lastAtMs: 0 }, RecordsOut: { sum: outTotal, samples: 1, last: 0, max: 0, lastAtMs: 0 } },
+      shards: [],
+    },
+  ],
+});
+
+test('live history: rates per second over the last five seconds, iterator age as is, a bounded number of samples', () => {
+  const h = new LiveHistory(3, 5000);
+  expect(h.add(statusOf(0, 0), 0).stages.s0).toEqual({ inPerSec: 0, outPerSec: 0, iteratorAgeMs: 0 });
+  h.add(statusOf(100, 50), 1000);
+  expect(h.add(statusOf(200, 100, 750), 2000).stages.s0).toEqual({ inPerSec: 100, outPerSec: 50, iteratorAgeMs: 750 });
+  for (let t = 3000; t <= 8000; t += 1000) h.add(statusOf(200 + (t - 2000) / 100, 100), t);
+  // Over the last five seconds: 50 records in, none out.
+  expect(h.all().at(-1)!.stages.s0).toMatchObject({ inPerSec: 10, outPerSec: 0 });
+  expect(h.all()).toHaveLength(3);
+});
+
+describe('the dashboard server', () => {
+  const plan = planJob(loadJob('examples/click-counts.ts'));
+  let inTotal = 0;
+  const snapshot = (): DevSnapshot => ({
+    atMs: Date.now(),
+    status: statusOf(inTotal, inTotal),
+    state: { watermarks: [], openWindows: [], results: [], deadLetters: { table: plan.deadLetterTable, total: 0, latest: [] }, lateSinks: [] },
+    logged: { late: [], deadLetters: [] },
+  });
+  const runtime: DashboardRuntime = { plan, edgeUrl: 'http://localhost:4566', status: () => statusOf((inTotal += 10), inTotal), snapshot: async () => snapshot() };
+  let dashboard: Dashboard;
+  beforeAll(async () => {
+    dashboard = await Dashboard.start(runtime, { port: 0, sampleEveryMs: 50, snapshotEveryMs: 100 });
+  });
+  afterAll(() => dashboard.close());
+
+  const get = (path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> =>
+    new Promise((resolve, reject) => {
+      http.get(`${dashboard.url}${path}`, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      }).on('error', reject);
+    });
+
+  test('listens on loopback and serves the page, its script and style, with nothing allowed from elsewhere', async () => {
+    expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const page = await get('/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(page.body).toContain('<script src="/app.js"></script>');
+    expect(page.body).not.toMatch(/https?:\/\//);
+    for (const file of ['/app.js', '/style.css']) {
+      const r = await get(file);
+      expect(r.status).toBe(200);
+      expect(r.body).not.toMatch(/(src|href|url)\s*[=(]\s*["']?https?:/);
+    }
+    expect((await get('/nope')).status).toBe(404);
+  });
+
+  test('serves the job graph and a snapshot as JSON', async () => {
+    const graph = JSON.parse((await get('/api/graph')).body);
+    expect(graph.nodes.filter((n: { kind: string }) => n.kind === 'stage').map((n: { stage: string }) => n.stage)).toEqual(['s0', 's1']);
+    const snap = JSON.parse((await get('/api/snapshot')).body);
+    expect(snap.state.deadLetters.table).toBe(plan.deadLetterTable);
+  });
+
+  test('streams a hello, then samples and snapshots, as Server-Sent Events', async () => {
+    const events: { event: string; data: any }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${dashboard.url}/events`, (res) => {
+        expect(res.headers['content-type']).toBe('text/event-stream');
+        let buffer = '';
+        res.on('data', (d: Buffer) => {
+          buffer += d.toString();
+          for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+            const chunk = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const event = /^event: (.*)$/m.exec(chunk)?.[1];
+            const data = /^data: (.*)$/m.exec(chunk)?.[1];
+            if (event && data) events.push({ event, data: JSON.parse(data) });
+          }
+          if (events.filter((e) => e.event === 'sample').length >= 3 && events.some((e) => e.event === 'snapshot')) {
+            req.destroy();
+            resolve();
+          }
+        });
+      });
+      req.on('error', (e) => (events.length ? undefined : reject(e)));
+    });
+    expect(events[0]!.event).toBe('hello');
+    expect(events[0]!.data).toMatchObject({ job: 'click-counts', edgeUrl: 'http://localhost:4566' });
+    expect(Object.keys(events[0]!.data.metrics)).toContain('RecordsIn');
+    const samples = events.filter((e) => e.event === 'sample').map((e) => e.data.status.stages[0].metrics.RecordsIn.sum as number);
+    expect(samples).toEqual([...samples].sort((a, b) => a - b));
+    expect(samples.at(-1)).toBeGreaterThan(samples[0]!);
+  });
+
+  test('a port in use is a DashboardPortInUseError, with one line to say so', async () => {
+    const port = Number(new URL(dashboard.url).port);
+    await expect(Dashboard.start(runtime, { port })).rejects.toThrow(DashboardPortInUseError);
+    await expect(Dashboard.start(runtime, { port })).rejects.toThrow(`dashboard port ${port} is in use — running without the dashboard (pass --dashboard-port <another>, or 0 for none)`);
+  });
+});
+
+test('close() ends open event streams and frees the port', async () => {
+  const plan = planJob(loadJob('examples/click-counts.ts'));
+  const runtime: DashboardRuntime = { plan, edgeUrl: 'x', status: () => statusOf(0, 0), snapshot: () => new Promise(() => {}) };
+  const dashboard = await Dashboard.start(runtime, { port: 0 });
+  const port = Number(new URL(dashboard.url).port);
+  const ended = new Promise<void>((resolve) => http.get(`${dashboard.url}/events`, (res) => res.on('end', () => resolve()).resume()));
+  await new Promise((r) => setTimeout(r, 100));
+  await dashboard.close();
+  await ended;
+  const again = await Dashboard.start(runtime, { port });
+  expect(again.url).toBe(`http://127.0.0.1:${port}`);
+  await again.close();
+});
