@@ -10,6 +10,7 @@ import { dynamoSink, job, kinesisSource, session, sliding, tumbling, type JobDef
 import { planJob } from '../lib/plan/planner';
 import { StageExecutor, type StageResult } from '../lib/runtime/stage-executor';
 import { MemoryBackend } from '../lib/state/memory/memory-backend';
+import type { StateBackend } from '../lib/state/backend';
 import { clicks, summary, type Click } from './workload';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -24,16 +25,15 @@ const ENVELOPES_PER_KEYED_BATCH = Number(process.env.BENCH_ENVELOPES ?? 20);
 const USERS = 1000;
 
 const source = () => kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: '2s' });
-const jobs: Record<string, JobDefinition> = {
+export const jobs: Record<string, JobDefinition> = {
   'click-counts (tumbling 5s, sum)': job('click-counts').source(source()).keyBy((c) => c.userId).window(tumbling('5s')).sum('clicks').sink(dynamoSink('out')),
   'sliding 5s/1s, sum': job('sliding').source(source()).keyBy((c) => c.userId).window(sliding('5s', '1s')).sum('clicks').sink(dynamoSink('out')),
   'session 30s, count': job('sessions').source(source()).keyBy((c) => c.userId).window(session('30s')).count().sink(dynamoSink('out')),
 };
 
 /** Runs all events through both stages in batches; returns events per second and results emitted. */
-async function runOnce(definition: JobDefinition, data: string[]): Promise<{ eventsPerSec: number; results: number }> {
+export async function runOnce(definition: JobDefinition, data: string[], backend: StateBackend = new MemoryBackend()): Promise<{ eventsPerSec: number; results: number }> {
   const plan = planJob(definition);
-  const backend = new MemoryBackend();
   const [s0, s1] = plan.stages.map((s) => new StageExecutor(plan, s, backend));
   let results = 0;
   let seq = 1n;
@@ -73,23 +73,28 @@ async function main(): Promise<void> {
   for (const [name, definition] of Object.entries(jobs)) {
     await runOnce(definition, data.slice(0, 50_000)); // warm up the JIT
     const samples: number[] = [];
+    const loadavg: number[][] = [];
     let results = 0;
     for (let r = 0; r < RUNS; r++) {
+      loadavg.push(os.loadavg().map((l) => Math.round(l * 100) / 100));
       const run = await runOnce(definition, data);
       samples.push(run.eventsPerSec);
       results = run.results;
     }
     const s = summary(samples);
-    rows.push({ job: name, median: Math.round(s.median), min: Math.round(s.min), max: Math.round(s.max), results });
+    rows.push({ job: name, median: Math.round(s.median), min: Math.round(s.min), max: Math.round(s.max), results, runs: samples.map(Math.round), loadavg });
     console.log(`  ${name.padEnd(34)} ${Math.round(s.median).toLocaleString().padStart(11)} events/s  (min ${Math.round(s.min).toLocaleString()}, max ${Math.round(s.max).toLocaleString()}; ${results.toLocaleString()} results)`);
   }
   const out = path.join(__dirname, 'results', 'engine.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ benchmark: 'engine', command: 'npm run bench:engine', date: new Date().toISOString(), machine, events: EVENTS, runs: RUNS, batch: BATCH, envelopesPerKeyedBatch: ENVELOPES_PER_KEYED_BATCH, users: USERS, loadavg: os.loadavg(), rows }, null, 2) + '\n');
+  fs.writeFileSync(out, JSON.stringify({ benchmark: 'engine', command: process.env.BENCH_COMMAND ?? 'npm run bench:engine', date: new Date().toISOString(), machine, events: EVENTS, runs: RUNS, batch: BATCH, envelopesPerKeyedBatch: ENVELOPES_PER_KEYED_BATCH, users: USERS, loadavg: os.loadavg(), rows }, null, 2) + '\n');
   console.log(`written ${path.relative(process.cwd(), out)}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+// Run when executed (`node bin/run-ts.js bench/engine.ts`), not when imported for its jobs and runOnce.
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === __filename) {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

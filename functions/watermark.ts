@@ -1,6 +1,7 @@
 import { createWatermarkHandler } from '../lib/io/watermark-handler';
 import { watermarkTickMetrics } from '../lib/io/metrics';
-import { backend, logger, metrics, plan, sinks, stateCounters } from './runtime-env';
+import { listShardIds } from '../lib/io/shard-list';
+import { backend, kinesis, logger, metrics, plan, sinks, stateCounters } from './runtime-env';
 
 /**
  * The scheduled watermark function. EventBridge runs it at most once a minute, so it may tick inside one
@@ -13,6 +14,8 @@ export const handler = createWatermarkHandler({
   loopForMs: Number(process.env.SHARDFLOW_WATERMARK_LOOP_MS ?? 0),
   tickMs: Number(process.env.SHARDFLOW_WATERMARK_TICK_MS ?? 1000),
   stateCounters,
+  // Which inputs each keyed stage waits for: every shard of its streams, by id.
+  listShards: (stream) => listShardIds(kinesis, stream),
   onTick: ({ deadLetterSample, ...tick }) => {
     metrics.publish(tick.stage, watermarkTickMetrics(tick));
     // A tick that fired nothing is routine: debug, so the logs stay quiet while no windows close.

@@ -157,6 +157,8 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     handler: `${target.bundleDir}/watermark.handler`,
     role: role(WATERMARK_FUNCTION, [
       { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable), sub(`\${${stateTable}.Arn}/index/${FIRE_INDEX}`)] },
+      // Which inputs a keyed stage waits for: the shards of the source and shuffle streams, by id.
+      { Effect: 'Allow', Action: ['kinesis:ListShards'], Resource: plan.stages.map((s) => getAtt(streamId(s.input.stream))) },
       ...writeSinks(),
     ]),
     timeout: 70,

@@ -1,5 +1,5 @@
-import type { Plan } from '../plan/plan';
-import { StageExecutor } from '../runtime/stage-executor';
+import type { Plan, Stage } from '../plan/plan';
+import { StageExecutor, stageInputIds } from '../runtime/stage-executor';
 import type { DeadLetter } from '../runtime/records';
 import type { StateBackend } from '../state/backend';
 import { NO_WATERMARK } from '../time/watermark';
@@ -34,6 +34,11 @@ export interface WatermarkHandlerDeps {
   readonly onTick?: (tick: WatermarkTick) => void;
   /** The backend's write counters so far (e.g. `DynamoBackend.counters`), for per-tick metrics. */
   readonly stateCounters?: () => StateWriteCounts;
+  /**
+   * Every shard of a stream, open or closed (ListShards): which inputs a keyed stage must wait for. Without
+   * it the plan's shard counts stand in, which cannot tell a split's children from a shard not heard yet.
+   */
+  readonly listShards?: (stream: string) => Promise<readonly string[]>;
 }
 
 /**
@@ -46,12 +51,28 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
   const clock = deps.clock ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const executors = deps.plan.stages.filter((s) => s.keyed).map((s) => new StageExecutor(deps.plan, s, deps.backend));
+  // When this container first saw each input: a silent input holds the watermark for idleAfter from then.
+  const knownSince = new Map<string, number>();
+  const knownInputs = async (stage: Stage, nowMs: number): Promise<ReadonlyMap<string, number> | undefined> => {
+    if (!deps.listShards) return undefined;
+    const source = deps.plan.stages[0]!.input.stream;
+    const ids =
+      stage.input.kind === 'source'
+        ? stageInputIds(stage, await deps.listShards(source))
+        : stageInputIds(stage, await deps.listShards(stage.input.stream), await deps.listShards(source));
+    const known = new Map<string, number>();
+    for (const id of ids) {
+      if (!knownSince.has(id)) knownSince.set(id, nowMs);
+      known.set(id, knownSince.get(id)!);
+    }
+    return known;
+  };
 
   const tick = async (): Promise<WatermarkTick[]> => {
     const ticks: WatermarkTick[] = [];
     for (const executor of executors) {
       const atMs = clock();
-      const watermarkMs = await executor.currentWatermark(atMs);
+      const watermarkMs = await executor.currentWatermark(atMs, await knownInputs(executor.stage, atMs));
       if (watermarkMs === NO_WATERMARK) continue;
       let outputs = 0;
       const deadLetters: DeadLetter[] = [];

@@ -281,11 +281,23 @@ export class StageExecutor {
     }
   }
 
-  /** The stage's watermark now: the minimum over its active inputs. */
-  async currentWatermark(nowMs: number): Promise<number> {
+  /**
+   * The stage's watermark now: the minimum over its active inputs. `known` names the inputs that exist
+   * (see {@link stageInputIds}), each with the time the caller first knew of it: as Flink waits for every
+   * input channel, and holds a newly discovered split back until it emits or goes idle, an input that
+   * exists but has not reported holds the watermark until it reports or has been silent for `idleAfter`.
+   * Without `known`, the plan's shard counts stand in for the inputs.
+   */
+  async currentWatermark(nowMs: number, known?: ReadonlyMap<string, number>): Promise<number> {
     const rows: InputRow[] = await this.backend.readInputs(this.stage.id);
     const idleAfterMs = this.plan.eventTime.idleAfterMs;
-    // As Flink waits for every input channel: until each expected input has reported (or the first
+    if (known) {
+      const heard = new Set(rows.map((r) => r.input));
+      for (const [input, knownSinceMs] of known) if (!heard.has(input) && nowMs - knownSinceMs < idleAfterMs) return NO_WATERMARK;
+      return combineWatermarks(rows, nowMs, idleAfterMs);
+    }
+    // Counting inputs cannot tell them apart (a split's children count as much as a shard not heard
+    // from yet), so it is the fallback: until as many inputs as the plan sizes have reported (or the first
     // report is older than the idleness timeout), a late starter's on-time records must not be late.
     const firstHeardMs = Math.min(...rows.map((r) => r.lastActiveMs));
     if (rows.length < this.expectedInputs() && (rows.length === 0 || nowMs - firstHeardMs < idleAfterMs)) return NO_WATERMARK;
@@ -331,6 +343,15 @@ export class StageExecutor {
 function withKey(e: KeyedElement, key: string): KeyedElement {
   (e as { key: string }).key = key;
   return e;
+}
+
+/**
+ * The ids of a keyed stage's inputs (as its input rows name them) given the shards of its input stream
+ * and, for a shuffled stage, the shards of the source stream: a source shard, or `downstream<upstream`.
+ */
+export function stageInputIds(stage: Stage, inputShards: readonly string[], upstreamShards: readonly string[] = []): string[] {
+  if (stage.input.kind === 'source') return [...inputShards];
+  return inputShards.flatMap((down) => upstreamShards.map((up) => `${down}<${up}`));
 }
 
 function deadLetterOf(e: Element, operator: string, reason: string): DeadLetter {

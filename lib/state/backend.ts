@@ -26,10 +26,16 @@ export interface StoredItem {
   readonly outbox: Outbox;
 }
 
-/** The last update's outputs and, per origin shard, the span of positions it covered. */
+/**
+ * The last update's outputs and, per origin shard, the span of positions it covered; and the elements
+ * it refused (late, or failed with a reason) by origin (`originKey`), so a replay that finds them already
+ * applied still reports them: the update moved the marks past them, and a crash may have lost the report.
+ */
 export interface Outbox {
   readonly spans: Readonly<Record<string, readonly [Position, Position]>>;
   readonly outputs: readonly Output[];
+  readonly late?: readonly string[];
+  readonly failed?: readonly { readonly origin: string; readonly operator: string; readonly reason: string }[];
 }
 
 /** One item's elements in a batch. */

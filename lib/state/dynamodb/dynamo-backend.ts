@@ -8,7 +8,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import type { KeyedLogic } from '../../runtime/keyed-logic';
-import { decodePosition, encodePosition, originKey, type Element } from '../../runtime/records';
+import { comparePositions, decodePosition, encodePosition, originKey, type Element } from '../../runtime/records';
 import { NO_WATERMARK } from '../../time/watermark';
 import type { InputRow, ItemOutcome, ItemRef, ItemUpdate, StateBackend, StoredItem } from '../backend';
 import { planFire, planUpdate, type PlannedWrite } from '../item-update';
@@ -104,8 +104,9 @@ export class DynamoBackend implements StateBackend {
    * The blind fast path: ADD the batch's numbers, move the marks, and (re)set the fire time, if the item
    * is fresh to all of this batch, not fired (no `d`) and not closed. False when the condition fails.
    */
-  private async tryAdd(ref: ItemRef, elements: readonly Element[], logic: KeyedLogic): Promise<boolean> {
+  private async tryAdd(ref: ItemRef, batch: readonly Element[], logic: KeyedLogic): Promise<boolean> {
     const additive = logic.additive!;
+    const elements = eachOriginOnce(batch);
     const delta = additive.delta(elements);
     if (!delta) return false;
     const names: Record<string, string> = {};
@@ -321,6 +322,27 @@ export class DynamoBackend implements StateBackend {
 }
 
 const cacheId = (ref: ItemRef): string => `${ref.stageId}\u0000${ref.key}\u0000${ref.slot}`;
+
+/**
+ * The batch without repeats: an element at or below an earlier one of its origin shard is dropped. A
+ * downstream batch can hold a retried upstream batch's envelopes twice (the first attempt sent them, then
+ * died), and a blind ADD, unlike `planUpdate`, has no marks moving element by element to drop them.
+ */
+function eachOriginOnce(elements: readonly Element[]): readonly Element[] {
+  const last = new Map<string, Element>();
+  let kept: Element[] | undefined;
+  for (let i = 0; i < elements.length; i++) {
+    const e = elements[i]!;
+    const before = last.get(e.origin.shardId);
+    if (before && comparePositions(e.origin, before.origin) <= 0) {
+      kept ??= elements.slice(0, i);
+      continue;
+    }
+    last.set(e.origin.shardId, e);
+    kept?.push(e);
+  }
+  return kept ?? elements;
+}
 
 function inputRowOf(raw: Item): InputRow {
   return {

@@ -70,7 +70,8 @@ export function encodeItem(ref: ItemRef, item: StoredItem, additive: AdditiveLog
   } else {
     out.d = S(JSON.stringify(item.data ?? null));
   }
-  if (item.outbox.outputs.length > 0) out.ob = S(JSON.stringify(item.outbox));
+  const ob = item.outbox;
+  if (ob.outputs.length > 0 || (ob.late?.length ?? 0) > 0 || (ob.failed?.length ?? 0) > 0) out.ob = S(JSON.stringify(ob));
   // Finished items (closed windows, emptied state) expire; their marks outlive any replay first.
   if (item.closed || (item.data === null && item.fireAtMs === null)) out[TTL_ATTRIBUTE] = N(nowSeconds + retentionSeconds);
   return out;

@@ -1,0 +1,168 @@
+/**
+ * How fast the watermark function fires due windows, on dynalite: the cause of the latency figure.
+ *
+ * A window end makes every (key, window) item of that window due at once. The shipped path
+ * (StageExecutor.fireDue → DynamoBackend.fire) fires them one after another, each with three requests
+ * in sequence: read the item, write its result to the sink (a BatchWriteItem of one item), record the
+ * firing under the item's version. This measures that path, and beside it the same backend calls with
+ * several items in flight and result writes grouped 25 to a BatchWriteItem — with the same order per
+ * item (result written before the firing is recorded), so the same exactly-once argument holds. The
+ * second is written here only to size the fix; the engine's own code is not changed.
+ *
+ * `node bin/run-ts.js bench/firing.ts [--quick]`; BENCH_FIRING_WINDOWS, BENCH_FIRING_RUNS.
+ */
+import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
+import { dynamoClient } from '../lib/io/aws-clients';
+import { SinkWriter } from '../lib/io/sinks';
+import { startDynamo } from '../lib/local/emulators';
+import type { Plan } from '../lib/plan/plan';
+import { logicFor } from '../lib/runtime/logic';
+import type { KeyedElement } from '../lib/runtime/records';
+import { StageExecutor } from '../lib/runtime/stage-executor';
+import { DynamoBackend } from '../lib/state/dynamodb/dynamo-backend';
+import { tableDefinitions } from '../infra/tables';
+import { meterDynamo } from './dynamo-meter';
+import { recreateTables } from './fresh-tables';
+import { benchOptions, commandOf, figure, loadavg, round, sized, table, writeResult, type Figure } from './run-info';
+import type { Click } from './workload';
+
+const options = benchOptions();
+const WINDOWS = sized('BENCH_FIRING_WINDOWS', 400, 100, options);
+const RUNS = sized('BENCH_FIRING_RUNS', 3, 1, options);
+const IN_FLIGHT = 16;
+const T0 = 1_700_000_000_000;
+
+const definition = job('firing')
+  .source(kinesisSource<Click>('firing-clicks', { eventTime: (c) => c.ts, outOfOrderness: '2s' }))
+  .keyBy((c) => c.userId)
+  .window(tumbling('5s'))
+  .sum('clicks')
+  .sink(dynamoSink('firing-out'));
+
+/** Fresh tables with `windows` due window items of stage s1 (one per key, window [T0, T0 + 5 s)). */
+async function prepare(endpoint: string, plan: Plan, windows: number): Promise<void> {
+  const admin = dynamoClient({ endpoint });
+  await recreateTables(admin, tableDefinitions(plan));
+  const stage = plan.stages.find((s) => s.keyed)!;
+  const executor = new StageExecutor(plan, stage, new DynamoBackend(admin, plan.stateTable));
+  const elements: KeyedElement[] = Array.from({ length: windows }, (_, i) => ({
+    key: `user-${i}`,
+    origin: { shardId: 'shardId-000000000000', sequenceNumber: String(1000 + i), subIndex: 0 },
+    timestampMs: T0 + 100,
+    value: { userId: `user-${i}`, clicks: 1, ts: T0 + 100 },
+  }));
+  const result = await executor.runBatch({ kind: 'shuffled', shardId: 'shardId-000000000000', nowMs: T0, elements, heard: [{ upstreamShard: 'shardId-000000000000', watermarkMs: T0 }] });
+  await executor.commit(result);
+  admin.destroy();
+}
+
+/** As shipped: StageExecutor.fireDue with the watermark handler's emit (dead letters, then sink writes). */
+async function shipped(ddb: DynamoDBClient, plan: Plan): Promise<number> {
+  const stage = plan.stages.find((s) => s.keyed)!;
+  const sinks = new SinkWriter(plan, ddb, undefined as never, () => {});
+  const executor = new StageExecutor(plan, stage, new DynamoBackend(ddb, plan.stateTable));
+  const { fired } = await executor.fireDue(T0 + 10_000, async (f) => {
+    await sinks.deadLetters(f.deadLetters);
+    await sinks.write(f.outputs);
+  });
+  return fired;
+}
+
+/** The same backend calls, IN_FLIGHT items at a time, results grouped 25 to a BatchWriteItem (each item's result still lands before its firing is recorded). */
+async function concurrent(ddb: DynamoDBClient, plan: Plan): Promise<number> {
+  const stage = plan.stages.find((s) => s.keyed)!;
+  const logic = logicFor(stage.keyed!);
+  const backend = new DynamoBackend(ddb, plan.stateTable);
+  const sink = plan.sinks.find((s) => s.kind === 'dynamodb');
+  if (sink?.kind !== 'dynamodb') throw new Error('no DynamoDB sink');
+  let batch: { items: Record<string, unknown>[]; done: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
+  const flush = async (b: NonNullable<typeof batch>): Promise<void> => {
+    try {
+      if (b.items.length) await ddb.send(new BatchWriteItemCommand({ RequestItems: { [sink.table]: b.items.map((item) => ({ PutRequest: { Item: marshall(item, { removeUndefinedValues: true }) } })) } }));
+      b.resolve();
+    } catch (e) {
+      b.reject(e);
+    }
+  };
+  const deliver = (items: Record<string, unknown>[]): Promise<void> => {
+    if (!batch) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      const b = { items: [] as Record<string, unknown>[], done, resolve, reject };
+      batch = b;
+      setImmediate(() => {
+        if (batch === b) batch = undefined;
+        void flush(b);
+      });
+    }
+    const b = batch;
+    b.items.push(...items);
+    if (b.items.length >= 25) {
+      batch = undefined;
+      void flush(b);
+    }
+    return b.done;
+  };
+  let fired = 0;
+  for (;;) {
+    const due = await backend.dueItems(stage.id, T0 + 10_000, 500);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(IN_FLIGHT, due.length) }, async () => {
+        for (let i = next++; i < due.length; i = next++) {
+          await backend.fire(due[i]!, logic, T0 + 10_000, (outcome) => deliver(outcome.outputs.map((o) => ({ ...o.record, id: o.id }))));
+          fired += 1;
+        }
+      }),
+    );
+    if (due.length < 500) break;
+  }
+  return fired;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const plan = planJob(definition);
+  const dynamo = await startDynamo();
+  const rows: { path: string; windowsPerSec: Figure; requestsPerWindow: number }[] = [];
+  try {
+    console.log(`firing: ${WINDOWS} due windows on dynalite, ${RUNS} run(s) per path`);
+    for (const [name, fire] of [
+      ['shipped: one window at a time, 3 sequential requests each', shipped],
+      [`${IN_FLIGHT} windows in flight, results 25 to a BatchWriteItem`, concurrent],
+    ] as const) {
+      const rates: number[] = [];
+      const loads: [number, number, number][] = [];
+      let requestsPerWindow = 0;
+      for (let r = 0; r < RUNS; r++) {
+        await prepare(dynamo.endpoint, plan, WINDOWS);
+        loads.push(loadavg());
+        const ddb = dynamoClient({ endpoint: dynamo.endpoint });
+        const meter = meterDynamo(ddb);
+        const t = process.hrtime.bigint();
+        const fired = await fire(ddb, plan);
+        const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+        ddb.destroy();
+        if (fired !== WINDOWS) throw new Error(`${name}: fired ${fired} of ${WINDOWS} windows`);
+        rates.push(round(fired / seconds, 4));
+        requestsPerWindow = round(Object.values(meter.requests).reduce((a, b) => a + b, 0) / fired, 3);
+      }
+      const f = figure(rates, loads);
+      rows.push({ path: name, windowsPerSec: f, requestsPerWindow });
+      console.log(`  ${name}: ${f.median} windows/s (${f.min}–${f.max}); ${requestsPerWindow} requests per window`);
+    }
+  } finally {
+    await dynamo.stop();
+  }
+  console.log(`\n${table(['path', 'windows fired per second', 'requests per window'], rows.map((r) => [r.path, r.windowsPerSec.median, r.requestsPerWindow]))}`);
+  const file = writeResult('firing', commandOf('firing.ts', options), { windows: WINDOWS, runs: RUNS, inFlight: IN_FLIGHT, rows, speedup: round(rows[1]!.windowsPerSec.median / rows[0]!.windowsPerSec.median, 3), seconds: Math.round((Date.now() - started) / 1000) });
+  console.log(`written ${file}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,96 @@
+/**
+ * The quick subset of `npm run chaos`: one short seeded run per job kind, with workers killed at named
+ * points and at random moments, timeouts, producer duplicates, disorder, malformed records, late
+ * records, throttling at the edge and a split of the source stream — each checked against the sqlite3
+ * reference. The three runs go at once (they share nothing but the machine).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { drawFault, FAULTS_ENV, readInjectedFaults } from '../../lib/io/fault-points';
+import { runChaos, type ChaosRunReport } from './harness';
+import { JOB_KINDS } from './jobs/settings';
+import { ROOT } from './processes';
+import { runLine } from './summary';
+
+jest.setTimeout(180_000);
+
+describe('the quick chaos subset', () => {
+  const reports = new Map<string, ChaosRunReport>();
+
+  beforeAll(async () => {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+    const runs = await Promise.all(JOB_KINDS.map((kind, i) => runChaos({ kind, seed: 7 + i, quick: true })));
+    for (const r of runs) reports.set(r.kind, r);
+  });
+
+  test.each(JOB_KINDS)('%s: every window matches the sqlite3 reference and every record is accounted for', (kind) => {
+    const r = reports.get(kind)!;
+    const detail = [runLine(r), ...r.comparison.examples].join('\n');
+    expect({ mismatches: r.mismatches, error: r.error }).toEqual({ mismatches: 0, error: undefined });
+    expect(r.windowsFound).toBe(r.windowsExpected);
+    expect(r.windowsExpected).toBeGreaterThan(5);
+    // counted + late + dead-lettered + flush = what Kinesis accepted
+    expect(r.fates.counted + r.fates.late + r.fates.dead + r.fates.flush).toBe(r.events);
+    expect({ late: r.late, dead: r.deadLettered }).toEqual({ late: r.fates.late, dead: r.fates.dead });
+    expect(r.late).toBeGreaterThan(0);
+    expect(r.discarded).toBe(0);
+    expect(r.boundViolations).toBe(0);
+    // the faults really happened
+    const kills = Object.values(r.faults.killedAt).reduce((a, b) => a + b, 0) + r.faults.randomKills;
+    expect(kills).toBeGreaterThan(0);
+    expect(r.faults.duplicates).toBeGreaterThan(0);
+    expect(r.faults.disordered).toBeGreaterThan(0);
+    expect(r.faults.throttled.kinesis + r.faults.throttled.dynamodb).toBeGreaterThan(0);
+    expect(r.faults.splits).toBe(1);
+    if (r.mismatches > 0) console.log(detail);
+  });
+});
+
+describe('fault points', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-faults-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Calls one fault point in a fresh process, as a function worker would. */
+  const callPoint = (config: object | undefined, point: string, salt: string) =>
+    spawnSync(process.execPath, ['-e', `require('./bin/register'); require('./lib/io/fault-points.ts').faultPoint(${JSON.stringify(point)}, ${JSON.stringify(salt)}); console.log('survived')`], {
+      cwd: ROOT,
+      env: { ...process.env, ...(config && { [FAULTS_ENV]: JSON.stringify(config) }) },
+      encoding: 'utf8',
+    });
+
+  test('without SHARDFLOW_FAULTS a point does nothing', () => {
+    const r = callPoint(undefined, 'after-state', 'x');
+    expect(r.stdout.trim()).toBe('survived');
+  });
+
+  test('a point set to kill dies by SIGKILL and logs the fault first', () => {
+    const r = callPoint({ seed: 1, dir, kill: { 'after-state': 1 } }, 'after-state', 'batch-1');
+    expect(r.signal).toBe('SIGKILL');
+    expect(r.stdout).not.toContain('survived');
+    expect(readInjectedFaults(dir).map((f) => [f.kind, f.point, f.salt])).toEqual([['kill', 'after-state', 'batch-1']]);
+  });
+
+  test('the draw is seeded, and a retry (one more fault in the log) draws afresh', () => {
+    const draws = (seed: number, faultsBefore: number) => Array.from({ length: 40 }, (_, i) => drawFault(seed, 'after-state', `batch-${i}`, faultsBefore, 0.3));
+    expect(draws(1, 0)).toEqual(draws(1, 0));
+    expect(draws(1, 0)).not.toEqual(draws(2, 0));
+    expect(draws(1, 0)).not.toEqual(draws(1, 1));
+    const killed = draws(1, 0).filter((d) => d === 'kill').length;
+    expect(killed).toBeGreaterThan(4);
+    expect(killed).toBeLessThan(24);
+  });
+
+  test('a point set to hang blocks until killed, as a timed-out function would', () => {
+    expect(() => execFileSync(process.execPath, ['-e', `require('./bin/register'); require('./lib/io/fault-points.ts').faultPoint('after-envelopes', 's')`], {
+      cwd: ROOT,
+      env: { ...process.env, [FAULTS_ENV]: JSON.stringify({ seed: 1, dir, hang: { 'after-envelopes': 1 } }) },
+      timeout: 1500,
+    })).toThrow(/ETIMEDOUT|timed out/i);
+    expect(readInjectedFaults(dir).map((f) => f.kind)).toEqual(['hang']);
+  });
+});

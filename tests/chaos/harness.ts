@@ -1,0 +1,516 @@
+/**
+ * The chaos harness: one seeded run of a chaos job on the embedded runtime, with faults injected
+ * while a producer sends clicks — workers killed at named points (lib/io/fault-points.ts) and at
+ * random moments, handlers timed out, producer duplicates, disorder within the bound, malformed
+ * records, throttling at the edge (Kinesis and DynamoDB), shard splits and merges on the source stream,
+ * and a restart of the whole runtime on the same data (graceful, or SIGKILL of `shardflow dev`'s
+ * process group). Afterwards the records Kinesis accepted are read back and handed to the sqlite3
+ * reference, and the job's tables are compared with it.
+ */
+import { GetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
+import { FAULTS_ENV, readInjectedFaults, type FaultConfig, type FaultPointName } from '../../lib/io/fault-points';
+import { DevRuntime } from '../../lib/local/dev-runtime';
+import type { EdgeCall } from '../../lib/local/edge';
+import { freePort } from '../../lib/local/free-port';
+import { metaPk } from '../../lib/state/dynamodb/item-codec';
+import { NO_WATERMARK } from '../../lib/time/watermark';
+import { namesOf, OUT_OF_ORDERNESS_MS, type JobKind } from './jobs/settings';
+import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
+import { Random } from './random';
+import { boundViolations, compare, computeReference, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
+import { listShards, mergeShards, putRecords, readBack, splitShard, type PutReceipt } from './stream';
+import { flushRecord, FLUSH_AHEAD_MS, T0_MS, workload, type PlannedRecord } from './workload';
+
+/** Which faults a run injects, and how hard. Drawn from the seed by {@link faultPlan}. */
+export interface FaultPlan {
+  /** Probability of SIGKILL per call of each named point. */
+  readonly kill: Partial<Record<FaultPointName, number>>;
+  /** Probability of hanging until the function timeout, per call of each named point. */
+  readonly hang: Partial<Record<FaultPointName, number>>;
+  /** Stage invocations killed at a random moment of their work (a seeded delay after decoding). */
+  readonly midInvocation: { readonly probability: number; readonly maxDelayMs: number };
+  /** Workers SIGKILLed at random moments by the harness. */
+  readonly randomKills: number;
+  /** Probability that the edge answers an API call with a throttling error. */
+  readonly throttle: number;
+  readonly split: boolean;
+  readonly merge: boolean;
+  readonly restart: 'none' | 'graceful' | 'hard';
+  readonly duplicates: number;
+  readonly disorder: number;
+  readonly malformed: number;
+}
+
+export interface ChaosRunOptions {
+  readonly kind: JobKind;
+  readonly seed: number;
+  /** A short run (for `npm test`): fewer events. */
+  readonly quick?: boolean;
+  /** Overrides of the seeded plan. */
+  readonly plan?: Partial<FaultPlan>;
+  /** Progress lines. */
+  readonly progress?: (line: string) => void;
+  /** Where a failing run leaves its log, reference SQL and tables. Default tests/chaos/results. */
+  readonly resultsDir?: string;
+  /** Lambda's timeout for the stage functions in the run. */
+  readonly functionTimeoutMs?: number;
+  /** Keep the run's log in the results directory even when it passes. */
+  readonly keepLog?: boolean;
+}
+
+/** What one run injected, by kind. */
+export interface FaultCounts {
+  /** Workers SIGKILLed at named points, by point. */
+  readonly killedAt: Record<string, number>;
+  readonly timeouts: number;
+  readonly randomKills: number;
+  readonly duplicates: number;
+  readonly disordered: number;
+  readonly malformed: number;
+  readonly throttled: { kinesis: number; dynamodb: number };
+  readonly splits: number;
+  readonly merges: number;
+  readonly restarts: { graceful: number; hard: number };
+}
+
+export interface ChaosRunReport {
+  readonly kind: JobKind;
+  readonly seed: number;
+  readonly plan: FaultPlan;
+  readonly durationMs: number;
+  /** Records Kinesis accepted on the source stream (read back). */
+  readonly events: number;
+  /** The reference's fate of every accepted record. */
+  readonly fates: Record<Fate, number>;
+  readonly faults: FaultCounts;
+  readonly windowsExpected: number;
+  readonly windowsFound: number;
+  readonly comparison: Comparison;
+  /** Records on the job's late output and in its dead-letter table. */
+  readonly late: number;
+  readonly deadLettered: number;
+  /** Records the event source mapping gave up on (on-failure destination): must be 0. */
+  readonly discarded: number;
+  /** Records that broke the out-of-orderness bound in the stream (a harness problem if not 0). */
+  readonly boundViolations: number;
+  /** Mismatches of every kind, plus discarded records: 0 is a pass. */
+  readonly mismatches: number;
+  /** Late probes not sent: the keyed stage's watermark did not pass T0 in time (less coverage, not a mismatch). */
+  readonly lateProbesSkipped: boolean;
+  /** Set when the run could not finish (the job never reached its final watermark, or the harness failed). */
+  readonly error?: string;
+}
+
+/**
+ * Kill probabilities per call of each point. Together about one stage invocation in six dies, which keeps
+ * a shard's longest failure streak well under the jobs' idleAfter (an input silent for longer is idle,
+ * and its records may then be late: a different guarantee, see docs/guarantees.md).
+ */
+const FAULT_POINT_KILLS: Partial<Record<FaultPointName, number>> = {
+  'after-decode': 0.02,
+  'between-state-writes': 0.002,
+  'after-state': 0.03,
+  'after-sinks': 0.02,
+  'after-envelopes': 0.03,
+  'before-return': 0.02,
+  'after-fire-deliver': 0.01,
+};
+
+/** The faults of a run, from its seed. */
+export function faultPlan(seed: number, quick = false): FaultPlan {
+  const r = new Random(seed).fork('plan');
+  const restartDraw = r.next();
+  return {
+    kill: FAULT_POINT_KILLS,
+    hang: { 'after-state': 0.004, 'after-envelopes': 0.004, 'after-fire-deliver': 0.003 },
+    midInvocation: { probability: 0.04, maxDelayMs: 500 },
+    randomKills: r.int(1, quick ? 1 : 3),
+    throttle: 0.02 + r.next() * 0.04,
+    split: true,
+    merge: r.chance(0.6),
+    restart: quick ? 'none' : restartDraw < 0.35 ? 'graceful' : restartDraw < 0.7 ? 'hard' : 'none',
+    duplicates: 0.04,
+    disorder: 0.3,
+    malformed: 0.02,
+  };
+}
+
+/** Throttling errors at the edge, as Kinesis and DynamoDB send them when a shard or partition is hot. */
+class ThrottleInjector {
+  enabled = false;
+  readonly counts = { kinesis: 0, dynamodb: 0 };
+  private static readonly KINESIS = new Set(['PutRecords', 'PutRecord', 'GetRecords', 'GetShardIterator']);
+  private static readonly DYNAMODB = new Set(['GetItem', 'PutItem', 'UpdateItem', 'Query', 'BatchWriteItem', 'Scan']);
+
+  constructor(
+    private readonly probability: number,
+    private readonly random: Random,
+  ) {}
+
+  readonly intercept = (call: EdgeCall): { status: number; body: object } | undefined => {
+    if (!this.enabled || this.probability <= 0) return undefined;
+    if (call.service === 'kinesis' && ThrottleInjector.KINESIS.has(call.operation) && this.random.chance(this.probability)) {
+      this.counts.kinesis += 1;
+      return { status: 400, body: { __type: 'ProvisionedThroughputExceededException', message: 'Rate exceeded for shard (injected by the chaos harness)' } };
+    }
+    if (call.service === 'dynamodb' && ThrottleInjector.DYNAMODB.has(call.operation) && this.random.chance(this.probability)) {
+      this.counts.dynamodb += 1;
+      const type = this.random.chance(0.5) ? 'ProvisionedThroughputExceededException' : 'ThrottlingException';
+      return { status: 400, body: { __type: `com.amazonaws.dynamodb.v20120810#${type}`, message: 'Throughput exceeds the current capacity (injected by the chaos harness)' } };
+    }
+    return undefined;
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A runtime the run is talking to: in this process (with every hook), or `shardflow dev` in a subprocess. */
+type Running = { readonly kind: 'in-process'; readonly runtime: DevRuntime } | { readonly kind: 'subprocess'; readonly dev: DevSubprocess };
+
+/** One seeded chaos run. Never throws for a job fault: the report says what went wrong. */
+export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport> {
+  const { kind, seed } = options;
+  const started = Date.now();
+  const plan: FaultPlan = { ...faultPlan(seed, options.quick), ...options.plan };
+  const names = namesOf(kind);
+  const jobFile = path.join(ROOT, `tests/chaos/jobs/${kind}.ts`);
+  const random = new Random(seed);
+  const work = workload(random.fork('workload'), {
+    events: options.quick ? 140 : random.fork('size').int(240, 360),
+    users: 8,
+    spanMs: options.quick ? 14_000 : 30_000,
+    disorder: plan.disorder,
+    duplicates: plan.duplicates,
+    malformed: plan.malformed,
+    lateProbes: 4,
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sf-chaos-${kind}-${seed}-`));
+  const dataDir = path.join(dir, 'data');
+  const faultDir = path.join(dir, 'faults');
+  fs.mkdirSync(faultDir, { recursive: true });
+  const logLines: string[] = [];
+  const log = (line: string): void => {
+    logLines.push(`${new Date().toISOString()} ${line}`);
+    if (logLines.length > 50_000) logLines.splice(0, 10_000);
+  };
+  const say = (line: string): void => {
+    const text = `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s ${line}`;
+    log(`[chaos] ${text}`);
+    options.progress?.(text);
+  };
+  const timeoutMs = options.functionTimeoutMs ?? 4_000;
+  const faultConfig = (withHangs: boolean): FaultConfig => ({ seed, dir: faultDir, kill: plan.kill, hang: withHangs ? plan.hang : {}, midInvocation: plan.midInvocation });
+  const throttle = new ThrottleInjector(plan.throttle, random.fork('throttle'));
+  const actions = random.fork('actions');
+  const port = await freePort();
+  const edgeUrl = `http://localhost:${port}`;
+  let kinesis: KinesisClient = kinesisClient({ endpoint: edgeUrl, maxAttempts: 8 });
+  let ddb: DynamoDBClient = dynamoClient({ endpoint: edgeUrl, maxAttempts: 8 });
+  const reconnect = (): void => {
+    kinesis.destroy();
+    ddb.destroy();
+    kinesis = kinesisClient({ endpoint: edgeUrl, maxAttempts: 8 });
+    ddb = dynamoClient({ endpoint: edgeUrl, maxAttempts: 8 });
+  };
+  const counts = { randomKills: 0, splits: 0, merges: 0, graceful: 0, hard: 0 };
+  const receipts: PutReceipt[] = [];
+  let running: Running | undefined;
+  let error: string | undefined;
+  let lateProbesSkipped = false;
+
+  const startInProcess = async (): Promise<Running> => {
+    const runtime = await DevRuntime.start({
+      jobFile,
+      port,
+      dataDir,
+      log,
+      workerEnv: { [FAULTS_ENV]: JSON.stringify(faultConfig(true)) },
+      functionTimeoutMs: timeoutMs,
+      edge: { intercept: throttle.intercept },
+    });
+    throttle.enabled = true;
+    return { kind: 'in-process', runtime };
+  };
+  const startSubprocess = async (): Promise<Running> => {
+    // No hangs here: `shardflow dev` runs its functions with the default 60 s timeout.
+    const env = { ...process.env, [FAULTS_ENV]: JSON.stringify(faultConfig(false)) };
+    const dev = await startDevSubprocess([path.relative(ROOT, jobFile), '--no-demo', '--port', String(port), '--data', dataDir], env);
+    return { kind: 'subprocess', dev };
+  };
+  const keyedStage = (): string => (kind === 'sliding' ? 's0' : 's1');
+  const firedWatermark = async (): Promise<number> => {
+    try {
+      const { Item } = await ddb.send(new GetItemCommand({ TableName: `${names.job}-state`, Key: { pk: { S: metaPk(keyedStage()) }, sk: { S: 'watermark' } }, ConsistentRead: true }));
+      return Item?.wm?.N === undefined ? NO_WATERMARK : Number(Item.wm.N);
+    } catch {
+      return NO_WATERMARK;
+    }
+  };
+  const put = async (records: readonly (PlannedRecord & { explicitHashKey?: string })[]): Promise<void> => {
+    const wm = running?.kind === 'in-process' ? await firedWatermark() : NO_WATERMARK;
+    receipts.push(...(await putRecords(kinesis, names.source, records, wm)));
+  };
+  const killRandomWorker = (): void => {
+    // Only this run's workers (another run may share the process).
+    const r = running;
+    const pids = !r ? [] : r.kind === 'subprocess' ? workerPids(r.dev.child.pid!) : workerPids().filter((pid) => r.runtime.pids().includes(pid));
+    if (pids.length === 0) return;
+    const pid = actions.pick(pids);
+    try {
+      process.kill(pid, 'SIGKILL');
+      counts.randomKills += 1;
+      say(`killed worker ${pid} at a random moment`);
+    } catch {
+      // it exited by itself meanwhile
+    }
+  };
+  const stopRunning = async (): Promise<void> => {
+    const r = running;
+    running = undefined;
+    if (!r) return;
+    throttle.enabled = false;
+    if (r.kind === 'in-process') await r.runtime.stop();
+    else await r.dev.hardKill();
+  };
+
+  try {
+    running = plan.restart === 'hard' ? await startSubprocess() : await startInProcess();
+    say(`${kind} seed ${seed}: ${work.records.length} records, ${running.kind} runtime on ${edgeUrl}`);
+
+    // The schedule, in chunks of the producer's puts.
+    const chunkSize = 15;
+    const chunks: PlannedRecord[][] = [];
+    for (let i = 0; i < work.records.length; i += chunkSize) chunks.push(work.records.slice(i, i + chunkSize));
+    const at = (share: number): number => Math.min(chunks.length - 1, Math.floor(chunks.length * share) + actions.int(0, 2));
+    const schedule = new Map<number, string[]>();
+    const scheduleAt = (chunk: number, action: string): void => {
+      schedule.set(chunk, [...(schedule.get(chunk) ?? []), action]);
+    };
+    if (plan.split) scheduleAt(at(0.2), 'split');
+    if (plan.merge) scheduleAt(at(0.55), 'merge');
+    if (plan.restart !== 'none') scheduleAt(at(0.4), 'restart');
+    for (let i = 0; i < plan.randomKills; i++) scheduleAt(actions.int(1, chunks.length - 1), 'kill');
+    scheduleAt(at(0.7), 'late-probes');
+
+    for (let c = 0; c < chunks.length; c++) {
+      for (const action of schedule.get(c) ?? []) {
+        if (action === 'split') {
+          const shard = await splitShard(kinesis, names.source, (items) => actions.pick(items));
+          counts.splits += 1;
+          say(`split ${shard}`);
+        } else if (action === 'merge') {
+          const pair = await mergeShards(kinesis, names.source, (items) => actions.pick(items));
+          if (pair) {
+            counts.merges += 1;
+            say(`merged ${pair.join(' + ')}`);
+          }
+        } else if (action === 'kill') {
+          killRandomWorker();
+        } else if (action === 'restart') {
+          const how = running!.kind === 'subprocess' ? 'hard' : 'graceful';
+          say(how === 'hard' ? 'SIGKILL to the process group of shardflow dev' : 'stopping the runtime');
+          await stopRunning();
+          counts[how] += 1;
+          reconnect();
+          running = await startInProcess();
+          say(`runtime started again on the same --data (${how} restart)`);
+        } else if (action === 'late-probes') {
+          await putLateProbes();
+        }
+      }
+      await put(chunks[c]!);
+      await sleep(150);
+    }
+
+    // One flush event per open shard: every shard's watermark passes every window.
+    const flush = flushRecord(work.maxTs);
+    const open = (await listShards(kinesis, names.source)).filter((s) => s.open);
+    await put(open.map((s) => ({ ...flush, explicitHashKey: s.startingHashKey.toString() })));
+    const finalWatermark = work.maxTs + FLUSH_AHEAD_MS - OUT_OF_ORDERNESS_MS - 1;
+    say(`flushed ${open.length} shard(s); waiting for the watermark to reach ${finalWatermark} and the streams to drain`);
+    const current = running;
+    if (current?.kind !== 'in-process') throw new Error('the run must end on the in-process runtime');
+    const runtime = current.runtime;
+    const deadline = Date.now() + (options.quick ? 60_000 : 120_000);
+    let idleSince: number | undefined;
+    for (;;) {
+      const done = (await firedWatermark()) >= finalWatermark && runtime.idle();
+      idleSince = done ? (idleSince ?? Date.now()) : undefined;
+      if (idleSince !== undefined && Date.now() - idleSince >= 1500) break;
+      if (Date.now() > deadline) {
+        error = `did not finish: watermark ${await firedWatermark()} of ${finalWatermark}, idle ${runtime.idle()}`;
+        say(error);
+        break;
+      }
+      await sleep(250);
+    }
+  } catch (e) {
+    error = `harness: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+    say(error);
+  }
+
+  async function putLateProbes(): Promise<void> {
+    // Late by construction: put only once the keyed stage has fired past T0 (their windows end long before).
+    const until = Date.now() + 30_000;
+    while (running?.kind === 'in-process' && (await firedWatermark()) < T0_MS && Date.now() < until) await sleep(200);
+    if (running?.kind !== 'in-process' || (await firedWatermark()) < T0_MS) {
+      say('late probes skipped: the watermark did not pass T0 in time');
+      lateProbesSkipped = true;
+      return;
+    }
+    await put(work.lateProbes);
+    say(`put ${work.lateProbes.length} late probes`);
+  }
+
+  // Read everything back with throttling off, then compare with the reference.
+  throttle.enabled = false;
+  let report: Omit<ChaosRunReport, 'durationMs'>;
+  try {
+    if (!running) running = await startInProcess().then((r) => ((throttle.enabled = false), r));
+    const { shards, records } = await readBack(kinesis, names.source);
+    const before = new Map(receipts.map((r) => [recordId(r.shardId, r.sequenceNumber), r.watermarkBeforeMs]));
+    const reference = await computeReference(kind, records, (id) => before.get(id) ?? NO_WATERMARK, dir);
+    const found = await readFound(ddb, kind, names);
+    const comparison = compare(reference, found);
+    const fates: Record<Fate, number> = { counted: 0, late: 0, dead: 0, flush: 0 };
+    for (const f of reference.fates.values()) fates[f] += 1;
+    const discarded = countDiscarded(dataDir);
+    const violations = boundViolations(shards, records, reference.fates);
+    const injected = readInjectedFaults(faultDir);
+    const killedAt: Record<string, number> = {};
+    for (const f of injected) if (f.kind === 'kill') killedAt[f.point] = (killedAt[f.point] ?? 0) + 1;
+    report = {
+      kind,
+      seed,
+      plan,
+      events: records.length,
+      fates,
+      faults: {
+        killedAt,
+        timeouts: injected.filter((f) => f.kind === 'hang').length,
+        randomKills: counts.randomKills,
+        duplicates: work.counts.duplicates,
+        disordered: work.counts.disordered,
+        malformed: work.counts.malformed,
+        throttled: { ...throttle.counts },
+        splits: counts.splits,
+        merges: counts.merges,
+        restarts: { graceful: counts.graceful, hard: counts.hard },
+      },
+      windowsExpected: reference.windows.length,
+      windowsFound: found.windows.length,
+      comparison,
+      late: found.late.size,
+      deadLettered: found.deadLetters.size,
+      discarded,
+      boundViolations: violations,
+      lateProbesSkipped,
+      mismatches: comparison.total + discarded + (error ? 1 : 0),
+      ...(error && { error }),
+    };
+    for (const line of comparison.examples) say(`  ${line}`);
+    if (report.mismatches > 0 || violations > 0 || lateProbesSkipped || options.keepLog) {
+      const state = await scanAll(ddb, `${names.job}-state`).catch(() => []);
+      keepEvidence(options.resultsDir, kind, seed, logLines, reference.sql, found, state);
+    }
+  } catch (e) {
+    const message = `harness: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+    say(message);
+    keepEvidence(options.resultsDir, kind, seed, logLines, '', undefined);
+    report = {
+      kind,
+      seed,
+      plan,
+      events: 0,
+      fates: { counted: 0, late: 0, dead: 0, flush: 0 },
+      faults: {
+        killedAt: {},
+        timeouts: 0,
+        randomKills: counts.randomKills,
+        duplicates: 0,
+        disordered: 0,
+        malformed: 0,
+        throttled: { ...throttle.counts },
+        splits: counts.splits,
+        merges: counts.merges,
+        restarts: { graceful: counts.graceful, hard: counts.hard },
+      },
+      windowsExpected: 0,
+      windowsFound: 0,
+      comparison: { missingWindows: 0, extraWindows: 0, wrongWindows: 0, deadMissing: 0, deadUnexpected: 0, lateMissing: 0, lateUnexpected: 0, total: 0, examples: [] },
+      late: 0,
+      deadLettered: 0,
+      discarded: 0,
+      boundViolations: 0,
+      lateProbesSkipped,
+      mismatches: 1,
+      error: error ?? message,
+    };
+  } finally {
+    await stopRunning().catch(() => {});
+    kinesis.destroy();
+    ddb.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { ...report, durationMs: Date.now() - started };
+}
+
+async function scanAll(ddb: DynamoDBClient, table: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, never> | undefined;
+  do {
+    const page = await ddb.send(new ScanCommand({ TableName: table, ConsistentRead: true, ...(start && { ExclusiveStartKey: start }) }));
+    items.push(...(page.Items ?? []).map((i) => unmarshall(i)));
+    start = page.LastEvaluatedKey as typeof start;
+  } while (start);
+  return items;
+}
+
+async function readFound(ddb: DynamoDBClient, kind: JobKind, names: ReturnType<typeof namesOf>): Promise<Found> {
+  const [results, late, dead] = await Promise.all([scanAll(ddb, names.results), scanAll(ddb, names.late), scanAll(ddb, `${names.job}-dead-letters`)]);
+  const windows = results.map(
+    (r): WindowRow => ({
+      key: String(r.key),
+      windowStart: Number(r.windowStart),
+      windowEnd: Number(r.windowEnd),
+      values: Object.fromEntries(VALUE_FIELDS[kind].map((f) => [f, Number(r[f])])),
+    }),
+  );
+  const deadLetters = new Map<string, string>();
+  for (const d of dead) deadLetters.set(recordId(String(d.shardId), String(d.sequenceNumber)), String(d.reason ?? ''));
+  const lateIds = new Set<string>();
+  for (const l of late) {
+    const m = /^late\/(.+)@(\d+)\.\d+$/.exec(String(l.key));
+    lateIds.add(m ? recordId(m[1]!, m[2]!) : `unparsed:${String(l.key)}`);
+  }
+  return { windows, deadLetters, late: lateIds };
+}
+
+/** Records the event source mapping discarded to its on-failure destination (`failures.jsonl` under --data). */
+function countDiscarded(dataDir: string): number {
+  try {
+    return fs
+      .readFileSync(path.join(dataDir, 'failures.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .reduce((n, l) => n + Number((JSON.parse(l) as { batchSize?: number }).batchSize ?? 0), 0);
+  } catch {
+    return 0;
+  }
+}
+
+function keepEvidence(dir: string | undefined, kind: JobKind, seed: number, log: readonly string[], sql: string, found: Found | undefined, state: readonly Record<string, unknown>[] = []): void {
+  const out = dir ?? path.join(ROOT, 'tests/chaos/results');
+  fs.mkdirSync(out, { recursive: true });
+  const base = path.join(out, `${kind}-${seed}`);
+  fs.writeFileSync(`${base}.log`, `${log.join('\n')}\n`);
+  if (sql) fs.writeFileSync(`${base}.sql`, sql);
+  if (found) fs.writeFileSync(`${base}.found.json`, JSON.stringify({ windows: found.windows, deadLetters: [...found.deadLetters], late: [...found.late] }, null, 1));
+  if (state.length > 0) fs.writeFileSync(`${base}.state.json`, JSON.stringify(state, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v instanceof Set ? [...(v as Set<unknown>)] : v), 1));
+}

@@ -1,0 +1,38 @@
+/**
+ * The chaos jobs' settings, read by the job files and by the reference (sqlite3) alike, so the two
+ * cannot drift apart.
+ */
+
+/** What a chaos producer sends: clicks, plus one flush event per shard at the end (filtered out by the jobs). */
+export type ChaosEvent = { userId: string; clicks: number; ts: number; flush?: true };
+
+export type JobKind = 'tumbling' | 'sliding' | 'session';
+export const JOB_KINDS: readonly JobKind[] = ['tumbling', 'sliding', 'session'];
+
+export const OUT_OF_ORDERNESS_MS = 1000;
+/**
+ * Longer than any stall the injected faults cause (a timeout plus retries, a runtime restart): an input
+ * silent for this long stops holding the watermark back, and its records may then be late.
+ */
+export const IDLE_AFTER_MS = 15_000;
+export const SOURCE_SHARDS = 2;
+
+export const TUMBLING_SIZE_MS = 2000;
+export const SLIDING_SIZE_MS = 4000;
+export const SLIDING_SLIDE_MS = 1000;
+export const SESSION_GAP_MS = 1500;
+
+/** Streams and tables of a chaos job. */
+export const namesOf = (kind: JobKind) => ({
+  job: `chaos-${kind}`,
+  source: `chaos-${kind}-in`,
+  results: `chaos-${kind}-out`,
+  late: `chaos-${kind}-late`,
+});
+
+export const sourceOptions = {
+  eventTime: (e: ChaosEvent) => e.ts,
+  outOfOrderness: OUT_OF_ORDERNESS_MS,
+  idleAfter: IDLE_AFTER_MS,
+  shards: SOURCE_SHARDS,
+};

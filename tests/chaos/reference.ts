@@ -1,0 +1,265 @@
+/**
+ * The independent reference: the records Kinesis accepted (read back from the source stream) go into
+ * sqlite3 — an SQL engine that is not ours — which decides each record's fate (counted, late,
+ * dead-lettered, flush) from the jobs' documented rules and computes the windows the final watermark
+ * closes: GROUP BY for tumbling windows, one row per (record, window) for sliding windows, gaps and
+ * islands with LAG for sessions. The comparison then sets the job's tables against it.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import {
+  OUT_OF_ORDERNESS_MS,
+  SESSION_GAP_MS,
+  SLIDING_SIZE_MS,
+  SLIDING_SLIDE_MS,
+  TUMBLING_SIZE_MS,
+  type JobKind,
+} from './jobs/settings';
+import type { ShardInfo, StreamRecord } from './stream';
+
+const run = promisify(execFile);
+
+export type Fate = 'counted' | 'late' | 'dead' | 'flush';
+
+/** One window result: key, window and the aggregate's fields. */
+export interface WindowRow {
+  readonly key: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly values: Readonly<Record<string, number>>;
+}
+
+export interface Reference {
+  /** Fate per record, by `shardId/sequenceNumber`. */
+  readonly fates: ReadonlyMap<string, Fate>;
+  readonly windows: readonly WindowRow[];
+  readonly finalWatermarkMs: number;
+  /** The SQL text sqlite3 ran (kept for a failing run). */
+  readonly sql: string;
+}
+
+export const recordId = (shardId: string, sequenceNumber: string): string => `${shardId}/${sequenceNumber}`;
+
+/** The aggregate fields each job's results carry. */
+export const VALUE_FIELDS: Record<JobKind, readonly string[]> = { tumbling: ['clicks'], sliding: ['count'], session: ['events', 'clicks'] };
+
+const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * When a record is late: its last window had closed at the watermark observed before it was put
+ * (windowEnd − 1 ≤ watermark, no allowed lateness). For sessions this is the record's own gap window,
+ * which holds for the probes: they lie before every other event of the run, so they merge with nothing
+ * that is open.
+ */
+const LATE_RULE: Record<JobKind, string> = {
+  tumbling: `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1 <= wm_before`,
+  sliding: `ts - (ts % ${SLIDING_SLIDE_MS}) + ${SLIDING_SIZE_MS} - 1 <= wm_before`,
+  session: `ts + ${SESSION_GAP_MS} - 1 <= wm_before`,
+};
+
+/** Whether the job's window function refuses a record whose `clicks` is not a number (count() does not). */
+const REJECTS_BAD_CLICKS: Record<JobKind, boolean> = { tumbling: true, sliding: false, session: true };
+
+const WINDOWS_SQL: Record<JobKind, string> = {
+  tumbling: `
+SELECT k AS key, ts - (ts % ${TUMBLING_SIZE_MS}) AS windowStart, ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} AS windowEnd, SUM(clicks) AS clicks
+FROM fate WHERE fate = 'counted'
+GROUP BY k, windowStart HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY key, windowStart;`,
+  sliding: `
+WITH RECURSIVE back(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM back WHERE n + 1 < ${SLIDING_SIZE_MS / SLIDING_SLIDE_MS}),
+windowed AS (SELECT k, ts - (ts % ${SLIDING_SLIDE_MS}) - n * ${SLIDING_SLIDE_MS} AS windowStart FROM fate, back WHERE fate = 'counted')
+SELECT k AS key, windowStart, windowStart + ${SLIDING_SIZE_MS} AS windowEnd, COUNT(*) AS count
+FROM windowed GROUP BY k, windowStart HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY key, windowStart;`,
+  // Flink merges session windows [ts, ts + gap) that overlap or touch: in event-time order a new session
+  // starts where the distance to the previous event of the key is more than the gap.
+  session: `
+WITH ordered AS (
+  SELECT k, ts, clicks, ts - LAG(ts) OVER (PARTITION BY k ORDER BY ts) AS since_previous FROM fate WHERE fate = 'counted'
+), islands AS (
+  SELECT k, ts, clicks, SUM(CASE WHEN since_previous IS NULL OR since_previous > ${SESSION_GAP_MS} THEN 1 ELSE 0 END)
+    OVER (PARTITION BY k ORDER BY ts ROWS UNBOUNDED PRECEDING) AS session FROM ordered
+)
+SELECT k AS key, MIN(ts) AS windowStart, MAX(ts) + ${SESSION_GAP_MS} AS windowEnd, COUNT(*) AS events, SUM(clicks) AS clicks
+FROM islands GROUP BY k, session HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY key, windowStart;`,
+};
+
+/** Runs the reference for one job kind over the accepted records. */
+export async function computeReference(kind: JobKind, records: readonly StreamRecord[], watermarkBefore: (id: string) => number, workDir: string): Promise<Reference> {
+  const numeric = `('integer', 'real')`;
+  const rows = records.map((r) => `(${q(r.shardId)}, ${q(r.sequenceNumber)}, ${q(r.data)}, ${watermarkBefore(recordId(r.shardId, r.sequenceNumber))})`);
+  const sql = `
+CREATE TABLE accepted (shard TEXT, seq TEXT, data TEXT, wm_before INTEGER);
+${rows.length > 0 ? `INSERT INTO accepted VALUES\n${rows.join(',\n')};` : ''}
+CREATE TABLE parsed AS SELECT shard, seq, wm_before,
+  json_valid(data) AS valid,
+  CASE WHEN json_valid(data) THEN json_type(data) END AS type,
+  CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_type(data, '$.ts') END AS ts_type,
+  CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_extract(data, '$.ts') END AS ts,
+  CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_type(data, '$.flush') END AS flush_type,
+  CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_type(data, '$.userId') END AS key_type,
+  CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_extract(data, '$.userId') END AS k,
+  CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_type(data, '$.clicks') END AS clicks_type,
+  CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_extract(data, '$.clicks') END AS clicks
+FROM accepted;
+-- The order of the job's steps: parse, event time, filter (flush), key, window (late), window function.
+CREATE TABLE fate AS SELECT *, CASE
+  WHEN NOT valid OR type IS NOT 'object' THEN 'dead'
+  WHEN ts_type IS NULL OR ts_type NOT IN ${numeric} THEN 'dead'
+  WHEN flush_type IS 'true' THEN 'flush'
+  WHEN key_type IS NULL OR key_type NOT IN ('text', 'integer', 'real') THEN 'dead'
+  WHEN ${LATE_RULE[kind]} THEN 'late'
+  WHEN ${REJECTS_BAD_CLICKS[kind] ? 1 : 0} AND (clicks_type IS NULL OR clicks_type NOT IN ${numeric}) THEN 'dead'
+  ELSE 'counted' END AS fate
+FROM parsed;
+-- Every shard ends with a flush event, so the final watermark is the highest event time minus the bound, minus 1 ms.
+CREATE TABLE final AS SELECT MAX(ts) - ${OUT_OF_ORDERNESS_MS} - 1 AS wm FROM fate WHERE ts_type IN ${numeric};
+.mode json
+.print @@final
+SELECT wm FROM final;
+.print @@fates
+SELECT shard, seq, fate FROM fate;
+.print @@windows
+${WINDOWS_SQL[kind]}
+`;
+  const file = path.join(workDir, `reference-${kind}.sql`);
+  fs.writeFileSync(file, sql);
+  const { stdout } = await run('sqlite3', [':memory:', `.read ${file}`], { maxBuffer: 256 * 1024 * 1024 });
+  const sections = new Map<string, unknown[]>();
+  let current: string | undefined;
+  let text = '';
+  const close = (): void => {
+    if (current) sections.set(current, text.trim() ? (JSON.parse(text) as unknown[]) : []);
+  };
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('@@')) {
+      close();
+      current = line.slice(2).trim();
+      text = '';
+    } else text += `${line}\n`;
+  }
+  close();
+  const final = (sections.get('final')?.[0] as { wm: number | null } | undefined)?.wm ?? Number.MIN_SAFE_INTEGER;
+  const fates = new Map<string, Fate>();
+  for (const f of (sections.get('fates') ?? []) as { shard: string; seq: string; fate: Fate }[]) fates.set(recordId(f.shard, f.seq), f.fate);
+  const windows = ((sections.get('windows') ?? []) as Record<string, unknown>[]).map(
+    (w): WindowRow => ({
+      key: String(w.key),
+      windowStart: Number(w.windowStart),
+      windowEnd: Number(w.windowEnd),
+      values: Object.fromEntries(VALUE_FIELDS[kind].map((f) => [f, Number(w[f])])),
+    }),
+  );
+  return { fates, windows, finalWatermarkMs: final, sql };
+}
+
+/**
+ * A check on the run itself rather than on the job: every record other than the late probes keeps the
+ * out-of-orderness bound in its shard's lineage (parents read before children). Violations would make
+ * a late record the producer's doing, not the job's.
+ */
+export function boundViolations(shards: readonly ShardInfo[], records: readonly StreamRecord[], fates: ReadonlyMap<string, Fate>): number {
+  const byShard = new Map<string, StreamRecord[]>();
+  for (const r of records) byShard.set(r.shardId, [...(byShard.get(r.shardId) ?? []), r]);
+  const parents = new Map(shards.map((s) => [s.shardId, s.parents]));
+  const maxOf = new Map<string, number>();
+  let violations = 0;
+  const visit = (shardId: string): number => {
+    const known = maxOf.get(shardId);
+    if (known !== undefined) return known;
+    let max = Math.max(Number.MIN_SAFE_INTEGER, ...(parents.get(shardId) ?? []).map(visit));
+    for (const r of byShard.get(shardId) ?? []) {
+      const ts = tsOf(r.data);
+      if (ts === undefined) continue;
+      if (ts < max - OUT_OF_ORDERNESS_MS && fates.get(recordId(r.shardId, r.sequenceNumber)) !== 'late') violations += 1;
+      max = Math.max(max, ts);
+    }
+    maxOf.set(shardId, max);
+    return max;
+  };
+  for (const s of shards) visit(s.shardId);
+  return violations;
+}
+
+function tsOf(data: string): number | undefined {
+  try {
+    const v = JSON.parse(data) as { ts?: unknown };
+    return typeof v?.ts === 'number' ? v.ts : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the job's tables hold, read back after the run. */
+export interface Found {
+  readonly windows: readonly WindowRow[];
+  /** Dead letters by `shardId/sequenceNumber`, with their reasons. */
+  readonly deadLetters: ReadonlyMap<string, string>;
+  /** Records on the late output, by `shardId/sequenceNumber`. */
+  readonly late: ReadonlySet<string>;
+}
+
+export interface Comparison {
+  readonly missingWindows: number;
+  readonly extraWindows: number;
+  readonly wrongWindows: number;
+  readonly deadMissing: number;
+  readonly deadUnexpected: number;
+  readonly lateMissing: number;
+  readonly lateUnexpected: number;
+  readonly total: number;
+  /** A few mismatches spelled out, for the log. */
+  readonly examples: readonly string[];
+}
+
+export function compare(reference: Reference, found: Found): Comparison {
+  const examples: string[] = [];
+  const note = (line: string): void => {
+    if (examples.length < 12) examples.push(line);
+  };
+  const id = (w: WindowRow): string => `${w.key} [${w.windowStart}, ${w.windowEnd})`;
+  const expected = new Map(reference.windows.map((w) => [id(w), w]));
+  const seen = new Map(found.windows.map((w) => [id(w), w]));
+  let missingWindows = 0;
+  let extraWindows = 0;
+  let wrongWindows = 0;
+  for (const [k, w] of expected) {
+    const f = seen.get(k);
+    if (!f) {
+      missingWindows += 1;
+      note(`missing window ${k} ${JSON.stringify(w.values)}`);
+    } else if (JSON.stringify(f.values) !== JSON.stringify(w.values)) {
+      wrongWindows += 1;
+      note(`window ${k}: found ${JSON.stringify(f.values)}, expected ${JSON.stringify(w.values)}`);
+    }
+  }
+  for (const [k, f] of seen) {
+    if (!expected.has(k)) {
+      extraWindows += 1;
+      note(`unexpected window ${k} ${JSON.stringify(f.values)}`);
+    }
+  }
+  const ofFate = (fate: Fate): Set<string> => new Set([...reference.fates].filter(([, f]) => f === fate).map(([r]) => r));
+  const diff = (want: Set<string>, got: ReadonlySet<string>, what: string): [number, number] => {
+    let missing = 0;
+    let unexpected = 0;
+    for (const r of want) {
+      if (got.has(r)) continue;
+      missing += 1;
+      note(`${what} expected but not found: ${r}`);
+    }
+    for (const r of got) {
+      if (want.has(r)) continue;
+      unexpected += 1;
+      note(`${what} found but not expected: ${r} (reference: ${reference.fates.get(r) ?? 'not in the stream'})`);
+    }
+    return [missing, unexpected];
+  };
+  const [deadMissing, deadUnexpected] = diff(ofFate('dead'), new Set(found.deadLetters.keys()), 'dead letter');
+  for (const [r, reason] of found.deadLetters) if (!reason) note(`dead letter without a reason: ${r}`);
+  const noReason = [...found.deadLetters.values()].filter((reason) => !reason).length;
+  const [lateMissing, lateUnexpected] = diff(ofFate('late'), found.late, 'late record');
+  const total = missingWindows + extraWindows + wrongWindows + deadMissing + deadUnexpected + lateMissing + lateUnexpected + noReason;
+  return { missingWindows, extraWindows, wrongWindows, deadMissing, deadUnexpected, lateMissing, lateUnexpected, total, examples };
+}
