@@ -24,7 +24,7 @@ import { countingSinkClient, SimStream, simulate, type SimResult, type TimedEven
 import { createNaiveTable, naiveClickCounter } from './naive-counter';
 import { benchOptions, commandOf, figure, loadavg, round, sized, table, writeResult, type Figure } from './run-info';
 import type { Click } from './workload';
-import { shardsFor, timedClicks } from './workload-events';
+import { partitioningFor, shardsFor, timedClicks } from './workload-events';
 
 const options = benchOptions();
 const EVENTS = sized('BENCH_WRITES_EVENTS', 8_000, 3_000, options);
@@ -131,7 +131,7 @@ async function explore(): Promise<Record<string, unknown>[]> {
   ];
   const out: Record<string, unknown>[] = [];
   for (const v of variants) {
-    const events = timedClicks({ count: Math.max(EVENTS, v.rate * (options.quick ? 5 : 20)), keys: 1000, ratePerSec: v.rate, seed: 7 });
+    const events = timedClicks({ count: Math.max(EVENTS, v.rate * (options.quick ? 5 : 20)), keys: 1000, ratePerSec: v.rate, seed: 7, partitionBy: partitioningFor(v.rate, 1000) });
     const backend = new MemoryBackend();
     const sinks = countingSinkClient();
     const shards = shardsFor(v.rate);

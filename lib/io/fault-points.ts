@@ -28,7 +28,12 @@ export interface FaultConfig {
    * the watermark function fires) with this probability, to go off after a seeded delay up to
    * `maxDelayMs`; `before-return` disarms it.
    */
-  readonly midInvocation?: { readonly probability: number; readonly maxDelayMs: number };
+  readonly midInvocation?: {
+    readonly probability: number;
+    readonly maxDelayMs: number;
+    /** The probability at `before-fire`, once per window fired (a tick may fire hundreds). Default: `probability`. */
+    readonly fireProbability?: number;
+  };
 }
 
 /** The points the stage and watermark functions call, in the order a stage batch reaches them. */
@@ -55,7 +60,7 @@ let armed: NodeJS.Timeout | undefined;
 export function faultPoint(name: FaultPointName, salt = ''): void {
   if (config === undefined) config = parseConfig(process.env[FAULTS_ENV]);
   if (config === null) return;
-  if (name === 'after-decode' || name === 'before-fire') armMidInvocationKill(config, salt);
+  if (name === 'after-decode' || name === 'before-fire') armMidInvocationKill(config, salt, name === 'before-fire');
   if (name === 'before-return' && armed) {
     clearTimeout(armed);
     armed = undefined;
@@ -69,11 +74,11 @@ export function faultPoint(name: FaultPointName, salt = ''): void {
   for (;;) Atomics.wait(cell, 0, 0, 60_000);
 }
 
-function armMidInvocationKill(c: FaultConfig, salt: string): void {
+function armMidInvocationKill(c: FaultConfig, salt: string, firing: boolean): void {
   if (armed) clearTimeout(armed);
   armed = undefined;
   const mid = c.midInvocation;
-  if (!mid || !decide(c, 'mid-invocation', salt, mid.probability, 0)) return;
+  if (!mid || !decide(c, 'mid-invocation', salt, firing ? (mid.fireProbability ?? mid.probability) : mid.probability, 0)) return;
   const delayMs = Math.floor(unitHash(`${c.seed}|delay|${salt}|${history?.get(`mid-invocation|${salt}`) ?? 0}`) * mid.maxDelayMs);
   armed = setTimeout(() => {
     record(c, 'kill', 'mid-invocation', salt);

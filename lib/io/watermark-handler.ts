@@ -51,28 +51,19 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
   const clock = deps.clock ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const executors = deps.plan.stages.filter((s) => s.keyed).map((s) => new StageExecutor(deps.plan, s, deps.backend));
-  // When this container first saw each input: a silent input holds the watermark for idleAfter from then.
-  const knownSince = new Map<string, number>();
-  const knownInputs = async (stage: Stage, nowMs: number): Promise<ReadonlyMap<string, number> | undefined> => {
+  const knownInputs = async (stage: Stage): Promise<readonly string[] | undefined> => {
     if (!deps.listShards) return undefined;
     const source = deps.plan.stages[0]!.input.stream;
-    const ids =
-      stage.input.kind === 'source'
-        ? stageInputIds(stage, await deps.listShards(source))
-        : stageInputIds(stage, await deps.listShards(stage.input.stream), await deps.listShards(source));
-    const known = new Map<string, number>();
-    for (const id of ids) {
-      if (!knownSince.has(id)) knownSince.set(id, nowMs);
-      known.set(id, knownSince.get(id)!);
-    }
-    return known;
+    return stage.input.kind === 'source'
+      ? stageInputIds(stage, await deps.listShards(source))
+      : stageInputIds(stage, await deps.listShards(stage.input.stream), await deps.listShards(source));
   };
 
   const tick = async (): Promise<WatermarkTick[]> => {
     const ticks: WatermarkTick[] = [];
     for (const executor of executors) {
       const atMs = clock();
-      const watermarkMs = await executor.currentWatermark(atMs, await knownInputs(executor.stage, atMs));
+      const watermarkMs = await executor.currentWatermark(atMs, await knownInputs(executor.stage));
       if (watermarkMs === NO_WATERMARK) continue;
       let outputs = 0;
       const deadLetters: DeadLetter[] = [];

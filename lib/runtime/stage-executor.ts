@@ -283,18 +283,20 @@ export class StageExecutor {
 
   /**
    * The stage's watermark now: the minimum over its active inputs. `known` names the inputs that exist
-   * (see {@link stageInputIds}), each with the time the caller first knew of it: as Flink waits for every
-   * input channel, and holds a newly discovered split back until it emits or goes idle, an input that
-   * exists but has not reported holds the watermark until it reports or has been silent for `idleAfter`.
-   * Without `known`, the plan's shard counts stand in for the inputs.
+   * (see {@link stageInputIds}): as Flink waits for every input channel, and holds a newly discovered
+   * split back until it emits or goes idle, an input that exists but has not reported gets a row with no
+   * watermark, active from now — it holds the watermark until it reports or has been silent for
+   * `idleAfter`, and the row outlives a restart of the caller. Without `known`, the plan's shard counts
+   * stand in for the inputs.
    */
-  async currentWatermark(nowMs: number, known?: ReadonlyMap<string, number>): Promise<number> {
+  async currentWatermark(nowMs: number, known?: readonly string[]): Promise<number> {
     const rows: InputRow[] = await this.backend.readInputs(this.stage.id);
     const idleAfterMs = this.plan.eventTime.idleAfterMs;
     if (known) {
       const heard = new Set(rows.map((r) => r.input));
-      for (const [input, knownSinceMs] of known) if (!heard.has(input) && nowMs - knownSinceMs < idleAfterMs) return NO_WATERMARK;
-      return combineWatermarks(rows, nowMs, idleAfterMs);
+      const silent: InputRow[] = known.filter((input) => !heard.has(input)).map((input) => ({ input, watermarkMs: NO_WATERMARK, maxEventTimeMs: NO_WATERMARK, lastActiveMs: nowMs }));
+      if (silent.length > 0) await this.backend.writeInputs(this.stage.id, silent);
+      return combineWatermarks([...rows, ...silent], nowMs, idleAfterMs);
     }
     // Counting inputs cannot tell them apart (a split's children count as much as a shard not heard
     // from yet), so it is the fallback: until as many inputs as the plan sizes have reported (or the first
