@@ -24,10 +24,10 @@ import { benchOptions, commandOf, figure, loadavg, round, secondsSince, sized, t
 import { clicks } from './workload';
 
 const options = benchOptions();
-const STORE_EVENTS = sized('BENCH_STORE_EVENTS', 4_000, 2_000, options);
+const STORE_EVENTS = sized('BENCH_STORE_EVENTS', 2_500, 1_500, options);
 const RUNS = sized('BENCH_STORE_RUNS', 3, 1, options);
-const FLOOR_EVENTS = sized('BENCH_FLOOR_EVENTS', 1_000_000, 200_000, options);
-const PHASE_EVENTS = sized('BENCH_PHASE_EVENTS', 500_000, 100_000, options);
+const FLOOR_EVENTS = sized('BENCH_FLOOR_EVENTS', 500_000, 200_000, options);
+const PHASE_EVENTS = sized('BENCH_PHASE_EVENTS', 300_000, 100_000, options);
 const BATCH = 500;
 
 /** The same click data as bench/engine.ts (1,000 Zipf users, 10,000 events/s of event time). */

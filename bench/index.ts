@@ -23,7 +23,7 @@ interface Section {
 }
 
 const SECTIONS: readonly Section[] = [
-  { name: 'engine', script: 'engine.ts', what: 'engine events/s on one core (in memory)', env: { full: { BENCH_EVENTS: '500000', BENCH_RUNS: '5' }, quick: { BENCH_EVENTS: '100000', BENCH_RUNS: '2' } } },
+  { name: 'engine', script: 'engine.ts', what: 'engine events/s on one core (in memory)', env: { full: { BENCH_EVENTS: '300000', BENCH_RUNS: '5' }, quick: { BENCH_EVENTS: '100000', BENCH_RUNS: '2' } } },
   { name: 'engine-breakdown', script: 'engine-breakdown.ts', what: "the store's share (dynalite), phases, a JSON floor" },
   { name: 'writes', script: 'writes.ts', what: 'DynamoDB writes per 1,000 events vs the naive design' },
   { name: 'e2e', script: 'e2e.ts', what: 'embedded runtime: events/s by shards, lag under overload, calibration' },

@@ -120,6 +120,13 @@ export const PRICES = {
     confirmedBy: 'the same transcription: "$0.10 per GB/month", "50 GB of running application storage allocated per KPU". (One AWS-authored skill note says the 50 GB per KPU are included; the pricing page\'s own example bills them: the model bills them.)',
     status: 'transcribed',
   },
+  kmsKeyMonth: {
+    usd: 1,
+    per: 'customer managed KMS key-month (the deployment encrypts streams and tables with one); +$1/month per rotated backing key',
+    page: 'https://aws.amazon.com/kms/pricing/',
+    confirmedBy: 'the official page (read 2026-11-24): "Each AWS KMS key that you create in AWS KMS costs $1/month (prorated hourly) … If you enable automatic key rotation, each newly generated backing key costs an additional $1/month". Not in the brief\'s idle list: reported beside the idle month, not in the ratio.',
+    status: 'official',
+  },
 } as const satisfies Record<string, Price>;
 
 export type PriceName = keyof typeof PRICES;

@@ -121,9 +121,10 @@ export function round(n: number, digits = 3): number {
   return Math.round(n * scale) / scale;
 }
 
-/** Fixed-width text table for the terminal. */
+/** Fixed-width text table for the terminal: numbers right-aligned, text left-aligned. */
 export function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? c.toLocaleString('en-US') : c)))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
-  return cells.map((r, ri) => r.map((c, i) => (ri > 0 && i > 0 ? String(c).padStart(widths[i]!) : String(c).padEnd(widths[i]!))).join('  ')).join('\n');
+  const text = (c: string | number): string => (typeof c === 'number' ? c.toLocaleString('en-US') : c);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => text(r[i] ?? '').length)));
+  const line = (r: readonly (string | number)[]): string => r.map((c, i) => (typeof c === 'number' ? text(c).padStart(widths[i]!) : text(c).padEnd(widths[i]!))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
 }

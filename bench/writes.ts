@@ -27,7 +27,7 @@ import type { Click } from './workload';
 import { partitioningFor, shardsFor, timedClicks } from './workload-events';
 
 const options = benchOptions();
-const EVENTS = sized('BENCH_WRITES_EVENTS', 8_000, 3_000, options);
+const EVENTS = sized('BENCH_WRITES_EVENTS', 7_000, 3_000, options);
 const RUNS = sized('BENCH_WRITES_RUNS', 2, 1, options);
 const KEYS = [10, 1_000, 100_000];
 const BATCHES = [100, 500];
