@@ -2,17 +2,11 @@
  * Seeded workloads for benchmarks: click events with Zipf-distributed users and bounded disorder.
  */
 
-/** A small, fast, seeded PRNG (mulberry32): every run sees the same events. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../lib/local/demo';
+
+/** A small, fast, seeded PRNG (mulberry32, the demo generator's): every run sees the same events. */
+export const rng = seededRandom;
+
 
 /** Samples ranks 0..n-1 with probability ∝ 1/(rank+1)^s (inverse CDF over a precomputed table). */
 export function zipf(n: number, s: number, random: () => number): () => number {
