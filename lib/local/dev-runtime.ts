@@ -106,10 +106,18 @@ export class DevRuntime {
     const log = options.log ?? (() => {});
     const dataDir = options.dataDir && path.resolve(options.dataDir);
     if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
-    const emulators = await Promise.all([startKinesis({ ...(dataDir && { dataDir }), log }), startDynamo({ ...(dataDir && { dataDir }), log })]);
+    // Both started, or neither left running: an emulator that did start would otherwise outlive the
+    // failure and keep the data directory locked (dynalite's LevelDB) for the next attempt.
+    const starting = await Promise.allSettled([startKinesis({ ...(dataDir && { dataDir }), log }), startDynamo({ ...(dataDir && { dataDir }), log })]);
+    const emulators = starting.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = starting.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(emulators.map((em) => em.stop()));
+      throw failed.reason;
+    }
     let runtime: DevRuntime | undefined;
     try {
-      const [kinesis, dynamo] = emulators;
+      const [kinesis, dynamo] = emulators as [Emulator, Emulator];
       const edge = await startEdge({ port: options.port, kinesis: kinesis.endpoint, dynamodb: dynamo.endpoint, log, ...options.edge });
       runtime = new DevRuntime(plan, options.jobFile, options, `http://localhost:${options.port}`);
       runtime.emulators = emulators;

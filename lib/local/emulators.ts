@@ -270,10 +270,15 @@ async function launch(spec: LaunchSpec, opts: EmulatorOptions): Promise<Emulator
  *   keep-alive sockets (kinesis-mock otherwise waits 30 s before writing its
  *   data file and exiting), and hard-exits after a grace period;
  * - exits when the parent process disappears (it may die by SIGKILL, which
- *   runs no 'exit' handlers).
+ *   runs no 'exit' handlers);
+ * - makes kinesis-mock's data file writes atomic: it rewrites the file in
+ *   place (a write stream that truncates it), and a write cut short — its
+ *   periodic save cancelled by the shutdown save, found by `npm run chaos` —
+ *   left a truncated file that the next start could not load. Each save now
+ *   goes to a temporary file renamed over the data file once complete.
  * Kept as plain ES2020 source text so no transpiler rewrites it.
  */
-function childBootstrap(): string {
+export function childBootstrap(): string {
   return `'use strict';
 const net = require('node:net');
 const HOST = ${JSON.stringify(HOST)};
@@ -315,6 +320,20 @@ function shutdown(signal) {
   if (process.listenerCount(signal) <= 1) exitNow(0);
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
+const fs = require('node:fs');
+const path = require('node:path');
+const dataFile = process.env.PERSIST_PATH && process.env.PERSIST_FILE_NAME ? path.resolve(process.env.PERSIST_PATH, process.env.PERSIST_FILE_NAME) : undefined;
+const createWriteStream = fs.createWriteStream;
+let saves = 0;
+fs.createWriteStream = function (file, options) {
+  if (dataFile === undefined || typeof file !== 'string' || path.resolve(file) !== dataFile) return createWriteStream.apply(this, arguments);
+  const partial = dataFile + '.' + process.pid + '.' + (saves++) + '.partial';
+  const stream = createWriteStream.call(this, partial, options);
+  // _final runs once every write has completed, before 'finish' and the caller's end() callback.
+  stream._final = (done) => { try { fs.renameSync(partial, dataFile); done(); } catch (e) { done(e); } };
+  stream.once('close', () => { if (!stream.writableFinished) try { fs.unlinkSync(partial); } catch (e) {} });
+  return stream;
+};
 setInterval(() => {
   if (process.ppid !== parentPid) process.kill(process.pid, 'SIGTERM');
 }, 500).unref();

@@ -302,7 +302,6 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     if (plan.merge) scheduleAt(at(0.55), 'merge');
     if (plan.restart !== 'none') scheduleAt(at(0.4), 'restart');
     for (let i = 0; i < plan.randomKills; i++) scheduleAt(actions.int(1, chunks.length - 1), 'kill');
-    scheduleAt(at(0.7), 'late-probes');
 
     for (let c = 0; c < chunks.length; c++) {
       for (const action of schedule.get(c) ?? []) {
@@ -326,14 +325,13 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
           reconnect();
           running = await startInProcess();
           say(`runtime started again on the same --data (${how} restart)`);
-        } else if (action === 'late-probes') {
-          await putLateProbes();
         }
       }
       await put(chunks[c]!);
       await sleep(150);
     }
 
+    await putLateProbes();
     // One flush event per open shard: every shard's watermark passes every window.
     const flush = flushRecord(work.maxTs);
     const open = (await listShards(kinesis, names.source)).filter((s) => s.open);
@@ -362,8 +360,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   }
 
   async function putLateProbes(): Promise<void> {
-    // Late by construction: put only once the keyed stage has fired past T0 (their windows end long before).
-    const until = Date.now() + 20_000;
+    // Late by construction: put only once the keyed stage has fired past T0 (their windows end long before),
+    // after the clicks and before the flush events (so before the final watermark, on every shard).
+    const until = Date.now() + 30_000;
     while (running?.kind === 'in-process' && (await firedWatermark()) < T0_MS && Date.now() < until) await sleep(200);
     if (running?.kind !== 'in-process' || (await firedWatermark()) < T0_MS) {
       say('late probes skipped: the watermark did not pass T0 in time');

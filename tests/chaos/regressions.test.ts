@@ -3,11 +3,17 @@
  * first attempt of a batch writes its state and dies before delivering anything (`crash: 'after-state'`),
  * then Lambda delivers the batch again.
  */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { dynamoSink, job, kinesisSource, session, tumbling } from 'shardflow';
 import { harness } from 'shardflow/testing';
 import { stateTableDefinition } from '../../infra/tables';
 import { dynamoClient } from '../../lib/io/aws-clients';
-import { startDynamo, type Emulator } from '../../lib/local/emulators';
+import { DevRuntime } from '../../lib/local/dev-runtime';
+import { childBootstrap, startDynamo, type Emulator } from '../../lib/local/emulators';
+import { freePort } from '../../lib/local/free-port';
 import { createTable } from '../../lib/local/resources';
 import { planJob } from '../../lib/plan/planner';
 import { StageExecutor } from '../../lib/runtime/stage-executor';
@@ -16,6 +22,7 @@ import { createWatermarkHandler } from '../../lib/io/watermark-handler';
 import { DynamoBackend } from '../../lib/state/dynamodb/dynamo-backend';
 import { MemoryBackend } from '../../lib/state/memory/memory-backend';
 import { NO_WATERMARK } from '../../lib/time/watermark';
+import { descendants, ROOT } from './processes';
 
 type Click = { userId: string; clicks: number; ts: number };
 type SourceRecord = { shardId: string; sequenceNumber: string; data: string };
@@ -171,4 +178,55 @@ describe('the watermark waits for every shard that exists, not for a number of i
     const [t] = await watermarkFunction()();
     expect(t?.watermarkMs).toBe(18_999);
   });
+});
+
+describe('the embedded runtime restarted on its --data', () => {
+  // Found by `npm run chaos` (sliding seed 2002, a graceful restart): kinesis-mock's periodic save was cut
+  // short by its shutdown save, leaving a truncated data file; the next start could not load it, and the
+  // DynamoDB emulator that had started meanwhile was left running, holding the data directory's lock.
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-regress-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test("a save of the Kinesis emulator's data file cut short leaves the previous file whole", () => {
+    const dataFile = path.join(dir, 'kinesis-data.json');
+    fs.writeFileSync(dataFile, '{"saved":1}');
+    // An emulator stand-in that saves twice as kinesis-mock does (a write stream over the data file): the
+    // first save dies half-way, the second completes.
+    const emulator = path.join(dir, 'emulator.js');
+    fs.writeFileSync(
+      emulator,
+      `const fs = require('node:fs');
+       const cut = fs.createWriteStream(${JSON.stringify(dataFile)}, { flags: 'w' });
+       cut.write('{"saved":', () => {
+         cut.destroy();
+         cut.once('close', () => {
+           console.log('after cut:', fs.readFileSync(${JSON.stringify(dataFile)}, 'utf8'));
+           const whole = fs.createWriteStream(${JSON.stringify(dataFile)}, { flags: 'w' });
+           whole.end('{"saved":2}', () => {
+             console.log('after save:', fs.readFileSync(${JSON.stringify(dataFile)}, 'utf8'));
+             process.exit(0);
+           });
+         });
+       });`,
+    );
+    const out = execFileSync(process.execPath, ['-e', childBootstrap(), emulator], {
+      env: { ...process.env, SHARDFLOW_PARENT_PID: String(process.pid), PERSIST_PATH: dir, PERSIST_FILE_NAME: 'kinesis-data.json' },
+      encoding: 'utf8',
+    });
+    expect(out.trim().split('\n')).toEqual(['after cut: {"saved":1}', 'after save: {"saved":2}']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['emulator.js', 'kinesis-data.json']);
+  });
+
+  test('a start that fails leaves no emulator running', async () => {
+    const data = path.join(dir, 'data');
+    fs.mkdirSync(path.join(data, 'kinesis'), { recursive: true });
+    fs.writeFileSync(path.join(data, 'kinesis', 'kinesis-data.json'), '{"streams": {"truncated');
+    const before = new Set(descendants(process.pid).map((p) => p.pid));
+    await expect(DevRuntime.start({ jobFile: path.join(ROOT, 'examples/click-counts.ts'), port: await freePort(), dataDir: data })).rejects.toThrow(/kinesis emulator/);
+    const left = descendants(process.pid).filter((p) => !before.has(p.pid) && /dynalite|kinesis-local/.test(p.cmdline));
+    expect(left).toEqual([]);
+  }, 60_000);
 });
