@@ -8,12 +8,12 @@
  *   JavaScript engine decoding JSON records pays before doing anything else.
  *
  * `node bin/run-ts.js bench/engine-breakdown.ts [--quick]`; BENCH_STORE_EVENTS, BENCH_STORE_RUNS,
- * BENCH_FLOOR_EVENTS override sizes.
+ * BENCH_PHASE_EVENTS override sizes.
  */
 import { planJob } from 'shardflow';
 import { dynamoClient } from '../lib/io/aws-clients';
 import { startDynamo } from '../lib/local/emulators';
-import { StageExecutor } from '../lib/runtime/stage-executor';
+import { StageExecutor, type StageResult } from '../lib/runtime/stage-executor';
 import { DynamoBackend } from '../lib/state/dynamodb/dynamo-backend';
 import { MemoryBackend } from '../lib/state/memory/memory-backend';
 import { stateTableDefinition } from '../infra/tables';
@@ -26,9 +26,10 @@ import { clicks } from './workload';
 const options = benchOptions();
 const STORE_EVENTS = sized('BENCH_STORE_EVENTS', 2_500, 1_500, options);
 const RUNS = sized('BENCH_STORE_RUNS', 3, 1, options);
-const FLOOR_EVENTS = sized('BENCH_FLOOR_EVENTS', 500_000, 200_000, options);
 const PHASE_EVENTS = sized('BENCH_PHASE_EVENTS', 300_000, 100_000, options);
 const BATCH = 500;
+/** Source batches per keyed batch, as bench/engine.ts (BENCH_ENVELOPES there). */
+const ENVELOPES = Number(process.env.BENCH_ENVELOPES ?? 20);
 
 /** The same click data as bench/engine.ts (1,000 Zipf users, 10,000 events/s of event time). */
 const data = (count: number): string[] => clicks({ count, users: 1000, ratePerSec: 10_000, disorderMs: 1500, seed: 42 }).map((c) => JSON.stringify(c));
@@ -84,68 +85,79 @@ async function phases(): Promise<Record<string, unknown>> {
       t = now;
     };
     const started = t;
+    // As bench/engine.ts: the keyed stage takes ENVELOPES source batches' envelopes per batch.
+    let pending: StageResult[] = [];
+    const keyed = async (): Promise<void> => {
+      const last = pending[pending.length - 1]!;
+      const r1 = await s1!.runBatch({ kind: 'shuffled', shardId: 's1-0', nowMs: 0, elements: pending.flatMap((r) => r.shuffled), heard: [{ upstreamShard: 'shard-0', watermarkMs: last.watermark.afterMs }] });
+      lap('keyedStage');
+      await s1!.commit(r1);
+      lap('commit');
+      pending = [];
+      await s1!.fireDue(await s1!.currentWatermark(0), async () => {});
+      lap('firing');
+    };
     for (let i = 0; i < events.length; i += BATCH) {
       const records = events.slice(i, i + BATCH).map((d) => ({ shardId: 'shard-0', sequenceNumber: String(seq++), data: d }));
       lap('records');
       const r0 = await s0!.runBatch({ kind: 'source', shardId: 'shard-0', nowMs: 0, records });
       lap('sourceStage');
-      const r1 = await s1!.runBatch({ kind: 'shuffled', shardId: 's1-0', nowMs: 0, elements: r0.shuffled, heard: [{ upstreamShard: 'shard-0', watermarkMs: r0.watermark.afterMs }] });
-      lap('keyedStage');
       await s0!.commit(r0);
-      await s1!.commit(r1);
       lap('commit');
-      await s1!.fireDue(await s1!.currentWatermark(0), async () => {});
-      lap('firing');
+      pending.push(r0);
+      if (pending.length === ENVELOPES) await keyed();
     }
+    if (pending.length > 0) await keyed();
     const total = Number(process.hrtime.bigint() - started);
     return { eventsPerSec: Math.round(events.length / (total / 1e9)), ...Object.fromEntries(Object.entries(ns).map(([k, v]) => [`${k}Share`, round(Number(v) / total, 3)])) };
   };
-  await runPhases(); // warm up
+  // Warm both up, then alternate floor and engine rounds, so each pair sees the same machine load.
+  floorRun(events);
+  await runPhases();
   const runs: Record<string, number>[] = [];
-  for (let r = 0; r < RUNS; r++) runs.push(await runPhases());
-  runs.sort((a, b) => a.eventsPerSec! - b.eventsPerSec!);
-  const median = runs[Math.floor((runs.length - 1) / 2)]!;
-  console.log(`  click-counts phases (median run, ${median.eventsPerSec!.toLocaleString()} events/s): ${Object.entries(median).filter(([k]) => k.endsWith('Share')).map(([k, v]) => `${k.replace('Share', '')} ${(v * 100).toFixed(0)} %`).join(', ')}`);
-  return { events: events.length, median, runs };
-}
-
-/** JSON.parse and a Map sum per (user, 5 s window): the least work per event for click-counts in JavaScript. */
-function floor(): { parseOnly: Figure; parseAndSum: Figure } {
-  const events = data(FLOOR_EVENTS);
   const parseOnly: number[] = [];
   const parseAndSum: number[] = [];
   const loads: [number, number, number][] = [];
-  let sink = 0;
-  for (let r = 0; r <= RUNS; r++) {
-    if (r > 0) loads.push(loadavg());
-    let t = process.hrtime.bigint();
-    for (const d of events) sink += (JSON.parse(d) as { clicks: number }).clicks;
-    const a = events.length / secondsSince(t);
-    t = process.hrtime.bigint();
-    const sums = new Map<string, number>();
-    for (const d of events) {
-      const c = JSON.parse(d) as { userId: string; clicks: number; ts: number };
-      const k = `${c.userId}|${c.ts - (c.ts % 5000)}`;
-      sums.set(k, (sums.get(k) ?? 0) + c.clicks);
-    }
-    const b = events.length / secondsSince(t);
-    sink += sums.size;
-    if (r > 0) {
-      // the first round warms the JIT up
-      parseOnly.push(a);
-      parseAndSum.push(b);
-    }
+  for (let r = 0; r < RUNS; r++) {
+    loads.push(loadavg());
+    const f = floorRun(events);
+    const run = await runPhases();
+    parseOnly.push(f.parseOnly);
+    parseAndSum.push(f.parseAndSum);
+    runs.push({ ...run, floorEventsPerSec: Math.round(f.parseAndSum), engineOverFloor: round(run.eventsPerSec! / f.parseAndSum, 3) });
   }
-  if (sink < 0) console.log(sink);
-  const result = { parseOnly: roundFigure(figure(parseOnly, loads)), parseAndSum: roundFigure(figure(parseAndSum, loads)) };
-  console.log(`  floor on ${events.length.toLocaleString()} events: JSON.parse alone ${result.parseOnly.median.toLocaleString()} events/s; JSON.parse + Map sum per (user, window) ${result.parseAndSum.median.toLocaleString()} events/s`);
-  return result;
+  runs.sort((a, b) => a.eventsPerSec! - b.eventsPerSec!);
+  const median = runs[Math.floor((runs.length - 1) / 2)]!;
+  const floor = { parseOnly: roundFigure(figure(parseOnly, loads)), parseAndSum: roundFigure(figure(parseAndSum, loads)) };
+  console.log(`  click-counts phases (median run, ${median.eventsPerSec!.toLocaleString()} events/s): ${Object.entries(median).filter(([k]) => k.endsWith('Share')).map(([k, v]) => `${k.replace('Share', '')} ${(v * 100).toFixed(0)} %`).join(', ')}`);
+  console.log(`  floor, paired with each run: JSON.parse alone ${floor.parseOnly.median.toLocaleString()} events/s; JSON.parse + Map sum per (user, window) ${floor.parseAndSum.median.toLocaleString()} events/s; the engine at ${Math.round(median.engineOverFloor! * 100)} % of it`);
+  return { events: events.length, median, runs, floor };
+}
+
+/**
+ * One round of the floor: JSON.parse alone, then JSON.parse and a Map sum per (user, 5 s window) — the
+ * least work per event for click-counts in JavaScript — on the same events, in events/s.
+ */
+function floorRun(events: readonly string[]): { parseOnly: number; parseAndSum: number } {
+  let sink = 0;
+  let t = process.hrtime.bigint();
+  for (const d of events) sink += (JSON.parse(d) as { clicks: number }).clicks;
+  const parseOnly = events.length / secondsSince(t);
+  t = process.hrtime.bigint();
+  const sums = new Map<string, number>();
+  for (const d of events) {
+    const c = JSON.parse(d) as { userId: string; clicks: number; ts: number };
+    const k = `${c.userId}|${c.ts - (c.ts % 5000)}`;
+    sums.set(k, (sums.get(k) ?? 0) + c.clicks);
+  }
+  const parseAndSum = events.length / secondsSince(t);
+  if (sink + sums.size < 0) console.log(sink);
+  return { parseOnly, parseAndSum };
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
-  console.log(`engine breakdown: ${RUNS} run(s); store share on ${STORE_EVENTS.toLocaleString()} events, phases on ${PHASE_EVENTS.toLocaleString()}, floor on ${FLOOR_EVENTS.toLocaleString()}`);
-  const floorFigures = floor();
+  console.log(`engine breakdown: ${RUNS} run(s); store share on ${STORE_EVENTS.toLocaleString()} events, phases and floor on ${PHASE_EVENTS.toLocaleString()}`);
   const phaseFigures = await phases();
   const dynamo = await startDynamo();
   let store: Record<string, unknown>[];
@@ -161,7 +173,7 @@ async function main(): Promise<void> {
     runs: RUNS,
     store,
     phases: phaseFigures,
-    floor: floorFigures,
+    floor: (phaseFigures as { floor: unknown }).floor,
     seconds: Math.round((Date.now() - started) / 1000),
   });
   console.log(`written ${file}`);

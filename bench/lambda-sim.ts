@@ -140,6 +140,12 @@ export interface SimSettings {
   readonly lockstep?: boolean;
   /** Called after every step with the virtual time and the counts so far (to measure a steady part of a run). */
   readonly onStep?: (nowMs: number, counts: () => SimResult) => void | Promise<void>;
+  /**
+   * After the last event, put one record on every source shard whose event time is `flushAtEnd` ms later
+   * (for key `__flush`): the watermark then passes every window of the run, so each one fires and its
+   * whole life — updates, firing, result — is in the counts. The records' own few writes are too.
+   */
+  readonly flushAtEnd?: number;
 }
 
 /** Per stage: invocations, records handed over, and the handlers' wall time. */
@@ -263,6 +269,7 @@ export async function simulate(
   };
 
   let next = 0;
+  let flushed = false;
   let nextTick = now + tickMs;
   const lastArrival = events[events.length - 1]?.arrivalMs ?? now;
   const end = lastArrival + drainMs;
@@ -272,6 +279,13 @@ export async function simulate(
     while (next < events.length && events[next]!.arrivalMs <= now) {
       const e = events[next++]!;
       arriving.push({ partitionKey: e.partitionKey, data: Buffer.from(e.data), arrivalMs: e.arrivalMs });
+    }
+    if (settings.flushAtEnd !== undefined && !flushed && next >= events.length && now >= lastArrival + windowOf(0)) {
+      flushed = true;
+      const ts = lastArrival + settings.flushAtEnd;
+      for (const shard of source.shards) {
+        arriving.push({ partitionKey: '__flush', explicitHashKey: shard.startingHashKey.toString(), data: Buffer.from(JSON.stringify({ userId: '__flush', clicks: 0, ts })), arrivalMs: now });
+      }
     }
     if (arriving.length > 0) source.put(arriving);
     if (settings.lockstep) {

@@ -27,13 +27,20 @@ import type { Click } from './workload';
 import { partitioningFor, shardsFor, timedClicks } from './workload-events';
 
 const options = benchOptions();
-const EVENTS = sized('BENCH_WRITES_EVENTS', 7_000, 3_000, options);
+const EVENTS = sized('BENCH_WRITES_EVENTS', 10_000, 3_000, options);
+/** The long run on the counting store: a minute of events, so the partial first and last windows weigh little. */
+const LONG_EVENTS = sized('BENCH_WRITES_LONG_EVENTS', 60_000, 15_000, options);
 const RUNS = sized('BENCH_WRITES_RUNS', 2, 1, options);
 const KEYS = [10, 1_000, 100_000];
 const BATCHES = [100, 500];
 /** Events per second of the workload (the middle cost scenario), and the shards a deployment would give it. */
 const RATE = 1_000;
 const SHARDS = shardsFor(RATE);
+/**
+ * Every window of a run is counted through its whole life (updates, firing, result): a record 60 s past
+ * the last event on each source shard moves the watermark past all of them (bench/lambda-sim.ts).
+ */
+const FLUSH_MS = 60_000;
 
 let jobs = 0;
 /** click-counts under a fresh name, so each run has its own tables. */
@@ -70,7 +77,7 @@ async function shardflowOnDynalite(endpoint: string, events: readonly TimedEvent
       return b;
     },
     ddb,
-  }, { batchSize, lockstep });
+  }, { batchSize, lockstep, flushAtEnd: FLUSH_MS });
   const sizes = await storedItemUnits(admin, plan.stateTable);
   admin.destroy();
   ddb.destroy();
@@ -104,7 +111,7 @@ async function shardflowOnDynalite(endpoint: string, events: readonly TimedEvent
 async function shardflowCounted(events: readonly TimedEvent[], batchSize: number, lockstep: boolean): Promise<{ writesPer1000: number; sim: SimResult }> {
   const backend = new MemoryBackend();
   const sinks = countingSinkClient();
-  const sim = await simulate(clickCounts(SHARDS), events, { backendFor: () => backend, ddb: sinks.client }, { batchSize, lockstep });
+  const sim = await simulate(clickCounts(SHARDS), events, { backendFor: () => backend, ddb: sinks.client }, { batchSize, lockstep, flushAtEnd: FLUSH_MS });
   const writes = backend.writes.items + backend.writes.inputs + backend.writes.watermarks + sinks.counts.items;
   return { writesPer1000: round((writes / events.length) * 1000, 4), sim };
 }
@@ -135,7 +142,7 @@ async function explore(): Promise<Record<string, unknown>[]> {
     const backend = new MemoryBackend();
     const sinks = countingSinkClient();
     const shards = shardsFor(v.rate);
-    await simulate(clickCounts(shards), events, { backendFor: () => backend, ddb: sinks.client }, { batchSize: 500, ...v.settings });
+    await simulate(clickCounts(shards), events, { backendFor: () => backend, ddb: sinks.client }, { batchSize: 500, flushAtEnd: FLUSH_MS, ...v.settings });
     const per = (n: number): number => round((n / events.length) * 1000, 4);
     const total = per(backend.writes.items + backend.writes.inputs + backend.writes.watermarks + sinks.counts.items);
     out.push({
@@ -192,9 +199,13 @@ interface Row {
   shardflowRru: Figure;
   lockstep: Figure;
   counted: Figure;
+  /** The same cadence on the counting store over a minute of events: the steady state. */
+  steady: Figure;
   naive: Figure;
   naiveWru: Figure;
   ratio: number;
+  /** The steady state (a minute on the counting store) over naive. */
+  steadyRatio: number;
   detail: Record<string, number>;
 }
 
@@ -207,7 +218,7 @@ async function main(): Promise<void> {
     console.log(`writes: ${EVENTS.toLocaleString()} click events at ${RATE} events/s on ${SHARDS} shards, ${RUNS} run(s) per cell (seeds differ), dynalite`);
     for (const keys of KEYS) {
       for (const batch of BATCHES) {
-        const runs: { sf: WriteRun; lock: { writesPer1000: number }; counted: number; naive: WriteRun & { batch: number } }[] = [];
+        const runs: { sf: WriteRun; lock: { writesPer1000: number }; counted: number; steady: number; naive: WriteRun & { batch: number } }[] = [];
         const loads: [number, number, number][] = [];
         for (let run = 0; run < RUNS; run++) {
           loads.push(loadavg());
@@ -217,12 +228,13 @@ async function main(): Promise<void> {
           // counts within a few per 1,000: see the "in-memory count" column), to keep the run short.
           const lock = await shardflowCounted(events, batch, true);
           const counted = (await shardflowCounted(events, batch, false)).writesPer1000;
+          const steady = (await shardflowCounted(timedClicks({ count: LONG_EVENTS, keys, ratePerSec: RATE, seed: 1000 + run }), batch, false)).writesPer1000;
           // The naive design writes once per record at any batch size: run it once per key count and
           // seed (at the first batch size) unless BENCH_WRITES_NAIVE_EACH=1 asks for every cell.
           const naiveKey = `${keys}/${run}`;
           let naive = naiveRuns.get(naiveKey);
           if (!naive || process.env.BENCH_WRITES_NAIVE_EACH === '1') naiveRuns.set(naiveKey, (naive = { ...(await naiveOnDynalite(dynamo.endpoint, events, batch)), batch }));
-          runs.push({ sf, lock, counted, naive });
+          runs.push({ sf, lock, counted, steady, naive });
         }
         const f = (pick: (r: (typeof runs)[number]) => number): Figure => figure(runs.map(pick), loads);
         const row: Row = {
@@ -233,15 +245,18 @@ async function main(): Promise<void> {
           shardflowRru: f((r) => r.sf.rruPer1000),
           lockstep: f((r) => r.lock.writesPer1000),
           counted: f((r) => r.counted),
+          steady: f((r) => r.steady),
           naive: f((r) => r.naive.writesPer1000),
           naiveWru: f((r) => r.naive.wruPer1000),
           ratio: 0,
+          steadyRatio: 0,
           detail: { ...runs[0]!.sf.detail, naiveMeasuredAtBatch: runs[0]!.naive.batch, ...Object.fromEntries(Object.entries(runs[0]!.naive.detail).map(([k, v]) => [`naive_${k}`, v])) },
         };
         row.ratio = round(row.shardflow.median / row.naive.median, 3);
+        row.steadyRatio = round(row.steady.median / row.naive.median, 3);
         rows.push(row);
         console.log(
-          `  ${String(keys).padStart(7)} keys, batch ${String(batch).padStart(3)}: shardflow ${row.shardflow.median} (lockstep ${row.lockstep.median}, counted in memory ${row.counted.median})  naive ${row.naive.median}  writes/1,000 events  → ${row.ratio}× naive`,
+          `  ${String(keys).padStart(7)} keys, batch ${String(batch).padStart(3)}: shardflow ${row.shardflow.median} (lockstep ${row.lockstep.median}, counted in memory ${row.counted.median}, steady state ${row.steady.median})  naive ${row.naive.median}  writes/1,000 events  → ${row.ratio}× naive`,
         );
       }
     }
@@ -250,23 +265,25 @@ async function main(): Promise<void> {
   }
   console.log(
     `\n${table(
-      ['keys', 'batch', 'shardflow', 'lockstep bound', 'in-memory count', 'naive', 'ratio', 'WRU sf/naive'],
-      rows.map((r) => [r.keys, r.batch, r.shardflow.median, r.lockstep.median, r.counted.median, r.naive.median, `${r.ratio}×`, `${r.shardflowWru.median}/${r.naiveWru.median}`]),
+      ['keys', 'batch', 'shardflow', 'lockstep bound', 'in-memory count', 'steady state', 'naive', 'ratio', 'steady ratio'],
+      rows.map((r) => [r.keys, r.batch, r.shardflow.median, r.lockstep.median, r.counted.median, r.steady.median, r.naive.median, `${r.ratio}×`, `${r.steadyRatio}×`]),
     )}`,
   );
   const target = rows.find((r) => r.keys === 1000 && r.batch === 500)!;
   const whatItTakes = await explore();
   for (const v of whatItTakes) console.log(`  ${String(v.variant).padEnd(72)} ${v.writesPer1000} writes/1,000 events (${v.ratioToNaive}× naive; ${v.windowsPer1000} (key, window) pairs per 1,000 events)`);
   const file = writeResult('writes', commandOf('writes.ts', options), {
-    source: 'dynalite (real requests, counted at the DynamoDB client); in-memory count = the same cadence on MemoryBackend',
+    source:
+      'shardflow and naive: dynalite (real requests, counted at the DynamoDB client), every window of the run counted through its whole life (a flush record moves the watermark past all of them); in-memory count = the same run on the in-memory backend as a counting store; steady state = the counting store over a minute of events (the partial first and last windows weigh little); lockstep bound = the counting store, the keyed stage getting each upstream batch alone',
     events: EVENTS,
+    longEvents: LONG_EVENTS,
     runs: RUNS,
     ratePerSec: RATE,
     shards: SHARDS,
     rows,
     whatItTakes,
     windowsPer1000AtTarget: windowsPer1000(timedClicks({ count: EVENTS, keys: 1000, ratePerSec: RATE, seed: 1000 })),
-    target: { rule: 'writes per 1,000 events ≤ 1/5 of the naive design at 1,000 keys, batch 500', ratio: target.ratio, met: target.ratio <= 0.2 },
+    target: { rule: 'writes per 1,000 events ≤ 1/5 of the naive design at 1,000 keys, batch 500', ratio: target.ratio, steadyRatio: target.steadyRatio, met: target.ratio <= 0.2 && target.steadyRatio <= 0.2 },
     seconds: Math.round((Date.now() - started) / 1000),
   });
   console.log(`written ${file}`);
