@@ -7,6 +7,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { forEachConcurrently } from '../../runtime/concurrently';
 import type { KeyedLogic } from '../../runtime/keyed-logic';
 import { comparePositions, decodePosition, encodePosition, originKey, type Element } from '../../runtime/records';
 import { NO_WATERMARK } from '../../time/watermark';
@@ -71,16 +72,11 @@ export class DynamoBackend implements StateBackend {
 
   async update(updates: readonly ItemUpdate[], logic: KeyedLogic, watermarkMs: number): Promise<ItemOutcome[]> {
     const outcomes: ItemOutcome[] = new Array(updates.length);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (let i = next++; i < updates.length; i = next++) {
-        const u = updates[i]!;
-        outcomes[i] = await this.updateOne(u.ref, u.elements, logic, watermarkMs);
-        // Chaos runs only: a crash with some of the batch's items written and others not.
-        faultPoint('between-state-writes', `${u.ref.stageId}/${u.ref.key}/${u.ref.slot}/${u.elements[0] ? originKey(u.elements[0].origin) : ''}`);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, updates.length) }, worker));
+    await forEachConcurrently(updates, this.concurrency, async (u, i) => {
+      outcomes[i] = await this.updateOne(u.ref, u.elements, logic, watermarkMs);
+      // Chaos runs only: a crash with some of the batch's items written and others not.
+      faultPoint('between-state-writes', `${u.ref.stageId}/${u.ref.key}/${u.ref.slot}/${u.elements[0] ? originKey(u.elements[0].origin) : ''}`);
+    });
     return outcomes;
   }
 
