@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,6 @@ import { startDynamo, startKinesis, type Emulator } from '../../lib/local/emulat
 import { freePort } from '../../lib/local/free-port';
 
 const run = promisify(execFile);
-const hasAwsCli = spawnSync('aws', ['--version'], { stdio: 'ignore' }).status === 0;
 
 async function waitForActive(client: KinesisClient, streamName: string): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -123,7 +122,8 @@ describe('emulators behind the edge', () => {
     expect(Item).toEqual({ pk: { S: 'k1' }, version: { N: '1' } });
   });
 
-  (hasAwsCli ? test : test.skip)('AWS CLI lists streams and tables through the edge', async () => {
+  // The AWS CLI v1 is part of the machine this project targets (see README): no skip when it is missing.
+  test('AWS CLI lists streams and tables through the edge', async () => {
     await kc.send(new CreateStreamCommand({ StreamName: 'cli-visible', ShardCount: 1 }));
     await dc.send(
       new CreateTableCommand({

@@ -1,7 +1,7 @@
 import clickCounts from '../../examples/click-counts';
 import { harness } from 'shardflow/testing';
 
-test('smoke', async () => {
+test('the clicks example counts clicks per user in 5-second windows and fires them at the watermark', async () => {
   const h = harness(clickCounts);
   await h.send({ userId: 'a', clicks: 2, ts: 1000 });
   await h.send({ userId: 'a', clicks: 3, ts: 4000 });
@@ -12,5 +12,8 @@ test('smoke', async () => {
     { key: 'a', windowStart: 0, windowEnd: 5000, clicks: 5 },
     { key: 'b', windowStart: 0, windowEnd: 5000, clicks: 1 },
   ]);
-  console.log(JSON.stringify(h.plan.stages.map(s => ({id: s.id, input: s.input.stream, out: s.output.kind})), null, 0));
+  expect(h.plan.stages.map((s) => ({ id: s.id, input: s.input.stream, output: s.output.kind }))).toEqual([
+    { id: 's0', input: 'clicks', output: 'shuffle' },
+    { id: 's1', input: 'click-counts-s1', output: 'sink' },
+  ]);
 });
