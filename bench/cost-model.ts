@@ -40,7 +40,7 @@ export interface WatermarkSchedule {
   readonly idleRruPerTick: number;
 }
 
-/** The deployed schedule: EventBridge rate(1 minute), the function loops 55 s, 512 MB, a tick every second. */
+/** The deployed schedule while events flow: EventBridge rate(1 minute), the function loops 55 s, 512 MB, a tick every second. */
 export function deployedWatermarkSchedule(idle: { wruPerTick: number; rruPerTick: number; tickMs: number }): WatermarkSchedule {
   const invocationsPerMonth = (SECONDS_PER_MONTH / 60) | 0;
   const loopSeconds = 55;
@@ -50,6 +50,23 @@ export function deployedWatermarkSchedule(idle: { wruPerTick: number; rruPerTick
     invocationsPerMonth,
     gbSecondsPerMonth: invocationsPerMonth * loopSeconds * 0.5,
     ticksPerMonth: invocationsPerMonth * ticksPerInvocation,
+    idleWruPerTick: idle.wruPerTick,
+    idleRruPerTick: idle.rruPerTick,
+  };
+}
+
+/**
+ * The same schedule on an idle job: every input idle, each scheduled invocation ticks once, says it
+ * sleeps and returns (`stopWhenIdle`), billed for that one tick. `idle` is counted with the sleep's own
+ * requests (the flag write, the second look at the inputs) included.
+ */
+export function sleepingWatermarkSchedule(idle: { wruPerTick: number; rruPerTick: number; tickMs: number }): WatermarkSchedule {
+  const invocationsPerMonth = (SECONDS_PER_MONTH / 60) | 0;
+  return {
+    invocationsPerMonth,
+    // Lambda bills by the millisecond, at least one.
+    gbSecondsPerMonth: invocationsPerMonth * (Math.max(1, idle.tickMs) / 1000) * 0.5,
+    ticksPerMonth: invocationsPerMonth,
     idleWruPerTick: idle.wruPerTick,
     idleRruPerTick: idle.rruPerTick,
   };

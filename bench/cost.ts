@@ -25,7 +25,7 @@ import { startDynamo } from '../lib/local/emulators';
 import { createTable } from '../lib/local/resources';
 import { DynamoBackend } from '../lib/state/dynamodb/dynamo-backend';
 import { tableDefinitions } from '../infra/tables';
-import { deployedWatermarkSchedule, flinkKpusFor, flinkMonthly, kinesisOnDemandMonthly, perMillionEvents, shardflowIdleMonthly, shardflowMonthly, type CostBreakdown, type JobUsage, type StreamUsage } from './cost-model';
+import { deployedWatermarkSchedule, sleepingWatermarkSchedule, flinkKpusFor, flinkMonthly, kinesisOnDemandMonthly, perMillionEvents, shardflowIdleMonthly, shardflowMonthly, type CostBreakdown, type JobUsage, type StreamUsage } from './cost-model';
 import { emptyCounts, addCounts, meterDynamo, storedItemUnits, type DynamoMeterCounts } from './dynamo-meter';
 import { simulate, type SimResult } from './lambda-sim';
 import { PRICES, PRICES_CHECKED, PRICES_REGION, SECONDS_PER_MONTH } from './prices';
@@ -269,10 +269,13 @@ async function main(): Promise<void> {
   const idleE2e = e2e?.calibration?.idle;
   // The idle tick's request units come from the metered simulation; the embedded runtime's count of
   // requests per tick (at its edge) checks it.
-  const schedule = deployedWatermarkSchedule({ wruPerTick: idleSim.wruPerTick, rruPerTick: idleSim.rruPerTick, tickMs: idleE2e?.watermarkTickMeanMs ?? idleSim.tickMs });
+  const idleTick = { wruPerTick: idleSim.wruPerTick, rruPerTick: idleSim.rruPerTick, tickMs: idleE2e?.watermarkTickMeanMs ?? idleSim.tickMs };
+  // Busy: the function loops its 55 s; idle: it ticks once a minute and sleeps.
+  const schedule = deployedWatermarkSchedule(idleTick);
+  const sleeping = sleepingWatermarkSchedule(idleTick);
   const rows = scenarios.map((s) => {
     const busy = shardflowMonthly(s.usage, schedule);
-    const idle = shardflowIdleMonthly(s.usage.streams, schedule);
+    const idle = shardflowIdleMonthly(s.usage.streams, sleeping);
     const source = s.usage.streams.find((st) => st.role === 'source');
     const flink = flinkMonthly({ kpus: flinkKpusFor(s.eventsPerSec), source, sinkWruPerSec: s.sinkWruPerSec });
     const flinkIdle = flinkMonthly({ kpus: 1, source: source && { ...source, putPayloadUnitsPerSec: 0 }, sinkWruPerSec: 0 });
@@ -337,23 +340,15 @@ async function main(): Promise<void> {
     )}`,
   );
   const idleRow = rows[0]!;
-  // What the idle month would be with the watermark function at 128 MB, and with the source declared
-  // partitionedBy the key (one stage: no shuffle stream), both existing options of the design.
+  // What the idle month would be with the source declared partitionedBy the key (one stage: no shuffle
+  // stream), and what it was while the watermark function looped whether idle or not.
   const streams0 = scenarios[0]!.usage.streams;
-  const small = { ...schedule, gbSecondsPerMonth: schedule.gbSecondsPerMonth / 4 };
   const sourceOnly = streams0.filter((st) => st.role === 'source');
   const idleWhatIf = {
-    asMeasured: round(shardflowIdleMonthly(streams0, schedule).total, 4),
-    watermarkFunctionAt128Mb: round(shardflowIdleMonthly(streams0, small).total, 4),
-    sourcePartitionedByKeyNoShuffleStream: round(shardflowIdleMonthly(sourceOnly, schedule).total, 4),
-    both: round(shardflowIdleMonthly(sourceOnly, small).total, 4),
-    // A design change, not an option today: the watermark function returns after a tick that found every
-    // input idle and nothing due (one short invocation a minute while idle; the first window after a quiet
-    // spell then waits for the next minute's invocation).
-    watermarkStopsWhenIdle: round(
-      shardflowIdleMonthly(streams0, { ...schedule, gbSecondsPerMonth: schedule.invocationsPerMonth * ((idleE2e?.watermarkTickMeanMs ?? idleSim.tickMs) / 1000) * 0.5, ticksPerMonth: schedule.invocationsPerMonth }).total,
-      4,
-    ),
+    asMeasured: round(shardflowIdleMonthly(streams0, sleeping).total, 4),
+    sourcePartitionedByKeyNoShuffleStream: round(shardflowIdleMonthly(sourceOnly, sleeping).total, 4),
+    // The design before the watermark function slept: 55 s of every minute billed, idle or not.
+    watermarkAlwaysLooping: round(shardflowIdleMonthly(streams0, schedule).total, 4),
     managedFlink: idleRow.flink.idleMonthly,
   };
   console.log(`\nidle month (${idleRow.shards} source shard + shuffle): shardflow $${round(idleRow.shardflow.idleMonthly.total, 4)} vs Managed Flink $${idleRow.flink.idleMonthly} → ${idleRow.idleRatio.withSourceStream}× counting the source stream both need, ${idleRow.idleRatio.jobOnly}× for the job's own resources`);
@@ -363,7 +358,7 @@ async function main(): Promise<void> {
       keys: KEYS,
       sourceShards: 'ceil(events/s ÷ 800): Kinesis takes 1,000 records/s per shard; the shuffle stream has as many shards (the plan)',
       lambda: 'stage functions: batch 500, batching window 1 s (the plan), 512 MB arm64, billed for the handler time measured per invocation (real handlers, dynalite over loopback, this machine)',
-      watermark: 'one invocation a minute (EventBridge), 55 s of ticks at 512 MB: billed 55 s per invocation whether idle or not',
+      watermark: 'one invocation a minute (EventBridge) at 512 MB: while events flow it ticks every second for 55 s; once every input is idle it ticks once, says it sleeps and returns (billed for that tick), and a stage function wakes it when data comes back',
       partitioning: 'producers partition by user unless the busiest Zipf user would exceed 800 records/s on one shard (then at random: at 10,000 events/s), so state items carry a mark per source shard they heard from (larger items: metered)',
       dynamo: 'request units metered from each request and response; UpdateItem items ≤ 1 KB (checked in bench/writes.ts: state items stay < 300 bytes); fire-index writes: 2 per window item; state kept 2 days; results-table storage (the user\'s data) not included',
       steady: `counts between ${STEADY_FROM_S} s after the first event and the last event`,

@@ -219,7 +219,8 @@ export async function simulate(
     }
     return handler;
   };
-  const tick = createWatermarkHandler({ plan, backend: deps.backendFor('watermark'), sinks, clock });
+  // As deployed: a tick that finds every input idle says the function sleeps (its requests are counted).
+  const tick = createWatermarkHandler({ plan, backend: deps.backendFor('watermark'), sinks, clock, stopWhenIdle: true });
   const stageCounts: Record<string, StageCounts> = Object.fromEntries(plan.stages.map((s) => [s.id, { invocations: 0, records: 0, handlerMs: 0 }]));
   const watermark = { ticks: 0, handlerMs: 0 };
 

@@ -72,7 +72,7 @@ function findings(r: Record<string, any>): string[] {
   const idle = r.cost?.idleWhatIf as Record<string, number> | undefined;
   if (idle) {
     out.push(
-      `- **Idle cost.** $${fmt(idle.asMeasured, 4)}/month: the two streams' shards and the watermark function billed 55 s of every minute at 512 MB. Options that exist today: the watermark function at 128 MB → $${fmt(idle.watermarkFunctionAt128Mb, 4)}; a source declared \`partitionedBy\` the key (one stage, no shuffle stream) → $${fmt(idle.sourcePartitionedByKeyNoShuffleStream, 4)}; both → $${fmt(idle.both, 4)} (${fmt(idle.managedFlink! / idle.both!, 3)}× below Managed Flink). A design change — the watermark function returning after a tick that found everything idle — → $${fmt(idle.watermarkStopsWhenIdle, 4)}. (The deployment's KMS key adds $1/month to any of these.)`,
+      `- **Idle cost.** $${fmt(idle.asMeasured, 4)}/month: the two streams' shards, and the watermark function ticking once a minute — it returns once every input is idle, and the first stage batch after idleness wakes it (before this design it looped 55 s of every minute whether idle or not: $${fmt(idle.watermarkAlwaysLooping, 4)}). A source declared \`partitionedBy\` the key (one stage, no shuffle stream) → $${fmt(idle.sourcePartitionedByKeyNoShuffleStream, 4)} (${fmt(idle.managedFlink! / idle.sourcePartitionedByKeyNoShuffleStream!, 3)}× below Managed Flink). (The deployment's KMS key adds $1/month to any of these.)`,
     );
   }
   return out;
@@ -265,7 +265,7 @@ function refreshCostDoc(cost: Record<string, any>): void {
       rows.map((r, i) => [r.eventsPerSec, `${r.shards} + ${r.shards}`, fmt(r.shardflow.monthly.total, 4), fmt(r.shardflow.perMillionEvents, 3), `${fmt(((r.shardflow.monthly.dynamoWrites! + r.shardflow.monthly.dynamoReads!) / r.shardflow.monthly.total!) * 100, 2)} %`, fmt(r.flink.monthly.total, 4), fmt(r.flink.perMillionEvents, 3), fmt(naive[i]?.perMillionEvents, 3)]),
     ),
     '',
-    `**Idle month** (1 source shard + 1 shuffle shard): shardflow **$${fmt(w.total, 4)}** — shard-hours $${fmt(w.kinesisShardHours, 3)}, the watermark function $${fmt(w.watermarkFunction, 3)} (43,800 invocations × 55 s × 512 MB), its idle ticks' DynamoDB requests $${fmt((w.dynamoWrites ?? 0) + (w.dynamoReads ?? 0), 3)} — against Managed Flink **$${fmt(idle.flink.idleMonthly, 4)}** (1 KPU + the orchestration KPU, 50 GB, the same source shard): **${fmt(idle.idleRatio.withSourceStream)}×** cheaper counting the source stream both need, **${fmt(idle.idleRatio.jobOnly)}×** on the job's own resources. The deployment's KMS key adds $1/month to shardflow (not in the ratio).`,
+    `**Idle month** (1 source shard + 1 shuffle shard): shardflow **$${fmt(w.total, 4)}** — shard-hours $${fmt(w.kinesisShardHours, 3)}, the watermark function $${fmt(w.watermarkFunction, 3)} (43,800 invocations a month, each one tick before it finds every input idle and returns), its idle ticks' DynamoDB requests $${fmt((w.dynamoWrites ?? 0) + (w.dynamoReads ?? 0), 3)} — against Managed Flink **$${fmt(idle.flink.idleMonthly, 4)}** (1 KPU + the orchestration KPU, 50 GB, the same source shard): **${fmt(idle.idleRatio.withSourceStream)}×** cheaper counting the source stream both need, **${fmt(idle.idleRatio.jobOnly)}×** on the job's own resources. The deployment's KMS key adds $1/month to shardflow (not in the ratio).`,
     '',
     'Per month, by line (shardflow, sustained):',
     '',
@@ -275,7 +275,8 @@ function refreshCostDoc(cost: Record<string, any>): void {
   let doc = fs.readFileSync(file, 'utf8');
   const put = (name: string, body: string): void => {
     const re = new RegExp(`(<!-- ${name}:start -->)[\\s\\S]*?(<!-- ${name}:end -->)`);
-    doc = doc.replace(re, `$1\n${body}\n$2`);
+    // A function, not a replacement string: the body's dollar amounts ("$21.9") are not back-references.
+    doc = doc.replace(re, (_match, start: string, end: string) => `${start}\n${body}\n${end}`);
   };
   put('figures', figures);
   put('prices', prices);

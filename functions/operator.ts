@@ -1,3 +1,4 @@
+import { asyncInvoker } from '../lib/io/aws-clients';
 import { createStageHandler } from '../lib/io/stage-handler';
 import { KinesisWriter } from '../lib/io/kinesis-writer';
 import { stageBatchMetrics } from '../lib/io/metrics';
@@ -7,6 +8,9 @@ import { backend, kinesis, logger, metrics, plan, sinks, stateCounters } from '.
 const stageId = process.env.SHARDFLOW_STAGE ?? 's0';
 const stage = plan.stages.find((s) => s.id === stageId);
 const shuffle = stage?.output.kind === 'shuffle' ? new KinesisWriter(kinesis, stage.output.stream) : undefined;
+/** The watermark function to wake when the job comes back from idleness (set by the deployment). */
+const watermarkFunction = process.env.SHARDFLOW_WATERMARK_FUNCTION;
+const invokeWatermark = watermarkFunction ? asyncInvoker(watermarkFunction) : undefined;
 
 export const handler = createStageHandler({
   plan,
@@ -15,6 +19,8 @@ export const handler = createStageHandler({
   sinks,
   ...(shuffle && { shuffleWriter: shuffle }),
   stateCounters,
+  ...(invokeWatermark && { wakeWatermark: () => invokeWatermark({ source: 'shardflow.wake', stage: stageId }) }),
+  warn: (message, detail) => logger.warn(message, detail),
   onInvocation: ({ lateSample, deadLetterSample, ...info }) => {
     metrics.publish(info.stage, stageBatchMetrics(info));
     logger.info('stage batch', { ...info });

@@ -6,6 +6,8 @@ import { backend, kinesis, logger, metrics, plan, sinks, stateCounters } from '.
 /**
  * The scheduled watermark function. EventBridge runs it at most once a minute, so it may tick inside one
  * invocation: SHARDFLOW_WATERMARK_LOOP_MS (e.g. 55000 on AWS) and SHARDFLOW_WATERMARK_TICK_MS (default 1000).
+ * With SHARDFLOW_WATERMARK_STOP_WHEN_IDLE=1 it returns as soon as every input is idle; a stage function
+ * invokes it again when data comes back (SHARDFLOW_WATERMARK_FUNCTION on the stage functions).
  */
 export const handler = createWatermarkHandler({
   plan,
@@ -13,6 +15,7 @@ export const handler = createWatermarkHandler({
   sinks,
   loopForMs: Number(process.env.SHARDFLOW_WATERMARK_LOOP_MS ?? 0),
   tickMs: Number(process.env.SHARDFLOW_WATERMARK_TICK_MS ?? 1000),
+  stopWhenIdle: process.env.SHARDFLOW_WATERMARK_STOP_WHEN_IDLE === '1',
   stateCounters,
   // Which inputs each keyed stage waits for: every shard of its streams, by id.
   listShards: (stream) => listShardIds(kinesis, stream),

@@ -120,7 +120,9 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     if (stage.keyed || stage.input.kind === 'source') {
       statements.push({ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] });
     }
-    functions[stage.id] = stageFunction(stage, target, role(stage.id, statements), streamId(stage.input.stream), queue);
+    // A keyed stage's batch that finds the job waking from idleness starts the sleeping watermark function.
+    if (stage.keyed) statements.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [sub(`arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${functionName(WATERMARK_FUNCTION)}`)] });
+    functions[stage.id] = stageFunction(stage, target, role(stage.id, statements), streamId(stage.input.stream), queue, functionName(WATERMARK_FUNCTION));
     resources[logicalId('IteratorAgeAlarm', stage.id)] = {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
@@ -163,7 +165,9 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     ]),
     timeout: 70,
     memorySize: 512,
-    environment: environment(target, { SHARDFLOW_WATERMARK_LOOP_MS: '55000', SHARDFLOW_WATERMARK_TICK_MS: '1000' }),
+    // Ticks every second for 55 s of each minute, or until every input is idle (then a stage function
+    // wakes it when data comes back).
+    environment: environment(target, { SHARDFLOW_WATERMARK_LOOP_MS: '55000', SHARDFLOW_WATERMARK_TICK_MS: '1000', SHARDFLOW_WATERMARK_STOP_WHEN_IDLE: '1' }),
     package: { patterns: ['!**', `${target.bundleDir}/watermark.js`, `${target.bundleDir}/watermark.js.map`] },
     // EventBridge's shortest schedule is a minute: the function ticks every second inside it.
     events: [{ schedule: { rate: ['rate(1 minute)'], enabled: true } }],
@@ -186,14 +190,14 @@ function environment(target: DeployTarget, extra: Record<string, string>): Recor
   return { SHARDFLOW_NAME_SUFFIX: target.nameSuffix, NODE_OPTIONS: '--enable-source-maps', ...extra };
 }
 
-function stageFunction(stage: Stage, target: DeployTarget, role: string, stream: string, queue: string): Json {
+function stageFunction(stage: Stage, target: DeployTarget, role: string, stream: string, queue: string, watermarkFunction: string): Json {
   const b = stage.batch;
   return {
     handler: `${target.bundleDir}/operator.handler`,
     role,
     timeout: 60,
     memorySize: 512,
-    environment: environment(target, { SHARDFLOW_STAGE: stage.id }),
+    environment: environment(target, { SHARDFLOW_STAGE: stage.id, ...(stage.keyed && { SHARDFLOW_WATERMARK_FUNCTION: watermarkFunction }) }),
     package: { patterns: ['!**', `${target.bundleDir}/operator.js`, `${target.bundleDir}/operator.js.map`] },
     events: [
       {

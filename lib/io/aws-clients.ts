@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 // This is the only module that imports the AWS SDK; everything else gets a
@@ -93,4 +94,19 @@ export function kinesisClient(opts: AwsClientOptions = {}): KinesisClient {
  */
 export function dynamoClient(opts: AwsClientOptions = {}): DynamoDBClient {
   return new DynamoDBClient(commonConfig(opts));
+}
+
+/**
+ * Starts a Lambda function without waiting for it (`InvocationType: 'Event'`): Lambda queues the event
+ * and retries a failed run itself. Locally the edge routes Invoke to the embedded runtime's functions.
+ *
+ * @param functionName - the deployed function's name.
+ * @param payload - the event, as JSON.
+ */
+export function asyncInvoker(functionName: string, opts: AwsClientOptions = {}): (payload: object) => Promise<void> {
+  const client = new LambdaClient(commonConfig(opts));
+  return async (payload) => {
+    const { StatusCode, FunctionError } = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }));
+    if (StatusCode !== 202 || FunctionError) throw new Error(`Lambda did not queue ${functionName}: status ${StatusCode}${FunctionError ? `, ${FunctionError}` : ''}`);
+  };
 }

@@ -43,6 +43,15 @@ export interface StageHandlerDeps {
   readonly onInvocation?: (info: StageInvocation) => void;
   /** The backend's write counters so far (e.g. `DynamoBackend.counters`), for per-batch metrics. */
   readonly stateCounters?: () => StateWriteCounts;
+  /**
+   * Starts the watermark function now (on AWS an asynchronous Lambda invoke), for a batch of a keyed
+   * stage (whose inputs the watermark function reads) that finds the job waking from idleness while the
+   * watermark function sleeps. Without it a sleeping watermark function resumes on its schedule (within a
+   * minute).
+   */
+  readonly wakeWatermark?: () => Promise<void>;
+  /** Warnings that do not fail the batch (a wake that could not be sent). */
+  readonly warn?: (message: string, detail: Record<string, unknown>) => void;
 }
 
 /**
@@ -57,6 +66,16 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
   if (stage.output.kind === 'shuffle' && !deps.shuffleWriter) throw new Error(`stage ${stage.id} shuffles to ${stage.output.stream} but has no Kinesis writer`);
   const executor = new StageExecutor(deps.plan, stage, deps.backend);
   const clock = deps.clock ?? Date.now;
+  const wake = async (send: () => Promise<void>): Promise<void> => {
+    try {
+      await send();
+    } catch (e) {
+      // Nothing is lost: the schedule starts the watermark function within a minute. Say it sleeps
+      // again, so the next stage function to wake from idleness tries too.
+      deps.warn?.('could not wake the watermark function', { stage: stage.id, error: (e as Error).message });
+      await deps.backend.markWatermarkAsleep();
+    }
+  };
 
   return async (event) => {
     const started = clock();
@@ -77,6 +96,9 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
       faultPoint('after-envelopes', salt);
     }
     await executor.commit(result);
+    // After the commit: a watermark function deciding to sleep reads the keyed stages' inputs after
+    // saying so, so either it sees this batch's input active or this claim sees it asleep.
+    if (stage.keyed && result.wokeInput && deps.wakeWatermark && (await deps.backend.claimWatermarkWake())) await wake(deps.wakeWatermark);
     faultPoint('before-return', salt);
     const countsAfter = deps.stateCounters?.();
     const done = clock();

@@ -31,6 +31,12 @@ export interface WatermarkHandlerDeps {
   readonly loopForMs?: number;
   /** Time between ticks inside one invocation. Default 1000 ms. */
   readonly tickMs?: number;
+  /**
+   * Return before `loopForMs` once a tick finds every input of every keyed stage idle: nothing can fire
+   * until data comes, and a loop would only bill. The stage function that next wakes from idleness
+   * starts this function again (`wakeWatermark` of the stage handler); the schedule does otherwise.
+   */
+  readonly stopWhenIdle?: boolean;
   readonly onTick?: (tick: WatermarkTick) => void;
   /** The backend's write counters so far (e.g. `DynamoBackend.counters`), for per-tick metrics. */
   readonly stateCounters?: () => StateWriteCounts;
@@ -59,11 +65,15 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
       : stageInputIds(stage, await deps.listShards(stage.input.stream), await deps.listShards(source));
   };
 
-  const tick = async (): Promise<WatermarkTick[]> => {
+  /** One tick: every keyed stage fires what its watermark makes due. `idle`: every input of every stage is. */
+  const tick = async (): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const ticks: WatermarkTick[] = [];
+    let idle = true;
     for (const executor of executors) {
       const atMs = clock();
-      const watermarkMs = await executor.currentWatermark(atMs, await knownInputs(executor.stage));
+      const progress = await executor.inputProgress(atMs, await knownInputs(executor.stage));
+      idle &&= progress.idle;
+      const watermarkMs = progress.watermarkMs;
       if (watermarkMs === NO_WATERMARK) continue;
       let outputs = 0;
       const deadLetters: DeadLetter[] = [];
@@ -88,14 +98,32 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
       deps.onTick?.(t);
       ticks.push(t);
     }
-    return ticks;
+    return { ticks, idle };
+  };
+
+  /**
+   * Says the function sleeps, then looks at the inputs once more: a stage function commits its input
+   * before it claims the wake, so either this look sees it active or its claim sees the flag. If an input
+   * became active meanwhile, takes the flag back and goes on.
+   */
+  const fallAsleep = async (): Promise<boolean> => {
+    await deps.backend.markWatermarkAsleep();
+    for (const executor of executors) {
+      if (!(await executor.inputProgress(clock())).idle) {
+        await deps.backend.claimWatermarkWake();
+        return false;
+      }
+    }
+    return true;
   };
 
   return async () => {
     const until = clock() + (deps.loopForMs ?? 0);
     const all: WatermarkTick[] = [];
     for (;;) {
-      all.push(...(await tick()));
+      const { ticks, idle } = await tick();
+      all.push(...ticks);
+      if (deps.stopWhenIdle && idle && (await fallAsleep())) return all;
       if (clock() + (deps.tickMs ?? 1000) > until) return all;
       await sleep(deps.tickMs ?? 1000);
     }

@@ -30,6 +30,12 @@ export interface DevRuntimeOptions {
   readonly log?: (line: string) => void;
   /** How often the watermark function runs (EventBridge's is a minute on AWS; locally a second). */
   readonly watermarkTickMs?: number;
+  /**
+   * The watermark function as deployed instead of a tick a second: it loops this long per invocation
+   * (ticking every second) and returns early once every input is idle; a stage function wakes it when
+   * data comes back. Default 0: one tick per invocation, never asleep.
+   */
+  readonly watermarkLoopMs?: number;
   /** Extra environment for every function worker (fault injection, tuning). */
   readonly workerEnv?: Readonly<Record<string, string>>;
   /** Lambda's timeout for the functions. Default 60 s. */
@@ -81,6 +87,8 @@ export class DevRuntime {
   private emulators: Emulator[] = [];
   private edge: Edge | undefined;
   private ticking: Promise<void> | undefined;
+  /** Ends the wait between two scheduled runs of the watermark function (on stop). */
+  private cutWait: (() => void) | undefined;
   private stopping = false;
   private bundleDir: string | undefined;
   private readonly watermarks = new Map<string, number>();
@@ -118,7 +126,15 @@ export class DevRuntime {
     let runtime: DevRuntime | undefined;
     try {
       const [kinesis, dynamo] = emulators as [Emulator, Emulator];
-      const edge = await startEdge({ port: options.port, kinesis: kinesis.endpoint, dynamodb: dynamo.endpoint, log, ...options.edge });
+      const edge = await startEdge({
+        port: options.port,
+        kinesis: kinesis.endpoint,
+        dynamodb: dynamo.endpoint,
+        log,
+        // Lambda's Invoke, for the stage functions' wake of the watermark function (and for `aws lambda invoke`).
+        invoke: (name, payload) => runtime?.hosts.find((h) => h.functionName === name)?.invoke(payload),
+        ...options.edge,
+      });
       runtime = new DevRuntime(plan, options.jobFile, options, `http://localhost:${options.port}`);
       runtime.emulators = emulators;
       runtime.edge = edge;
@@ -129,6 +145,10 @@ export class DevRuntime {
       else await Promise.all(emulators.map((em) => em.stop()));
       throw e;
     }
+  }
+
+  private get watermarkFunction(): string {
+    return `${this.plan.job}-watermark`;
   }
 
   private async boot(dataDir: string | undefined): Promise<void> {
@@ -154,7 +174,14 @@ export class DevRuntime {
     const timeoutMs = this.options.functionTimeoutMs ?? 60_000;
     const checkpoints = dataDir ? fileCheckpointStore(path.join(dataDir, 'checkpoints')) : memoryCheckpointStore();
     for (const stage of this.plan.stages) {
-      const host = new FunctionHost({ functionName: `${this.plan.job}-${stage.id}`, bundlePath: bundles.operator, env: { ...env, SHARDFLOW_STAGE: stage.id }, timeoutMs, memoryMb: 512, log: functionLog });
+      const host = new FunctionHost({
+        functionName: `${this.plan.job}-${stage.id}`,
+        bundlePath: bundles.operator,
+        env: { ...env, SHARDFLOW_STAGE: stage.id, SHARDFLOW_WATERMARK_FUNCTION: this.watermarkFunction },
+        timeoutMs,
+        memoryMb: 512,
+        log: functionLog,
+      });
       this.hosts.push(host);
       const b = stage.batch;
       const mapping = new EventSourceMapping(
@@ -184,7 +211,15 @@ export class DevRuntime {
       );
       this.mappings.push(mapping);
     }
-    const watermark = new FunctionHost({ functionName: `${this.plan.job}-watermark`, bundlePath: bundles.watermark, env: { ...env, SHARDFLOW_WATERMARK_LOOP_MS: '0' }, timeoutMs, memoryMb: 512, log: functionLog });
+    const loopMs = this.options.watermarkLoopMs ?? 0;
+    const watermark = new FunctionHost({
+      functionName: this.watermarkFunction,
+      bundlePath: bundles.watermark,
+      env: { ...env, SHARDFLOW_WATERMARK_LOOP_MS: String(loopMs), ...(loopMs > 0 && { SHARDFLOW_WATERMARK_STOP_WHEN_IDLE: '1' }) },
+      timeoutMs: Math.max(timeoutMs, loopMs + 15_000),
+      memoryMb: 512,
+      log: functionLog,
+    });
     this.hosts.push(watermark);
     for (const m of this.mappings) m.start();
     this.ticking = this.tick(watermark);
@@ -201,7 +236,13 @@ export class DevRuntime {
       } catch (e) {
         if (!this.stopping) this.options.log?.(`watermark function failed: ${(e as Error).message}`);
       }
-      await new Promise((r) => setTimeout(r, Math.max(0, every - (Date.now() - started))));
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.max(0, every - (Date.now() - started)));
+        this.cutWait = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
     }
   }
 
@@ -252,8 +293,12 @@ export class DevRuntime {
     if (this.stopping) return;
     this.stopping = true;
     await Promise.allSettled(this.mappings.map((m) => m.stop()));
-    await this.ticking?.catch(() => {});
+    this.cutWait?.();
+    // A watermark function looping as deployed is not waited for: stopping its worker is a timeout,
+    // which it is made to survive. One tick at a time (the default) ends on its own.
+    if (!this.options.watermarkLoopMs) await this.ticking?.catch(() => {});
     await Promise.allSettled(this.hosts.map((h) => h.stop()));
+    await this.ticking?.catch(() => {});
     this.kinesis.destroy();
     this.ddb.destroy();
     await this.edge?.close().catch(() => {});

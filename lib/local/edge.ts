@@ -32,11 +32,17 @@ export interface EdgeOptions {
    * ProvisionedThroughputExceededException); undefined forwards it.
    */
   intercept?: (call: EdgeCall) => { status: number; body: object } | undefined;
+  /**
+   * Lambda's Invoke (`POST /2015-03-31/functions/NAME/invocations`), answered by the embedded runtime's
+   * functions: `Event` is queued (202), `RequestResponse` answers with the function's result; undefined
+   * when no function has that name (404). Without it Lambda calls get a 400.
+   */
+  invoke?: (functionName: string, payload: unknown, invocationType: 'Event' | 'RequestResponse') => Promise<unknown> | undefined;
 }
 
 /** One AWS API call as the edge sees it. */
 export interface EdgeCall {
-  readonly service: Service;
+  readonly service: Service | 'lambda';
   /** The operation, e.g. `PutRecords`, `UpdateItem` (from X-Amz-Target). */
   readonly operation: string;
   /** The request body's size in bytes (Content-Length). */
@@ -60,6 +66,9 @@ const TARGET_PREFIXES: ReadonlyArray<readonly [string, Service]> = [
   // dynalite does not implement Streams, but routing it lets it answer with its own error.
   ['DynamoDBStreams_20120810.', 'dynamodb'],
 ];
+
+/** Lambda's Invoke REST path; the function is a name or an ARN (URL-encoded). */
+const LAMBDA_INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations(?:\?.*)?$/;
 
 /** Health check path answered by the edge itself. */
 export const EDGE_HEALTH_PATH = '/_shardflow/health';
@@ -87,6 +96,11 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === EDGE_HEALTH_PATH) {
       sendJson(res, 200, { services: { kinesis: opts.kinesis, dynamodb: opts.dynamodb } });
+      return;
+    }
+    const lambda = LAMBDA_INVOKE_PATH.exec(req.url ?? '');
+    if (req.method === 'POST' && lambda) {
+      invokeFunction(req, res, decodeURIComponent(lambda[1]!), opts);
       return;
     }
     const target = headerValue(req.headers['x-amz-target']);
@@ -143,6 +157,51 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
           })),
       });
     });
+  });
+}
+
+/** Lambda's Invoke, answered by `opts.invoke`: the payload is read whole, the result is JSON. */
+function invokeFunction(req: IncomingMessage, res: ServerResponse, nameOrArn: string, opts: EdgeOptions): void {
+  // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] names the same function as NAME.
+  const name = nameOrArn.startsWith('arn:') ? (nameOrArn.split(':')[6] ?? nameOrArn) : nameOrArn;
+  const type = headerValue(req.headers['x-amz-invocation-type']) ?? 'RequestResponse';
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks);
+    const call: EdgeCall = { service: 'lambda', operation: 'Invoke', bytes: body.length };
+    opts.onCall?.(call);
+    const injected = opts.intercept?.(call);
+    if (injected) return sendJson(res, injected.status, injected.body);
+    if (!opts.invoke) return sendJson(res, 400, { __type: 'UnknownOperationException', message: 'shardflow edge: no Lambda functions are served here' });
+    if (type !== 'Event' && type !== 'RequestResponse') return sendJson(res, 400, { __type: 'InvalidParameterValueException', message: `shardflow edge: invocation type '${type}' is not served; use Event or RequestResponse` });
+    let payload: unknown;
+    try {
+      payload = body.length ? JSON.parse(body.toString('utf8')) : {};
+    } catch {
+      return sendJson(res, 400, { __type: 'InvalidRequestContentException', message: 'Could not parse request body into json' });
+    }
+    const running = opts.invoke(name, payload, type);
+    if (!running) return sendJson(res, 404, { __type: 'ResourceNotFoundException', message: `Function not found: ${name}` });
+    if (type === 'Event') {
+      // Queued: Lambda answers at once; a failed run is the function's own business (and its log's).
+      running.catch((e: Error) => opts.log?.(`edge: async invoke of ${name} failed: ${e.message}`));
+      res.writeHead(202, { 'content-length': 0 });
+      res.end();
+      return;
+    }
+    running.then(
+      (result) => {
+        const out = JSON.stringify(result ?? null);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
+        res.end(out);
+      },
+      (e: Error) => {
+        const out = JSON.stringify({ errorMessage: e.message, errorType: e.name });
+        res.writeHead(200, { 'content-type': 'application/json', 'x-amz-function-error': 'Unhandled', 'content-length': Buffer.byteLength(out) });
+        res.end(out);
+      },
+    );
   });
 }
 

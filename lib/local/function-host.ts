@@ -448,6 +448,11 @@ export class FunctionHost {
    * @returns the handler's return value (`undefined` becomes `null`, as in Lambda).
    * @throws {@link FunctionError} when the handler throws, the worker crashes or the invocation times out.
    */
+  /** The function's name, as Lambda would know it. */
+  get functionName(): string {
+    return this.options.functionName;
+  }
+
   async invoke(event: unknown): Promise<unknown> {
     if (this.stopped) throw new Error(`${this.options.functionName}: invoke() after stop()`);
     // Serialize before taking a worker: an event that is not JSON is the caller's bug, not a function error.

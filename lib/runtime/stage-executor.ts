@@ -56,6 +56,11 @@ export interface StageResult {
    * that a retry would still bring.
    */
   readonly inputRows: readonly InputRow[];
+  /**
+   * Whether an input this batch came from had been idle (or had never reported) before it: the
+   * watermark function may have stopped meanwhile (see {@link StateBackend.markWatermarkAsleep}).
+   */
+  readonly wokeInput: boolean;
 }
 
 /**
@@ -83,6 +88,7 @@ export class StageExecutor {
     let keyed: KeyedElement[];
     let watermark = { beforeMs: NO_WATERMARK, afterMs: NO_WATERMARK };
     let inputRows: InputRow[];
+    let wokeInput: boolean;
     const shuffled: KeyedElement[] = [];
     const outputs: SinkOutput[] = [];
 
@@ -90,6 +96,7 @@ export class StageExecutor {
       const decoded = await this.decodeSource(batch, deadLetters);
       watermark = decoded.watermark;
       inputRows = [decoded.row];
+      wokeInput = decoded.wokeInput;
       keyed = [];
       const output = this.stage.output;
       for (const e of decoded.elements) {
@@ -105,12 +112,12 @@ export class StageExecutor {
         }
       }
     } else {
-      ({ keyed, inputRows } = await this.uncommitted(batch));
+      ({ keyed, inputRows, wokeInput } = await this.uncommitted(batch));
     }
 
     const late: Element[] = [];
     if (this.logic && keyed.length > 0) await this.applyKeyed(keyed, outputs, late, deadLetters);
-    return { shuffled, outputs, late, deadLetters, watermark, inputRows };
+    return { shuffled, outputs, late, deadLetters, watermark, inputRows, wokeInput };
   }
 
   /** Records the batch's input progress; call after its outputs are delivered. */
@@ -122,11 +129,14 @@ export class StageExecutor {
    * The shuffled elements not yet committed (a retried batch, or envelopes an upstream retry sent
    * again, bring elements whose effects are complete), and the input rows this batch will commit.
    */
-  private async uncommitted(batch: Extract<StageBatch, { kind: 'shuffled' }>): Promise<{ keyed: KeyedElement[]; inputRows: InputRow[] }> {
+  private async uncommitted(batch: Extract<StageBatch, { kind: 'shuffled' }>): Promise<{ keyed: KeyedElement[]; inputRows: InputRow[]; wokeInput: boolean }> {
     const input = (upstream: string): string => `${batch.shardId}<${upstream}`;
     const committed = new Map<string, Position | undefined>();
+    let wokeInput = false;
     for (const upstream of new Set([...batch.heard.map((h) => h.upstreamShard), ...batch.elements.map((e) => e.origin.shardId)])) {
-      committed.set(upstream, (await this.backend.readInput(this.stage.id, input(upstream)))?.committed);
+      const row = await this.backend.readInput(this.stage.id, input(upstream));
+      committed.set(upstream, row?.committed);
+      wokeInput ||= this.wasIdle(row, batch.nowMs);
     }
     const keyed: KeyedElement[] = [];
     const lastElement = new Map<string, KeyedElement>();
@@ -153,7 +163,11 @@ export class StageExecutor {
       lastActiveMs: batch.nowMs,
       ...(last.has(upstream) && { committed: last.get(upstream)! }),
     }));
-    return { keyed, inputRows };
+    return { keyed, inputRows, wokeInput };
+  }
+
+  private wasIdle(row: InputRow | undefined, nowMs: number): boolean {
+    return !row || nowMs - row.lastActiveMs >= this.plan.eventTime.idleAfterMs;
   }
 
   /** Decodes JSON, reads event time, runs the stateless chain; tracks the shard's event-time progress. */
@@ -212,7 +226,7 @@ export class StageExecutor {
       lastActiveMs: batch.nowMs,
       ...(last && { committed: { sequenceNumber: last.sequenceNumber, subIndex: Number.MAX_SAFE_INTEGER } }),
     };
-    return { elements, watermark: { beforeMs, afterMs }, row };
+    return { elements, watermark: { beforeMs, afterMs }, row, wokeInput: this.wasIdle(prior, batch.nowMs) };
   }
 
   private keyOf(selector: Parameters<typeof selectKey>[0], e: Element, operator: string, deadLetters: DeadLetter[]): string | undefined {
@@ -291,20 +305,30 @@ export class StageExecutor {
    * stand in for the inputs.
    */
   async currentWatermark(nowMs: number, known?: readonly string[]): Promise<number> {
+    return (await this.inputProgress(nowMs, known)).watermarkMs;
+  }
+
+  /**
+   * {@link currentWatermark}, and whether every input is idle (or none has reported): then nothing of
+   * this stage can fire until data comes, whatever the clock does (timers are event time only).
+   */
+  async inputProgress(nowMs: number, known?: readonly string[]): Promise<{ watermarkMs: number; idle: boolean }> {
     const rows: InputRow[] = await this.backend.readInputs(this.stage.id);
     const idleAfterMs = this.plan.eventTime.idleAfterMs;
     if (known) {
       const heard = new Set(rows.map((r) => r.input));
       const silent: InputRow[] = known.filter((input) => !heard.has(input)).map((input) => ({ input, watermarkMs: NO_WATERMARK, maxEventTimeMs: NO_WATERMARK, lastActiveMs: nowMs }));
       if (silent.length > 0) await this.backend.writeInputs(this.stage.id, silent);
-      return combineWatermarks([...rows, ...silent], nowMs, idleAfterMs);
+      rows.push(...silent);
     }
+    const idle = rows.every((r) => nowMs - r.lastActiveMs >= idleAfterMs);
+    if (known) return { watermarkMs: combineWatermarks(rows, nowMs, idleAfterMs), idle };
     // Counting inputs cannot tell them apart (a split's children count as much as a shard not heard
     // from yet), so it is the fallback: until as many inputs as the plan sizes have reported (or the first
     // report is older than the idleness timeout), a late starter's on-time records must not be late.
     const firstHeardMs = Math.min(...rows.map((r) => r.lastActiveMs));
-    if (rows.length < this.expectedInputs() && (rows.length === 0 || nowMs - firstHeardMs < idleAfterMs)) return NO_WATERMARK;
-    return combineWatermarks(rows, nowMs, idleAfterMs);
+    if (rows.length < this.expectedInputs() && (rows.length === 0 || nowMs - firstHeardMs < idleAfterMs)) return { watermarkMs: NO_WATERMARK, idle };
+    return { watermarkMs: combineWatermarks(rows, nowMs, idleAfterMs), idle };
   }
 
   /** Source shards, or (downstream shard × upstream shard) pairs, as the plan sizes them. */

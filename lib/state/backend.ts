@@ -96,4 +96,14 @@ export interface StateBackend {
   /** The watermark up to which the stage's windows and timers have fired (monotonic). */
   readStageWatermark(stageId: string): Promise<number>;
   writeStageWatermark(stageId: string, watermarkMs: number): Promise<void>;
+
+  /**
+   * The watermark function stops looping while every input is idle (nothing can fire until data comes)
+   * and says so here first; the stage function that next finds its input idle wakes it. The flag is
+   * one item: setting it is a plain write, taking it back is conditional, so of several stage functions
+   * waking at once exactly one sees `true` and invokes the watermark function.
+   */
+  markWatermarkAsleep(): Promise<void>;
+  /** Clears the flag; true only for the call that found it set. */
+  claimWatermarkWake(): Promise<boolean>;
 }

@@ -75,6 +75,27 @@ describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.t
     }
   });
 
+  test('a keyed stage may invoke the watermark function and nothing else; the watermark function sleeps when idle', async () => {
+    const { template: t } = await packaged(job);
+    const functions = ofType(t, 'AWS::Lambda::Function');
+    const watermark = t.Resources.WatermarkLambdaFunction.Properties;
+    expect(watermark.Environment.Variables.SHARDFLOW_WATERMARK_STOP_WHEN_IDLE).toBe('1');
+    const plan = planJob(loadJob(path.join(ROOT, job)));
+    for (const [, fn] of functions) {
+      const env = fn.Properties.Environment.Variables as Record<string, string>;
+      const stage = plan.stages.find((s) => s.id === env.SHARDFLOW_STAGE);
+      const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+      const invokes = (t.Resources[roleId].Properties.Policies.flatMap((p: Json) => p.PolicyDocument.Statement) as Json[]).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('lambda:')));
+      if (stage?.keyed) {
+        expect(env.SHARDFLOW_WATERMARK_FUNCTION).toBe(watermark.FunctionName);
+        expect(invokes).toEqual([{ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [{ 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${watermark.FunctionName}` }] }]);
+      } else {
+        expect(env.SHARDFLOW_WATERMARK_FUNCTION).toBeUndefined();
+        expect(invokes).toEqual([]);
+      }
+    }
+  });
+
   test('every event source mapping reports partial failures, bisects, retries a bounded number of times and keeps what it discards', async () => {
     const { template: t } = await packaged(job);
     const mappings = ofType(t, 'AWS::Lambda::EventSourceMapping');

@@ -315,7 +315,35 @@ export class DynamoBackend implements StateBackend {
       if (!isConditionFailure(e)) throw e;
     }
   }
+
+  async markWatermarkAsleep(): Promise<void> {
+    this.counters.metaWrites += 1;
+    await this.ddb.send(new PutItemCommand({ TableName: this.table, Item: { ...WATERMARK_FUNCTION_KEY, asleep: { BOOL: true } } }));
+  }
+
+  async claimWatermarkWake(): Promise<boolean> {
+    this.counters.metaWrites += 1;
+    try {
+      await this.ddb.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: WATERMARK_FUNCTION_KEY,
+          UpdateExpression: 'SET asleep = :no',
+          ConditionExpression: 'asleep = :yes',
+          ExpressionAttributeValues: { ':no': { BOOL: false }, ':yes': { BOOL: true } },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (!isConditionFailure(e)) throw e;
+      this.counters.conditionFailures += 1;
+      return false;
+    }
+  }
 }
+
+/** The watermark function's own meta row (the flag of {@link DynamoBackend.markWatermarkAsleep}). */
+const WATERMARK_FUNCTION_KEY = { pk: { S: metaPk('watermark-function') }, sk: { S: 'asleep' } };
 
 const cacheId = (ref: ItemRef): string => `${ref.stageId}\u0000${ref.key}\u0000${ref.slot}`;
 

@@ -24,6 +24,7 @@ export class MemoryBackend implements StateBackend {
   private readonly due = new Map<string, Set<Entry>>();
   private readonly inputs = new Map<string, Map<string, InputRow>>();
   private readonly stageWatermarks = new Map<string, number>();
+  private watermarkAsleep = false;
   /** Writes performed, by kind: what a store would bill. */
   readonly writes = { items: 0, inputs: 0, watermarks: 0 };
 
@@ -109,6 +110,16 @@ export class MemoryBackend implements StateBackend {
       this.stageWatermarks.set(stageId, watermarkMs);
       this.writes.watermarks += 1;
     }
+  }
+
+  async markWatermarkAsleep(): Promise<void> {
+    this.watermarkAsleep = true;
+  }
+
+  async claimWatermarkWake(): Promise<boolean> {
+    const was = this.watermarkAsleep;
+    this.watermarkAsleep = false;
+    return was;
   }
 
   /** Every item of a stage (tests and the dashboard look inside). */
