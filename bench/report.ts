@@ -72,7 +72,7 @@ function findings(r: Record<string, any>): string[] {
   const idle = r.cost?.idleWhatIf as Record<string, number> | undefined;
   if (idle) {
     out.push(
-      `- **Idle cost.** $${fmt(idle.asMeasured, 4)}/month: the two streams' shards, and the watermark function ticking once a minute — it returns once every input is idle, and the first stage batch after idleness wakes it (before this design it looped 55 s of every minute whether idle or not: $${fmt(idle.watermarkAlwaysLooping, 4)}). A source declared \`partitionedBy\` the key (one stage, no shuffle stream) → $${fmt(idle.sourcePartitionedByKeyNoShuffleStream, 4)} (${fmt(idle.managedFlink! / idle.sourcePartitionedByKeyNoShuffleStream!, 3)}× below Managed Flink). (The deployment's KMS key adds $1/month to any of these.)`,
+      `- **Idle cost.** $${fmt(idle.asMeasured, 4)}/month: the two streams' shards, and the watermark function ticking once a minute — it returns once every input is idle, and the first stage batch after idleness wakes it (had it kept looping 55 s of every minute whether idle or not, as it did before: $${fmt(idle.watermarkAlwaysLooping, 4)}, priced with the same ticks). A source declared \`partitionedBy\` the key (one stage, no shuffle stream) → $${fmt(idle.sourcePartitionedByKeyNoShuffleStream, 4)} (${fmt(idle.managedFlink! / idle.sourcePartitionedByKeyNoShuffleStream!, 3)}× below Managed Flink). (The deployment's KMS key adds $1/month to any of these.)`,
     );
   }
   return out;
