@@ -347,7 +347,7 @@ async function main(): Promise<void> {
   const idleWhatIf = {
     asMeasured: round(shardflowIdleMonthly(streams0, sleeping).total, 4),
     sourcePartitionedByKeyNoShuffleStream: round(shardflowIdleMonthly(sourceOnly, sleeping).total, 4),
-    // The design before the watermark function slept: 55 s of every minute billed, idle or not.
+    // Had the watermark function kept looping while idle: 55 s loops around the clock.
     watermarkAlwaysLooping: round(shardflowIdleMonthly(streams0, schedule).total, 4),
     managedFlink: idleRow.flink.idleMonthly,
   };
@@ -358,7 +358,7 @@ async function main(): Promise<void> {
       keys: KEYS,
       sourceShards: 'ceil(events/s ÷ 800): Kinesis takes 1,000 records/s per shard; the shuffle stream has as many shards (the plan)',
       lambda: 'stage functions: batch 500, batching window 1 s (the plan), 512 MB arm64, billed for the handler time measured per invocation (real handlers, dynalite over loopback, this machine)',
-      watermark: 'one invocation a minute (EventBridge) at 512 MB: while events flow it ticks every second for 55 s; once every input is idle it ticks once, says it sleeps and returns (billed for that tick), and a stage function wakes it when data comes back',
+      watermark: '512 MB. While events flow: 55 s loops of a tick a second, each starting its successor (1 s hand-over assumed), plus EventBridge\'s once-a-minute invocations that find the lease held. Idle: one invocation a minute that ticks once, says it sleeps and returns (billed for that tick); a stage function wakes it when data comes back',
       partitioning: 'producers partition by user unless the busiest Zipf user would exceed 800 records/s on one shard (then at random: at 10,000 events/s), so state items carry a mark per source shard they heard from (larger items: metered)',
       dynamo: 'request units metered from each request and response; UpdateItem items ≤ 1 KB (checked in bench/writes.ts: state items stay < 300 bytes); fire-index writes: 2 per window item; state kept 2 days; results-table storage (the user\'s data) not included',
       steady: `counts between ${STEADY_FROM_S} s after the first event and the last event`,

@@ -8,9 +8,11 @@
  * first poll that sees it is the "watermark passed" moment. The same loop reads the results table for the
  * (user, window) pairs the producer sent events for (about 100 users, busy and quiet) until each appears.
  *
- * On AWS the watermark function is started once a minute by EventBridge and ticks every second for 55 s,
- * so a window end that falls in the ticking part of the minute sees the local figure; one that falls in
- * the ~5 s gap waits for the next invocation. That figure is computed from the local samples (below).
+ * On AWS the watermark function ticks every second for 55 s per invocation, and while events flow each
+ * invocation starts its successor at the end of its loop (EventBridge's minute is the safety net): a
+ * window end that falls in a loop sees the local figure; one that falls in the hand-over waits for the
+ * successor's first tick. That figure is computed from the local samples (below), with the hand-over's
+ * length an assumption (HAND_OVER_MS).
  *
  * `node bin/run-ts.js bench/latency.ts [--quick]`; BENCH_LATENCY_SECONDS, BENCH_LATENCY_RUNS,
  * BENCH_LATENCY_RATE override sizes.
@@ -35,8 +37,13 @@ const WINDOW_MS = 5000;
 const TRACKED_USERS = 100;
 const POLL_MS = 40;
 
-/** The AWS schedule: EventBridge every 60 s, the function ticking for 55 s of it (infra/cloudformation.ts). */
-export const SCHEDULE = { periodMs: 60_000, loopMs: 55_000 };
+/**
+ * As deployed (infra/cloudformation.ts): an invocation ticks for 55 s, then hands over to its successor.
+ * The hand-over is an asynchronous self-invoke and the successor's lease and first tick: ASSUMED 1 s (a
+ * warm start takes tens of milliseconds, a cold start of the ~650 KiB bundle well under a second; not
+ * measured on AWS here).
+ */
+export const SCHEDULE = { loopMs: 55_000, handOverMs: 1_000 };
 
 async function run(seed: number, users: number): Promise<{ samplesMs: number[]; windows: number; pollMs: number[]; missing: number }> {
   const { runtime } = await startEmbedded(1);
@@ -111,19 +118,20 @@ async function run(seed: number, users: number): Promise<{ samplesMs: number[]; 
 }
 
 /**
- * The design's latency with the 1-minute schedule: window ends fall uniformly over the minute; in the
- * 55 s the function ticks, a result takes what it takes locally (a local sample); in the gap it waits
- * for the next invocation to start, then a tick's worth.
+ * The design's latency as deployed: window ends fall uniformly over a loop and its hand-over; in the
+ * 55 s the function ticks, a result takes what it takes locally (a local sample); in the hand-over it
+ * waits for the successor, then a tick's worth.
  */
 export function scheduledLatency(localSamplesMs: readonly number[], seed = 1): { p50Ms: number; p99Ms: number; gapShare: number } {
   const random = rng(seed);
   const out: number[] = [];
+  const periodMs = SCHEDULE.loopMs + SCHEDULE.handOverMs;
   for (let i = 0; i < 100_000; i++) {
-    const at = random() * SCHEDULE.periodMs;
+    const at = random() * periodMs;
     const local = localSamplesMs[Math.floor(random() * localSamplesMs.length)]!;
-    out.push(at < SCHEDULE.loopMs ? local : SCHEDULE.periodMs - at + local);
+    out.push(at < SCHEDULE.loopMs ? local : periodMs - at + local);
   }
-  return { p50Ms: Math.round(percentile(out, 50)), p99Ms: Math.round(percentile(out, 99)), gapShare: round((SCHEDULE.periodMs - SCHEDULE.loopMs) / SCHEDULE.periodMs, 3) };
+  return { p50Ms: Math.round(percentile(out, 50)), p99Ms: Math.round(percentile(out, 99)), gapShare: round(SCHEDULE.handOverMs / periodMs, 3) };
 }
 
 async function main(): Promise<void> {
@@ -152,7 +160,7 @@ async function main(): Promise<void> {
     }
     const local = p50.length ? { p50Ms: figure(p50, loads), p99Ms: figure(p99, loads) } : undefined;
     const scheduled = all.length ? scheduledLatency(all) : undefined;
-    if (local && scheduled) console.log(`  ${users} users: locally (1 s tick) p50 ${local.p50Ms.median} ms, p99 ${local.p99Ms.median} ms; with the 1-minute schedule (55 s of ticks) p50 ${scheduled.p50Ms} ms, p99 ${scheduled.p99Ms} ms`);
+    if (local && scheduled) console.log(`  ${users} users: locally (1 s tick) p50 ${local.p50Ms.median} ms, p99 ${local.p99Ms.median} ms; as deployed (55 s loops, 1 s hand-over assumed) p50 ${scheduled.p50Ms} ms, p99 ${scheduled.p99Ms} ms`);
     configs.push({ users, runs, local, allSamples: all.length, scheduled: scheduled && { ...scheduled, schedule: SCHEDULE } });
   }
   const headline = configs[0] as { local?: { p99Ms: { median: number } } };
@@ -163,7 +171,7 @@ async function main(): Promise<void> {
     pollMs: POLL_MS,
     trackedUsers: TRACKED_USERS,
     configs,
-    scheduledModel: 'window ends uniform over the minute; a local sample if the end falls within the 55 s loop, else the wait for the next invocation plus a local sample',
+    scheduledModel: 'as deployed: window ends uniform over a 55 s loop and its hand-over to the successor (assumed 1 s); a local sample if the end falls within the loop, else the rest of the hand-over plus a local sample',
     target: { rule: 'p99 ≤ 2 s locally', users: USERS[0], p99Ms: headline.local?.p99Ms.median ?? null, met: (headline.local?.p99Ms.median ?? Number.POSITIVE_INFINITY) <= 2000 },
     elapsedSeconds: Math.round((Date.now() - started) / 1000),
   });

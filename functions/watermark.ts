@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { asyncInvoker } from '../lib/io/aws-clients';
 import { createWatermarkHandler } from '../lib/io/watermark-handler';
 import { watermarkTickMetrics } from '../lib/io/metrics';
 import { listShardIds } from '../lib/io/shard-list';
@@ -7,15 +9,30 @@ import { backend, kinesis, logger, metrics, plan, sinks, stateCounters } from '.
  * The scheduled watermark function. EventBridge runs it at most once a minute, so it may tick inside one
  * invocation: SHARDFLOW_WATERMARK_LOOP_MS (e.g. 55000 on AWS) and SHARDFLOW_WATERMARK_TICK_MS (default 1000).
  * With SHARDFLOW_WATERMARK_STOP_WHEN_IDLE=1 it returns as soon as every input is idle; a stage function
- * invokes it again when data comes back (SHARDFLOW_WATERMARK_FUNCTION on the stage functions).
+ * invokes it again when data comes back (SHARDFLOW_WATERMARK_FUNCTION on the stage functions). With
+ * SHARDFLOW_WATERMARK_HAND_OVER_MS (its lease, the function's timeout) one invocation ticks at a time and
+ * starts its successor at the end of its loop while events flow.
  */
+const loopForMs = Number(process.env.SHARDFLOW_WATERMARK_LOOP_MS ?? 0);
+const leaseMs = Number(process.env.SHARDFLOW_WATERMARK_HAND_OVER_MS ?? 0);
+const self = process.env.AWS_LAMBDA_FUNCTION_NAME;
+const invokeSelf = leaseMs > 0 && self ? asyncInvoker(self) : undefined;
+
 export const handler = createWatermarkHandler({
   plan,
   backend,
   sinks,
-  loopForMs: Number(process.env.SHARDFLOW_WATERMARK_LOOP_MS ?? 0),
+  loopForMs,
   tickMs: Number(process.env.SHARDFLOW_WATERMARK_TICK_MS ?? 1000),
   stopWhenIdle: process.env.SHARDFLOW_WATERMARK_STOP_WHEN_IDLE === '1',
+  ...(invokeSelf && {
+    handOver: {
+      holder: () => randomUUID(),
+      leaseMs,
+      invokeSuccessor: () => invokeSelf({ source: 'shardflow.continue' }),
+      warn: (message: string, detail: Record<string, unknown>) => logger.warn(message, detail),
+    },
+  }),
   stateCounters,
   // Which inputs each keyed stage waits for: every shard of its streams, by id.
   listShards: (stream) => listShardIds(kinesis, stream),

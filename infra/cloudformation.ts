@@ -23,6 +23,8 @@ export const logicalId = (prefix: string, name: string): string =>
 
 export const KEY_ID = 'ShardflowKey';
 export const WATERMARK_FUNCTION = 'watermark';
+/** The watermark function's timeout: its 55 s loop and a last slow tick. Also the length of its lease. */
+const WATERMARK_TIMEOUT_S = 70;
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 export const DASHBOARD_ID = 'ShardflowDashboard';
 
@@ -41,6 +43,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
   const streamId = (name: string): string => logicalId('Stream', name);
   const tableId = (name: string): string => logicalId('Table', name);
   const functionName = (fn: string): string => `${target.service}-${target.stage}-${fn}`;
+  const watermarkFunctionArn = sub(`arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${functionName(WATERMARK_FUNCTION)}`);
   const queueName = (stage: Stage): string => `${plan.job}-${stage.id}-failures${target.nameSuffix}`;
 
   resources[KEY_ID] = {
@@ -121,7 +124,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       statements.push({ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] });
     }
     // A keyed stage's batch that finds the job waking from idleness starts the sleeping watermark function.
-    if (stage.keyed) statements.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [sub(`arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${functionName(WATERMARK_FUNCTION)}`)] });
+    if (stage.keyed) statements.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] });
     functions[stage.id] = stageFunction(stage, target, role(stage.id, statements), streamId(stage.input.stream), queue, functionName(WATERMARK_FUNCTION));
     resources[logicalId('IteratorAgeAlarm', stage.id)] = {
       Type: 'AWS::CloudWatch::Alarm',
@@ -162,12 +165,19 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       // Which inputs a keyed stage waits for: the shards of the source and shuffle streams, by id.
       { Effect: 'Allow', Action: ['kinesis:ListShards'], Resource: plan.stages.map((s) => getAtt(streamId(s.input.stream))) },
       ...writeSinks(),
+      // Its successor, at the end of a loop while events flow (see SHARDFLOW_WATERMARK_HAND_OVER_MS).
+      { Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] },
     ]),
-    timeout: 70,
+    timeout: WATERMARK_TIMEOUT_S,
     memorySize: 512,
-    // Ticks every second for 55 s of each minute, or until every input is idle (then a stage function
-    // wakes it when data comes back).
-    environment: environment(target, { SHARDFLOW_WATERMARK_LOOP_MS: '55000', SHARDFLOW_WATERMARK_TICK_MS: '1000', SHARDFLOW_WATERMARK_STOP_WHEN_IDLE: '1' }),
+    // Ticks every second for 55 s a go, handing over to a successor while events flow (the schedule is
+    // the safety net), and returns once every input is idle (a stage function wakes it when data comes).
+    environment: environment(target, {
+      SHARDFLOW_WATERMARK_LOOP_MS: '55000',
+      SHARDFLOW_WATERMARK_TICK_MS: '1000',
+      SHARDFLOW_WATERMARK_STOP_WHEN_IDLE: '1',
+      SHARDFLOW_WATERMARK_HAND_OVER_MS: String(WATERMARK_TIMEOUT_S * 1000),
+    }),
     package: { patterns: ['!**', `${target.bundleDir}/watermark.js`, `${target.bundleDir}/watermark.js.map`] },
     // EventBridge's shortest schedule is a minute: the function ticks every second inside it.
     events: [{ schedule: { rate: ['rate(1 minute)'], enabled: true } }],

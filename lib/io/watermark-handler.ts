@@ -37,6 +37,21 @@ export interface WatermarkHandlerDeps {
    * starts this function again (`wakeWatermark` of the stage handler); the schedule does otherwise.
    */
   readonly stopWhenIdle?: boolean;
+  /**
+   * Ticks without a pause while events flow, as deployed: one invocation ticks at a time (it holds a
+   * lease for its loop; one that finds the lease held returns at once), and at the end of its loop, while
+   * an input is still active, it gives the lease up and starts its successor (`invokeSuccessor`, an
+   * asynchronous invoke of itself) — so the schedule's next minute is a safety net, not a 5 s pause.
+   */
+  readonly handOver?: {
+    /** A name for this invocation (the lease's holder). */
+    readonly holder: () => string;
+    /** How long a lease lasts: the function's timeout, so a killed holder's lease expires with it. */
+    readonly leaseMs: number;
+    readonly invokeSuccessor: () => Promise<void>;
+    /** Warnings that do not fail the invocation (a successor that could not be started). */
+    readonly warn?: (message: string, detail: Record<string, unknown>) => void;
+  };
   readonly onTick?: (tick: WatermarkTick) => void;
   /** The backend's write counters so far (e.g. `DynamoBackend.counters`), for per-tick metrics. */
   readonly stateCounters?: () => StateWriteCounts;
@@ -117,15 +132,42 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
     return true;
   };
 
-  return async () => {
+  /** The loop of one invocation; `idle`: it ended because every input was idle (the function sleeps). */
+  const loop = async (): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const until = clock() + (deps.loopForMs ?? 0);
     const all: WatermarkTick[] = [];
     for (;;) {
       const { ticks, idle } = await tick();
       all.push(...ticks);
-      if (deps.stopWhenIdle && idle && (await fallAsleep())) return all;
-      if (clock() + (deps.tickMs ?? 1000) > until) return all;
+      if (deps.stopWhenIdle && idle && (await fallAsleep())) return { ticks: all, idle: true };
+      if (clock() + (deps.tickMs ?? 1000) > until) return { ticks: all, idle: false };
       await sleep(deps.tickMs ?? 1000);
     }
+  };
+
+  return async () => {
+    const handOver = deps.handOver;
+    if (!handOver) return (await loop()).ticks;
+    const holder = handOver.holder();
+    const startedMs = clock();
+    if (!(await deps.backend.acquireWatermarkLease(holder, startedMs, startedMs + handOver.leaseMs))) return [];
+    let result: { ticks: WatermarkTick[]; idle: boolean };
+    try {
+      result = await loop();
+    } catch (e) {
+      await deps.backend.releaseWatermarkLease(holder).catch(() => false);
+      throw e;
+    }
+    // A lease that expired meanwhile belongs to another invocation now: that one goes on, not a successor.
+    const stillHeld = await deps.backend.releaseWatermarkLease(holder);
+    if (stillHeld && !result.idle) {
+      try {
+        await handOver.invokeSuccessor();
+      } catch (e) {
+        // The schedule starts the next invocation within a minute: a pause, nothing lost.
+        handOver.warn?.('could not start the next watermark invocation', { error: (e as Error).message });
+      }
+    }
+    return result.ticks;
   };
 }

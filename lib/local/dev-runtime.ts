@@ -32,8 +32,9 @@ export interface DevRuntimeOptions {
   readonly watermarkTickMs?: number;
   /**
    * The watermark function as deployed instead of a tick a second: it loops this long per invocation
-   * (ticking every second) and returns early once every input is idle; a stage function wakes it when
-   * data comes back. Default 0: one tick per invocation, never asleep.
+   * (ticking every second), starts its successor at the end of a loop while events flow, and returns
+   * early once every input is idle; a stage function wakes it when data comes back. Default 0: one tick
+   * per invocation, never asleep.
    */
   readonly watermarkLoopMs?: number;
   /** Extra environment for every function worker (fault injection, tuning). */
@@ -212,11 +213,14 @@ export class DevRuntime {
       this.mappings.push(mapping);
     }
     const loopMs = this.options.watermarkLoopMs ?? 0;
+    const watermarkTimeoutMs = Math.max(timeoutMs, loopMs + 15_000);
+    // As deployed (infra/cloudformation.ts): sleeps when idle, hands over to a successor while events flow.
+    const deployed: Record<string, string> = loopMs > 0 ? { SHARDFLOW_WATERMARK_STOP_WHEN_IDLE: '1', SHARDFLOW_WATERMARK_HAND_OVER_MS: String(watermarkTimeoutMs) } : {};
     const watermark = new FunctionHost({
       functionName: this.watermarkFunction,
       bundlePath: bundles.watermark,
-      env: { ...env, SHARDFLOW_WATERMARK_LOOP_MS: String(loopMs), ...(loopMs > 0 && { SHARDFLOW_WATERMARK_STOP_WHEN_IDLE: '1' }) },
-      timeoutMs: Math.max(timeoutMs, loopMs + 15_000),
+      env: { ...env, SHARDFLOW_WATERMARK_LOOP_MS: String(loopMs), ...deployed },
+      timeoutMs: watermarkTimeoutMs,
       memoryMb: 512,
       log: functionLog,
     });

@@ -106,4 +106,12 @@ export interface StateBackend {
   markWatermarkAsleep(): Promise<void>;
   /** Clears the flag; true only for the call that found it set. */
   claimWatermarkWake(): Promise<boolean>;
+
+  /**
+   * One watermark function ticks at a time when it loops (as deployed): it takes this lease for its
+   * loop, `holder` naming the invocation. False when another holder's lease has not expired by `nowMs`.
+   */
+  acquireWatermarkLease(holder: string, nowMs: number, untilMs: number): Promise<boolean>;
+  /** Gives the lease up; false when `holder` no longer held it (it expired and another took it). */
+  releaseWatermarkLease(holder: string): Promise<boolean>;
 }

@@ -75,20 +75,27 @@ describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.t
     }
   });
 
-  test('a keyed stage may invoke the watermark function and nothing else; the watermark function sleeps when idle', async () => {
+  test('a keyed stage and the watermark function itself may invoke the watermark function, nothing else; it sleeps when idle and hands over while busy', async () => {
     const { template: t } = await packaged(job);
     const functions = ofType(t, 'AWS::Lambda::Function');
     const watermark = t.Resources.WatermarkLambdaFunction.Properties;
     expect(watermark.Environment.Variables.SHARDFLOW_WATERMARK_STOP_WHEN_IDLE).toBe('1');
+    // Its lease lasts as long as it may run: a holder killed by its timeout frees the lease with it.
+    expect(Number(watermark.Environment.Variables.SHARDFLOW_WATERMARK_HAND_OVER_MS)).toBe(watermark.Timeout * 1000);
+    /** The Lambda statements of a function's role. */
+    const lambdaStatements = (fn: Json): Json[] =>
+      (t.Resources[fn.Role['Fn::GetAtt'][0]].Properties.Policies.flatMap((p: Json) => p.PolicyDocument.Statement) as Json[]).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('lambda:')));
+    const invokeWatermark = { Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [{ 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${watermark.FunctionName}` }] };
+    expect(lambdaStatements(watermark)).toEqual([invokeWatermark]);
     const plan = planJob(loadJob(path.join(ROOT, job)));
-    for (const [, fn] of functions) {
+    for (const [id, fn] of functions) {
+      if (id === 'WatermarkLambdaFunction') continue;
       const env = fn.Properties.Environment.Variables as Record<string, string>;
       const stage = plan.stages.find((s) => s.id === env.SHARDFLOW_STAGE);
-      const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
-      const invokes = (t.Resources[roleId].Properties.Policies.flatMap((p: Json) => p.PolicyDocument.Statement) as Json[]).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('lambda:')));
+      const invokes = lambdaStatements(fn.Properties);
       if (stage?.keyed) {
         expect(env.SHARDFLOW_WATERMARK_FUNCTION).toBe(watermark.FunctionName);
-        expect(invokes).toEqual([{ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [{ 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${watermark.FunctionName}` }] }]);
+        expect(invokes).toEqual([invokeWatermark]);
       } else {
         expect(env.SHARDFLOW_WATERMARK_FUNCTION).toBeUndefined();
         expect(invokes).toEqual([]);

@@ -28,7 +28,8 @@ async function until<T>(what: string, deadline: number, probe: () => Promise<T |
   }
 }
 
-test('an idle job\'s watermark function sleeps, and the next data wakes it before its schedule would', async () => {
+/** click-counts on the embedded runtime with the watermark function as deployed, looping `loopMs` per invocation. */
+async function deployedSchedule(loopMs: number) {
   const port = await freePort();
   const calls: EdgeCall[] = [];
   const bootedAt = Date.now();
@@ -36,12 +37,28 @@ test('an idle job\'s watermark function sleeps, and the next data wakes it befor
     jobFile: path.join(ROOT, 'examples/click-counts.ts'),
     port,
     watermarkTickMs: SCHEDULE_MS,
-    watermarkLoopMs: 55_000,
+    watermarkLoopMs: loopMs,
     edge: { onCall: (c) => void calls.push(c) },
   });
   const endpoint = `http://localhost:${port}`;
   const ddb = dynamoClient({ endpoint });
   const kinesis = kinesisClient({ endpoint });
+  return {
+    ddb,
+    kinesis,
+    bootedAt,
+    /** Lambda Invokes seen at the edge. */
+    invokes: () => calls.filter((c) => c.service === 'lambda'),
+    stop: async () => {
+      ddb.destroy();
+      kinesis.destroy();
+      await runtime.stop();
+    },
+  };
+}
+
+test('an idle job\'s watermark function sleeps, and the next data wakes it before its schedule would', async () => {
+  const { ddb, kinesis, bootedAt, invokes, stop } = await deployedSchedule(55_000);
   try {
     // Nothing has come in: once the inputs it found are idle (idleAfter 10 s), it says it sleeps and returns.
     const nextScheduled = bootedAt + SCHEDULE_MS;
@@ -49,7 +66,7 @@ test('an idle job\'s watermark function sleeps, and the next data wakes it befor
       const { Item } = await ddb.send(new GetItemCommand({ TableName: 'click-counts-state', Key: { pk: { S: 'm#watermark-function' }, sk: { S: 'asleep' } }, ConsistentRead: true }));
       return Item?.asleep?.BOOL === true ? true : undefined;
     });
-    expect(calls.filter((c) => c.service === 'lambda')).toEqual([]);
+    expect(invokes()).toEqual([]);
 
     // Clicks in [T, T + 5 s), and one at T + 9 s: the watermark (max − 2 s − 1) passes the window's end.
     const T = 1_700_000_000_000;
@@ -66,11 +83,40 @@ test('an idle job\'s watermark function sleeps, and the next data wakes it befor
     expect(Date.now()).toBeLessThan(nextScheduled); // woken, not scheduled
     expect({ windowStart: Number(result.windowStart!.N), clicks: Number(result.clicks!.N) }).toEqual({ windowStart: T, clicks: 5 });
     // Woken by one asynchronous Invoke through the edge (both stages found their inputs waking; one won the flag).
-    expect(calls.filter((c) => c.service === 'lambda').map((c) => c.operation)).toEqual(['Invoke']);
+    expect(invokes().map((c) => c.operation)).toEqual(['Invoke']);
   } finally {
-    ddb.destroy();
-    kinesis.destroy();
-    await runtime.stop();
+    await stop();
+  }
+});
+
+test('while events flow, each watermark invocation hands over to the next: windows keep firing though each loops only 3 s', async () => {
+  const { ddb, kinesis, bootedAt, invokes, stop } = await deployedSchedule(3_000);
+  try {
+    // A click every 500 ms for 14 s, event time keeping pace: windows [T, T + 5 s) and [T + 5 s, T + 10 s)
+    // close while it runs (out-of-orderness 2 s), long before the schedule's next minute.
+    const T = 1_700_000_000_000;
+    const startedAt = Date.now();
+    for (let i = 0; i < 28; i++) {
+      const c = { userId: 'ann', clicks: 1, ts: T + i * 500 };
+      await kinesis.send(new PutRecordsCommand({ StreamName: 'clicks', Records: [{ PartitionKey: c.userId, Data: Buffer.from(JSON.stringify(c)) }] }));
+      await new Promise((r) => setTimeout(r, Math.max(0, startedAt + (i + 1) * 500 - Date.now())));
+    }
+    const windows = await until('two windows', bootedAt + SCHEDULE_MS - 2_000, async () => {
+      const { Items } = await ddb.send(new ScanCommand({ TableName: 'click-counts' }));
+      const found = (Items ?? []).map((i) => ({ windowStart: Number(i.windowStart!.N), clicks: Number(i.clicks!.N) })).sort((a, b) => a.windowStart - b.windowStart);
+      return found.length >= 2 ? found : undefined;
+    });
+    expect(windows).toEqual([
+      { windowStart: T, clicks: 10 },
+      { windowStart: T + 5_000, clicks: 10 },
+    ]);
+    expect(Date.now()).toBeLessThan(bootedAt + SCHEDULE_MS);
+    // A wake and several successors, one at a time: far fewer than one per second.
+    const invoked = invokes().length;
+    expect(invoked).toBeGreaterThanOrEqual(3);
+    expect(invoked).toBeLessThan((Date.now() - bootedAt) / 1_000);
+  } finally {
+    await stop();
   }
 });
 

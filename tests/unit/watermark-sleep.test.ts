@@ -153,3 +153,82 @@ test('a wake that cannot be sent does not fail the batch, and the next waking ba
   await stage(event('shard-1', [{ userId: 'b', clicks: 1, ts: 5_000 }]));
   expect(attempts).toBe(2);
 });
+
+describe('hand-over: one invocation ticks at a time, and it starts its successor while events flow', () => {
+  function deployed(backend: MemoryBackend, clock: { now: number }, successors: string[], name: string) {
+    return createWatermarkHandler({
+      plan,
+      backend,
+      sinks,
+      clock: () => clock.now,
+      loopForMs: 55_000,
+      tickMs: 1_000,
+      stopWhenIdle: true,
+      sleep: async (ms) => void (clock.now += ms),
+      handOver: { holder: () => name, leaseMs: 70_000, invokeSuccessor: async () => void successors.push(name) },
+    });
+  }
+  /** The keyed stage's one input, last active at `nowMs`. */
+  const keepActive = (backend: MemoryBackend, nowMs: number) => backend.writeInputs('s0', [{ input: 'shard-0', watermarkMs: 0, maxEventTimeMs: 0, lastActiveMs: nowMs }]);
+
+  test('at the end of a busy loop it frees the lease and starts a successor, which can take it', async () => {
+    const backend = new MemoryBackend();
+    const clock = { now: 1_000_000 };
+    const successors: string[] = [];
+    await keepActive(backend, clock.now + 60_000); // active for the whole loop
+    await deployed(backend, clock, successors, 'first')();
+    expect(successors).toEqual(['first']);
+    expect(await backend.acquireWatermarkLease('second', clock.now, clock.now + 70_000)).toBe(true);
+  });
+
+  test('an invocation that finds the lease held returns at once, without ticking or starting anyone', async () => {
+    const backend = new MemoryBackend();
+    const clock = { now: 1_000_000 };
+    const successors: string[] = [];
+    await keepActive(backend, clock.now + 60_000);
+    expect(await backend.acquireWatermarkLease('running', clock.now, clock.now + 70_000)).toBe(true);
+    const started = clock.now;
+    expect(await deployed(backend, clock, successors, 'scheduled')()).toEqual([]);
+    expect(clock.now).toBe(started);
+    expect(successors).toEqual([]);
+    // Once the holder's lease has run out (it was killed), the next one takes over.
+    clock.now += 70_001;
+    await keepActive(backend, clock.now + 60_000);
+    await deployed(backend, clock, successors, 'after-expiry')();
+    expect(successors).toEqual(['after-expiry']);
+  });
+
+  test('a loop that ends asleep starts no successor and frees the lease for the wake', async () => {
+    const backend = new MemoryBackend();
+    const clock = { now: 1_000_000 };
+    const successors: string[] = [];
+    await deployed(backend, clock, successors, 'idle')();
+    expect(successors).toEqual([]);
+    expect(await backend.claimWatermarkWake()).toBe(true);
+    expect(await backend.acquireWatermarkLease('woken', clock.now, clock.now + 70_000)).toBe(true);
+  });
+
+  test('a holder whose lease expired mid-loop (another took it) starts no successor: the other goes on', async () => {
+    const backend = new MemoryBackend();
+    const clock = { now: 1_000_000 };
+    const successors: string[] = [];
+    await keepActive(backend, clock.now + 200_000);
+    const slow = createWatermarkHandler({
+      plan,
+      backend,
+      sinks,
+      clock: () => clock.now,
+      loopForMs: 55_000,
+      stopWhenIdle: true,
+      // Each pause is long: the 10 s lease runs out and another invocation takes it meanwhile.
+      sleep: async () => {
+        clock.now += 20_000;
+        await backend.acquireWatermarkLease('other', clock.now, clock.now + 70_000);
+      },
+      handOver: { holder: () => 'slow', leaseMs: 10_000, invokeSuccessor: async () => void successors.push('slow') },
+    });
+    await slow();
+    expect(successors).toEqual([]);
+    expect(await backend.releaseWatermarkLease('other')).toBe(true);
+  });
+});

@@ -322,9 +322,8 @@ export class DynamoBackend implements StateBackend {
   }
 
   async claimWatermarkWake(): Promise<boolean> {
-    this.counters.metaWrites += 1;
-    try {
-      await this.ddb.send(
+    return this.conditionalMeta(() =>
+      this.ddb.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: WATERMARK_FUNCTION_KEY,
@@ -332,7 +331,42 @@ export class DynamoBackend implements StateBackend {
           ConditionExpression: 'asleep = :yes',
           ExpressionAttributeValues: { ':no': { BOOL: false }, ':yes': { BOOL: true } },
         }),
-      );
+      ),
+    );
+  }
+
+  async acquireWatermarkLease(holder: string, nowMs: number, untilMs: number): Promise<boolean> {
+    return this.conditionalMeta(() =>
+      this.ddb.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { ...WATERMARK_LEASE_KEY, holder: { S: holder }, untilMs: { N: String(untilMs) } },
+          ConditionExpression: 'attribute_not_exists(untilMs) OR untilMs < :now',
+          ExpressionAttributeValues: { ':now': { N: String(nowMs) } },
+        }),
+      ),
+    );
+  }
+
+  async releaseWatermarkLease(holder: string): Promise<boolean> {
+    return this.conditionalMeta(() =>
+      this.ddb.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: WATERMARK_LEASE_KEY,
+          UpdateExpression: 'SET untilMs = :zero',
+          ConditionExpression: 'holder = :me',
+          ExpressionAttributeValues: { ':zero': { N: '0' }, ':me': { S: holder } },
+        }),
+      ),
+    );
+  }
+
+  /** A meta write under a condition: whether it held. */
+  private async conditionalMeta(write: () => Promise<unknown>): Promise<boolean> {
+    this.counters.metaWrites += 1;
+    try {
+      await write();
       return true;
     } catch (e) {
       if (!isConditionFailure(e)) throw e;
@@ -342,8 +376,9 @@ export class DynamoBackend implements StateBackend {
   }
 }
 
-/** The watermark function's own meta row (the flag of {@link DynamoBackend.markWatermarkAsleep}). */
+/** The watermark function's own meta rows: the flag of {@link DynamoBackend.markWatermarkAsleep}, and its lease. */
 const WATERMARK_FUNCTION_KEY = { pk: { S: metaPk('watermark-function') }, sk: { S: 'asleep' } };
+const WATERMARK_LEASE_KEY = { pk: { S: metaPk('watermark-function') }, sk: { S: 'lease' } };
 
 const cacheId = (ref: ItemRef): string => `${ref.stageId}\u0000${ref.key}\u0000${ref.slot}`;
 

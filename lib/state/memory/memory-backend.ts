@@ -25,6 +25,7 @@ export class MemoryBackend implements StateBackend {
   private readonly inputs = new Map<string, Map<string, InputRow>>();
   private readonly stageWatermarks = new Map<string, number>();
   private watermarkAsleep = false;
+  private watermarkLease: { holder: string; untilMs: number } | undefined;
   /** Writes performed, by kind: what a store would bill. */
   readonly writes = { items: 0, inputs: 0, watermarks: 0 };
 
@@ -120,6 +121,18 @@ export class MemoryBackend implements StateBackend {
     const was = this.watermarkAsleep;
     this.watermarkAsleep = false;
     return was;
+  }
+
+  async acquireWatermarkLease(holder: string, nowMs: number, untilMs: number): Promise<boolean> {
+    if (this.watermarkLease && this.watermarkLease.untilMs >= nowMs) return false;
+    this.watermarkLease = { holder, untilMs };
+    return true;
+  }
+
+  async releaseWatermarkLease(holder: string): Promise<boolean> {
+    if (this.watermarkLease?.holder !== holder) return false;
+    this.watermarkLease = undefined;
+    return true;
   }
 
   /** Every item of a stage (tests and the dashboard look inside). */
