@@ -45,6 +45,16 @@ export async function dev(argv: readonly string[]): Promise<number> {
       term.line(e.message);
     }
   }
+  // Ctrl-C is ours from here on, before "ready" is printed: whoever reads "ready" may interrupt at once.
+  const stopRequested = new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
   term.line(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s — job ${plan.job}: ${plan.stages.map((s) => `${s.id} ← ${s.input.stream}`).join(', ')}${dashboard ? ` — dashboard ${dashboard.url}` : ''}`);
   term.line(`  edge      ${runtime.edgeUrl}  (Kinesis + DynamoDB: aws --endpoint-url ${runtime.edgeUrl} …)`);
   term.line(`  push to   ${source}${demo ? `  (demo: ${rate} clicks/s)` : ''}`);
@@ -94,15 +104,7 @@ export async function dev(argv: readonly string[]): Promise<number> {
     })(),
   );
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await stopRequested;
   stopping = true;
   term.done();
   term.line('stopping…');
