@@ -19,7 +19,7 @@
  *
  * `node bin/run-ts.js bench/cost.ts [--quick]`.
  */
-import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
+import { planJob, type JobDefinition } from 'shardflow';
 import { dynamoClient } from '../lib/io/aws-clients';
 import { startDynamo } from '../lib/local/emulators';
 import { createTable } from '../lib/local/resources';
@@ -30,7 +30,7 @@ import { emptyCounts, addCounts, meterDynamo, storedItemUnits, type DynamoMeterC
 import { simulate, type SimResult } from './lambda-sim';
 import { PRICES, PRICES_CHECKED, PRICES_REGION, SECONDS_PER_MONTH } from './prices';
 import { benchOptions, commandOf, loadavg, readResult, round, sized, table, writeResult } from './run-info';
-import type { Click } from './workload';
+import { clickCountsNamed } from './workload';
 import { partitioningFor, shardsFor, timedClicks } from './workload-events';
 
 const options = benchOptions();
@@ -45,15 +45,8 @@ const GSI_WRITES_PER_WINDOW = 2;
 const STATE_RETENTION_S = 2 * 86_400;
 
 let jobs = 0;
-const clickCounts = (shards: number) => {
-  const name = `cost${++jobs}`;
-  return job(name)
-    .source(kinesisSource<Click>(`${name}-clicks`, { eventTime: (c) => c.ts, outOfOrderness: '2s', idleAfter: '10s', shards }))
-    .keyBy((c) => c.userId)
-    .window(tumbling('5s'))
-    .sum('clicks')
-    .sink(dynamoSink(`${name}-out`));
-};
+/** click-counts under a fresh name, so each run has its own tables. */
+const clickCounts = (shards: number): JobDefinition => clickCountsNamed(`cost${++jobs}`, shards);
 
 /** Counts at one moment of a simulated run. */
 interface Snapshot {

@@ -18,6 +18,7 @@ import { dynamoClient } from '../lib/io/aws-clients';
 import { SinkWriter } from '../lib/io/sinks';
 import { startDynamo } from '../lib/local/emulators';
 import type { Plan } from '../lib/plan/plan';
+import { forEachConcurrently } from '../lib/runtime/concurrently';
 import { logicFor } from '../lib/runtime/logic';
 import type { KeyedElement } from '../lib/runtime/records';
 import { FIRE_CONCURRENCY, StageExecutor } from '../lib/runtime/stage-executor';
@@ -114,15 +115,10 @@ async function concurrent(ddb: DynamoDBClient, plan: Plan): Promise<number> {
   let fired = 0;
   for (;;) {
     const due = await backend.dueItems(stage.id, T0 + 10_000, 500);
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(IN_FLIGHT, due.length) }, async () => {
-        for (let i = next++; i < due.length; i = next++) {
-          await backend.fire(due[i]!, logic, T0 + 10_000, (outcome) => deliver(outcome.outputs.map((o) => ({ ...o.record, id: o.id }))));
-          fired += 1;
-        }
-      }),
-    );
+    await forEachConcurrently(due, IN_FLIGHT, async (ref) => {
+      await backend.fire(ref, logic, T0 + 10_000, (outcome) => deliver(outcome.outputs.map((o) => ({ ...o.record, id: o.id }))));
+      fired += 1;
+    });
     if (due.length < 500) break;
   }
   return fired;

@@ -2,6 +2,7 @@
  * Seeded workloads for benchmarks: click events with Zipf-distributed users and bounded disorder.
  */
 
+import { dynamoSink, job, kinesisSource, tumbling, type JobDefinition } from 'shardflow';
 import { seededRandom } from '../lib/local/demo';
 
 /** A small, fast, seeded PRNG (mulberry32, the demo generator's): every run sees the same events. */
@@ -52,4 +53,14 @@ export function clicks(opts: { count: number; users: number; ratePerSec: number;
 export function summary(samples: number[]): { median: number; min: number; max: number } {
   const s = [...samples].sort((a, b) => a - b);
   return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s[s.length - 1]! };
+}
+
+/** examples/click-counts.ts under the name `name` (its own streams and tables), on `shards` source shards. */
+export function clickCountsNamed(name: string, shards: number): JobDefinition {
+  return job(name)
+    .source(kinesisSource<Click>(`${name}-clicks`, { eventTime: (c) => c.ts, outOfOrderness: '2s', idleAfter: '10s', shards }))
+    .keyBy((c) => c.userId)
+    .window(tumbling('5s'))
+    .sum('clicks')
+    .sink(dynamoSink(`${name}-out`));
 }

@@ -12,7 +12,7 @@
  *
  * `node bin/run-ts.js bench/writes.ts [--quick]`; BENCH_WRITES_EVENTS, BENCH_WRITES_RUNS override sizes.
  */
-import { dynamoSink, job, kinesisSource, planJob, tumbling, type JobDefinition } from 'shardflow';
+import { planJob, type JobDefinition } from 'shardflow';
 import { dynamoClient } from '../lib/io/aws-clients';
 import { startDynamo } from '../lib/local/emulators';
 import { createTable } from '../lib/local/resources';
@@ -23,7 +23,7 @@ import { meterDynamo, storedItemUnits, type DynamoMeterCounts } from './dynamo-m
 import { countingSinkClient, SimStream, simulate, type SimResult, type TimedEvent } from './lambda-sim';
 import { createNaiveTable, naiveClickCounter } from './naive-counter';
 import { benchOptions, commandOf, figure, loadavg, round, sized, table, writeResult, type Figure } from './run-info';
-import type { Click } from './workload';
+import { clickCountsNamed, type Click } from './workload';
 import { partitioningFor, shardsFor, timedClicks } from './workload-events';
 
 const options = benchOptions();
@@ -44,15 +44,7 @@ const FLUSH_MS = 60_000;
 
 let jobs = 0;
 /** click-counts under a fresh name, so each run has its own tables. */
-function clickCounts(shards: number): JobDefinition {
-  const name = `wa${++jobs}`;
-  return job(name)
-    .source(kinesisSource<Click>(`${name}-clicks`, { eventTime: (c) => c.ts, outOfOrderness: '2s', idleAfter: '10s', shards }))
-    .keyBy((c) => c.userId)
-    .window(tumbling('5s'))
-    .sum('clicks')
-    .sink(dynamoSink(`${name}-out`));
-}
+const clickCounts = (shards: number): JobDefinition => clickCountsNamed(`wa${++jobs}`, shards);
 
 /** What one design wrote for one run. */
 interface WriteRun {

@@ -8,6 +8,7 @@
  *   npx shardflow push bids --file /tmp/bids.jsonl
  */
 import * as path from 'node:path';
+import { seededRandom } from '../lib/local/demo';
 
 /** Nexmark's Bid, as JSON. */
 export interface Bid {
@@ -33,20 +34,8 @@ export interface BidOptions {
 
 const CHANNELS = ['Google', 'Facebook', 'Baidu', 'Apple'];
 
-/** A seeded generator (mulberry32): the same seed gives the same bids everywhere. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function nexmarkBids(options: BidOptions): Bid[] {
-  const next = random(options.seed ?? 1);
+  const next = seededRandom(options.seed ?? 1); // the demo's generator: the same seed gives the same bids
   const startMs = options.startMs ?? Date.UTC(2024, 0, 1);
   const stepMs = 1000 / (options.eventsPerSecond ?? 200);
   const disorderMs = options.disorderMs ?? 500;

@@ -12,10 +12,12 @@ import { SinkWriter } from '../../lib/io/sinks';
 import { createStageHandler } from '../../lib/io/stage-handler';
 import { createWatermarkHandler } from '../../lib/io/watermark-handler';
 import { toKinesisEvent } from '../../lib/local/lambda-event';
+import { startDynamo, startKinesis, type Emulator } from '../../lib/local/emulators';
 import { createResources } from '../../lib/local/resources';
 import type { Plan } from '../../lib/plan/plan';
 import { planJob } from '../../lib/plan/planner';
 import { DynamoBackend } from '../../lib/state/dynamodb/dynamo-backend';
+import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
 
 export class Pipeline {
   readonly plan: Plan;
@@ -153,4 +155,25 @@ export class Pipeline {
     const rows = (await this.scan(table)).map(({ id: _id, ...rest }) => rest);
     return rows.sort((a, b) => (String(a.key) < String(b.key) ? -1 : String(a.key) > String(b.key) ? 1 : Number(a.windowStart) - Number(b.windowStart)));
   }
+}
+
+/**
+ * Both emulators for the calling test file (started before its tests, stopped after them), and a maker
+ * of pipelines on them: `const pipeline = pipelinesOnEmulators(); … await pipeline(job, 100).create()`.
+ */
+export function pipelinesOnEmulators(): (job: JobDefinition, batchSize?: number) => Pipeline {
+  let emulators: Emulator[] = [];
+  let kinesis: KinesisClient | undefined;
+  let ddb: DynamoDBClient | undefined;
+  beforeAll(async () => {
+    const [k, d] = (emulators = await Promise.all([startKinesis(), startDynamo()]));
+    kinesis = kinesisClient({ endpoint: k!.endpoint });
+    ddb = dynamoClient({ endpoint: d!.endpoint });
+  });
+  afterAll(async () => {
+    kinesis?.destroy();
+    ddb?.destroy();
+    await Promise.all(emulators.map((e) => e.stop()));
+  });
+  return (job, batchSize) => new Pipeline(job, kinesis!, ddb!, batchSize);
 }

@@ -10,9 +10,7 @@ import { promisify } from 'node:util';
 import { compileSql } from 'shardflow';
 import { harness } from 'shardflow/testing';
 import { bundleFunctions } from '../../infra/bundle';
-import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
-import { startDynamo, startKinesis, type Emulator } from '../../lib/local/emulators';
-import { Pipeline } from './pipeline';
+import { pipelinesOnEmulators } from './pipeline';
 
 jest.setTimeout(60_000);
 const run = promisify(execFile);
@@ -42,27 +40,12 @@ GROUP BY userId, HOP(ts, INTERVAL '1' SECOND, INTERVAL '3' SECOND)
 HAVING COUNT(*) > 1;`;
 
 describe('on the emulators', () => {
-  let kinesisEmulator: Emulator;
-  let dynamoEmulator: Emulator;
-  let kinesis: ReturnType<typeof kinesisClient>;
-  let ddb: ReturnType<typeof dynamoClient>;
-
-  beforeAll(async () => {
-    [kinesisEmulator, dynamoEmulator] = await Promise.all([startKinesis(), startDynamo()]);
-    kinesis = kinesisClient({ endpoint: kinesisEmulator.endpoint });
-    ddb = dynamoClient({ endpoint: dynamoEmulator.endpoint });
-  });
-
-  afterAll(async () => {
-    kinesis?.destroy();
-    ddb?.destroy();
-    await Promise.all([kinesisEmulator?.stop(), dynamoEmulator?.stop()]);
-  });
+  const pipeline = pipelinesOnEmulators();
 
   test('a SQL job through the real stage and watermark functions gives exactly the harness results', async () => {
     const definition = compileSql(HOT_PAGES);
     const events = clicks(300, 6);
-    const p = await new Pipeline(definition, kinesis, ddb, 100).create();
+    const p = await pipeline(definition, 100).create();
     await p.put(events, (e) => (e as Click).userId);
     await p.pump();
     await p.tick();

@@ -2,31 +2,14 @@
  * The stage and watermark functions on real emulators (kinesis-local, dynalite): records really put,
  * read back with GetRecords, handed to the real handlers; state really in DynamoDB.
  */
-import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
-import { startDynamo, startKinesis, type Emulator } from '../../lib/local/emulators';
 import { dynamoSink, job, kinesisSource, logSink, tumbling, type JobDefinition } from 'shardflow';
 import { harness } from 'shardflow/testing';
-import { Pipeline } from './pipeline';
+import { pipelinesOnEmulators } from './pipeline';
 import type { KinesisStreamEvent } from '../../lib/io/kinesis-event';
 
 jest.setTimeout(120_000);
 
-let kinesisEmulator: Emulator;
-let dynamoEmulator: Emulator;
-let kinesis: ReturnType<typeof kinesisClient>;
-let ddb: ReturnType<typeof dynamoClient>;
-
-beforeAll(async () => {
-  [kinesisEmulator, dynamoEmulator] = await Promise.all([startKinesis(), startDynamo()]);
-  kinesis = kinesisClient({ endpoint: kinesisEmulator.endpoint });
-  ddb = dynamoClient({ endpoint: dynamoEmulator.endpoint });
-});
-
-afterAll(async () => {
-  kinesis?.destroy();
-  ddb?.destroy();
-  await Promise.all([kinesisEmulator?.stop(), dynamoEmulator?.stop()]);
-});
+const pipeline = pipelinesOnEmulators();
 
 type Click = { userId: string; clicks: number; ts: number };
 const T0 = 1_700_000_000_000;
@@ -57,7 +40,7 @@ const halves = (e: KinesisStreamEvent): [KinesisStreamEvent, KinesisStreamEvent]
 };
 
 test('replaying any batch — whole, or split in two as bisect does — leaves state and results unchanged', async () => {
-  const p = await new Pipeline(clickCounts('it-replay'), kinesis, ddb, 40).create();
+  const p = await pipeline(clickCounts('it-replay'), 40).create();
   await p.put(clicks(200, 6), (e) => (e as Click).userId);
   const [s0shard] = await p.shards('s0');
   const first = await p.nextBatch('s0', s0shard!);
@@ -96,7 +79,7 @@ test('replaying any batch — whole, or split in two as bisect does — leaves s
 test('a two-stage job (shuffle, then keyed tumbling window) gives exactly the harness results', async () => {
   const definition = clickCounts('it-equal', { shards: 2 });
   const events = clicks(600, 25, 11);
-  const p = await new Pipeline(definition, kinesis, ddb, 100).create();
+  const p = await pipeline(definition, 100).create();
   await p.put(events, (e) => (e as Click).userId);
   await p.pump();
   await p.tick();
@@ -113,7 +96,7 @@ test('a two-stage job (shuffle, then keyed tumbling window) gives exactly the ha
 });
 
 test('malformed records land in the dead-letter table with reasons while the rest of the batch completes', async () => {
-  const p = await new Pipeline(clickCounts('it-dead'), kinesis, ddb).create();
+  const p = await pipeline(clickCounts('it-dead')).create();
   await p.put(['{not json', JSON.stringify({ userId: 'a', clicks: 'many', ts: T0 + 100 }), JSON.stringify(click('a', 2, 200)), JSON.stringify(click('a', 3, 9000))]);
   await p.pump();
   await p.tick();
@@ -124,7 +107,7 @@ test('malformed records land in the dead-letter table with reasons while the res
 });
 
 test('a record arriving after its window fired goes to the late output', async () => {
-  const p = await new Pipeline(clickCounts('it-late', { late: true }), kinesis, ddb).create();
+  const p = await pipeline(clickCounts('it-late', { late: true })).create();
   await p.put([click('a', 1, 1000), click('a', 2, 2000), click('a', 1, 10_000)]);
   await p.pump();
   await p.tick();
@@ -137,7 +120,7 @@ test('a record arriving after its window fired goes to the late output', async (
 });
 
 test('with allowed lateness, a late record updates the result already emitted', async () => {
-  const p = await new Pipeline(clickCounts('it-lateness', { lateness: '5s', late: true }), kinesis, ddb).create();
+  const p = await pipeline(clickCounts('it-lateness', { lateness: '5s', late: true })).create();
   await p.put([click('a', 1, 1000), click('a', 2, 2000), click('a', 1, 10_000)]);
   await p.pump();
   await p.tick();
@@ -163,8 +146,8 @@ test('the watermark function fires each due window once, even when two invocatio
     .window(tumbling('5s'))
     .sum('clicks')
     .sink(logSink(`${name}-log`));
-  const p = await new Pipeline(definition, kinesis, ddb).create();
-  const other = new Pipeline(definition, kinesis, ddb); // a second container: its own backend and cache
+  const p = await pipeline(definition).create();
+  const other = pipeline(definition); // a second container: its own backend and cache
   const events = clicks(300, 8, 3);
   await p.put(events);
   await p.pump();
@@ -183,7 +166,7 @@ test('the watermark function fires each due window once, even when two invocatio
 });
 
 test('the keyed stage writes once per (key, window) per batch: under a fifth of one write per record at 1,000 Zipf users', async () => {
-  const p = await new Pipeline(clickCounts('it-writes'), kinesis, ddb, 500).create();
+  const p = await pipeline(clickCounts('it-writes'), 500).create();
   let s = 99;
   const random = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
   const weights = Array.from({ length: 1000 }, (_, i) => 1 / (i + 1));
