@@ -184,6 +184,17 @@ function expectIncreasing(seqs: readonly string[]): void {
   for (let i = 1; i < seqs.length; i++) expect(big(seqs[i]!) > big(seqs[i - 1]!)).toBe(true);
 }
 
+/**
+ * A behaviour whose first invocation waits (at most 5 s) until another invocation runs beside it. When
+ * the mapping runs shards or lanes side by side that always happens, whatever the machine's timing; when
+ * it runs them one at a time it never does, and maxConcurrent stays 1.
+ */
+function holdFirstUntilAnother(recorder: () => Recorder) {
+  return async (_event: KinesisStreamEvent, call: number): Promise<void> => {
+    if (call === 1) await waitFor('a second invocation beside the first', () => recorder().maxConcurrent > 1, 5_000).catch(() => undefined);
+  };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---- tests -----------------------------------------------------------------------------------
@@ -191,7 +202,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 test('every record is processed successfully exactly once, in shard order, one batch per shard at a time', async () => {
   const stream = await newStream(3);
   const puts = await put(stream, records(300, 30));
-  const fn = new Recorder(undefined, 5);
+  const fn: Recorder = new Recorder(holdFirstUntilAnother(() => fn));
   const mapping = start(kinesis, config(stream, { batchSize: 25 }), fn.invoke);
   await waitFor('300 records', () => fn.succeeded.length >= 300 && mapping.idle());
 
@@ -331,7 +342,7 @@ test('records older than maxRecordAge are discarded with RecordAgeExceeded inste
 test('ParallelizationFactor 3 keeps every partition key in order while lanes run concurrently', async () => {
   const stream = await newStream(1);
   const puts = await put(stream, records(150, 15));
-  const fn = new Recorder(undefined, 40);
+  const fn: Recorder = new Recorder(holdFirstUntilAnother(() => fn), 5);
   const mapping = start(kinesis, config(stream, { batchSize: 5, parallelizationFactor: 3 }), fn.invoke);
   await waitFor('150 records', () => fn.succeeded.length >= 150 && mapping.idle());
 
