@@ -202,7 +202,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 test('every record is processed successfully exactly once, in shard order, one batch per shard at a time', async () => {
   const stream = await newStream(3);
   const puts = await put(stream, records(300, 30));
-  const fn: Recorder = new Recorder(holdFirstUntilAnother(() => fn));
+  const fn: Recorder = new Recorder(holdFirstUntilAnother(() => fn), 5);
   const mapping = start(kinesis, config(stream, { batchSize: 25 }), fn.invoke);
   await waitFor('300 records', () => fn.succeeded.length >= 300 && mapping.idle());
 
