@@ -9,28 +9,18 @@
  * It has no event-time semantics: no watermark, no "this window is complete", and a late record
  * silently changes a result already read. Its cost is one write per record, whatever the key count.
  */
-import { ConditionalCheckFailedException, CreateTableCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { sinkTableDefinition } from '../infra/tables';
+import { createTable } from '../lib/local/resources';
 import type { KinesisStreamEvent } from '../lib/io/kinesis-event';
 
 const WINDOW_MS = 5000;
 /** Records applied at once (per-key order is kept: one key's records go one after another). */
 const CONCURRENCY = 16;
 
+/** The naive design's table: shaped as shardflow's results tables (key + windowStart), so both write alike items. */
 export async function createNaiveTable(ddb: DynamoDBClient, table: string): Promise<void> {
-  await ddb.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: [
-        { AttributeName: 'userId', AttributeType: 'S' },
-        { AttributeName: 'windowStart', AttributeType: 'N' },
-      ],
-      KeySchema: [
-        { AttributeName: 'userId', KeyType: 'HASH' },
-        { AttributeName: 'windowStart', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createTable(ddb, sinkTableDefinition(table));
 }
 
 /** The naive handler: one conditional UpdateItem per record. */
@@ -55,7 +45,7 @@ export function naiveClickCounter(ddb: DynamoDBClient, table: string): (event: K
             await ddb.send(
               new UpdateItemCommand({
                 TableName: table,
-                Key: { userId: { S: c.userId }, windowStart: { N: String(c.ts - (c.ts % WINDOW_MS)) } },
+                Key: { key: { S: c.userId }, windowStart: { N: String(c.ts - (c.ts % WINDOW_MS)) } },
                 UpdateExpression: 'ADD clicks :c SET #seq = :seq',
                 ConditionExpression: 'attribute_not_exists(#seq) OR #seq < :seq',
                 ExpressionAttributeNames: { '#seq': `seq_${c.shard}` },
