@@ -1,0 +1,42 @@
+/**
+ * The per-(stage, shard) log that keyed state is moving to (docs/state-log.md): a keyed stage's shard is
+ * the unit of state; each batch appends one packed entry — a delta of what it changed, or now and then a
+ * snapshot of everything — at the next slot, under a condition that the slot is still free. One writer
+ * wins a slot; a retry or a zombie invocation that loses catches up from the log instead.
+ *
+ * The store keeps entries as opaque bytes: what is inside (and how it is packed) is the shard state's
+ * business, not the store's.
+ */
+
+/** Which log: a keyed stage's input shard. */
+export interface LogId {
+  readonly stageId: string;
+  readonly shardId: string;
+}
+
+/** One entry of a shard's log. */
+export interface LogEntry {
+  /** 1, 2, 3, …: contiguous; the entry at slot n was computed from the state after slot n − 1. */
+  readonly slot: number;
+  /** A delta applies on top of the state before it; a snapshot replaces it (catch-up starts at the latest one). */
+  readonly kind: 'delta' | 'snapshot';
+  /** The packed entry. Any size: a store splits what does not fit one of its items. */
+  readonly body: Uint8Array;
+  /** Processing time of the write: how old a snapshot is, for the policy that refreshes it before it expires. */
+  readonly writtenAtMs: number;
+}
+
+/** Where shard logs live: DynamoDB deployed, process memory in tests and the harness. */
+export interface ShardLogStore {
+  /**
+   * Writes `entry` at its slot if that slot is free. False when another writer won it: the caller's state
+   * is stale (or a zombie wrote first), and it must catch up with {@link readAfter} before trying again.
+   */
+  append(log: LogId, entry: LogEntry): Promise<boolean>;
+  /** Every entry after `slot`, in slot order, as of now (strongly consistent). */
+  readAfter(log: LogId, slot: number): Promise<LogEntry[]>;
+  /** The latest snapshot and every entry after it, in slot order; the whole log when it has no snapshot; [] when empty. */
+  readLatest(log: LogId): Promise<LogEntry[]>;
+}
+
+export const logKey = (log: LogId): string => `${log.stageId}#${log.shardId}`;

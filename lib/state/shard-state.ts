@@ -1,0 +1,200 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { Origin } from '../runtime/records';
+import { NO_WATERMARK } from '../time/watermark';
+
+/** A position in one upstream shard (the shard is the map key it sits under). */
+export type Position = Omit<Origin, 'shardId'>;
+
+/** What a keyed shard knows of one upstream input (an upstream shard heard through envelopes and markers). */
+export interface InputState {
+  /** The highest watermark it has sent. */
+  readonly watermarkMs: number;
+  /**
+   * When its last record arrived (Kinesis' ApproximateArrivalTimestamp): idleness is decided from the
+   * stream itself, so a replay decides it the same way.
+   */
+  readonly heardAtMs: number;
+  readonly idle: boolean;
+}
+
+/**
+ * Everything one keyed shard holds — per key the operator's state (open windows, sessions, count
+ * windows, process state and timers), per upstream shard the last position applied and what it said of
+ * event time, and the shard's watermark — in memory, as of log slot `slot`.
+ *
+ * A batch changes it in place and `takeDelta` packs what changed into the next log entry. A batch that
+ * fails half-way leaves it half-changed: the caller then drops the whole state and reloads it from the
+ * log ({@link ShardStates}), which is rare and keeps the hot path free of undo bookkeeping.
+ */
+export class ShardState {
+  slot = 0;
+  private watermark = NO_WATERMARK;
+  private readonly keyed = new Map<string, unknown>();
+  private readonly marks = new Map<string, Position>();
+  private readonly inputs = new Map<string, InputState>();
+  /** What the open batch changed. */
+  private readonly dirtyKeys = new Set<string>();
+  private readonly dirtyMarks = new Set<string>();
+  private readonly dirtyInputs = new Set<string>();
+  private watermarkChanged = false;
+  /** Packed size of each key's state when last written: the state's size, for limits and metrics. */
+  private readonly keyBytes = new Map<string, number>();
+  private totalKeyBytes = 0;
+
+  get watermarkMs(): number {
+    return this.watermark;
+  }
+
+  /** The key's state, to read. */
+  get(key: string): unknown {
+    return this.keyed.get(key);
+  }
+
+  /** The key's state, to change in place: the batch's delta will carry it. */
+  forUpdate(key: string): unknown {
+    this.dirtyKeys.add(key);
+    return this.keyed.get(key);
+  }
+
+  /** Sets (or, with undefined, removes) a key's state. */
+  put(key: string, value: unknown): void {
+    if (value === undefined) this.keyed.delete(key);
+    else this.keyed.set(key, value);
+    this.dirtyKeys.add(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.keyed.keys();
+  }
+
+  get keyCount(): number {
+    return this.keyed.size;
+  }
+
+  mark(upstreamShard: string): Position | undefined {
+    return this.marks.get(upstreamShard);
+  }
+
+  setMark(upstreamShard: string, position: Position): void {
+    this.marks.set(upstreamShard, { sequenceNumber: position.sequenceNumber, subIndex: position.subIndex });
+    this.dirtyMarks.add(upstreamShard);
+  }
+
+  input(upstreamShard: string): InputState | undefined {
+    return this.inputs.get(upstreamShard);
+  }
+
+  allInputs(): IterableIterator<[string, InputState]> {
+    return this.inputs.entries();
+  }
+
+  setInput(upstreamShard: string, input: InputState): void {
+    this.inputs.set(upstreamShard, input);
+    this.dirtyInputs.add(upstreamShard);
+  }
+
+  setWatermark(watermarkMs: number): void {
+    if (watermarkMs === this.watermark) return;
+    this.watermark = watermarkMs;
+    this.watermarkChanged = true;
+  }
+
+  /** Whether the open batch changed anything. */
+  get changed(): boolean {
+    return this.watermarkChanged || this.dirtyKeys.size > 0 || this.dirtyMarks.size > 0 || this.dirtyInputs.size > 0;
+  }
+
+  /**
+   * The state's size as JSON (before compression), as of the last packing: about a third of what it takes
+   * in memory. A batch's own changes count once `takeDelta` has packed them.
+   */
+  get bytes(): number {
+    return this.totalKeyBytes + 64 * (this.marks.size + this.inputs.size);
+  }
+
+  /** The open batch's changes, packed, or undefined when it changed nothing. Ends the batch. */
+  takeDelta(): Uint8Array | undefined {
+    if (!this.changed) return undefined;
+    const wire: Wire = { w: this.watermark };
+    if (this.dirtyMarks.size > 0) wire.m = Object.fromEntries([...this.dirtyMarks].map((s) => [s, packPosition(this.marks.get(s)!)]));
+    if (this.dirtyInputs.size > 0) wire.i = Object.fromEntries([...this.dirtyInputs].map((s) => [s, packInput(this.inputs.get(s)!)]));
+    if (this.dirtyKeys.size > 0) wire.k = [...this.dirtyKeys].map((key) => this.packKey(key));
+    this.clearDirty();
+    return pack(wire);
+  }
+
+  /** Everything, packed: a snapshot. Ends the open batch too. */
+  takeSnapshot(): Uint8Array {
+    this.clearDirty();
+    return pack({
+      w: this.watermark,
+      m: Object.fromEntries([...this.marks].map(([s, p]) => [s, packPosition(p)])),
+      i: Object.fromEntries([...this.inputs].map(([s, input]) => [s, packInput(input)])),
+      k: [...this.keyed.keys()].map((key) => this.packKey(key)),
+    });
+  }
+
+  /** Applies a log entry on top: a snapshot replaces everything, a delta sets what it names. */
+  apply(kind: 'delta' | 'snapshot', slot: number, body: Uint8Array): void {
+    const wire = unpack(body);
+    if (kind === 'snapshot') {
+      this.keyed.clear();
+      this.marks.clear();
+      this.inputs.clear();
+      this.keyBytes.clear();
+      this.totalKeyBytes = 0;
+    }
+    this.watermark = wire.w;
+    for (const [s, p] of Object.entries(wire.m ?? {})) this.marks.set(s, unpackPosition(p));
+    for (const [s, i] of Object.entries(wire.i ?? {})) this.inputs.set(s, unpackInput(i));
+    for (const [key, value, bytes] of wire.k ?? []) {
+      if (value === null) this.keyed.delete(key);
+      else this.keyed.set(key, value);
+      this.sizeKey(key, value === null ? 0 : bytes);
+    }
+    this.slot = slot;
+    this.clearDirty();
+  }
+
+  private packKey(key: string): WireKey {
+    const value = this.keyed.get(key);
+    // The size rides along, so a reader learns it without packing every key again.
+    const bytes = value === undefined ? 0 : key.length + JSON.stringify(value).length;
+    this.sizeKey(key, bytes);
+    return [key, value === undefined ? null : value, bytes];
+  }
+
+  private sizeKey(key: string, bytes: number): void {
+    this.totalKeyBytes += bytes - (this.keyBytes.get(key) ?? 0);
+    if (bytes === 0) this.keyBytes.delete(key);
+    else this.keyBytes.set(key, bytes);
+  }
+
+  private clearDirty(): void {
+    this.dirtyKeys.clear();
+    this.dirtyMarks.clear();
+    this.dirtyInputs.clear();
+    this.watermarkChanged = false;
+  }
+}
+
+/** One key on the wire: its state (null: removed) and packed size. */
+type WireKey = [key: string, value: unknown, bytes: number];
+/** An entry on the wire, before compression: watermark, marks, inputs, keys. */
+interface Wire {
+  w: number;
+  m?: Record<string, string>;
+  i?: Record<string, [watermarkMs: number, heardAtMs: number, idle: 0 | 1]>;
+  k?: WireKey[];
+}
+
+/** JSON, then raw deflate: keys and sequence numbers repeat a lot, and DynamoDB bills per started KB. */
+const pack = (wire: Wire): Uint8Array => deflateRawSync(Buffer.from(JSON.stringify(wire)), { level: 6 });
+const unpack = (body: Uint8Array): Wire => JSON.parse(inflateRawSync(body).toString('utf8')) as Wire;
+const packPosition = (p: Position): string => `${p.sequenceNumber}.${p.subIndex}`;
+function unpackPosition(packed: string): Position {
+  const dot = packed.lastIndexOf('.');
+  return { sequenceNumber: packed.slice(0, dot), subIndex: Number(packed.slice(dot + 1)) };
+}
+const packInput = (i: InputState): [number, number, 0 | 1] => [i.watermarkMs, i.heardAtMs, i.idle ? 1 : 0];
+const unpackInput = ([watermarkMs, heardAtMs, idle]: [number, number, 0 | 1]): InputState => ({ watermarkMs, heardAtMs, idle: idle === 1 });
