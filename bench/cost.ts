@@ -23,10 +23,11 @@ import { planJob, type JobDefinition } from 'shardflow';
 import { dynamoClient } from '../lib/io/aws-clients';
 import { startDynamo } from '../lib/local/emulators';
 import { createTable } from '../lib/local/resources';
-import { DynamoBackend } from '../lib/state/dynamodb/dynamo-backend';
+import { DynamoCoordination } from '../lib/state/dynamodb/dynamo-coordination';
+import { DynamoLogStore } from '../lib/state/dynamodb/dynamo-log-store';
 import { tableDefinitions } from '../infra/tables';
 import { deployedWatermarkSchedule, sleepingWatermarkSchedule, flinkKpusFor, flinkMonthly, kinesisOnDemandMonthly, perMillionEvents, shardflowIdleMonthly, shardflowMonthly, type CostBreakdown, type JobUsage, type StreamUsage } from './cost-model';
-import { emptyCounts, addCounts, meterDynamo, storedItemUnits, type DynamoMeterCounts } from './dynamo-meter';
+import { emptyCounts, addCounts, meterDynamo, type DynamoMeterCounts } from './dynamo-meter';
 import { simulate, type SimResult } from './lambda-sim';
 import { PRICES, PRICES_CHECKED, PRICES_REGION, SECONDS_PER_MONTH } from './prices';
 import { benchOptions, commandOf, loadavg, readResult, round, sized, table, writeResult } from './run-info';
@@ -41,8 +42,8 @@ const STEADY_FROM_S = sized('BENCH_COST_STEADY_FROM', 10, 10, options);
 const KEYS = 1000;
 const LAMBDA_GB = 0.5;
 /** Fire-index writes per window item: the index entry is created with the item and removed when it fires. */
-const GSI_WRITES_PER_WINDOW = 2;
-const STATE_RETENTION_S = 2 * 86_400;
+/** Log entries expire 7 days after they are written (lib/state/dynamodb/dynamo-log-store.ts). */
+const LOG_RETENTION_S = 7 * 86_400;
 
 let jobs = 0;
 /** click-counts under a fresh name, so each run has its own tables. */
@@ -102,32 +103,21 @@ async function scenario(endpoint: string, eventsPerSec: number): Promise<Scenari
   const snap = (nowMs: number, counts: () => SimResult): void => {
     if (snaps.length < marks.length && nowMs >= marks[snaps.length]!) snaps.push({ nowMs, sim: counts(), meter: addCounts(emptyCounts(), meter), updateItems: meter.requests.UpdateItem ?? 0 });
   };
-  const backends: DynamoBackend[] = [];
-  const backendFor = (): DynamoBackend => {
-    const backend = new DynamoBackend(ddb, plan.stateTable);
-    backends.push(backend);
-    return backend;
-  };
-  const blindAdds = (): number => backends.reduce((n, x) => n + x.counters.addUpdates + x.counters.conditionFailures, 0);
-  const addsAt: number[] = [];
-  await simulate(definition, events, { backendFor, ddb }, { onStep: (nowMs, counts) => {
+  const logs = new DynamoLogStore(ddb, plan.stateTable);
+  const logWriteUnitsAt: number[] = [];
+  await simulate(definition, events, { logs, coordination: new DynamoCoordination(ddb, plan.stateTable), ddb }, { onStep: (nowMs, counts) => {
     const before = snaps.length;
     snap(nowMs, counts);
-    if (snaps.length > before) addsAt.push(blindAdds());
+    if (snaps.length > before) logWriteUnitsAt.push(logs.counters.writeUnits);
   } }, drainMs);
   ddb.destroy();
-  // A blind ADD's item size is not in its request: bill it at the stored items' mean size.
-  const reader = dynamoClient({ endpoint });
-  const sizes = await storedItemUnits(reader, plan.stateTable);
-  reader.destroy();
   const [a, b, c, d] = snaps as [Snapshot, Snapshot, Snapshot, Snapshot];
   const seconds = (b.nowMs - a.nowMs) / 1000;
   const steadyEvents = b.sim.events - a.sim.events;
   const m = diffMeter(a.meter, b.meter);
   const stageDiff = (id: string, field: 'invocations' | 'records' | 'handlerMs'): number => (b.sim.stages[id]?.[field] ?? 0) - (a.sim.stages[id]?.[field] ?? 0);
   const sinkWrites = b.sim.sinkWrites - a.sim.sinkWrites;
-  const gsiWrites = sinkWrites * GSI_WRITES_PER_WINDOW;
-  const sizeCorrection = (sizes.mean - 1) * ((addsAt[1] ?? 0) - (addsAt[0] ?? 0));
+  const logWriteUnits = (logWriteUnitsAt[1] ?? 0) - (logWriteUnitsAt[0] ?? 0);
   const streams: StreamUsage[] = plan.streams
     .filter((s) => s.role !== 'sink')
     .map((s) => {
@@ -146,16 +136,16 @@ async function scenario(endpoint: string, eventsPerSec: number): Promise<Scenari
   const stageIds = plan.stages.map((s) => s.id);
   const invocations = stageIds.reduce((n, id) => n + stageDiff(id, 'invocations'), 0);
   const handlerMs = stageIds.reduce((n, id) => n + stageDiff(id, 'handlerMs'), 0);
-  // Stored state: window items live until TTL removes them, 2 days after they close.
-  const stateItemBytes = 300;
+  // Stored state: log entries live until TTL removes them, 7 days after they are written.
+  const logBytesPerSec = ((logWriteUnitsAt[1] ?? 0) - (logWriteUnitsAt[0] ?? 0)) * 1024 / seconds;
   const usage: JobUsage = {
     eventsPerSec,
     streams,
     lambdaInvocationsPerSec: invocations / seconds,
     lambdaGbSecondsPerSec: (handlerMs / 1000 / seconds) * LAMBDA_GB,
-    wruPerSec: (m.wru + sizeCorrection + gsiWrites) / seconds,
+    wruPerSec: m.wru / seconds,
     rruPerSec: m.rru / seconds,
-    storageGb: ((sinkWrites / seconds) * STATE_RETENTION_S * stateItemBytes) / 1e9,
+    storageGb: (logBytesPerSec * LOG_RETENTION_S) / 1e9,
   };
   const idle = diffMeter(c.meter, d.meter);
   const ticks = d.sim.watermark.ticks - c.sim.watermark.ticks;
@@ -169,10 +159,8 @@ async function scenario(endpoint: string, eventsPerSec: number): Promise<Scenari
     usage,
     perThousandEvents: {
       ...Object.fromEntries(Object.entries(m.requests).map(([op, n]) => [`dynamodb:${op}`, per1000(n)])),
-      wru: per1000(m.wru + sizeCorrection),
-      stateItemWruMean: round(sizes.mean, 4),
-      stateItemMaxBytes: sizes.maxBytes,
-      gsiWru: per1000(gsiWrites),
+      wru: per1000(m.wru),
+      logWru: per1000(logWriteUnits),
       rru: per1000(m.rru),
       conditionFailures: per1000(m.conditionFailures),
       sinkWrites: per1000(sinkWrites),
@@ -218,11 +206,7 @@ function validation(sim: Scenario | undefined, e2e: E2eCalibration | undefined):
   return rows.map(([what, embedded, simulated]) => ({ what, embedded, simulated: simulated ?? 0 }));
 }
 
-/**
- * Design changes the counts point at, priced on the same usage (for the engine's owners; nothing here
- * changes the engine): per window item the store sees a blind ADD per keyed batch, the firing's write,
- * the result write and two fire-index writes.
- */
+/** Levers priced on the same usage (for the engine's owners; nothing here changes the engine). */
 function whatIf(s: Scenario, schedule: ReturnType<typeof deployedWatermarkSchedule>): Record<string, { monthly: number; perMillionEvents: number }> {
   const windowsPerSec = s.sinkWruPerSec;
   const priced = (usage: JobUsage, sched = schedule) => {
@@ -233,8 +217,7 @@ function whatIf(s: Scenario, schedule: ReturnType<typeof deployedWatermarkSchedu
   const small = { ...schedule, gbSecondsPerMonth: schedule.gbSecondsPerMonth / 4 };
   return {
     asMeasured: priced(s.usage),
-    withoutFireIndexWrites: priced(less(windowsPerSec * GSI_WRITES_PER_WINDOW)),
-    withoutFireIndexAndFiringWrites: priced(less(windowsPerSec * (GSI_WRITES_PER_WINDOW + 1))),
+    resultsOnly: priced(less(Math.max(0, s.usage.wruPerSec - windowsPerSec))),
     watermarkFunctionAt128Mb: priced(s.usage, small),
   };
 }
@@ -251,7 +234,7 @@ async function main(): Promise<void> {
     for (const rate of RATES) {
       const s = await scenario(dynamo.endpoint, rate);
       scenarios.push(s);
-      console.log(`  ${rate} events/s on ${s.shards} shard(s): ${s.events.toLocaleString()} steady events; per 1,000 events: ${s.perThousandEvents.wru} WRU (+${s.perThousandEvents.gsiWru} index), ${s.perThousandEvents.rru} RRU, ${round((s.usage.lambdaInvocationsPerSec / rate) * 1000, 3)} invocations; handler ms ${JSON.stringify(s.handlerMsPerInvocation)}`);
+      console.log(`  ${rate} events/s on ${s.shards} shard(s): ${s.events.toLocaleString()} steady events; per 1,000 events: ${s.perThousandEvents.wru} WRU (state log ${s.perThousandEvents.logWru}), ${s.perThousandEvents.rru} RRU, ${round((s.usage.lambdaInvocationsPerSec / rate) * 1000, 3)} invocations; handler ms ${JSON.stringify(s.handlerMsPerInvocation)}`);
     }
   } finally {
     await dynamo.stop();

@@ -1,9 +1,9 @@
 /**
  * Where the engine's time goes, beside `bench/engine.ts`:
- * - the store's share: the same jobs and events with state in dynalite (the DynamoDB backend, real
- *   requests over loopback) instead of memory; dynalite runs in its own process, on the other core;
+ * - the store's share: the same jobs and events with the shard logs in dynalite (real requests over
+ *   loopback) instead of memory; dynalite runs in its own process, on the other core;
  * - the phases of click-counts in memory: the source stage (JSON decode, event time, keyBy), the keyed
- *   stage (pre-aggregation and state updates), commits, and firing;
+ *   stage (state in memory, firing in-band, the delta packed), and appending the entry;
  * - a floor: JSON.parse plus a hash-map sum per (user, window) on the same events, what any
  *   JavaScript engine decoding JSON records pays before doing anything else.
  *
@@ -13,9 +13,10 @@
 import { planJob } from 'shardflow';
 import { dynamoClient } from '../lib/io/aws-clients';
 import { startDynamo } from '../lib/local/emulators';
-import { StageExecutor, type StageResult } from '../lib/runtime/stage-executor';
-import { DynamoBackend } from '../lib/state/dynamodb/dynamo-backend';
-import { MemoryBackend } from '../lib/state/memory/memory-backend';
+import { StageExecutor, type ShuffleInput } from '../lib/runtime/stage-executor';
+import { DynamoLogStore } from '../lib/state/dynamodb/dynamo-log-store';
+import { MemoryLogStore } from '../lib/state/memory/memory-log-store';
+import { ShardStates } from '../lib/state/shard-states';
 import { stateTableDefinition } from '../infra/tables';
 import { recreateTables } from './fresh-tables';
 import { meterDynamo } from './dynamo-meter';
@@ -51,7 +52,7 @@ async function storeShare(endpoint: string): Promise<Record<string, unknown>[]> 
       await recreateTables(admin, [stateTableDefinition(plan)]);
       const ddb = dynamoClient({ endpoint });
       const meter = meterDynamo(ddb);
-      store.push((await runOnce(definition, events, new DynamoBackend(ddb, plan.stateTable))).eventsPerSec);
+      store.push((await runOnce(definition, events, new ShardStates(new DynamoLogStore(ddb, plan.stateTable)))).eventsPerSec);
       requestsPer1000 = round((Object.values(meter.requests).reduce((a, b) => a + b, 0) / events.length) * 1000, 4);
       ddb.destroy();
     }
@@ -74,9 +75,9 @@ async function phases(): Promise<Record<string, unknown>> {
   const events = data(PHASE_EVENTS);
   const runPhases = async (): Promise<Record<string, number>> => {
     const plan = planJob(definition);
-    const backend = new MemoryBackend();
-    const [s0, s1] = plan.stages.map((s) => new StageExecutor(plan, s, backend));
-    const ns = { records: 0n, sourceStage: 0n, keyedStage: 0n, commit: 0n, firing: 0n };
+    const states = new ShardStates(new MemoryLogStore());
+    const [s0, s1] = plan.stages.map((s) => new StageExecutor(plan, s, states));
+    const ns = { records: 0n, sourceStage: 0n, keyedStage: 0n, commit: 0n };
     let seq = 1n;
     let t = process.hrtime.bigint();
     const lap = (phase: keyof typeof ns): void => {
@@ -85,27 +86,22 @@ async function phases(): Promise<Record<string, unknown>> {
       t = now;
     };
     const started = t;
-    // As bench/engine.ts: the keyed stage takes ENVELOPES source batches' envelopes per batch.
-    let pending: StageResult[] = [];
+    // As bench/engine.ts: the keyed stage takes ENVELOPES source batches' envelopes and markers per batch.
+    let pending: ShuffleInput[] = [];
     const keyed = async (): Promise<void> => {
-      const last = pending[pending.length - 1]!;
-      const r1 = await s1!.runBatch({ kind: 'shuffled', shardId: 's1-0', nowMs: 0, elements: pending.flatMap((r) => r.shuffled), heard: [{ upstreamShard: 'shard-0', watermarkMs: last.watermark.afterMs }] });
+      const p1 = await s1!.run({ kind: 'shuffled', shardId: 's1-0', inputs: pending });
       lap('keyedStage');
-      await s1!.commit(r1);
+      await p1.commit();
       lap('commit');
       pending = [];
-      await s1!.fireDue(await s1!.currentWatermark(0), async () => {});
-      lap('firing');
     };
-    for (let i = 0; i < events.length; i += BATCH) {
+    for (let i = 0, batches = 0; i < events.length; i += BATCH) {
       const records = events.slice(i, i + BATCH).map((d) => ({ shardId: 'shard-0', sequenceNumber: String(seq++), data: d }));
       lap('records');
-      const r0 = await s0!.runBatch({ kind: 'source', shardId: 'shard-0', nowMs: 0, records });
+      const { result } = await s0!.run({ kind: 'source', shardId: 'shard-0', records });
       lap('sourceStage');
-      await s0!.commit(r0);
-      lap('commit');
-      pending.push(r0);
-      if (pending.length === ENVELOPES) await keyed();
+      pending.push({ kind: 'envelope', from: 'shard-0', arrivalMs: 0, elements: result.shuffled }, { kind: 'marker', from: 'shard-0', arrivalMs: 0, watermarkMs: result.markerWatermarkMs });
+      if (++batches % ENVELOPES === 0) await keyed();
     }
     if (pending.length > 0) await keyed();
     const total = Number(process.hrtime.bigint() - started);

@@ -1,16 +1,17 @@
 /**
- * Engine throughput on one core, in process, with the in-memory backend: the stage executor running
- * whole batches as the stage functions would (JSON decode, keyBy, shuffle, pre-aggregated state
- * updates, window firing), without the network. `npm run bench:engine`.
+ * Engine throughput on one core, in process, with the in-memory shard log: the stage executor running
+ * whole batches as the stage functions would (JSON decode, keyBy, shuffle, the keyed shard's state in
+ * memory, window firing in-band, the batch's delta packed and appended), without the network.
+ * `npm run bench:engine`.
  */
 import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dynamoSink, job, kinesisSource, session, sliding, tumbling, type JobDefinition } from 'shardflow';
 import { planJob } from '../lib/plan/planner';
-import { StageExecutor, type StageResult } from '../lib/runtime/stage-executor';
-import { MemoryBackend } from '../lib/state/memory/memory-backend';
-import type { StateBackend } from '../lib/state/backend';
+import { StageExecutor, type ShuffleInput } from '../lib/runtime/stage-executor';
+import { MemoryLogStore } from '../lib/state/memory/memory-log-store';
+import { ShardStates } from '../lib/state/shard-states';
 import { clicks, summary, type Click } from './workload';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -32,35 +33,29 @@ export const jobs: Record<string, JobDefinition> = {
 };
 
 /** Runs all events through both stages in batches; returns events per second and results emitted. */
-export async function runOnce(definition: JobDefinition, data: string[], backend: StateBackend = new MemoryBackend()): Promise<{ eventsPerSec: number; results: number }> {
+export async function runOnce(definition: JobDefinition, data: string[], states: ShardStates = new ShardStates(new MemoryLogStore())): Promise<{ eventsPerSec: number; results: number }> {
   const plan = planJob(definition);
-  const [s0, s1] = plan.stages.map((s) => new StageExecutor(plan, s, backend));
+  const [s0, s1] = plan.stages.map((s) => new StageExecutor(plan, s, states));
   let results = 0;
   let seq = 1n;
   const started = process.hrtime.bigint();
-  let pending: StageResult[] = [];
-  const runKeyed = async (): Promise<void> => {
-    const last = pending[pending.length - 1]!;
-    const r1 = await s1!.runBatch({ kind: 'shuffled', shardId: 's1-0', nowMs: 0, elements: pending.flatMap((r) => r.shuffled), heard: [{ upstreamShard: 'shard-0', watermarkMs: last.watermark.afterMs }] });
-    results += r1.outputs.length;
-    await s1!.commit(r1);
-    pending = [];
-    // The watermark function's work, once per keyed batch (locally it ticks every second).
-    await s1!.fireDue(await s1!.currentWatermark(0), async (fired) => {
-      results += fired.outputs.length;
-    });
+  let pending: ShuffleInput[] = [];
+  const runKeyed = async (inputs: ShuffleInput[]): Promise<void> => {
+    const p1 = await s1!.run({ kind: 'shuffled', shardId: 's1-0', inputs });
+    results += p1.result.outputs.length;
+    await p1.commit();
   };
-  for (let i = 0; i < data.length; i += BATCH) {
+  for (let i = 0, batches = 0; i < data.length; i += BATCH) {
     const records = data.slice(i, i + BATCH).map((d) => ({ shardId: 'shard-0', sequenceNumber: String(seq++), data: d }));
-    const r0 = await s0!.runBatch({ kind: 'source', shardId: 'shard-0', nowMs: 0, records });
-    await s0!.commit(r0);
-    pending.push(r0);
-    if (pending.length === ENVELOPES_PER_KEYED_BATCH) await runKeyed();
+    const { result } = await s0!.run({ kind: 'source', shardId: 'shard-0', records });
+    // What the source stage sends the keyed shard: its envelope, then a marker with its watermark.
+    pending.push({ kind: 'envelope', from: 'shard-0', arrivalMs: 0, elements: result.shuffled }, { kind: 'marker', from: 'shard-0', arrivalMs: 0, watermarkMs: result.markerWatermarkMs });
+    if (++batches % ENVELOPES_PER_KEYED_BATCH === 0) {
+      await runKeyed(pending);
+      pending = [];
+    }
   }
-  if (pending.length > 0) await runKeyed();
-  await s1!.fireDue(Number.MAX_SAFE_INTEGER, async (fired) => {
-    results += fired.outputs.length;
-  });
+  await runKeyed([...pending, { kind: 'marker', from: 'shard-0', arrivalMs: 0, watermarkMs: Number.MAX_SAFE_INTEGER }]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { eventsPerSec: data.length / seconds, results };
 }

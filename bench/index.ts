@@ -28,7 +28,6 @@ const SECTIONS: readonly Section[] = [
   { name: 'writes', script: 'writes.ts', what: 'DynamoDB writes per 1,000 events vs the naive design' },
   { name: 'e2e', script: 'e2e.ts', what: 'embedded runtime: events/s by shards, lag under overload, calibration' },
   { name: 'latency', script: 'latency.ts', what: 'watermark passes window end → result readable' },
-  { name: 'firing', script: 'firing.ts', what: 'windows fired per second by the watermark function (the cause of the latency)' },
   { name: 'cost', script: 'cost.ts', what: 'dollars per million events and per idle month vs Managed Flink' },
   { name: 'scale', script: 'scale.ts', what: 'writes and dollars by keys and events/s' },
 ];

@@ -1,7 +1,7 @@
 /**
  * A job's real stage and watermark handlers (lib/io) run on Lambda's event-source-mapping cadence in
- * virtual time, with Kinesis replaced by an in-memory stream and state in any backend: dynalite through
- * the DynamoDB backend (every request real, metered), or the in-memory backend as a counting store.
+ * virtual time, with Kinesis replaced by an in-memory stream and the keyed shards' logs in any store:
+ * dynalite (every request real, metered), or memory as a counting store.
  *
  * Lambda's cadence, as configured by the plan (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html):
  * a shard's records are handed over when `batchSize` are waiting, or when the oldest has waited the
@@ -23,7 +23,9 @@ import { createStageHandler } from '../lib/io/stage-handler';
 import { createWatermarkHandler } from '../lib/io/watermark-handler';
 import type { Plan } from '../lib/plan/plan';
 import { planJob } from '../lib/plan/planner';
-import type { StateBackend } from '../lib/state/backend';
+import type { WatermarkCoordination } from '../lib/state/coordination';
+import type { ShardLogStore } from '../lib/state/shard-log';
+import { ShardStates } from '../lib/state/shard-states';
 import { performance } from 'node:perf_hooks';
 
 /** Kinesis bills PUT payload units of 25 KB (https://aws.amazon.com/kinesis/data-streams/pricing/). */
@@ -184,12 +186,9 @@ export async function simulate(
   definition: JobDefinition,
   events: readonly TimedEvent[],
   deps: {
-    /**
-     * The state backend of one function container (`s1/shardId-000000000000`, `watermark`): a new
-     * DynamoDB backend each (Lambda runs a container per concurrently read shard, each with its own
-     * warm cache), or one shared in-memory store.
-     */
-    backendFor: (container: string) => StateBackend;
+    /** Where the keyed shards' logs live; each function container (`s1/shardId-000000000000`) caches its states. */
+    logs: ShardLogStore;
+    coordination: WatermarkCoordination;
     ddb: DynamoDBClient;
   },
   settings: SimSettings = {},
@@ -210,7 +209,8 @@ export async function simulate(
       handler = createStageHandler({
         plan,
         stageId: stage.id,
-        backend: deps.backendFor(container),
+        ...(stage.keyed && { states: new ShardStates(deps.logs, { clock }) }),
+        coordination: deps.coordination,
         sinks,
         clock,
         ...(stage.output.kind === 'shuffle' && { shuffleWriter: new KinesisWriter(kinesis, stage.output.stream) }),
@@ -219,8 +219,18 @@ export async function simulate(
     }
     return handler;
   };
-  // As deployed: a tick that finds every input idle says the function sleeps (its requests are counted).
-  const tick = createWatermarkHandler({ plan, backend: deps.backendFor('watermark'), sinks, clock, stopWhenIdle: true });
+  // As deployed: ticks on every keyed shard; a tick that finds every keyed shard idle says the function
+  // sleeps (its requests are counted).
+  const tickWriters = new Map<string, KinesisWriter>();
+  const tick = createWatermarkHandler({
+    plan,
+    logs: deps.logs,
+    coordination: deps.coordination,
+    writerFor: (stream) => tickWriters.get(stream) ?? tickWriters.set(stream, new KinesisWriter(kinesis, stream)).get(stream)!,
+    listShards: async (stream) => streams.get(stream)?.shards.map((s) => s.shardId) ?? [],
+    clock,
+    stopWhenIdle: true,
+  });
   const stageCounts: Record<string, StageCounts> = Object.fromEntries(plan.stages.map((s) => [s.id, { invocations: 0, records: 0, handlerMs: 0 }]));
   const watermark = { ticks: 0, handlerMs: 0 };
 

@@ -58,12 +58,7 @@ function findings(r: Record<string, any>): string[] {
         'The naive design writes once per event but never emits a final result. So shardflow beats naive only when a key has many events per window (10 keys: ~0.03×; 10,000 events/s at 1,000 keys: ~0.16×); with ~6 events per window it cannot reach 1/5 of naive: even one write per window plus its result is ~0.32×. Levers not yet taken: close windows by the stage\'s fired watermark instead of a per-item firing write, drop the per-item fire index, a longer keyed-stage batching window (5 s: see the table in §3).',
     );
   }
-  const fire = r.firing?.rows as { path: string; windowsPerSec: { median: number }; requestsPerWindow: number }[] | undefined;
-  if (fire?.length === 3 && r.latency) {
-    out.push(
-      `- **Latency.** A window end makes the window of every key due at once (~100 at 100 users, ~400 at 1,000), and firing one takes three requests in sequence (read, result, firing). One window at a time, that is ${fmt(fire[0]!.windowsPerSec.median, 3)} windows/s on dynalite here; the watermark function now fires ${fire[1]!.path.replace('shipped: ', '')}: ${fmt(fire[1]!.windowsPerSec.median, 3)} windows/s (\`bench/firing.ts\`). Grouping the result writes 25 to a BatchWriteItem as well did ${fmt(fire[2]!.windowsPerSec.median, 3)} windows/s. dynalite serialises requests; DynamoDB, where each request waits on the network, gains more from requests in flight.`,
-    );
-  }
+
   const parts = r.e2e?.throughput?.[0]?.cpuSecondsPer1000 as Record<string, number> | undefined;
   if (parts) {
     const total = Object.values(parts).reduce((a, b) => a + b, 0);
@@ -108,7 +103,7 @@ export function writeReport(run?: { seconds: number; command: string; sections: 
   out.push('');
   out.push(mdTable(['target', 'measured', 'met?'], targets.map((t) => [t.target, t.figure, t.met === null ? '—' : t.met ? '**met**' : '**missed**'])));
   out.push('');
-  out.push(...findings({ engine, breakdown, writes, e2e, latency, cost, firing: readResult('firing') }));
+  out.push(...findings({ engine, breakdown, writes, e2e, latency, cost }));
   out.push('');
 
   // 1. Engine

@@ -2,21 +2,22 @@
  * Scale: how DynamoDB writes and dollars grow with the number of keys (10 to 1,000,000) and with
  * events/s, for click-counts.
  *
- * The job's real handlers run on Lambda's cadence (bench/lambda-sim.ts) with state in the in-memory
- * backend used as a counting store: it counts item writes, input-row writes and watermark writes the way
- * the DynamoDB backend issues them, and a stub sink counts result writes (bench/writes.ts shows the two
- * agree on dynalite). A million keys is beyond what dynalite does in reasonable time.
+ * The job's real handlers run on Lambda's cadence (bench/lambda-sim.ts) with the keyed shards' logs in
+ * memory used as a counting store: it counts log write units per started KB as DynamoDB bills them, and a
+ * stub sink counts result writes (bench/writes.ts shows the two agree on dynalite). A million keys is
+ * beyond what dynalite does in reasonable time.
  *
- * Dollars: the counted writes (plus two fire-index writes per window), with the read units per fired
- * window, handler time per invocation and the watermark schedule taken from bench/results/cost.json
- * (the nearest rate), priced by bench/cost-model.ts. Run bench/cost.ts first.
+ * Dollars: the counted writes, with the read units, handler time per invocation and the watermark
+ * schedule taken from bench/results/cost.json (the nearest rate), priced by bench/cost-model.ts. Run
+ * bench/cost.ts first.
  *
  * `node bin/run-ts.js bench/scale.ts [--quick]`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
-import { MemoryBackend } from '../lib/state/memory/memory-backend';
+import { MemoryCoordination } from '../lib/state/coordination';
+import { MemoryLogStore } from '../lib/state/memory/memory-log-store';
 import { flinkKpusFor, flinkMonthly, perMillionEvents, shardflowMonthly, type JobUsage, type StreamUsage } from './cost-model';
 import { countingSinkClient, simulate, type SimResult } from './lambda-sim';
 import { PRICES, SECONDS_PER_MONTH } from './prices';
@@ -32,7 +33,6 @@ const RATES = [10, 100, 1_000, 10_000];
 const RATE_SWEEP_KEYS = 1_000;
 const SECONDS: Record<number, number> = options.quick ? { 10: 60, 100: 30, 1000: 20, 10000: 14 } : { 10: 120, 100: 60, 1000: 30, 10000: 16 };
 const STEADY_FROM_MS = 10_000;
-const GSI_WRITES_PER_WINDOW = 2;
 
 const definition = (shards: number) =>
   job('scale')
@@ -48,31 +48,30 @@ interface Point {
   readonly keys: number;
   readonly shards: number;
   readonly events: number;
-  readonly per1000: { stateItemWrites: number; metaWrites: number; sinkWrites: number; indexWrites: number; total: number };
+  readonly per1000: { stateWriteUnits: number; sinkWrites: number; total: number };
   /** Per second of the steady part; state item writes are billed by their size (see `dollars`). */
   readonly perSec: { invocations: Record<string, number>; shufflePutPayloadUnits: number; shuffleKb: number; sinkWrites: number; stateItemWrites: number; otherWriteUnits: number };
 }
 
 async function point(eventsPerSec: number, keys: number): Promise<Point> {
   const shards = shardsFor(eventsPerSec);
-  const backend = new MemoryBackend();
+  const logs = new MemoryLogStore();
   const sinks = countingSinkClient();
   const events = timedClicks({ count: Math.round(eventsPerSec * SECONDS[eventsPerSec]!), keys, ratePerSec: eventsPerSec, seed: 21, partitionBy: partitioningFor(eventsPerSec, keys) });
   const from = events[0]!.arrivalMs + STEADY_FROM_MS;
   const to = events[events.length - 1]!.arrivalMs;
-  const marks: { sim: SimResult; writes: typeof backend.writes; sink: number; nowMs: number }[] = [];
-  await simulate(definition(shards), events, { backendFor: () => backend, ddb: sinks.client }, {
+  const marks: { sim: SimResult; writes: typeof logs.counters; sink: number; nowMs: number }[] = [];
+  await simulate(definition(shards), events, { logs, coordination: new MemoryCoordination(), ddb: sinks.client }, {
     onStep: (nowMs, counts) => {
       const due = marks.length === 0 ? from : marks.length === 1 ? to : Number.POSITIVE_INFINITY;
-      if (nowMs >= due) marks.push({ sim: counts(), writes: { ...backend.writes }, sink: sinks.counts.items, nowMs });
+      if (nowMs >= due) marks.push({ sim: counts(), writes: { ...logs.counters }, sink: sinks.counts.items, nowMs });
     },
   }, 1000);
   const [a, b] = marks as [(typeof marks)[number], (typeof marks)[number]];
   const n = b.sim.events - a.sim.events;
   const seconds = (b.nowMs - a.nowMs) / 1000;
   const per = (x: number): number => round((x / n) * 1000, 4);
-  const items = b.writes.items - a.writes.items;
-  const meta = b.writes.inputs - a.writes.inputs + b.writes.watermarks - a.writes.watermarks;
+  const items = b.writes.writeUnits - a.writes.writeUnits;
   const sink = b.sink - a.sink;
   const shuffle = planJob(definition(shards)).stages[1]!.input.stream;
   const sh = (x: SimResult) => x.streams[shuffle]!;
@@ -81,14 +80,14 @@ async function point(eventsPerSec: number, keys: number): Promise<Point> {
     keys,
     shards,
     events: n,
-    per1000: { stateItemWrites: per(items), metaWrites: per(meta), sinkWrites: per(sink), indexWrites: per(sink * GSI_WRITES_PER_WINDOW), total: per(items + meta + sink + sink * GSI_WRITES_PER_WINDOW) },
+    per1000: { stateWriteUnits: per(items), sinkWrites: per(sink), total: per(items + sink) },
     perSec: {
       invocations: Object.fromEntries(Object.keys(b.sim.stages).map((id) => [id, (b.sim.stages[id]!.invocations - a.sim.stages[id]!.invocations) / seconds])),
       shufflePutPayloadUnits: (sh(b.sim).putPayloadUnits - sh(a.sim).putPayloadUnits) / seconds,
       shuffleKb: Math.max(sh(b.sim).records - sh(a.sim).records, (sh(b.sim).bytes - sh(a.sim).bytes) / 1024) / seconds,
       sinkWrites: sink / seconds,
       stateItemWrites: items / seconds,
-      otherWriteUnits: (meta + sink * (1 + GSI_WRITES_PER_WINDOW)) / seconds,
+      otherWriteUnits: sink / seconds,
     },
   };
 }
@@ -115,7 +114,7 @@ function dollars(p: Point, cost: CostResult): { shardflow: number; perMillion: n
     lambdaGbSecondsPerSec: gbSecondsPerSec,
     // A state item carries a mark per source shard it heard from: its write units per write as measured
     // at the nearest rate (same partitioning rule) on dynalite.
-    wruPerSec: p.perSec.stateItemWrites * (nearest.perThousandEvents.stateItemWruMean ?? 1) + p.perSec.otherWriteUnits,
+    wruPerSec: p.perSec.stateItemWrites + p.perSec.otherWriteUnits,
     rruPerSec: windows > 0.1 ? p.perSec.sinkWrites * (rru / windows) : (p.eventsPerSec * rru) / 1000,
     storageGb: (p.perSec.sinkWrites * 2 * 86_400 * 300) / 1e9,
   };
@@ -148,7 +147,7 @@ async function main(): Promise<void> {
     for (const keys of KEYS) {
       const p = await point(rate, keys);
       byKeys.push({ ...p, cost: dollars(p, cost) });
-      console.log(`  ${rate} events/s, ${keys.toLocaleString()} keys: ${p.per1000.total} writes per 1,000 events (state ${p.per1000.stateItemWrites}, results ${p.per1000.sinkWrites}, index ${p.per1000.indexWrites}); $${byKeys[byKeys.length - 1]!.cost.perMillion} per million events`);
+      console.log(`  ${rate} events/s, ${keys.toLocaleString()} keys: ${p.per1000.total} writes per 1,000 events (state log ${p.per1000.stateWriteUnits}, results ${p.per1000.sinkWrites}); $${byKeys[byKeys.length - 1]!.cost.perMillion} per million events`);
     }
   }
   const byRate: (Point & { cost: ReturnType<typeof dollars> })[] = [];
@@ -193,7 +192,7 @@ async function main(): Promise<void> {
   for (const [name, svg] of Object.entries(charts)) fs.writeFileSync(path.join(RESULTS_DIR, `scale-${name}.svg`), `${svg}\n`);
   console.log(`\n${table(['events/s', 'keys', 'writes/1,000 ev', 'USD/month', 'USD/M events', 'Flink USD/month', 'naive USD/month'], [...byKeys, ...byRate].map((p) => [p.eventsPerSec, p.keys, p.per1000.total, p.cost.shardflow, p.cost.perMillion, p.cost.flink, p.cost.naive]))}`);
   const file = writeResult('scale', commandOf('scale.ts', options), {
-    source: 'in-memory counting store (MemoryBackend.writes + a counting sink) on the simulated Lambda cadence; dollars with reads and handler time from bench/results/cost.json',
+    source: 'in-memory counting store (MemoryLogStore write units + a counting sink) on the simulated Lambda cadence; dollars with reads and handler time from bench/results/cost.json',
     loadavgAtStart: load,
     byKeys,
     byRate,

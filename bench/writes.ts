@@ -16,10 +16,12 @@ import { planJob, type JobDefinition } from 'shardflow';
 import { dynamoClient } from '../lib/io/aws-clients';
 import { startDynamo } from '../lib/local/emulators';
 import { createTable } from '../lib/local/resources';
-import { DynamoBackend } from '../lib/state/dynamodb/dynamo-backend';
-import { MemoryBackend } from '../lib/state/memory/memory-backend';
+import { MemoryCoordination } from '../lib/state/coordination';
+import { DynamoCoordination } from '../lib/state/dynamodb/dynamo-coordination';
+import { DynamoLogStore } from '../lib/state/dynamodb/dynamo-log-store';
+import { MemoryLogStore } from '../lib/state/memory/memory-log-store';
 import { tableDefinitions } from '../infra/tables';
-import { meterDynamo, storedItemUnits, type DynamoMeterCounts } from './dynamo-meter';
+import { meterDynamo, type DynamoMeterCounts } from './dynamo-meter';
 import { countingSinkClient, SimStream, simulate, type SimResult, type TimedEvent } from './lambda-sim';
 import { createNaiveTable, naiveClickCounter } from './naive-counter';
 import { benchOptions, commandOf, figure, loadavg, round, sized, table, writeResult, type Figure } from './run-info';
@@ -61,50 +63,31 @@ async function shardflowOnDynalite(endpoint: string, events: readonly TimedEvent
   await Promise.all(tableDefinitions(plan).map((t) => createTable(admin, t)));
   const ddb = dynamoClient({ endpoint });
   const meter = meterDynamo(ddb);
-  const backends: DynamoBackend[] = [];
-  const sim = await simulate(definition, events, {
-    backendFor: () => {
-      const b = new DynamoBackend(ddb, plan.stateTable);
-      backends.push(b);
-      return b;
-    },
-    ddb,
-  }, { batchSize, lockstep, flushAtEnd: FLUSH_MS });
-  const sizes = await storedItemUnits(admin, plan.stateTable);
+  const logs = new DynamoLogStore(ddb, plan.stateTable);
+  const sim = await simulate(definition, events, { logs, coordination: new DynamoCoordination(ddb, plan.stateTable), ddb }, { batchSize, lockstep, flushAtEnd: FLUSH_MS });
   admin.destroy();
   ddb.destroy();
-  const c = backends.reduce(
-    (t, b) => ({ add: t.add + b.counters.addUpdates, put: t.put + b.counters.puts, failed: t.failed + b.counters.conditionFailures, meta: t.meta + b.counters.metaWrites }),
-    { add: 0, put: 0, failed: 0, meta: 0 },
-  );
-  const stateWrites = c.add + c.put + c.failed;
-  // UpdateItem is metered at one unit by the meter; state items may be larger (a mark per origin shard).
-  const wru = meter.wru + (sizes.mean - 1) * (meter.requests.UpdateItem ?? 0);
   const per = (n: number): number => round((n / events.length) * 1000, 4);
   return {
     writesPer1000: per(meter.itemWrites),
-    wruPer1000: per(wru),
+    wruPer1000: per(meter.wru),
     rruPer1000: per(meter.rru),
     detail: {
-      stateItemWrites: per(stateWrites),
-      blindAdds: per(c.add),
-      versionedPuts: per(c.put),
-      conditionFailures: per(c.failed),
-      metaWrites: per(c.meta),
+      logAppends: per(logs.counters.appends),
+      logWriteUnits: per(logs.counters.writeUnits),
+      lostSlots: per(logs.counters.refused),
       sinkWrites: per(sim.sinkWrites),
-      stateItemWruMean: round(sizes.mean, 3),
-      stateItemMaxBytes: sizes.maxBytes,
       keyedInvocations: per(sim.stages.s1?.invocations ?? 0),
     },
   };
 }
 
-/** The same cadence on the in-memory backend: item writes, input-row writes, watermark writes and sink items, counted. */
+/** The same cadence with the logs in memory: log write units (per started KB) and sink items, counted. */
 async function shardflowCounted(events: readonly TimedEvent[], batchSize: number, lockstep: boolean): Promise<{ writesPer1000: number; sim: SimResult }> {
-  const backend = new MemoryBackend();
+  const logs = new MemoryLogStore();
   const sinks = countingSinkClient();
-  const sim = await simulate(clickCounts(SHARDS), events, { backendFor: () => backend, ddb: sinks.client }, { batchSize, lockstep, flushAtEnd: FLUSH_MS });
-  const writes = backend.writes.items + backend.writes.inputs + backend.writes.watermarks + sinks.counts.items;
+  const sim = await simulate(clickCounts(SHARDS), events, { logs, coordination: new MemoryCoordination(), ddb: sinks.client }, { batchSize, lockstep, flushAtEnd: FLUSH_MS });
+  const writes = logs.counters.writeUnits + sinks.counts.items;
   return { writesPer1000: round((writes / events.length) * 1000, 4), sim };
 }
 
@@ -131,21 +114,21 @@ async function explore(): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const v of variants) {
     const events = timedClicks({ count: Math.max(EVENTS, v.rate * (options.quick ? 5 : 20)), keys: 1000, ratePerSec: v.rate, seed: 7, partitionBy: partitioningFor(v.rate, 1000) });
-    const backend = new MemoryBackend();
+    const logs = new MemoryLogStore();
     const sinks = countingSinkClient();
     const shards = shardsFor(v.rate);
-    await simulate(clickCounts(shards), events, { backendFor: () => backend, ddb: sinks.client }, { batchSize: 500, flushAtEnd: FLUSH_MS, ...v.settings });
+    await simulate(clickCounts(shards), events, { logs, coordination: new MemoryCoordination(), ddb: sinks.client }, { batchSize: 500, flushAtEnd: FLUSH_MS, ...v.settings });
     const per = (n: number): number => round((n / events.length) * 1000, 4);
-    const total = per(backend.writes.items + backend.writes.inputs + backend.writes.watermarks + sinks.counts.items);
+    const total = per(logs.counters.writeUnits + sinks.counts.items);
     out.push({
       variant: v.variant,
       events: events.length,
       shards,
       writesPer1000: total,
       ratioToNaive: round(total / 1000, 3),
-      stateItemWrites: per(backend.writes.items),
+      logWriteUnits: per(logs.counters.writeUnits),
+      logAppends: per(logs.counters.appends),
       sinkWrites: per(sinks.counts.items),
-      metaWrites: per(backend.writes.inputs + backend.writes.watermarks),
       windowsPer1000: windowsPer1000(events),
     });
   }

@@ -1,8 +1,9 @@
 import { asyncInvoker } from '../lib/io/aws-clients';
 import { createStageHandler } from '../lib/io/stage-handler';
 import { KinesisWriter } from '../lib/io/kinesis-writer';
+import { shardLineage } from '../lib/io/shard-list';
 import { stageBatchMetrics } from '../lib/io/metrics';
-import { backend, kinesis, logger, metrics, plan, sinks, stateCounters } from './runtime-env';
+import { coordination, kinesis, logger, metrics, plan, sinks, states } from './runtime-env';
 
 /** A stage function: SHARDFLOW_STAGE names the stage this deployment of the function runs. */
 const stageId = process.env.SHARDFLOW_STAGE ?? 's0';
@@ -15,10 +16,11 @@ const invokeWatermark = watermarkFunction ? asyncInvoker(watermarkFunction) : un
 export const handler = createStageHandler({
   plan,
   stageId,
-  backend,
+  ...(stage?.keyed && { states }),
+  ...(stage?.keyed && stage.input.kind === 'source' && { lineage: (shardId: string) => shardLineage(kinesis, stage.input.stream, shardId) }),
+  coordination,
   sinks,
   ...(shuffle && { shuffleWriter: shuffle }),
-  stateCounters,
   ...(invokeWatermark && { wakeWatermark: () => invokeWatermark({ source: 'shardflow.wake', stage: stageId }) }),
   warn: (message, detail) => logger.warn(message, detail),
   onInvocation: ({ lateSample, deadLetterSample, ...info }) => {

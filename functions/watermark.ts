@@ -3,10 +3,12 @@ import { asyncInvoker } from '../lib/io/aws-clients';
 import { createWatermarkHandler } from '../lib/io/watermark-handler';
 import { watermarkTickMetrics } from '../lib/io/metrics';
 import { listShardIds } from '../lib/io/shard-list';
-import { backend, kinesis, logger, metrics, plan, sinks, stateCounters } from './runtime-env';
+import { KinesisWriter } from '../lib/io/kinesis-writer';
+import { coordination, kinesis, logger, logs, metrics, plan } from './runtime-env';
 
 /**
- * The scheduled watermark function. EventBridge runs it at most once a minute, so it may tick inside one
+ * The scheduled watermark function: it puts tick records on keyed stages' input shards, so idle inputs
+ * stop holding their watermark back. EventBridge runs it at most once a minute, so it may tick inside one
  * invocation: SHARDFLOW_WATERMARK_LOOP_MS (e.g. 55000 on AWS) and SHARDFLOW_WATERMARK_TICK_MS (default 1000).
  * With SHARDFLOW_WATERMARK_STOP_WHEN_IDLE=1 it returns as soon as every input is idle; a stage function
  * invokes it again when data comes back (SHARDFLOW_WATERMARK_FUNCTION on the stage functions). With
@@ -17,11 +19,13 @@ const loopForMs = Number(process.env.SHARDFLOW_WATERMARK_LOOP_MS ?? 0);
 const leaseMs = Number(process.env.SHARDFLOW_WATERMARK_HAND_OVER_MS ?? 0);
 const self = process.env.AWS_LAMBDA_FUNCTION_NAME;
 const invokeSelf = leaseMs > 0 && self ? asyncInvoker(self) : undefined;
+const writers: Record<string, KinesisWriter> = {};
 
 export const handler = createWatermarkHandler({
   plan,
-  backend,
-  sinks,
+  logs,
+  coordination,
+  writerFor: (stream) => (writers[stream] ??= new KinesisWriter(kinesis, stream)),
   loopForMs,
   tickMs: Number(process.env.SHARDFLOW_WATERMARK_TICK_MS ?? 1000),
   stopWhenIdle: process.env.SHARDFLOW_WATERMARK_STOP_WHEN_IDLE === '1',
@@ -33,14 +37,10 @@ export const handler = createWatermarkHandler({
       warn: (message: string, detail: Record<string, unknown>) => logger.warn(message, detail),
     },
   }),
-  stateCounters,
-  // Which inputs each keyed stage waits for: every shard of its streams, by id.
+  // Which upstream shards each keyed shard waits for, and whose logs to look at: every shard, by id.
   listShards: (stream) => listShardIds(kinesis, stream),
-  onTick: ({ deadLetterSample, ...tick }) => {
+  onTick: (tick) => {
     metrics.publish(tick.stage, watermarkTickMetrics(tick));
-    // A tick that fired nothing is routine: debug, so the logs stay quiet while no windows close.
-    if (tick.fired > 0) logger.info('watermark tick', { ...tick });
-    else logger.debug('watermark tick', { ...tick });
-    if (deadLetterSample?.length) logger.warn('dead letters', { stage: tick.stage, deadLetters: tick.deadLetters, sample: deadLetterSample });
+    logger.debug('watermark tick', { ...tick });
   },
 });

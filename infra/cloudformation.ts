@@ -1,6 +1,6 @@
 import type { Plan, Stage } from '../lib/plan/plan';
 import { dashboardResource } from './dashboard';
-import { FIRE_INDEX, tableDefinitions } from './tables';
+import { tableDefinitions } from './tables';
 
 /** Where and how a plan is deployed. */
 export interface DeployTarget {
@@ -120,11 +120,12 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     if (stage.output.kind === 'shuffle') {
       statements.push({ Effect: 'Allow', Action: ['kinesis:PutRecords', 'kinesis:ListShards'], Resource: [getAtt(streamId(stage.output.stream))] });
     }
-    if (stage.keyed || stage.input.kind === 'source') {
-      statements.push({ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] });
+    if (stage.keyed) {
+      // Its shards' logs (query, conditional put), and the watermark function's sleep flag.
+      statements.push({ Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] });
+      // A keyed stage's batch that hears an input again after idleness starts the sleeping watermark function.
+      statements.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] });
     }
-    // A keyed stage's batch that finds the job waking from idleness starts the sleeping watermark function.
-    if (stage.keyed) statements.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] });
     functions[stage.id] = stageFunction(stage, target, role(stage.id, statements), streamId(stage.input.stream), queue, functionName(WATERMARK_FUNCTION));
     resources[logicalId('IteratorAgeAlarm', stage.id)] = {
       Type: 'AWS::CloudWatch::Alarm',
@@ -158,20 +159,23 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     };
   }
 
+  const tickedStreams = plan.stages.filter((s) => s.keyed && s.input.kind === 'shuffle').map((s) => s.input.stream);
   functions[WATERMARK_FUNCTION] = {
     handler: `${target.bundleDir}/watermark.handler`,
     role: role(WATERMARK_FUNCTION, [
-      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable), sub(`\${${stateTable}.Arn}/index/${FIRE_INDEX}`)] },
-      // Which inputs a keyed stage waits for: the shards of the source and shuffle streams, by id.
+      // The keyed shards' log heads (are all their inputs idle?), its lease and sleep flag.
+      { Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] },
+      // Which upstream shards a keyed shard waits for: the shards of the streams, by id.
       { Effect: 'Allow', Action: ['kinesis:ListShards'], Resource: plan.stages.map((s) => getAtt(streamId(s.input.stream))) },
-      ...writeSinks(),
+      // Ticks on every shard of the keyed stages' input streams.
+      ...(tickedStreams.length ? [{ Effect: 'Allow', Action: ['kinesis:PutRecords'], Resource: tickedStreams.map((s) => getAtt(streamId(s))) }] : []),
       // Its successor, at the end of a loop while events flow (see SHARDFLOW_WATERMARK_HAND_OVER_MS).
       { Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] },
     ]),
     timeout: WATERMARK_TIMEOUT_S,
     memorySize: 512,
     // Ticks every second for 55 s a go, handing over to a successor while events flow (the schedule is
-    // the safety net), and returns once every input is idle (a stage function wakes it when data comes).
+    // the safety net), and returns once every keyed shard's inputs are idle (a stage function wakes it).
     environment: environment(target, {
       SHARDFLOW_WATERMARK_LOOP_MS: '55000',
       SHARDFLOW_WATERMARK_TICK_MS: '1000',

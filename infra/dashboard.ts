@@ -80,9 +80,13 @@ export function dashboardResource(plan: Plan, target: DashboardTarget, names: { 
       chart(`${stage.id} · iterator age and watermark lag`, [lambda('IteratorAge', stage.id, 'Maximum', `${stage.id} IteratorAge`), emf('WatermarkLag', stage.id)], { unit: 'ms' }),
       chart(`${stage.id} · batch duration`, [emf('BatchDuration', stage.id), emf('BatchDuration', stage.id, { stat: 'Maximum', label: `${stage.id} BatchDuration max` })], { unit: 'ms' }),
       stage.keyed
-        ? chart(`${stage.id} · state`, [emf('StateWrites', stage.id), emf('ConditionCheckFailures', stage.id), emf('FiredWindows', stage.id)])
+        ? chart(`${stage.id} · state log`, [emf('StateAppends', stage.id), emf('StateBytes', stage.id), emf('ShardStateBytes', stage.id, { stat: 'Maximum', label: `${stage.id} shard state bytes` }), emf('LostSlots', stage.id), emf('StateLoads', stage.id)])
         : chart(`${stage.id} · dead letters`, [emf('DeadLetters', stage.id)]),
     ]);
+  }
+  const ticked = plan.stages.filter((s) => s.keyed && s.input.kind === 'shuffle');
+  if (ticked.length > 0) {
+    row(6, [chart('Watermark function · ticks and idle keyed shards', ticked.flatMap((s) => [emf('Ticks', s.id), emf('IdleShards', s.id, { stat: 'Maximum', label: `${s.id} idle shards` })]))]);
   }
   row(6, [
     chart(

@@ -19,9 +19,7 @@ export interface TableDefinition {
   TimeToLiveSpecification?: { AttributeName: string; Enabled: true };
 }
 
-/** The state table's index of items by fire time: (stage + key-hash bucket, fireAt). */
-export const FIRE_INDEX = 'by-fire-time';
-/** Items closed or emptied expire through DynamoDB TTL on this attribute (epoch seconds). */
+/** Log entries and chunks expire through DynamoDB TTL on this attribute (epoch seconds): free, unlike deletes. */
 export const TTL_ATTRIBUTE = 'expiresAt';
 
 export function stateTableDefinition(plan: Plan): TableDefinition {
@@ -30,24 +28,12 @@ export function stateTableDefinition(plan: Plan): TableDefinition {
     AttributeDefinitions: [
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'sk', AttributeType: 'S' },
-      { AttributeName: 'due', AttributeType: 'S' },
-      { AttributeName: 'fireAt', AttributeType: 'N' },
     ],
     KeySchema: [
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
     ],
     BillingMode: 'PAY_PER_REQUEST',
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: FIRE_INDEX,
-        KeySchema: [
-          { AttributeName: 'due', KeyType: 'HASH' },
-          { AttributeName: 'fireAt', KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'KEYS_ONLY' },
-      },
-    ],
     SSESpecification: { SSEEnabled: true },
     PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
     TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },

@@ -1,29 +1,33 @@
 import type { KeyedElement } from '../runtime/records';
+import { NO_WATERMARK } from '../time/watermark';
 
 /**
  * Records between stages. For each batch, a stage sends one envelope per destination shard (not per
- * key: one keyed batch downstream then covers many upstream batches, so state sees fewer writes and
- * Kinesis fewer PUT units). An envelope holds, in order, every element bound for that shard with its
- * key, origin position and event time, plus the sender's watermark from before the batch. Once a
- * batch's envelopes are all accepted, the sender sends each shard a marker with its new watermark: a
- * marker never overtakes the data it covers.
+ * key: one keyed batch downstream then covers many upstream batches, and Kinesis bills fewer PUT units).
+ * An envelope holds, in order, every element bound for that shard with its key, origin position and event
+ * time. Once a batch's envelopes are all accepted, the sender sends every shard a marker with the
+ * watermark its batch reached: a marker never overtakes the data it covers, and a shard that hears no
+ * marker from an upstream shard for a while knows that shard is idle. Ticks come from the watermark
+ * function: they carry no data, only their arrival time and the upstream shards that exist.
  */
 export type ShuffleRecord =
-  | { readonly kind: 'envelope'; readonly from: string; readonly watermarkMs: number; readonly elements: readonly KeyedElement[] }
-  | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number };
+  | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[] }
+  | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number }
+  | { readonly kind: 'tick'; readonly upstream: readonly string[] };
 
 /** Kinesis' limit is 1 MiB per record including the partition key; keep a margin. */
 export const MAX_ENVELOPE_BYTES = 1_000_000;
 
 type Row = [key: string, sequenceNumber: string, subIndex: number, timestampMs: number, value: unknown];
-type Wire = { f: string; w: number; m?: 1; r?: Row[] };
+type Wire = { f: string; w: number; m?: 1; r?: Row[] } | { t: 1; u: string[] };
 
 /**
  * The envelopes of one batch for one destination shard, split in order where one would exceed
  * `maxBytes`: the pieces must be sent one after another.
  */
-export function encodeEnvelopes(fromShard: string, watermarkMs: number, elements: readonly KeyedElement[], maxBytes = MAX_ENVELOPE_BYTES): Buffer[] {
-  const head = JSON.stringify({ f: fromShard, w: watermarkMs, r: [] }).slice(0, -3); // without '[]}'
+export function encodeEnvelopes(fromShard: string, elements: readonly KeyedElement[], maxBytes = MAX_ENVELOPE_BYTES): Buffer[] {
+  // `w` stays on the wire for readers of the format; an envelope moves no watermark (markers do).
+  const head = JSON.stringify({ f: fromShard, w: NO_WATERMARK, r: [] }).slice(0, -3); // without '[]}'
   const pieces: Buffer[] = [];
   let rows: string[] = [];
   let size = Buffer.byteLength(head) + 2;
@@ -46,17 +50,23 @@ export function encodeEnvelopes(fromShard: string, watermarkMs: number, elements
 
 export const encodeMarker = (fromShard: string, watermarkMs: number): Buffer => Buffer.from(JSON.stringify({ f: fromShard, w: watermarkMs, m: 1 }));
 
+/** A tick of the watermark function, naming every upstream shard (heard from or not). */
+export const encodeTick = (upstream: readonly string[]): Buffer => Buffer.from(JSON.stringify({ t: 1, u: upstream }));
+
 /** Reads one record of a shuffle stream. Throws with the reason for anything that is not one of ours. */
 export function decodeShuffleRecord(data: Buffer | string): ShuffleRecord {
   const wire = JSON.parse(typeof data === 'string' ? data : data.toString('utf8')) as Wire;
-  if (typeof wire?.f !== 'string' || typeof wire.w !== 'number') throw new Error('not a shardflow envelope (no sender shard or watermark)');
+  if (wire && 't' in wire && wire.t === 1) {
+    if (!Array.isArray(wire.u) || !wire.u.every((u) => typeof u === 'string')) throw new Error('tick without its list of upstream shards');
+    return { kind: 'tick', upstream: wire.u };
+  }
+  if (!wire || !('f' in wire) || typeof wire.f !== 'string' || typeof wire.w !== 'number') throw new Error('not a shardflow envelope (no sender shard or watermark)');
   if (wire.m === 1) return { kind: 'marker', from: wire.f, watermarkMs: wire.w };
   if (!Array.isArray(wire.r)) throw new Error('envelope without records');
   const from = wire.f;
   return {
     kind: 'envelope',
     from,
-    watermarkMs: wire.w,
     elements: wire.r.map((row) => {
       if (!Array.isArray(row) || typeof row[0] !== 'string' || typeof row[1] !== 'string' || typeof row[3] !== 'number') throw new Error('envelope row is not [key, sequenceNumber, subIndex, timestamp, value]');
       const [key, sequenceNumber, subIndex, timestampMs, value] = row;

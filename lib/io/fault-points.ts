@@ -24,20 +24,20 @@ export interface FaultConfig {
   readonly hang?: Readonly<Record<string, number>>;
   /**
    * Kills at a random moment of an invocation, wherever its awaits happen to be (inside a DynamoDB
-   * write, between two Kinesis calls): armed at `after-decode` (a stage batch) or `before-fire` (a window
-   * the watermark function fires) with this probability, to go off after a seeded delay up to
-   * `maxDelayMs`; `before-return` disarms it.
+   * write, between two Kinesis calls): armed at `after-decode` (a stage batch) with this probability, to
+   * go off after a seeded delay up to `maxDelayMs`; `before-return` disarms it.
    */
   readonly midInvocation?: {
     readonly probability: number;
     readonly maxDelayMs: number;
-    /** The probability at `before-fire`, once per window fired (a tick may fire hundreds). Default: `probability`. */
-    readonly fireProbability?: number;
   };
 }
 
-/** The points the stage and watermark functions call, in the order a stage batch reaches them. */
-export const FAULT_POINTS = ['after-decode', 'between-state-writes', 'after-state', 'after-sinks', 'after-envelopes', 'before-return', 'before-fire', 'after-fire-deliver'] as const;
+/**
+ * The points a stage function calls, in the order a batch reaches them: decoded; state computed (not yet
+ * in its log); sinks written; envelopes and markers sent; log entry appended; about to return.
+ */
+export const FAULT_POINTS = ['after-decode', 'after-state', 'after-sinks', 'after-envelopes', 'after-commit', 'before-return'] as const;
 export type FaultPointName = (typeof FAULT_POINTS)[number];
 
 /** One line of `faults.log`. `point` is a {@link FaultPointName}, or `mid-invocation`. */
@@ -60,7 +60,7 @@ let armed: NodeJS.Timeout | undefined;
 export function faultPoint(name: FaultPointName, salt = ''): void {
   if (config === undefined) config = parseConfig(process.env[FAULTS_ENV]);
   if (config === null) return;
-  if (name === 'after-decode' || name === 'before-fire') armMidInvocationKill(config, salt, name === 'before-fire');
+  if (name === 'after-decode') armMidInvocationKill(config, salt);
   if (name === 'before-return' && armed) {
     clearTimeout(armed);
     armed = undefined;
@@ -74,11 +74,11 @@ export function faultPoint(name: FaultPointName, salt = ''): void {
   for (;;) Atomics.wait(cell, 0, 0, 60_000);
 }
 
-function armMidInvocationKill(c: FaultConfig, salt: string, firing: boolean): void {
+function armMidInvocationKill(c: FaultConfig, salt: string): void {
   if (armed) clearTimeout(armed);
   armed = undefined;
   const mid = c.midInvocation;
-  if (!mid || !decide(c, 'mid-invocation', salt, firing ? (mid.fireProbability ?? mid.probability) : mid.probability, 0)) return;
+  if (!mid || !decide(c, 'mid-invocation', salt, mid.probability, 0)) return;
   const delayMs = Math.floor(unitHash(`${c.seed}|delay|${salt}|${history?.get(`mid-invocation|${salt}`) ?? 0}`) * mid.maxDelayMs);
   armed = setTimeout(() => {
     record(c, 'kill', 'mid-invocation', salt);

@@ -1,6 +1,6 @@
 import type { Stage } from '../plan/plan';
-import type { DeadLetter, KeyedElement } from '../runtime/records';
-import type { SourceRecord, StageBatch } from '../runtime/stage-executor';
+import type { DeadLetter } from '../runtime/records';
+import type { ShuffleInput, SourceRecord, StageBatch } from '../runtime/stage-executor';
 import { decodeShuffleRecord } from './envelope';
 
 /** The parts of Lambda's Kinesis event that a stage reads (aws-lambda's KinesisStreamEvent). */
@@ -26,9 +26,10 @@ export const shardOf = (r: KinesisStreamRecord): string => r.eventID.slice(0, r.
 
 /**
  * A Lambda Kinesis event as one stage batch. Records that cannot be read become dead letters with the
- * reason; the rest of the batch goes on.
+ * reason; the rest of the batch goes on. Shuffle records keep their Kinesis arrival time: a keyed shard
+ * decides idleness from it, so the decision is part of the stream and a replay makes it again.
  */
-export function toStageBatch(stage: Stage, event: KinesisStreamEvent, nowMs: number): { batch: StageBatch; deadLetters: DeadLetter[] } {
+export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: StageBatch; deadLetters: DeadLetter[] } {
   const deadLetters: DeadLetter[] = [];
   const first = event.Records[0];
   const shardId = first ? shardOf(first) : 'unknown';
@@ -44,22 +45,21 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent, nowMs: num
       sequenceNumber: r.kinesis.sequenceNumber,
       data: Buffer.from(r.kinesis.data, 'base64').toString('utf8'),
     }));
-    return { batch: { kind: 'source', shardId, nowMs, records }, deadLetters };
+    return { batch: { kind: 'source', shardId, records }, deadLetters };
   }
-  const elements: KeyedElement[] = [];
-  const heard = new Map<string, number>();
+  const inputs: ShuffleInput[] = [];
   for (const r of readable) {
     const data = Buffer.from(r.kinesis.data, 'base64');
+    // Lambda gives the arrival time in seconds, with milliseconds as decimals.
+    const arrivalMs = Math.round((r.kinesis.approximateArrivalTimestamp ?? 0) * 1000);
     try {
       const record = decodeShuffleRecord(data);
-      heard.set(record.from, Math.max(heard.get(record.from) ?? Number.MIN_SAFE_INTEGER, record.watermarkMs));
-      if (record.kind === 'envelope') elements.push(...record.elements);
+      if (record.kind === 'tick') inputs.push({ kind: 'tick', arrivalMs, upstream: record.upstream });
+      else if (record.kind === 'marker') inputs.push({ kind: 'marker', from: record.from, arrivalMs, watermarkMs: record.watermarkMs });
+      else inputs.push({ kind: 'envelope', from: record.from, arrivalMs, elements: record.elements });
     } catch (e) {
       deadLetters.push({ reason: `unreadable envelope: ${(e as Error).message}`, shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, operator: 'shuffle', data: data.toString('utf8').slice(0, 1024) });
     }
   }
-  return {
-    batch: { kind: 'shuffled', shardId, nowMs, elements, heard: [...heard].map(([upstreamShard, watermarkMs]) => ({ upstreamShard, watermarkMs })) },
-    deadLetters,
-  };
+  return { batch: { kind: 'shuffled', shardId, inputs }, deadLetters };
 }

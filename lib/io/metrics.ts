@@ -1,6 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DeadLetter, Element } from '../runtime/records';
-import type { DynamoCounters } from '../state/dynamodb/dynamo-backend';
 import { NO_WATERMARK } from '../time/watermark';
 import type { StageInvocation } from './stage-handler';
 import type { WatermarkTick } from './watermark-handler';
@@ -53,26 +52,35 @@ export const METRICS = {
   RecordsOut: {
     unit: 'Count',
     statistic: 'Sum',
-    emittedBy: ['stage function', 'watermark function'],
-    description: 'records a stage sent on: shuffled to the next stage, or results to its sinks (windows the watermark fired included)',
+    emittedBy: ['stage function'],
+    description: 'records a stage sent on: shuffled to the next stage, or results to its sinks',
   },
   LateRecords: { unit: 'Count', statistic: 'Sum', emittedBy: ['stage function'], description: 'records too late for every window they belong to (to the late output when the job has one)' },
-  DeadLetters: { unit: 'Count', statistic: 'Sum', emittedBy: ['stage function', 'watermark function'], description: 'records written to the dead-letter table (unreadable, or a user function failed on them)' },
-  StateWrites: { unit: 'Count', statistic: 'Sum', emittedBy: ['stage function', 'watermark function'], description: 'conditional writes of state items (blind ADDs and versioned puts)' },
-  ConditionCheckFailures: {
+  DeadLetters: { unit: 'Count', statistic: 'Sum', emittedBy: ['stage function'], description: 'records written to the dead-letter table (unreadable, or a user function failed on them)' },
+  StateAppends: { unit: 'Count', statistic: 'Sum', emittedBy: ['stage function'], description: "entries a keyed stage appended to its shards' logs (one per batch that changed state)" },
+  StateBytes: { unit: 'Count', statistic: 'Sum', emittedBy: ['stage function'], description: 'bytes of those entries, packed: DynamoDB bills them per started KB' },
+  LostSlots: {
     unit: 'Count',
     statistic: 'Sum',
-    emittedBy: ['stage function', 'watermark function'],
-    description: 'state writes refused by their condition (a replay, or another writer first): re-read and retried',
+    emittedBy: ['stage function'],
+    description: "appends that found their log slot taken (a zombie invocation or a racing retry wrote first): the batch ran again on the caught-up state",
+  },
+  StateLoads: { unit: 'Count', statistic: 'Sum', emittedBy: ['stage function'], description: "batches that found no cached state for their shard and loaded it from the log's latest snapshot" },
+  ShardStateBytes: {
+    unit: 'Count',
+    statistic: 'Maximum',
+    emittedBy: ['stage function'],
+    description: "a keyed shard's state, packed bytes (memory holds about three times as much); it must stay within the function's memory",
   },
   BatchDuration: { unit: 'Milliseconds', statistic: 'Average', emittedBy: ['stage function'], description: 'time to process one batch, state to commit' },
   WatermarkLag: {
     unit: 'Milliseconds',
     statistic: 'Maximum',
-    emittedBy: ['stage function', 'watermark function'],
-    description: "processing time minus the stage's watermark: a source shard's after each batch, a keyed stage's at each watermark tick",
+    emittedBy: ['stage function'],
+    description: "processing time minus a shard's watermark after a batch: a source shard's (the marker it sent), a keyed shard's",
   },
-  FiredWindows: { unit: 'Count', statistic: 'Sum', emittedBy: ['watermark function'], description: 'windows and timers the watermark function fired' },
+  Ticks: { unit: 'Count', statistic: 'Sum', emittedBy: ['watermark function'], description: "tick records put on keyed stages' input shards (they let idle inputs stop holding the watermark)" },
+  IdleShards: { unit: 'Count', statistic: 'Maximum', emittedBy: ['watermark function'], description: 'keyed shards whose inputs were all idle at the tick' },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricName = keyof typeof METRICS;
@@ -91,39 +99,28 @@ export function stageBatchMetrics(info: StageInvocation): MetricDatum[] {
     { name: 'RecordsOut', value: info.shuffled + info.outputs },
     { name: 'LateRecords', value: info.late },
     { name: 'DeadLetters', value: info.deadLetters },
-    { name: 'StateWrites', value: info.stateWrites ?? 0 },
-    { name: 'ConditionCheckFailures', value: info.conditionFailures ?? 0 },
     { name: 'BatchDuration', value: info.durationMs },
   ];
-  // Only a source stage's batch knows a watermark (its shard's); shuffled stages learn theirs at the tick.
+  if (info.stateAppends !== undefined) {
+    data.push(
+      { name: 'StateAppends', value: info.stateAppends },
+      { name: 'StateBytes', value: info.stateBytes ?? 0 },
+      { name: 'LostSlots', value: info.lostSlots ?? 0 },
+      { name: 'StateLoads', value: info.stateLoads ?? 0 },
+      { name: 'ShardStateBytes', value: info.shardStateBytes ?? 0 },
+    );
+  }
   if (info.watermarkMs !== NO_WATERMARK && info.atMs !== undefined) data.push({ name: 'WatermarkLag', value: Math.max(0, info.atMs - info.watermarkMs) });
   return data;
 }
 
 /** What one watermark tick did for one keyed stage, as metric values. */
 export function watermarkTickMetrics(tick: WatermarkTick): MetricDatum[] {
-  const data: MetricDatum[] = [
-    { name: 'FiredWindows', value: tick.fired },
-    { name: 'RecordsOut', value: tick.outputs },
-    { name: 'DeadLetters', value: tick.deadLetters ?? 0 },
-    { name: 'StateWrites', value: tick.stateWrites ?? 0 },
-    { name: 'ConditionCheckFailures', value: tick.conditionFailures ?? 0 },
+  return [
+    { name: 'Ticks', value: tick.ticks },
+    { name: 'IdleShards', value: tick.idleShards },
   ];
-  if (tick.atMs !== undefined) data.push({ name: 'WatermarkLag', value: Math.max(0, tick.atMs - tick.watermarkMs) });
-  return data;
 }
-
-/** What a state backend has written so far, for per-batch deltas. */
-export interface StateWriteCounts {
-  readonly writes: number;
-  readonly conditionFailures: number;
-}
-
-/** `DynamoBackend.counters` as state writes: blind ADDs and versioned puts (input-row commits are not state). */
-export const stateWriteCounts = (c: Pick<DynamoCounters, 'addUpdates' | 'puts' | 'conditionFailures'>): StateWriteCounts => ({
-  writes: c.addUpdates + c.puts,
-  conditionFailures: c.conditionFailures,
-});
 
 /** How many late records and dead letters a batch reports by name (the counts are always complete). */
 export const SAMPLE_SIZE = 5;

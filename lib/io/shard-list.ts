@@ -14,3 +14,31 @@ export async function listShardIds(kinesis: KinesisClient, stream: string): Prom
   } while (token);
   return ids;
 }
+
+/** A shard's place among its stream's shards: the shards it came from (a split's or merge's parents) and its hash range. */
+export interface ShardLineage {
+  readonly parents: readonly string[];
+  readonly startingHashKey: bigint;
+  readonly endingHashKey: bigint;
+}
+
+/**
+ * A shard's parents and hash range (ListShards), for a keyed stage reading a source stream directly: after
+ * a reshard, a child shard takes over its parents' state for the keys in its range.
+ */
+export async function shardLineage(kinesis: KinesisClient, stream: string, shardId: string): Promise<ShardLineage | undefined> {
+  let token: string | undefined;
+  do {
+    const page = await kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: stream }));
+    const shard = page.Shards?.find((s) => s.ShardId === shardId);
+    if (shard?.HashKeyRange?.StartingHashKey && shard.HashKeyRange.EndingHashKey) {
+      return {
+        parents: [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => p !== undefined),
+        startingHashKey: BigInt(shard.HashKeyRange.StartingHashKey),
+        endingHashKey: BigInt(shard.HashKeyRange.EndingHashKey),
+      };
+    }
+    token = page.NextToken;
+  } while (token);
+  return undefined;
+}

@@ -1,15 +1,15 @@
 import type { KeyedElement } from '../runtime/records';
-import { NO_WATERMARK } from '../time/watermark';
 import { encodeEnvelopes, encodeMarker } from './envelope';
 import type { KinesisWriter } from './kinesis-writer';
 import { shardForKey, type ShardRange } from './shard-map';
 
 /**
  * Sends a batch's shuffled elements to the next stage's stream: one envelope chain per destination
- * shard (each key goes where Kinesis would route its partition key), carrying the watermark from before
- * the batch; then, once all are accepted, a marker with the new watermark to every open shard.
+ * shard (each key goes where Kinesis would route its partition key); then, once all are accepted, a
+ * marker with the watermark the batch reached to every open shard — every batch, even one that moved no
+ * watermark: a downstream shard learns from the markers' arrival that this shard is active.
  */
-export async function emitShuffle(writer: KinesisWriter, fromShard: string, elements: readonly KeyedElement[], watermark: { beforeMs: number; afterMs: number }): Promise<{ envelopes: number; markers: number }> {
+export async function emitShuffle(writer: KinesisWriter, fromShard: string, elements: readonly KeyedElement[], watermarkMs: number): Promise<{ envelopes: number; markers: number }> {
   const shards = await writer.openShards();
   const byShard = new Map<ShardRange, KeyedElement[]>();
   const routeOf = new Map<string, ShardRange>();
@@ -21,14 +21,10 @@ export async function emitShuffle(writer: KinesisWriter, fromShard: string, elem
     list.push(e);
   }
   const chains = [...byShard].map(([shard, list]) =>
-    encodeEnvelopes(fromShard, watermark.beforeMs, list).map((data) => ({ partitionKey: fromShard, data, explicitHashKey: shard.startingHashKey.toString() })),
+    encodeEnvelopes(fromShard, list).map((data) => ({ partitionKey: fromShard, data, explicitHashKey: shard.startingHashKey.toString() })),
   );
   await writer.put(chains);
-  let markers = 0;
-  if (watermark.afterMs > watermark.beforeMs && watermark.afterMs !== NO_WATERMARK) {
-    const data = encodeMarker(fromShard, watermark.afterMs);
-    await writer.put(shards.map((s) => [{ partitionKey: fromShard, data, explicitHashKey: s.startingHashKey.toString() }]));
-    markers = shards.length;
-  }
-  return { envelopes: chains.reduce((n, c) => n + c.length, 0), markers };
+  const data = encodeMarker(fromShard, watermarkMs);
+  await writer.put(shards.map((s) => [{ partitionKey: fromShard, data, explicitHashKey: s.startingHashKey.toString() }]));
+  return { envelopes: chains.reduce((n, c) => n + c.length, 0), markers: shards.length };
 }

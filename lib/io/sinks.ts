@@ -58,7 +58,7 @@ export class SinkWriter {
   async deadLetters(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     const items = letters.map((l) => ({
-      id: `${l.shardId}/${l.sequenceNumber}/${l.operator ?? 'source'}`,
+      id: l.id ?? `${l.shardId}/${l.sequenceNumber}/${l.operator ?? 'source'}`,
       reason: l.reason,
       shardId: l.shardId,
       sequenceNumber: l.sequenceNumber,

@@ -1,12 +1,14 @@
 import type { Plan } from '../plan/plan';
-import { StageExecutor } from '../runtime/stage-executor';
-import type { StateBackend } from '../state/backend';
+import { StageExecutor, type StageResult } from '../runtime/stage-executor';
+import type { WatermarkCoordination } from '../state/coordination';
+import type { ShardStates } from '../state/shard-states';
 import { toStageBatch, type BatchResponse, type KinesisStreamEvent } from './kinesis-event';
 import { KinesisWriter } from './kinesis-writer';
 import { emitShuffle } from './shuffle-emitter';
+import type { ShardLineage } from './shard-list';
 import { faultPoint } from './fault-points';
 import type { SinkWriter } from './sinks';
-import { deadLetterSample, lateSample, type DeadLetterSample, type LateRecordSample, type StateWriteCounts } from './metrics';
+import { deadLetterSample, lateSample, type DeadLetterSample, type LateRecordSample } from './metrics';
 
 /** What one invocation did, for logs and metrics. */
 export interface StageInvocation {
@@ -22,9 +24,13 @@ export interface StageInvocation {
   readonly durationMs: number;
   /** Records the stage took in: the Kinesis records at a source, the elements inside envelopes after a shuffle. */
   readonly elementsIn?: number;
-  /** State item writes (blind ADDs, versioned puts) and writes refused by their condition, when the backend counts them. */
-  readonly stateWrites?: number;
-  readonly conditionFailures?: number;
+  /** Keyed stages: entries appended to the shard's log (0 or 1), their bytes, slots lost to another writer, cold loads of the state. */
+  readonly stateAppends?: number;
+  readonly stateBytes?: number;
+  readonly lostSlots?: number;
+  readonly stateLoads?: number;
+  /** Keyed stages: the shard's state, packed bytes (memory holds about three times as much). */
+  readonly shardStateBytes?: number;
   /** Processing time when the batch was done (watermark lag = atMs − watermarkMs). */
   readonly atMs?: number;
   /** A few of the batch's late records and dead letters, for the logs and the dashboard. */
@@ -35,36 +41,42 @@ export interface StageInvocation {
 export interface StageHandlerDeps {
   readonly plan: Plan;
   readonly stageId: string;
-  readonly backend: StateBackend;
+  /** The keyed shards' states and their logs (keyed stages). */
+  readonly states?: ShardStates;
+  readonly coordination: WatermarkCoordination;
   readonly sinks: SinkWriter;
   /** The next stage's stream, when the stage shuffles. */
   readonly shuffleWriter?: KinesisWriter;
   readonly clock?: () => number;
   readonly onInvocation?: (info: StageInvocation) => void;
-  /** The backend's write counters so far (e.g. `DynamoBackend.counters`), for per-batch metrics. */
-  readonly stateCounters?: () => StateWriteCounts;
   /**
    * Starts the watermark function now (on AWS an asynchronous Lambda invoke), for a batch of a keyed
-   * stage (whose inputs the watermark function reads) that finds the job waking from idleness while the
-   * watermark function sleeps. Without it a sleeping watermark function resumes on its schedule (within a
-   * minute).
+   * stage that hears an input again after idleness while the watermark function sleeps. Without it a
+   * sleeping watermark function resumes on its schedule (within a minute).
    */
   readonly wakeWatermark?: () => Promise<void>;
   /** Warnings that do not fail the batch (a wake that could not be sent). */
   readonly warn?: (message: string, detail: Record<string, unknown>) => void;
+  /** A source shard's parents and hash range (keyed stages reading a source stream: see {@link StageExecutor}). */
+  readonly lineage?: (shardId: string) => Promise<ShardLineage | undefined>;
 }
+
+/** A batch that keeps losing its log slot: other writers keep appending (zombies, or a misconfiguration). */
+const MAX_LOST_SLOTS = 8;
 
 /**
  * The Lambda handler of one stage, for a Kinesis event. The order of effects is what makes a retry
- * safe: state (exactly once by origin marks) → dead letters and sink outputs (idempotent) → envelopes
- * and markers to the next stage (deduplicated downstream by origin marks) → input progress last. A
- * crash anywhere means Lambda retries the batch (or bisects it), and nothing happens twice.
+ * safe: run the batch on the shard's state as the log has it → dead letters and sink outputs
+ * (idempotent) → envelopes and markers to the next stage (deduplicated downstream by origin marks) →
+ * append the state's changes to the shard's log. A crash anywhere means Lambda retries the batch (or
+ * bisects it), and it delivers the same outputs again; a lost slot means another writer got there first,
+ * and the batch runs again on the state it left.
  */
 export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStreamEvent) => Promise<BatchResponse> {
   const stage = deps.plan.stages.find((s) => s.id === deps.stageId);
   if (!stage) throw new Error(`job ${deps.plan.job} has no stage '${deps.stageId}' (stages: ${deps.plan.stages.map((s) => s.id).join(', ')})`);
   if (stage.output.kind === 'shuffle' && !deps.shuffleWriter) throw new Error(`stage ${stage.id} shuffles to ${stage.output.stream} but has no Kinesis writer`);
-  const executor = new StageExecutor(deps.plan, stage, deps.backend);
+  const executor = new StageExecutor(deps.plan, stage, deps.states, deps.lineage);
   const clock = deps.clock ?? Date.now;
   const wake = async (send: () => Promise<void>): Promise<void> => {
     try {
@@ -73,35 +85,46 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
       // Nothing is lost: the schedule starts the watermark function within a minute. Say it sleeps
       // again, so the next stage function to wake from idleness tries too.
       deps.warn?.('could not wake the watermark function', { stage: stage.id, error: (e as Error).message });
-      await deps.backend.markWatermarkAsleep();
+      await deps.coordination.markWatermarkAsleep();
     }
   };
 
   return async (event) => {
     const started = clock();
     if (event.Records.length === 0) return { batchItemFailures: [] };
-    const { batch, deadLetters: unreadable } = toStageBatch(stage, event, started);
+    const { batch, deadLetters: unreadable } = toStageBatch(stage, event);
     // Chaos runs only (inert otherwise): crash points between the effects, salted by what the batch holds.
     const salt = `${stage.id}/${batch.shardId}/${event.Records[0]!.kinesis.sequenceNumber}-${event.Records[event.Records.length - 1]!.kinesis.sequenceNumber}`;
     faultPoint('after-decode', salt);
-    const countsBefore = deps.stateCounters?.();
-    const result = await executor.runBatch(batch);
-    faultPoint('after-state', salt);
-    await deps.sinks.deadLetters([...unreadable, ...result.deadLetters]);
-    await deps.sinks.write(result.outputs);
-    faultPoint('after-sinks', salt);
+    const countsBefore = deps.states && { ...deps.states.counters };
+    let result: StageResult;
     let markers = 0;
-    if (stage.output.kind === 'shuffle') {
-      markers = (await emitShuffle(deps.shuffleWriter!, batch.shardId, result.shuffled, result.watermark)).markers;
-      faultPoint('after-envelopes', salt);
+    for (let lost = 0; ; lost++) {
+      const prepared = await executor.run(batch);
+      result = prepared.result;
+      try {
+        faultPoint('after-state', salt);
+        await deps.sinks.deadLetters([...unreadable, ...result.deadLetters]);
+        await deps.sinks.write(result.outputs);
+        faultPoint('after-sinks', salt);
+        if (stage.output.kind === 'shuffle') {
+          markers = (await emitShuffle(deps.shuffleWriter!, batch.shardId, result.shuffled, result.markerWatermarkMs)).markers;
+          faultPoint('after-envelopes', salt);
+        }
+        if ((await prepared.commit()) !== 'lost') break;
+      } catch (e) {
+        executor.drop(batch.shardId);
+        throw e;
+      }
+      if (lost + 1 >= MAX_LOST_SLOTS) throw new Error(`stage ${stage.id}, shard ${batch.shardId}: lost its log slot ${MAX_LOST_SLOTS} times in a row (other writers keep appending); Lambda retries the batch`);
     }
-    await executor.commit(result);
-    // After the commit: a watermark function deciding to sleep reads the keyed stages' inputs after
-    // saying so, so either it sees this batch's input active or this claim sees it asleep.
-    if (stage.keyed && result.wokeInput && deps.wakeWatermark && (await deps.backend.claimWatermarkWake())) await wake(deps.wakeWatermark);
+    faultPoint('after-commit', salt);
+    // After the commit: a watermark function deciding to sleep reads the shards' log heads after saying
+    // so, so either it sees this shard active or this claim sees it asleep.
+    if (result.wokeInput && deps.wakeWatermark && (await deps.coordination.claimWatermarkWake())) await wake(deps.wakeWatermark);
     faultPoint('before-return', salt);
-    const countsAfter = deps.stateCounters?.();
     const done = clock();
+    const countsAfter = deps.states?.counters;
     deps.onInvocation?.({
       stage: stage.id,
       shardId: batch.shardId,
@@ -111,11 +134,18 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
       late: result.late.length,
       deadLetters: unreadable.length + result.deadLetters.length,
       markers,
-      watermarkMs: result.watermark.afterMs,
+      watermarkMs: result.watermarkMs,
       durationMs: done - started,
       atMs: done,
-      elementsIn: batch.kind === 'source' ? event.Records.length : batch.elements.length,
-      ...(countsBefore && countsAfter && { stateWrites: countsAfter.writes - countsBefore.writes, conditionFailures: countsAfter.conditionFailures - countsBefore.conditionFailures }),
+      elementsIn: batch.kind === 'source' ? event.Records.length : batch.inputs.reduce((n, i) => n + (i.kind === 'envelope' ? i.elements.length : 0), 0),
+      ...(countsBefore &&
+        countsAfter && {
+          stateAppends: countsAfter.appends - countsBefore.appends,
+          stateBytes: countsAfter.bytesAppended - countsBefore.bytesAppended,
+          lostSlots: countsAfter.lostSlots - countsBefore.lostSlots,
+          stateLoads: countsAfter.loads - countsBefore.loads,
+          shardStateBytes: deps.states!.cachedBytes().find((c) => c.shard === `${stage.id}#${batch.shardId}`)?.bytes ?? 0,
+        }),
       lateSample: lateSample(result.late),
       deadLetterSample: deadLetterSample([...unreadable, ...result.deadLetters]),
     });

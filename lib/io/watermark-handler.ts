@@ -1,30 +1,32 @@
 import type { Plan, Stage } from '../plan/plan';
-import { StageExecutor, stageInputIds } from '../runtime/stage-executor';
-import type { DeadLetter } from '../runtime/records';
-import type { StateBackend } from '../state/backend';
-import { NO_WATERMARK } from '../time/watermark';
-import type { SinkWriter } from './sinks';
-import { deadLetterSample, type DeadLetterSample, type StateWriteCounts } from './metrics';
+import type { WatermarkCoordination } from '../state/coordination';
+import type { ShardLogStore } from '../state/shard-log';
+import { encodeTick } from './envelope';
+import type { KinesisWriter } from './kinesis-writer';
 
 export interface WatermarkTick {
   readonly stage: string;
-  readonly watermarkMs: number;
-  readonly fired: number;
-  readonly outputs: number;
-  /** Firing failures written as dead letters, with a few of them by name. */
-  readonly deadLetters?: number;
-  readonly deadLetterSample?: readonly DeadLetterSample[];
-  /** State item writes and refused conditions while firing, when the backend counts them. */
-  readonly stateWrites?: number;
-  readonly conditionFailures?: number;
-  /** Processing time of the tick (watermark lag = atMs − watermarkMs). */
+  /** Ticks put, one per shard of the stage's input stream. */
+  readonly ticks: number;
+  /** Shards whose log says every input is idle (nothing fires there until data comes). */
+  readonly idleShards: number;
+  readonly shards: number;
+  /** Processing time of the tick. */
   readonly atMs?: number;
 }
 
 export interface WatermarkHandlerDeps {
   readonly plan: Plan;
-  readonly backend: StateBackend;
-  readonly sinks: SinkWriter;
+  /** The keyed shards' logs: their heads say whether a shard's inputs are all idle. */
+  readonly logs: ShardLogStore;
+  readonly coordination: WatermarkCoordination;
+  /** A writer for a stage's input stream (ticks go to every shard of it). */
+  readonly writerFor: (stream: string) => KinesisWriter;
+  /**
+   * Every shard of a stream, open or closed (ListShards): the upstream shards a keyed shard must wait for,
+   * and the shards whose logs to look at.
+   */
+  readonly listShards: (stream: string) => Promise<readonly string[]>;
   readonly clock?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Run ticks for this long in one invocation (EventBridge fires at most once a minute). Default 0: one tick. */
@@ -32,16 +34,16 @@ export interface WatermarkHandlerDeps {
   /** Time between ticks inside one invocation. Default 1000 ms. */
   readonly tickMs?: number;
   /**
-   * Return before `loopForMs` once a tick finds every input of every keyed stage idle: nothing can fire
-   * until data comes, and a loop would only bill. The stage function that next wakes from idleness
-   * starts this function again (`wakeWatermark` of the stage handler); the schedule does otherwise.
+   * Return before `loopForMs` once every keyed shard's log says all its inputs are idle: nothing can fire
+   * until data comes, and a loop would only bill. The stage function that next hears an input again
+   * starts this function (`wakeWatermark` of the stage handler); the schedule does otherwise.
    */
   readonly stopWhenIdle?: boolean;
   /**
    * Ticks without a pause while events flow, as deployed: one invocation ticks at a time (it holds a
    * lease for its loop; one that finds the lease held returns at once), and at the end of its loop, while
-   * an input is still active, it gives the lease up and starts its successor (`invokeSuccessor`, an
-   * asynchronous invoke of itself) — so the schedule's next minute is a safety net, not a 5 s pause.
+   * a shard is still active, it gives the lease up and starts its successor (`invokeSuccessor`, an
+   * asynchronous invoke of itself) — so the schedule's next minute is a safety net, not a pause.
    */
   readonly handOver?: {
     /** A name for this invocation (the lease's holder). */
@@ -53,63 +55,49 @@ export interface WatermarkHandlerDeps {
     readonly warn?: (message: string, detail: Record<string, unknown>) => void;
   };
   readonly onTick?: (tick: WatermarkTick) => void;
-  /** The backend's write counters so far (e.g. `DynamoBackend.counters`), for per-tick metrics. */
-  readonly stateCounters?: () => StateWriteCounts;
-  /**
-   * Every shard of a stream, open or closed (ListShards): which inputs a keyed stage must wait for. Without
-   * it the plan's shard counts stand in, which cannot tell a split's children from a shard not heard yet.
-   */
-  readonly listShards?: (stream: string) => Promise<readonly string[]>;
 }
 
 /**
- * The scheduled watermark function: for each keyed stage, the watermark is the minimum over its
- * active inputs; every window and timer due by it fires (results to the sinks first, then the item is
- * marked fired or closed under its version), and the stage's fired watermark is recorded. Two
- * invocations racing fire each window once: the loser's conditional write fails and it re-reads.
+ * The watermark function. Keyed stages fire their windows and timers themselves, as the watermark
+ * markers in their input pass them; what they cannot see is silence. So every tick this function puts
+ * a tick record on every shard of each shuffled keyed stage's input stream (ExplicitHashKey picks the
+ * shard), naming the upstream shards that exist: the stage decides from its arrival time which inputs
+ * have gone idle, and fires what that lets through — in stream order, like any record.
  */
 export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promise<WatermarkTick[]> {
   const clock = deps.clock ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const executors = deps.plan.stages.filter((s) => s.keyed).map((s) => new StageExecutor(deps.plan, s, deps.backend));
-  const knownInputs = async (stage: Stage): Promise<readonly string[] | undefined> => {
-    if (!deps.listShards) return undefined;
-    const source = deps.plan.stages[0]!.input.stream;
-    return stage.input.kind === 'source'
-      ? stageInputIds(stage, await deps.listShards(source))
-      : stageInputIds(stage, await deps.listShards(stage.input.stream), await deps.listShards(source));
+  const stages = deps.plan.stages.filter((s) => s.keyed && s.input.kind === 'shuffle');
+  const upstreamStream = (stage: Stage): string => deps.plan.stages.find((s) => s.id === (stage.input as { fromStage: string }).fromStage)!.input.stream;
+
+  /**
+   * Whether a keyed shard can fire nothing until data comes: its log says all its inputs are idle. A shard
+   * without a log has not even had a tick yet: the first names its upstream shards, which then hold its
+   * watermark until they speak or go idle — so it is not idle until its log says so.
+   */
+  const shardIdle = async (stageId: string, shardId: string): Promise<boolean> => (await deps.logs.readHead({ stageId, shardId }))?.idle === true;
+  const allIdle = async (): Promise<boolean> => {
+    for (const stage of stages) {
+      for (const shardId of await deps.listShards(stage.input.stream)) if (!(await shardIdle(stage.id, shardId))) return false;
+    }
+    return true;
   };
 
-  /** One tick: every keyed stage fires what its watermark makes due. `idle`: every input of every stage is. */
+  /** One tick: a tick record on every shard of every shuffled keyed stage. `idle`: every shard's log says idle. */
   const tick = async (): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const ticks: WatermarkTick[] = [];
     let idle = true;
-    for (const executor of executors) {
+    for (const stage of stages) {
       const atMs = clock();
-      const progress = await executor.inputProgress(atMs, await knownInputs(executor.stage));
-      idle &&= progress.idle;
-      const watermarkMs = progress.watermarkMs;
-      if (watermarkMs === NO_WATERMARK) continue;
-      let outputs = 0;
-      const deadLetters: DeadLetter[] = [];
-      const countsBefore = deps.stateCounters?.();
-      const { fired } = await executor.fireDue(watermarkMs, async (f) => {
-        await deps.sinks.deadLetters(f.deadLetters);
-        await deps.sinks.write(f.outputs);
-        outputs += f.outputs.length;
-        deadLetters.push(...f.deadLetters);
-      });
-      const countsAfter = deps.stateCounters?.();
-      const t: WatermarkTick = {
-        stage: executor.stage.id,
-        watermarkMs,
-        fired,
-        outputs,
-        deadLetters: deadLetters.length,
-        deadLetterSample: deadLetterSample(deadLetters),
-        ...(countsBefore && countsAfter && { stateWrites: countsAfter.writes - countsBefore.writes, conditionFailures: countsAfter.conditionFailures - countsBefore.conditionFailures }),
-        atMs,
-      };
+      const writer = deps.writerFor(stage.input.stream);
+      const data = encodeTick(await deps.listShards(upstreamStream(stage)));
+      const open = await writer.openShards(atMs);
+      await writer.put(open.map((s) => [{ partitionKey: 'tick', data, explicitHashKey: s.startingHashKey.toString() }]));
+      const shards = await deps.listShards(stage.input.stream);
+      let idleShards = 0;
+      for (const shardId of shards) if (await shardIdle(stage.id, shardId)) idleShards += 1;
+      idle &&= idleShards === shards.length;
+      const t: WatermarkTick = { stage: stage.id, ticks: open.length, idleShards, shards: shards.length, atMs };
       deps.onTick?.(t);
       ticks.push(t);
     }
@@ -117,22 +105,18 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
   };
 
   /**
-   * Says the function sleeps, then looks at the inputs once more: a stage function commits its input
-   * before it claims the wake, so either this look sees it active or its claim sees the flag. If an input
-   * became active meanwhile, takes the flag back and goes on.
+   * Says the function sleeps, then looks at the logs once more: a stage function appends its entry before
+   * it claims the wake, so either this look sees it active or its claim sees the flag. If a shard became
+   * active meanwhile, takes the flag back and goes on.
    */
   const fallAsleep = async (): Promise<boolean> => {
-    await deps.backend.markWatermarkAsleep();
-    for (const executor of executors) {
-      if (!(await executor.inputProgress(clock())).idle) {
-        await deps.backend.claimWatermarkWake();
-        return false;
-      }
-    }
-    return true;
+    await deps.coordination.markWatermarkAsleep();
+    if (await allIdle()) return true;
+    await deps.coordination.claimWatermarkWake();
+    return false;
   };
 
-  /** The loop of one invocation; `idle`: it ended because every input was idle (the function sleeps). */
+  /** The loop of one invocation; `idle`: it ended because every shard was idle (the function sleeps). */
   const loop = async (): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const until = clock() + (deps.loopForMs ?? 0);
     const all: WatermarkTick[] = [];
@@ -150,16 +134,16 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
     if (!handOver) return (await loop()).ticks;
     const holder = handOver.holder();
     const startedMs = clock();
-    if (!(await deps.backend.acquireWatermarkLease(holder, startedMs, startedMs + handOver.leaseMs))) return [];
+    if (!(await deps.coordination.acquireWatermarkLease(holder, startedMs, startedMs + handOver.leaseMs))) return [];
     let result: { ticks: WatermarkTick[]; idle: boolean };
     try {
       result = await loop();
     } catch (e) {
-      await deps.backend.releaseWatermarkLease(holder).catch(() => false);
+      await deps.coordination.releaseWatermarkLease(holder).catch(() => false);
       throw e;
     }
     // A lease that expired meanwhile belongs to another invocation now: that one goes on, not a successor.
-    const stillHeld = await deps.backend.releaseWatermarkLease(holder);
+    const stillHeld = await deps.coordination.releaseWatermarkLease(holder);
     if (stillHeld && !result.idle) {
       try {
         await handOver.invokeSuccessor();

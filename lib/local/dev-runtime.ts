@@ -1,4 +1,3 @@
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -7,7 +6,8 @@ import { dynamoClient, kinesisClient } from '../io/aws-clients';
 import { loadJob } from '../cli/load-job';
 import type { Plan } from '../plan/plan';
 import { planJob } from '../plan/planner';
-import { metaPk } from '../state/dynamodb/item-codec';
+import { DynamoLogStore } from '../state/dynamodb/dynamo-log-store';
+import { ShardStates } from '../state/shard-states';
 import { NO_WATERMARK } from '../time/watermark';
 import { bundleFunctions } from '../../infra/bundle';
 import { startEdge, type Edge, type EdgeOptions } from './edge';
@@ -95,6 +95,8 @@ export class DevRuntime {
   private readonly watermarks = new Map<string, number>();
   private readonly functionFigures = new FunctionFigures();
   private stateReader: StateReader | undefined;
+  /** The keyed shards' states, read from their logs for the progress line. */
+  private shardStates: ShardStates | undefined;
   readonly kinesis;
   readonly ddb;
 
@@ -250,11 +252,14 @@ export class DevRuntime {
     }
   }
 
+  /** A keyed stage's watermark: the lowest of its shards', as their logs have them. */
   private async readWatermarks(): Promise<void> {
-    for (const stage of this.plan.stages.filter((s) => s.keyed)) {
-      const { Item } = await this.ddb.send(new GetItemCommand({ TableName: this.plan.stateTable, Key: { pk: { S: metaPk(stage.id) }, sk: { S: 'watermark' } } }));
-      const wm = Item?.wm?.N === undefined ? NO_WATERMARK : Number(Item.wm.N);
-      if (wm !== NO_WATERMARK) this.watermarks.set(stage.id, wm);
+    this.shardStates ??= new ShardStates(new DynamoLogStore(this.ddb, this.plan.stateTable));
+    for (const [i, stage] of this.plan.stages.entries()) {
+      if (!stage.keyed) continue;
+      let min = Number.POSITIVE_INFINITY;
+      for (const { shardId } of this.mappings[i]?.stats().shards ?? []) min = Math.min(min, (await this.shardStates.current({ stageId: stage.id, shardId })).watermarkMs);
+      if (Number.isFinite(min) && min !== NO_WATERMARK) this.watermarks.set(stage.id, min);
     }
   }
 

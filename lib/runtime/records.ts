@@ -32,10 +32,20 @@ export interface KeyedElement extends Element {
 export interface Output {
   readonly id: string;
   readonly record: Record<string, unknown>;
+  /**
+   * For results that may be emitted again under the same sink item (a late firing, a session that grew):
+   * the newer has the greater order (fixed width, compared as strings), and a sink keeps only the newest.
+   */
+  readonly order?: string;
 }
 
 /** A record that could not be processed, with why and where it came from. */
 export interface DeadLetter {
+  /**
+   * Unique and deterministic: a replay rewrites the same dead letter, a different failure never collides.
+   * Default (records refused where they came in): `shardId/sequenceNumber/operator`.
+   */
+  readonly id?: string;
   readonly reason: string;
   readonly shardId: string;
   readonly sequenceNumber: string;

@@ -24,6 +24,18 @@ export interface LogEntry {
   readonly body: Uint8Array;
   /** Processing time of the write: how old a snapshot is, for the policy that refreshes it before it expires. */
   readonly writtenAtMs: number;
+  /**
+   * Every input of the shard was idle after this entry: nothing fires until data comes. Readable without the
+   * body ({@link ShardLogStore.readHead}), for the watermark function deciding whether to sleep.
+   */
+  readonly idle?: boolean;
+}
+
+/** The latest entry of a log, without its body. */
+export interface LogHead {
+  readonly slot: number;
+  readonly idle: boolean;
+  readonly writtenAtMs: number;
 }
 
 /** Where shard logs live: DynamoDB deployed, process memory in tests and the harness. */
@@ -37,6 +49,11 @@ export interface ShardLogStore {
   readAfter(log: LogId, slot: number): Promise<LogEntry[]>;
   /** The latest snapshot and every entry after it, in slot order; the whole log when it has no snapshot; [] when empty. */
   readLatest(log: LogId): Promise<LogEntry[]>;
+  /** The latest entry's slot and flags, without its body; undefined for an empty log. */
+  readHead(log: LogId): Promise<LogHead | undefined>;
 }
 
 export const logKey = (log: LogId): string => `${log.stageId}#${log.shardId}`;
+
+/** DynamoDB bills a write per started KB of the item; a log item's keys and attributes add ~100 bytes. */
+export const writeUnitsOf = (bodyBytes: number): number => Math.max(1, Math.ceil((bodyBytes + 100) / 1024));

@@ -76,6 +76,8 @@ export class ShardState {
   }
 
   setMark(upstreamShard: string, position: Position): void {
+    const before = this.marks.get(upstreamShard);
+    if (before?.sequenceNumber === position.sequenceNumber && before.subIndex === position.subIndex) return;
     this.marks.set(upstreamShard, { sequenceNumber: position.sequenceNumber, subIndex: position.subIndex });
     this.dirtyMarks.add(upstreamShard);
   }
@@ -88,9 +90,19 @@ export class ShardState {
     return this.inputs.entries();
   }
 
+  /** Sets what the shard knows of an input; the same again changes nothing (a replay must not append an entry). */
   setInput(upstreamShard: string, input: InputState): void {
+    const before = this.inputs.get(upstreamShard);
+    if (before && before.watermarkMs === input.watermarkMs && before.heardAtMs === input.heardAtMs && before.idle === input.idle) return;
     this.inputs.set(upstreamShard, input);
     this.dirtyInputs.add(upstreamShard);
+  }
+
+  /** Whether the shard has inputs and every one is idle: nothing fires until data comes. */
+  get allInputsIdle(): boolean {
+    if (this.inputs.size === 0) return false;
+    for (const input of this.inputs.values()) if (!input.idle) return false;
+    return true;
   }
 
   setWatermark(watermarkMs: number): void {

@@ -146,7 +146,7 @@ export class ShardStates {
       cached.deltaBytesSinceSnapshot + body.byteLength >= this.snapshotAfterDeltaRatio * Math.max(cached.snapshotBytes, 4096) ||
       now - cached.snapshotAtMs >= this.snapshotMaxAgeMs;
     if (snapshot) body = state.takeSnapshot();
-    return { slot: state.slot + 1, kind: snapshot ? 'snapshot' : 'delta', body, writtenAtMs: now };
+    return { slot: state.slot + 1, kind: snapshot ? 'snapshot' : 'delta', body, writtenAtMs: now, ...(state.allInputsIdle && { idle: true }) };
   }
 
   /**

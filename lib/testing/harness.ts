@@ -2,9 +2,10 @@ import type { JobDefinition } from '../api/graph';
 import type { Plan, Stage } from '../plan/plan';
 import { planJob } from '../plan/planner';
 import type { DeadLetter, Element, Output } from '../runtime/records';
-import { StageExecutor, type SinkOutput, type StageResult } from '../runtime/stage-executor';
-import { MemoryBackend } from '../state/memory/memory-backend';
-import { END_OF_INPUT } from '../time/watermark';
+import { StageExecutor, type ShuffleInput, type StageBatch, type StageResult } from '../runtime/stage-executor';
+import { MemoryLogStore } from '../state/memory/memory-log-store';
+import { ShardStates } from '../state/shard-states';
+import { END_OF_INPUT, NO_WATERMARK } from '../time/watermark';
 
 /** Options of {@link harness}. */
 export interface HarnessOptions {
@@ -26,9 +27,9 @@ export interface SendOptions {
 /** Options of `replay`. */
 export interface ReplayOptions {
   /**
-   * 'after-state': the invocation dies once state is written: its outputs are lost and nothing is
-   * committed, so Lambda will deliver the batch again (replay it to see that nothing counts twice and
-   * nothing is lost).
+   * 'after-state': the invocation dies once it has computed the batch: its outputs are lost, its state
+   * changes never reach the log and its container's cache is gone, so Lambda will deliver the batch again
+   * (replay it to see that nothing counts twice and nothing is lost).
    */
   crash?: 'after-state';
 }
@@ -47,25 +48,26 @@ export function harness(job: JobDefinition, options: HarnessOptions = {}): Harne
 }
 
 export class Harness {
-  readonly backend = new MemoryBackend();
-  private readonly executors: Map<string, StageExecutor>;
+  /** The keyed shards' logs, in memory: what the deployed job keeps in DynamoDB. */
+  readonly logs = new MemoryLogStore();
+  private states = new ShardStates(this.logs);
+  private executors: Map<string, StageExecutor>;
   private readonly sequence = new Map<string, bigint>();
   private readonly emitted = new Map<string, Output[]>();
   private readonly lateElements: Element[] = [];
   private readonly dead: DeadLetter[] = [];
   private nowMs: number;
-  private readonly startMs: number;
-  private keyedWatermark = Number.MIN_SAFE_INTEGER;
-  /** Source shards that have delivered a batch. */
+  /** Source shards that have delivered a batch, in order. */
   private readonly heardShards = new Set<string>();
+  /** Each keyed shard's watermark after its last committed batch. */
+  private readonly watermarks = new Map<string, number>();
 
   constructor(
     readonly plan: Plan,
     private readonly options: HarnessOptions,
   ) {
-    this.executors = new Map(plan.stages.map((s) => [s.id, new StageExecutor(plan, s, this.backend)]));
+    this.executors = this.newExecutors();
     this.nowMs = options.startMs ?? 0;
-    this.startMs = this.nowMs;
   }
 
   /** Sends one event (as JSON, like a producer) into the source stream. */
@@ -73,7 +75,7 @@ export class Harness {
     await this.sendBatch([event], options);
   }
 
-  /** Sends events as one batch of one shard: the store sees one update per item for all of them. */
+  /** Sends events as one batch of one shard. */
   async sendBatch(events: readonly unknown[], options: SendOptions = {}): Promise<void> {
     const shardId = options.shard ?? 'shard-0';
     await this.sendRaw(events.map((e) => JSON.stringify(e)), shardId);
@@ -93,42 +95,34 @@ export class Harness {
    */
   async replay(records: readonly { shardId: string; sequenceNumber: string; data: string }[], options: ReplayOptions = {}): Promise<void> {
     const crashed = options.crash === 'after-state';
-    const byShard = new Map<string, typeof records[number][]>();
-    for (const r of records) byShard.set(r.shardId, [...(byShard.get(r.shardId) ?? []), r]);
+    const byShard = new Map<string, { shardId: string; sequenceNumber: string; data: string }[]>();
+    for (const r of records) {
+      let list = byShard.get(r.shardId);
+      if (!list) byShard.set(r.shardId, (list = []));
+      list.push(r);
+    }
+    const [first, next] = this.plan.stages;
     for (const [shardId, shardRecords] of byShard) {
       this.heardShards.add(shardId);
-      const [first, ...rest] = this.plan.stages;
-      const result = await this.executor(first!).runBatch({ kind: 'source', shardId, nowMs: this.nowMs, records: shardRecords });
-      if (!crashed) {
-        this.collect(result);
-        await this.executor(first!).commit(result);
-      }
-      const next = rest[0];
-      if (next) {
-        const r2 = await this.executor(next).runBatch({
-          kind: 'shuffled',
-          shardId: `${next.input.stream}-0`,
-          nowMs: this.nowMs,
-          elements: result.shuffled,
-          heard: [{ upstreamShard: shardId, watermarkMs: result.watermark.afterMs }],
-        });
-        if (crashed) continue;
-        this.collect(r2);
-        await this.executor(next).commit(r2);
-      }
-      if (this.options.watermarks === 'strategy') await this.advanceByStrategy();
+      const source = await this.run(first!, { kind: 'source', shardId, records: shardRecords }, crashed);
+      if (!next) continue;
+      const inputs: ShuffleInput[] = [{ kind: 'envelope', from: shardId, arrivalMs: this.nowMs, elements: source.shuffled }];
+      if (this.options.watermarks === 'strategy') inputs.push({ kind: 'marker', from: shardId, arrivalMs: this.nowMs, watermarkMs: source.markerWatermarkMs });
+      await this.runKeyed(inputs, crashed);
     }
   }
 
-  /** Moves the keyed stage's watermark to `ts`, firing every window and timer it makes due. */
+  /** Moves the keyed stage's watermark to `ts` (every input at `ts`), firing every window and timer it makes due. */
   async watermark(ts: number): Promise<void> {
     const stage = this.keyedStage();
-    if (!stage || ts <= this.keyedWatermark) return;
-    this.keyedWatermark = ts;
-    await this.executor(stage).fireDue(ts, async (fired) => {
-      this.collectOutputs(fired.outputs);
-      this.dead.push(...fired.deadLetters);
-    });
+    if (!stage || ts <= this.currentWatermark()) return;
+    if (stage.input.kind === 'source') {
+      // A keyed source stage: its shards' watermarks follow their records' event time; a manual one moves
+      // them all, as a marker would.
+      for (const shardId of this.heardShards) await this.run(stage, { kind: 'shuffled', shardId, inputs: [{ kind: 'marker', from: 'harness', arrivalMs: this.nowMs, watermarkMs: ts }] });
+      return;
+    }
+    await this.runKeyed(this.upstreamShards().map((u) => ({ kind: 'marker', from: u, arrivalMs: this.nowMs, watermarkMs: ts })));
   }
 
   /** End of input: fires and closes everything still open (Flink's final MAX_WATERMARK). */
@@ -136,10 +130,24 @@ export class Harness {
     await this.watermark(END_OF_INPUT);
   }
 
-  /** Moves processing time (for idle shards). */
+  /**
+   * Moves processing time (for idle shards). With `watermarks: 'strategy'`, a tick then tells the keyed
+   * stage which inputs have been silent for `idleAfter`, as the watermark function's ticks do.
+   */
   async advanceProcessingTime(ms: number): Promise<void> {
     this.nowMs += ms;
-    if (this.options.watermarks === 'strategy') await this.advanceByStrategy();
+    const stage = this.keyedStage();
+    if (this.options.watermarks !== 'strategy' || stage?.input.kind !== 'shuffle') return;
+    await this.runKeyed([{ kind: 'tick', arrivalMs: this.nowMs, upstream: this.upstreamShards() }]);
+  }
+
+  /**
+   * A container's cache lost (recycled, or another container takes the next batch): the keyed state is
+   * loaded again from its log. Nothing must change.
+   */
+  loseCaches(): void {
+    this.states = new ShardStates(this.logs);
+    this.executors = this.newExecutors();
   }
 
   /** The records a sink received, in order (default: the job's main sink). */
@@ -154,19 +162,21 @@ export class Harness {
 
   /**
    * What a DynamoDB sink table would hold: one item per key + windowStart (window results), per the
-   * sink's `key` option, or per id, the latest write winning.
+   * sink's `key` option, or per id; of results for one item, the newest (by order) wins.
    */
   table(sink: string = this.mainSink()): Record<string, unknown>[] {
     const spec = this.plan.sinks.find((s) => s.name === sink);
     const keyOption = spec?.kind === 'dynamodb' ? spec.options.key : undefined;
-    const items = new Map<string, Record<string, unknown>>();
+    const items = new Map<string, Output>();
     for (const o of this.outputs(sink)) {
       const r = o.record;
       const itemKey =
         typeof r.key === 'string' && typeof r.windowStart === 'number' ? `${r.key}\u0000${r.windowStart}` : keyOption ? `key\u0000${keyOption(r)}` : o.id;
-      items.set(itemKey, r);
+      const held = items.get(itemKey);
+      if (held?.order !== undefined && o.order !== undefined && held.order > o.order) continue;
+      items.set(itemKey, o);
     }
-    return [...items.values()];
+    return [...items.values()].map((o) => o.record);
   }
 
   /** Elements dropped as late (also sent to the late output when the job has one). */
@@ -178,31 +188,74 @@ export class Harness {
     return [...this.dead];
   }
 
-  /** The watermark the keyed stage has fired up to. */
-  currentWatermark(): number {
-    return this.keyedWatermark;
+  /**
+   * The keyed stage's state per key (open windows, sessions, process state), as a cold container would
+   * load it from the shards' logs: what a crash or a lost cache would leave.
+   */
+  async state(): Promise<Record<string, unknown>> {
+    const stage = this.keyedStage();
+    if (!stage) return {};
+    const shards = stage.input.kind === 'source' ? [...this.heardShards] : [this.shuffledShard(stage)];
+    const cold = new ShardStates(this.logs);
+    const keys: Record<string, unknown> = {};
+    for (const shardId of shards) {
+      const state = await cold.current({ stageId: stage.id, shardId });
+      for (const key of state.keys()) keys[key] = structuredClone(state.get(key));
+    }
+    return keys;
   }
 
-  private async advanceByStrategy(): Promise<void> {
+  /** The keyed stage's watermark: the lowest of its shards' (one shuffled shard, or one per source shard). */
+  currentWatermark(): number {
     const stage = this.keyedStage();
-    if (!stage) return;
-    // As Flink waits for every input channel: no watermark until each declared source shard has delivered
-    // (or until the idleness timeout, as withIdleness marks a silent split idle). Otherwise a shard whose
-    // first batch comes later would find its on-time records late.
-    const source = this.plan.stages[0]?.input;
-    const declaredShards = source?.kind === 'source' ? source.shards : 1;
-    if (this.heardShards.size < declaredShards && this.nowMs - this.startMs < this.plan.eventTime.idleAfterMs) return;
-    await this.watermark(await this.executor(stage).currentWatermark(this.nowMs));
+    if (!stage) return NO_WATERMARK;
+    const shards = stage.input.kind === 'source' ? [...this.heardShards] : [this.shuffledShard(stage)];
+    if (shards.length === 0) return NO_WATERMARK;
+    return Math.min(...shards.map((shardId) => this.watermarks.get(shardId) ?? NO_WATERMARK));
+  }
+
+  /** Runs one batch on a stage and, unless it crashed, collects and commits it; a crash drops the shard's cache. */
+  private async run(stage: Stage, batch: StageBatch, crashed = false): Promise<StageResult> {
+    const executor = this.executors.get(stage.id)!;
+    const prepared = await executor.run(batch);
+    if (crashed) {
+      executor.drop(batch.shardId);
+      return prepared.result;
+    }
+    this.collect(prepared.result);
+    if ((await prepared.commit()) === 'lost') throw new Error(`harness: log slot of ${stage.id}/${batch.shardId} taken (nothing else writes here)`);
+    if (stage.keyed) this.watermarks.set(batch.shardId, prepared.result.watermarkMs);
+    return prepared.result;
+  }
+
+  private async runKeyed(inputs: ShuffleInput[], crashed = false): Promise<void> {
+    const stage = this.keyedStage();
+    if (!stage || stage.input.kind !== 'shuffle') return;
+    await this.run(stage, { kind: 'shuffled', shardId: this.shuffledShard(stage), inputs }, crashed);
+  }
+
+  /** The source shards: those the plan declares (`shard-0`, `shard-1`, …) and any a test sent on. */
+  private upstreamShards(): string[] {
+    const declared = Array.from({ length: this.plan.stages[0]!.input.shards }, (_, i) => `shard-${i}`);
+    return [...new Set([...declared, ...this.heardShards])];
+  }
+
+  private shuffledShard(stage: Stage): string {
+    return `${stage.input.stream}-0`;
   }
 
   private collect(result: StageResult): void {
-    this.collectOutputs(result.outputs);
+    for (const { sink, output } of result.outputs) {
+      let list = this.emitted.get(sink);
+      if (!list) this.emitted.set(sink, (list = []));
+      list.push(output);
+    }
     this.lateElements.push(...result.late);
     this.dead.push(...result.deadLetters);
   }
 
-  private collectOutputs(outputs: readonly SinkOutput[]): void {
-    for (const { sink, output } of outputs) this.emitted.set(sink, [...(this.emitted.get(sink) ?? []), output]);
+  private newExecutors(): Map<string, StageExecutor> {
+    return new Map(this.plan.stages.map((s) => [s.id, new StageExecutor(this.plan, s, this.states)]));
   }
 
   private keyedStage(): Stage | undefined {
@@ -212,9 +265,5 @@ export class Harness {
   private mainSink(): string {
     const last = this.plan.stages[this.plan.stages.length - 1]!;
     return last.output.kind === 'sink' ? last.output.sink.name : '';
-  }
-
-  private executor(stage: Stage): StageExecutor {
-    return this.executors.get(stage.id)!;
   }
 }

@@ -7,7 +7,7 @@
  * process group). Afterwards the records Kinesis accepted are read back and handed to the sqlite3
  * reference, and the job's tables are compared with it.
  */
-import { GetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import * as fs from 'node:fs';
@@ -18,7 +18,8 @@ import { FAULTS_ENV, readInjectedFaults, type FaultConfig, type FaultPointName }
 import { DevRuntime } from '../../lib/local/dev-runtime';
 import type { EdgeCall } from '../../lib/local/edge';
 import { freePort } from '../../lib/local/free-port';
-import { metaPk } from '../../lib/state/dynamodb/item-codec';
+import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
+import { ShardStates } from '../../lib/state/shard-states';
 import { NO_WATERMARK } from '../../lib/time/watermark';
 import { namesOf, OUT_OF_ORDERNESS_MS, type JobKind } from './jobs/settings';
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
@@ -34,7 +35,7 @@ export interface FaultPlan {
   /** Probability of hanging until the function timeout, per call of each named point. */
   readonly hang: Partial<Record<FaultPointName, number>>;
   /** Stage invocations killed at a random moment of their work (a seeded delay after decoding). */
-  readonly midInvocation: { readonly probability: number; readonly maxDelayMs: number; readonly fireProbability: number };
+  readonly midInvocation: { readonly probability: number; readonly maxDelayMs: number };
   /** Workers SIGKILLed at random moments by the harness. */
   readonly randomKills: number;
   /** Probability that the edge answers a Kinesis call with a throttling error (half of it for DynamoDB calls). */
@@ -114,14 +115,11 @@ export interface ChaosRunReport {
  */
 const FAULT_POINT_KILLS: Partial<Record<FaultPointName, number>> = {
   'after-decode': 0.02,
-  'between-state-writes': 0.002,
   'after-state': 0.03,
   'after-sinks': 0.02,
   'after-envelopes': 0.03,
+  'after-commit': 0.02,
   'before-return': 0.02,
-  // Once per window fired, and a tick fires hundreds: a tick must mostly finish, or the stage's fired
-  // watermark (recorded once every due window has fired) would hardly move.
-  'after-fire-deliver': 0.001,
 };
 
 /** The faults of a run, from its seed. */
@@ -130,8 +128,8 @@ export function faultPlan(seed: number, quick = false): FaultPlan {
   const restartDraw = r.next();
   return {
     kill: FAULT_POINT_KILLS,
-    hang: { 'after-state': 0.003, 'after-envelopes': 0.003, 'after-fire-deliver': 0.0005 },
-    midInvocation: { probability: 0.04, maxDelayMs: 500, fireProbability: 0.001 },
+    hang: { 'after-state': 0.003, 'after-envelopes': 0.003 },
+    midInvocation: { probability: 0.04, maxDelayMs: 500 },
     randomKills: r.int(1, quick ? 1 : 3),
     throttle: 0.02 + r.next() * 0.03,
     split: true,
@@ -250,11 +248,22 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     return { kind: 'subprocess', dev };
   };
   const keyedStage = (): string => (kind === 'sliding' ? 's0' : 's1');
+  /**
+   * The watermark up to which the keyed stage has fired: the lowest of its open shards' (each keyed shard
+   * fires by its own), read from their logs. For the source-partitioned job the keyed shards are the
+   * source's, whose closed parents keep the watermark they stopped at.
+   */
+  let shardStates: ShardStates | undefined;
   const firedWatermark = async (): Promise<number> => {
     try {
-      const { Item } = await ddb.send(new GetItemCommand({ TableName: `${names.job}-state`, Key: { pk: { S: metaPk(keyedStage()) }, sk: { S: 'watermark' } }, ConsistentRead: true }));
-      return Item?.wm?.N === undefined ? NO_WATERMARK : Number(Item.wm.N);
+      shardStates ??= new ShardStates(new DynamoLogStore(ddb, `${names.job}-state`));
+      const stream = kind === 'sliding' ? names.source : `${names.job}-s1`;
+      const open = (await listShards(kinesis, stream)).filter((s) => s.open);
+      let min = Number.POSITIVE_INFINITY;
+      for (const { shardId } of open) min = Math.min(min, (await shardStates.current({ stageId: keyedStage(), shardId })).watermarkMs);
+      return open.length === 0 ? NO_WATERMARK : min;
     } catch {
+      shardStates = undefined;
       return NO_WATERMARK;
     }
   };

@@ -1,6 +1,6 @@
 /**
  * Faults the chaos runs found, each pinned down in memory with the harness's crash injection: the
- * first attempt of a batch writes its state and dies before delivering anything (`crash: 'after-state'`),
+ * first attempt of a batch computes its state and dies before delivering anything (`crash: 'after-state'`),
  * then Lambda delivers the batch again.
  */
 import { execFileSync } from 'node:child_process';
@@ -16,11 +16,10 @@ import { childBootstrap, startDynamo, type Emulator } from '../../lib/local/emul
 import { freePort } from '../../lib/local/free-port';
 import { createTable } from '../../lib/local/resources';
 import { planJob } from '../../lib/plan/planner';
-import { StageExecutor } from '../../lib/runtime/stage-executor';
-import type { SinkWriter } from '../../lib/io/sinks';
-import { createWatermarkHandler } from '../../lib/io/watermark-handler';
-import { DynamoBackend } from '../../lib/state/dynamodb/dynamo-backend';
-import { MemoryBackend } from '../../lib/state/memory/memory-backend';
+import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
+import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
+import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
+import { ShardStates } from '../../lib/state/shard-states';
 import { NO_WATERMARK } from '../../lib/time/watermark';
 import { descendants, ROOT } from './processes';
 
@@ -106,24 +105,28 @@ describe('on DynamoDB (dynalite)', () => {
     await dynamo?.stop();
   });
 
-  test('a downstream batch holding a retried upstream batch\'s envelopes twice counts each record once (the blind ADD path)', async () => {
+  test("a downstream batch holding a retried upstream batch's envelopes twice counts each record once", async () => {
     // Found by `npm run chaos` (tumbling seeds 1006, 1009: windows counted two and three times). An upstream
     // batch that dies after sending its envelopes is sent again; within the batching window the downstream
-    // shard can get both copies in one batch. The blind ADD summed every element it was given.
+    // shard can get both copies in one batch. (The per-item design's blind ADD summed both; the shard's marks
+    // must drop the second, on a cold container too.)
     const plan = planJob(job('dup-envelopes').source(source()).keyBy((c) => c.userId).window(tumbling('1s')).sum('clicks').sink(dynamoSink('dup-out')));
     await createTable(ddb, stateTableDefinition(plan));
-    const backend = new DynamoBackend(ddb, plan.stateTable);
-    const keyed = new StageExecutor(plan, plan.stages[1]!, backend);
-    const element = (seq: number, clicks: number, ts: number) => ({ origin: { shardId: 'shardId-000000000000', sequenceNumber: String(seq), subIndex: 0 }, timestampMs: ts, value: { userId: 'a', clicks, ts }, key: 'a' });
+    const logs = new DynamoLogStore(ddb, plan.stateTable);
+    const up = 'shardId-000000000000';
+    const element = (seq: number, clicks: number, ts: number) => ({ origin: { shardId: up, sequenceNumber: String(seq), subIndex: 0 }, timestampMs: ts, value: { userId: 'a', clicks, ts }, key: 'a' });
     const first = [element(1, 1, 100), element(2, 2, 200), element(3, 4, 300)];
     const retried = first.slice(0, 2); // the retry's first half (bisect), sent again
-    await keyed.runBatch({ kind: 'shuffled', shardId: 'shardId-000000000001', nowMs: 0, elements: [...first, ...retried], heard: [] });
-    await keyed.runBatch({ kind: 'shuffled', shardId: 'shardId-000000000001', nowMs: 0, elements: [element(4, 8, 400)], heard: [] });
-    const fired: unknown[] = [];
-    await keyed.fireDue(5_000, async (f) => {
-      fired.push(...f.outputs.map((o) => o.output.record));
-    });
-    expect(fired).toEqual([{ key: 'a', windowStart: 0, windowEnd: 1000, clicks: 15 }]);
+    const run = async (inputs: ShuffleInput[]) => {
+      // Each batch on a fresh container: the state comes from the log.
+      const prepared = await new StageExecutor(plan, plan.stages[1]!, new ShardStates(logs)).run({ kind: 'shuffled', shardId: 'shardId-000000000001', inputs });
+      expect(await prepared.commit()).toBe('appended');
+      return prepared.result;
+    };
+    await run([{ kind: 'envelope', from: up, arrivalMs: 1, elements: first }, { kind: 'envelope', from: up, arrivalMs: 2, elements: retried }]);
+    await run([{ kind: 'envelope', from: up, arrivalMs: 3, elements: retried }, { kind: 'envelope', from: up, arrivalMs: 3, elements: [element(4, 8, 400)] }]);
+    const fired = await run([{ kind: 'marker', from: up, arrivalMs: 4, watermarkMs: 5_000 }]);
+    expect(fired.outputs.map((o) => o.output.record)).toEqual([{ key: 'a', windowStart: 0, windowEnd: 1000, clicks: 15 }]);
   });
 });
 
@@ -133,50 +136,30 @@ describe('the watermark waits for every shard that exists, not for a number of i
   // plan has shards have reported" — and the split's children filled that count. The watermark moved on
   // without the silent shard, and its on-time records came in late.
   const plan = planJob(job('split-early').source(source()).keyBy((c) => c.userId).window(tumbling('1s')).count().sink(dynamoSink('split-early-out')));
-  const keyedStage = plan.stages[1]!;
   const shard = (n: number): string => `shardId-${String(n).padStart(12, '0')}`;
   const element = (from: number, seq: number, ts: number) => ({ origin: { shardId: shard(from), sequenceNumber: String(seq), subIndex: 0 }, timestampMs: ts, value: { userId: 'a', clicks: 1, ts }, key: 'a' });
 
-  /** Shard 1 was split into 2 and 3, whose records reached both downstream shards; shard 0 has not reported. */
-  async function splitBeforeShard0Reported(backend: MemoryBackend, nowMs: number): Promise<StageExecutor> {
-    const keyed = new StageExecutor(plan, keyedStage, backend);
+  test('a shard a tick names that has not reported holds the watermark until it reports or goes idle, on every keyed shard', async () => {
+    const states = new ShardStates(new MemoryLogStore());
+    const keyed = new StageExecutor(plan, plan.stages[1]!, states);
+    const run = async (down: string, inputs: ShuffleInput[]) => {
+      const prepared = await keyed.run({ kind: 'shuffled', shardId: down, inputs });
+      await prepared.commit();
+      return prepared.result;
+    };
+    // Shard 1 was split into 2 and 3, whose records reached both downstream shards; shard 0 has not reported.
     for (const down of ['d0', 'd1']) {
-      for (const up of [1, 2, 3]) {
-        const batch = { kind: 'shuffled' as const, shardId: down, nowMs, elements: [element(up, 10 + up, 20_000)], heard: [{ upstreamShard: shard(up), watermarkMs: 18_999 }] };
-        await keyed.commit(await keyed.runBatch(batch));
-      }
+      await run(down, [{ kind: 'tick', arrivalMs: 1_000, upstream: [0, 1, 2, 3].map(shard) }]);
+      for (const up of [1, 2, 3]) await run(down, [{ kind: 'envelope', from: shard(up), arrivalMs: 1_500, elements: [element(up, 10 + up, 20_000)] }, { kind: 'marker', from: shard(up), arrivalMs: 1_500, watermarkMs: 18_999 }]);
+      expect((await states.current({ stageId: 's1', shardId: down })).watermarkMs).toBe(NO_WATERMARK);
     }
-    return keyed;
-  }
-
-  test('a listed shard that has not reported holds the watermark until it reports or goes idle', async () => {
-    const backend = new MemoryBackend();
-    const keyed = await splitBeforeShard0Reported(backend, 1_000);
-    const known = [0, 1, 2, 3].flatMap((up) => ['d0', 'd1'].map((down) => `${down}<${shard(up)}`));
-    expect(await keyed.currentWatermark(2_000, known)).toBe(NO_WATERMARK);
-    // Shard 0 reports: its on-time record is not late.
-    const result = await keyed.runBatch({ kind: 'shuffled', shardId: 'd0', nowMs: 3_000, elements: [element(0, 5, 18_500)], heard: [{ upstreamShard: shard(0), watermarkMs: 17_999 }] });
+    // Shard 0 reports on d0: its on-time record is not late.
+    const result = await run('d0', [{ kind: 'envelope', from: shard(0), arrivalMs: 3_000, elements: [element(0, 5, 18_500)] }, { kind: 'marker', from: shard(0), arrivalMs: 3_000, watermarkMs: 17_999 }]);
     expect(result.late).toEqual([]);
-    await keyed.commit(result);
-    expect(await keyed.currentWatermark(3_000, known)).toBe(NO_WATERMARK); // d1 has not heard from shard 0 yet
-    // Silent for idleAfter since it was first listed: it no longer holds the watermark back.
-    expect(await keyed.currentWatermark(2_000 + plan.eventTime.idleAfterMs, known)).toBe(17_999);
-  });
-
-  test('the watermark function lists the streams\' shards and waits for the silent one, across its own restarts', async () => {
-    const backend = new MemoryBackend();
-    let nowMs = 1_000;
-    await splitBeforeShard0Reported(backend, nowMs);
-    const shards: Record<string, string[]> = { clicks: [0, 1, 2, 3].map(shard), [keyedStage.input.stream]: ['d0', 'd1'] };
-    const sinks = { deadLetters: async () => {}, write: async () => {} } as unknown as SinkWriter;
-    const watermarkFunction = () => createWatermarkHandler({ plan, backend, sinks, clock: () => nowMs, listShards: async (stream) => shards[stream]! });
-    expect(await watermarkFunction()()).toEqual([]);
-    nowMs = 2_000;
-    expect(await watermarkFunction()()).toEqual([]); // a new container: the hold started at the first tick, not now
-    expect(await backend.readStageWatermark(keyedStage.id)).toBe(NO_WATERMARK);
-    nowMs = 1_000 + plan.eventTime.idleAfterMs;
-    const [t] = await watermarkFunction()();
-    expect(t?.watermarkMs).toBe(18_999);
+    expect(result.watermarkMs).toBe(17_999);
+    // d1 has not heard from shard 0: it holds until a tick finds shard 0 silent for idleAfter since it was named.
+    expect((await run('d1', [{ kind: 'tick', arrivalMs: 1_000 + plan.eventTime.idleAfterMs - 1, upstream: [0, 1, 2, 3].map(shard) }])).watermarkMs).toBe(NO_WATERMARK);
+    expect((await run('d1', [{ kind: 'tick', arrivalMs: 1_000 + plan.eventTime.idleAfterMs, upstream: [0, 1, 2, 3].map(shard) }])).watermarkMs).toBe(18_999);
   });
 });
 

@@ -16,15 +16,21 @@ import { startDynamo, startKinesis, type Emulator } from '../../lib/local/emulat
 import { createResources } from '../../lib/local/resources';
 import type { Plan } from '../../lib/plan/plan';
 import { planJob } from '../../lib/plan/planner';
-import { DynamoBackend } from '../../lib/state/dynamodb/dynamo-backend';
 import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
+import { listShardIds, shardLineage } from '../../lib/io/shard-list';
+import { DynamoCoordination } from '../../lib/state/dynamodb/dynamo-coordination';
+import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
+import { ShardStates } from '../../lib/state/shard-states';
 
 export class Pipeline {
   readonly plan: Plan;
-  readonly backend: DynamoBackend;
+  readonly logs: DynamoLogStore;
+  readonly coordination: DynamoCoordination;
   readonly sinks: SinkWriter;
+  /** A stage function's container: its cache of keyed shard states (replace it to lose the cache). */
+  states: ShardStates;
   readonly logged: Record<string, unknown>[] = [];
-  readonly handlers: Map<string, (e: KinesisStreamEvent) => Promise<unknown>>;
+  handlers: Map<string, (e: KinesisStreamEvent) => Promise<unknown>>;
   /** Per stream and shard, the last sequence number handed to a handler. */
   private readonly checkpoints = new Map<string, string>();
   nowMs = 1_700_000_000_000;
@@ -36,18 +42,32 @@ export class Pipeline {
     readonly batchSize = 500,
   ) {
     this.plan = planJob(job);
-    this.backend = new DynamoBackend(ddb, this.plan.stateTable, { clock: () => this.nowMs });
+    this.logs = new DynamoLogStore(ddb, this.plan.stateTable, { clock: () => this.nowMs });
+    this.coordination = new DynamoCoordination(ddb, this.plan.stateTable);
+    this.states = new ShardStates(this.logs, { clock: () => this.nowMs });
     this.sinks = new SinkWriter(this.plan, ddb, kinesis, (line) => this.logged.push(JSON.parse(line)));
-    this.handlers = new Map(
+    this.handlers = this.newHandlers();
+  }
+
+  /** Another container: a cold cache of keyed shard states, the same logs. */
+  loseCaches(): void {
+    this.states = new ShardStates(this.logs, { clock: () => this.nowMs });
+    this.handlers = this.newHandlers();
+  }
+
+  private newHandlers(): Map<string, (e: KinesisStreamEvent) => Promise<unknown>> {
+    return new Map(
       this.plan.stages.map((s) => [
         s.id,
         createStageHandler({
           plan: this.plan,
           stageId: s.id,
-          backend: this.backend,
+          ...(s.keyed && { states: this.states }),
+          coordination: this.coordination,
           sinks: this.sinks,
           clock: () => this.nowMs,
-          ...(s.output.kind === 'shuffle' && { shuffleWriter: new KinesisWriter(kinesis, s.output.stream) }),
+          ...(s.output.kind === 'shuffle' && { shuffleWriter: new KinesisWriter(this.kinesis, s.output.stream) }),
+          ...(s.keyed && s.input.kind === 'source' && { lineage: (shardId: string) => shardLineage(this.kinesis, s.input.stream, shardId) }),
         }),
       ]),
     );
@@ -128,9 +148,28 @@ export class Pipeline {
     return batches;
   }
 
-  /** One run of the scheduled watermark function. */
-  async tick(): Promise<unknown> {
-    return createWatermarkHandler({ plan: this.plan, backend: this.backend, sinks: this.sinks, clock: () => this.nowMs })();
+  /** One run of the watermark function: a tick on every shard of every shuffled keyed stage, then `pump` delivers them. */
+  async tick(): Promise<void> {
+    await createWatermarkHandler({
+      plan: this.plan,
+      logs: this.logs,
+      coordination: this.coordination,
+      writerFor: (stream) => new KinesisWriter(this.kinesis, stream),
+      listShards: (stream) => listShardIds(this.kinesis, stream),
+      clock: () => this.nowMs,
+    })();
+    await this.pump();
+  }
+
+  /** A keyed stage's shard states as their logs have them (a cold load), for before/after comparisons. */
+  async keyedState(stageId: string): Promise<Record<string, unknown>> {
+    const cold = new ShardStates(this.logs);
+    const state: Record<string, unknown> = {};
+    for (const shardId of await this.shards(stageId)) {
+      const s = await cold.current({ stageId, shardId });
+      state[shardId] = { watermarkMs: s.watermarkMs, keys: Object.fromEntries([...s.keys()].map((k) => [k, s.get(k)])) };
+    }
+    return state;
   }
 
   async scan(table: string): Promise<Record<string, unknown>[]> {
@@ -142,12 +181,6 @@ export class Pipeline {
       start = page.LastEvaluatedKey as typeof start;
     } while (start);
     return items;
-  }
-
-  /** State items (not the meta rows), sorted, for before/after comparisons. */
-  async stateItems(): Promise<Record<string, unknown>[]> {
-    const items = (await this.scan(this.plan.stateTable)).filter((i) => String(i.pk).startsWith('k#'));
-    return items.sort((a, b) => (`${a.pk}/${a.sk}` < `${b.pk}/${b.sk}` ? -1 : 1));
   }
 
   /** A sink table's items without their ids, sorted by key and window. */

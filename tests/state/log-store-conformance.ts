@@ -84,6 +84,16 @@ export function describeLogStoreConformance(name: string, store: () => ShardLogS
       expect(Buffer.compare(Buffer.from(read!.body), bodies[won.indexOf(true)]!)).toBe(0);
     });
 
+    test("the head is the latest entry's slot, time and idle flag, without reading its body", async () => {
+      const log = freshLog();
+      expect(await store().readHead(log)).toBeUndefined();
+      await store().append(log, entry(1, 'd1'));
+      expect(await store().readHead(log)).toEqual({ slot: 1, idle: false, writtenAtMs: 1_700_000_000_001 });
+      await store().append(log, { ...entry(2, 'd2'), idle: true });
+      expect(await store().readHead(log)).toEqual({ slot: 2, idle: true, writtenAtMs: 1_700_000_000_002 });
+      expect((await store().readAfter(log, 1))[0]!.idle).toBe(true);
+    });
+
     test('a written entry cannot be changed through the bytes handed in or read out', async () => {
       const log = freshLog();
       const body = Buffer.from('fixed');

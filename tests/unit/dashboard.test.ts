@@ -4,13 +4,16 @@
  * Events, a port in use).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { dynamoSink, job, kinesisSource, session } from 'shardflow';
 import * as http from 'node:http';
 import { loadJob } from '../../lib/cli/load-job';
 import { JobMetrics, stageBatchMetrics, watermarkTickMetrics } from '../../lib/io/metrics';
 import { FunctionFigures } from '../../lib/local/dashboard/function-figures';
 import { jobGraph } from '../../lib/local/dashboard/job-graph';
 import { LiveHistory } from '../../lib/local/dashboard/live-history';
-import { describeItem } from '../../lib/local/dashboard/state-reader';
+import { shortText } from '../../lib/runtime/keyed/keyed-operator';
+import { windowOperator } from '../../lib/runtime/keyed/window-operator';
+import type { KeyedOperator } from '../../lib/plan/plan';
 import { Dashboard, DashboardPortInUseError, type DashboardRuntime } from '../../lib/local/dashboard/server';
 import type { DevSnapshot, DevStatus } from '../../lib/local/dev-runtime';
 import { planJob } from '../../lib/plan/planner';
@@ -66,7 +69,7 @@ test('function figures: EMF lines add up per stage, other lines are ignored, log
   const lines = outputLines(() => {
     metrics.publish('s1', stageBatchMetrics({ ...base, elementsIn: 50 }));
     metrics.publish('s1', stageBatchMetrics({ ...base, elementsIn: 70, durationMs: 30, atMs: 5000 }));
-    metrics.publish('s1', watermarkTickMetrics({ stage: 's1', watermarkMs: 4000, fired: 3, outputs: 3, atMs: 4500 }));
+    metrics.publish('s1', watermarkTickMetrics({ stage: 's1', ticks: 3, idleShards: 0, shards: 3, atMs: 4500 }));
     logger.info('stage batch', { stage: 's1' });
     logger.warn('late records', { stage: 's1', late: 1, sample: [{ shardId: 'shardId-000000000000', sequenceNumber: '7', eventTimeMs: 100, key: 'ann' }] });
     logger.warn('dead letters', { stage: 's0', deadLetters: 1, sample: [{ reason: 'not JSON', operator: 'source', shardId: 'shardId-000000000000', sequenceNumber: '8' }] });
@@ -78,23 +81,24 @@ test('function figures: EMF lines add up per stage, other lines are ignored, log
 
   const s1 = figures.stage('s1');
   expect(s1.RecordsIn).toMatchObject({ sum: 120, samples: 2, last: 70, max: 70 });
-  expect(s1.RecordsOut).toMatchObject({ sum: 5, samples: 3 });
+  expect(s1.RecordsOut).toMatchObject({ sum: 2, samples: 2 });
   expect(s1.BatchDuration).toMatchObject({ sum: 40, last: 30, max: 30 });
-  expect(s1.FiredWindows).toMatchObject({ sum: 3 });
-  expect(s1.WatermarkLag).toMatchObject({ last: 500, max: 4000 });
+  expect(s1.Ticks).toMatchObject({ sum: 3 });
+  expect(s1.WatermarkLag).toMatchObject({ last: 4000, max: 4000 });
   expect(figures.stage('s0')).toEqual({});
   const logged = figures.logged();
   expect(logged.late).toEqual([expect.objectContaining({ stage: 's1', key: 'ann', eventTimeMs: 100, sequenceNumber: '7' })]);
   expect(logged.deadLetters.map((d) => d.reason)).toEqual(['too big', 'not JSON']);
 });
 
-test('an open window’s value so far: an additive accumulator, a window’s accumulator, a key’s sessions with their span', () => {
-  expect(describeItem({ pk: { S: 'k#s1#ann' }, sk: { S: 'w:0' }, a_sum: { N: '12' }, a_count: { N: '3' } })).toEqual({ value: 'sum=12 count=3' });
-  expect(describeItem({ d: { S: JSON.stringify({ start: 0, end: 5000, acc: { max: 7 }, firings: 0 }) } })).toEqual({ value: 'max=7', startMs: 0, endMs: 5000 });
-  const sessions = { sessions: [{ start: 1000, end: 31_000, acc: { count: 2 } }, { start: 90_000, end: 125_000, acc: { count: 6 } }] };
-  expect(describeItem({ d: { S: JSON.stringify(sessions) } })).toEqual({ value: '2 sessions · count=6', startMs: 1000, endMs: 125_000 });
-  expect(describeItem({ d: { S: 'null' } })).toEqual({ value: '' });
-  expect(describeItem({ d: { S: JSON.stringify({ clickCount: 'x'.repeat(100) }) } }).value).toHaveLength(60);
+test('an open window’s value so far: a window’s accumulator and span, a session’s, a timer with the state it holds', () => {
+  const windows = windowOperator(planJob(job('w').source(kinesisSource<{ k: string; n: number; ts: number }>('in', { eventTime: (e) => e.ts })).keyBy('k').window(session('30s')).sum('n').sink(dynamoSink('out'))).stages[1]!.keyed as Extract<KeyedOperator, { kind: 'window' }>);
+  expect(windows.pending({ n: 1, w: [[0, 5000, { sum: 12 }, 0], [90_000, 125_000, { sum: 3 }, 1]] })).toEqual([
+    { startMs: 0, endMs: 5000, fireAtMs: 4999, value: 'sum=12' },
+    { startMs: 90_000, endMs: 125_000, fireAtMs: 124_999, value: 'sum=3' },
+  ]);
+  expect(windows.pending(undefined)).toEqual([]);
+  expect(shortText({ clickCount: 'x'.repeat(100) })).toHaveLength(60);
 });
 
 const statusOf = (inTotal: number, outTotal: number, iteratorAgeMs = 0): DevStatus => ({

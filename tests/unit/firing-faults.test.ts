@@ -1,8 +1,5 @@
 import { dynamoSink, job, kinesisSource, tumbling, valueState } from 'shardflow';
 import { harness } from 'shardflow/testing';
-import { planJob } from '../../lib/plan/planner';
-import { StageExecutor } from '../../lib/runtime/stage-executor';
-import { MemoryBackend } from '../../lib/state/memory/memory-backend';
 import { NO_WATERMARK } from '../../lib/time/watermark';
 
 type Click = { userId: string; clicks: number; ts: number };
@@ -65,16 +62,16 @@ test('an onTimer that throws becomes a dead letter, keeps the state it had, and 
   expect(h.results()).toEqual([{ at: 400, seen: -1 }]);
 });
 
-test("a stage's watermark waits until every declared source shard has reported, or the idleness timeout", async () => {
-  const plan = planJob(job('two-shards').source(source(2)).keyBy((c) => c.userId).window(tumbling('5s')).count().sink(dynamoSink('out')));
-  const backend = new MemoryBackend();
-  const s1 = new StageExecutor(plan, plan.stages[1]!, backend);
-  // Inputs of the keyed stage are (its shard < upstream shard) pairs: 2 shuffle shards × 2 source shards.
-  const heard = (upstream: string, watermarkMs: number, lastActiveMs: number) =>
-    ['x0', 'x1'].map((x) => ({ input: `${x}<${upstream}`, watermarkMs, maxEventTimeMs: NO_WATERMARK, lastActiveMs }));
-  await backend.writeInputs('s1', heard('shard-0', 9000, 1000));
-  expect(await s1.currentWatermark(2000)).toBe(NO_WATERMARK);
-  expect(await s1.currentWatermark(1000 + 10_000)).toBe(9000); // the silent shard is idle now
-  await backend.writeInputs('s1', heard('shard-1', 4000, 2000));
-  expect(await s1.currentWatermark(2500)).toBe(4000);
+test("a keyed shard's watermark waits until every declared source shard has reported, or the idleness timeout, and never goes back", async () => {
+  const h = harness(job('two-shards').source(source(2)).keyBy((c) => c.userId).window(tumbling('5s')).count().sink(dynamoSink('out')), { watermarks: 'strategy' });
+  await h.send({ userId: 'a', clicks: 1, ts: 9000 }, { shard: 'shard-0' });
+  expect(h.currentWatermark()).toBe(NO_WATERMARK); // shard-1 has not reported yet
+  await h.advanceProcessingTime(10_000);
+  // The tick names shard-1: it holds the watermark until it reports or has been silent for idleAfter.
+  expect(h.currentWatermark()).toBe(NO_WATERMARK);
+  await h.advanceProcessingTime(10_000);
+  expect(h.currentWatermark()).toBe(8999); // every input idle: the highest holds
+  await h.send({ userId: 'b', clicks: 1, ts: 4000 }, { shard: 'shard-1' });
+  expect(h.currentWatermark()).toBe(8999); // a watermark never goes back
+  expect(h.late()).toEqual([{ userId: 'b', clicks: 1, ts: 4000 }]);
 });

@@ -13,7 +13,6 @@ import {
   metricsServiceName,
   readEmf,
   stageBatchMetrics,
-  stateWriteCounts,
   watermarkTickMetrics,
 } from '../../lib/io/metrics';
 import type { StageInvocation } from '../../lib/io/stage-handler';
@@ -32,20 +31,20 @@ const batch = (over: Partial<StageInvocation> = {}): StageInvocation => ({
   markers: 0,
   watermarkMs: 10_000,
   durationMs: 42,
-  stateWrites: 30,
-  conditionFailures: 4,
+  stateAppends: 1,
+  stateBytes: 2_300,
+  lostSlots: 0,
+  stateLoads: 1,
+  shardStateBytes: 48_000,
   atMs: 12_500,
   ...over,
 });
 
 const tick = (over: Partial<WatermarkTick> = {}): WatermarkTick => ({
   stage: 's1',
-  watermarkMs: 9_000,
-  fired: 5,
-  outputs: 5,
-  deadLetters: 0,
-  stateWrites: 5,
-  conditionFailures: 1,
+  ticks: 4,
+  idleShards: 1,
+  shards: 4,
   atMs: 12_000,
   ...over,
 });
@@ -65,31 +64,31 @@ function stdoutLines(run: () => void): string[] {
   return lines;
 }
 
-test('a stage batch reports records in (elements after a shuffle) and out, late, dead letters, state writes, refused conditions, duration and watermark lag', () => {
+test("a keyed stage's batch reports records in (elements after a shuffle) and out, late, dead letters, duration, its log entry, the shard's state size and watermark lag", () => {
   expect(stageBatchMetrics(batch())).toEqual([
     { name: 'RecordsIn', value: 120 },
     { name: 'RecordsOut', value: 7 },
     { name: 'LateRecords', value: 2 },
     { name: 'DeadLetters', value: 1 },
-    { name: 'StateWrites', value: 30 },
-    { name: 'ConditionCheckFailures', value: 4 },
     { name: 'BatchDuration', value: 42 },
+    { name: 'StateAppends', value: 1 },
+    { name: 'StateBytes', value: 2_300 },
+    { name: 'LostSlots', value: 0 },
+    { name: 'StateLoads', value: 1 },
+    { name: 'ShardStateBytes', value: 48_000 },
     { name: 'WatermarkLag', value: 2_500 },
   ]);
 });
 
-test('a batch with no watermark (a shuffled stage learns its own at the tick) reports no watermark lag', () => {
-  expect(stageBatchMetrics(batch({ watermarkMs: NO_WATERMARK })).map((d) => d.name)).not.toContain('WatermarkLag');
+test('a stateless batch reports no state figures; one with no watermark yet reports no watermark lag', () => {
+  const names = stageBatchMetrics(batch({ watermarkMs: NO_WATERMARK, stateAppends: undefined })).map((d) => d.name);
+  expect(names).toEqual(['RecordsIn', 'RecordsOut', 'LateRecords', 'DeadLetters', 'BatchDuration']);
 });
 
-test('a watermark tick reports fired windows, results out, dead letters, state writes, refused conditions and the stage’s watermark lag', () => {
+test('a watermark tick reports the ticks it put and the shards it found idle', () => {
   expect(watermarkTickMetrics(tick())).toEqual([
-    { name: 'FiredWindows', value: 5 },
-    { name: 'RecordsOut', value: 5 },
-    { name: 'DeadLetters', value: 0 },
-    { name: 'StateWrites', value: 5 },
-    { name: 'ConditionCheckFailures', value: 1 },
-    { name: 'WatermarkLag', value: 3_000 },
+    { name: 'Ticks', value: 4 },
+    { name: 'IdleShards', value: 1 },
   ]);
 });
 
@@ -121,7 +120,7 @@ test('the dimensions do not leak from one stage’s line into the next', () => {
   const metrics = new JobMetrics({ job: 'j', service: 'shardflow-j' });
   const lines = stdoutLines(() => {
     metrics.publish('s0', [{ name: 'RecordsIn', value: 1 }]);
-    metrics.publish('s1', [{ name: 'FiredWindows', value: 2 }]);
+    metrics.publish('s1', [{ name: 'Ticks', value: 2 }]);
   });
   expect(lines.map((l) => readEmf(l)?.dimensions)).toEqual([
     { service: 'shardflow-j', job: 'j', stage: 's0' },
@@ -142,8 +141,7 @@ test('readEmf reads a line back as CloudWatch would (with a log prefix, summing 
   expect(readEmf('{"_aws": not json')).toBeUndefined();
 });
 
-test('state writes count blind ADDs and versioned puts; samples keep the last few records by name', () => {
-  expect(stateWriteCounts({ addUpdates: 3, puts: 2, conditionFailures: 1 })).toEqual({ writes: 5, conditionFailures: 1 });
+test('samples keep the last few records by name', () => {
   const element = (i: number) => ({ origin: { shardId: 'shardId-000000000001', sequenceNumber: String(100 + i), subIndex: 0 }, timestampMs: 1000 + i, value: {}, key: `k${i}` });
   expect(lateSample(Array.from({ length: 8 }, (_, i) => element(i)))).toEqual(
     [3, 4, 5, 6, 7].map((i) => ({ shardId: 'shardId-000000000001', sequenceNumber: String(100 + i), eventTimeMs: 1000 + i, key: `k${i}` })),

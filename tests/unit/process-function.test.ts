@@ -33,10 +33,11 @@ describe('keyed state', () => {
     );
     await h.sendBatch([event('a', 1), event('b', 2), event('a', 3)]);
     await h.send(event('a', 4));
+    // In stream order, as the events came (a batch is no unit of meaning).
     expect(h.results()).toEqual([
       { user: 'a', count: 1 },
-      { user: 'a', count: 2 },
       { user: 'b', count: 1 },
+      { user: 'a', count: 2 },
       { user: 'a', count: 3 },
     ]);
   });
@@ -336,6 +337,7 @@ describe('a failing onEvent', () => {
     ]);
     expect(h.deadLetters()).toEqual([
       {
+        id: 'shard-0/2.0/process#2',
         reason: 'process#2 onEvent threw: bad event at 2',
         operator: 'process#2',
         shardId: 'shard-0',
@@ -357,8 +359,8 @@ describe('examples/click-totals', () => {
     await h.send({ userId: 'ann', clicks: 5, ts: 900 });
     expect(h.results()).toEqual([
       { userId: 'ann', clicks: 2, ts: 1000, clickCount: 2 },
-      { userId: 'ann', clicks: 3, ts: 1200, clickCount: 5 },
       { userId: 'bob', clicks: 1, ts: 1100, clickCount: 1 },
+      { userId: 'ann', clicks: 3, ts: 1200, clickCount: 5 },
       { userId: 'ann', clicks: 5, ts: 900, clickCount: 10 },
     ]);
     expect(h.table()).toEqual([

@@ -1,41 +1,44 @@
-import { BatchGetItemCommand, QueryCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Plan, Stage } from '../../plan/plan';
-import { DynamoBackend } from '../../state/dynamodb/dynamo-backend';
-import { ACC_PREFIX, FIRE_BUCKETS, refOf } from '../../state/dynamodb/item-codec';
+import type { KeyedOperatorRuntime } from '../../runtime/keyed/keyed-operator';
+import { processOperator } from '../../runtime/keyed/process-operator';
+import { windowOperator } from '../../runtime/keyed/window-operator';
+import { DynamoLogStore } from '../../state/dynamodb/dynamo-log-store';
+import type { ShardState } from '../../state/shard-state';
+import { ShardStates } from '../../state/shard-states';
 import { NO_WATERMARK } from '../../time/watermark';
-import { FIRE_INDEX } from '../../../infra/tables';
 
-/** One input of a stage, as its function last recorded it in the state table (`m#<stage>` / `in#…`). */
+/** One input of a stage: a source shard, or an upstream shard as one keyed shard has heard it. */
 export interface InputWatermark {
   /** The shard this stage reads. */
   readonly shardId: string;
   /** For a shuffled input, the upstream shard heard through it. */
   readonly fromShard?: string;
   readonly watermarkMs?: number;
-  /** The highest event time seen (source shards). */
-  readonly maxEventTimeMs?: number;
+  /** When it was last heard (its last record's Kinesis arrival time). */
   readonly lastActiveMs: number;
-  /** Silent for longer than the job's `idleAfter`: left out of the stage's watermark. */
+  /** Left out of the watermark: silent for longer than the job's `idleAfter`, as the stream last said. */
   readonly idle: boolean;
 }
 
 export interface StageWatermarks {
   readonly stage: string;
-  /** The watermark up to which the stage's windows have fired (keyed stages). */
+  /** The watermark up to which the stage's windows have fired: the lowest of its shards' (keyed stages). */
   readonly firedWatermarkMs?: number;
   readonly inputs: readonly InputWatermark[];
+  /** Keyed stages: each shard's state, packed bytes, and its keys. */
+  readonly shards?: readonly { readonly shardId: string; readonly watermarkMs?: number; readonly stateBytes: number; readonly keys: number }[];
 }
 
 /** A window (or timer) waiting for the watermark. */
 export interface OpenWindow {
   readonly key: string;
-  readonly slot: string;
   /** For time windows: [startMs, endMs). */
   readonly startMs?: number;
   readonly endMs?: number;
   readonly fireAtMs: number;
-  /** The accumulator so far (additive aggregates), or the item's data as short JSON. */
+  /** The accumulator so far, or the key's state, short. */
   readonly value: string;
 }
 
@@ -67,13 +70,14 @@ export interface StateSnapshot {
 const LATEST = 12;
 
 /**
- * Reads the dashboard's view of a job's tables: per-shard watermarks from the input rows the stage
- * functions commit, open windows through the state table's fire-time index (only items still waiting
- * are in it), the latest results, dead letters and late records. Scans are fine locally, where tables
- * are small; this never runs on AWS.
+ * Reads the dashboard's view of a job's tables: each keyed shard's state from its log (kept current
+ * with the entries after what this reader last saw) — its watermark, what it heard of each upstream
+ * shard, its open windows and timers, its size — and the latest results, dead letters and late records.
+ * Scans are fine locally, where tables are small; this never runs on AWS.
  */
 export class StateReader {
-  private readonly backend: DynamoBackend;
+  private readonly states: ShardStates;
+  private readonly operators = new Map<string, KeyedOperatorRuntime>();
   private readonly firstSeen = new Map<string, number>();
 
   constructor(
@@ -81,90 +85,95 @@ export class StateReader {
     private readonly ddb: DynamoDBClient,
     private readonly clock: () => number = Date.now,
   ) {
-    this.backend = new DynamoBackend(ddb, plan.stateTable);
+    this.states = new ShardStates(new DynamoLogStore(ddb, plan.stateTable));
+    for (const s of plan.stages) if (s.keyed) this.operators.set(s.id, s.keyed.kind === 'window' ? windowOperator(s.keyed) : processOperator(s.keyed));
   }
 
   async read(): Promise<StateSnapshot> {
     const resultTables = this.plan.stages.flatMap((s) => (s.output.kind === 'sink' && s.output.sink.kind === 'dynamodb' ? [s.output.sink.table] : []));
     const lateTables = this.plan.stages.flatMap((s) => (s.keyed?.kind === 'window' && s.keyed.lateSink?.kind === 'dynamodb' ? [s.keyed.lateSink.table] : []));
-    const [watermarks, openWindows, results, deadLetters, lateSinks] = await Promise.all([
-      Promise.all(this.plan.stages.map((s) => this.watermarks(s))),
-      Promise.all(this.plan.stages.filter((s) => s.keyed).map((s) => this.openWindows(s))),
+    const keyedShards = await this.keyedShards();
+    const [results, deadLetters, lateSinks] = await Promise.all([
       Promise.all([...new Set(resultTables)].map((t) => this.results(t))),
       this.newestFirst(this.plan.deadLetterTable, (i) => String(i.id)),
       Promise.all([...new Set(lateTables)].map((t) => this.newestFirst(t, (i) => String(i.id ?? i.key)))),
     ]);
-    return { watermarks, openWindows, results, deadLetters, lateSinks };
-  }
-
-  private async watermarks(stage: Stage): Promise<StageWatermarks> {
-    const now = this.clock();
-    const [rows, fired] = await Promise.all([this.backend.readInputs(stage.id), stage.keyed ? this.backend.readStageWatermark(stage.id) : Promise.resolve(NO_WATERMARK)]);
-    const known = (ms: number): number | undefined => (ms === NO_WATERMARK ? undefined : ms);
-    const inputs = rows
-      .map((r): InputWatermark => {
-        const at = r.input.indexOf('<');
-        const watermarkMs = known(r.watermarkMs);
-        const maxEventTimeMs = known(r.maxEventTimeMs);
-        return {
-          shardId: at < 0 ? r.input : r.input.slice(0, at),
-          ...(at >= 0 && { fromShard: r.input.slice(at + 1) }),
-          ...(watermarkMs !== undefined && { watermarkMs }),
-          ...(maxEventTimeMs !== undefined && { maxEventTimeMs }),
-          lastActiveMs: r.lastActiveMs,
-          idle: now - r.lastActiveMs >= this.plan.eventTime.idleAfterMs,
-        };
-      })
-      .sort((a, b) => (a.shardId + (a.fromShard ?? '')).localeCompare(b.shardId + (b.fromShard ?? '')));
-    const firedWatermarkMs = known(fired);
-    return { stage: stage.id, ...(firedWatermarkMs !== undefined && { firedWatermarkMs }), inputs };
-  }
-
-  private async openWindows(stage: Stage): Promise<StageOpenWindows> {
-    const due: { pk: string; sk: string; fireAt: number }[] = [];
-    await Promise.all(
-      Array.from({ length: FIRE_BUCKETS }, async (_, bucket) => {
-        let start: Record<string, AttributeValue> | undefined;
-        do {
-          const page = await this.ddb.send(
-            new QueryCommand({
-              TableName: this.plan.stateTable,
-              IndexName: FIRE_INDEX,
-              KeyConditionExpression: 'due = :due',
-              ExpressionAttributeValues: { ':due': { S: `${stage.id}#${bucket}` } },
-              ...(start && { ExclusiveStartKey: start }),
-            }),
-          );
-          for (const raw of page.Items ?? []) due.push({ pk: raw.pk!.S!, sk: raw.sk!.S!, fireAt: Number(raw.fireAt!.N) });
-          start = page.LastEvaluatedKey;
-        } while (start);
-      }),
-    );
-    due.sort((a, b) => a.fireAt - b.fireAt || a.pk.localeCompare(b.pk));
-    const soonest = due.slice(0, LATEST);
-    const items = new Map<string, Record<string, AttributeValue>>();
-    if (soonest.length > 0) {
-      const got = await this.ddb.send(new BatchGetItemCommand({ RequestItems: { [this.plan.stateTable]: { Keys: soonest.map((d) => ({ pk: { S: d.pk }, sk: { S: d.sk } })) } } }));
-      for (const raw of got.Responses?.[this.plan.stateTable] ?? []) items.set(`${raw.pk?.S}\u0000${raw.sk?.S}`, raw);
-    }
-    const sizeMs = stage.keyed?.kind === 'window' && (stage.keyed.assigner.kind === 'tumbling' || stage.keyed.assigner.kind === 'sliding') ? stage.keyed.assigner.sizeMs : undefined;
     return {
-      stage: stage.id,
-      total: due.length,
-      soonest: soonest.map((d): OpenWindow => {
-        const ref = refOf(d.pk, d.sk);
-        const shown = describeItem(items.get(`${d.pk}\u0000${d.sk}`));
-        const startMs = sizeMs !== undefined && /^w:-?\d+$/.test(ref.slot) ? Number(ref.slot.slice(2)) : shown.startMs;
-        const endMs = sizeMs !== undefined && startMs !== undefined ? startMs + sizeMs : shown.endMs;
-        return {
-          key: ref.key,
-          slot: ref.slot,
-          ...(startMs !== undefined && endMs !== undefined && { startMs, endMs }),
-          fireAtMs: d.fireAt,
-          value: shown.value,
-        };
-      }),
+      watermarks: this.plan.stages.map((s) => this.watermarks(s, keyedShards)),
+      openWindows: this.plan.stages.filter((s) => s.keyed).map((s) => this.openWindows(s, keyedShards.get(s.id) ?? [])),
+      results,
+      deadLetters,
+      lateSinks,
     };
+  }
+
+  /** Every keyed shard with a log, per stage, at its log's head. */
+  private async keyedShards(): Promise<Map<string, { shardId: string; state: ShardState }[]>> {
+    const logs = new Map<string, Set<string>>();
+    for (const item of await this.scan(this.plan.stateTable, 'pk', 'begins_with(pk, :l)', { ':l': { S: 'l#' } })) {
+      const [, stageId, shardId] = String(item.pk).split('#');
+      if (!stageId || !shardId) continue;
+      let shards = logs.get(stageId);
+      if (!shards) logs.set(stageId, (shards = new Set()));
+      shards.add(shardId);
+    }
+    const out = new Map<string, { shardId: string; state: ShardState }[]>();
+    for (const [stageId, shards] of logs) {
+      const states: { shardId: string; state: ShardState }[] = [];
+      for (const shardId of [...shards].sort()) states.push({ shardId, state: await this.states.current({ stageId, shardId }) });
+      out.set(stageId, states);
+    }
+    return out;
+  }
+
+  /**
+   * A keyed stage: its shards' watermarks and what each heard of its upstream shards. A source stage keeps
+   * no state: its shards' watermarks are what the keyed shards downstream last heard from them.
+   */
+  private watermarks(stage: Stage, keyedShards: ReadonlyMap<string, readonly { shardId: string; state: ShardState }[]>): StageWatermarks {
+    const known = (ms: number): number | undefined => (ms === NO_WATERMARK ? undefined : ms);
+    if (stage.keyed) {
+      const shards = keyedShards.get(stage.id) ?? [];
+      const inputs: InputWatermark[] = [];
+      for (const { shardId, state } of shards) {
+        if (stage.input.kind === 'source') {
+          const watermarkMs = known(state.watermarkMs);
+          inputs.push({ shardId, ...(watermarkMs !== undefined && { watermarkMs }), lastActiveMs: 0, idle: false });
+        }
+        for (const [fromShard, input] of state.allInputs()) {
+          if (fromShard === 'harness') continue;
+          const watermarkMs = known(input.watermarkMs);
+          inputs.push({ shardId, fromShard, ...(watermarkMs !== undefined && { watermarkMs }), lastActiveMs: input.heardAtMs, idle: input.idle });
+        }
+      }
+      const fired = shards.length > 0 ? Math.min(...shards.map((s) => s.state.watermarkMs)) : NO_WATERMARK;
+      const firedWatermarkMs = known(fired);
+      return {
+        stage: stage.id,
+        ...(firedWatermarkMs !== undefined && { firedWatermarkMs }),
+        inputs: inputs.sort((a, b) => (a.shardId + (a.fromShard ?? '')).localeCompare(b.shardId + (b.fromShard ?? ''))),
+        shards: shards.map(({ shardId, state }) => ({ shardId, ...(known(state.watermarkMs) !== undefined && { watermarkMs: state.watermarkMs }), stateBytes: state.bytes, keys: state.keyCount })),
+      };
+    }
+    const heard = new Map<string, InputWatermark>();
+    for (const downstream of this.plan.stages.filter((s) => s.input.kind === 'shuffle' && s.input.fromStage === stage.id)) {
+      for (const { state } of keyedShards.get(downstream.id) ?? []) {
+        for (const [shardId, input] of state.allInputs()) {
+          const before = heard.get(shardId);
+          const watermarkMs = Math.max(input.watermarkMs, before?.watermarkMs ?? NO_WATERMARK);
+          heard.set(shardId, { shardId, ...(known(watermarkMs) !== undefined && { watermarkMs }), lastActiveMs: Math.max(input.heardAtMs, before?.lastActiveMs ?? 0), idle: input.idle && (before?.idle ?? true) });
+        }
+      }
+    }
+    return { stage: stage.id, inputs: [...heard.values()].sort((a, b) => a.shardId.localeCompare(b.shardId)) };
+  }
+
+  private openWindows(stage: Stage, shards: readonly { shardId: string; state: ShardState }[]): StageOpenWindows {
+    const operator = this.operators.get(stage.id)!;
+    const open: OpenWindow[] = [];
+    for (const { state } of shards) for (const key of state.keys()) for (const p of operator.pending(state.get(key))) open.push({ key, ...p });
+    open.sort((a, b) => a.fireAtMs - b.fireAtMs || a.key.localeCompare(b.key));
+    return { stage: stage.id, total: open.length, soonest: open.slice(0, LATEST) };
   }
 
   private async results(table: string): Promise<TableItems> {
@@ -185,52 +194,21 @@ export class StateReader {
     return { table, total: items.length, latest: items.slice(0, LATEST) };
   }
 
-  private async scan(table: string): Promise<Record<string, unknown>[]> {
+  private async scan(table: string, projection?: string, filter?: string, values?: Record<string, AttributeValue>): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {
-      const page = await this.ddb.send(new ScanCommand({ TableName: table, ...(start && { ExclusiveStartKey: start }) }));
+      const page = await this.ddb.send(
+        new ScanCommand({
+          TableName: table,
+          ...(projection && { ProjectionExpression: projection }),
+          ...(filter && { FilterExpression: filter, ExpressionAttributeValues: values }),
+          ...(start && { ExclusiveStartKey: start }),
+        }),
+      );
       for (const raw of page.Items ?? []) items.push(unmarshall(raw));
       start = page.LastEvaluatedKey;
     } while (start);
     return items;
   }
-}
-
-/**
- * An item's value so far, short: an additive accumulator's numbers (`sum=12`), a window's accumulator
- * from its data (`count=3`), a key's sessions (`2 sessions · count=6`, with their span), or short JSON.
- */
-export function describeItem(raw: Record<string, AttributeValue> | undefined): { value: string; startMs?: number; endMs?: number } {
-  if (!raw) return { value: '' };
-  const acc = Object.entries(raw).filter(([name, v]) => name.startsWith(ACC_PREFIX) && v.N !== undefined);
-  if (acc.length > 0) return { value: acc.map(([name, v]) => `${name.slice(ACC_PREFIX.length)}=${Number(v.N)}`).join(' ') };
-  const text = raw.d?.S;
-  if (text === undefined || text === 'null') return { value: '' };
-  const short = (v: string): string => (v.length > 60 ? `${v.slice(0, 59)}…` : v);
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    return { value: short(text) };
-  }
-  const accOf = (d: unknown): string | undefined => {
-    const a = (d as { acc?: unknown } | null)?.acc;
-    if (a === null || typeof a !== 'object') return a === undefined ? undefined : short(JSON.stringify(a));
-    return short(Object.entries(a).map(([k, v]) => `${k}=${typeof v === 'number' ? v : JSON.stringify(v)}`).join(' '));
-  };
-  const sessions = (data as { sessions?: unknown } | null)?.sessions;
-  if (Array.isArray(sessions) && sessions.length > 0) {
-    const spans = sessions as { start?: unknown; end?: unknown }[];
-    const starts = spans.map((x) => x.start).filter((x): x is number => typeof x === 'number');
-    const ends = spans.map((x) => x.end).filter((x): x is number => typeof x === 'number');
-    const last = accOf(sessions[sessions.length - 1]);
-    return {
-      value: `${sessions.length} session${sessions.length === 1 ? '' : 's'}${last ? ` · ${last}` : ''}`,
-      ...(starts.length && ends.length && { startMs: Math.min(...starts), endMs: Math.max(...ends) }),
-    };
-  }
-  const w = data as { start?: unknown; end?: unknown };
-  const value = accOf(data) ?? short(text);
-  return typeof w.start === 'number' && typeof w.end === 'number' ? { value, startMs: w.start, endMs: w.end } : { value };
 }

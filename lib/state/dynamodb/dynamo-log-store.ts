@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TTL_ATTRIBUTE } from '../../../infra/tables';
 import { forEachConcurrently } from '../../runtime/concurrently';
-import { logKey, type LogEntry, type LogId, type ShardLogStore } from '../shard-log';
+import { logKey, writeUnitsOf, type LogEntry, type LogHead, type LogId, type ShardLogStore } from '../shard-log';
 
 export interface DynamoLogStoreOptions {
   /**
@@ -61,6 +61,7 @@ export class DynamoLogStore implements ShardLogStore {
       kind: { S: entry.kind },
       at: { N: String(entry.writtenAtMs) },
       [TTL_ATTRIBUTE]: expires,
+      ...(entry.idle && { idle: { BOOL: true } }),
     };
     if (entry.body.byteLength <= this.chunkBytes) {
       item.body = { B: entry.body };
@@ -132,6 +133,24 @@ export class DynamoLogStore implements ShardLogStore {
     return Promise.all(heads.reverse().map((h) => this.entryOf(log, h)));
   }
 
+  async readHead(log: LogId): Promise<LogHead | undefined> {
+    this.counters.queries += 1;
+    const page = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: logPk(log) } },
+        ProjectionExpression: 'sk, idle, #at',
+        ExpressionAttributeNames: { '#at': 'at' },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const head = page.Items?.[0];
+    return head && { slot: Number(head.sk!.S), idle: head.idle?.BOOL === true, writtenAtMs: Number(head.at?.N ?? 0) };
+  }
+
   /** Every item of a query, all pages, strongly consistent. */
   private async query(input: { KeyConditionExpression: string; ExpressionAttributeValues: Record<string, AttributeValue> }): Promise<Record<string, AttributeValue>[]> {
     const items: Record<string, AttributeValue>[] = [];
@@ -149,15 +168,14 @@ export class DynamoLogStore implements ShardLogStore {
     const slot = Number(head.sk!.S);
     const kind = head.kind?.S === 'snapshot' ? 'snapshot' : 'delta';
     const writtenAtMs = Number(head.at?.N ?? 0);
-    if (head.body?.B) return { slot, kind, body: head.body.B, writtenAtMs };
+    const idle = head.idle?.BOOL === true ? { idle: true } : {};
+    if (head.body?.B) return { slot, kind, body: head.body.B, writtenAtMs, ...idle };
     const count = Number(head.chunks?.N ?? 0);
     const chunks = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: chunkPk(log, slot, head.nonce!.S!) } } });
     if (chunks.length !== count) throw new Error(`log ${logKey(log)} slot ${slot}: ${chunks.length} of its ${count} chunks found (expired, or the table was changed by hand)`);
-    return { slot, kind, body: Buffer.concat(chunks.map((c) => c.body!.B!)), writtenAtMs };
+    return { slot, kind, body: Buffer.concat(chunks.map((c) => c.body!.B!)), writtenAtMs, ...idle };
   }
 }
 
 const logPk = (log: LogId): string => `l#${logKey(log)}`;
 const chunkPk = (log: LogId, slot: number, nonce: string): string => `lc#${logKey(log)}#${pad(slot)}#${nonce}`;
-/** DynamoDB bills a write per started KB of the item; keys and attributes add ~100 bytes here. */
-const writeUnitsOf = (bodyBytes: number): number => Math.max(1, Math.ceil((bodyBytes + 100) / 1024));

@@ -1,4 +1,4 @@
-import { logKey, type LogEntry, type LogId, type ShardLogStore } from '../shard-log';
+import { logKey, writeUnitsOf, type LogEntry, type LogHead, type LogId, type ShardLogStore } from '../shard-log';
 
 /**
  * Shard logs in process memory, for tests, the harness and benchmarks: the same one-winner-per-slot rule
@@ -6,13 +6,14 @@ import { logKey, type LogEntry, type LogId, type ShardLogStore } from '../shard-
  */
 export class MemoryLogStore implements ShardLogStore {
   private readonly logs = new Map<string, Map<number, LogEntry>>();
-  /** What a store would bill: appends that won, appends refused, bytes written. */
-  readonly counters = { appends: 0, refused: 0, bytes: 0 };
+  /** What DynamoDB would bill: appends that won, appends refused (billed too), bytes, write units (per started KB). */
+  readonly counters = { appends: 0, refused: 0, bytes: 0, writeUnits: 0 };
 
   async append(log: LogId, entry: LogEntry): Promise<boolean> {
     const key = logKey(log);
     let entries = this.logs.get(key);
     if (!entries) this.logs.set(key, (entries = new Map()));
+    this.counters.writeUnits += writeUnitsOf(entry.body.byteLength);
     if (entries.has(entry.slot)) {
       this.counters.refused += 1;
       return false;
@@ -39,6 +40,11 @@ export class MemoryLogStore implements ShardLogStore {
       }
     }
     return entries.slice(from).map(copy);
+  }
+
+  async readHead(log: LogId): Promise<LogHead | undefined> {
+    const last = this.sorted(log).at(-1);
+    return last && { slot: last.slot, idle: last.idle === true, writtenAtMs: last.writtenAtMs };
   }
 
   private sorted(log: LogId): LogEntry[] {

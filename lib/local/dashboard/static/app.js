@@ -17,6 +17,9 @@ const SVG = 'http://www.w3.org/2000/svg';
 // ---- formatting -------------------------------------------------------------------------------
 const esc = (/** @type {unknown} */ s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] || c);
 const num = (/** @type {number} */ n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+/** Bytes as B, KB or MB (packed state, as DynamoDB bills it). */
+const bytes = (/** @type {number | undefined} */ n) =>
+  n === undefined || !Number.isFinite(n) ? '—' : n < 1024 ? `${Math.round(n)} B` : n < 1_048_576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1_048_576).toFixed(1)} MB`;
 const rate = (/** @type {number} */ n) => (n >= 100 ? num(n) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const time = (/** @type {number | undefined} */ ms) => (ms === undefined || ms === null ? '—' : new Date(ms).toISOString().slice(11, 23));
 const shortTime = (/** @type {number | undefined} */ ms) => (ms === undefined || ms === null ? '—' : new Date(ms).toISOString().slice(11, 19));
@@ -147,9 +150,9 @@ const TILES = [
   ['iteratorAge', 'iterator age', (/** @type {any} */ s) => duration(s.iteratorAgeMs)],
   ['watermarkLag', 'watermark lag', (/** @type {any} */ s) => duration(metricOf(s, 'WatermarkLag')?.last)],
   ['batchDuration', 'batch (avg)', (/** @type {any} */ s) => { const m = metricOf(s, 'BatchDuration'); return m ? duration(m.sum / m.samples) : '—'; }],
-  ['stateWrites', 'state writes', (/** @type {any} */ s) => num(sumOf(s, 'StateWrites'))],
-  ['conditionFailures', 'cond. failures', (/** @type {any} */ s) => num(sumOf(s, 'ConditionCheckFailures'))],
-  ['firedWindows', 'fired windows', (/** @type {any} */ s) => num(sumOf(s, 'FiredWindows'))],
+  ['stateWritten', 'state written', (/** @type {any} */ s) => bytes(sumOf(s, 'StateBytes'))],
+  ['stateSize', 'state size', (/** @type {any} */ s) => bytes(metricOf(s, 'ShardStateBytes')?.max)],
+  ['lostSlots', 'lost slots', (/** @type {any} */ s) => num(sumOf(s, 'LostSlots'))],
   ['late', 'late', (/** @type {any} */ s) => num(sumOf(s, 'LateRecords'))],
   ['deadLetters', 'dead letters', (/** @type {any} */ s) => num(sumOf(s, 'DeadLetters'))],
 ];
@@ -163,7 +166,7 @@ function buildStageCards() {
     card.dataset.stage = n.stage;
     card.innerHTML = `
       <div class="title"><h3>stage ${esc(n.stage)}</h3><span class="sub">${esc(n.detail.join(' · '))}</span></div>
-      <div class="tiles">${TILES.filter(([key]) => n.keyed || !['firedWindows', 'late', 'stateWrites', 'conditionFailures'].includes(/** @type {string} */ (key))).map(([key, label]) => `<div class="tile ${key === 'late' ? 'late' : ''}" data-figure="${key}"><div class="k">${label}</div><div class="v">—</div></div>`).join('')}</div>
+      <div class="tiles">${TILES.filter(([key]) => n.keyed || !['late', 'stateWritten', 'stateSize', 'lostSlots'].includes(/** @type {string} */ (key))).map(([key, label]) => `<div class="tile ${key === 'late' ? 'late' : ''}" data-figure="${key}"><div class="k">${label}</div><div class="v">—</div></div>`).join('')}</div>
       <div class="charts">
         <div class="chart" data-chart="throughput"><h4><span>records/s<span class="swatch in"></span>in<span class="swatch out"></span>out</span><span class="now"></span></h4><svg preserveAspectRatio="none"></svg></div>
         <div class="chart" data-chart="lag"><h4><span>iterator age<span class="swatch lag"></span></span><span class="now"></span></h4><svg preserveAspectRatio="none"></svg></div>
@@ -181,7 +184,7 @@ function updateStageCards() {
       const tile = card.querySelector(`[data-figure="${key}"]`);
       if (!tile) continue;
       tile.querySelector('.v').textContent = /** @type {Function} */ (value)(s);
-      if (key === 'deadLetters' || key === 'conditionFailures') tile.classList.toggle('warn', sumOf(s, key === 'deadLetters' ? 'DeadLetters' : 'ConditionCheckFailures') > 0);
+      if (key === 'deadLetters' || key === 'lostSlots') tile.classList.toggle('warn', sumOf(s, key === 'deadLetters' ? 'DeadLetters' : 'LostSlots') > 0);
     }
     const points = history.map((h) => ({ t: h.atMs, s: h.stages[s.id] })).filter((p) => p.s);
     const last = points[points.length - 1]?.s;

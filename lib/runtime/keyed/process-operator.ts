@@ -1,8 +1,9 @@
-import type { KeyedContext } from '../api/functions';
-import type { ListState, MapState, StateDescriptor, ValueState } from '../api/state';
-import type { KeyedOperator } from '../plan/plan';
-import type { FailedElement, ItemContext, ItemStep, KeyedLogic } from './keyed-logic';
-import { asRecord, originKey, type Element, type Output } from './records';
+import type { KeyedContext } from '../../api/functions';
+import type { ListState, MapState, StateDescriptor, ValueState } from '../../api/state';
+import type { KeyedOperator } from '../../plan/plan';
+import { asRecord, originKey, type Output } from '../records';
+import { shortText, type KeyedOperatorRuntime, type OperatorContext } from './keyed-operator';
+import { failureId } from './window-operator';
 
 type ProcessOperator = Extract<KeyedOperator, { kind: 'process' }>;
 
@@ -21,18 +22,17 @@ interface ProcessData {
 }
 
 const emptyData = (): ProcessData => ({ values: {}, lists: {}, maps: {}, timers: [], timerFirings: 0 });
-const clone = (d: ProcessData): ProcessData => structuredClone(d);
 
 /**
- * The keyed logic of a process function (Flink's KeyedProcessFunction): one item per key holding its
- * named state and timers. A call that throws leaves the state as it was and sends the element to the
- * dead-letter output.
+ * A process function (Flink's KeyedProcessFunction) on a shard: one state per key holding its named state
+ * and event-time timers. A call that throws leaves the key's state as it was before the call and sends the
+ * element (or the timer) to the dead-letter output; the stage goes on.
  */
-export function processLogic(op: ProcessOperator): KeyedLogic {
+export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
   const fn = op.fn;
   const descriptors = fn.state ?? {};
 
-  /** Builds the context for one call at event time `now`, writing into `data`. */
+  /** The context of one call at event time `now`, writing into `data`. */
   function contextFor(key: string, now: number, watermarkMs: number, data: ProcessData, emit: (r: object) => void): KeyedContext<Record<string, StateDescriptor>, object> {
     const live = (name: string, s: Stamped | undefined): s is Stamped => {
       const ttl = op.ttlMs[name];
@@ -108,65 +108,60 @@ export function processLogic(op: ProcessOperator): KeyedLogic {
     };
   }
 
-  const finish = (data: ProcessData, outputs: Output[], failed: FailedElement[]): ItemStep => ({
+  /**
+   * Runs one user call on a copy of the key's state: the copy is kept when it returns, and its outputs go
+   * out; when it throws, the state stays as it was and the failure goes to the dead letters.
+   */
+  const call = (key: string, ctx: OperatorContext, run: (data: ProcessData, emit: (r: object) => void) => void, idOf: (i: number) => string, failure: (reason: string) => Parameters<OperatorContext['fail']>[0]): void => {
+    const stored = ctx.state.get(key) as ProcessData | undefined;
+    const data = stored ? structuredClone(stored) : emptyData();
+    const emitted: Output[] = [];
+    try {
+      run(data, (r) => emitted.push({ id: idOf(emitted.length), record: asRecord(r) }));
+    } catch (e) {
+      ctx.fail(failure(e instanceof Error ? e.message : String(e)));
+      return;
+    }
     // The firing count names timer outputs: keep it, or a timer firing again for the same time after the
     // state emptied would reuse an id, and consumers would drop its output as a repeat.
-    data: isEmpty(data) && data.timerFirings === 0 ? null : data,
-    fireAtMs: data.timers[0] ?? null,
-    closed: false,
-    outputs,
-    late: [],
-    failed,
-  });
+    ctx.state.put(key, isEmpty(data) && data.timerFirings === 0 ? undefined : data);
+    for (const o of emitted) ctx.emit(o);
+  };
 
   return {
-    operator: op.id,
-    route: () => ['p'],
-    onElements(item: ItemContext, stored, elements: readonly Element[]) {
-      let data = stored ? clone(stored as ProcessData) : emptyData();
-      const outputs: Output[] = [];
-      const failed: FailedElement[] = [];
-      for (const element of elements) {
-        const before = clone(data);
-        const emitted: Output[] = [];
-        const emit = (r: object): void => {
-          emitted.push({ id: `${originKey(element.origin)}/${emitted.length}`, record: asRecord(r) });
-        };
-        try {
-          fn.onEvent(element.value, contextFor(item.key, element.timestampMs, item.watermarkMs, data, emit));
-          outputs.push(...emitted);
-        } catch (e) {
-          data = before;
-          failed.push({ element, operator: op.id, reason: `${op.id} onEvent threw: ${e instanceof Error ? e.message : String(e)}` });
-        }
-      }
-      return finish(data, outputs, failed);
+    id: op.id,
+    onElement(key, element, ctx) {
+      call(
+        key,
+        ctx,
+        (data, emit) => fn.onEvent(element.value, contextFor(key, element.timestampMs, ctx.watermarkMs, data, emit)),
+        (i) => `${originKey(element.origin)}/${i}`,
+        (reason) => ({ id: failureId(op.id, element), operator: op.id, reason: `${op.id} onEvent threw: ${reason}`, value: element.value, element }),
+      );
     },
-    onWatermark(item, stored) {
-      let data = clone(stored as ProcessData);
-      const outputs: Output[] = [];
-      const failed: FailedElement[] = [];
+    onWatermark(key, ctx) {
       // Timers fire in time order; a timer registered while firing fires in the same pass if it is due.
-      for (let ts = data.timers[0]; ts !== undefined && ts <= item.watermarkMs; ts = data.timers[0]) {
-        data.timers = data.timers.slice(1);
-        const firing = data.timerFirings++;
-        const emitted: Output[] = [];
-        const emit = (r: object): void => {
-          emitted.push({ id: `${item.key}/timer/${ts}/${firing}/${emitted.length}`, record: asRecord(r) });
-        };
-        // A throwing onTimer leaves state as it was before the call and becomes a dead letter: one bad
-        // timer must not stall the stage's watermark.
-        const before = clone(data);
-        try {
-          fn.onTimer?.(ts, contextFor(item.key, ts, item.watermarkMs, data, emit));
-          outputs.push(...emitted);
-        } catch (e) {
-          data = before;
-          const element = { origin: { shardId: `timer ${item.key}`, sequenceNumber: '0', subIndex: 0 }, timestampMs: ts, value: { key: item.key, timer: ts } };
-          failed.push({ element, operator: op.id, reason: `${op.id} onTimer threw: ${e instanceof Error ? e.message : String(e)}` });
-        }
+      for (let data = ctx.state.get(key) as ProcessData | undefined; data && data.timers[0] !== undefined && data.timers[0] <= ctx.watermarkMs; data = ctx.state.get(key) as ProcessData | undefined) {
+        const ts = data.timers[0];
+        const firing = data.timerFirings;
+        // The timer is consumed (and counted) whether onTimer returns or throws: one bad timer must not
+        // stall the shard's watermark.
+        const consumed: ProcessData = { ...data, timers: data.timers.slice(1), timerFirings: firing + 1 };
+        ctx.state.put(key, consumed);
+        call(
+          key,
+          ctx,
+          (d, emit) => fn.onTimer?.(ts, contextFor(key, ts, ctx.watermarkMs, d, emit)),
+          (i) => `${key}/timer/${ts}/${firing}/${i}`,
+          (reason) => ({ id: `timer/${op.id}/${key}/${ts}/${firing}`, operator: op.id, reason: `${op.id} onTimer threw: ${reason}`, value: { key, timer: ts } }),
+        );
       }
-      return finish(data, outputs, failed);
+    },
+    nextFireAt: (keyState) => (keyState as ProcessData | undefined)?.timers[0],
+    pending: (keyState) => {
+      const data = keyState as ProcessData | undefined;
+      const values = Object.fromEntries(Object.entries(data?.values ?? {}).map(([name, s]) => [name, s.v]));
+      return (data?.timers ?? []).map((fireAtMs) => ({ fireAtMs, value: shortText(values) }));
     },
   };
 }

@@ -1,0 +1,195 @@
+import type { ShardState } from '../../state/shard-state';
+import { boundedOutOfOrderness, NO_WATERMARK } from '../../time/watermark';
+import { comparePositions, type Element, type KeyedElement, type Output } from '../records';
+import { DueIndex, type Failure, type KeyedOperatorRuntime, type OperatorContext } from './keyed-operator';
+
+/** What a keyed shard needs to know of its stage to move its watermark. */
+export interface KeyedShardSettings {
+  readonly idleAfterMs: number;
+  readonly outOfOrdernessMs: number;
+  /**
+   * Upstream shards the plan sizes (a shuffled stage): until as many have been heard from, or a tick has
+   * named them, or the first heard is `idleAfter` old, the watermark waits — as Flink waits for every
+   * input channel — so a late starter's on-time records are not late.
+   */
+  readonly plannedInputs: number;
+}
+
+/**
+ * A keyed operator over one shard's state, fed in stream order. Where the watermark moves is part of the
+ * stream — a marker from an upstream shard, a tick from the watermark function, a source record's event
+ * time — and idleness is decided from records' arrival times: so a batch, retried, bisected or run again
+ * on another container, computes the same outputs for the same records.
+ */
+export class KeyedShard {
+  /** Per state object: which keys are due when (rebuilt when a state is loaded anew). */
+  private readonly dueIndexes = new WeakMap<ShardState, DueIndex>();
+
+  constructor(
+    readonly operator: KeyedOperatorRuntime,
+    readonly settings: KeyedShardSettings,
+  ) {}
+
+  /** Starts a batch on the shard's current state. */
+  run(state: ShardState): KeyedShardRun {
+    let due = this.dueIndexes.get(state);
+    if (!due) {
+      due = new DueIndex();
+      for (const key of state.keys()) due.set(key, this.operator.nextFireAt(state.get(key)));
+      this.dueIndexes.set(state, due);
+    }
+    return new KeyedShardRun(state, this.operator, due, this.settings);
+  }
+}
+
+/** One batch on one shard: what it emitted, refused and failed, in order. */
+export class KeyedShardRun implements OperatorContext {
+  readonly outputs: Output[] = [];
+  readonly lateElements: Element[] = [];
+  readonly failures: Failure[] = [];
+  /** Whether an input that had been idle (or was new) spoke again: the watermark function may be asleep. */
+  wokeInput = false;
+
+  constructor(
+    readonly state: ShardState,
+    private readonly operator: KeyedOperatorRuntime,
+    private readonly due: DueIndex,
+    private readonly settings: KeyedShardSettings,
+  ) {}
+
+  get watermarkMs(): number {
+    return this.state.watermarkMs;
+  }
+
+  emit(output: Output): void {
+    this.outputs.push(output);
+  }
+
+  late(element: Element): void {
+    this.lateElements.push(element);
+  }
+
+  fail(failure: Failure): void {
+    this.failures.push(failure);
+  }
+
+  /**
+   * An envelope's elements from upstream shard `from`, in order. Those at or below the shard's mark for
+   * `from` were applied already (a retried upstream batch sends them again) and are skipped.
+   */
+  envelope(from: string, arrivalMs: number, elements: readonly KeyedElement[]): void {
+    this.heard(from, arrivalMs, NO_WATERMARK);
+    this.applyElements(from, elements);
+  }
+
+  /** A marker: upstream shard `from` has moved its watermark to `watermarkMs` (its records before it came first). */
+  marker(from: string, arrivalMs: number, watermarkMs: number): void {
+    this.heard(from, arrivalMs, watermarkMs);
+  }
+
+  /**
+   * A tick from the watermark function: the time of its arrival decides which inputs have gone idle, and
+   * `upstream` names every upstream shard that exists, heard from or not.
+   */
+  tick(arrivalMs: number, upstream: readonly string[]): void {
+    for (const u of upstream) {
+      if (this.state.input(u)) continue;
+      // A new input holds the watermark until it speaks or goes idle, which only a later tick can tell: a
+      // sleeping watermark function must wake for it.
+      this.state.setInput(u, { watermarkMs: NO_WATERMARK, heardAtMs: arrivalMs, idle: false });
+      this.wokeInput = true;
+    }
+    this.markIdle(arrivalMs);
+    this.advanceTo(this.combined(arrivalMs, true));
+  }
+
+  /**
+   * Elements of the shard's own source records (a source declared partitioned by the key: no shuffle):
+   * each is applied at the watermark so far, and the watermark then follows its event time.
+   */
+  sourceElements(shardId: string, elements: readonly KeyedElement[]): void {
+    const mark = this.state.mark(shardId);
+    const ooo = this.settings.outOfOrdernessMs;
+    for (const e of elements) {
+      if (mark && comparePositions(e.origin, mark) <= 0) continue;
+      this.applyOne(e);
+      const wm = boundedOutOfOrderness(e.timestampMs, ooo);
+      if (wm > this.state.watermarkMs) this.advanceTo(wm);
+    }
+    const last = elements[elements.length - 1];
+    if (last && (!mark || comparePositions(last.origin, mark) > 0)) this.state.setMark(shardId, last.origin);
+  }
+
+  /** The source shard's own records moved its watermark without elements (e.g. filtered out). */
+  sourceEventTime(timestampMs: number): void {
+    const wm = boundedOutOfOrderness(timestampMs, this.settings.outOfOrdernessMs);
+    if (wm > this.state.watermarkMs) this.advanceTo(wm);
+  }
+
+  /** Moves the shard's watermark forward to `watermarkMs` and fires every key due by it, earliest first. */
+  advanceTo(watermarkMs: number): void {
+    if (watermarkMs <= this.state.watermarkMs) return;
+    this.state.setWatermark(watermarkMs);
+    for (let key = this.due.peekDue(watermarkMs); key !== undefined; key = this.due.peekDue(watermarkMs)) {
+      this.operator.onWatermark(key, this);
+      this.due.set(key, this.operator.nextFireAt(this.state.get(key)));
+    }
+  }
+
+  private applyElements(from: string, elements: readonly KeyedElement[]): void {
+    const mark = this.state.mark(from);
+    let last: KeyedElement | undefined;
+    for (const e of elements) {
+      // Elements of one upstream shard come in position order: once one is past the mark, all after it are.
+      if (!last && mark && comparePositions(e.origin, mark) <= 0) continue;
+      this.applyOne(e);
+      last = e;
+    }
+    if (last) this.state.setMark(from, last.origin);
+  }
+
+  private applyOne(e: KeyedElement): void {
+    this.operator.onElement(e.key, e, this);
+    this.due.set(e.key, this.operator.nextFireAt(this.state.get(e.key)));
+  }
+
+  /** Records that `from` spoke at `arrivalMs` (with its watermark, for a marker), then moves the watermark. */
+  private heard(from: string, arrivalMs: number, watermarkMs: number): void {
+    const before = this.state.input(from);
+    if (!before || before.idle) this.wokeInput = true;
+    this.state.setInput(from, { watermarkMs: Math.max(watermarkMs, before?.watermarkMs ?? NO_WATERMARK), heardAtMs: Math.max(arrivalMs, before?.heardAtMs ?? arrivalMs), idle: false });
+    this.markIdle(arrivalMs);
+    this.advanceTo(this.combined(arrivalMs, false));
+  }
+
+  /** Inputs silent for `idleAfter` by `nowMs` stop holding the watermark back (Flink's withIdleness). */
+  private markIdle(nowMs: number): void {
+    for (const [u, input] of [...this.state.allInputs()]) {
+      if (!input.idle && nowMs - input.heardAtMs >= this.settings.idleAfterMs) this.state.setInput(u, { ...input, idle: true });
+    }
+  }
+
+  /**
+   * The minimum over active inputs; when every input is idle, the highest (nothing holds it back). No
+   * watermark while fewer inputs than planned have spoken, unless a tick named them all or the first is
+   * `idleAfter` old.
+   */
+  private combined(nowMs: number, named: boolean): number {
+    let min = Number.POSITIVE_INFINITY;
+    let max = NO_WATERMARK;
+    let firstHeardMs = Number.POSITIVE_INFINITY;
+    let inputs = 0;
+    let active = 0;
+    for (const [, input] of this.state.allInputs()) {
+      inputs += 1;
+      firstHeardMs = Math.min(firstHeardMs, input.heardAtMs);
+      if (input.watermarkMs > max) max = input.watermarkMs;
+      if (input.idle) continue;
+      active += 1;
+      if (input.watermarkMs < min) min = input.watermarkMs;
+    }
+    if (inputs === 0) return NO_WATERMARK;
+    if (!named && inputs < this.settings.plannedInputs && nowMs - firstHeardMs < this.settings.idleAfterMs) return NO_WATERMARK;
+    return active > 0 ? min : max;
+  }
+}
