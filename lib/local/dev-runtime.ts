@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { dynamoClient, kinesisClient } from '../io/aws-clients';
 import { loadJob } from '../cli/load-job';
-import type { Plan } from '../plan/plan';
+import { batchingWindowSeconds, failureQueueName, type Plan } from '../plan/plan';
 import { planJob } from '../plan/planner';
 import { metaPk } from '../state/dynamodb/item-codec';
 import { NO_WATERMARK } from '../time/watermark';
@@ -15,6 +15,7 @@ import { startDynamo, startKinesis, type Emulator } from './emulators';
 import { EventSourceMapping } from './event-source-mapping';
 import { fileCheckpointStore, memoryCheckpointStore } from './esm/checkpoint-store';
 import { FunctionHost } from './function-host';
+import { LocalQueues } from './failure-queues';
 import { createResources } from './resources';
 import { FunctionFigures, type LoggedDeadLetter, type LoggedLate, type MetricFigure } from './dashboard/function-figures';
 import { StateReader, type StateSnapshot } from './dashboard/state-reader';
@@ -95,6 +96,8 @@ export class DevRuntime {
   private readonly watermarks = new Map<string, number>();
   private readonly functionFigures = new FunctionFigures();
   private stateReader: StateReader | undefined;
+  /** The stages' on-failure queues (SQS on AWS), served on the edge. */
+  queues: LocalQueues | undefined;
   readonly kinesis;
   readonly ddb;
 
@@ -134,6 +137,8 @@ export class DevRuntime {
         log,
         // Lambda's Invoke, for the stage functions' wake of the watermark function (and for `aws lambda invoke`).
         invoke: (name, payload) => runtime?.hosts.find((h) => h.functionName === name)?.invoke(payload),
+        // The stages' on-failure queues, as SQS: `shardflow failures` reads them here as it does on AWS.
+        sqs: (operation, input) => runtime?.queues?.answer(operation, input) ?? { status: 503, body: { __type: 'ServiceUnavailable', message: 'the local runtime is starting' } },
         ...options.edge,
       });
       runtime = new DevRuntime(plan, options.jobFile, options, `http://localhost:${options.port}`);
@@ -174,6 +179,11 @@ export class DevRuntime {
     };
     const timeoutMs = this.options.functionTimeoutMs ?? 60_000;
     const checkpoints = dataDir ? fileCheckpointStore(path.join(dataDir, 'checkpoints')) : memoryCheckpointStore();
+    const queues = (this.queues = new LocalQueues(
+      this.plan.stages.map((s) => failureQueueName(this.plan.job, s.id)),
+      this.edgeUrl,
+      dataDir,
+    ));
     for (const stage of this.plan.stages) {
       const host = new FunctionHost({
         functionName: `${this.plan.job}-${stage.id}`,
@@ -191,7 +201,7 @@ export class DevRuntime {
           streamName: stage.input.stream,
           functionName: `${this.plan.job}-${stage.id}`,
           batchSize: b.batchSize,
-          maxBatchingWindowMs: b.maxBatchingWindowMs,
+          maxBatchingWindowSeconds: batchingWindowSeconds(b),
           startingPosition: 'TRIM_HORIZON',
           parallelizationFactor: b.parallelizationFactor,
           bisectOnError: b.bisectOnError,
@@ -203,10 +213,11 @@ export class DevRuntime {
         {
           checkpoints,
           log,
+          // Lambda's on-failure destination: the message AWS would send the stage's SQS queue.
           onFailure: async (failure) => {
-            const line = JSON.stringify({ at: new Date().toISOString(), stage: stage.id, ...failure });
-            if (dataDir) fs.appendFileSync(path.join(dataDir, 'failures.jsonl'), `${line}\n`);
-            log(`on-failure destination: ${line.slice(0, 500)}`);
+            const body = JSON.stringify(failure);
+            queues.send(failureQueueName(this.plan.job, stage.id), body);
+            log(`on-failure destination ${failureQueueName(this.plan.job, stage.id)}: ${body}`);
           },
         },
       );
