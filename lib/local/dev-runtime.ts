@@ -15,6 +15,7 @@ import { startDynamo, startKinesis, type Emulator } from './emulators';
 import { EventSourceMapping } from './event-source-mapping';
 import { fileCheckpointStore, memoryCheckpointStore } from './esm/checkpoint-store';
 import { FunctionHost } from './function-host';
+import { LambdaConcurrency, type ConcurrencySettings } from './concurrency';
 import { LocalQueues } from './failure-queues';
 import { createResources } from './resources';
 import { FunctionFigures, type LoggedDeadLetter, type LoggedLate, type MetricFigure } from './dashboard/function-figures';
@@ -42,6 +43,12 @@ export interface DevRuntimeOptions {
   readonly workerEnv?: Readonly<Record<string, string>>;
   /** Lambda's timeout for the functions. Default 60 s. */
   readonly functionTimeoutMs?: number;
+  /**
+   * Lambda's concurrency limits for the job's functions (by function name, e.g. `click-counts-s1`):
+   * an invoke past them is throttled, and the event source mapping retries it, as on AWS. Default: the
+   * account's 1,000, no reservations (what a deployment gets).
+   */
+  readonly concurrency?: ConcurrencySettings;
   /** Hooks on the edge: API-call counting, injected errors. */
   readonly edge?: Pick<EdgeOptions, 'onCall' | 'intercept'>;
 }
@@ -53,6 +60,8 @@ export interface DevStatus {
     readonly recordsIn: number;
     readonly iteratorAgeMs: number;
     readonly errors: number;
+    /** Invokes refused for the function's concurrency limit and retried by the event source mapping (Lambda's `Throttles`). */
+    readonly throttles: number;
     readonly watermarkMs: number | undefined;
     /** The stage's EMF metrics since the start, by name (what CloudWatch would chart), from its functions' logs. */
     readonly metrics: Readonly<Record<string, MetricFigure>>;
@@ -178,6 +187,8 @@ export class DevRuntime {
       ...this.options.workerEnv,
     };
     const timeoutMs = this.options.functionTimeoutMs ?? 60_000;
+    // One account: every function of the job draws on the same limits, the watermark function too.
+    const concurrency = new LambdaConcurrency(this.options.concurrency);
     const checkpoints = dataDir ? fileCheckpointStore(path.join(dataDir, 'checkpoints')) : memoryCheckpointStore();
     const queues = (this.queues = new LocalQueues(
       this.plan.stages.map((s) => failureQueueName(this.plan.job, s.id)),
@@ -192,6 +203,7 @@ export class DevRuntime {
         timeoutMs,
         memoryMb: 512,
         log: functionLog,
+        concurrency,
       });
       this.hosts.push(host);
       const b = stage.batch;
@@ -234,6 +246,7 @@ export class DevRuntime {
       timeoutMs: watermarkTimeoutMs,
       memoryMb: 512,
       log: functionLog,
+      concurrency,
     });
     this.hosts.push(watermark);
     for (const m of this.mappings) m.start();
@@ -278,6 +291,7 @@ export class DevRuntime {
           recordsIn: shards.reduce((n, s) => n + s.recordsDelivered, 0),
           iteratorAgeMs: Math.max(0, ...shards.map((s) => s.iteratorAgeMs)),
           errors: shards.reduce((n, s) => n + s.functionErrors, 0),
+          throttles: shards.reduce((n, s) => n + s.throttles, 0),
           watermarkMs: this.watermarks.get(stage.id),
           metrics: this.functionFigures.stage(stage.id),
           shards: shards.map((s) => ({ shardId: s.shardId, recordsDelivered: s.recordsDelivered, iteratorAgeMs: s.iteratorAgeMs, state: s.state })),

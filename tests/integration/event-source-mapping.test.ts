@@ -2,7 +2,7 @@
  * The local event source mapping against kinesis-local: records really put, read with GetRecords,
  * handed to a function in Lambda's event shape, checkpointed in a real store.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -29,6 +29,8 @@ import {
   type Invoke,
 } from '../../lib/local/event-source-mapping';
 import { createStream } from '../../lib/local/resources';
+import { LambdaConcurrency } from '../../lib/local/concurrency';
+import { FunctionHost } from '../../lib/local/function-host';
 import { readFailedRecords } from '../../lib/io/failed-records';
 
 jest.setTimeout(30_000);
@@ -607,6 +609,48 @@ test('a throttled invoke is retried until it runs: never bisected, never discard
   expect(fn.invocations.map((i) => i.records.length)).toEqual([8]);
   expect(failures).toEqual([]);
   expect(mapping.stats().shards[0]).toMatchObject({ throttles: 3, retries: 0, bisections: 0, invocations: 1, functionErrors: 0, discarded: 0, lastCheckpoint: puts[7]!.sequenceNumber });
+});
+
+test('throttling happens locally: two shards, a function with reserved concurrency 1 — the second shard waits, nothing is lost', async () => {
+  const stream = await newStream(2);
+  const puts = await put(stream, records(20, 10));
+  const dir = await mkdtemp(join(tmpdir(), 'esm-reserved-'));
+  const release = join(dir, 'release');
+  // The first invocation holds its execution until the test has seen the other shard throttled.
+  const handler = join(dir, 'handler.js');
+  await writeFile(
+    handler,
+    `const fs = require('node:fs'); let first = true;
+     exports.handler = async (event) => {
+       if (first) { first = false; while (!fs.existsSync(${JSON.stringify(release)})) await new Promise((r) => setTimeout(r, 10)); }
+       return { seen: event.Records.map((r) => r.kinesis.sequenceNumber) };
+     };`,
+  );
+  const host = new FunctionHost({ functionName: 'fn', bundlePath: handler, env: {}, timeoutMs: 30_000, concurrency: new LambdaConcurrency({ reserved: { fn: 1 } }) });
+  const seen: string[] = [];
+  const failures: KinesisFailureRecord[] = [];
+  try {
+    const mapping = start(kinesis, config(stream, { bisectOnError: true, maxRetryAttempts: 0 }), async (event) => {
+      const out = (await host.invoke(event)) as { seen: string[] };
+      seen.push(...out.seen);
+      return undefined;
+    }, {
+      onFailure: async (f) => {
+        failures.push(f);
+      },
+    });
+    const throttles = (): number => mapping.stats().shards.reduce((n, sh) => n + sh.throttles, 0);
+    await waitFor('a throttled invoke', () => throttles() > 0);
+    await writeFile(release, '');
+    await waitFor('20 records', () => seen.length >= 20 && mapping.idle());
+    expect(seen.sort()).toEqual(puts.map((p) => p.sequenceNumber).sort());
+    expect(failures).toEqual([]);
+    expect(host.stats().throttles).toBe(throttles());
+    for (const shard of mapping.stats().shards) expect(shard).toMatchObject({ bisections: 0, retries: 0, discarded: 0, functionErrors: 0 });
+  } finally {
+    await host.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('a caught-up shard is polled about once a second, as Lambda does', async () => {

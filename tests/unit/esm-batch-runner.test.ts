@@ -1,4 +1,5 @@
-import { TooManyRequestsError, runBatch, type BatchRecord, type BatchRunnerHooks, type DiscardInfo, type RetryPolicy } from '../../lib/local/esm/batch-runner';
+import { TooManyRequestsError } from '../../lib/local/concurrency';
+import { runBatch, type BatchRecord, type BatchRunnerHooks, type DiscardInfo, type RetryPolicy } from '../../lib/local/esm/batch-runner';
 
 type Rec = BatchRecord & { readonly id: number };
 

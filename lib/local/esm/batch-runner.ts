@@ -28,6 +28,7 @@
  */
 import { interpretResponse, type InvocationOutcome } from './batch-response';
 import type { DiscardCondition } from './types';
+import { THROTTLE_ERROR_NAME } from '../concurrency';
 import { backoffMs } from './waiting';
 
 /** The two things the runner needs to know about a record. */
@@ -62,25 +63,6 @@ export interface DiscardInfo {
   readonly lastError: string | undefined;
   /** `'Unhandled'` when the last invocation failed with a function error (throw, crash, timeout), as Lambda's `responseContext.functionError`. */
   readonly functionError: 'Unhandled' | undefined;
-}
-
-/** Lambda's name for an invoke refused because the function is at its concurrency limit (HTTP 429). */
-export const THROTTLE_ERROR_NAME = 'TooManyRequestsException';
-
-/**
- * An invocation Lambda refused for concurrency (reserved concurrency, or the account's limit): the
- * function never ran. Whatever stands in for Lambda's Invoke rejects with this to say so.
- *
- * @example throw new TooManyRequestsError('click-counts-s0', 'Rate Exceeded. (reserved concurrency 1)')
- */
-export class TooManyRequestsError extends Error {
-  override readonly name = THROTTLE_ERROR_NAME;
-  constructor(
-    readonly functionName: string,
-    reason: string,
-  ) {
-    super(`${functionName}: ${reason}`);
-  }
 }
 
 /** What happened, for logs and figures. */
