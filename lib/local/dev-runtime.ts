@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { dynamoClient, kinesisClient } from '../io/aws-clients';
 import { loadJob } from '../cli/load-job';
-import { batchingWindowSeconds, failureQueueName, type Plan } from '../plan/plan';
+import { batchingWindowSeconds, failureQueueName, type BatchSettings, type Plan } from '../plan/plan';
 import { planJob } from '../plan/planner';
 import { metaPk } from '../state/dynamodb/item-codec';
 import { NO_WATERMARK } from '../time/watermark';
@@ -49,6 +49,8 @@ export interface DevRuntimeOptions {
    * account's 1,000, no reservations (what a deployment gets).
    */
   readonly concurrency?: ConcurrencySettings;
+  /** Over every stage's event source mapping settings (e.g. fewer retries, so a test's poison record is discarded soon). */
+  readonly batch?: Partial<BatchSettings>;
   /** Hooks on the edge: API-call counting, injected errors. */
   readonly edge?: Pick<EdgeOptions, 'onCall' | 'intercept'>;
 }
@@ -206,7 +208,7 @@ export class DevRuntime {
         concurrency,
       });
       this.hosts.push(host);
-      const b = stage.batch;
+      const b = { ...stage.batch, ...this.options.batch };
       const mapping = new EventSourceMapping(
         this.kinesis,
         {
