@@ -44,7 +44,7 @@ export interface DevRuntimeOptions {
   /** Lambda's timeout for the functions. Default 60 s. */
   readonly functionTimeoutMs?: number;
   /**
-   * Lambda's concurrency limits for the job's functions (by function name, e.g. `click-counts-s1`):
+   * Lambda's concurrency limits for the job's functions (reserved by stage id, `s1`, or function name, `click-counts-s1`):
    * an invoke past them is throttled, and the event source mapping retries it, as on AWS. Default: the
    * account's 1,000, no reservations (what a deployment gets).
    */
@@ -190,7 +190,9 @@ export class DevRuntime {
     };
     const timeoutMs = this.options.functionTimeoutMs ?? 60_000;
     // One account: every function of the job draws on the same limits, the watermark function too.
-    const concurrency = new LambdaConcurrency(this.options.concurrency);
+    // Reservations may name a stage (`s1`) or a function (`click-counts-s1`).
+    const reserved = Object.entries(this.options.concurrency?.reserved ?? {}).map(([name, n]) => [this.plan.stages.some((s) => s.id === name) ? `${this.plan.job}-${name}` : name, n]);
+    const concurrency = new LambdaConcurrency({ ...this.options.concurrency, reserved: Object.fromEntries(reserved) });
     const checkpoints = dataDir ? fileCheckpointStore(path.join(dataDir, 'checkpoints')) : memoryCheckpointStore();
     const queues = (this.queues = new LocalQueues(
       this.plan.stages.map((s) => failureQueueName(this.plan.job, s.id)),
