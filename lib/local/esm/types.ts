@@ -6,8 +6,9 @@ import type { BatchResponse, KinesisStreamEvent } from '../../io/kinesis-event';
 
 /**
  * A function invocation: resolves with the function's response, rejects on a function error (throw,
- * crash, timeout). With `reportBatchItemFailures` on, a `{ batchItemFailures }` response reports a
- * partial failure; otherwise the response is ignored.
+ * crash, timeout) — or, with an error named `TooManyRequestsException`, on a throttle (the function
+ * never ran; see lib/local/concurrency.ts). With `reportBatchItemFailures` on, a `{ batchItemFailures }`
+ * response reports a partial failure; otherwise the response is ignored.
  *
  * @example
  * ```ts
