@@ -1,4 +1,4 @@
-import type { Plan, Stage } from '../lib/plan/plan';
+import { batchingWindowSeconds, failureQueueName, type Plan, type Stage } from '../lib/plan/plan';
 import { dashboardResource } from './dashboard';
 import { tableDefinitions } from './tables';
 
@@ -44,7 +44,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
   const tableId = (name: string): string => logicalId('Table', name);
   const functionName = (fn: string): string => `${target.service}-${target.stage}-${fn}`;
   const watermarkFunctionArn = sub(`arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${functionName(WATERMARK_FUNCTION)}`);
-  const queueName = (stage: Stage): string => `${plan.job}-${stage.id}-failures${target.nameSuffix}`;
+  const queueName = (stage: Stage): string => failureQueueName(plan.job, stage.id, target.nameSuffix);
 
   resources[KEY_ID] = {
     Type: 'AWS::KMS::Key',
@@ -220,7 +220,7 @@ function stageFunction(stage: Stage, target: DeployTarget, role: string, stream:
           arn: getAtt(stream),
           startingPosition: 'TRIM_HORIZON',
           batchSize: b.batchSize,
-          batchWindow: Math.ceil(b.maxBatchingWindowMs / 1000),
+          batchWindow: batchingWindowSeconds(b),
           parallelizationFactor: b.parallelizationFactor,
           bisectBatchOnFunctionError: b.bisectOnError,
           maximumRetryAttempts: b.maxRetryAttempts,

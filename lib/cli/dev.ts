@@ -1,17 +1,19 @@
 import * as path from 'node:path';
 import { demoClicks, partitionKeyOf, putEvents } from '../local/demo';
 import { Dashboard, DashboardPortInUseError } from '../local/dashboard/server';
+import { ConcurrencyConfigError, type ConcurrencySettings } from '../local/concurrency';
 import { DevRuntime } from '../local/dev-runtime';
 import { formatResult, ResultsWatcher } from '../local/results-watcher';
-import { intFlag, parseArgs, stringFlag, UsageError } from './args';
+import { intFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args';
 import { clockTime, Terminal } from './terminal';
 
 /** Where the dashboard listens unless told otherwise (Flink's web UI port). */
 export const DEFAULT_DASHBOARD_PORT = 8081;
 
 /**
- * `shardflow dev JOB [--no-demo] [--port 4566] [--dashboard-port 8081] [--data DIR] [--rate N] [--verbose]`:
- * the job on the embedded runtime, with a demo click stream unless --no-demo, results printed as windows
+ * `shardflow dev JOB [--no-demo] [--port 4566] [--dashboard-port 8081] [--data DIR] [--rate N] [--verbose]
+ * [--account-concurrency N] [--reserved-concurrency s1=2,…]`: the job on the embedded runtime, under
+ * Lambda's concurrency limits (AWS's defaults unless given), with a demo click stream unless --no-demo, results printed as windows
  * fire, a progress line, and a live web dashboard (`--dashboard-port 0`: none). Ctrl-C stops everything.
  */
 export async function dev(argv: readonly string[]): Promise<number> {
@@ -24,11 +26,18 @@ export async function dev(argv: readonly string[]): Promise<number> {
   const demo = args.flags.get('demo') !== false;
   const verbose = args.flags.get('verbose') === true;
   const dataDir = stringFlag(args, 'data');
+  const concurrency = concurrencyFlags(args);
   const term = new Terminal();
   const started = Date.now();
 
   term.line(`shardflow dev: starting ${path.relative(process.cwd(), path.resolve(jobFile)) || jobFile} (emulators, streams, tables, function bundles)…`);
-  const runtime = await DevRuntime.start({ jobFile, port, ...(dataDir && { dataDir }), ...(verbose && { log: (l: string) => term.line(`  · ${l}`) }) });
+  let runtime: DevRuntime;
+  try {
+    runtime = await DevRuntime.start({ jobFile, port, concurrency, ...(dataDir && { dataDir }), ...(verbose && { log: (l: string) => term.line(`  · ${l}`) }) });
+  } catch (e) {
+    if (e instanceof ConcurrencyConfigError) throw new UsageError(e.message);
+    throw e;
+  }
   const plan = runtime.plan;
   const source = plan.stages[0]!.input.stream;
   const sinkTables = plan.sinks.flatMap((s) => (s.kind === 'dynamodb' ? [s.table] : []));
@@ -116,3 +125,15 @@ export async function dev(argv: readonly string[]): Promise<number> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** `--account-concurrency N` and `--reserved-concurrency s1=2,s0=1` (by stage id) as Lambda's settings. */
+function concurrencyFlags(args: ParsedArgs): ConcurrencySettings {
+  const accountLimit = args.flags.has('account-concurrency') ? intFlag(args, 'account-concurrency', 1000) : undefined;
+  const reserved: Record<string, number> = {};
+  for (const pair of (stringFlag(args, 'reserved-concurrency') ?? '').split(',').filter(Boolean)) {
+    const m = /^([A-Za-z0-9-]+)=(\d+)$/.exec(pair.trim());
+    if (!m) throw new UsageError(`--reserved-concurrency ${pair}: expected STAGE=N, e.g. s1=2`);
+    reserved[m[1]!] = Number(m[2]);
+  }
+  return { ...(accountLimit !== undefined && { accountLimit }), reserved };
+}

@@ -15,6 +15,9 @@ const USAGE = `usage: shardflow <command>
                            put JSON events on a stream (default endpoint http://localhost:4566)
   tail TABLE [--endpoint URL] [--once]
                            print a results table's items as they appear or change
+  failures JOB [--stage s1] [--redrive] [--endpoint URL] [--deployed STAGE]
+                           list the batches a stage's event source mapping gave up on; --redrive feeds
+                           their records (read back from the stream) to the stage again
   help                     this text
 `;
 
@@ -40,6 +43,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'tail': {
         const { tail } = require('./tail') as typeof import('./tail'); // loaded lazily: `plan` needs no AWS SDK
         return await tail(args);
+      }
+      case 'failures': {
+        const { failures } = require('./failures') as typeof import('./failures'); // loaded lazily: `plan` needs no AWS SDK
+        return await failures(args);
       }
       case undefined:
       case 'help':

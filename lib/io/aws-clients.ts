@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 // This is the only module that imports the AWS SDK; everything else gets a
@@ -96,6 +97,16 @@ export function dynamoClient(opts: AwsClientOptions = {}): DynamoDBClient {
   return new DynamoDBClient(commonConfig(opts));
 }
 
+/** Creates an SQS client (SDK v3, JSON protocol): the stages' on-failure queues, served on the edge locally. */
+export function sqsClient(opts: AwsClientOptions = {}): SQSClient {
+  return new SQSClient(commonConfig(opts));
+}
+
+/** Creates a Lambda client (SDK v3): Invoke reaches the embedded runtime's functions through the edge locally. */
+export function lambdaClient(opts: AwsClientOptions = {}): LambdaClient {
+  return new LambdaClient(commonConfig(opts));
+}
+
 /**
  * Starts a Lambda function without waiting for it (`InvocationType: 'Event'`): Lambda queues the event
  * and retries a failed run itself. Locally the edge routes Invoke to the embedded runtime's functions.
@@ -104,7 +115,7 @@ export function dynamoClient(opts: AwsClientOptions = {}): DynamoDBClient {
  * @param payload - the event, as JSON.
  */
 export function asyncInvoker(functionName: string, opts: AwsClientOptions = {}): (payload: object) => Promise<void> {
-  const client = new LambdaClient(commonConfig(opts));
+  const client = lambdaClient(opts);
   return async (payload) => {
     const { StatusCode, FunctionError } = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(payload)) }));
     if (StatusCode !== 202 || FunctionError) throw new Error(`Lambda did not queue ${functionName}: status ${StatusCode}${FunctionError ? `, ${FunctionError}` : ''}`);

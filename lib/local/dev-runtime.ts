@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { dynamoClient, kinesisClient } from '../io/aws-clients';
 import { loadJob } from '../cli/load-job';
-import type { Plan } from '../plan/plan';
+import { batchingWindowSeconds, failureQueueName, type BatchSettings, type Plan } from '../plan/plan';
 import { planJob } from '../plan/planner';
 import { DynamoLogStore } from '../state/dynamodb/dynamo-log-store';
 import { ShardStates } from '../state/shard-states';
@@ -15,6 +15,8 @@ import { startDynamo, startKinesis, type Emulator } from './emulators';
 import { EventSourceMapping } from './event-source-mapping';
 import { fileCheckpointStore, memoryCheckpointStore } from './esm/checkpoint-store';
 import { FunctionHost } from './function-host';
+import { LambdaConcurrency, type ConcurrencySettings } from './concurrency';
+import { LocalQueues } from './failure-queues';
 import { createResources } from './resources';
 import { FunctionFigures, type LoggedDeadLetter, type LoggedLate, type MetricFigure } from './dashboard/function-figures';
 import { StateReader, type StateSnapshot } from './dashboard/state-reader';
@@ -41,6 +43,14 @@ export interface DevRuntimeOptions {
   readonly workerEnv?: Readonly<Record<string, string>>;
   /** Lambda's timeout for the functions. Default 60 s. */
   readonly functionTimeoutMs?: number;
+  /**
+   * Lambda's concurrency limits for the job's functions (reserved by stage id, `s1`, or function name, `click-counts-s1`):
+   * an invoke past them is throttled, and the event source mapping retries it, as on AWS. Default: the
+   * account's 1,000, no reservations (what a deployment gets).
+   */
+  readonly concurrency?: ConcurrencySettings;
+  /** Over every stage's event source mapping settings (e.g. fewer retries, so a test's poison record is discarded soon). */
+  readonly batch?: Partial<BatchSettings>;
   /** Hooks on the edge: API-call counting, injected errors. */
   readonly edge?: Pick<EdgeOptions, 'onCall' | 'intercept'>;
 }
@@ -52,6 +62,8 @@ export interface DevStatus {
     readonly recordsIn: number;
     readonly iteratorAgeMs: number;
     readonly errors: number;
+    /** Invokes refused for the function's concurrency limit and retried by the event source mapping (Lambda's `Throttles`). */
+    readonly throttles: number;
     readonly watermarkMs: number | undefined;
     /** The stage's EMF metrics since the start, by name (what CloudWatch would chart), from its functions' logs. */
     readonly metrics: Readonly<Record<string, MetricFigure>>;
@@ -97,6 +109,8 @@ export class DevRuntime {
   private stateReader: StateReader | undefined;
   /** The keyed shards' states, read from their logs for the progress line. */
   private shardStates: ShardStates | undefined;
+  /** The stages' on-failure queues (SQS on AWS), served on the edge. */
+  queues: LocalQueues | undefined;
   readonly kinesis;
   readonly ddb;
 
@@ -136,6 +150,8 @@ export class DevRuntime {
         log,
         // Lambda's Invoke, for the stage functions' wake of the watermark function (and for `aws lambda invoke`).
         invoke: (name, payload) => runtime?.hosts.find((h) => h.functionName === name)?.invoke(payload),
+        // The stages' on-failure queues, as SQS: `shardflow failures` reads them here as it does on AWS.
+        sqs: (operation, input) => runtime?.queues?.answer(operation, input) ?? { status: 503, body: { __type: 'ServiceUnavailable', message: 'the local runtime is starting' } },
         ...options.edge,
       });
       runtime = new DevRuntime(plan, options.jobFile, options, `http://localhost:${options.port}`);
@@ -175,7 +191,16 @@ export class DevRuntime {
       ...this.options.workerEnv,
     };
     const timeoutMs = this.options.functionTimeoutMs ?? 60_000;
+    // One account: every function of the job draws on the same limits, the watermark function too.
+    // Reservations may name a stage (`s1`) or a function (`click-counts-s1`).
+    const reserved = Object.entries(this.options.concurrency?.reserved ?? {}).map(([name, n]) => [this.plan.stages.some((s) => s.id === name) ? `${this.plan.job}-${name}` : name, n]);
+    const concurrency = new LambdaConcurrency({ ...this.options.concurrency, reserved: Object.fromEntries(reserved) });
     const checkpoints = dataDir ? fileCheckpointStore(path.join(dataDir, 'checkpoints')) : memoryCheckpointStore();
+    const queues = (this.queues = new LocalQueues(
+      this.plan.stages.map((s) => failureQueueName(this.plan.job, s.id)),
+      this.edgeUrl,
+      dataDir,
+    ));
     for (const stage of this.plan.stages) {
       const host = new FunctionHost({
         functionName: `${this.plan.job}-${stage.id}`,
@@ -184,16 +209,17 @@ export class DevRuntime {
         timeoutMs,
         memoryMb: 512,
         log: functionLog,
+        concurrency,
       });
       this.hosts.push(host);
-      const b = stage.batch;
+      const b = { ...stage.batch, ...this.options.batch };
       const mapping = new EventSourceMapping(
         this.kinesis,
         {
           streamName: stage.input.stream,
           functionName: `${this.plan.job}-${stage.id}`,
           batchSize: b.batchSize,
-          maxBatchingWindowMs: b.maxBatchingWindowMs,
+          maxBatchingWindowSeconds: batchingWindowSeconds(b),
           startingPosition: 'TRIM_HORIZON',
           parallelizationFactor: b.parallelizationFactor,
           bisectOnError: b.bisectOnError,
@@ -205,10 +231,11 @@ export class DevRuntime {
         {
           checkpoints,
           log,
+          // Lambda's on-failure destination: the message AWS would send the stage's SQS queue.
           onFailure: async (failure) => {
-            const line = JSON.stringify({ at: new Date().toISOString(), stage: stage.id, ...failure });
-            if (dataDir) fs.appendFileSync(path.join(dataDir, 'failures.jsonl'), `${line}\n`);
-            log(`on-failure destination: ${line.slice(0, 500)}`);
+            const body = JSON.stringify(failure);
+            queues.send(failureQueueName(this.plan.job, stage.id), body);
+            log(`on-failure destination ${failureQueueName(this.plan.job, stage.id)}: ${body}`);
           },
         },
       );
@@ -225,6 +252,7 @@ export class DevRuntime {
       timeoutMs: watermarkTimeoutMs,
       memoryMb: 512,
       log: functionLog,
+      concurrency,
     });
     this.hosts.push(watermark);
     for (const m of this.mappings) m.start();
@@ -272,6 +300,7 @@ export class DevRuntime {
           recordsIn: shards.reduce((n, s) => n + s.recordsDelivered, 0),
           iteratorAgeMs: Math.max(0, ...shards.map((s) => s.iteratorAgeMs)),
           errors: shards.reduce((n, s) => n + s.functionErrors, 0),
+          throttles: shards.reduce((n, s) => n + s.throttles, 0),
           watermarkMs: this.watermarks.get(stage.id),
           metrics: this.functionFigures.stage(stage.id),
           shards: shards.map((s) => ({ shardId: s.shardId, recordsDelivered: s.recordsDelivered, iteratorAgeMs: s.iteratorAgeMs, state: s.state })),

@@ -38,11 +38,13 @@ export interface EdgeOptions {
    * when no function has that name (404). Without it Lambda calls get a 400.
    */
   invoke?: (functionName: string, payload: unknown, invocationType: 'Event' | 'RequestResponse') => Promise<unknown> | undefined;
+  /** SQS's JSON protocol (`X-Amz-Target: AmazonSQS.*`), answered in-process: the stages' on-failure queues. Without it SQS calls get a 400. */
+  sqs?: (operation: string, input: Record<string, unknown>) => { status: number; body: object };
 }
 
 /** One AWS API call as the edge sees it. */
 export interface EdgeCall {
-  readonly service: Service | 'lambda';
+  readonly service: Service | 'lambda' | 'sqs';
   /** The operation, e.g. `PutRecords`, `UpdateItem` (from X-Amz-Target). */
   readonly operation: string;
   /** The request body's size in bytes (Content-Length). */
@@ -66,6 +68,9 @@ const TARGET_PREFIXES: ReadonlyArray<readonly [string, Service]> = [
   // dynalite does not implement Streams, but routing it lets it answer with its own error.
   ['DynamoDBStreams_20120810.', 'dynamodb'],
 ];
+
+/** SQS's JSON protocol target prefix (the SDK's default since 2023). */
+const SQS_TARGET_PREFIX = 'AmazonSQS.';
 
 /** Lambda's Invoke REST path; the function is a name or an ARN (URL-encoded). */
 const LAMBDA_INVOKE_PATH = /^\/2015-03-31\/functions\/([^/?]+)\/invocations(?:\?.*)?$/;
@@ -104,6 +109,10 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       return;
     }
     const target = headerValue(req.headers['x-amz-target']);
+    if (target?.startsWith(SQS_TARGET_PREFIX) && opts.sqs) {
+      answerSqs(req, res, target.slice(SQS_TARGET_PREFIX.length), opts.sqs, opts.onCall);
+      return;
+    }
     const service = routeFor(target, req.headers);
     if (service === undefined) {
       sendJson(res, 400, {
@@ -160,6 +169,24 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
   });
 }
 
+/** An SQS JSON-protocol call, answered in-process. */
+function answerSqs(req: IncomingMessage, res: ServerResponse, operation: string, sqs: NonNullable<EdgeOptions['sqs']>, onCall: EdgeOptions['onCall']): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks);
+    onCall?.({ service: 'sqs', operation, bytes: body.length });
+    let input: Record<string, unknown>;
+    try {
+      input = body.length ? (JSON.parse(body.toString('utf8')) as Record<string, unknown>) : {};
+    } catch {
+      return sendJson(res, 400, { __type: 'com.amazonaws.sqs#InvalidParameterValue', message: 'the request body is not JSON' }, 'application/x-amz-json-1.0');
+    }
+    const answer = sqs(operation, input);
+    sendJson(res, answer.status, answer.body, 'application/x-amz-json-1.0');
+  });
+}
+
 /** Lambda's Invoke, answered by `opts.invoke`: the payload is read whole, the result is JSON. */
 function invokeFunction(req: IncomingMessage, res: ServerResponse, nameOrArn: string, opts: EdgeOptions): void {
   // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] names the same function as NAME.
@@ -197,6 +224,13 @@ function invokeFunction(req: IncomingMessage, res: ServerResponse, nameOrArn: st
         res.end(out);
       },
       (e: Error) => {
+        // A function at its concurrency limit refuses the call (429), as Lambda does; it never ran.
+        if (e.name === 'TooManyRequestsException') {
+          const refused = JSON.stringify({ Type: 'User', message: e.message, Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
+          res.writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'TooManyRequestsException', 'content-length': Buffer.byteLength(refused) });
+          res.end(refused);
+          return;
+        }
         const out = JSON.stringify({ errorMessage: e.message, errorType: e.name });
         res.writeHead(200, { 'content-type': 'application/json', 'x-amz-function-error': 'Unhandled', 'content-length': Buffer.byteLength(out) });
         res.end(out);
@@ -288,10 +322,10 @@ function withoutHopByHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return out;
 }
 
-function sendJson(res: ServerResponse, status: number, body: object): void {
+function sendJson(res: ServerResponse, status: number, body: object, contentType = 'application/x-amz-json-1.1'): void {
   const payload = JSON.stringify(body);
   res.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.1',
+    'content-type': contentType,
     'content-length': Buffer.byteLength(payload),
   });
   res.end(payload);

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as readline from 'node:readline';
 import type { Readable } from 'node:stream';
+import type { LambdaConcurrency } from './concurrency';
 
 // Runs a Lambda bundle the way Lambda does, but on a laptop: each execution environment is a worker
 // process (function-host-child.js) that loads the bundle once and then serves one invocation at a time.
@@ -36,6 +37,11 @@ export interface FunctionHostOptions {
   readonly memoryMb?: number;
   /** Receives every stdout/stderr line of every worker (Lambda's CloudWatch Logs), as `[functionName] line`. */
   readonly log?: (line: string) => void;
+  /**
+   * The account's concurrency limits: an invoke past them is refused with TooManyRequestsError before
+   * any worker is taken, as Lambda refuses it. Default: no limit.
+   */
+  readonly concurrency?: LambdaConcurrency;
 }
 
 /**
@@ -121,6 +127,8 @@ export interface FunctionHostStats {
   readonly timeouts: number;
   /** Workers started, each loading the bundle once. */
   readonly coldStarts: number;
+  /** Invokes refused for concurrency (Lambda's `Throttles`); not counted in `invocations`. */
+  readonly throttles: number;
   /** Handler durations of the last 100 finished invocations (init excluded, as in Lambda's `Duration`). */
   readonly durationsMs: readonly number[];
 }
@@ -430,7 +438,7 @@ export class FunctionHost {
   private readonly idle: FunctionWorker[] = [];
   private readonly memoryLimitInMB: string;
   private stopped = false;
-  private readonly counters = { invocations: 0, errors: 0, crashes: 0, timeouts: 0, coldStarts: 0 };
+  private readonly counters = { invocations: 0, errors: 0, crashes: 0, timeouts: 0, coldStarts: 0, throttles: 0 };
   private readonly durationsMs: number[] = [];
 
   constructor(private readonly options: FunctionHostOptions) {
@@ -441,22 +449,38 @@ export class FunctionHost {
     this.pids = () => [...this.workers].filter((w) => w.alive && w.pid !== undefined).map((w) => w.pid as number);
   }
 
-  /**
-   * Runs one invocation on an idle warm worker, or on a new one (a cold start) when all are busy.
-   * The event and the result cross the process boundary as JSON, as they do in Lambda.
-   *
-   * @returns the handler's return value (`undefined` becomes `null`, as in Lambda).
-   * @throws {@link FunctionError} when the handler throws, the worker crashes or the invocation times out.
-   */
   /** The function's name, as Lambda would know it. */
   get functionName(): string {
     return this.options.functionName;
   }
 
+  /**
+   * Runs one invocation on an idle warm worker, or on a new one (a cold start) when all are busy.
+   * The event and the result cross the process boundary as JSON, as they do in Lambda.
+   *
+   * @returns the handler's return value (`undefined` becomes `null`, as in Lambda).
+   * @throws {@link FunctionError} when the handler throws, the worker crashes or the invocation times out;
+   *   TooManyRequestsError when the concurrency limits refuse it (the handler never runs).
+   */
   async invoke(event: unknown): Promise<unknown> {
     if (this.stopped) throw new Error(`${this.options.functionName}: invoke() after stop()`);
     // Serialize before taking a worker: an event that is not JSON is the caller's bug, not a function error.
     const payload = JSON.stringify(event) ?? 'null';
+    const limits = this.options.concurrency;
+    try {
+      limits?.acquire(this.options.functionName);
+    } catch (e) {
+      this.counters.throttles++;
+      throw e;
+    }
+    try {
+      return await this.run(payload);
+    } finally {
+      limits?.release(this.options.functionName);
+    }
+  }
+
+  private async run(payload: string): Promise<unknown> {
     const requestId = randomUUID();
     this.counters.invocations++;
     const worker = this.takeWorker(requestId);

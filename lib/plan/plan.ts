@@ -60,12 +60,19 @@ export type StageOutput =
 /** How the event source mapping feeds a stage's function (Lambda's settings, used locally too). */
 export interface BatchSettings {
   readonly batchSize: number;
+  /** Rounded up to whole seconds where it is used: Lambda takes the window in seconds (see {@link batchingWindowSeconds}). */
   readonly maxBatchingWindowMs: number;
   readonly parallelizationFactor: number;
   readonly maxRetryAttempts: number;
   readonly maxRecordAgeSeconds: number;
   readonly bisectOnError: boolean;
 }
+
+/** The batching window as Lambda takes it (`MaximumBatchingWindowInSeconds`, whole seconds): the same rounding deployed and locally. */
+export const batchingWindowSeconds = (batch: BatchSettings): number => Math.ceil(batch.maxBatchingWindowMs / 1000);
+
+/** A stage's on-failure SQS queue (deployed, and served by the edge locally). */
+export const failureQueueName = (job: string, stageId: string, nameSuffix = ''): string => `${job}-${stageId}-failures${nameSuffix}`;
 
 /** One Lambda function fed by one stream: a chain of operators between two shuffles. */
 export interface Stage {

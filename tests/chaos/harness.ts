@@ -20,6 +20,7 @@ import type { EdgeCall } from '../../lib/local/edge';
 import { freePort } from '../../lib/local/free-port';
 import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
+import type { KinesisFailureRecord } from '../../lib/local/event-source-mapping';
 import { NO_WATERMARK } from '../../lib/time/watermark';
 import { namesOf, OUT_OF_ORDERNESS_MS, type JobKind } from './jobs/settings';
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
@@ -506,14 +507,15 @@ async function readFound(ddb: DynamoDBClient, kind: JobKind, names: ReturnType<t
   return { windows, deadLetters, late: lateIds };
 }
 
-/** Records the event source mapping discarded to its on-failure destination (`failures.jsonl` under --data). */
+/** Records the event source mapping discarded to its on-failure queue (kept in `failures.jsonl` under --data). */
 function countDiscarded(dataDir: string): number {
   try {
     return fs
       .readFileSync(path.join(dataDir, 'failures.jsonl'), 'utf8')
       .split('\n')
       .filter((l) => l.trim() !== '')
-      .reduce((n, l) => n + Number((JSON.parse(l) as { batchSize?: number }).batchSize ?? 0), 0);
+      // Each line is a queued SQS message whose body is Lambda's on-failure record.
+      .reduce((n, l) => n + Number((JSON.parse((JSON.parse(l) as { body: string }).body) as KinesisFailureRecord).KinesisBatchInfo.batchSize), 0);
   } catch {
     return 0;
   }

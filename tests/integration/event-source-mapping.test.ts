@@ -2,12 +2,13 @@
  * The local event source mapping against kinesis-local: records really put, read with GetRecords,
  * handed to a function in Lambda's event shape, checkpointed in a real store.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
+  GetShardIteratorCommand,
   ListShardsCommand,
   MergeShardsCommand,
   ProvisionedThroughputExceededException,
@@ -22,12 +23,15 @@ import {
   EventSourceMapping,
   SHARD_END,
   fileCheckpointStore,
-  type DiscardedBatch,
   type EventSourceMappingConfig,
+  type KinesisFailureRecord,
   type EventSourceMappingOptions,
   type Invoke,
 } from '../../lib/local/event-source-mapping';
 import { createStream } from '../../lib/local/resources';
+import { LambdaConcurrency } from '../../lib/local/concurrency';
+import { FunctionHost } from '../../lib/local/function-host';
+import { readFailedRecords } from '../../lib/io/failed-records';
 
 jest.setTimeout(30_000);
 
@@ -85,7 +89,7 @@ function config(streamName: string, over: Partial<EventSourceMappingConfig> = {}
     streamName,
     functionName: 'fn',
     batchSize: 10,
-    maxBatchingWindowMs: 0,
+    maxBatchingWindowSeconds: 0,
     startingPosition: 'TRIM_HORIZON',
     parallelizationFactor: 1,
     bisectOnError: false,
@@ -105,6 +109,7 @@ const big = (s: string): bigint => BigInt(s);
 interface Invocation {
   readonly shardId: string;
   readonly records: readonly KinesisStreamRecord[];
+  /** Logical time (a counter of starts and ends), so order is exact whatever the machine's speed. */
   readonly startedAt: number;
   endedAt: number;
   ok: boolean;
@@ -117,7 +122,11 @@ interface Invocation {
 class Recorder {
   readonly invocations: Invocation[] = [];
   readonly succeeded: KinesisStreamRecord[] = [];
+  /** Invocations that began after {@link Recorder.closed} was set. */
+  readonly lateInvocations: Invocation[] = [];
+  closed = false;
   maxConcurrent = 0;
+  private tick = 0;
   maxConcurrentPerShard = 0;
   maxConcurrentPerKey = 0;
   private concurrent = 0;
@@ -128,8 +137,9 @@ class Recorder {
 
   readonly invoke: Invoke = async (event) => {
     const first = event.Records[0]!;
-    const invocation: Invocation = { shardId: shardOfRecord(first), records: event.Records, startedAt: Date.now(), endedAt: 0, ok: false };
+    const invocation: Invocation = { shardId: shardOfRecord(first), records: event.Records, startedAt: ++this.tick, endedAt: 0, ok: false };
     this.invocations.push(invocation);
+    if (this.closed) this.lateInvocations.push(invocation);
     const keys = [...new Set(event.Records.map((r) => r.kinesis.partitionKey))];
     this.enter(invocation.shardId, keys, +1);
     try {
@@ -141,7 +151,7 @@ class Recorder {
       invocation.ok = true;
       return response;
     } finally {
-      invocation.endedAt = Date.now();
+      invocation.endedAt = ++this.tick;
       this.enter(invocation.shardId, keys, -1);
     }
   };
@@ -197,6 +207,24 @@ function holdFirstUntilAnother(recorder: () => Recorder) {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A Kinesis client whose `send` goes through `around` (which calls `send()` to reach the emulator, or not). */
+function withSend(client: KinesisClient, around: (command: unknown, send: () => Promise<unknown>) => Promise<unknown>): KinesisClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver) as unknown;
+      return (command: unknown, options?: unknown) => around(command, () => (target.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options));
+    },
+  });
+}
+
+/** Every key path of a JSON value (`a`, `a.b`, `Records[].kinesis.data`), to compare shapes. */
+function keyPaths(value: unknown, prefix = ''): string[] {
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value)
+    .flatMap(([k, v]) => [`${prefix}${k}`, ...keyPaths(v, `${prefix}${k}.`)])
+    .sort();
+}
+
 // ---- tests -----------------------------------------------------------------------------------
 
 test('every record is processed successfully exactly once, in shard order, one batch per shard at a time', async () => {
@@ -235,30 +263,37 @@ test('batches hold at most batchSize records', async () => {
   expect(fn.invocations.map((i) => i.records.length)).toEqual([10, 10, 10, 5]);
 });
 
-test('a batching window gathers the records that arrive within it into one invocation', async () => {
+test('a batching window gathers records that arrive in different polls into one invocation', async () => {
   const stream = await newStream(1);
   const fn = new Recorder();
-  const mapping = start(kinesis, config(stream, { batchSize: 100, maxBatchingWindowMs: 1_500 }), fn.invoke);
-  await waitFor('the mapping to catch up', () => mapping.idle());
-  const putAt = Date.now();
+  // GetRecords calls that returned records, to know when the first group has been read.
+  let readsWithRecords = 0;
+  const counting = withSend(kinesis, async (command, send) => {
+    const out = (await send()) as { Records?: unknown[] };
+    if (command instanceof GetRecordsCommand && (out.Records?.length ?? 0) > 0) readsWithRecords++;
+    return out;
+  });
+  const mapping = start(counting, config(stream, { batchSize: 100, maxBatchingWindowSeconds: 3, pollIntervalMs: 50 }), fn.invoke);
+  await put(stream, records(1, 1, 'first'));
+  await waitFor('the first record', () => fn.succeeded.length >= 1 && mapping.idle());
+  // The lane's window reopened when that invocation completed: what comes within it waits for it.
   await put(stream, records(3, 3, 'a'));
-  await sleep(300);
+  await waitFor('the mapping to read the first group', () => readsWithRecords >= 2);
   await put(stream, records(3, 3, 'b'));
-  await waitFor('6 records', () => fn.succeeded.length >= 6);
-  expect(fn.invocations).toHaveLength(1);
-  expect(fn.invocations[0]!.records.map(dataOf)).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
-  expect(fn.invocations[0]!.startedAt - putAt).toBeGreaterThanOrEqual(1_300);
+  await waitFor('6 more records', () => fn.succeeded.length >= 7);
+  expect(fn.invocations.map((i) => i.records.map(dataOf))).toEqual([['first0'], ['a0', 'a1', 'a2', 'b0', 'b1', 'b2']]);
 });
 
 test('a full batch is invoked without waiting for the window', async () => {
   const stream = await newStream(1);
   const fn = new Recorder();
-  const mapping = start(kinesis, config(stream, { batchSize: 5, maxBatchingWindowMs: 10_000 }), fn.invoke);
-  await waitFor('the mapping to catch up', () => mapping.idle());
-  const putAt = Date.now();
+  // A window of 300 s (Lambda's maximum): were the full batch to wait for it, waitFor would time out.
+  const mapping = start(kinesis, config(stream, { batchSize: 5, maxBatchingWindowSeconds: 300 }), fn.invoke);
+  await put(stream, records(1, 1, 'first'));
   await put(stream, records(5, 5));
   await waitFor('5 records', () => fn.succeeded.length >= 5);
-  expect(fn.invocations[0]!.startedAt - putAt).toBeLessThan(2_000);
+  expect(fn.invocations[0]!.records).toHaveLength(5);
+  expect(mapping.stats().shards[0]!.recordsDelivered).toBe(5);
 });
 
 test('bisect isolates a poison record: only it is discarded, every other record is processed once', async () => {
@@ -266,7 +301,7 @@ test('bisect isolates a poison record: only it is discarded, every other record 
   const input = records(20, 4);
   input[11] = { key: input[11]!.key, data: 'poison' };
   const puts = await put(stream, input);
-  const failures: DiscardedBatch[] = [];
+  const failures: KinesisFailureRecord[] = [];
   const fn = new Recorder((event) => {
     if (event.Records.some((r) => dataOf(r) === 'poison')) throw new Error('cannot parse poison');
   });
@@ -283,18 +318,13 @@ test('bisect isolates a poison record: only it is discarded, every other record 
   expectIncreasing(fn.succeededSeqs());
   expect(failures).toHaveLength(1);
   expect(failures[0]).toMatchObject({
-    functionName: 'fn',
-    streamName: stream,
-    shardId: poison.shardId,
-    condition: 'RetryAttemptsExhausted',
-    startSequenceNumber: poison.sequenceNumber,
-    endSequenceNumber: poison.sequenceNumber,
-    batchSize: 1,
     // the batch of 8, its halves of 4 and 2, the record alone, and its one retry
-    approximateInvokeCount: 5,
-    lastError: 'Error: cannot parse poison',
+    requestContext: { functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:fn', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 5 },
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    KinesisBatchInfo: { shardId: poison.shardId, startSequenceNumber: poison.sequenceNumber, endSequenceNumber: poison.sequenceNumber, batchSize: 1 },
   });
-  expect(failures[0]!.records.map(dataOf)).toEqual(['poison']);
+  // As on AWS, the message has no records: they are read back from the stream.
+  expect((await readFailedRecords(kinesis, failures[0]!.KinesisBatchInfo)).map((r) => Buffer.from(r.Data!).toString())).toEqual(['poison']);
   expect(mapping.stats().shards[0]).toMatchObject({ discarded: 1, retries: 1, bisections: 3, lastCheckpoint: puts[19]!.sequenceNumber });
 });
 
@@ -319,7 +349,7 @@ test('records older than maxRecordAge are discarded with RecordAgeExceeded inste
   const stream = await newStream(1);
   const puts = await put(stream, records(5, 2));
   let skewMs = 0;
-  const failures: DiscardedBatch[] = [];
+  const failures: KinesisFailureRecord[] = [];
   const fn = new Recorder(() => {
     skewMs = 120_000; // two minutes pass while the function fails
     throw new Error('downstream unavailable');
@@ -334,8 +364,8 @@ test('records older than maxRecordAge are discarded with RecordAgeExceeded inste
 
   expect(fn.invocations).toHaveLength(1);
   expect(failures).toHaveLength(1);
-  expect(failures[0]).toMatchObject({ condition: 'RecordAgeExceeded', batchSize: 5, approximateInvokeCount: 1, lastError: 'Error: downstream unavailable' });
-  expect(failures[0]!.records.map(dataOf)).toEqual(puts.map((p) => p.data));
+  expect(failures[0]).toMatchObject({ requestContext: { condition: 'RecordAgeExceeded', approximateInvokeCount: 1 }, KinesisBatchInfo: { batchSize: 5 } });
+  expect((await readFailedRecords(kinesis, failures[0]!.KinesisBatchInfo)).map((r) => Buffer.from(r.Data!).toString())).toEqual(puts.map((p) => p.data));
   expect(mapping.stats().shards[0]).toMatchObject({ discarded: 5, lastCheckpoint: puts[4]!.sequenceNumber });
 });
 
@@ -370,10 +400,8 @@ test('checkpoints in a file survive stop and start: no record is processed twice
     await waitFor('some records, and an invocation in flight', () => first.succeeded.length >= 40 && first.invocations.some((i) => i.endedAt === 0));
     await a.stop(); // mid-stream
     expect(first.invocations.filter((i) => i.endedAt === 0)).toEqual([]); // stop() waited for the invocations in flight
-    const processedBeforeStop = first.succeeded.length;
-    expect(processedBeforeStop).toBeLessThan(200);
-    await sleep(100);
-    expect(first.succeeded).toHaveLength(processedBeforeStop); // nothing runs after stop() resolved
+    first.closed = true;
+    expect(first.succeeded.length).toBeLessThan(200);
 
     const saved = JSON.parse(await readFile(join(dir, `fn@${stream}.json`), 'utf8')) as { checkpoints: Record<string, string> };
     expect(Object.keys(saved.checkpoints).sort()).toEqual([...new Set(puts.map((p) => p.shardId))].sort());
@@ -387,6 +415,7 @@ test('checkpoints in a file survive stop and start: no record is processed twice
     expect(twice).toEqual([]);
     expect(new Set([...first.succeededSeqs(), ...second.succeededSeqs()])).toEqual(new Set(puts.map((p) => p.sequenceNumber)));
     expect(first.succeeded.length + second.succeeded.length).toBe(200);
+    expect(first.lateInvocations).toEqual([]); // nothing of the first mapping ran after its stop() resolved
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -467,25 +496,200 @@ test('throttled GetRecords calls are waited out without surfacing an error', asy
   const stream = await newStream(1);
   await put(stream, records(30, 3));
   let calls = 0;
-  const throttling = new Proxy(kinesis, {
-    get(target, prop, receiver) {
-      if (prop !== 'send') return Reflect.get(target, prop, receiver) as unknown;
-      return (command: unknown, options?: unknown) => {
-        if (command instanceof GetRecordsCommand && ++calls % 2 === 1) {
-          return Promise.reject(new ProvisionedThroughputExceededException({ message: 'Rate exceeded for shard', $metadata: {} }));
-        }
-        return (target.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options);
-      };
-    },
-  });
+  const throttling = withSend(kinesis, (command, send) =>
+    command instanceof GetRecordsCommand && ++calls % 2 === 1 ? Promise.reject(new ProvisionedThroughputExceededException({ message: 'Rate exceeded for shard', $metadata: {} })) : send(),
+  );
   const lines: string[] = [];
   const fn = new Recorder();
   const mapping = start(throttling, config(stream, { batchSize: 10 }), fn.invoke, { log: (l) => lines.push(l) });
   await waitFor('30 records', () => fn.succeeded.length >= 30 && mapping.idle());
   expect(new Set(fn.succeededSeqs()).size).toBe(30);
-  expect(mapping.stats().shards[0]!.throttles).toBeGreaterThan(0);
+  expect(mapping.stats().shards[0]).toMatchObject({ readThrottles: expect.any(Number), throttles: 0 });
+  expect(mapping.stats().shards[0]!.readThrottles).toBeGreaterThan(0);
   expect(lines.filter((l) => /fail|error/i.test(l))).toEqual([]);
 });
+
+// ---- the differences from AWS that the audit of issue 19 found, pinned ----------------------
+
+/** AWS's example Kinesis event record (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html). */
+const AWS_EXAMPLE_RECORD = {
+  kinesis: {
+    kinesisSchemaVersion: '1.0',
+    partitionKey: '1',
+    sequenceNumber: '49590338271490256608559692538361571095921575989136588898',
+    data: 'SGVsbG8sIHRoaXMgaXMgYSB0ZXN0Lg==',
+    approximateArrivalTimestamp: 1545084650.987,
+  },
+  eventSource: 'aws:kinesis',
+  eventVersion: '1.0',
+  eventID: 'shardId-000000000006:49590338271490256608559692538361571095921575989136588898',
+  eventName: 'aws:kinesis:record',
+  invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
+  awsRegion: 'us-east-2',
+  eventSourceARN: 'arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream',
+};
+
+/** AWS's example SQS/SNS on-failure record (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html). */
+const AWS_EXAMPLE_FAILURE = {
+  requestContext: { requestId: 'c9b8fa9f-5a7f-xmpl-af9c-0c604cde93a5', functionArn: 'arn:aws:lambda:us-east-2:123456789012:function:myfunction', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 1 },
+  responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+  version: '1.0',
+  timestamp: '2019-11-14T00:38:06.021Z',
+  KinesisBatchInfo: {
+    shardId: 'shardId-000000000001',
+    startSequenceNumber: '49601189658422359378836298521827638475320189012309704722',
+    endSequenceNumber: '49601189658422359378836298522902373528957594348623495186',
+    approximateArrivalOfFirstRecord: '2019-11-14T00:38:04.835Z',
+    approximateArrivalOfLastRecord: '2019-11-14T00:38:05.580Z',
+    batchSize: 500,
+    streamArn: 'arn:aws:kinesis:us-east-2:123456789012:stream/mystream',
+  },
+};
+
+test("the function gets AWS's event: every key of AWS's example, with the constant values it has", async () => {
+  const stream = await newStream(1);
+  const [p] = await put(stream, [{ key: 'k', data: 'hello' }]);
+  const fn = new Recorder();
+  start(kinesis, config(stream), fn.invoke);
+  await waitFor('the record', () => fn.succeeded.length >= 1);
+  const record = fn.invocations[0]!.records[0]!;
+  expect(keyPaths(record)).toEqual(keyPaths(AWS_EXAMPLE_RECORD));
+  expect(record).toMatchObject({
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventName: 'aws:kinesis:record',
+    awsRegion: 'us-east-1',
+    invokeIdentityArn: 'arn:aws:iam::000000000000:role/fn',
+    eventID: `${p!.shardId}:${p!.sequenceNumber}`,
+    kinesis: { kinesisSchemaVersion: '1.0', partitionKey: 'k', sequenceNumber: p!.sequenceNumber, data: Buffer.from('hello').toString('base64') },
+  });
+  expect(record.eventSourceARN).toMatch(new RegExp(`^arn:aws:kinesis:us-east-1:000000000000:stream/${stream}$`));
+});
+
+test("the on-failure message has the documented schema, without the records", async () => {
+  const stream = await newStream(1);
+  const [p] = await put(stream, [{ key: 'k', data: 'poison' }]);
+  const failures: KinesisFailureRecord[] = [];
+  const fn = new Recorder(() => {
+    throw new Error('poison');
+  });
+  const mapping = start(kinesis, config(stream, { maxRetryAttempts: 0 }), fn.invoke, {
+    onFailure: async (f) => {
+      failures.push(f);
+    },
+  });
+  await waitFor('a discard', () => failures.length >= 1 && mapping.idle());
+  const message = JSON.parse(JSON.stringify(failures[0])) as typeof AWS_EXAMPLE_FAILURE;
+  expect(keyPaths(message)).toEqual(keyPaths(AWS_EXAMPLE_FAILURE));
+  expect(message).toMatchObject({
+    requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 1 },
+    version: '1.0',
+    KinesisBatchInfo: { shardId: p!.shardId, startSequenceNumber: p!.sequenceNumber, endSequenceNumber: p!.sequenceNumber, batchSize: 1, streamArn: fn.invocations[0]!.records[0]!.eventSourceARN },
+  });
+  expect(message.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  expect(message.KinesisBatchInfo.approximateArrivalOfFirstRecord).toBe(new Date(fn.invocations[0]!.records[0]!.kinesis.approximateArrivalTimestamp! * 1000).toISOString());
+});
+
+test('a throttled invoke is retried until it runs: never bisected, never discarded, counted as a throttle, not a retry', async () => {
+  const stream = await newStream(1);
+  const puts = await put(stream, records(8, 8));
+  let refusals = 3;
+  const fn = new Recorder();
+  const invoke: Invoke = async (event) => {
+    if (refusals-- > 0) throw Object.assign(new Error('Rate Exceeded.'), { name: 'TooManyRequestsException' });
+    return fn.invoke(event);
+  };
+  const failures: KinesisFailureRecord[] = [];
+  const mapping = start(kinesis, config(stream, { batchSize: 8, bisectOnError: true, maxRetryAttempts: 0 }), invoke, {
+    onFailure: async (f) => {
+      failures.push(f);
+    },
+  });
+  await waitFor('8 records', () => fn.succeeded.length >= 8 && mapping.idle());
+  expect(fn.invocations.map((i) => i.records.length)).toEqual([8]);
+  expect(failures).toEqual([]);
+  expect(mapping.stats().shards[0]).toMatchObject({ throttles: 3, retries: 0, bisections: 0, invocations: 1, functionErrors: 0, discarded: 0, lastCheckpoint: puts[7]!.sequenceNumber });
+});
+
+test('throttling happens locally: two shards, a function with reserved concurrency 1 — the second shard waits, nothing is lost', async () => {
+  const stream = await newStream(2);
+  const puts = await put(stream, records(20, 10));
+  const dir = await mkdtemp(join(tmpdir(), 'esm-reserved-'));
+  const release = join(dir, 'release');
+  // The first invocation holds its execution until the test has seen the other shard throttled.
+  const handler = join(dir, 'handler.js');
+  await writeFile(
+    handler,
+    `const fs = require('node:fs'); let first = true;
+     exports.handler = async (event) => {
+       if (first) { first = false; while (!fs.existsSync(${JSON.stringify(release)})) await new Promise((r) => setTimeout(r, 10)); }
+       return { seen: event.Records.map((r) => r.kinesis.sequenceNumber) };
+     };`,
+  );
+  const host = new FunctionHost({ functionName: 'fn', bundlePath: handler, env: {}, timeoutMs: 30_000, concurrency: new LambdaConcurrency({ reserved: { fn: 1 } }) });
+  const seen: string[] = [];
+  const failures: KinesisFailureRecord[] = [];
+  try {
+    const mapping = start(kinesis, config(stream, { bisectOnError: true, maxRetryAttempts: 0 }), async (event) => {
+      const out = (await host.invoke(event)) as { seen: string[] };
+      seen.push(...out.seen);
+      return undefined;
+    }, {
+      onFailure: async (f) => {
+        failures.push(f);
+      },
+    });
+    const throttles = (): number => mapping.stats().shards.reduce((n, sh) => n + sh.throttles, 0);
+    await waitFor('a throttled invoke', () => throttles() > 0);
+    await writeFile(release, '');
+    await waitFor('20 records', () => seen.length >= 20 && mapping.idle());
+    expect(seen.sort()).toEqual(puts.map((p) => p.sequenceNumber).sort());
+    expect(failures).toEqual([]);
+    expect(host.stats().throttles).toBe(throttles());
+    for (const shard of mapping.stats().shards) expect(shard).toMatchObject({ bisections: 0, retries: 0, discarded: 0, functionErrors: 0 });
+  } finally {
+    await host.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a caught-up shard is polled about once a second, as Lambda does', async () => {
+  const stream = await newStream(1);
+  const polls: number[] = [];
+  const counting = withSend(kinesis, (command, send) => {
+    if (command instanceof GetRecordsCommand) polls.push(performance.now());
+    return send();
+  });
+  const { pollIntervalMs: _unused, ...defaults } = config(stream);
+  start(counting, defaults, new Recorder().invoke);
+  await waitFor('four polls', () => polls.length >= 4);
+  const gaps = polls.slice(1).map((t, i) => t - polls[i]!);
+  for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(990);
+});
+
+test('startingPosition AT_TIMESTAMP reads the records that arrived at or after the timestamp', async () => {
+  const stream = await newStream(1);
+  const before = await put(stream, records(3, 3, 'before'));
+  const probe = await kinesis.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: before[0]!.shardId, ShardIteratorType: 'TRIM_HORIZON' }));
+  const read = await kinesis.send(new GetRecordsCommand({ ShardIterator: probe.ShardIterator! }));
+  const lastBeforeMs = read.Records!.at(-1)!.ApproximateArrivalTimestamp!.getTime();
+  // Arrival times have millisecond resolution: wait until the clock has passed the last one, on Kinesis' own timestamps.
+  let after: Put[] = [];
+  while (after.length === 0 || (await arrivalOf(stream, after[0]!)) <= lastBeforeMs) after = await put(stream, records(3, 3, 'after'));
+  const fromMs = await arrivalOf(stream, after[0]!);
+  const fn = new Recorder();
+  const mapping = start(kinesis, config(stream, { startingPosition: 'AT_TIMESTAMP', startingPositionTimestampMs: fromMs }), fn.invoke);
+  await waitFor('the records from the timestamp on', () => fn.succeeded.length >= 3 && mapping.idle());
+  const seen = fn.succeeded.map(dataOf);
+  expect(seen.filter((d) => d.startsWith('before'))).toEqual([]);
+  expect(seen.slice(-3)).toEqual(['after0', 'after1', 'after2']);
+});
+
+async function arrivalOf(stream: string, p: Put): Promise<number> {
+  const it = await kinesis.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: p.shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: p.sequenceNumber }));
+  const out = await kinesis.send(new GetRecordsCommand({ ShardIterator: it.ShardIterator!, Limit: 1 }));
+  return out.Records![0]!.ApproximateArrivalTimestamp!.getTime();
+}
 
 /** SplitShard at the middle of the shard's hash range, then wait until the stream is ACTIVE again. */
 async function split(stream: string, shardId: string): Promise<void> {

@@ -108,6 +108,7 @@ const statusOf = (inTotal: number, outTotal: number, iteratorAgeMs = 0): DevStat
       recordsIn: inTotal,
       iteratorAgeMs,
       errors: 0,
+      throttles: 0,
       watermarkMs: undefined,
       metrics: { RecordsIn: { sum: inTotal, samples: 1, last: 0, max: 0, lastAtMs: 0 }, RecordsOut: { sum: outTotal, samples: 1, last: 0, max: 0, lastAtMs: 0 } },
       shards: [],

@@ -1,3 +1,4 @@
+import { TooManyRequestsError } from '../../lib/local/concurrency';
 import { runBatch, type BatchRecord, type BatchRunnerHooks, type DiscardInfo, type RetryPolicy } from '../../lib/local/esm/batch-runner';
 
 type Rec = BatchRecord & { readonly id: number };
@@ -40,7 +41,7 @@ function world(fn: (batch: readonly Rec[], call: number) => unknown, opts: { now
     now: opts.now ?? (() => 0),
     stopped: () => opts.stopAfterCalls !== undefined && calls.length >= opts.stopAfterCalls,
     onEvent: (e) => {
-      if (e.kind === 'invoking') retriesSeen.push(e.retry);
+      if (e.kind === 'invoked') retriesSeen.push(e.retry);
     },
   };
   return { hooks, calls, succeeded, discarded, sleeps, retriesSeen };
@@ -65,7 +66,7 @@ describe('retries, bisect and discards (Lambda stream error handling)', () => {
     expect(w.calls).toEqual([[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3]]);
     expect(w.retriesSeen).toEqual([false, true, true]);
     expect(w.sleeps).toEqual([100, 200]);
-    expect(w.discarded).toEqual([{ ids: [0, 1, 2, 3], info: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3, lastError: 'Error: poison 1' } }]);
+    expect(w.discarded).toEqual([{ ids: [0, 1, 2, 3], info: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3, lastError: 'Error: poison 1', functionError: 'Unhandled' } }]);
     expect(w.succeeded).toEqual([]);
   });
 
@@ -90,7 +91,7 @@ describe('retries, bisect and discards (Lambda stream error handling)', () => {
       [4, 5, 6, 7],
     ]);
     expect(w.succeeded).toEqual([[0, 1], [2], [4, 5, 6, 7]]);
-    expect(w.discarded).toEqual([{ ids: [3], info: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 5, lastError: 'Error: poison 3' } }]);
+    expect(w.discarded).toEqual([{ ids: [3], info: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 5, lastError: 'Error: poison 3', functionError: 'Unhandled' } }]);
     expect(w.retriesSeen.filter(Boolean)).toHaveLength(1);
   });
 
@@ -115,7 +116,7 @@ describe('retries, bisect and discards (Lambda stream error handling)', () => {
     await runBatch(records(3), policy({ reportBatchItemFailures: true, bisectOnError: true, maxRetryAttempts: 2 }), w.hooks);
     expect(w.calls).toEqual([[0, 1, 2], [2], [2]]);
     expect(w.succeeded).toEqual([[0, 1]]);
-    expect(w.discarded).toEqual([{ ids: [2], info: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3, lastError: expect.stringContaining('1002') } }]);
+    expect(w.discarded).toEqual([{ ids: [2], info: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3, lastError: expect.stringContaining('1002'), functionError: undefined } }]);
   });
 
   test('a partial response is ignored without ReportBatchItemFailures', async () => {
@@ -142,8 +143,8 @@ describe('retries, bisect and discards (Lambda stream error handling)', () => {
     await runBatch([...old, ...young], policy({ maxRecordAgeMs: 60_000, maxRetryAttempts: 1 }), w.hooks);
     expect(w.calls).toEqual([[0, 1, 2, 3], [2, 3]]);
     expect(w.discarded).toEqual([
-      { ids: [0, 1], info: { condition: 'RecordAgeExceeded', approximateInvokeCount: 1, lastError: 'Error: down' } },
-      { ids: [2, 3], info: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 2, lastError: 'Error: down' } },
+      { ids: [0, 1], info: { condition: 'RecordAgeExceeded', approximateInvokeCount: 1, lastError: 'Error: down', functionError: 'Unhandled' } },
+      { ids: [2, 3], info: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 2, lastError: 'Error: down', functionError: 'Unhandled' } },
     ]);
   });
 
@@ -151,7 +152,7 @@ describe('retries, bisect and discards (Lambda stream error handling)', () => {
     const w = world(() => undefined, { now: () => 120_000 });
     await runBatch(records(3, 0), policy({ maxRecordAgeMs: 60_000 }), w.hooks);
     expect(w.calls).toEqual([]);
-    expect(w.discarded).toEqual([{ ids: [0, 1, 2], info: { condition: 'RecordAgeExceeded', approximateInvokeCount: 0, lastError: undefined } }]);
+    expect(w.discarded).toEqual([{ ids: [0, 1, 2], info: { condition: 'RecordAgeExceeded', approximateInvokeCount: 0, lastError: undefined, functionError: undefined } }]);
   });
 
   test('with infinite retries, only record age ends the retries', async () => {
@@ -163,7 +164,7 @@ describe('retries, bisect and discards (Lambda stream error handling)', () => {
     await runBatch(records(2), policy({ maxRetryAttempts: -1, maxRecordAgeMs: 60_000 }), w.hooks);
     expect(w.calls).toHaveLength(5);
     expect(w.sleeps).toEqual([100, 200, 400, 800, 1600]);
-    expect(w.discarded).toEqual([{ ids: [0, 1], info: { condition: 'RecordAgeExceeded', approximateInvokeCount: 5, lastError: 'Error: down' } }]);
+    expect(w.discarded).toEqual([{ ids: [0, 1], info: { condition: 'RecordAgeExceeded', approximateInvokeCount: 5, lastError: 'Error: down', functionError: 'Unhandled' } }]);
   });
 
   test('backoff is capped at the maximum', async () => {
@@ -172,6 +173,48 @@ describe('retries, bisect and discards (Lambda stream error handling)', () => {
     });
     await runBatch(records(1), policy(), w.hooks);
     expect(w.sleeps).toEqual([100, 200, 400, 800, 1600, 2000, 2000]);
+  });
+
+  test('after a split, each half counts its retries from zero: the split is not charged to the quota', async () => {
+    // A partial response makes [1, 2, 3] a retry (1 of 1); it then throws and is split. The half [3]
+    // is a new batch: it still gets its one retry before it is discarded.
+    const w = world((batch, call) => {
+      if (call === 1) return { batchItemFailures: [{ itemIdentifier: batch[1]!.sequenceNumber }] };
+      if (batch.some((r) => r.id === 3)) throw new Error('poison 3');
+      return undefined;
+    });
+    await runBatch(records(4), policy({ reportBatchItemFailures: true, bisectOnError: true, maxRetryAttempts: 1 }), w.hooks);
+    expect(w.calls).toEqual([[0, 1, 2, 3], [1, 2, 3], [1, 2], [3], [3]]);
+    expect(w.retriesSeen).toEqual([false, true, false, false, true]);
+    expect(w.discarded).toEqual([{ ids: [3], info: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 4, lastError: 'Error: poison 3', functionError: 'Unhandled' } }]);
+  });
+
+  test('a throttled invoke is retried with backoff as it is: not bisected, not discarded, not a retry, not an invocation', async () => {
+    const w = world((_, call) => {
+      if (call <= 3) throw new TooManyRequestsError('fn', 'Rate Exceeded.');
+      if (call === 4) throw new Error('poison');
+      return undefined;
+    });
+    const events: string[] = [];
+    const hooks = { ...w.hooks, onEvent: (e: { kind: string }) => events.push(e.kind) };
+    await runBatch(records(4), policy({ bisectOnError: true, maxRetryAttempts: 0 }), hooks);
+    // three throttles of the whole batch, then it runs, fails, and only then is split
+    expect(w.calls).toEqual([[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3], [0, 1], [2, 3]]);
+    expect(events).toEqual(['throttled', 'throttled', 'throttled', 'invoked', 'function-error', 'bisected', 'invoked', 'invoked']);
+    expect(w.sleeps).toEqual([100, 200, 400]);
+    expect(w.discarded).toEqual([]);
+    expect(w.succeeded).toEqual([[0, 1], [2, 3]]);
+  });
+
+  test('throttled records are still discarded once they are too old', async () => {
+    let now = 0;
+    const w = world(() => {
+      now += 40_000;
+      throw new TooManyRequestsError('fn', 'Rate Exceeded.');
+    }, { now: () => now });
+    await runBatch(records(2), policy({ maxRecordAgeMs: 60_000, maxRetryAttempts: 0 }), w.hooks);
+    expect(w.calls).toHaveLength(2);
+    expect(w.discarded).toEqual([{ ids: [0, 1], info: { condition: 'RecordAgeExceeded', approximateInvokeCount: 0, lastError: undefined, functionError: undefined } }]);
   });
 
   test('a stop leaves unfinished records unfinished', async () => {

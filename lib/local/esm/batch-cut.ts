@@ -2,21 +2,20 @@
  * Where a batch ends. Lambda stops gathering a batch when it has BatchSize records or when the
  * event would pass the 6 MB payload limit of a synchronous invocation ("until it has gathered a full
  * batch, the batching window expires, or the batch reaches the payload limit of 6 MB",
- * https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
+ * https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html). The limit is on the event as sent:
+ * the JSON of every record with all of AWS's keys (about 125 bytes of envelope per record beyond the
+ * data, partition key, sequence number and ARNs), so the size counted here is that JSON's, exactly.
  */
 
 /** Lambda's synchronous invocation payload limit. */
 export const MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
-/** JSON around one record in the event: eventID, field names, timestamp (the ARN is counted separately). */
-const RECORD_OVERHEAD_BYTES = 256;
+/** `{"Records":[` and `]}` around the records. */
+const EVENT_ENVELOPE_BYTES = Buffer.byteLength('{"Records":[]}');
 
-/**
- * Estimated size of one record in the event the function receives: its data base64-encoded, plus
- * its partition key, sequence number and stream ARN, plus the JSON around them.
- */
-export function eventBytesOf(dataBytes: number, partitionKey: string, sequenceNumber: string, streamArn: string): number {
-  return Math.ceil(dataBytes / 3) * 4 + Buffer.byteLength(partitionKey) + 2 * sequenceNumber.length + streamArn.length + RECORD_OVERHEAD_BYTES;
+/** The bytes one record adds to the event: its JSON, as the function receives it. */
+export function eventBytesOf(record: unknown): number {
+  return Buffer.byteLength(JSON.stringify(record));
 }
 
 /**
@@ -27,10 +26,11 @@ export function eventBytesOf(dataBytes: number, partitionKey: string, sequenceNu
  * @example cutBatch([{ eventBytes: 4e6 }, { eventBytes: 4e6 }], 100) // { count: 1, full: true }
  */
 export function cutBatch(queue: readonly { readonly eventBytes: number }[], batchSize: number, maxPayloadBytes = MAX_INVOKE_PAYLOAD_BYTES): { count: number; full: boolean } {
-  let total = 0;
+  let total = EVENT_ENVELOPE_BYTES;
   const limit = Math.min(batchSize, queue.length);
   for (let i = 0; i < limit; i++) {
-    const bytes = queue[i]!.eventBytes;
+    // Records after the first are preceded by a comma.
+    const bytes = queue[i]!.eventBytes + (i > 0 ? 1 : 0);
     if (i > 0 && total + bytes > maxPayloadBytes) return { count: i, full: true };
     total += bytes;
   }

@@ -10,8 +10,15 @@
  *   then the records are discarded.
  * - With BisectBatchOnFunctionError, a failed batch of two or more records is split in two and the
  *   halves are processed in order, each from scratch. "Splitting a batch does not count towards the
- *   retry quota": a half inherits the retry count of its parent, so retries only start once a
- *   failing batch is down to one record.
+ *   retry quota" (kinesis-on-failure-destination.html): the split is not a retry, and each half is a
+ *   new batch whose retries count from zero ("breaks the impacted batch of records into two […] and
+ *   retries them separately", AWS's announcement of the feature, 2019). AWS does not say more, and
+ *   LocalStack does not bisect, so this reading is ours.
+ * - A throttled invocation (the function is at its concurrency limit: Lambda's
+ *   TooManyRequestsException) never ran: it is retried with backoff until it runs or the records
+ *   expire — not counted as a retry or an invocation, never bisected ("If a Lambda event source mapping
+ *   is unable to invoke the function due to throttling […], it retries until the records expire or
+ *   exceed the maximum age", kinesis-on-failure-destination.html).
  * - A partial batch response checkpoints the records before the lowest reported failure and retries
  *   the rest; that retry counts like any other ("the batch is bisected at the returned sequence
  *   number and Lambda retries only the remaining records").
@@ -21,6 +28,7 @@
  */
 import { interpretResponse, type InvocationOutcome } from './batch-response';
 import type { DiscardCondition } from './types';
+import { THROTTLE_ERROR_NAME } from '../concurrency';
 import { backoffMs } from './waiting';
 
 /** The two things the runner needs to know about a record. */
@@ -53,14 +61,18 @@ export interface DiscardInfo {
   /** Invocations the records were part of (0 if they expired before the first). */
   readonly approximateInvokeCount: number;
   readonly lastError: string | undefined;
+  /** `'Unhandled'` when the last invocation failed with a function error (throw, crash, timeout), as Lambda's `responseContext.functionError`. */
+  readonly functionError: 'Unhandled' | undefined;
 }
 
 /** What happened, for logs and figures. */
 export type BatchEvent =
-  | { readonly kind: 'invoking'; readonly size: number; readonly retry: boolean }
+  /** The function ran (a throttled invoke did not: it is a `'throttled'` event instead). */
+  | { readonly kind: 'invoked'; readonly size: number; readonly retry: boolean }
   | { readonly kind: 'function-error'; readonly size: number; readonly reason: string }
   | { readonly kind: 'partial-failure'; readonly succeeded: number; readonly failed: number; readonly firstFailed: string }
   | { readonly kind: 'bisected'; readonly first: number; readonly second: number }
+  | { readonly kind: 'throttled'; readonly size: number; readonly delayMs: number }
   | { readonly kind: 'retry-scheduled'; readonly size: number; readonly retry: number; readonly delayMs: number };
 
 /** The runner's view of the world. */
@@ -85,6 +97,9 @@ interface Work<R> {
   retries: number;
   invokes: number;
   lastError: string | undefined;
+  functionError: 'Unhandled' | undefined;
+  /** Consecutive throttled invokes, for their backoff. */
+  throttles: number;
   /** Whether the next invocation re-sends records whose last invocation failed (not a bisected half). */
   isRetry: boolean;
 }
@@ -102,7 +117,7 @@ interface Work<R> {
  */
 export async function runBatch<R extends BatchRecord>(records: readonly R[], policy: RetryPolicy, hooks: BatchRunnerHooks<R>): Promise<'completed' | 'stopped'> {
   // A stack, so the first half of a bisected batch runs (to its end) before the second: per-shard order.
-  const stack: Work<R>[] = [{ records, retries: 0, invokes: 0, lastError: undefined, isRetry: false }];
+  const stack: Work<R>[] = [{ records, retries: 0, invokes: 0, lastError: undefined, functionError: undefined, throttles: 0, isRetry: false }];
   while (stack.length > 0) {
     if (hooks.stopped()) return 'stopped';
     const work = stack.pop()!;
@@ -112,15 +127,23 @@ export async function runBatch<R extends BatchRecord>(records: readonly R[], pol
       const maxAgeMs = policy.maxRecordAgeMs;
       const expired = work.records.filter((r) => now - r.arrivalMs > maxAgeMs);
       if (expired.length > 0) {
-        const info = { condition: 'RecordAgeExceeded', approximateInvokeCount: work.invokes, lastError: work.lastError } as const;
+        const info = { condition: 'RecordAgeExceeded', approximateInvokeCount: work.invokes, lastError: work.lastError, functionError: work.functionError } as const;
         if (!(await hooks.discard(expired, info))) return 'stopped';
         work.records = work.records.filter((r) => now - r.arrivalMs <= maxAgeMs);
         if (work.records.length === 0) continue;
       }
     }
 
-    hooks.onEvent?.({ kind: 'invoking', size: work.records.length, retry: work.isRetry });
     const outcome = await invokeOnce(work.records, policy, hooks);
+    if (outcome.kind === 'throttled') {
+      const delayMs = backoffMs(++work.throttles, policy.retryBaseMs, policy.retryMaxMs);
+      hooks.onEvent?.({ kind: 'throttled', size: work.records.length, delayMs });
+      if (!(await hooks.sleep(delayMs))) return 'stopped';
+      stack.push(work);
+      continue;
+    }
+    work.throttles = 0;
+    hooks.onEvent?.({ kind: 'invoked', size: work.records.length, retry: work.isRetry });
     const invokes = work.invokes + 1;
     if (outcome.kind === 'success') {
       await hooks.succeeded(work.records);
@@ -129,6 +152,7 @@ export async function runBatch<R extends BatchRecord>(records: readonly R[], pol
 
     let failed = work.records;
     let reason: string;
+    let functionError: 'Unhandled' | undefined;
     if (outcome.kind === 'partial') {
       const succeeded = work.records.slice(0, outcome.firstFailedIndex);
       failed = work.records.slice(outcome.firstFailedIndex);
@@ -137,13 +161,14 @@ export async function runBatch<R extends BatchRecord>(records: readonly R[], pol
       if (succeeded.length > 0) await hooks.succeeded(succeeded);
     } else {
       reason = outcome.reason;
+      functionError = 'Unhandled';
       hooks.onEvent?.({ kind: 'function-error', size: failed.length, reason });
       if (policy.bisectOnError && failed.length > 1) {
         const middle = Math.ceil(failed.length / 2);
         const first = failed.slice(0, middle);
         const second = failed.slice(middle);
         hooks.onEvent?.({ kind: 'bisected', first: first.length, second: second.length });
-        const half = (part: readonly R[]): Work<R> => ({ records: part, retries: work.retries, invokes, lastError: reason, isRetry: false });
+        const half = (part: readonly R[]): Work<R> => ({ records: part, retries: 0, invokes, lastError: reason, functionError, throttles: 0, isRetry: false });
         stack.push(half(second), half(first));
         continue;
       }
@@ -151,22 +176,23 @@ export async function runBatch<R extends BatchRecord>(records: readonly R[], pol
 
     const retries = work.retries + 1;
     if (policy.maxRetryAttempts !== -1 && retries > policy.maxRetryAttempts) {
-      if (!(await hooks.discard(failed, { condition: 'RetryAttemptsExhausted', approximateInvokeCount: invokes, lastError: reason }))) return 'stopped';
+      if (!(await hooks.discard(failed, { condition: 'RetryAttemptsExhausted', approximateInvokeCount: invokes, lastError: reason, functionError }))) return 'stopped';
       continue;
     }
     const delayMs = backoffMs(retries, policy.retryBaseMs, policy.retryMaxMs);
     hooks.onEvent?.({ kind: 'retry-scheduled', size: failed.length, retry: retries, delayMs });
     if (!(await hooks.sleep(delayMs))) return 'stopped';
-    stack.push({ records: failed, retries, invokes, lastError: reason, isRetry: true });
+    stack.push({ records: failed, retries, invokes, lastError: reason, functionError, throttles: 0, isRetry: true });
   }
   return 'completed';
 }
 
-async function invokeOnce<R extends BatchRecord>(records: readonly R[], policy: RetryPolicy, hooks: BatchRunnerHooks<R>): Promise<InvocationOutcome> {
+async function invokeOnce<R extends BatchRecord>(records: readonly R[], policy: RetryPolicy, hooks: BatchRunnerHooks<R>): Promise<InvocationOutcome | { kind: 'throttled' }> {
   let response: unknown;
   try {
     response = await hooks.invoke(records);
   } catch (e) {
+    if (e instanceof Error && e.name === THROTTLE_ERROR_NAME) return { kind: 'throttled' };
     return { kind: 'failure', reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
   }
   return interpretResponse(

@@ -11,7 +11,7 @@
  * ```ts
  * const config: EventSourceMappingConfig = {
  *   streamName: 'clicks', functionName: 'click-counts-s0',
- *   batchSize: 100, maxBatchingWindowMs: 0, startingPosition: 'TRIM_HORIZON',
+ *   batchSize: 100, maxBatchingWindowSeconds: 0, startingPosition: 'TRIM_HORIZON',
  *   parallelizationFactor: 1, bisectOnError: true, maxRetryAttempts: 3,
  *   maxRecordAgeSeconds: -1, reportBatchItemFailures: true,
  * };
@@ -23,10 +23,16 @@ export interface EventSourceMappingConfig {
   readonly functionName: string;
   /** Max records per invocation (`BatchSize`, 1..10000). */
   readonly batchSize: number;
-  /** Wait up to this long to fill a batch (`MaximumBatchingWindowInSeconds`, 0..300000 ms); 0 = invoke as soon as records exist. */
-  readonly maxBatchingWindowMs: number;
+  /**
+   * `MaximumBatchingWindowInSeconds`: whole seconds, 0..300, as Lambda takes it ("in increments of
+   * seconds", API_CreateEventSourceMapping). A lane's window starts when its previous invocation
+   * completes; 0 = invoke as soon as records exist.
+   */
+  readonly maxBatchingWindowSeconds: number;
   /** Where a shard with no checkpoint starts (`StartingPosition`). */
-  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
+  /** `StartingPositionTimestamp` (epoch ms), required with AT_TIMESTAMP: the first record read is the first that arrived at or after it. */
+  readonly startingPositionTimestampMs?: number;
   /** Concurrent batches per shard (`ParallelizationFactor`, 1..10); a partition key always maps to the same lane. */
   readonly parallelizationFactor: number;
   /** `BisectBatchOnFunctionError`: split a failed batch in two before retrying. */
@@ -37,17 +43,23 @@ export interface EventSourceMappingConfig {
   readonly maxRecordAgeSeconds: number;
   /** `FunctionResponseTypes: [ReportBatchItemFailures]`: honour `{ batchItemFailures }` responses. */
   readonly reportBatchItemFailures: boolean;
-  /** Pause between GetRecords calls on a caught-up shard. Default 200 ms locally (Lambda: about 1 s). */
+  /**
+   * Pause between GetRecords calls on a caught-up shard. Default 1000 ms, as Lambda ("Lambda polls
+   * each shard in your Kinesis stream for records at a base rate of once per second", with-kinesis.html).
+   */
   readonly pollIntervalMs?: number;
+  /** The role ARN in each record's `invokeIdentityArn`. Default: a role named after the function, in the stream's account. */
+  readonly invokeIdentityArn?: string;
   /** How often the shard list is re-read to notice resharding. Default 2000 ms. */
   readonly shardSyncIntervalMs?: number;
 }
 
 /** {@link EventSourceMappingConfig} with defaults filled in and limits checked. */
-export type ResolvedMappingConfig = Required<EventSourceMappingConfig>;
+export type ResolvedMappingConfig = Required<Omit<EventSourceMappingConfig, 'startingPositionTimestampMs' | 'invokeIdentityArn'>> &
+  Pick<EventSourceMappingConfig, 'startingPositionTimestampMs' | 'invokeIdentityArn'>;
 
-/** Default pause between polls of a caught-up shard. */
-export const DEFAULT_POLL_INTERVAL_MS = 200;
+/** Default pause between polls of a caught-up shard (Lambda's once a second). */
+export const DEFAULT_POLL_INTERVAL_MS = 1_000;
 /** Default period of ListShards re-reads. */
 export const DEFAULT_SHARD_SYNC_INTERVAL_MS = 2_000;
 
@@ -83,9 +95,16 @@ export function resolveMappingConfig(config: EventSourceMappingConfig): Resolved
   if (config.streamName.trim() === '') fail('streamName', config.streamName, 'name the Kinesis stream to read');
   if (config.functionName.trim() === '') fail('functionName', config.functionName, 'name the function the records go to');
   intIn('batchSize', config.batchSize, 1, 10_000, "use 1..10000 (Lambda's BatchSize limit for Kinesis)");
-  intIn('maxBatchingWindowMs', config.maxBatchingWindowMs, 0, 300_000, 'use 0..300000 ms (Lambda allows up to 5 minutes)');
-  if (config.startingPosition !== 'TRIM_HORIZON' && config.startingPosition !== 'LATEST') {
-    fail('startingPosition', config.startingPosition, 'use TRIM_HORIZON or LATEST');
+  intIn('maxBatchingWindowSeconds', config.maxBatchingWindowSeconds, 0, 300, 'use whole seconds, 0..300 (Lambda takes MaximumBatchingWindowInSeconds in increments of seconds, up to 5 minutes)');
+  if (!['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP'].includes(config.startingPosition)) {
+    fail('startingPosition', config.startingPosition, 'use TRIM_HORIZON, LATEST or AT_TIMESTAMP');
+  }
+  const at = config.startingPositionTimestampMs;
+  if (config.startingPosition === 'AT_TIMESTAMP' && (at === undefined || !Number.isFinite(at) || at < 0)) {
+    fail('startingPositionTimestampMs', at, 'AT_TIMESTAMP needs startingPositionTimestampMs, the epoch milliseconds to start reading at');
+  }
+  if (config.startingPosition !== 'AT_TIMESTAMP' && at !== undefined) {
+    fail('startingPositionTimestampMs', at, 'a timestamp only goes with startingPosition AT_TIMESTAMP (Lambda refuses it otherwise)');
   }
   intIn('parallelizationFactor', config.parallelizationFactor, 1, 10, 'use 1..10 concurrent batches per shard');
   intIn('maxRetryAttempts', config.maxRetryAttempts, -1, 10_000, 'use -1 (until the record expires) or 0..10000');

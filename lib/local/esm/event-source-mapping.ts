@@ -48,7 +48,7 @@ interface KnownShard {
  * @example
  * ```ts
  * const mapping = new EventSourceMapping(kinesisClient({ endpoint }), {
- *   streamName: 'clicks', functionName: 'click-counts-s0', batchSize: 100, maxBatchingWindowMs: 0,
+ *   streamName: 'clicks', functionName: 'click-counts-s0', batchSize: 100, maxBatchingWindowSeconds: 0,
  *   startingPosition: 'TRIM_HORIZON', parallelizationFactor: 1, bisectOnError: true,
  *   maxRetryAttempts: 3, maxRecordAgeSeconds: -1, reportBatchItemFailures: true,
  * }, (event) => handler(event), { checkpoints: fileCheckpointStore('.shardflow/checkpoints') });
@@ -123,7 +123,7 @@ export class EventSourceMapping {
   private async run(): Promise<void> {
     this.stream = await this.describeStream();
     if (this.stream === undefined) return;
-    this.say(`started (${this.config.parallelizationFactor} lane(s) per shard, batch ${this.config.batchSize}, window ${this.config.maxBatchingWindowMs} ms)`);
+    this.say(`started (${this.config.parallelizationFactor} lane(s) per shard, batch ${this.config.batchSize}, window ${this.config.maxBatchingWindowSeconds} s)`);
     while (!this.abort.signal.aborted) {
       try {
         await this.syncShards(this.stream.arn);
@@ -175,6 +175,7 @@ export class EventSourceMapping {
         inFirstListing: shard.inFirstListing,
         parentEverCheckpointed: shard.parentShardIds.some((p) => this.shards.get(p)?.storedCheckpoint !== undefined),
         startingPosition: this.config.startingPosition,
+        startingPositionTimestampMs: this.config.startingPositionTimestampMs,
       });
       if (start === 'finished') {
         shard.finished = true;
@@ -246,6 +247,7 @@ export class EventSourceMapping {
       retries: 0,
       bisections: 0,
       discarded: 0,
+      readThrottles: 0,
       throttles: 0,
       iteratorAgeMs: 0,
       lastCheckpoint: shard.storedCheckpoint,

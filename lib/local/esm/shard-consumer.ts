@@ -7,17 +7,20 @@
  * - Records go to ParallelizationFactor lanes by partition key. A lane runs one batch at a time, so a
  *   key's records are processed in order, and a lane's next batch starts only when the previous one
  *   succeeded or was discarded.
- * - A lane invokes when it has a full batch (BatchSize records, or the 6 MB payload limit), when the
- *   batching window has passed since it started gathering, or at once with a window of 0 ("Lambda invokes your function as soon as records are
+ * - A lane invokes when it has a full batch (BatchSize records, or the 6 MB payload limit), when its
+ *   batching window has closed (see BatchingWindow: it opens when the lane's previous invocation
+ *   completes), or at once with a window of 0 ("Lambda invokes your function as soon as records are
  *   available").
  * - The checkpoint moves to the end of the longest finished prefix of the shard (see
  *   CheckpointTracker) and is saved before the lane goes on.
  * - At the end of a closed shard (GetRecords returns no NextShardIterator), the consumer drains its
  *   lanes, saves SHARD_END and stops: its children may then start.
  */
+import { randomUUID } from 'node:crypto';
 import { GetRecordsCommand, GetShardIteratorCommand, type GetRecordsCommandOutput, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
-import { toKinesisEvent } from '../lambda-event';
+import { arnParts, localInvokeIdentityArn, toLambdaRecord, type LambdaKinesisRecord } from '../lambda-event';
 import { cutBatch, eventBytesOf } from './batch-cut';
+import { BatchingWindow } from './batching-window';
 import { DEFAULT_RETRY_BASE_MS, DEFAULT_RETRY_MAX_MS, runBatch, type BatchEvent, type BatchRunnerHooks, type DiscardInfo, type RetryPolicy } from './batch-runner';
 import { SHARD_END, type CheckpointStore } from './checkpoint-store';
 import { CheckpointTracker } from './checkpoint-tracker';
@@ -25,7 +28,7 @@ import type { ResolvedMappingConfig } from './config';
 import { laneOf } from './lanes';
 import { compareSequenceNumbers } from './sequence-number';
 import type { StartPosition } from './shard-lineage';
-import type { DiscardedBatch, Invoke, OnFailure, ShardState, ShardStats } from './types';
+import type { Invoke, KinesisFailureRecord, OnFailure, ShardState, ShardStats } from './types';
 import { Wakeup, backoffMs, sleep } from './waiting';
 
 /** GetRecords returns at most 10,000 records per call. */
@@ -39,9 +42,10 @@ export interface ShardRecord {
   readonly sequenceNumber: string;
   readonly partitionKey: string;
   readonly arrivalMs: number;
-  /** Estimated size in the invocation event, for the 6 MB payload limit. */
+  /** The record as the function receives it. */
+  readonly event: LambdaKinesisRecord;
+  /** Its size in the invocation event's JSON, for the 6 MB payload limit. */
   readonly eventBytes: number;
-  readonly raw: _Record;
 }
 
 /** Everything a shard consumer is given. */
@@ -70,8 +74,7 @@ interface Lane {
   readonly index: number;
   readonly queue: ShardRecord[];
   busy: boolean;
-  /** When the lane started gathering its next batch (performance clock). */
-  gatherSinceMs: number | undefined;
+  readonly window: BatchingWindow;
   windowTimer: NodeJS.Timeout | undefined;
 }
 
@@ -82,6 +85,7 @@ interface Counters {
   retries: number;
   bisections: number;
   discarded: number;
+  readThrottles: number;
   throttles: number;
 }
 
@@ -92,7 +96,7 @@ export class ShardConsumer {
   private readonly tracker: CheckpointTracker;
   private readonly space = new Wakeup();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly counters: Counters = { recordsDelivered: 0, invocations: 0, functionErrors: 0, retries: 0, bisections: 0, discarded: 0, throttles: 0 };
+  private readonly counters: Counters = { recordsDelivered: 0, invocations: 0, functionErrors: 0, retries: 0, bisections: 0, discarded: 0, readThrottles: 0, throttles: 0 };
   private readonly policy: RetryPolicy;
   /** Bound on records read but not yet checkpointed, so a stuck lane cannot make the reader buffer the whole shard. */
   private readonly maxBuffered: number;
@@ -107,10 +111,19 @@ export class ShardConsumer {
   private savedCheckpoint: string | undefined;
   private saveChain: Promise<void> = Promise.resolve();
   private throttleStreak = 0;
+  private readonly invokeIdentityArn: string;
 
   constructor(private readonly opts: ShardConsumerOptions) {
     const { config } = opts;
-    this.lanes = Array.from({ length: config.parallelizationFactor }, (_, index) => ({ index, queue: [], busy: false, gatherSinceMs: undefined, windowTimer: undefined }));
+    const monotonic = (): number => performance.now();
+    this.lanes = Array.from({ length: config.parallelizationFactor }, (_, index) => ({
+      index,
+      queue: [],
+      busy: false,
+      window: new BatchingWindow(config.maxBatchingWindowSeconds, monotonic),
+      windowTimer: undefined,
+    }));
+    this.invokeIdentityArn = config.invokeIdentityArn ?? localInvokeIdentityArn(opts.streamArn, config.functionName);
     this.tracker = new CheckpointTracker(opts.checkpoint);
     this.savedCheckpoint = opts.checkpoint;
     this.lastRead = opts.start.type === 'AFTER_SEQUENCE_NUMBER' ? opts.start.sequenceNumber : undefined;
@@ -196,7 +209,7 @@ export class ShardConsumer {
         if (this.stopping) break;
         if (isThrottle(e)) {
           // Kinesis allows 5 GetRecords per second per shard; Lambda backs off and tries again.
-          this.counters.throttles++;
+          this.counters.readThrottles++;
           await sleep(backoffMs(++this.throttleStreak, KINESIS_RETRY_BASE_MS, KINESIS_RETRY_MAX_MS), this.abort.signal);
           continue;
         }
@@ -243,6 +256,7 @@ export class ShardConsumer {
             ShardId: this.opts.shardId,
             ShardIteratorType: position.type,
             ...(position.type === 'AFTER_SEQUENCE_NUMBER' && { StartingSequenceNumber: position.sequenceNumber }),
+            ...(position.type === 'AT_TIMESTAMP' && { Timestamp: new Date(position.timestampMs) }),
           }),
           { abortSignal: this.abort.signal },
         );
@@ -250,7 +264,7 @@ export class ShardConsumer {
         this.log(`GetShardIterator returned no iterator; retrying`);
       } catch (e) {
         if (this.stopping) return undefined;
-        if (isThrottle(e)) this.counters.throttles++;
+        if (isThrottle(e)) this.counters.readThrottles++;
         else this.log(`GetShardIterator ${position.type} failed (${describe(e)}); retrying`);
       }
       await sleep(backoffMs(attempt, KINESIS_RETRY_BASE_MS, KINESIS_RETRY_MAX_MS), this.abort.signal);
@@ -265,13 +279,9 @@ export class ShardConsumer {
       if (sequenceNumber === undefined) continue;
       // Never hand a record over twice, even if an iterator is re-acquired at an older position.
       if (this.lastRead !== undefined && compareSequenceNumbers(sequenceNumber, this.lastRead) <= 0) continue;
-      const record: ShardRecord = {
-        sequenceNumber,
-        partitionKey: raw.PartitionKey ?? '',
-        arrivalMs: raw.ApproximateArrivalTimestamp?.getTime() ?? this.opts.clock(),
-        eventBytes: eventBytesOf(raw.Data?.byteLength ?? 0, raw.PartitionKey ?? '', sequenceNumber, this.opts.streamArn),
-        raw,
-      };
+      const arrivalMs = raw.ApproximateArrivalTimestamp?.getTime() ?? this.opts.clock();
+      const event = toLambdaRecord(raw, this.opts.shardId, this.opts.streamArn, this.invokeIdentityArn, arrivalMs);
+      const record: ShardRecord = { sequenceNumber, partitionKey: raw.PartitionKey ?? '', arrivalMs, event, eventBytes: eventBytesOf(event) };
       this.tracker.add(sequenceNumber, record.arrivalMs);
       this.lanes[laneOf(record.partitionKey, lanes)]!.queue.push(record);
       this.lastRead = sequenceNumber;
@@ -283,21 +293,19 @@ export class ShardConsumer {
   /** Starts a batch on every free lane whose batch is ready; arms the window timer of the others. */
   private pump(): void {
     if (this.stopping) return;
-    const { batchSize, maxBatchingWindowMs } = this.opts.config;
-    const now = performance.now();
+    const { batchSize } = this.opts.config;
     for (const lane of this.lanes) {
       if (lane.busy || lane.queue.length === 0) continue;
-      lane.gatherSinceMs ??= now;
-      const waitedMs = now - lane.gatherSinceMs;
+      const remainingMs = lane.window.remainingMs();
       const cut = cutBatch(lane.queue, batchSize);
       // A closed shard that has been read to its end gets no more records: waiting would only delay.
-      if (cut.full || waitedMs >= maxBatchingWindowMs || this.ended) {
+      if (cut.full || remainingMs === 0 || this.ended) {
         this.startBatch(lane, cut.count);
       } else if (lane.windowTimer === undefined) {
         lane.windowTimer = setTimeout(() => {
           lane.windowTimer = undefined;
           this.pump();
-        }, maxBatchingWindowMs - waitedMs);
+        }, remainingMs);
       }
     }
   }
@@ -311,12 +319,12 @@ export class ShardConsumer {
     this.clearWindow(lane);
     const batch = lane.queue.splice(0, count);
     lane.busy = true;
-    lane.gatherSinceMs = undefined;
     const task: Promise<void> = runBatch(batch, this.policy, this.hooks(lane))
       .then(() => undefined)
       .catch((e) => this.log(`lane ${lane.index}: batch aborted by an unexpected error (${describe(e)}); its records will be read again after a restart`))
       .finally(() => {
         lane.busy = false;
+        lane.window.restart();
         this.inFlight.delete(task);
         this.space.notify();
         this.pump();
@@ -328,10 +336,7 @@ export class ShardConsumer {
   private hooks(lane: Lane): BatchRunnerHooks<ShardRecord> {
     const signal = this.abort.signal;
     return {
-      invoke: (records) => {
-        this.counters.invocations++;
-        return this.opts.invoke(toKinesisEvent(records.map((r) => r.raw), this.opts.shardId, this.opts.streamArn));
-      },
+      invoke: (records) => this.opts.invoke({ Records: records.map((r) => r.event) }),
       succeeded: async (records) => {
         this.counters.recordsDelivered += records.length;
         await this.finish(records);
@@ -351,8 +356,13 @@ export class ShardConsumer {
 
   private onBatchEvent(lane: Lane, event: BatchEvent): void {
     switch (event.kind) {
-      case 'invoking':
+      case 'invoked':
+        this.counters.invocations++;
         if (event.retry) this.counters.retries++;
+        break;
+      case 'throttled':
+        this.counters.throttles++;
+        this.log(`lane ${lane.index}: invoke of ${event.size} record(s) throttled (the function is at its concurrency limit); again in ${event.delayMs} ms`);
         break;
       case 'function-error':
         this.counters.functionErrors++;
@@ -408,21 +418,28 @@ export class ShardConsumer {
     const first = records[0]!;
     const last = records[records.length - 1]!;
     const { config, clock } = this.opts;
-    const failure: DiscardedBatch = {
-      functionName: config.functionName,
-      streamName: config.streamName,
-      streamArn: this.opts.streamArn,
-      shardId: this.opts.shardId,
-      condition: info.condition,
-      startSequenceNumber: first.sequenceNumber,
-      endSequenceNumber: last.sequenceNumber,
-      approximateArrivalOfFirstRecord: new Date(first.arrivalMs).toISOString(),
-      approximateArrivalOfLastRecord: new Date(last.arrivalMs).toISOString(),
-      batchSize: records.length,
-      approximateInvokeCount: info.approximateInvokeCount,
-      lastError: info.lastError,
+    const { region, account } = arnParts(this.opts.streamArn);
+    const failure: KinesisFailureRecord = {
+      requestContext: {
+        requestId: randomUUID(),
+        functionArn: `arn:aws:lambda:${region}:${account}:function:${config.functionName}`,
+        condition: info.condition,
+        approximateInvokeCount: info.approximateInvokeCount,
+      },
+      ...(info.approximateInvokeCount > 0 && {
+        responseContext: { statusCode: 200, executedVersion: '$LATEST', ...(info.functionError !== undefined && { functionError: info.functionError }) },
+      }),
+      version: '1.0',
       timestamp: new Date(clock()).toISOString(),
-      records: toKinesisEvent(records.map((r) => r.raw), this.opts.shardId, this.opts.streamArn).Records,
+      KinesisBatchInfo: {
+        shardId: this.opts.shardId,
+        startSequenceNumber: first.sequenceNumber,
+        endSequenceNumber: last.sequenceNumber,
+        approximateArrivalOfFirstRecord: new Date(first.arrivalMs).toISOString(),
+        approximateArrivalOfLastRecord: new Date(last.arrivalMs).toISOString(),
+        batchSize: records.length,
+        streamArn: this.opts.streamArn,
+      },
     };
     this.log(
       `discarding ${records.length} record(s) ${first.sequenceNumber}..${last.sequenceNumber}: ${info.condition}` +

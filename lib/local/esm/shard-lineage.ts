@@ -18,7 +18,8 @@ export interface ShardLineage {
 export type StartPosition =
   | { readonly type: 'AFTER_SEQUENCE_NUMBER'; readonly sequenceNumber: string }
   | { readonly type: 'TRIM_HORIZON' }
-  | { readonly type: 'LATEST' };
+  | { readonly type: 'LATEST' }
+  | { readonly type: 'AT_TIMESTAMP'; readonly timestampMs: number };
 
 /** A ListShards entry as lineage. */
 export function lineageOf(shard: Shard): ShardLineage {
@@ -50,10 +51,13 @@ export function startPositionOf(args: {
   readonly checkpoint: string | undefined;
   readonly inFirstListing: boolean;
   readonly parentEverCheckpointed: boolean;
-  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
+  /** With AT_TIMESTAMP. */
+  readonly startingPositionTimestampMs?: number | undefined;
 }): StartPosition | 'finished' {
   if (args.checkpoint === SHARD_END) return 'finished';
   if (args.checkpoint !== undefined) return { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: args.checkpoint };
   if (!args.inFirstListing || args.parentEverCheckpointed) return { type: 'TRIM_HORIZON' };
+  if (args.startingPosition === 'AT_TIMESTAMP') return { type: 'AT_TIMESTAMP', timestampMs: args.startingPositionTimestampMs ?? 0 };
   return { type: args.startingPosition };
 }

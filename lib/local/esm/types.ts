@@ -2,12 +2,13 @@
  * The contracts between an event source mapping and the outside: how it calls the function, where
  * discarded records go, and what it reports.
  */
-import type { BatchResponse, KinesisStreamEvent, KinesisStreamRecord } from '../../io/kinesis-event';
+import type { BatchResponse, KinesisStreamEvent } from '../../io/kinesis-event';
 
 /**
  * A function invocation: resolves with the function's response, rejects on a function error (throw,
- * crash, timeout). With `reportBatchItemFailures` on, a `{ batchItemFailures }` response reports a
- * partial failure; otherwise the response is ignored.
+ * crash, timeout) — or, with an error named `TooManyRequestsException`, on a throttle (the function
+ * never ran; see lib/local/concurrency.ts). With `reportBatchItemFailures` on, a `{ batchItemFailures }`
+ * response reports a partial failure; otherwise the response is ignored.
  *
  * @example
  * ```ts
@@ -23,35 +24,55 @@ export type Invoke = (event: KinesisStreamEvent) => Promise<BatchResponse | void
 export type DiscardCondition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
 
 /**
- * Records the mapping gave up on: what Lambda sends to an on-failure destination (its
- * `KinesisBatchInfo` and `requestContext`), plus the records themselves (Lambda's S3 destination
- * carries them too; SQS/SNS destinations carry only the positions).
+ * What Lambda sends an SQS or SNS on-failure destination when it gives up on records — the
+ * documented "invocation record" (https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html):
+ * positions and arrival times, never the records themselves (only an S3 destination gets those). To
+ * look at or redrive the records, read them from the stream while it still holds them (see
+ * `readFailedRecords`).
+ *
+ * @example
+ * ```json
+ * { "requestContext": { "requestId": "…", "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:clicks-s0",
+ *     "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 2 },
+ *   "responseContext": { "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled" },
+ *   "version": "1.0", "timestamp": "2026-11-30T12:00:00.000Z",
+ *   "KinesisBatchInfo": { "shardId": "shardId-000000000000", "startSequenceNumber": "…", "endSequenceNumber": "…",
+ *     "approximateArrivalOfFirstRecord": "…", "approximateArrivalOfLastRecord": "…", "batchSize": 1,
+ *     "streamArn": "arn:aws:kinesis:us-east-1:000000000000:stream/clicks" } }
+ * ```
  */
-export interface DiscardedBatch {
-  readonly functionName: string;
-  readonly streamName: string;
-  readonly streamArn: string;
-  readonly shardId: string;
-  readonly condition: DiscardCondition;
-  /** First and last sequence number of the discarded records (inclusive). */
-  readonly startSequenceNumber: string;
-  readonly endSequenceNumber: string;
-  /** ISO-8601 arrival time of the first and last record. */
-  readonly approximateArrivalOfFirstRecord: string;
-  readonly approximateArrivalOfLastRecord: string;
-  readonly batchSize: number;
-  /** How many invocations these records were part of, counting the bisections that led to them. */
-  readonly approximateInvokeCount: number;
-  /** The last function error seen for these records, if they were ever invoked. */
-  readonly lastError: string | undefined;
+export interface KinesisFailureRecord {
+  readonly requestContext: {
+    readonly requestId: string;
+    readonly functionArn: string;
+    readonly condition: DiscardCondition;
+    readonly approximateInvokeCount: number;
+  };
+  /** The last invocation's outcome; absent when the records were never invoked. */
+  readonly responseContext?: {
+    readonly statusCode: number;
+    readonly executedVersion: string;
+    /** `'Unhandled'` when the last invocation threw, crashed or timed out; absent after a partial batch response. */
+    readonly functionError?: 'Unhandled';
+  };
+  readonly version: '1.0';
   /** ISO-8601 time of the discard. */
   readonly timestamp: string;
-  /** The records, in the shape the function receives them. */
-  readonly records: readonly KinesisStreamRecord[];
+  readonly KinesisBatchInfo: {
+    readonly shardId: string;
+    /** First and last sequence number of the discarded records (inclusive). */
+    readonly startSequenceNumber: string;
+    readonly endSequenceNumber: string;
+    /** ISO-8601 arrival time of the first and last record. */
+    readonly approximateArrivalOfFirstRecord: string;
+    readonly approximateArrivalOfLastRecord: string;
+    readonly batchSize: number;
+    readonly streamArn: string;
+  };
 }
 
 /** Where discarded batches go (Lambda's on-failure destination). A rejection is retried until it succeeds or the mapping stops. */
-export type OnFailure = (failure: DiscardedBatch) => Promise<void>;
+export type OnFailure = (failure: KinesisFailureRecord) => Promise<void>;
 
 /** Where a shard's consumer is in its life. */
 export type ShardState = 'waiting-for-parents' | 'polling' | 'draining' | 'finished' | 'stopped';
@@ -71,7 +92,9 @@ export interface ShardStats {
   readonly bisections: number;
   /** Records sent to the on-failure destination (or dropped if there is none). */
   readonly discarded: number;
-  /** GetRecords/GetShardIterator calls refused by throttling and retried. */
+  /** GetRecords/GetShardIterator calls refused by Kinesis' throughput limits and retried. */
+  readonly readThrottles: number;
+  /** Invocations refused for the function's concurrency limit and retried (Lambda's `Throttles`). */
   readonly throttles: number;
   /** now − arrival of the oldest record not yet checkpointed; 0 when caught up. */
   readonly iteratorAgeMs: number;

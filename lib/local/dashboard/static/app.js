@@ -148,6 +148,7 @@ const TILES = [
   ['recordsIn', 'records in', (/** @type {any} */ s) => num(sumOf(s, 'RecordsIn'))],
   ['recordsOut', 'records out', (/** @type {any} */ s) => num(sumOf(s, 'RecordsOut'))],
   ['iteratorAge', 'iterator age', (/** @type {any} */ s) => duration(s.iteratorAgeMs)],
+  ['throttles', 'throttles', (/** @type {any} */ s) => num(s.throttles ?? 0)],
   ['watermarkLag', 'watermark lag', (/** @type {any} */ s) => duration(metricOf(s, 'WatermarkLag')?.last)],
   ['batchDuration', 'batch (avg)', (/** @type {any} */ s) => { const m = metricOf(s, 'BatchDuration'); return m ? duration(m.sum / m.samples) : '—'; }],
   ['stateWritten', 'state written', (/** @type {any} */ s) => bytes(sumOf(s, 'StateBytes'))],
@@ -185,6 +186,7 @@ function updateStageCards() {
       if (!tile) continue;
       tile.querySelector('.v').textContent = /** @type {Function} */ (value)(s);
       if (key === 'deadLetters' || key === 'lostSlots') tile.classList.toggle('warn', sumOf(s, key === 'deadLetters' ? 'DeadLetters' : 'LostSlots') > 0);
+      if (key === 'throttles') tile.classList.toggle('warn', (s.throttles ?? 0) > 0);
     }
     const points = history.map((h) => ({ t: h.atMs, s: h.stages[s.id] })).filter((p) => p.s);
     const last = points[points.length - 1]?.s;
