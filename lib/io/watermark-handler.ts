@@ -60,9 +60,10 @@ export interface WatermarkHandlerDeps {
 /**
  * The watermark function. Keyed stages fire their windows and timers themselves, as the watermark
  * markers in their input pass them; what they cannot see is silence. So every tick this function puts
- * a tick record on every shard of each shuffled keyed stage's input stream (ExplicitHashKey picks the
- * shard), naming the upstream shards that exist: the stage decides from its arrival time which inputs
- * have gone idle, and fires what that lets through — in stream order, like any record.
+ * a tick record on the shards of each shuffled keyed stage's input stream (ExplicitHashKey picks the
+ * shard) that still have active inputs, naming the upstream shards that exist: the stage decides from
+ * its arrival time which inputs have gone idle, and fires what that lets through — in stream order, like
+ * any record.
  */
 export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promise<WatermarkTick[]> {
   const clock = deps.clock ?? Date.now;
@@ -83,21 +84,31 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
     return true;
   };
 
-  /** One tick: a tick record on every shard of every shuffled keyed stage. `idle`: every shard's log says idle. */
+  /** Per stage, the upstream shards the last ticks named (this container's memory: a new one ticks every shard). */
+  const named = new Map<string, string>();
+
+  /**
+   * One tick: a tick record on every shard of every shuffled keyed stage whose log does not say all its
+   * inputs are idle (an idle shard has nothing a tick could tell it) — on every shard when the upstream
+   * shards changed (a reshard: the new ones must be named). `idle`: every shard's log says idle.
+   */
   const tick = async (): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const ticks: WatermarkTick[] = [];
     let idle = true;
     for (const stage of stages) {
       const atMs = clock();
       const writer = deps.writerFor(stage.input.stream);
-      const data = encodeTick(await deps.listShards(upstreamStream(stage)));
+      const upstream = await deps.listShards(upstreamStream(stage));
+      const renamed = named.get(stage.id) !== upstream.join(' ');
       const open = await writer.openShards(atMs);
-      await writer.put(open.map((s) => [{ partitionKey: 'tick', data, explicitHashKey: s.startingHashKey.toString() }]));
-      const shards = await deps.listShards(stage.input.stream);
-      let idleShards = 0;
-      for (const shardId of shards) if (await shardIdle(stage.id, shardId)) idleShards += 1;
-      idle &&= idleShards === shards.length;
-      const t: WatermarkTick = { stage: stage.id, ticks: open.length, idleShards, shards: shards.length, atMs };
+      const idleFlags = await Promise.all(open.map((s) => shardIdle(stage.id, s.shardId)));
+      const targets = open.filter((_, i) => renamed || !idleFlags[i]);
+      const data = encodeTick(upstream);
+      if (targets.length > 0) await writer.put(targets.map((s) => [{ partitionKey: 'tick', data, explicitHashKey: s.startingHashKey.toString() }]));
+      named.set(stage.id, upstream.join(' '));
+      const idleShards = idleFlags.filter(Boolean).length;
+      idle &&= idleShards === open.length;
+      const t: WatermarkTick = { stage: stage.id, ticks: targets.length, idleShards, shards: open.length, atMs };
       deps.onTick?.(t);
       ticks.push(t);
     }

@@ -49,10 +49,14 @@ function world() {
       encodeMarker('src-0', Math.max(...clicks.map((c) => c.ts)) - 1),
     ]);
   // The watermark function's ticks reach every keyed shard (ExplicitHashKey), delivered at once.
+  let tickRecords = 0;
   const writer = {
     openShards: async () => KEYED_SHARDS.map((shardId, i) => ({ shardId, startingHashKey: BigInt(i), endingHashKey: BigInt(i) })),
     put: async (chains: readonly Chain[]) => {
-      for (const [i, chain] of chains.entries()) await deliver(KEYED_SHARDS[i]!, chain.map((e) => Buffer.from(e.data)));
+      for (const chain of chains) {
+        tickRecords += chain.length;
+        await deliver(KEYED_SHARDS[Number(chain[0]!.explicitHashKey)]!, chain.map((e) => Buffer.from(e.data)));
+      }
     },
   } as unknown as KinesisWriter;
   let ticks = 0;
@@ -77,6 +81,7 @@ function world() {
     options,
     watermarkFunction: createWatermarkHandler(options),
     ticks: () => ticks,
+    tickRecords: () => tickRecords,
     advance: (ms: number) => void (nowMs += ms),
     now: () => nowMs,
   };
@@ -87,10 +92,11 @@ test('while a keyed shard has an active input the watermark function ticks its w
   await w.fromSource(KEYED_SHARDS[0]!, [{ userId: 'a', clicks: 1, ts: 5_000 }]);
   const started = w.now();
   await w.watermarkFunction();
-  // Ticks until its tick finds the input silent for IDLE_AFTER; the shards then say so in their logs (here
-  // at once: ticks are delivered as they are put), and it sleeps.
-  expect(w.now() - started).toBe(IDLE_AFTER);
-  expect(w.ticks()).toBe(IDLE_AFTER / 1_000 + 1);
+  // Ticks until its tick finds the input silent for IDLE_AFTER; the shards then say so in their logs, and the
+  // next tick, finding every log idle, puts no tick records and sleeps.
+  expect(w.now() - started).toBe(IDLE_AFTER + 1_000);
+  expect(w.ticks()).toBe(IDLE_AFTER / 1_000 + 2);
+  expect(w.tickRecords()).toBe(2 * (IDLE_AFTER / 1_000 + 1));
   expect((await w.logs.readHead({ stageId: 's1', shardId: KEYED_SHARDS[0]! }))?.idle).toBe(true);
   // It said it sleeps: the first claim wins, later ones find it awake.
   expect(await w.coordination.claimWatermarkWake()).toBe(true);
@@ -101,13 +107,13 @@ test('a job with no data: ticks name the upstream shards, which hold the waterma
   const w = world();
   let started = w.now();
   await w.watermarkFunction();
-  expect([w.now() - started, w.ticks()]).toEqual([IDLE_AFTER, IDLE_AFTER / 1_000 + 1]);
-  // A scheduled run on the idle job: one tick, nothing written, asleep again.
-  const appends = w.logs.counters.appends;
+  expect([w.now() - started, w.ticks()]).toEqual([IDLE_AFTER + 1_000, IDLE_AFTER / 1_000 + 2]);
+  // A scheduled run on the idle job: one tick that puts nothing, nothing written, asleep again.
+  const [appends, records] = [w.logs.counters.appends, w.tickRecords()];
   w.advance(60_000);
   started = w.now();
   await w.watermarkFunction();
-  expect([w.now() - started, w.ticks(), w.logs.counters.appends]).toEqual([0, IDLE_AFTER / 1_000 + 2, appends]);
+  expect([w.now() - started, w.ticks(), w.logs.counters.appends, w.tickRecords()]).toEqual([0, IDLE_AFTER / 1_000 + 3, appends, records]);
 });
 
 test('the first batch after idleness wakes a sleeping watermark function once, however many shards wake together', async () => {
