@@ -4,8 +4,14 @@
  */
 import { dynamoSink, job, kinesisSource, logSink, tumbling, type JobDefinition } from 'shardflow';
 import { harness } from 'shardflow/testing';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { pipelinesOnEmulators } from './pipeline';
 import type { KinesisStreamEvent } from '../../lib/io/kinesis-event';
+import { stateWriteCounts, type StateWriteCounts } from '../../lib/io/metrics';
+import { SinkWriter } from '../../lib/io/sinks';
+import { createStageHandler, type StageInvocation } from '../../lib/io/stage-handler';
+import { createWatermarkHandler, type WatermarkTick } from '../../lib/io/watermark-handler';
+import { DynamoBackend } from '../../lib/state/dynamodb/dynamo-backend';
 
 jest.setTimeout(120_000);
 
@@ -112,7 +118,7 @@ test('a record arriving after its window fired goes to the late output', async (
   await p.pump();
   await p.tick();
   expect(await p.results('it-late-out')).toEqual([{ key: 'a', windowStart: T0, windowEnd: T0 + 5000, clicks: 3 }]);
-  await p.put([click('a', 5, 1500)]);
+  await p.put([click('a', 5, 1500), click('c', 4, 11_000)]);
   await p.pump();
   await p.tick();
   expect(await p.results('it-late-out')).toEqual([{ key: 'a', windowStart: T0, windowEnd: T0 + 5000, clicks: 3 }]);
@@ -125,7 +131,7 @@ test('with allowed lateness, a late record updates the result already emitted', 
   await p.pump();
   await p.tick();
   expect(await p.results('it-lateness-out')).toEqual([{ key: 'a', windowStart: T0, windowEnd: T0 + 5000, clicks: 3 }]);
-  await p.put([click('a', 5, 1500)]);
+  await p.put([click('a', 5, 1500), click('c', 4, 11_000)]);
   await p.pump();
   expect(await p.results('it-lateness-out')).toEqual([{ key: 'a', windowStart: T0, windowEnd: T0 + 5000, clicks: 8 }]);
   // Past the allowed lateness the window closes; later records for it are late.
@@ -188,4 +194,85 @@ test('the keyed stage writes once per (key, window) per batch: under a fifth of 
   // The source stage's 10 batches reach the keyed stage as envelopes it reads in one batch.
   expect(itemWrites).toBe(windows.size);
   expect(perThousand).toBeLessThanOrEqual(200);
+});
+
+/** State-item writes DynamoDB accepted and conditions it refused, counted on the wire (items only, not the meta rows). */
+function countStateWritesOnTheWire(ddb: DynamoDBClient, table: string): { readonly counts: StateWriteCounts; stop(): void } {
+  const counts = { writes: 0, conditionFailures: 0 };
+  const name = `count-state-writes-${table}`;
+  ddb.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { TableName?: string; Key?: { pk?: { S?: string } }; Item?: { pk?: { S?: string } } };
+      const write = (context.commandName === 'UpdateItemCommand' || context.commandName === 'PutItemCommand') && input.TableName === table;
+      const onItem = write && (input.Key ?? input.Item)?.pk?.S?.startsWith('k#') === true;
+      try {
+        const out = await next(args);
+        if (onItem) counts.writes += 1;
+        return out;
+      } catch (e) {
+        if (onItem && (e as Error).name === 'ConditionalCheckFailedException') counts.conditionFailures += 1;
+        throw e;
+      }
+    },
+    { step: 'initialize', name },
+  );
+  return { counts, stop: () => ddb.middlewareStack.remove(name) };
+}
+
+test('the state writes and refused conditions a batch and a tick report are the ones DynamoDB answered', async () => {
+  const name = 'it-metrics';
+  const p = await pipeline(clickCounts(name, { lateness: '10s' })).create();
+  const wire = countStateWritesOnTheWire(p.ddb, p.plan.stateTable);
+  try {
+    // The keyed stage's container and the watermark function's: each backend counts its own writes.
+    const stageBackend = p.backend;
+    const watermarkBackend = new DynamoBackend(p.ddb, p.plan.stateTable, { clock: () => p.nowMs });
+    const invocations: StageInvocation[] = [];
+    const ticks: WatermarkTick[] = [];
+    const keyedStage = (sinks: SinkWriter) =>
+      createStageHandler({ plan: p.plan, stageId: 's1', backend: stageBackend, sinks, clock: () => p.nowMs, stateCounters: () => stateWriteCounts(stageBackend.counters), onInvocation: (i) => invocations.push(i) });
+    const tick = createWatermarkHandler({ plan: p.plan, backend: watermarkBackend, sinks: p.sinks, clock: () => p.nowMs, stateCounters: () => stateWriteCounts(watermarkBackend.counters), onTick: (t) => ticks.push(t) });
+    /** What DynamoDB answered while `step` ran. */
+    const onTheWire = async (step: () => Promise<unknown>): Promise<StateWriteCounts> => {
+      const before = { ...wire.counts };
+      await step();
+      return { writes: wire.counts.writes - before.writes, conditionFailures: wire.counts.conditionFailures - before.conditionFailures };
+    };
+    const reported = (r: StageInvocation | WatermarkTick | undefined) => ({ writes: r?.stateWrites, conditionFailures: r?.conditionFailures });
+
+    // Four fresh windows: four blind ADDs; then the invocation dies before its commit (its sinks fail).
+    class DyingSinks extends SinkWriter {
+      override async write(): Promise<void> {
+        throw new Error('killed after the state writes');
+      }
+    }
+    p.handlers.set('s1', keyedStage(new DyingSinks(p.plan, p.ddb, p.kinesis)));
+    await p.put([click('a', 2, 1000), click('a', 3, 2000), click('b', 1, 3000), click('a', 1, 6000), click('b', 1, 12_000)]);
+    expect(await onTheWire(() => p.pump().catch((e: Error) => e.message))).toEqual({ writes: 4, conditionFailures: 0 });
+    expect(invocations).toEqual([]);
+
+    // Lambda retries the batch: every ADD's condition (the origin's mark) is refused, and nothing is written again.
+    p.handlers.set('s1', keyedStage(p.sinks));
+    const retried = await onTheWire(() => p.pump());
+    expect(invocations).toHaveLength(1);
+    expect(reported(invocations[0])).toEqual(retried);
+    expect(retried).toEqual({ writes: 0, conditionFailures: 4 });
+
+    // The tick fires the three windows the watermark (T + 9,999) has passed: one versioned put each.
+    const fired = await onTheWire(() => tick());
+    expect(ticks.map((t) => [t.stage, t.fired])).toEqual([['s1', 3]]);
+    expect(reported(ticks[0])).toEqual(fired);
+    expect(fired).toEqual({ writes: 3, conditionFailures: 0 });
+
+    // A late click within the allowed lateness, and a click for a fresh window (a blind ADD). The stage's cache
+    // holds the late click's window as the retry read it, before the tick fired it: the put under that version
+    // is refused, the window read again and put, its result updated.
+    const late = await onTheWire(() => p.put([click('a', 5, 1500), click('c', 4, 11_000)]).then(() => p.pump()));
+    expect(invocations).toHaveLength(2);
+    expect(reported(invocations[1])).toEqual(late);
+    expect(late).toEqual({ writes: 2, conditionFailures: 1 });
+    expect((await p.results(`${name}-out`)).filter((r) => r.key === 'a' && r.windowStart === T0)).toEqual([{ key: 'a', windowStart: T0, windowEnd: T0 + 5000, clicks: 10 }]);
+  } finally {
+    wire.stop();
+  }
 });
