@@ -128,9 +128,9 @@ export class Pipeline {
     return batches;
   }
 
-  /** One run of the scheduled watermark function. */
-  async tick(): Promise<unknown> {
-    return createWatermarkHandler({ plan: this.plan, backend: this.backend, sinks: this.sinks, clock: () => this.nowMs })();
+  /** One run of the scheduled watermark function (delivering to `sinks`, by default the pipeline's). */
+  async tick(sinks: SinkWriter = this.sinks): Promise<unknown> {
+    return createWatermarkHandler({ plan: this.plan, backend: this.backend, sinks, clock: () => this.nowMs })();
   }
 
   async scan(table: string): Promise<Record<string, unknown>[]> {

@@ -144,7 +144,34 @@ test('with allowed lateness, a late record updates the result already emitted', 
   expect((await p.scan('it-lateness-late')).map((r) => r.clicks)).toEqual([7]);
 });
 
-test('the watermark function fires each due window once, even when two invocations race', async () => {
+/**
+ * Holds every caller until `parties` different ones are waiting at once, then lets all through (and every
+ * later caller at once). Fails loudly when they do not meet within `timeoutMs`.
+ */
+function barrier(parties: number, what: string, timeoutMs = 30_000): { arrive(party: object): Promise<void>; readonly met: boolean } {
+  const waiting = new Set<object>();
+  let open: () => void;
+  let fail: (e: Error) => void;
+  const opened = new Promise<void>((resolve, reject) => ((open = resolve), (fail = reject)));
+  let met = false;
+  const timer = setTimeout(() => fail(new Error(`${what}: only ${waiting.size} of ${parties} met within ${timeoutMs} ms`)), timeoutMs);
+  return {
+    get met() {
+      return met;
+    },
+    arrive(party) {
+      waiting.add(party);
+      if (waiting.size === parties && !met) {
+        met = true;
+        clearTimeout(timer);
+        open();
+      }
+      return opened;
+    },
+  };
+}
+
+test('the watermark function fires each due window once, even when three invocations are inside firing at once', async () => {
   const name = 'it-race';
   const definition = job(name)
     .source(kinesisSource<Click>(`${name}-clicks`, { eventTime: (c) => c.ts, outOfOrderness: '2s' }))
@@ -157,18 +184,39 @@ test('the watermark function fires each due window once, even when two invocatio
   const events = clicks(300, 8, 3);
   await p.put(events);
   await p.pump();
-  await Promise.all([p.tick(), other.tick(), p.tick()]);
-  const outputs = [...p.logged, ...other.logged];
-  const idsByWindow = new Map<string, Set<unknown>>();
-  for (const o of outputs) {
-    const w = `${o.key}/${o.windowStart}`;
-    idsByWindow.set(w, (idsByWindow.get(w) ?? new Set()).add(o.id));
+
+  // Each invocation delivers to its own sinks, which hold its first deliveries until all three invocations have
+  // read a due window and are delivering it: none has marked anything fired yet, so all three race for the same items.
+  const inside = barrier(3, 'watermark invocations delivering at once');
+  const logged: Record<string, unknown>[] = [];
+  class RacingSinks extends SinkWriter {
+    override async write(outputs: Parameters<SinkWriter['write']>[0]): Promise<void> {
+      await inside.arrive(this);
+      return super.write(outputs);
+    }
   }
+  const racingSinks = () => new RacingSinks(p.plan, p.ddb, p.kinesis, (line) => logged.push(JSON.parse(line)));
+  const failuresBefore = p.backend.counters.conditionFailures + other.backend.counters.conditionFailures;
+  await Promise.all([p.tick(racingSinks()), other.tick(racingSinks()), p.tick(racingSinks())]);
+  expect(inside.met).toBe(true);
+
   const h = harness(definition);
   await h.sendBatch(events);
   await h.watermark(Math.max(...events.map((e) => e.ts)) - 2001);
+  const idsByWindow = new Map<string, Set<unknown>>();
+  for (const o of logged) {
+    const w = `${o.key}/${o.windowStart}`;
+    idsByWindow.set(w, (idsByWindow.get(w) ?? new Set()).add(o.id));
+  }
+  // Every due window, each under one id (a repeat delivery is the same firing), with the harness's result.
   expect(idsByWindow.size).toBe(h.results().length);
   for (const ids of idsByWindow.values()) expect(ids.size).toBe(1);
+  const distinct = [...new Map(logged.map(({ sink: _sink, id, ...record }) => [id, record])).values()];
+  const byKeyAndWindow = (a: Record<string, unknown>, b: Record<string, unknown>) => (String(a.key) < String(b.key) ? -1 : String(a.key) > String(b.key) ? 1 : Number(a.windowStart) - Number(b.windowStart));
+  expect(distinct.sort(byKeyAndWindow)).toEqual(h.results().sort(byKeyAndWindow));
+  // The race was real: for the first window of each key, two of the three invocations lost the conditional write.
+  const keys = new Set(events.map((e) => e.userId)).size;
+  expect(p.backend.counters.conditionFailures + other.backend.counters.conditionFailures - failuresBefore).toBeGreaterThanOrEqual(2 * keys);
 });
 
 test('the keyed stage writes once per (key, window) per batch: under a fifth of one write per record at 1,000 Zipf users', async () => {
