@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
 import { DevRuntime } from '../../lib/local/dev-runtime';
@@ -120,16 +120,42 @@ test('while events flow, each watermark invocation hands over to the next: windo
   }
 });
 
-test('`aws lambda invoke` runs a function of the embedded runtime through the edge', async () => {
+test('`aws lambda invoke` runs the watermark function of the embedded runtime through the edge: it fires the window its watermark has passed', async () => {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-invoke-'));
-  const runtime = await DevRuntime.start({ jobFile: path.join(ROOT, 'examples/click-counts.ts'), port });
+  // Scheduled once, at start: the window below can only fire by the invoke.
+  const runtime = await DevRuntime.start({ jobFile: path.join(ROOT, 'examples/click-counts.ts'), port, watermarkTickMs: 600_000 });
   try {
+    const T = 1_700_000_000_000;
+    const clicks = [
+      { userId: 'ann', clicks: 2, ts: T + 100 },
+      { userId: 'ann', clicks: 3, ts: T + 4_000 },
+      { userId: 'bob', clicks: 1, ts: T + 9_000 },
+    ];
+    await runtime.kinesis.send(new PutRecordsCommand({ StreamName: 'clicks', Records: clicks.map((c) => ({ PartitionKey: c.userId, Data: Buffer.from(JSON.stringify(c)) })) }));
+    // The keyed stage has the clicks once its input's watermark is the last click's, less the 2 s bound.
+    const watermarkMs = T + 9_000 - 2_000 - 1;
+    await until('the keyed stage to take the clicks', Date.now() + 30_000, async () => {
+      const { Items = [] } = await runtime.ddb.send(
+        new QueryCommand({ TableName: 'click-counts-state', KeyConditionExpression: 'pk = :pk AND begins_with(sk, :in)', ExpressionAttributeValues: { ':pk': { S: 'm#s1' }, ':in': { S: 'in#' } }, ConsistentRead: true }),
+      );
+      return Items.length > 0 && Items.every((i) => Number(i.wm?.N) === watermarkMs) ? true : undefined;
+    });
+    const results = async () => ((await runtime.ddb.send(new ScanCommand({ TableName: 'click-counts', ConsistentRead: true }))).Items ?? []).map((i) => ({ key: i.key!.S, windowStart: Number(i.windowStart!.N), clicks: Number(i.clicks!.N) }));
+    expect(await results()).toEqual([]);
+
     const out = path.join(dir, 'out.json');
     const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1' };
     const { stdout } = await promisify(execFile)('aws', ['--endpoint-url', `http://localhost:${port}`, 'lambda', 'invoke', '--function-name', 'click-counts-watermark', out], { env });
     expect(JSON.parse(stdout)).toMatchObject({ StatusCode: 200 });
-    expect(Array.isArray(JSON.parse(fs.readFileSync(out, 'utf8')))).toBe(true); // the ticks it ran
+    // The ticks it ran: the keyed stage's watermark passed ann's window [T, T + 5 s), not bob's.
+    expect(JSON.parse(fs.readFileSync(out, 'utf8'))).toEqual([
+      { stage: 's1', watermarkMs, fired: 1, outputs: 1, deadLetters: 0, deadLetterSample: [], stateWrites: 1, conditionFailures: 0, atMs: expect.any(Number) },
+    ]);
+    expect(await results()).toEqual([{ key: 'ann', windowStart: T, clicks: 5 }]);
+    const { Item } = await runtime.ddb.send(new GetItemCommand({ TableName: 'click-counts-state', Key: { pk: { S: 'm#s1' }, sk: { S: 'watermark' } }, ConsistentRead: true }));
+    expect(Number(Item?.wm?.N)).toBe(watermarkMs);
+
     const missing = promisify(execFile)('aws', ['--endpoint-url', `http://localhost:${port}`, 'lambda', 'invoke', '--function-name', 'no-such-function', out], { env });
     await expect(missing).rejects.toThrow(/ResourceNotFoundException|Function not found/);
   } finally {
