@@ -4,6 +4,14 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { loadJob } from '../../lib/cli/load-job';
+import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
+import { checkpointKey, fileCheckpointStore, SHARD_END } from '../../lib/local/esm/checkpoint-store';
+import { planJob } from '../../lib/plan/planner';
+import { metaPk } from '../../lib/state/dynamodb/item-codec';
+import { NO_WATERMARK } from '../../lib/time/watermark';
+import { readBack } from '../chaos/stream';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const run = promisify(execFile);
@@ -140,11 +148,62 @@ export function clickEvents(n: number, users: number, seed: number, t0 = 1_700_0
   }));
 }
 
-/** Waits until `check` returns true, polling. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+/** Waits until `check` returns true, polling. `what` may be a function, to say what the last poll saw. */
+export async function until(what: string | (() => string), check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Waits until `shardflow dev --data <dataDir>` has nothing left to do: stage by stage, its event source
+ * mapping has checkpointed the last record of every shard of its stream (a stage's stream is complete once
+ * the stage before it is done), and then every keyed stage has fired up to `watermarkMs`. From then on no
+ * record is in flight and every window up to that watermark has fired: the results cannot change.
+ */
+export async function untilSettled(port: number, jobFile: string, dataDir: string, watermarkMs: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const plan = planJob(loadJob(path.join(ROOT, jobFile)));
+  const endpoint = `http://localhost:${port}`;
+  const kinesis = kinesisClient({ endpoint });
+  const ddb = dynamoClient({ endpoint });
+  try {
+    for (const stage of plan.stages) {
+      const fn = `${plan.job}-${stage.id}`;
+      const stream = stage.input.stream;
+      const tails = new Map<string, string>();
+      for (const r of (await readBack(kinesis, stream)).records) tails.set(r.shardId, r.sequenceNumber);
+      let behind: string[] = [];
+      await until(
+        () => `${fn} to checkpoint the last record of every shard of ${stream}; behind: ${behind.join(', ')}`,
+        async () => {
+          const checkpoints = fileCheckpointStore(path.join(dataDir, 'checkpoints'));
+          behind = [];
+          for (const [shardId, last] of tails) {
+            const at = await checkpoints.load(checkpointKey(fn, stream, shardId));
+            if (at !== SHARD_END && (at === undefined || BigInt(at) < BigInt(last))) behind.push(`${shardId} at ${at ?? 'none'} of ${last}`);
+          }
+          return behind.length === 0;
+        },
+        deadline - Date.now(),
+      );
+    }
+    for (const stage of plan.stages.filter((s) => s.keyed)) {
+      let fired = NO_WATERMARK;
+      await until(
+        () => `${stage.id} to fire up to ${watermarkMs}; fired up to ${fired}`,
+        async () => {
+          const { Item } = await ddb.send(new GetItemCommand({ TableName: plan.stateTable, Key: { pk: { S: metaPk(stage.id) }, sk: { S: 'watermark' } }, ConsistentRead: true }));
+          fired = Item?.wm?.N === undefined ? NO_WATERMARK : Number(Item.wm.N);
+          return fired >= watermarkMs;
+        },
+        deadline - Date.now(),
+      );
+    }
+  } finally {
+    kinesis.destroy();
+    ddb.destroy();
   }
 }
