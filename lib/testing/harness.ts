@@ -2,7 +2,7 @@ import type { JobDefinition } from '../api/graph';
 import type { Plan, Stage } from '../plan/plan';
 import { planJob } from '../plan/planner';
 import type { DeadLetter, Element, Output } from '../runtime/records';
-import { StageExecutor, type SinkOutput, type StageResult } from '../runtime/stage-executor';
+import { StageExecutor, stageInputIds, type SinkOutput, type StageResult } from '../runtime/stage-executor';
 import { MemoryBackend } from '../state/memory/memory-backend';
 import { END_OF_INPUT } from '../time/watermark';
 
@@ -107,7 +107,7 @@ export class Harness {
       if (next) {
         const r2 = await this.executor(next).runBatch({
           kind: 'shuffled',
-          shardId: `${next.input.stream}-0`,
+          shardId: this.shuffledShardId(next),
           nowMs: this.nowMs,
           elements: result.shuffled,
           heard: [{ upstreamShard: shardId, watermarkMs: result.watermark.afterMs }],
@@ -192,7 +192,16 @@ export class Harness {
     const source = this.plan.stages[0]?.input;
     const declaredShards = source?.kind === 'source' ? source.shards : 1;
     if (this.heardShards.size < declaredShards && this.nowMs - this.startMs < this.plan.eventTime.idleAfterMs) return;
-    await this.watermark(await this.executor(stage).currentWatermark(this.nowMs));
+    // The inputs the keyed stage has: one per source shard heard (a shuffled stage hears them all through the
+    // one shard of its stream this harness uses). Without them, the plan's shard counts would stand in.
+    const heard = [...this.heardShards];
+    const known = stage.input.kind === 'source' ? heard : stageInputIds(stage, [this.shuffledShardId(stage)], heard);
+    await this.watermark(await this.executor(stage).currentWatermark(this.nowMs, known));
+  }
+
+  /** The one shard of a shuffled stage's input stream that this harness delivers through. */
+  private shuffledShardId(stage: Stage): string {
+    return `${stage.input.stream}-0`;
   }
 
   private collect(result: StageResult): void {
