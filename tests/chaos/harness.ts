@@ -25,9 +25,9 @@ import { NO_WATERMARK } from '../../lib/time/watermark';
 import { namesOf, OUT_OF_ORDERNESS_MS, type JobKind } from './jobs/settings';
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
 import { Random } from './random';
-import { boundViolations, compare, computeReference, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
+import { boundViolations, compare, computeReference, lastWindowMaxTimestampMs, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
 import { listShards, mergeShards, putRecords, readBack, splitShard, type PutReceipt } from './stream';
-import { flushRecord, FLUSH_AHEAD_MS, T0_MS, workload, type PlannedRecord } from './workload';
+import { flushRecord, FLUSH_AHEAD_MS, workload, type PlannedRecord } from './workload';
 
 /** Which faults a run injects, and how hard. Drawn from the seed by {@link faultPlan}. */
 export interface FaultPlan {
@@ -103,8 +103,8 @@ export interface ChaosRunReport {
   readonly boundViolations: number;
   /** Mismatches of every kind, plus discarded records: 0 is a pass. */
   readonly mismatches: number;
-  /** Late probes not sent: the keyed stage's watermark did not pass T0 in time (less coverage, not a mismatch). */
-  readonly lateProbesSkipped: boolean;
+  /** The late probes put (after the keyed stage had fired past their windows), and how many reached the late output. */
+  readonly lateProbes: { readonly sent: number; readonly onLateOutput: number };
   /** Set when the run could not finish (the job never reached its final watermark, or the harness failed). */
   readonly error?: string;
 }
@@ -227,7 +227,6 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   const receipts: PutReceipt[] = [];
   let running: Running | undefined;
   let error: string | undefined;
-  let lateProbesSkipped = false;
 
   const startInProcess = async (): Promise<Running> => {
     const runtime = await DevRuntime.start({
@@ -370,17 +369,21 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   }
 
   async function putLateProbes(): Promise<void> {
-    // Late by construction: put only once the keyed stage has fired past T0 (their windows end long before),
-    // after the clicks and before the flush events (so before the final watermark, on every shard).
-    const until = Date.now() + 30_000;
-    while (running?.kind === 'in-process' && (await firedWatermark()) < T0_MS && Date.now() < until) await sleep(200);
-    if (running?.kind !== 'in-process' || (await firedWatermark()) < T0_MS) {
-      say('late probes skipped: the watermark did not pass T0 in time');
-      lateProbesSkipped = true;
-      return;
+    // Late by construction: put once the keyed stage has fired past every probe's window (they lie ten minutes
+    // and more before T0), after the clicks and before the flush events (so before the final watermark, on every
+    // shard). The wait is bounded, and a watermark that does not get there fails the run, saying so.
+    if (running?.kind !== 'in-process') throw new Error('late probes: the run must be on the in-process runtime by now, to read the fired watermark before the put');
+    const closedAtMs = Math.max(...work.lateProbes.map((p) => lastWindowMaxTimestampMs(kind, p.ts!)));
+    const boundMs = options.quick ? 60_000 : 120_000;
+    const until = Date.now() + boundMs;
+    let firedMs = await firedWatermark();
+    while (firedMs < closedAtMs) {
+      if (Date.now() > until) throw new Error(`late probes: waited ${boundMs / 1000} s for ${keyedStage()}'s fired watermark to reach ${closedAtMs} (the end of the probes' last window); it is at ${firedMs}`);
+      await sleep(200);
+      firedMs = await firedWatermark();
     }
     await put(work.lateProbes);
-    say(`put ${work.lateProbes.length} late probes`);
+    say(`put ${work.lateProbes.length} late probes at fired watermark ${firedMs}`);
   }
 
   // Read everything back with throttling off, then compare with the reference.
@@ -393,6 +396,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     const reference = await computeReference(kind, records, (id) => before.get(id) ?? NO_WATERMARK, dir);
     const found = await readFound(ddb, kind, names);
     const comparison = compare(reference, found);
+    const probeIds = receipts.filter((r) => r.record.kind === 'late-probe').map((r) => recordId(r.shardId, r.sequenceNumber));
     const fates: Record<Fate, number> = { counted: 0, late: 0, dead: 0, flush: 0 };
     for (const f of reference.fates.values()) fates[f] += 1;
     const discarded = countDiscarded(dataDir);
@@ -425,12 +429,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
       deadLettered: found.deadLetters.size,
       discarded,
       boundViolations: violations,
-      lateProbesSkipped,
+      lateProbes: { sent: probeIds.length, onLateOutput: probeIds.filter((id) => found.late.has(id)).length },
       mismatches: comparison.total + discarded + (error ? 1 : 0),
       ...(error && { error }),
     };
     for (const line of comparison.examples) say(`  ${line}`);
-    if (report.mismatches > 0 || violations > 0 || lateProbesSkipped || options.keepLog) {
+    if (report.mismatches > 0 || violations > 0 || options.keepLog) {
       const state = await scanAll(ddb, `${names.job}-state`).catch(() => []);
       keepEvidence(options.resultsDir, kind, seed, logLines, reference.sql, found, state);
     }
@@ -463,7 +467,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
       deadLettered: 0,
       discarded: 0,
       boundViolations: 0,
-      lateProbesSkipped,
+      lateProbes: { sent: 0, onLateOutput: 0 },
       mismatches: 1,
       error: error ?? message,
     };

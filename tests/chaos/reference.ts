@@ -59,6 +59,19 @@ const LATE_RULE: Record<JobKind, string> = {
   session: `ts + ${SESSION_GAP_MS} - 1 <= wm_before`,
 };
 
+/** {@link LATE_RULE}'s left side: the last millisecond of a record's last window, for an event time `ts`. */
+export function lastWindowMaxTimestampMs(kind: JobKind, ts: number): number {
+  const floor = (size: number): number => ts - (((ts % size) + size) % size);
+  switch (kind) {
+    case 'tumbling':
+      return floor(TUMBLING_SIZE_MS) + TUMBLING_SIZE_MS - 1;
+    case 'sliding':
+      return floor(SLIDING_SLIDE_MS) + SLIDING_SIZE_MS - 1;
+    case 'session':
+      return ts + SESSION_GAP_MS - 1;
+  }
+}
+
 /** Whether the job's window function refuses a record whose `clicks` is not a number (count() does not). */
 const REJECTS_BAD_CLICKS: Record<JobKind, boolean> = { tumbling: true, sliding: false, session: true };
 

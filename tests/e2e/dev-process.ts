@@ -5,6 +5,15 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
+import { loadJob } from '../../lib/cli/load-job';
+import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
+import { checkpointKey, fileCheckpointStore, SHARD_END } from '../../lib/local/esm/checkpoint-store';
+import { planJob } from '../../lib/plan/planner';
+import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
+import { ShardStates } from '../../lib/state/shard-states';
+import { NO_WATERMARK } from '../../lib/time/watermark';
+import { readBack } from '../chaos/stream';
+
 export const ROOT = path.resolve(__dirname, '../..');
 export const run = promisify(execFile);
 
@@ -140,11 +149,65 @@ export function clickEvents(n: number, users: number, seed: number, t0 = 1_700_0
   }));
 }
 
-/** Waits until `check` returns true, polling. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+/** Waits until `check` returns true, polling. `what` may be a function, to say what the last poll saw. */
+export async function until(what: string | (() => string), check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Waits until `shardflow dev --data <dataDir>` has nothing left to do: stage by stage, its event source
+ * mapping has checkpointed the last record of every shard of its stream (a stage's stream is complete once
+ * the stage before it is done), and then every keyed stage has fired up to `watermarkMs`. From then on no
+ * record is in flight and every window up to that watermark has fired: the results cannot change.
+ */
+export async function untilSettled(port: number, jobFile: string, dataDir: string, watermarkMs: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const plan = planJob(loadJob(path.join(ROOT, jobFile)));
+  const endpoint = `http://localhost:${port}`;
+  const kinesis = kinesisClient({ endpoint });
+  const ddb = dynamoClient({ endpoint });
+  try {
+    for (const stage of plan.stages) {
+      const fn = `${plan.job}-${stage.id}`;
+      const stream = stage.input.stream;
+      const tails = new Map<string, string>();
+      for (const r of (await readBack(kinesis, stream)).records) tails.set(r.shardId, r.sequenceNumber);
+      let behind: string[] = [];
+      await until(
+        () => `${fn} to checkpoint the last record of every shard of ${stream}; behind: ${behind.join(', ')}`,
+        async () => {
+          const checkpoints = fileCheckpointStore(path.join(dataDir, 'checkpoints'));
+          behind = [];
+          for (const [shardId, last] of tails) {
+            const at = await checkpoints.load(checkpointKey(fn, stream, shardId));
+            if (at !== SHARD_END && (at === undefined || BigInt(at) < BigInt(last))) behind.push(`${shardId} at ${at ?? 'none'} of ${last}`);
+          }
+          return behind.length === 0;
+        },
+        deadline - Date.now(),
+      );
+    }
+    // A keyed stage has fired up to the lowest of its shards' watermarks, as their logs have them.
+    const states = new ShardStates(new DynamoLogStore(ddb, plan.stateTable));
+    for (const stage of plan.stages.filter((s) => s.keyed)) {
+      let fired = NO_WATERMARK;
+      const shards = (await readBack(kinesis, stage.input.stream)).shards.filter((s) => s.open).map((s) => s.shardId);
+      await until(
+        () => `${stage.id} to fire up to ${watermarkMs}; fired up to ${fired}`,
+        async () => {
+          fired = Number.POSITIVE_INFINITY;
+          for (const shardId of shards) fired = Math.min(fired, (await states.current({ stageId: stage.id, shardId })).watermarkMs);
+          return fired >= watermarkMs;
+        },
+        deadline - Date.now(),
+      );
+    }
+  } finally {
+    kinesis.destroy();
+    ddb.destroy();
   }
 }

@@ -6,35 +6,43 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { clickEvents, freePort, isAlive, putWithCli, ROOT, run, scanResults, sqliteClickCounts, startDev, until } from './dev-process';
+import { clickEvents, freePort, isAlive, putWithCli, ROOT, run, scanResults, sqliteClickCounts, startDev, until, untilSettled, type DevProcess } from './dev-process';
 
 jest.setTimeout(180_000);
 const OUT_OF_ORDERNESS_MS = 2000;
 const finalWatermark = (events: readonly { ts: number }[]): number => Math.max(...events.map((e) => e.ts)) - OUT_OF_ORDERNESS_MS - 1;
 
 let dir: string;
+/** Runs started by a test: whatever a failing test left running is stopped after it. */
+const started: DevProcess[] = [];
+const dev = async (args: readonly string[]): Promise<DevProcess> => {
+  const d = await startDev(args);
+  started.push(d);
+  return d;
+};
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-e2e-'));
 });
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  await Promise.all(started.splice(0).filter((d) => d.child.exitCode === null && d.child.signalCode === null).map((d) => d.interrupt()));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 test('events pushed with the AWS CLI give exactly the windows sqlite3 computes, and Ctrl-C leaves no process behind', async () => {
   const port = await freePort();
-  const dev = await startDev(['examples/click-counts.ts', '--no-demo', '--port', String(port)]);
-  try {
-    const events = clickEvents(400, 12, 5);
-    await putWithCli(port, 'clicks', events, dir);
-    const expected = await sqliteClickCounts(events, finalWatermark(events), dir);
-    expect(expected.length).toBeGreaterThan(40);
-    await until('all windows in the results table', async () => (await scanResults(port, 'click-counts')).length >= expected.length);
-    expect(await scanResults(port, 'click-counts')).toEqual(expected);
-    expect(dev.output()).toMatch(/click-counts {2}user-\d+ +\[/); // results printed as they fire
-  } finally {
-    const processes = dev.descendants();
-    expect(processes.length).toBeGreaterThanOrEqual(4); // two emulators and the function workers
-    expect(await dev.interrupt()).toBe(0);
-    await until('every child process to exit', async () => processes.every((pid) => !isAlive(pid)), 10_000);
-  }
+  const running = await dev(['examples/click-counts.ts', '--no-demo', '--port', String(port)]);
+  const events = clickEvents(400, 12, 5);
+  await putWithCli(port, 'clicks', events, dir);
+  const expected = await sqliteClickCounts(events, finalWatermark(events), dir);
+  expect(expected.length).toBeGreaterThan(40);
+  await until('all windows in the results table', async () => (await scanResults(port, 'click-counts')).length >= expected.length);
+  expect(await scanResults(port, 'click-counts')).toEqual(expected);
+  expect(running.output()).toMatch(/click-counts {2}user-\d+ +\[/); // results printed as they fire
+
+  const processes = running.descendants();
+  expect(processes.length).toBeGreaterThanOrEqual(4); // two emulators and the function workers
+  expect(await running.interrupt()).toBe(0);
+  await until('every child process to exit', async () => processes.every((pid) => !isAlive(pid)), 10_000);
 });
 
 test('stopped mid-stream and started again with the same --data, the results are complete and nothing is counted twice', async () => {
@@ -43,19 +51,16 @@ test('stopped mid-stream and started again with the same --data, the results are
   const events = clickEvents(600, 10, 9, 1_700_000_000_000, 60_000);
   const expected = await sqliteClickCounts(events, finalWatermark(events), dir);
 
-  const first = await startDev(['examples/click-counts.ts', '--no-demo', '--port', String(port), '--data', data]);
+  const first = await dev(['examples/click-counts.ts', '--no-demo', '--port', String(port), '--data', data]);
   await putWithCli(port, 'clicks', events.slice(0, 400), dir);
   expect(await first.interrupt()).toBe(0); // at once: records are still in the streams, in flight between the stages
 
-  const second = await startDev(['examples/click-counts.ts', '--no-demo', '--port', String(port), '--data', data]);
-  try {
-    await putWithCli(port, 'clicks', events.slice(400), dir);
-    await until('all windows after the restart', async () => (await scanResults(port, 'click-counts')).length >= expected.length);
-    await new Promise((r) => setTimeout(r, 3000)); // anything counted twice would show by now
-    expect(await scanResults(port, 'click-counts')).toEqual(expected);
-  } finally {
-    expect(await second.interrupt()).toBe(0);
-  }
+  const second = await dev(['examples/click-counts.ts', '--no-demo', '--port', String(port), '--data', data]);
+  await putWithCli(port, 'clicks', events.slice(400), dir);
+  // Every record through every stage and every window up to the last watermark fired: a count made twice would be in the table now.
+  await untilSettled(port, 'examples/click-counts.ts', data, finalWatermark(events));
+  expect(await scanResults(port, 'click-counts')).toEqual(expected);
+  expect(await second.interrupt()).toBe(0);
 });
 
 describe('a mistake gets one clear line and a non-zero exit', () => {

@@ -176,28 +176,14 @@ describe('the dashboard server', () => {
   });
 
   test('streams a hello, then samples and snapshots, as Server-Sent Events', async () => {
-    const events: { event: string; data: any }[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const req = http.get(`${dashboard.url}/events`, (res) => {
-        expect(res.headers['content-type']).toBe('text/event-stream');
-        let buffer = '';
-        res.on('data', (d: Buffer) => {
-          buffer += d.toString();
-          for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-            const chunk = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const event = /^event: (.*)$/m.exec(chunk)?.[1];
-            const data = /^data: (.*)$/m.exec(chunk)?.[1];
-            if (event && data) events.push({ event, data: JSON.parse(data) });
-          }
-          if (events.filter((e) => e.event === 'sample').length >= 3 && events.some((e) => e.event === 'snapshot')) {
-            req.destroy();
-            resolve();
-          }
-        });
-      });
-      req.on('error', (e) => (events.length ? undefined : reject(e)));
-    });
+    const stream = await openEvents(`${dashboard.url}/events`);
+    try {
+      expect(stream.headers['content-type']).toBe('text/event-stream');
+      await stream.until('three samples and a snapshot', (events) => events.filter((e) => e.event === 'sample').length >= 3 && events.some((e) => e.event === 'snapshot'));
+    } finally {
+      stream.close();
+    }
+    const events = stream.events;
     expect(events[0]!.event).toBe('hello');
     expect(events[0]!.data).toMatchObject({ job: 'click-counts', edgeUrl: 'http://localhost:4566' });
     expect(Object.keys(events[0]!.data.metrics)).toContain('RecordsIn');
@@ -218,11 +204,73 @@ test('close() ends open event streams and frees the port', async () => {
   const runtime: DashboardRuntime = { plan, edgeUrl: 'x', status: () => statusOf(0, 0), snapshot: () => new Promise(() => {}) };
   const dashboard = await Dashboard.start(runtime, { port: 0 });
   const port = Number(new URL(dashboard.url).port);
-  const ended = new Promise<void>((resolve) => http.get(`${dashboard.url}/events`, (res) => res.on('end', () => resolve()).resume()));
-  await new Promise((r) => setTimeout(r, 100));
+  // Once its response has started, the server has the stream among its clients.
+  const stream = await openEvents(`${dashboard.url}/events`);
   await dashboard.close();
-  await ended;
+  await stream.ended();
   const again = await Dashboard.start(runtime, { port });
   expect(again.url).toBe(`http://127.0.0.1:${port}`);
   await again.close();
 });
+
+/** One Server-Sent Event, its data parsed. */
+interface DashboardEvent {
+  readonly event: string;
+  readonly data: any;
+}
+
+/**
+ * An open `/events` stream, its events parsed as they come. Waiting on it never hangs: an error, an end
+ * before what is awaited, or a wait past `timeoutMs` rejects with what was awaited and what came.
+ */
+async function openEvents(url: string, timeoutMs = 3000) {
+  const events: DashboardEvent[] = [];
+  let state: { ended: boolean; error?: Error } = { ended: false };
+  const listeners = new Set<() => void>();
+  const changed = (): void => listeners.forEach((l) => l());
+  const { req, res } = await new Promise<{ req: http.ClientRequest; res: http.IncomingMessage }>((resolve, reject) => {
+    const req = http.get(url, (res) => resolve({ req, res }));
+    req.on('error', reject);
+  });
+  req.on('error', (e) => ((state = { ...state, error: e }), changed()));
+  res.on('error', (e) => ((state = { ...state, error: e }), changed()));
+  res.on('end', () => ((state = { ...state, ended: true }), changed()));
+  let buffer = '';
+  res.on('data', (d: Buffer) => {
+    buffer += d.toString();
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const chunk = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(chunk)?.[1];
+      const data = /^data: (.*)$/m.exec(chunk)?.[1];
+      if (event && data) events.push({ event, data: JSON.parse(data) });
+    }
+    changed();
+  });
+  /** Resolves once `done()` holds; rejects with `what` on an error, an end without it, or the timeout. */
+  const wait = (what: string, done: () => boolean, failsOnEnd: boolean): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const came = (): string => `${events.length} event(s) came: ${events.map((e) => e.event).join(', ') || 'none'}`;
+      const finish = (error?: Error): void => {
+        listeners.delete(check);
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      };
+      const check = (): void => {
+        if (done()) finish();
+        else if (state.error) finish(new Error(`waiting for ${what} on ${url}: ${state.error.message} (${came()})`));
+        else if (failsOnEnd && state.ended) finish(new Error(`waiting for ${what} on ${url}: the stream ended (${came()})`));
+      };
+      const timer = setTimeout(() => finish(new Error(`waiting for ${what} on ${url}: nothing after ${timeoutMs} ms (${came()})`)), timeoutMs);
+      listeners.add(check);
+      check();
+    });
+  return {
+    headers: res.headers,
+    events,
+    until: (what: string, predicate: (events: readonly DashboardEvent[]) => boolean) => wait(what, () => predicate(events), true),
+    ended: () => wait('the end of the stream', () => state.ended, false),
+    close: () => req.destroy(),
+  };
+}

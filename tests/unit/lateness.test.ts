@@ -155,6 +155,22 @@ describe('late output', () => {
       { key: 'a', windowStart: 10000, windowEnd: 11000, count: 1 },
     ]);
   });
+
+  test('with the strategy watermark and a source of three shards, the watermark moves once every shard has delivered', async () => {
+    const threeShards = job('lateness')
+      .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: '2s', shards: 3 }))
+      .keyBy((c) => c.userId)
+      .window(tumbling('1s'));
+    const h = harness(threeShards.lateOutput(lateClicks).count().sink(out), { watermarks: 'strategy' });
+    await h.send(click('a', 10_000), { shard: 'shard-0' });
+    await h.send(click('a', 11_000), { shard: 'shard-1' });
+    expect(h.currentWatermark()).toBe(Number.MIN_SAFE_INTEGER); // shard-2 has not delivered yet
+    await h.send(click('b', 12_000), { shard: 'shard-2' });
+    // The minimum over the shards: 10000 - 2000 - 1.
+    expect(h.currentWatermark()).toBe(7999);
+    await h.send(click('a', 7999), { shard: 'shard-2' });
+    expect(h.late()).toEqual([click('a', 7999)]);
+  });
 });
 
 describe('sliding windows and lateness', () => {
