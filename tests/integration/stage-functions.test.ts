@@ -211,3 +211,30 @@ test("a keyed batch costs one log entry, billed by the bytes it changed: a small
   expect(c.appends).toBe(1);
   expect(c.writeUnits / windows.size).toBeLessThan(0.1);
 });
+
+test('a late firing is not lost when another container fired the window meanwhile (issue 18: the late record then went into state, its result nowhere)', async () => {
+  // Container A's cache holds the window before it fired; container B fires it (the marker passes its end);
+  // then A gets the late record. A must read what B appended before it runs the batch: the record is a late
+  // firing within the allowed lateness — its result updated, in state and in the sink.
+  const p = await pipeline(clickCounts('it-late-firing', { lateness: '2s', late: true })).create();
+  const [up] = await p.shards('s0');
+  const [down] = await p.shards('s1');
+  const keyedBatch = async (inputs: object[]): Promise<KinesisStreamEvent> => ({
+    Records: inputs.map((data, i) => ({
+      eventID: `${down}:${String(900 + i)}`,
+      kinesis: { data: Buffer.from(JSON.stringify(data)).toString('base64'), sequenceNumber: String(900 + i), partitionKey: 'x', approximateArrivalTimestamp: p.nowMs / 1000 },
+    })),
+  });
+  const row = (seq: number, clicks: number, offsetMs: number) => ['a', String(seq), 0, T0 + offsetMs, click('a', clicks, offsetMs)];
+  const a = p.handlers;
+  await a.get('s1')!(await keyedBatch([{ f: up, w: 0, r: [row(1, 1, 1000)] }]));
+  p.loseCaches();
+  const b = p.handlers;
+  await b.get('s1')!(await keyedBatch([{ f: up, w: T0 + 6000, m: 1 }])); // B fires [T0, T0 + 5 s): clicks 1
+  expect(await p.results('it-late-firing-out')).toEqual([{ key: 'a', windowStart: T0, windowEnd: T0 + 5000, clicks: 1 }]);
+  await a.get('s1')!(await keyedBatch([{ f: up, w: 0, r: [row(2, 4, 2000)] }])); // A, with its stale cache
+  expect(await p.results('it-late-firing-out')).toEqual([{ key: 'a', windowStart: T0, windowEnd: T0 + 5000, clicks: 5 }]);
+  expect(await p.scan('it-late-firing-late')).toEqual([]);
+  const state = (await p.keyedState('s1'))[down!] as { keys: Record<string, { w: unknown[][] }> };
+  expect(state.keys.a!.w).toEqual([[T0, T0 + 5000, { sum: 5 }, 2]]);
+});
