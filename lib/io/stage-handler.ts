@@ -144,7 +144,7 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
           stateBytes: countsAfter.bytesAppended - countsBefore.bytesAppended,
           lostSlots: countsAfter.lostSlots - countsBefore.lostSlots,
           stateLoads: countsAfter.loads - countsBefore.loads,
-          shardStateBytes: deps.states!.cachedBytes().find((c) => c.shard === `${stage.id}#${batch.shardId}`)?.bytes ?? 0,
+          shardStateBytes: deps.states!.bytesOf(executor.logOf(batch.shardId)),
         }),
       lateSample: lateSample(result.late),
       deadLetterSample: deadLetterSample([...unreadable, ...result.deadLetters]),

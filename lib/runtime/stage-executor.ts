@@ -54,8 +54,6 @@ export interface StageResult {
   readonly watermarkMs: number;
   /** A keyed shard heard again from an input that was idle or new: the watermark function may be asleep. */
   readonly wokeInput: boolean;
-  /** A keyed shard whose inputs are all idle after the batch: nothing fires until data comes. */
-  readonly idle: boolean;
 }
 
 /** A batch run, its state changes packed: deliver the result, then commit. */
@@ -126,7 +124,7 @@ export class StageExecutor {
         }
       }
       const markerWatermarkMs = decoded.maxEventTimeMs === NO_WATERMARK ? NO_WATERMARK : boundedOutOfOrderness(decoded.maxEventTimeMs, this.plan.eventTime.outOfOrdernessMs);
-      const result: StageResult = { shuffled, markerWatermarkMs, outputs, late: [], deadLetters, watermarkMs: markerWatermarkMs, wokeInput: false, idle: false };
+      const result: StageResult = { shuffled, markerWatermarkMs, outputs, late: [], deadLetters, watermarkMs: markerWatermarkMs, wokeInput: false };
       return { result, commit: async () => 'unchanged' };
     }
 
@@ -196,9 +194,7 @@ export class StageExecutor {
     if (this.lateSink) {
       for (const e of run.lateElements) outputs.push({ sink: this.lateSink, output: { id: `late/${originKey(e.origin)}`, record: asRecord(e.value) } });
     }
-    let idle = true;
-    for (const [, input] of run.state.allInputs()) idle &&= input.idle;
-    return { shuffled: [], markerWatermarkMs: NO_WATERMARK, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput, idle: idle && this.stage.input.kind === 'shuffle' };
+    return { shuffled: [], markerWatermarkMs: NO_WATERMARK, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput };
   }
 
   /**

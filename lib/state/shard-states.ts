@@ -187,6 +187,11 @@ export class ShardStates {
     this.cache.delete(logKey(log));
   }
 
+  /** Packed bytes of a cached shard's state (0 when not cached), for metrics. */
+  bytesOf(log: LogId): number {
+    return this.cache.get(logKey(log))?.state.bytes ?? 0;
+  }
+
   /** Packed bytes of every cached shard, for metrics and the dashboard. */
   cachedBytes(): { shard: string; bytes: number; keys: number }[] {
     return [...this.cache].map(([shard, c]) => ({ shard, bytes: c.state.bytes, keys: c.state.keyCount }));

@@ -92,16 +92,6 @@ export class DueIndex {
     }
   }
 
-  /** The earliest fire time of any key, for a fast "nothing due" check. */
-  get earliestMs(): number | undefined {
-    this.peekDue(Number.MAX_SAFE_INTEGER);
-    return this.heap[0]?.[0];
-  }
-
-  get size(): number {
-    return this.at.size;
-  }
-
   private less(a: [number, string], b: [number, string]): boolean {
     return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
   }

@@ -294,11 +294,19 @@ function renderWatermarks() {
         i.idle ? '<span class="badge idle">idle</span>' : '<span class="badge ok">active</span>',
       ]);
       const fired = w.firedWatermarkMs !== undefined ? `<span class="note">windows fired up to <b class="mono">${time(w.firedWatermarkMs)}</b></span>` : '';
+      // A keyed stage's shards: each one's watermark, and its state (packed) that must fit the function's memory.
+      const shards = (w.shards ?? []).length
+        ? table(
+            ['keyed shard', 'watermark', 'keys', 'state size'],
+            w.shards.map((/** @type {any} */ s) => [esc(s.shardId), s.watermarkMs !== undefined ? time(s.watermarkMs) : '—', num(s.keys), bytes(s.stateBytes)]),
+            ['', 'mono', 'mono', 'mono'],
+          )
+        : '';
       return `<div class="group" data-watermarks="${esc(w.stage)}"><div class="group-head"><h3>stage ${esc(w.stage)}</h3>${fired}</div>${table(
         [shuffled ? 'shard ← upstream' : 'shard', 'watermark', 'max event time', 'last heard', 'iterator age', ''],
         rows,
         ['', 'mono', 'mono', '', 'mono', ''],
-      )}</div>`;
+      )}${shards}</div>`;
     })
     .join('');
 }
