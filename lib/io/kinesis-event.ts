@@ -1,5 +1,5 @@
 import type { Stage } from '../plan/plan';
-import type { DeadLetter, KeyedElement } from '../runtime/records';
+import { recordDeadLetterId, type DeadLetter, type KeyedElement } from '../runtime/records';
 import type { SourceRecord, StageBatch } from '../runtime/stage-executor';
 import { decodeShuffleRecord } from './envelope';
 
@@ -24,6 +24,12 @@ export const MAX_RECORD_BYTES = 1_048_576;
 /** The shard a record came from: Lambda's eventID is `shardId-000000000000:<sequence number>`. */
 export const shardOf = (r: KinesisStreamRecord): string => r.eventID.slice(0, r.eventID.lastIndexOf(':'));
 
+/** Where a record the stage cannot read came from, as its dead letter names it. */
+function recordDeadLetter(r: KinesisStreamRecord, operator: 'source' | 'shuffle'): Pick<DeadLetter, 'id' | 'shardId' | 'sequenceNumber' | 'operator'> {
+  const origin = { shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, subIndex: 0 };
+  return { id: recordDeadLetterId(origin, operator), shardId: origin.shardId, sequenceNumber: origin.sequenceNumber, operator };
+}
+
 /**
  * A Lambda Kinesis event as one stage batch. Records that cannot be read become dead letters with the
  * reason; the rest of the batch goes on.
@@ -35,7 +41,7 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent, nowMs: num
   const readable = event.Records.filter((r) => {
     const bytes = Math.floor((r.kinesis.data.length * 3) / 4);
     if (bytes <= MAX_RECORD_BYTES) return true;
-    deadLetters.push({ reason: `record of ${bytes} bytes is over the ${MAX_RECORD_BYTES}-byte limit`, shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, operator: 'source', data: '' });
+    deadLetters.push({ ...recordDeadLetter(r, 'source'), reason: `record of ${bytes} bytes is over the ${MAX_RECORD_BYTES}-byte limit`, data: '' });
     return false;
   });
   if (stage.input.kind === 'source') {
@@ -55,7 +61,7 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent, nowMs: num
       heard.set(record.from, Math.max(heard.get(record.from) ?? Number.MIN_SAFE_INTEGER, record.watermarkMs));
       if (record.kind === 'envelope') elements.push(...record.elements);
     } catch (e) {
-      deadLetters.push({ reason: `unreadable envelope: ${(e as Error).message}`, shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, operator: 'shuffle', data: data.toString('utf8').slice(0, 1024) });
+      deadLetters.push({ ...recordDeadLetter(r, 'shuffle'), reason: `unreadable envelope: ${(e as Error).message}`, data: data.toString('utf8').slice(0, 1024) });
     }
   }
   return {

@@ -46,6 +46,11 @@ export interface FailedElement {
   readonly element: Element;
   readonly operator: string;
   readonly reason: string;
+  /**
+   * The dead letter's id when the failure is a firing's (a window function, a timer) rather than an input
+   * record's: it names the firing, so each firing's failure is its own dead letter.
+   */
+  readonly deadLetterId?: string;
 }
 
 /** The outcome of one step on one item. */

@@ -163,7 +163,8 @@ export function processLogic(op: ProcessOperator): KeyedLogic {
         } catch (e) {
           data = before;
           const element = { origin: { shardId: `timer ${item.key}`, sequenceNumber: '0', subIndex: 0 }, timestampMs: ts, value: { key: item.key, timer: ts } };
-          failed.push({ element, operator: op.id, reason: `${op.id} onTimer threw: ${e instanceof Error ? e.message : String(e)}` });
+          const reason = `${op.id} onTimer threw: ${e instanceof Error ? e.message : String(e)}`;
+          failed.push({ element, operator: op.id, reason, deadLetterId: `${item.key}/timer/${ts}/${firing}/${op.id}` });
         }
       }
       return finish(data, outputs, failed);

@@ -32,10 +32,28 @@ export interface KeyedElement extends Element {
 export interface Output {
   readonly id: string;
   readonly record: Record<string, unknown>;
+  /**
+   * Where this output stands among the outputs for the same sink item (fixed width, compared as strings): a
+   * sink never replaces an item with an output of a lower order — an older firing of the same window, a
+   * retry or a zombie invocation arriving late. Window results carry their item's version ({@link versionOrder}).
+   * Without it, the last write wins.
+   */
+  readonly order?: string;
 }
+
+/** Digits of a version as an output order: Number.MAX_SAFE_INTEGER has 16. */
+const VERSION_DIGITS = 16;
+
+/** An item version as an {@link Output.order}: zero-padded, so string order is version order. */
+export const versionOrder = (version: number): string => String(version).padStart(VERSION_DIGITS, '0');
 
 /** A record that could not be processed, with why and where it came from. */
 export interface DeadLetter {
+  /**
+   * Unique per failure and deterministic: a replay rewrites the same dead-letter item, a different failure
+   * never overwrites it. See {@link recordDeadLetterId}; failures of a firing are named after the firing.
+   */
+  readonly id: string;
   readonly reason: string;
   readonly shardId: string;
   readonly sequenceNumber: string;
@@ -66,6 +84,10 @@ export function decodePosition(encoded: string): Omit<Origin, 'shardId'> {
   const [seq = '0', sub = '0'] = encoded.split('.');
   return { sequenceNumber: seq.replace(/^0+(?=\d)/, ''), subIndex: Number(sub) };
 }
+
+/** The dead-letter id of an input record (or one element a flatMap made from it) refused by an operator. */
+export const recordDeadLetterId = (o: Origin, operator: string): string =>
+  `${o.shardId}/${o.sequenceNumber}${o.subIndex ? `.${o.subIndex}` : ''}/${operator}`;
 
 /** The origin as one string, for output ids. */
 export const originKey = (o: Origin): string => `${o.shardId}@${o.sequenceNumber}.${o.subIndex}`;

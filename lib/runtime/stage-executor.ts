@@ -4,9 +4,9 @@ import type { InputRow, ItemRef, Position, StateBackend } from '../state/backend
 import { boundedOutOfOrderness, combineWatermarks, NO_WATERMARK } from '../time/watermark';
 import { runChain } from './chain';
 import { forEachConcurrently } from './concurrently';
-import type { KeyedLogic } from './keyed-logic';
+import type { FailedElement, KeyedLogic } from './keyed-logic';
 import { logicFor } from './logic';
-import { asRecord, comparePositions, originKey, RecordError, type DeadLetter, type Element, type KeyedElement, type Output } from './records';
+import { asRecord, comparePositions, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type Output } from './records';
 
 /** A record as a source stage receives it from Kinesis. */
 export interface SourceRecord {
@@ -180,8 +180,9 @@ export class StageExecutor {
     for (const r of batch.records) {
       // A retried batch: records up to the committed position were fully delivered already.
       if (prior?.committed && comparePositions({ sequenceNumber: r.sequenceNumber, subIndex: 0 }, prior.committed) <= 0) continue;
-      const dead = (reason: string, operator?: string): void => {
-        deadLetters.push({ reason, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024), ...(operator && { operator }) });
+      const dead = (reason: string, operator: string): void => {
+        const id = recordDeadLetterId({ shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, operator);
+        deadLetters.push({ id, reason, operator, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024) });
       };
       let value: unknown;
       try {
@@ -233,7 +234,7 @@ export class StageExecutor {
     try {
       return selectKey(selector, e.value);
     } catch (err) {
-      deadLetters.push(deadLetterOf(e, operator, `${operator}: ${(err as Error).message}`));
+      deadLetters.push(deadLetterOf({ element: e, operator, reason: `${operator}: ${(err as Error).message}` }));
       return undefined;
     }
   }
@@ -268,7 +269,7 @@ export class StageExecutor {
     const refusedBy = new Map<Element, number>();
     for (const outcome of outcomes) {
       this.deliver(outcome.outputs, outputs, deadLetters);
-      for (const f of outcome.failed) deadLetters.push(deadLetterOf(f.element, f.operator, f.reason));
+      for (const f of outcome.failed) deadLetters.push(deadLetterOf(f));
       // An element is late when every window it went to refused it (closed since routing).
       for (const e of outcome.late) {
         const n = (refusedBy.get(e) ?? 0) + 1;
@@ -288,10 +289,14 @@ export class StageExecutor {
     if (!this.mainSink) throw new Error(`${this.stage.id} has a keyed operator but no sink`);
     for (const o of produced) {
       try {
-        runChain(this.stage.post, o.record, (v, i) => outputs.push({ sink: this.mainSink!, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(v) } }));
+        runChain(this.stage.post, o.record, (v, i) =>
+          outputs.push({ sink: this.mainSink!, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(v), ...(o.order !== undefined && { order: o.order }) } }),
+        );
       } catch (e) {
         if (!(e instanceof RecordError)) throw e;
-        deadLetters.push({ reason: e.message, operator: e.operator, shardId: this.stage.id, sequenceNumber: '0', data: JSON.stringify({ id: o.id, record: o.record }).slice(0, 1024) });
+        // Named after the output that failed: one dead letter per keyed output, the same one on a replay.
+        const id = `${o.id}/${e.operator}`;
+        deadLetters.push({ id, reason: e.message, operator: e.operator, shardId: this.stage.id, sequenceNumber: '0', data: JSON.stringify({ id: o.id, record: o.record }).slice(0, 1024) });
       }
     }
   }
@@ -354,7 +359,7 @@ export class StageExecutor {
       const fireOne = (ref: ItemRef): Promise<void> =>
         this.backend.fire(ref, logic, watermarkMs, async (outcome) => {
           const outputs: SinkOutput[] = [];
-          const deadLetters: DeadLetter[] = outcome.failed.map((f) => deadLetterOf(f.element, f.operator, f.reason));
+          const deadLetters: DeadLetter[] = outcome.failed.map(deadLetterOf);
           this.deliver(outcome.outputs, outputs, deadLetters);
           await emit({ outputs, deadLetters });
         });
@@ -398,8 +403,9 @@ export function stageInputIds(stage: Stage, inputShards: readonly string[], upst
   return inputShards.flatMap((down) => upstreamShards.map((up) => `${down}<${up}`));
 }
 
-function deadLetterOf(e: Element, operator: string, reason: string): DeadLetter {
+function deadLetterOf({ element: e, operator, reason, deadLetterId }: FailedElement): DeadLetter {
   return {
+    id: deadLetterId ?? recordDeadLetterId(e.origin, operator),
     reason,
     operator,
     shardId: e.origin.shardId,

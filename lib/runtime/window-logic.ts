@@ -1,7 +1,7 @@
 import { assignTimeWindows, cover, intersects, isWindowLate, maxTimestamp, type TimeWindow, type WindowAssignerSpec } from '../time/window';
 import { accumulationFor, type Accumulation } from './accumulation';
 import type { FailedElement, KeyedLogic } from './keyed-logic';
-import { RecordError, type Element, type Output } from './records';
+import { RecordError, versionOrder, type Element, type Output } from './records';
 import type { KeyedOperator } from '../plan/plan';
 
 type WindowOperator = Extract<KeyedOperator, { kind: 'window' }>;
@@ -77,11 +77,13 @@ function results(acc: Accumulation, key: string, w: TimeWindow, a: unknown, vers
   } catch (e) {
     if (!(e instanceof RecordError)) throw e;
     const element = { origin: { shardId: `window ${key}`, sequenceNumber: '0', subIndex: 0 }, timestampMs: w.start, value: { key, windowStart: w.start, windowEnd: w.end } };
-    failed.push({ element, operator: e.operator, reason: e.message });
+    failed.push({ element, operator: e.operator, reason: e.message, deadLetterId: `${key}/${idStart}/${idEnd}/v${version}/${e.operator}` });
     return [];
   }
+  const order = versionOrder(version);
   return fields.map((fields, i) => ({
     id: `${key}/${idStart}/${idEnd}/v${version}${i ? `.${i}` : ''}`,
+    order,
     // The window's own fields win: a reduce/aggregate/process result carrying `key` or `windowStart` must not
     // move the result to another sink item (tables are keyed by key + windowStart).
     record: Object.assign({ key, windowStart: w.start, windowEnd: w.end }, fields, { key, windowStart: w.start, windowEnd: w.end }),
@@ -134,14 +136,9 @@ function timeWindowLogic(op: WindowOperator, assigner: WindowAssignerSpec, acc: 
       // allowed lateness), its first firing.
       const fire = accepted && maxTimestamp(next) <= item.watermarkMs;
       if (fire) next.firings += 1;
-      return {
-        data: next,
-        fireAtMs: nextFireAt(next, L),
-        closed: false,
-        outputs: fire ? results(acc, item.key, next, next.acc, item.nextVersion, failed) : [],
-        late: [],
-        failed: reported,
-      };
+      const firingFailed: FailedElement[] = [];
+      const outputs = fire ? results(acc, item.key, next, next.acc, item.nextVersion, firingFailed) : [];
+      return { data: next, fireAtMs: nextFireAt(next, L), closed: false, outputs, late: [], failed: [...reported, ...firingFailed] };
     },
     onWatermark(item, data) {
       const w = data as WindowData;

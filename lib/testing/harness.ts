@@ -94,7 +94,11 @@ export class Harness {
   async replay(records: readonly { shardId: string; sequenceNumber: string; data: string }[], options: ReplayOptions = {}): Promise<void> {
     const crashed = options.crash === 'after-state';
     const byShard = new Map<string, typeof records[number][]>();
-    for (const r of records) byShard.set(r.shardId, [...(byShard.get(r.shardId) ?? []), r]);
+    for (const r of records) {
+      const shardRecords = byShard.get(r.shardId);
+      if (shardRecords) shardRecords.push(r);
+      else byShard.set(r.shardId, [r]);
+    }
     for (const [shardId, shardRecords] of byShard) {
       this.heardShards.add(shardId);
       const [first, ...rest] = this.plan.stages;
@@ -154,19 +158,22 @@ export class Harness {
 
   /**
    * What a DynamoDB sink table would hold: one item per key + windowStart (window results), per the
-   * sink's `key` option, or per id, the latest write winning.
+   * sink's `key` option, or per id, the latest write winning — unless it is an older firing of the same
+   * window than the one there (a lower output order), as the DynamoDB sink's conditional put refuses it.
    */
   table(sink: string = this.mainSink()): Record<string, unknown>[] {
     const spec = this.plan.sinks.find((s) => s.name === sink);
     const keyOption = spec?.kind === 'dynamodb' ? spec.options.key : undefined;
-    const items = new Map<string, Record<string, unknown>>();
-    for (const o of this.outputs(sink)) {
+    const items = new Map<string, Output>();
+    for (const o of this.emitted.get(sink) ?? []) {
       const r = o.record;
       const itemKey =
         typeof r.key === 'string' && typeof r.windowStart === 'number' ? `${r.key}\u0000${r.windowStart}` : keyOption ? `key\u0000${keyOption(r)}` : o.id;
-      items.set(itemKey, r);
+      const kept = items.get(itemKey);
+      if (kept?.order !== undefined && o.order !== undefined && o.order < kept.order) continue;
+      items.set(itemKey, o);
     }
-    return [...items.values()];
+    return [...items.values()].map((o) => o.record);
   }
 
   /** Elements dropped as late (also sent to the late output when the job has one). */
@@ -202,7 +209,11 @@ export class Harness {
   }
 
   private collectOutputs(outputs: readonly SinkOutput[]): void {
-    for (const { sink, output } of outputs) this.emitted.set(sink, [...(this.emitted.get(sink) ?? []), output]);
+    for (const { sink, output } of outputs) {
+      const list = this.emitted.get(sink);
+      if (list) list.push(output);
+      else this.emitted.set(sink, [output]);
+    }
   }
 
   private keyedStage(): Stage | undefined {

@@ -8,7 +8,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { JobDefinition } from 'shardflow';
 import type { KinesisStreamEvent } from '../../lib/io/kinesis-event';
 import { KinesisWriter } from '../../lib/io/kinesis-writer';
-import { SinkWriter } from '../../lib/io/sinks';
+import { RESULT_ORDER_ATTRIBUTE, SinkWriter } from '../../lib/io/sinks';
 import { createStageHandler } from '../../lib/io/stage-handler';
 import { createWatermarkHandler } from '../../lib/io/watermark-handler';
 import { toKinesisEvent } from '../../lib/local/lambda-event';
@@ -150,9 +150,9 @@ export class Pipeline {
     return items.sort((a, b) => (`${a.pk}/${a.sk}` < `${b.pk}/${b.sk}` ? -1 : 1));
   }
 
-  /** A sink table's items without their ids, sorted by key and window. */
+  /** A sink table's items without their ids and orders, sorted by key and window. */
   async results(table: string): Promise<Record<string, unknown>[]> {
-    const rows = (await this.scan(table)).map(({ id: _id, ...rest }) => rest);
+    const rows = (await this.scan(table)).map(({ id: _id, [RESULT_ORDER_ATTRIBUTE]: _order, ...rest }) => rest);
     return rows.sort((a, b) => (String(a.key) < String(b.key) ? -1 : String(a.key) > String(b.key) ? 1 : Number(a.windowStart) - Number(b.windowStart)));
   }
 }
