@@ -2,7 +2,7 @@
  * How fast the watermark function fires due windows, on dynalite: the cause of the latency figure.
  *
  * A window end makes every (key, window) item of that window due at once, and each firing takes three
- * requests in sequence: read the item, write its result to the sink (a BatchWriteItem of one item),
+ * requests in sequence: read the item, write its result to the sink (a conditional PutItem: never over a newer firing),
  * record the firing under the item's version. Three paths on the same due windows:
  * - one window at a time (StageExecutor.fireDue with concurrency 1: how it shipped first);
  * - as shipped now: fireDue with FIRE_CONCURRENCY keys side by side;
