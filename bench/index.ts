@@ -25,6 +25,7 @@ interface Section {
 const SECTIONS: readonly Section[] = [
   { name: 'engine', script: 'engine.ts', what: 'engine events/s on one core (in memory)', env: { full: { BENCH_EVENTS: '300000', BENCH_RUNS: '5' }, quick: { BENCH_EVENTS: '100000', BENCH_RUNS: '2' } } },
   { name: 'engine-breakdown', script: 'engine-breakdown.ts', what: "the store's share (dynalite), phases, a JSON floor" },
+  { name: 'harness', script: 'harness.ts', what: 'the test harness with many outputs: events/s of a pass-through and a sliding-window job' },
   { name: 'writes', script: 'writes.ts', what: 'DynamoDB writes per 1,000 events vs the naive design' },
   { name: 'e2e', script: 'e2e.ts', what: 'embedded runtime: events/s by shards, lag under overload, calibration' },
   { name: 'latency', script: 'latency.ts', what: 'watermark passes window end → result readable' },
@@ -81,6 +82,8 @@ async function main(): Promise<void> {
   const rows: (string | number)[][] = [];
   const engine = readResult<{ rows: { job: string; median: number; min: number; max: number }[] }>('engine');
   for (const r of engine?.rows ?? []) rows.push(['engine (1 core, memory)', r.job, `${Math.round(r.median).toLocaleString()} events/s (${Math.round(r.min).toLocaleString()}–${Math.round(r.max).toLocaleString()})`]);
+  const harnessRun = readResult<{ rows: { job: string; eventsPerSec: Figure; outputs: number }[] }>('harness');
+  for (const r of harnessRun?.rows ?? []) rows.push(['test harness (1 core, memory)', r.job, `${Math.round(r.eventsPerSec.median).toLocaleString()} events/s (${Math.round(r.eventsPerSec.min).toLocaleString()}–${Math.round(r.eventsPerSec.max).toLocaleString()}), ${r.outputs.toLocaleString()} outputs`]);
   const e2e = readResult<{ throughput: { shards: number; eventsPerSec: Figure }[]; overload: { recoverySeconds: number | null; peakLagMs: number } }>('e2e');
   for (const t of e2e?.throughput ?? []) rows.push(['end to end (embedded)', `${t.shards} shard(s)`, `${Math.round(t.eventsPerSec.median).toLocaleString()} events/s (${Math.round(t.eventsPerSec.min)}–${Math.round(t.eventsPerSec.max)})`]);
   if (e2e) rows.push(['end to end (embedded)', 'overload, then none', `peak lag ${round(e2e.overload.peakLagMs / 1000, 3)} s; ${e2e.overload.recoverySeconds === null ? 'no recovery' : `recovered in ${e2e.overload.recoverySeconds} s`}`]);

@@ -82,6 +82,7 @@ export function writeReport(run?: { seconds: number; command: string; sections: 
   const e2e = readResult<Doc & { throughput: { shards: number; events: number; eventsPerSec: Figure; producerPerSec: Figure }[]; overload: { offeredPerSec: number; achievedPerSec: number; loadSeconds: number; recoverySeconds: number | null; peakLagMs: number; samples: { t: number; offeredPerSec: number; s0AgeMs: number; s1AgeMs: number }[] } }>('e2e');
   const latency = readResult<Doc & { ratePerSec: number; configs: { users: number; local?: { p50Ms: Figure; p99Ms: Figure }; scheduled?: { p50Ms: number; p99Ms: number; gapShare: number }; runs: Record<string, number>[] }[]; target: { p99Ms: number | null; met: boolean } }>('latency');
   const cost = readResult<Doc & { rows: { eventsPerSec: number; shards: number; shardflow: { monthly: Record<string, number>; perMillionEvents: number; marginalPerMillionEvents: number; idleMonthly: Record<string, number>; kinesisOnDemandInsteadMonthly: number }; flink: { monthly: Record<string, number>; perMillionEvents: number; idleMonthly: number }; idleRatio: { withSourceStream: number; jobOnly: number }; perThousandEvents: Record<string, number> }[]; naive: { eventsPerSec: number; monthly: number; perMillionEvents: number }[]; validation?: { what: string; embedded: number; simulated: number }[]; target: { withSourceStream: number; jobOnly: number; met: boolean }; idleTick: unknown; schedule: Record<string, number> }>('cost');
+  const harnessRun = readResult<Doc & { events: number; users: number; batch: number; runs: number; rows: { job: string; eventsPerSec: Figure; outputs: number }[] }>('harness');
   const scale = readResult<Doc & { byKeys: { eventsPerSec: number; keys: number; per1000: Record<string, number>; cost: Record<string, number> }[]; byRate: { eventsPerSec: number; keys: number; per1000: Record<string, number>; cost: Record<string, number> }[]; charts: string[] }>('scale');
 
   const targets: TargetRow[] = [];
@@ -224,6 +225,18 @@ export function writeReport(run?: { seconds: number; command: string; sections: 
     for (const c of scale.charts) out.push(`![${path.basename(c, '.svg')}](${c})`);
     out.push('');
     out.push(provenance(scale));
+    out.push('');
+  }
+
+  // 7. The test harness
+  out.push('## 7. The test harness with many outputs');
+  out.push('');
+  if (harnessRun) {
+    out.push(`${harnessRun.events.toLocaleString()} click events (${harnessRun.users.toLocaleString()} Zipf users) through \`harness()\` in batches of ${harnessRun.batch}, watermarks from the source's strategy, ${harnessRun.runs} run(s) per job after a warm-up (\`bench/harness.ts\`). Jobs whose every event makes an output: the output path must stay linear in the outputs.`);
+    out.push('');
+    out.push(mdTable(['job', 'events/s', 'outputs', 'load (1-min) per run'], harnessRun.rows.map((r) => [r.job, fig(r.eventsPerSec, 4), r.outputs, loads(r.eventsPerSec)])));
+    out.push('');
+    out.push(provenance(harnessRun));
     out.push('');
   }
 

@@ -57,7 +57,7 @@ export function sinkTableDefinition(table: string): TableDefinition {
   };
 }
 
-/** Dead letters, one item per refused record (shard, sequence number, operator): repeats overwrite. */
+/** Dead letters, one item per failure (`DeadLetter.id`: deterministic, so a replay overwrites its own item). */
 export function deadLetterTableDefinition(plan: Plan): TableDefinition {
   return {
     TableName: plan.deadLetterTable,

@@ -1,5 +1,5 @@
 import type { Stage } from '../plan/plan';
-import type { DeadLetter } from '../runtime/records';
+import { recordDeadLetterId, type DeadLetter } from '../runtime/records';
 import type { ShuffleInput, SourceRecord, StageBatch } from '../runtime/stage-executor';
 import { decodeShuffleRecord } from './envelope';
 
@@ -36,7 +36,7 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: 
   const readable = event.Records.filter((r) => {
     const bytes = Math.floor((r.kinesis.data.length * 3) / 4);
     if (bytes <= MAX_RECORD_BYTES) return true;
-    deadLetters.push({ reason: `record of ${bytes} bytes is over the ${MAX_RECORD_BYTES}-byte limit`, shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, operator: 'source', data: '' });
+    deadLetters.push({ id: recordDeadLetterId({ shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, subIndex: 0 }, 'source'), reason: `record of ${bytes} bytes is over the ${MAX_RECORD_BYTES}-byte limit`, shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, operator: 'source', data: '' });
     return false;
   });
   if (stage.input.kind === 'source') {
@@ -58,7 +58,7 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: 
       else if (record.kind === 'marker') inputs.push({ kind: 'marker', from: record.from, arrivalMs, watermarkMs: record.watermarkMs });
       else inputs.push({ kind: 'envelope', from: record.from, arrivalMs, elements: record.elements });
     } catch (e) {
-      deadLetters.push({ reason: `unreadable envelope: ${(e as Error).message}`, shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, operator: 'shuffle', data: data.toString('utf8').slice(0, 1024) });
+      deadLetters.push({ id: recordDeadLetterId({ shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, subIndex: 0 }, 'shuffle'), reason: `unreadable envelope: ${(e as Error).message}`, shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, operator: 'shuffle', data: data.toString('utf8').slice(0, 1024) });
     }
   }
   return { batch: { kind: 'shuffled', shardId, inputs }, deadLetters };

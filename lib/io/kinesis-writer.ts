@@ -14,7 +14,8 @@ export type Chain = readonly PutEntry[];
 
 const MAX_RECORDS_PER_CALL = 500;
 const MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
-const MAX_ROUNDS = 12;
+/** Rounds in a row with nothing accepted before {@link KinesisWriter.put} gives up. */
+const MAX_STALLED_ROUNDS = 12;
 
 /** What the writer sent, for metrics and the cost model. */
 export interface KinesisCounters {
@@ -26,7 +27,7 @@ export interface KinesisCounters {
 
 /**
  * Puts records with PutRecords, retrying only the entries that failed (throttling or internal errors)
- * with exponential backoff. Each chain's entries land in order: a chain's next entry is sent only
+ * with jittered exponential backoff, until {@link MAX_STALLED_ROUNDS} rounds in a row land nothing. Each chain's entries land in order: a chain's next entry is sent only
  * after the previous one was accepted.
  */
 export class KinesisWriter {
@@ -41,15 +42,18 @@ export class KinesisWriter {
 
   async put(chains: readonly Chain[]): Promise<void> {
     const next = chains.map(() => 0);
-    for (let round = 0; ; round++) {
+    // Rounds in a row in which the stream accepted nothing. A round that lands anything resets it: a long
+    // chain needs one round per entry and must not run out of retries without a single refusal.
+    let stalledRounds = 0;
+    for (;;) {
       const pending: { chain: number; entry: PutEntry }[] = [];
       chains.forEach((chain, i) => {
         const entry = chain[next[i]!];
         if (entry) pending.push({ chain: i, entry });
       });
       if (pending.length === 0) return;
-      if (round >= MAX_ROUNDS) throw new Error(`Kinesis stream ${this.stream} kept refusing ${pending.length} records after ${MAX_ROUNDS} rounds (throttled)`);
-      let failed = 0;
+      let accepted = 0;
+      const errorCodes = new Map<string, number>();
       for (const call of callsOf(pending)) {
         const entries: PutRecordsRequestEntry[] = call.map(({ entry }) => ({
           PartitionKey: entry.partitionKey,
@@ -58,19 +62,31 @@ export class KinesisWriter {
         }));
         this.counters.calls += 1;
         const response = await this.kinesis.send(new PutRecordsCommand({ StreamName: this.stream, Records: entries }));
-        (response.Records ?? []).forEach((result, i) => {
-          const p = call[i]!;
-          if (result.ErrorCode) {
-            failed += 1;
-            if (result.ErrorCode === 'ProvisionedThroughputExceededException') this.counters.throttled += 1;
+        call.forEach((p, i) => {
+          // An entry the response has no result for did not land as far as we know: send it again.
+          const result = response.Records?.[i];
+          const code = result ? result.ErrorCode : 'NoResultForEntry';
+          if (code) {
+            errorCodes.set(code, (errorCodes.get(code) ?? 0) + 1);
+            if (code === 'ProvisionedThroughputExceededException') this.counters.throttled += 1;
           } else {
+            accepted += 1;
             next[p.chain]! += 1;
             this.counters.records += 1;
             this.counters.bytes += p.entry.data.length;
           }
         });
       }
-      if (failed > 0) await this.sleep(Math.min(2000, 50 * 2 ** round) * (0.5 + Math.random() / 2));
+      if (errorCodes.size === 0) continue;
+      stalledRounds = accepted > 0 ? 0 : stalledRounds + 1;
+      if (stalledRounds >= MAX_STALLED_ROUNDS) {
+        const codes = [...errorCodes].map(([code, n]) => `${code} ×${n}`).join(', ');
+        throw new Error(
+          `Kinesis stream ${this.stream} refused all ${pending.length} pending records in ${stalledRounds} rounds in a row (last errors: ${codes}); ` +
+            'if it is throttling, give the stream more shards or send less at once',
+        );
+      }
+      await this.sleep(backoffMs(stalledRounds));
     }
   }
 
@@ -96,6 +112,12 @@ export class KinesisWriter {
     return ranges;
   }
 }
+
+/**
+ * Exponential backoff with jitter (half to full), doubling with each round in a row that landed nothing;
+ * a round that landed some entries waits the least. AWS: "retry the failed records with backoff".
+ */
+const backoffMs = (stalledRounds: number): number => Math.min(2000, 50 * 2 ** Math.max(0, stalledRounds - 1)) * (0.5 + Math.random() / 2);
 
 /** Packs entries into PutRecords calls within Kinesis' limits (500 records, 5 MiB). */
 function callsOf<T extends { entry: PutEntry }>(pending: readonly T[]): T[][] {

@@ -1,5 +1,6 @@
 import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { RESULT_ORDER_ATTRIBUTE } from '../io/sinks';
 
 /**
  * Watches a results table and reports items that are new or changed since the last look (a late
@@ -41,7 +42,7 @@ export class ResultsWatcher {
 
 /** One line for a result: key, window as times of day, and the other fields. */
 export function formatResult(table: string, item: Record<string, unknown>): string {
-  const { key, windowStart, windowEnd, id: _id, ...fields } = item;
+  const { key, windowStart, windowEnd, id: _id, [RESULT_ORDER_ATTRIBUTE]: _order, ...fields } = item;
   const time = (ms: unknown): string => (typeof ms === 'number' && ms > 1e11 ? new Date(ms).toISOString().slice(11, 23) : String(ms));
   const window = windowEnd !== undefined ? `[${time(windowStart)} – ${time(windowEnd)})` : '';
   const rest = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(2) : JSON.stringify(v)}`);

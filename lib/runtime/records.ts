@@ -33,19 +33,27 @@ export interface Output {
   readonly id: string;
   readonly record: Record<string, unknown>;
   /**
-   * For results that may be emitted again under the same sink item (a late firing, a session that grew):
-   * the newer has the greater order (fixed width, compared as strings), and a sink keeps only the newest.
+   * Where this output stands among the outputs for the same sink item (fixed width, compared as strings): a
+   * sink never replaces an item with an output of a lower order — an older firing of the same window, a
+   * retry or a zombie invocation arriving late. Window results carry how many results their key has emitted (see `resultOrder` in lib/runtime/keyed/window-operator.ts).
+   * Without it, the last write wins.
    */
   readonly order?: string;
 }
 
+/** Digits of a version as an output order: Number.MAX_SAFE_INTEGER has 16. */
+const VERSION_DIGITS = 16;
+
+/** An item version as an {@link Output.order}: zero-padded, so string order is version order. */
+export const versionOrder = (version: number): string => String(version).padStart(VERSION_DIGITS, '0');
+
 /** A record that could not be processed, with why and where it came from. */
 export interface DeadLetter {
   /**
-   * Unique and deterministic: a replay rewrites the same dead letter, a different failure never collides.
-   * Default (records refused where they came in): `shardId/sequenceNumber/operator`.
+   * Unique per failure and deterministic: a replay rewrites the same dead-letter item, a different failure
+   * never overwrites it. See {@link recordDeadLetterId}; failures of a firing are named after the firing.
    */
-  readonly id?: string;
+  readonly id: string;
   readonly reason: string;
   readonly shardId: string;
   readonly sequenceNumber: string;
@@ -76,6 +84,10 @@ export function decodePosition(encoded: string): Omit<Origin, 'shardId'> {
   const [seq = '0', sub = '0'] = encoded.split('.');
   return { sequenceNumber: seq.replace(/^0+(?=\d)/, ''), subIndex: Number(sub) };
 }
+
+/** The dead-letter id of an input record (or one element a flatMap made from it) refused by an operator. */
+export const recordDeadLetterId = (o: Origin, operator: string): string =>
+  `${o.shardId}/${o.sequenceNumber}${o.subIndex ? `.${o.subIndex}` : ''}/${operator}`;
 
 /** The origin as one string, for output ids. */
 export const originKey = (o: Origin): string => `${o.shardId}@${o.sequenceNumber}.${o.subIndex}`;

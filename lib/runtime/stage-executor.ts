@@ -10,7 +10,7 @@ import type { Failure } from './keyed/keyed-operator';
 import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
 import { processOperator } from './keyed/process-operator';
 import { windowOperator } from './keyed/window-operator';
-import { asRecord, originKey, RecordError, type DeadLetter, type Element, type KeyedElement, type Output } from './records';
+import { asRecord, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type Output } from './records';
 
 /** A record as a source stage receives it from Kinesis. */
 export interface SourceRecord {
@@ -208,7 +208,7 @@ export class StageExecutor {
     const records: { timestampMs: number; elements: KeyedElement[] }[] = [];
     for (const r of batch.records) {
       const dead = (reason: string, operator: string): void => {
-        deadLetters.push({ id: `${r.shardId}/${r.sequenceNumber}/${operator}`, reason, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024), operator });
+        deadLetters.push({ id: recordDeadLetterId({ shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, operator), reason, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024), operator });
       };
       let value: unknown;
       try {
@@ -251,7 +251,7 @@ export class StageExecutor {
     try {
       return selectKey(selector, e.value);
     } catch (err) {
-      deadLetters.push(this.deadLetterOf({ id: `${e.origin.shardId}/${e.origin.sequenceNumber}.${e.origin.subIndex}/${operator}`, operator, reason: `${operator}: ${(err as Error).message}`, value: e.value, element: e }));
+      deadLetters.push(this.deadLetterOf({ id: recordDeadLetterId(e.origin, operator), operator, reason: `${operator}: ${(err as Error).message}`, value: e.value, element: e }));
       return undefined;
     }
   }

@@ -123,8 +123,8 @@ describe('outputs emitted in-band: a crash before the commit brings them again w
     await h.replay(batch);
     const first = h.outputs();
     expect(first).toEqual([
-      { id: 'a/c0-2', record: { key: 'a', windowStart: 0, windowEnd: 2, clicks: 3 }, order: '0000000001' },
-      { id: 'a/c2-4', record: { key: 'a', windowStart: 2, windowEnd: 4, clicks: 7 }, order: '0000000001' },
+      { id: 'a/c0-2', record: { key: 'a', windowStart: 0, windowEnd: 2, clicks: 3 }, order: '0000000000000001' },
+      { id: 'a/c2-4', record: { key: 'a', windowStart: 2, windowEnd: 4, clicks: 7 }, order: '0000000000000001' },
     ]);
     // A delivered batch delivered again (Lambda never saw the success) changes and emits nothing.
     await h.replay(batch);

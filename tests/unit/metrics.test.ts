@@ -146,5 +146,5 @@ test('samples keep the last few records by name', () => {
   expect(lateSample(Array.from({ length: 8 }, (_, i) => element(i)))).toEqual(
     [3, 4, 5, 6, 7].map((i) => ({ shardId: 'shardId-000000000001', sequenceNumber: String(100 + i), eventTimeMs: 1000 + i, key: `k${i}` })),
   );
-  expect(deadLetterSample([{ reason: 'bad json', shardId: 's', sequenceNumber: '1', data: '{' }])).toEqual([{ reason: 'bad json', operator: 'source', shardId: 's', sequenceNumber: '1' }]);
+  expect(deadLetterSample([{ id: 's/1/source', reason: 'bad json', shardId: 's', sequenceNumber: '1', data: '{' }])).toEqual([{ reason: 'bad json', operator: 'source', shardId: 's', sequenceNumber: '1' }]);
 });

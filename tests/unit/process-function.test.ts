@@ -337,7 +337,7 @@ describe('a failing onEvent', () => {
     ]);
     expect(h.deadLetters()).toEqual([
       {
-        id: 'shard-0/2.0/process#2',
+        id: 'shard-0/2/process#2',
         reason: 'process#2 onEvent threw: bad event at 2',
         operator: 'process#2',
         shardId: 'shard-0',

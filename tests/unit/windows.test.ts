@@ -319,8 +319,8 @@ describe('bad records go to the dead letters, not into windows', () => {
     await h.finish();
     expect(h.results()).toEqual([{ key: 'a', windowStart: 0, windowEnd: 1000, clicks: 2 }]);
     expect(h.deadLetters()).toEqual([
-      { id: 'shard-0/2.0/window#2', reason: `sum('clicks'): field 'clicks' is not a number ("3")`, operator: 'window#2', shardId: 'shard-0', sequenceNumber: '2', data: '{"userId":"a","clicks":"3","ts":20}' },
-      { id: 'shard-0/3.0/window#2', reason: `sum('clicks'): field 'clicks' is missing`, operator: 'window#2', shardId: 'shard-0', sequenceNumber: '3', data: '{"userId":"a","ts":30}' },
+      { id: 'shard-0/2/window#2', reason: `sum('clicks'): field 'clicks' is not a number ("3")`, operator: 'window#2', shardId: 'shard-0', sequenceNumber: '2', data: '{"userId":"a","clicks":"3","ts":20}' },
+      { id: 'shard-0/3/window#2', reason: `sum('clicks'): field 'clicks' is missing`, operator: 'window#2', shardId: 'shard-0', sequenceNumber: '3', data: '{"userId":"a","ts":30}' },
     ]);
   });
 

@@ -1,7 +1,7 @@
 import type { KeyedOperator } from '../../plan/plan';
 import { assignTimeWindows, cover, intersects, type TimeWindow, type WindowAssignerSpec } from '../../time/window';
 import { accumulationFor, type Accumulation } from '../accumulation';
-import { RecordError, type Element, type Output } from '../records';
+import { RecordError, recordDeadLetterId, versionOrder, type Element, type Output } from '../records';
 import { shortText, type KeyedOperatorRuntime, type OperatorContext } from './keyed-operator';
 
 type WindowOperator = Extract<KeyedOperator, { kind: 'window' }>;
@@ -27,9 +27,6 @@ export function windowOperator(op: WindowOperator): KeyedOperatorRuntime {
   const acc = accumulationFor(op.fn, op.id);
   return op.assigner.kind === 'count' ? countWindows(op, op.assigner.size, op.assigner.slide, acc) : timeWindows(op, op.assigner, acc);
 }
-
-/** A fixed-width order, so the sink compares results as strings. */
-export const resultOrder = (n: number): string => String(n).padStart(10, '0');
 
 /**
  * Tumbling, sliding and session windows, with Flink's EventTimeTrigger and cleanup: a window fires when the
@@ -58,7 +55,7 @@ function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accu
       ctx.fail({ id: `window/${op.id}/${key}/${start}/${end}/v${firings}`, operator: e.operator, reason: e.message, value: { key, windowStart: start, windowEnd: end } });
       return;
     }
-    const order = resultOrder(kw.n);
+    const order = versionOrder(kw.n);
     results.forEach((fields, i) => {
       const output: Output = {
         id: `${key}/${start}/${end}/v${firings}${i ? `.${i}` : ''}`,
@@ -194,7 +191,7 @@ function insertByStart(windows: Win[], w: Win): void {
 }
 
 /** A dead letter's id for an element an operator refused: its origin and the operator. */
-export const failureId = (operator: string, e: Element): string => `${e.origin.shardId}/${e.origin.sequenceNumber}.${e.origin.subIndex}/${operator}`;
+export const failureId = (operator: string, e: Element): string => recordDeadLetterId(e.origin, operator);
 
 /**
  * Count windows (Flink's countWindow: a count trigger plus, when sliding, a count evictor): every `slide`
@@ -223,7 +220,7 @@ function countWindows(op: WindowOperator, size: number, slide: number, acc: Accu
           ctx.emit({
             id: `${key}/c${start}-${end}${i ? `.${i}` : ''}`,
             record: Object.assign({ key, windowStart: start, windowEnd: end }, fields, { key, windowStart: start, windowEnd: end }),
-            order: resultOrder(1),
+            order: versionOrder(1),
           }),
         );
       } catch (e) {

@@ -356,7 +356,7 @@ function renderResults() {
   el.className = '';
   el.innerHTML = tables
     .map((/** @type {any} */ t) => {
-      const fields = [...new Set(t.latest.flatMap((/** @type {any} */ i) => Object.keys(i)))].filter((k) => !['key', 'windowStart', 'windowEnd', 'id'].includes(k));
+      const fields = [...new Set(t.latest.flatMap((/** @type {any} */ i) => Object.keys(i)))].filter((k) => !['key', 'windowStart', 'windowEnd', 'id', 'resultOrder'].includes(k));
       const rows = t.latest.map((/** @type {any} */ i) => [
         esc(i.key),
         i.windowEnd !== undefined ? `[${shortTime(i.windowStart)} – ${shortTime(i.windowEnd)})` : esc(i.windowStart),
