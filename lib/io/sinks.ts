@@ -111,15 +111,18 @@ export class SinkWriter {
   /** BatchWriteItem in groups of 25, resending unprocessed items with backoff. Repeated keys in one call are refused by DynamoDB, so the last write per key wins first. */
   private async batchWrite(table: string, items: readonly Item[]): Promise<void> {
     let requests: WriteRequest[] = latestPerKey(items).map((item) => ({ PutRequest: { Item: marshallItem(item) } }));
-    for (let round = 0; requests.length > 0; round++) {
-      if (round >= MAX_ROUNDS) throw new Error(`DynamoDB table ${table} kept refusing ${requests.length} writes (throttled)`);
+    // Rounds in a row that wrote nothing: a round that made progress is not a failed retry (as KinesisWriter).
+    for (let stalled = 0; requests.length > 0; ) {
       const unprocessed: WriteRequest[] = [];
       for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
         const response = await this.ddb.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests.slice(i, i + BATCH_WRITE_LIMIT) } }));
         unprocessed.push(...(response.UnprocessedItems?.[table] ?? []));
       }
+      stalled = unprocessed.length === requests.length ? stalled + 1 : 0;
       requests = unprocessed;
-      if (requests.length > 0) await this.sleep(Math.min(2000, 50 * 2 ** round));
+      if (requests.length === 0) return;
+      if (stalled >= MAX_ROUNDS) throw new Error(`DynamoDB table ${table} refused all ${requests.length} pending writes in ${MAX_ROUNDS} rounds in a row (throttled)`);
+      await this.sleep(Math.min(2000, 50 * 2 ** stalled) * (0.5 + Math.random() / 2));
     }
   }
 }
