@@ -15,6 +15,13 @@ const USAGE = `usage: shardflow <command>
                            put JSON events on a stream (default endpoint http://localhost:4566)
   tail TABLE [--endpoint URL] [--once]
                            print a results table's items as they appear or change
+  init [DIR]               a new project: a job, its test, tsconfig, scripts (see its README)
+  package JOB [--stage S] [--region R] [--package DIR]
+                           the CloudFormation template and function bundles, offline (.serverless/)
+  deploy JOB [--stage S] [--region R]
+                           deploys the job to AWS with the serverless CLI (osls), from this directory
+  remove JOB [--stage S] [--region R]
+                           deletes the job's stack, with its streams and tables
   help                     this text
 `;
 
@@ -40,6 +47,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'tail': {
         const { tail } = require('./tail') as typeof import('./tail'); // loaded lazily: `plan` needs no AWS SDK
         return await tail(args);
+      }
+      case 'init': {
+        const { init } = require('./init') as typeof import('./init');
+        return await init(args);
+      }
+      case 'package':
+      case 'deploy':
+      case 'remove': {
+        const { deploy } = require('./deploy') as typeof import('./deploy'); // loaded lazily: `plan` needs no AWS SDK
+        return await deploy(command, args);
       }
       case undefined:
       case 'help':
