@@ -35,7 +35,15 @@ Module._resolveFilename = function (request, parent, ...rest) {
 function compile(loader) {
   return function (module, filename) {
     const source = fs.readFileSync(filename, 'utf8');
-    const { code } = esbuild.transformSync(source, { loader, format: 'cjs', target: 'node20', sourcefile: filename, sourcemap: 'inline' });
+    let code;
+    try {
+      ({ code } = esbuild.transformSync(source, { loader, format: 'cjs', target: 'node20', sourcefile: filename, sourcemap: 'inline' }));
+    } catch (e) {
+      if (!Array.isArray(e.errors)) throw e;
+      // The whole of each error, with the file, line and the line itself marked (esbuild's own format).
+      const errors = e.errors.map((m) => (m.location ? { ...m, location: { ...m.location, file: path.relative(process.cwd(), m.location.file) } } : m));
+      throw new SyntaxError(esbuild.formatMessagesSync(errors, { kind: 'error', color: false }).join('').trimEnd());
+    }
     module._compile(code, filename);
   };
 }

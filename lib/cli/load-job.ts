@@ -24,8 +24,9 @@ export function loadJob(file: string): JobDefinition {
   try {
     mod = require(full) as { default?: unknown };
   } catch (e) {
-    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new JobFileError(file, `it does not load: ${message}`);
+    // A syntax error keeps its whole message (where, the line, what is expected); any other, its first line.
+    const message = e instanceof SyntaxError ? `:\n${e.message}` : `: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+    throw new JobFileError(file, `it does not load${message}`);
   }
   const candidate = mod.default ?? mod;
   if (!isJobDefinition(candidate)) {

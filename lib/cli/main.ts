@@ -1,14 +1,16 @@
 import { PlanError } from '../plan/plan-error';
 import { planJob } from '../plan/planner';
 import { describePlan } from '../plan/describe';
-import { UsageError } from './args';
+import { parseArgs, stringFlag, UsageError } from './args';
 import { loadJob, JobFileError } from './load-job';
 import { PortInUseError } from '../local/dev-runtime';
 import { SqlError } from '../sql/sql-error';
 
 const USAGE = `usage: shardflow <command>
 
-  plan JOB                 print the job's stages, streams and tables
+  plan JOB [--check-event EVENT]
+                           print the job's stages, streams and tables; with a sample event (JSON or
+                           a .jsonl file), check that it goes through every operator
   dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--dashboard-port 8081] [--verbose]
                            run the job on the embedded local runtime
   push STREAM (--file events.jsonl | --demo clicks [--rate N] [--count N]) [--endpoint URL]
@@ -31,10 +33,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'plan': {
-        const file = args[0];
+        const parsed = parseArgs(args);
+        const file = parsed.positionals[0];
         if (!file) return usage('plan needs a job file: shardflow plan examples/click-counts.ts');
-        console.log(describePlan(planJob(loadJob(file))));
-        return 0;
+        const definition = loadJob(file);
+        console.log(describePlan(planJob(definition)));
+        const sample = stringFlag(parsed, 'check-event');
+        if (sample === undefined) return 0;
+        const { checkEvent } = require('./check-event') as typeof import('./check-event');
+        const problems = await checkEvent(definition, sample);
+        for (const p of problems) console.error(`shardflow: the sample event would be a dead letter: ${p}`);
+        if (problems.length === 0) console.log('\nthe sample event goes through every operator');
+        return problems.length === 0 ? 0 : 2;
       }
       case 'dev': {
         const { dev } = require('./dev') as typeof import('./dev'); // loaded lazily: `plan` needs no AWS SDK
