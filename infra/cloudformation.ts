@@ -59,7 +59,15 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     },
   };
 
+  // A stream that exists without the job is read by ARN, never created (so never deleted with the stack).
+  const existing = new Map(plan.streams.flatMap((s) => (s.existing ? [[s.name, s.existing] as const] : [])));
+  const streamArn = (name: string): Json | string => {
+    const attached = existing.get(name);
+    if (!attached) return getAtt(streamId(name));
+    return attached.arn ?? sub(`arn:\${AWS::Partition}:kinesis:\${AWS::Region}:\${AWS::AccountId}:stream/${name}`);
+  };
   for (const stream of plan.streams) {
+    if (stream.existing) continue;
     resources[streamId(stream.name)] = {
       Type: 'AWS::Kinesis::Stream',
       Properties: {
@@ -110,7 +118,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       Type: 'AWS::SQS::Queue',
       Properties: { QueueName: queueName(stage), MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true },
     };
-    const input = getAtt(streamId(stage.input.stream));
+    const input = streamArn(stage.input.stream);
     const statements: Json[] = [
       // What Lambda's event source mapping needs to read the stage's stream, with this function's role.
       { Effect: 'Allow', Action: ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], Resource: [input] },
@@ -125,7 +133,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     }
     // A keyed stage's batch that finds the job waking from idleness starts the sleeping watermark function.
     if (stage.keyed) statements.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] });
-    functions[stage.id] = stageFunction(stage, target, role(stage.id, statements), streamId(stage.input.stream), queue, functionName(WATERMARK_FUNCTION));
+    functions[stage.id] = stageFunction(stage, target, role(stage.id, statements), input, queue, functionName(WATERMARK_FUNCTION));
     resources[logicalId('IteratorAgeAlarm', stage.id)] = {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
@@ -163,7 +171,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     role: role(WATERMARK_FUNCTION, [
       { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable), sub(`\${${stateTable}.Arn}/index/${FIRE_INDEX}`)] },
       // Which inputs a keyed stage waits for: the shards of the source and shuffle streams, by id.
-      { Effect: 'Allow', Action: ['kinesis:ListShards'], Resource: plan.stages.map((s) => getAtt(streamId(s.input.stream))) },
+      { Effect: 'Allow', Action: ['kinesis:ListShards'], Resource: plan.stages.map((s) => streamArn(s.input.stream)) },
       ...writeSinks(),
       // Its successor, at the end of a loop while events flow (see SHARDFLOW_WATERMARK_HAND_OVER_MS).
       { Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] },
@@ -200,7 +208,7 @@ function environment(target: DeployTarget, extra: Record<string, string>): Recor
   return { SHARDFLOW_NAME_SUFFIX: target.nameSuffix, NODE_OPTIONS: '--enable-source-maps', ...extra };
 }
 
-function stageFunction(stage: Stage, target: DeployTarget, role: string, stream: string, queue: string, watermarkFunction: string): Json {
+function stageFunction(stage: Stage, target: DeployTarget, role: string, streamArn: Json | string, queue: string, watermarkFunction: string): Json {
   const b = stage.batch;
   return {
     handler: `${target.bundleDir}/operator.handler`,
@@ -213,7 +221,7 @@ function stageFunction(stage: Stage, target: DeployTarget, role: string, stream:
       {
         stream: {
           type: 'kinesis',
-          arn: getAtt(stream),
+          arn: streamArn,
           startingPosition: 'TRIM_HORIZON',
           batchSize: b.batchSize,
           batchWindow: Math.ceil(b.maxBatchingWindowMs / 1000),

@@ -86,7 +86,7 @@ function projectFiles(js: boolean): ProjectFile[] {
     { path: `tests/clicks.test.${ext}`, text: TEST.replace('../jobs/clicks', js ? '../jobs/clicks.mjs' : '../jobs/clicks') },
     { path: js ? 'vitest.config.mjs' : 'vitest.config.mts', text: VITEST_CONFIG },
     ...(js ? [] : [{ path: 'tsconfig.json', text: TSCONFIG }]),
-    { path: '.gitignore', text: 'node_modules/\n.serverless/\n.build/\n.shardflow/\n.vite/\n' },
+    { path: '.gitignore', text: 'node_modules/\n.serverless/\n.serverless-shardflow.json\n.build/\n.shardflow/\n.vite/\n' },
     { path: 'README.md', text: readme(`jobs/clicks.${ext}`, `tests/clicks.test.${ext}`) },
   ];
 }

@@ -1,7 +1,7 @@
 import { operatorLabel } from '../api/call-site';
 import type { OperatorNode, JobDefinition } from '../api/graph';
 import type { SinkSpec } from '../api/sink';
-import type { SourceSpec } from '../api/source';
+import { attachesToExisting, STREAM_ARN, streamNameOf, type SourceSpec } from '../api/source';
 import { toMs, type Duration } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
 import { PlanError } from './plan-error';
@@ -48,7 +48,7 @@ export function planJob(job: JobDefinition): Plan {
   if (last?.kind !== 'sink') throw new PlanError(`job '${job.name}'`, 'it has no sink', 'end with .sink(dynamoSink(...)), .sink(kinesisSink(...)) or .sink(logSink())');
 
   const stages: Stage[] = [];
-  let input: StageInput = { kind: 'source', stream: source.stream, shards: source.options.shards ?? 1, source };
+  let input: StageInput = { kind: 'source', stream: streamNameOf(source.stream), shards: source.options.shards ?? 1, source };
   let pre: StatelessOperator[] = [];
   let post: StatelessOperator[] = [];
   let keyed: KeyedOperator | undefined;
@@ -123,6 +123,7 @@ function resources(jobName: string, stages: Stage[], source: SourceSpec): Plan {
     name: s.input.stream,
     shards: s.input.shards,
     role: s.input.kind === 'source' ? 'source' : 'shuffle',
+    ...(s.input.kind === 'source' && attachesToExisting(source) && { existing: STREAM_ARN.test(source.stream) ? { arn: source.stream } : {} }),
   }));
   for (const sink of sinks) if (sink.kind === 'kinesis') streams.push({ name: sink.stream, shards: 1, role: 'sink' });
   const stateTable = `${jobName}-state`;
@@ -149,7 +150,10 @@ function resources(jobName: string, stages: Stage[], source: SourceSpec): Plan {
 
 function checkSource(where: () => string, source: SourceSpec): SourceSpec {
   if (source?.kind !== 'kinesis') throw new PlanError(where(), 'the source is not a kinesisSource', "use kinesisSource('stream', { eventTime: e => e.ts })");
-  if (!STREAM_NAME.test(source.stream)) throw new PlanError(where(), `'${source.stream}' is not a Kinesis stream name`, 'use 1-128 letters, digits, _ . or -');
+  if (source.stream?.startsWith('arn:') && !STREAM_ARN.test(source.stream)) {
+    throw new PlanError(where(), `'${source.stream}' is not a Kinesis stream ARN`, 'write arn:aws:kinesis:REGION:ACCOUNT:stream/NAME, or the stream name');
+  }
+  if (!STREAM_NAME.test(streamNameOf(source.stream))) throw new PlanError(where(), `'${source.stream}' is not a Kinesis stream name`, 'use 1-128 letters, digits, _ . or -');
   if (typeof source.options?.eventTime !== 'function') throw new PlanError(where(), 'eventTime is missing', 'pass { eventTime: e => e.ts } returning epoch ms');
   checkDuration(where, 'outOfOrderness', source.options.outOfOrderness ?? 0);
   checkDuration(where, 'idleAfter', source.options.idleAfter ?? 0);
@@ -262,7 +266,7 @@ function checkNames(plan: Plan, job: JobDefinition, source: SourceSpec): void {
     const seen = owner.get(sink.name);
     if (seen) throw new PlanError(operatorLabel(node), `two sinks are named '${sink.name}' (the other is ${operatorLabel(seen)})`, 'give each sink its own table or stream');
     owner.set(sink.name, node);
-    if (sink.kind === 'kinesis' && sink.stream === source.stream) throw new PlanError(operatorLabel(node), `the sink writes to the source stream '${source.stream}'`, 'write results to another stream');
+    if (sink.kind === 'kinesis' && sink.stream === streamNameOf(source.stream)) throw new PlanError(operatorLabel(node), `the sink writes to the source stream '${sink.stream}'`, 'write results to another stream');
     if (sink.kind === 'dynamodb' && (sink.table === plan.stateTable || sink.table === plan.deadLetterTable)) {
       throw new PlanError(operatorLabel(node), `the table '${sink.table}' is the job's own`, 'give the sink another table name');
     }
