@@ -108,7 +108,7 @@ test('plan, then dev with events pushed and results scanned, then package: all f
       if (start + 10_000 - 1 <= watermark) expected.set(`${e.userId} ${start}`, (expected.get(`${e.userId} ${start}`) ?? 0) + e.clicks);
     }
     expect(expected.size).toBeGreaterThan(3);
-    await until('every closed window in the results table', async () => (await scanResults(port, 'clicks-per-user')).length >= expected.size, 90_000).catch((e: Error) => {
+    await until('every closed window in the results table', async () => (await scanResults(port, 'clicks-per-user')).length >= expected.size, 180_000).catch((e: Error) => {
       throw new Error(`${e.message}; shardflow dev printed:\n${dev.output().replace(/\r/g, '\n').slice(-3000)}`);
     });
     const results = await scanResults(port, 'clicks-per-user');
