@@ -52,5 +52,3 @@ require.extensions['.ts'] = compile('ts');
 require.extensions['.mts'] = compile('ts');
 // Node 20 cannot require an ES module; a job is a module without top-level await, so CommonJS serves.
 require.extensions['.mjs'] = compile('js');
-// Stack traces (a job's own errors, and where each operator was written) point at the source lines.
-process.setSourceMapsEnabled(true);

@@ -164,7 +164,7 @@ const TSCONFIG = `${JSON.stringify(
 function readme(job: string, test: string): string {
   return `# clicks-per-user
 
-A [shardflow](https://www.npmjs.com/package/shardflow) job: clicks per user per 10 seconds, on Kinesis,
+A shardflow job: clicks per user per 10 seconds, on Kinesis,
 Lambda and DynamoDB. The job is \`${job}\`; its test is \`${test}\`.
 
 \`\`\`sh
@@ -172,7 +172,7 @@ npm install
 npm test          # the job on shardflow's test harness (Vitest), no AWS
 npm start         # the job on the embedded runtime with a demo click stream; Ctrl-C stops it
 npm run plan      # its stages, streams and tables
-npm run deploy    # to AWS (credentials and AWS_REGION in your shell): shardflow deploy ${job} --stage prod
+npm run deploy    # to AWS (credentials in your shell; add -- --region R, default us-east-1)
 \`\`\`
 
 \`npx shardflow package ${job} --stage prod\` writes the CloudFormation template to \`.serverless/\` without
