@@ -23,6 +23,10 @@ const FRAME = /^\s*at (?:.*? \()?(.+?):(\d+):(\d+)\)?$/;
  * source's when source maps are on (bin/register.js).
  */
 export function callSite(): CallSite | undefined {
+  // In a function (on Lambda, or a local worker) the job was planned before it was deployed, so no error
+  // needs a call site there; and with source maps on, reading a stack would parse the bundle's map at
+  // every cold start.
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME) return undefined;
   for (const frame of (new Error().stack ?? '').split('\n').slice(1)) {
     const m = FRAME.exec(frame);
     if (!m) continue;
