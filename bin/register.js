@@ -1,17 +1,19 @@
 'use strict';
 /**
- * Lets Node require TypeScript (job files, the CLI, benchmarks) without a build step, and resolves
- * `shardflow` / `shardflow/testing` to this package from a job file anywhere on disk.
+ * Lets Node require a job written in TypeScript (.ts, .mts) or as an ES module (.mjs) without a build
+ * step, and resolves `shardflow` / `shardflow/testing` to this package from a job file anywhere on disk
+ * (so a job and the CLI always share one copy of the library). In a checkout of the repository the
+ * library itself is TypeScript too (the CLI, benchmarks and tests run from source).
  */
 const fs = require('node:fs');
 const path = require('node:path');
 const Module = require('node:module');
 const esbuild = require('esbuild');
+const { fileOf } = require('./entry');
 
-const root = path.resolve(__dirname, '..');
 const aliases = {
-  shardflow: path.join(root, 'lib/index.ts'),
-  'shardflow/testing': path.join(root, 'lib/testing/index.ts'),
+  shardflow: fileOf('lib/index'),
+  'shardflow/testing': fileOf('lib/testing/index'),
 };
 
 const resolve = Module._resolveFilename;
@@ -29,14 +31,24 @@ Module._resolveFilename = function (request, parent, ...rest) {
   }
 };
 
-require.extensions['.ts'] = function (module, filename) {
-  const source = fs.readFileSync(filename, 'utf8');
-  const { code } = esbuild.transformSync(source, {
-    loader: 'ts',
-    format: 'cjs',
-    target: 'node20',
-    sourcefile: filename,
-    sourcemap: 'inline',
-  });
-  module._compile(code, filename);
-};
+/** Compiles one file to CommonJS, with an inline source map so stack traces name the lines as written. */
+function compile(loader) {
+  return function (module, filename) {
+    const source = fs.readFileSync(filename, 'utf8');
+    let code;
+    try {
+      ({ code } = esbuild.transformSync(source, { loader, format: 'cjs', target: 'node20', sourcefile: filename, sourcemap: 'inline' }));
+    } catch (e) {
+      if (!Array.isArray(e.errors)) throw e;
+      // The whole of each error, with the file, line and the line itself marked (esbuild's own format).
+      const errors = e.errors.map((m) => (m.location ? { ...m, location: { ...m.location, file: path.relative(process.cwd(), m.location.file) } } : m));
+      throw new SyntaxError(esbuild.formatMessagesSync(errors, { kind: 'error', color: false }).join('').trimEnd());
+    }
+    module._compile(code, filename);
+  };
+}
+
+require.extensions['.ts'] = compile('ts');
+require.extensions['.mts'] = compile('ts');
+// Node 20 cannot require an ES module; a job is a module without top-level await, so CommonJS serves.
+require.extensions['.mjs'] = compile('js');

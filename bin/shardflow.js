@@ -2,8 +2,7 @@
 'use strict';
 // The SDK's notice about its future Node requirement is not actionable at run time (the lockfile pins it).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-require('./register');
-require('../lib/cli/main.ts').main(process.argv.slice(2)).then(
+require('./entry').load('lib/cli/main').main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e) => {
     console.error(`shardflow: ${e && e.message ? e.message : e}`);

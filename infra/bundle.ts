@@ -2,7 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'esbuild';
 
+/** shardflow's own files: the repository's TypeScript sources, or an installed package's dist/ (`.js`). */
 const ROOT = path.resolve(__dirname, '..');
+const EXT = path.extname(__filename);
+const ownFile = (modulePath: string): string => path.join(ROOT, `${modulePath}${EXT}`);
 
 /** The function bundles of one job, as deployed to Lambda and run by the local runtime. */
 export interface FunctionBundles {
@@ -23,9 +26,8 @@ export async function bundleFunctions(jobFile: string, outDir: string, options: 
   if (!fs.existsSync(source)) throw new Error(`${jobFile}: no such job file`);
   fs.mkdirSync(outDir, { recursive: true });
   const job = path.extname(source).toLowerCase() === '.sql' ? writeSqlJobModule(source, outDir) : source;
-  const entries = { operator: 'functions/operator.ts', watermark: 'functions/watermark.ts' } as const;
   await build({
-    entryPoints: Object.fromEntries(Object.entries(entries).map(([name, file]) => [name, path.join(ROOT, file)])),
+    entryPoints: { operator: ownFile('functions/operator'), watermark: ownFile('functions/watermark') },
     outdir: outDir,
     bundle: true,
     platform: 'node',
@@ -37,8 +39,8 @@ export async function bundleFunctions(jobFile: string, outDir: string, options: 
     logLevel: 'error',
     alias: {
       'shardflow-job': job,
-      shardflow: path.join(ROOT, 'lib/index.ts'),
-      'shardflow/testing': path.join(ROOT, 'lib/testing/index.ts'),
+      shardflow: ownFile('lib/index'),
+      'shardflow/testing': ownFile('lib/testing/index'),
     },
   });
   const operator = path.join(outDir, 'operator.js');
@@ -53,7 +55,7 @@ export async function bundleFunctions(jobFile: string, outDir: string, options: 
 function writeSqlJobModule(sqlFile: string, outDir: string): string {
   const text = fs.readFileSync(sqlFile, 'utf8');
   const module = path.join(path.resolve(outDir), 'sql-job.ts');
-  const compiler = path.join(ROOT, 'lib/sql/compile.ts').replace(/\\/g, '/').replace(/\.ts$/, '');
+  const compiler = ownFile('lib/sql/compile').replace(/\\/g, '/');
   fs.writeFileSync(
     module,
     [

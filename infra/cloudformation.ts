@@ -59,7 +59,15 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
     },
   };
 
+  // A stream that exists without the job is read by ARN, never created (so never deleted with the stack).
+  const existing = new Map(plan.streams.flatMap((s) => (s.existing ? [[s.name, s.existing] as const] : [])));
+  const streamArn = (name: string): Json | string => {
+    const attached = existing.get(name);
+    if (!attached) return getAtt(streamId(name));
+    return attached.arn ?? sub(`arn:\${AWS::Partition}:kinesis:\${AWS::Region}:\${AWS::AccountId}:stream/${name}`);
+  };
   for (const stream of plan.streams) {
+    if (stream.existing) continue;
     resources[streamId(stream.name)] = {
       Type: 'AWS::Kinesis::Stream',
       Properties: {
@@ -110,7 +118,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       Type: 'AWS::SQS::Queue',
       Properties: { QueueName: queueName(stage), MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true },
     };
-    const input = getAtt(streamId(stage.input.stream));
+    const input = streamArn(stage.input.stream);
     const statements: Json[] = [
       // What Lambda's event source mapping needs to read the stage's stream, with this function's role.
       { Effect: 'Allow', Action: ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'], Resource: [input] },
@@ -126,7 +134,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       // A keyed stage's batch that hears an input again after idleness starts the sleeping watermark function.
       statements.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] });
     }
-    functions[stage.id] = stageFunction(stage, target, role(stage.id, statements), streamId(stage.input.stream), queue, functionName(WATERMARK_FUNCTION));
+    functions[stage.id] = stageFunction(stage, target, role(stage.id, statements), input, queue, functionName(WATERMARK_FUNCTION));
     resources[logicalId('IteratorAgeAlarm', stage.id)] = {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
@@ -166,9 +174,9 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       // The keyed shards' log heads (are all their inputs idle?), its lease and sleep flag.
       { Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] },
       // Which upstream shards a keyed shard waits for: the shards of the streams, by id.
-      { Effect: 'Allow', Action: ['kinesis:ListShards'], Resource: plan.stages.map((s) => getAtt(streamId(s.input.stream))) },
+      { Effect: 'Allow', Action: ['kinesis:ListShards'], Resource: plan.stages.map((s) => streamArn(s.input.stream)) },
       // Ticks on every shard of the keyed stages' input streams.
-      ...(tickedStreams.length ? [{ Effect: 'Allow', Action: ['kinesis:PutRecords'], Resource: tickedStreams.map((s) => getAtt(streamId(s))) }] : []),
+      ...(tickedStreams.length ? [{ Effect: 'Allow', Action: ['kinesis:PutRecords'], Resource: tickedStreams.map((s) => streamArn(s)) }] : []),
       // Its successor, at the end of a loop while events flow (see SHARDFLOW_WATERMARK_HAND_OVER_MS).
       { Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] },
     ]),
@@ -204,7 +212,7 @@ function environment(target: DeployTarget, extra: Record<string, string>): Recor
   return { SHARDFLOW_NAME_SUFFIX: target.nameSuffix, NODE_OPTIONS: '--enable-source-maps', ...extra };
 }
 
-function stageFunction(stage: Stage, target: DeployTarget, role: string, stream: string, queue: string, watermarkFunction: string): Json {
+function stageFunction(stage: Stage, target: DeployTarget, role: string, streamArn: Json | string, queue: string, watermarkFunction: string): Json {
   const b = stage.batch;
   return {
     handler: `${target.bundleDir}/operator.handler`,
@@ -217,7 +225,7 @@ function stageFunction(stage: Stage, target: DeployTarget, role: string, stream:
       {
         stream: {
           type: 'kinesis',
-          arn: getAtt(stream),
+          arn: streamArn,
           startingPosition: 'TRIM_HORIZON',
           batchSize: b.batchSize,
           batchWindow: batchingWindowSeconds(b),

@@ -8,6 +8,7 @@ import type {
   WindowFunctionSpec,
   WindowMeta,
 } from './functions';
+import { callSite, type CallSite } from './call-site';
 import type { JobDefinition, OperatorNode } from './graph';
 import type { SinkSpec } from './sink';
 import type { KeySelector, SourceSpec } from './source';
@@ -19,10 +20,13 @@ class Chain {
     readonly jobName: string,
     readonly nodes: readonly OperatorNode[],
   ) {}
-  /** Operator ids are the kind and position (`window#3`): stable while the job's shape is stable. */
-  append(make: (id: string) => OperatorNode): Chain {
+  /**
+   * Operator ids are the kind and position (`window#3`): stable while the job's shape is stable. `at` is
+   * where the user wrote the operator, for errors.
+   */
+  append(make: (id: string) => OperatorNode, at: CallSite | undefined = callSite()): Chain {
     const kind = make('').kind;
-    return new Chain(this.jobName, [...this.nodes, make(`${kind}#${this.nodes.length}`)]);
+    return new Chain(this.jobName, [...this.nodes, { ...make(`${kind}#${this.nodes.length}`), ...(at && { at }) }]);
   }
 }
 
@@ -82,7 +86,7 @@ export class KeyedStream<T> {
   constructor(private readonly chain: Chain) {}
 
   window(assigner: WindowAssignerSpec): WindowedStream<T> {
-    return new WindowedStream<T>(this.chain, assigner, 0, undefined);
+    return new WindowedStream<T>(this.chain, assigner, 0, undefined, callSite());
   }
   /**
    * A keyed process function with named state and event-time timers. What `emit` sends cannot be
@@ -110,15 +114,16 @@ export class WindowedStream<T> {
     private readonly assigner: WindowAssignerSpec,
     private readonly lateness: Duration,
     private readonly lateSink: SinkSpec | undefined,
+    private readonly at: CallSite | undefined,
   ) {}
 
   /** Keeps windows open this long after they fire; late elements update the result already emitted. */
   allowedLateness(lateness: Duration): WindowedStream<T> {
-    return new WindowedStream<T>(this.chain, this.assigner, lateness, this.lateSink);
+    return new WindowedStream<T>(this.chain, this.assigner, lateness, this.lateSink, this.at);
   }
   /** Where elements too late for every window they belong to go (Flink's sideOutputLateData). */
   lateOutput(sink: SinkSpec): WindowedStream<T> {
-    return new WindowedStream<T>(this.chain, this.assigner, this.lateness, sink);
+    return new WindowedStream<T>(this.chain, this.assigner, this.lateness, sink, this.at);
   }
 
   count(): DataStream<WindowMeta & { count: number }> {
@@ -150,8 +155,9 @@ export class WindowedStream<T> {
 
   private apply<R>(fn: WindowFunctionSpec): DataStream<R> {
     const { assigner, lateness, lateSink } = this;
+    const functionAt = callSite();
     return new DataStream<R>(
-      this.chain.append((id) => ({ kind: 'window', id, assigner, allowedLateness: lateness, lateSink, fn })),
+      this.chain.append((id) => ({ kind: 'window', id, assigner, allowedLateness: lateness, lateSink, fn, ...(functionAt && { functionAt }) }), this.at),
     );
   }
 }

@@ -1,3 +1,4 @@
+import type { CallSite } from './call-site';
 import type { Duration } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
 import type { WindowFunctionSpec, KeyedProcessFunction } from './functions';
@@ -7,9 +8,10 @@ import type { StateDescriptor } from './state';
 
 /**
  * The job graph: what the user said, as plain data (plus the user's functions). The planner reads it;
- * nothing here runs anything.
+ * nothing here runs anything. `at` is where the user wrote the operator (for a window, `.window(…)`;
+ * `functionAt`, its `.sum(…)`), so that errors can point there.
  */
-export type OperatorNode =
+export type OperatorNode = { readonly at?: CallSite } & (
   | { readonly kind: 'source'; readonly id: string; readonly source: SourceSpec }
   | { readonly kind: 'map'; readonly id: string; readonly fn: (record: unknown) => unknown }
   | { readonly kind: 'filter'; readonly id: string; readonly fn: (record: unknown) => boolean }
@@ -22,13 +24,15 @@ export type OperatorNode =
       readonly allowedLateness: Duration;
       readonly lateSink: SinkSpec | undefined;
       readonly fn: WindowFunctionSpec;
+      readonly functionAt?: CallSite;
     }
   | {
       readonly kind: 'process';
       readonly id: string;
       readonly fn: KeyedProcessFunction<unknown, Record<string, StateDescriptor>, object>;
     }
-  | { readonly kind: 'sink'; readonly id: string; readonly sink: SinkSpec };
+  | { readonly kind: 'sink'; readonly id: string; readonly sink: SinkSpec }
+);
 
 export type OperatorKind = OperatorNode['kind'];
 

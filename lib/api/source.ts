@@ -15,6 +15,11 @@ export interface KinesisSourceOptions<T> {
   partitionedBy?: KeySelector<T>;
   /** Shards of the stream (the source stage's parallelism) when shardflow creates it. Default 1. */
   shards?: number;
+  /**
+   * The stream exists already, made and kept outside this job: a deployment reads it but never creates
+   * it, renames it per stage or deletes it on `remove`. Implied when the stream is given by its ARN.
+   */
+  existing?: boolean;
 }
 
 /** A source as the job graph holds it. */
@@ -25,12 +30,22 @@ export interface SourceSpec<T = unknown> {
 }
 
 /**
- * A Kinesis stream of JSON records.
+ * A Kinesis stream of JSON records, by name, or by ARN for a stream that exists already (`existing`).
  * @example kinesisSource<Click>('clicks', { eventTime: c => c.ts, outOfOrderness: '2s', idleAfter: '10s' })
+ * @example kinesisSource<Order>('arn:aws:kinesis:eu-west-1:123456789012:stream/orders', { eventTime: o => o.ts })
  */
 export function kinesisSource<T>(stream: string, options: KinesisSourceOptions<T>): SourceSpec<T> {
   return { kind: 'kinesis', stream, options };
 }
+
+/** A Kinesis stream ARN; the stream's name is the last part. */
+export const STREAM_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/([^/]+)$/;
+
+/** The stream's name, from its name or its ARN. */
+export const streamNameOf = (stream: string): string => STREAM_ARN.exec(stream)?.[1] ?? stream;
+
+/** Whether the job reads a stream that exists without it (given by ARN, or declared `existing`). */
+export const attachesToExisting = (source: SourceSpec): boolean => source.options.existing === true || STREAM_ARN.test(source.stream);
 
 /** The key of a record as a string (keys are strings in state and sinks). */
 export function selectKey<T>(selector: KeySelector<T>, record: T): string {

@@ -1,10 +1,13 @@
 import * as path from 'node:path';
 import { demoClicks, partitionKeyOf, putEvents } from '../local/demo';
 import { Dashboard, DashboardPortInUseError } from '../local/dashboard/server';
+import { operatorLabel } from '../api/call-site';
 import { ConcurrencyConfigError, type ConcurrencySettings } from '../local/concurrency';
-import { DevRuntime } from '../local/dev-runtime';
+import type { LoggedDeadLetter } from '../local/dashboard/function-figures';
+import { DevRuntime, type DevStatus } from '../local/dev-runtime';
 import { formatResult, ResultsWatcher } from '../local/results-watcher';
 import { intFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args';
+import { loadJob } from './load-job';
 import { clockTime, Terminal } from './terminal';
 
 /** Where the dashboard listens unless told otherwise (Flink's web UI port). */
@@ -73,6 +76,8 @@ export async function dev(argv: readonly string[]): Promise<number> {
   const watchers = sinkTables.map((t) => new ResultsWatcher(runtime.ddb, t));
   let pushed = 0;
   let stopping = false;
+  /** The first dead letter's reason is printed once; the progress line counts the rest. */
+  let deadLetterShown = false;
   const loops: Promise<void>[] = [];
 
   if (demo) {
@@ -105,8 +110,17 @@ export async function dev(argv: readonly string[]): Promise<number> {
         const keyed = status.stages.find((s) => s.watermarkMs !== undefined);
         const lag = status.stages.map((s) => `${s.id} ${(s.iteratorAgeMs / 1000).toFixed(1)}s`).join(' ');
         const errors = status.stages.reduce((n, s) => n + s.errors, 0);
+        const eventsIn = status.stages[0]?.recordsIn ?? 0;
+        const { late, deadLetters } = failureCounts(status);
+        if (deadLetters > 0 && !deadLetterShown) {
+          const first = runtime.logged().deadLetters.at(-1);
+          if (first) {
+            term.line(firstDeadLetter(first, deadLetters, eventsIn, jobFile, plan.deadLetterTable));
+            deadLetterShown = true;
+          }
+        }
         term.setStatus(
-          `events in ${(status.stages[0]?.recordsIn ?? 0).toLocaleString()}${demo ? ` (pushed ${pushed.toLocaleString()})` : ''} · results ${watchers.reduce((n, w) => n + w.count, 0).toLocaleString()} · watermark ${clockTime(keyed?.watermarkMs)} · lag ${lag}${errors ? ` · function errors ${errors}` : ''}`,
+          `events in ${eventsIn.toLocaleString()}${demo ? ` (pushed ${pushed.toLocaleString()})` : ''} · results ${watchers.reduce((n, w) => n + w.count, 0).toLocaleString()}${late ? ` · late ${late.toLocaleString()}` : ''}${deadLetters ? ` · dead letters ${deadLetters.toLocaleString()}` : ''} · watermark ${clockTime(keyed?.watermarkMs)} · lag ${lag}${errors ? ` · function errors ${errors}` : ''}`,
         );
         await sleep(500);
       }
@@ -122,6 +136,28 @@ export async function dev(argv: readonly string[]): Promise<number> {
   await runtime.stop();
   term.line('stopped: no emulator or worker left running');
   return 0;
+}
+
+/** Late records and dead letters so far, over all stages, from the functions' metrics. */
+function failureCounts(status: DevStatus): { late: number; deadLetters: number } {
+  const total = (metric: string): number => status.stages.reduce((n, s) => n + (s.metrics[metric]?.sum ?? 0), 0);
+  return { late: total('LateRecords'), deadLetters: total('DeadLetters') };
+}
+
+/**
+ * `dead letter: sum('amout'): field 'amout' is missing — 5 of 5 events so far (jobs/orders.ts:9 .sum('amout')); …`:
+ * the reason, how often, where the operator was written, and where the rest are.
+ */
+function firstDeadLetter(dead: LoggedDeadLetter, count: number, eventsIn: number, jobFile: string, table: string): string {
+  let where = '';
+  try {
+    const node = loadJob(jobFile).nodes.find((n) => n.id === dead.operator); // already loaded: no second evaluation
+    const label = node && operatorLabel(node, 'function');
+    if (label && label !== dead.operator) where = ` (${label})`;
+  } catch {
+    // the runtime loaded it; if it cannot be read again, the reason alone still says what is wrong
+  }
+  return `dead letter: ${dead.reason} — ${count.toLocaleString()} of ${eventsIn.toLocaleString()} events so far${where}; every one is in table ${table}`;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -21,11 +21,18 @@ export function loadJob(file: string): JobDefinition {
   if (!fs.existsSync(full)) throw new JobFileError(file, 'no such file');
   if (isSqlJob(full)) return compileSql(fs.readFileSync(full, 'utf8'), { file });
   let mod: { default?: unknown };
+  // While the job loads, stack traces point at its source lines (bin/register.js compiles it with a source
+  // map): that is where the builder records each operator was written. Only then: mapping costs.
+  const sourceMaps = process.sourceMapsEnabled;
+  process.setSourceMapsEnabled(true);
   try {
     mod = require(full) as { default?: unknown };
   } catch (e) {
-    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new JobFileError(file, `it does not load: ${message}`);
+    // A syntax error keeps its whole message (where, the line, what is expected); any other, its first line.
+    const message = e instanceof SyntaxError ? `:\n${e.message}` : `: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`;
+    throw new JobFileError(file, `it does not load${message}`);
+  } finally {
+    process.setSourceMapsEnabled(sourceMaps);
   }
   const candidate = mod.default ?? mod;
   if (!isJobDefinition(candidate)) {

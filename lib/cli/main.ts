@@ -1,14 +1,16 @@
 import { PlanError } from '../plan/plan-error';
 import { planJob } from '../plan/planner';
 import { describePlan } from '../plan/describe';
-import { UsageError } from './args';
+import { parseArgs, stringFlag, UsageError } from './args';
 import { loadJob, JobFileError } from './load-job';
 import { PortInUseError } from '../local/dev-runtime';
 import { SqlError } from '../sql/sql-error';
 
 const USAGE = `usage: shardflow <command>
 
-  plan JOB                 print the job's stages, streams and tables
+  plan JOB [--check-event EVENT]
+                           print the job's stages, streams and tables; with a sample event (JSON or
+                           a .jsonl file), check that it goes through every operator
   dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--dashboard-port 8081] [--verbose]
                            run the job on the embedded local runtime
   push STREAM (--file events.jsonl | --demo clicks [--rate N] [--count N]) [--endpoint URL]
@@ -18,6 +20,13 @@ const USAGE = `usage: shardflow <command>
   failures JOB [--stage s1] [--redrive] [--endpoint URL] [--deployed STAGE]
                            list the batches a stage's event source mapping gave up on; --redrive feeds
                            their records (read back from the stream) to the stage again
+  init [DIR]               a new project: a job, its test, tsconfig, scripts (see its README)
+  package JOB [--stage S] [--region R] [--package DIR]
+                           the CloudFormation template and function bundles, offline (.serverless/)
+  deploy JOB [--stage S] [--region R]
+                           deploys the job to AWS with the serverless CLI (osls), from this directory
+  remove JOB [--stage S] [--region R]
+                           deletes the job's stack, with its streams and tables
   help                     this text
 `;
 
@@ -27,10 +36,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'plan': {
-        const file = args[0];
+        const parsed = parseArgs(args);
+        const file = parsed.positionals[0];
         if (!file) return usage('plan needs a job file: shardflow plan examples/click-counts.ts');
-        console.log(describePlan(planJob(loadJob(file))));
-        return 0;
+        const definition = loadJob(file);
+        console.log(describePlan(planJob(definition)));
+        const sample = stringFlag(parsed, 'check-event');
+        if (sample === undefined) return 0;
+        const { checkEvent } = require('./check-event') as typeof import('./check-event');
+        const problems = await checkEvent(definition, sample);
+        for (const p of problems) console.error(`shardflow: the sample event would be a dead letter: ${p}`);
+        if (problems.length === 0) console.log('\nthe sample event goes through every operator');
+        return problems.length === 0 ? 0 : 2;
       }
       case 'dev': {
         const { dev } = require('./dev') as typeof import('./dev'); // loaded lazily: `plan` needs no AWS SDK
@@ -47,6 +64,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'failures': {
         const { failures } = require('./failures') as typeof import('./failures'); // loaded lazily: `plan` needs no AWS SDK
         return await failures(args);
+      }
+      case 'init': {
+        const { init } = require('./init') as typeof import('./init');
+        return await init(args);
+      }
+      case 'package':
+      case 'deploy':
+      case 'remove': {
+        const { deploy } = require('./deploy') as typeof import('./deploy'); // loaded lazily: `plan` needs no AWS SDK
+        return await deploy(command, args);
       }
       case undefined:
       case 'help':

@@ -309,11 +309,16 @@ export class DevRuntime {
     };
   }
 
+  /** The latest late records and dead letters the functions logged, newest first (no table reads). */
+  logged(): DevSnapshot['logged'] {
+    return this.functionFigures.logged();
+  }
+
   /** status() plus what the job's tables hold (watermarks per shard, open windows, results, dead letters, late records). */
   async snapshot(): Promise<DevSnapshot> {
     this.stateReader ??= new StateReader(this.plan, this.ddb);
     const state = await this.stateReader.read();
-    return { atMs: Date.now(), status: this.status(), state, logged: this.functionFigures.logged() };
+    return { atMs: Date.now(), status: this.status(), state, logged: this.logged() };
   }
 
   /** True when every stage has caught up with its stream. */

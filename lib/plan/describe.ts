@@ -44,7 +44,7 @@ export function describePlan(plan: Plan): string {
     ...plan.stages.map(stageLine),
     '',
     'streams:',
-    ...plan.streams.map((s) => `  ${s.name.padEnd(32)} ${s.role.padEnd(8)} ${s.shards} shard${s.shards === 1 ? '' : 's'}`),
+    ...plan.streams.map((s) => `  ${s.name.padEnd(32)} ${s.role.padEnd(8)} ${s.shards} shard${s.shards === 1 ? '' : 's'}${s.existing ? '  (exists already: read, never created or deleted)' : ''}`),
     'tables:',
     ...plan.tables.map((t) => `  ${t.name.padEnd(32)} ${t.role}`),
   ].join('\n');

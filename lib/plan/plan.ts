@@ -93,6 +93,8 @@ export interface StreamResource {
   readonly name: string;
   readonly shards: number;
   readonly role: 'source' | 'shuffle' | 'sink';
+  /** A source stream that exists without the job (see `kinesisSource`'s `existing`): never created or deleted by a deployment. */
+  readonly existing?: { readonly arn?: string };
 }
 
 export interface TableResource {

@@ -1,6 +1,7 @@
+import { operatorLabel } from '../api/call-site';
 import type { OperatorNode, JobDefinition } from '../api/graph';
 import type { SinkSpec } from '../api/sink';
-import type { SourceSpec } from '../api/source';
+import { attachesToExisting, STREAM_ARN, streamNameOf, type SourceSpec } from '../api/source';
 import { toMs, type Duration } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
 import { PlanError } from './plan-error';
@@ -42,12 +43,12 @@ export function planJob(job: JobDefinition): Plan {
   }
   const [first, ...rest] = job.nodes;
   if (first?.kind !== 'source') throw new PlanError(`job '${job.name}'`, 'it has no source', "start with .source(kinesisSource('stream', { eventTime }))");
-  const source = checkSource(first.id, first.source);
+  const source = checkSource(() => operatorLabel(first), first.source);
   const last = job.nodes[job.nodes.length - 1];
   if (last?.kind !== 'sink') throw new PlanError(`job '${job.name}'`, 'it has no sink', 'end with .sink(dynamoSink(...)), .sink(kinesisSink(...)) or .sink(logSink())');
 
   const stages: Stage[] = [];
-  let input: StageInput = { kind: 'source', stream: source.stream, shards: source.options.shards ?? 1, source };
+  let input: StageInput = { kind: 'source', stream: streamNameOf(source.stream), shards: source.options.shards ?? 1, source };
   let pre: StatelessOperator[] = [];
   let post: StatelessOperator[] = [];
   let keyed: KeyedOperator | undefined;
@@ -64,23 +65,23 @@ export function planJob(job: JobDefinition): Plan {
 
   for (const node of rest) {
     if (pendingKeyBy && node.kind !== 'window' && node.kind !== 'process') {
-      throw new PlanError(pendingKeyBy.id, `keyBy is followed by ${node.kind}`, 'follow keyBy with .window(...) or .process(...)');
+      throw new PlanError(operatorLabel(pendingKeyBy), `keyBy is followed by ${node.kind}`, 'follow keyBy with .window(...) or .process(...)');
     }
     switch (node.kind) {
       case 'source':
-        throw new PlanError(node.id, 'a job has one source', 'start another job for another stream');
+        throw new PlanError(operatorLabel(node), 'a job has one source', 'start another job for another stream');
       case 'map':
       case 'filter':
       case 'flatMap':
-        if (typeof node.fn !== 'function') throw new PlanError(node.id, `${node.kind} needs a function`, `pass a function to .${node.kind}(...)`);
+        if (typeof node.fn !== 'function') throw new PlanError(operatorLabel(node), `${node.kind} needs a function`, `pass a function to .${node.kind}(...)`);
         (keyed ? post : pre).push(node);
         break;
       case 'keyBy': {
         if (keyed) {
-          throw new PlanError(node.id, `keyBy after ${keyed.id} is not supported yet`, "sink the results with kinesisSink('stream') and key them again in a second job reading that stream");
+          throw new PlanError(operatorLabel(node), `keyBy after ${operatorLabel(job.nodes.find((n) => n.id === keyed!.id) ?? node)} is not supported yet`, "sink the results with kinesisSink('stream') and key them again in a second job reading that stream");
         }
         if (typeof node.selector !== 'function' && typeof node.selector !== 'string') {
-          throw new PlanError(node.id, 'keyBy needs a function or a field name', 'write .keyBy(e => e.userId) or .keyBy("userId")');
+          throw new PlanError(operatorLabel(node), 'keyBy needs a function or a field name', 'write .keyBy(e => e.userId) or .keyBy("userId")');
         }
         const declared = stages.length === 0 ? source.options.partitionedBy : undefined;
         if (declared !== undefined && declared === node.selector && pre.every((op) => op.kind === 'filter')) {
@@ -96,13 +97,13 @@ export function planJob(job: JobDefinition): Plan {
       }
       case 'window':
       case 'process':
-        if (!pendingKeyBy) throw new PlanError(node.id, `${node.kind} needs a keyed stream`, `call .keyBy(...) before .${node.kind === 'window' ? 'window' : 'process'}(...)`);
+        if (!pendingKeyBy) throw new PlanError(operatorLabel(node), `${node.kind} needs a keyed stream`, `call .keyBy(...) before .${node.kind === 'window' ? 'window' : 'process'}(...)`);
         keyed = node.kind === 'window' ? checkWindow(node) : checkProcess(node);
         pendingKeyBy = undefined;
         break;
       case 'sink':
-        if (node !== last) throw new PlanError(node.id, 'a sink must be the last operator', 'move .sink(...) to the end of the job');
-        checkSink(node.id, node.sink);
+        if (node !== last) throw new PlanError(operatorLabel(node), 'a sink must be the last operator', 'move .sink(...) to the end of the job');
+        checkSink(() => operatorLabel(node), node.sink);
         closeStage({ kind: 'sink', sink: node.sink });
         break;
     }
@@ -122,6 +123,7 @@ function resources(jobName: string, stages: Stage[], source: SourceSpec): Plan {
     name: s.input.stream,
     shards: s.input.shards,
     role: s.input.kind === 'source' ? 'source' : 'shuffle',
+    ...(s.input.kind === 'source' && attachesToExisting(source) && { existing: STREAM_ARN.test(source.stream) ? { arn: source.stream } : {} }),
   }));
   for (const sink of sinks) if (sink.kind === 'kinesis') streams.push({ name: sink.stream, shards: 1, role: 'sink' });
   const stateTable = `${jobName}-state`;
@@ -146,48 +148,53 @@ function resources(jobName: string, stages: Stage[], source: SourceSpec): Plan {
   };
 }
 
-function checkSource(id: string, source: SourceSpec): SourceSpec {
-  if (source?.kind !== 'kinesis') throw new PlanError(id, 'the source is not a kinesisSource', "use kinesisSource('stream', { eventTime: e => e.ts })");
-  if (!STREAM_NAME.test(source.stream)) throw new PlanError(id, `'${source.stream}' is not a Kinesis stream name`, 'use 1-128 letters, digits, _ . or -');
-  if (typeof source.options?.eventTime !== 'function') throw new PlanError(id, 'eventTime is missing', 'pass { eventTime: e => e.ts } returning epoch ms');
-  checkDuration(id, 'outOfOrderness', source.options.outOfOrderness ?? 0);
-  checkDuration(id, 'idleAfter', source.options.idleAfter ?? 0);
+function checkSource(where: () => string, source: SourceSpec): SourceSpec {
+  if (source?.kind !== 'kinesis') throw new PlanError(where(), 'the source is not a kinesisSource', "use kinesisSource('stream', { eventTime: e => e.ts })");
+  if (source.stream?.startsWith('arn:') && !STREAM_ARN.test(source.stream)) {
+    throw new PlanError(where(), `'${source.stream}' is not a Kinesis stream ARN`, 'write arn:aws:kinesis:REGION:ACCOUNT:stream/NAME, or the stream name');
+  }
+  if (!STREAM_NAME.test(streamNameOf(source.stream))) throw new PlanError(where(), `'${source.stream}' is not a Kinesis stream name`, 'use 1-128 letters, digits, _ . or -');
+  if (typeof source.options?.eventTime !== 'function') throw new PlanError(where(), 'eventTime is missing', 'pass { eventTime: e => e.ts } returning epoch ms');
+  checkDuration(where, 'outOfOrderness', source.options.outOfOrderness ?? 0);
+  checkDuration(where, 'idleAfter', source.options.idleAfter ?? 0);
   const shards = source.options.shards ?? 1;
-  if (!Number.isInteger(shards) || shards < 1 || shards > 500) throw new PlanError(id, `shards is ${shards}`, 'use a whole number from 1 to 500');
+  if (!Number.isInteger(shards) || shards < 1 || shards > 500) throw new PlanError(where(), `shards is ${shards}`, 'use a whole number from 1 to 500');
   return source;
 }
 
-function checkDuration(id: string, field: string, value: Duration): number {
+function checkDuration(where: () => string, field: string, value: Duration): number {
   try {
     return toMs(value);
   } catch (e) {
-    throw new PlanError(id, `${field} ${(e as Error).message}`, `fix ${field}`);
+    throw new PlanError(where(), `${field} ${(e as Error).message}`, `fix ${field}`);
   }
 }
 
 function checkWindow(node: Extract<OperatorNode, { kind: 'window' }>): KeyedOperator {
   const { id, assigner, fn } = node;
-  checkAssigner(id, assigner);
-  const allowedLatenessMs = checkDuration(id, 'allowedLateness', node.allowedLateness);
+  const where = (): string => operatorLabel(node);
+  const functionWhere = (): string => operatorLabel(node, 'function');
+  checkAssigner(where, assigner);
+  const allowedLatenessMs = checkDuration(where, 'allowedLateness', node.allowedLateness);
   if (assigner.kind === 'count' && (allowedLatenessMs > 0 || node.lateSink)) {
-    throw new PlanError(id, 'count windows have no event time, so no lateness', 'drop allowedLateness/lateOutput or use a time window');
+    throw new PlanError(where(), 'count windows have no event time, so no lateness', 'drop allowedLateness/lateOutput or use a time window');
   }
-  if (node.lateSink) checkSink(id, node.lateSink);
+  if (node.lateSink) checkSink(where, node.lateSink);
   switch (fn.kind) {
     case 'sum':
     case 'min':
     case 'max':
     case 'avg':
-      if (typeof fn.field !== 'string' || fn.field === '') throw new PlanError(id, `${fn.kind} needs a field name`, `write .${fn.kind}('clicks')`);
-      if (['key', 'windowStart', 'windowEnd'].includes(fn.field)) throw new PlanError(id, `${fn.kind}('${fn.field}') would overwrite a result field`, 'map the field to another name first');
+      if (typeof fn.field !== 'string' || fn.field === '') throw new PlanError(functionWhere(), `${fn.kind} needs a field name`, `write .${fn.kind}('clicks')`);
+      if (['key', 'windowStart', 'windowEnd'].includes(fn.field)) throw new PlanError(functionWhere(), `${fn.kind}('${fn.field}') would overwrite a result field`, 'map the field to another name first');
       break;
     case 'reduce':
     case 'process':
-      if (typeof fn.fn !== 'function') throw new PlanError(id, `${fn.kind} needs a function`, `pass a function to .${fn.kind}(...)`);
+      if (typeof fn.fn !== 'function') throw new PlanError(functionWhere(), `${fn.kind} needs a function`, `pass a function to .${fn.kind}(...)`);
       break;
     case 'aggregate':
       for (const part of ['create', 'add', 'merge', 'result'] as const) {
-        if (typeof fn.fn?.[part] !== 'function') throw new PlanError(id, `the aggregate function has no ${part}()`, 'give { create, add, merge, result }');
+        if (typeof fn.fn?.[part] !== 'function') throw new PlanError(functionWhere(), `the aggregate function has no ${part}()`, 'give { create, add, merge, result }');
       }
       break;
     case 'count':
@@ -196,9 +203,11 @@ function checkWindow(node: Extract<OperatorNode, { kind: 'window' }>): KeyedOper
   return { kind: 'window', id, assigner, allowedLatenessMs, fn, lateSink: node.lateSink };
 }
 
-function checkAssigner(id: string, a: WindowAssignerSpec): void {
+function checkAssigner(where: () => string, a: WindowAssignerSpec): void {
   const positive = (field: string, ms: number): void => {
-    if (!Number.isInteger(ms) || ms <= 0) throw new PlanError(id, `${a.kind} window ${field} is not a positive duration`, "write it as '5s', '500ms' or a number of ms");
+    if (Number.isInteger(ms) && ms > 0) return;
+    const written = a.invalid && field in a.invalid ? a.invalid[field] : ms;
+    throw new PlanError(where(), `${a.kind} window ${field} ${typeof written === 'string' ? `'${written}'` : String(written)} is not a positive duration`, "write it as '5s', '500ms' or a number of ms");
   };
   switch (a.kind) {
     case 'tumbling':
@@ -206,59 +215,60 @@ function checkAssigner(id: string, a: WindowAssignerSpec): void {
     case 'sliding':
       positive('size', a.sizeMs);
       positive('slide', a.slideMs);
-      if (a.sizeMs % a.slideMs !== 0) throw new PlanError(id, `sliding size ${a.sizeMs}ms is not a multiple of slide ${a.slideMs}ms`, 'pick a slide that divides the size');
+      if (a.sizeMs % a.slideMs !== 0) throw new PlanError(where(), `sliding size ${a.sizeMs}ms is not a multiple of slide ${a.slideMs}ms`, 'pick a slide that divides the size');
       return;
     case 'session':
       return positive('gap', a.gapMs);
     case 'count':
-      if (!Number.isInteger(a.size) || a.size < 1) throw new PlanError(id, `count window size ${a.size} is not a positive whole number`, 'write countWindow(100)');
-      if (!Number.isInteger(a.slide) || a.slide < 1 || a.slide > a.size) throw new PlanError(id, `count window slide ${a.slide} is not between 1 and the size ${a.size}`, 'write countWindow(100, 10)');
+      if (!Number.isInteger(a.size) || a.size < 1) throw new PlanError(where(), `count window size ${a.size} is not a positive whole number`, 'write countWindow(100)');
+      if (!Number.isInteger(a.slide) || a.slide < 1 || a.slide > a.size) throw new PlanError(where(), `count window slide ${a.slide} is not between 1 and the size ${a.size}`, 'write countWindow(100, 10)');
       return;
     default:
-      throw new PlanError(id, 'unknown window assigner', 'use tumbling, sliding, session or countWindow');
+      throw new PlanError(where(), 'unknown window assigner', 'use tumbling, sliding, session or countWindow');
   }
 }
 
 function checkProcess(node: Extract<OperatorNode, { kind: 'process' }>): KeyedOperator {
   const { id, fn } = node;
-  if (typeof fn?.onEvent !== 'function') throw new PlanError(id, 'the process function has no onEvent', 'give { state, onEvent(event, ctx), onTimer? }');
+  const where = (): string => operatorLabel(node);
+  if (typeof fn?.onEvent !== 'function') throw new PlanError(where(), 'the process function has no onEvent', 'give { state, onEvent(event, ctx), onTimer? }');
   const ttlMs: Record<string, number> = {};
   for (const [name, descriptor] of Object.entries(fn.state ?? {})) {
-    if (!['value', 'list', 'map'].includes(descriptor?.kind)) throw new PlanError(id, `state '${name}' is not a state descriptor`, 'use valueState(initial), listState() or mapState()');
-    if (descriptor.ttl !== undefined) ttlMs[name] = checkDuration(id, `state '${name}' ttl`, descriptor.ttl);
+    if (!['value', 'list', 'map'].includes(descriptor?.kind)) throw new PlanError(where(), `state '${name}' is not a state descriptor`, 'use valueState(initial), listState() or mapState()');
+    if (descriptor.ttl !== undefined) ttlMs[name] = checkDuration(where, `state '${name}' ttl`, descriptor.ttl);
   }
   return { kind: 'process', id, fn, ttlMs };
 }
 
-function checkSink(id: string, sink: SinkSpec): void {
+function checkSink(where: () => string, sink: SinkSpec): void {
   switch (sink?.kind) {
     case 'dynamodb':
-      if (!TABLE_NAME.test(sink.table)) throw new PlanError(id, `'${sink.table}' is not a DynamoDB table name`, 'use 3-255 letters, digits, _ . or -');
+      if (!TABLE_NAME.test(sink.table)) throw new PlanError(where(), `'${sink.table}' is not a DynamoDB table name`, 'use 3-255 letters, digits, _ . or -');
       return;
     case 'kinesis':
-      if (!STREAM_NAME.test(sink.stream)) throw new PlanError(id, `'${sink.stream}' is not a Kinesis stream name`, 'use 1-128 letters, digits, _ . or -');
+      if (!STREAM_NAME.test(sink.stream)) throw new PlanError(where(), `'${sink.stream}' is not a Kinesis stream name`, 'use 1-128 letters, digits, _ . or -');
       return;
     case 'log':
       return;
     default:
-      throw new PlanError(id, 'not a sink', 'use dynamoSink(table), kinesisSink(stream) or logSink()');
+      throw new PlanError(where(), 'not a sink', 'use dynamoSink(table), kinesisSink(stream) or logSink()');
   }
 }
 
 /** Sinks, streams and tables must not collide: two outputs with one name would mix their records. */
 function checkNames(plan: Plan, job: JobDefinition, source: SourceSpec): void {
-  const owner = new Map<string, string>();
-  const sinkNodes = job.nodes.flatMap((n): [string, SinkSpec][] => [
-    ...(n.kind === 'sink' ? [[n.id, n.sink] as [string, SinkSpec]] : []),
-    ...(n.kind === 'window' && n.lateSink ? [[n.id, n.lateSink] as [string, SinkSpec]] : []),
+  const owner = new Map<string, OperatorNode>();
+  const sinkNodes = job.nodes.flatMap((n): [OperatorNode, SinkSpec][] => [
+    ...(n.kind === 'sink' ? [[n, n.sink] as [OperatorNode, SinkSpec]] : []),
+    ...(n.kind === 'window' && n.lateSink ? [[n, n.lateSink] as [OperatorNode, SinkSpec]] : []),
   ]);
-  for (const [id, sink] of sinkNodes) {
+  for (const [node, sink] of sinkNodes) {
     const seen = owner.get(sink.name);
-    if (seen) throw new PlanError(id, `two sinks are named '${sink.name}' (the other is on ${seen})`, 'give each sink its own table or stream');
-    owner.set(sink.name, id);
-    if (sink.kind === 'kinesis' && sink.stream === source.stream) throw new PlanError(id, `the sink writes to the source stream '${source.stream}'`, 'write results to another stream');
+    if (seen) throw new PlanError(operatorLabel(node), `two sinks are named '${sink.name}' (the other is ${operatorLabel(seen)})`, 'give each sink its own table or stream');
+    owner.set(sink.name, node);
+    if (sink.kind === 'kinesis' && sink.stream === streamNameOf(source.stream)) throw new PlanError(operatorLabel(node), `the sink writes to the source stream '${sink.stream}'`, 'write results to another stream');
     if (sink.kind === 'dynamodb' && (sink.table === plan.stateTable || sink.table === plan.deadLetterTable)) {
-      throw new PlanError(id, `the table '${sink.table}' is the job's own`, 'give the sink another table name');
+      throw new PlanError(operatorLabel(node), `the table '${sink.table}' is the job's own`, 'give the sink another table name');
     }
   }
 }

@@ -13,11 +13,15 @@ export interface TimeWindow {
 export const maxTimestamp = (w: TimeWindow): number => w.end - 1;
 
 /** How a keyed stream is cut into windows. Plain data: the plan prints it and infra reads it. */
-export type WindowAssignerSpec =
+export type WindowAssignerSpec = (
   | { readonly kind: 'tumbling'; readonly sizeMs: number }
   | { readonly kind: 'sliding'; readonly sizeMs: number; readonly slideMs: number }
   | { readonly kind: 'session'; readonly gapMs: number }
-  | { readonly kind: 'count'; readonly size: number; readonly slide: number };
+  | { readonly kind: 'count'; readonly size: number; readonly slide: number }
+) & {
+  /** The values as written when one is not a duration (`{ size: '-1s' }`), for the planner's message. */
+  readonly invalid?: Readonly<Record<string, unknown>>;
+};
 
 /** Non-negative remainder, so windows align to the epoch for negative timestamps too. */
 const mod = (a: number, b: number): number => ((a % b) + b) % b;

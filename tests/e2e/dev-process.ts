@@ -37,8 +37,9 @@ export interface DevProcess {
   interrupt(): Promise<number | null>;
 }
 
-export async function startDev(args: readonly string[], timeoutMs = 60_000): Promise<DevProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/shardflow.js'), 'dev', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `shardflow dev ARGS`: this checkout's, or (`from`) an installed package's in a user's project. */
+export async function startDev(args: readonly string[], timeoutMs = 60_000, from: { bin: string; cwd: string } = { bin: path.join(ROOT, 'bin/shardflow.js'), cwd: ROOT }): Promise<DevProcess> {
+  const child = spawn(process.execPath, [from.bin, 'dev', ...args], { cwd: from.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -80,12 +80,12 @@ describe('a mistake gets one clear line and a non-zero exit', () => {
     expect(r.stderr.trim()).toBe('shardflow: examples/no-such-job.ts: no such file');
   });
 
-  test('a job that fails to plan names the operator and the problem', async () => {
+  test('a job that fails to plan names the operator as written, where, and the problem', async () => {
     const file = path.join(dir, 'bad-job.ts');
     fs.writeFileSync(file, "import { job, kinesisSource, sliding, dynamoSink } from 'shardflow';\nexport default job('bad').source(kinesisSource<{ u: string; ts: number }>('in', { eventTime: (e) => e.ts })).keyBy((e) => e.u).window(sliding('5s', '2s')).count().sink(dynamoSink('out'));\n");
     const r = await shardflow(['dev', file, '--no-demo']);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('shardflow: window#2: sliding size 5000ms is not a multiple of slide 2000ms — pick a slide that divides the size');
+    expect(r.stderr.trim()).toBe(`shardflow: ${file}:2 .window(sliding('5s', '2s')): sliding size 5000ms is not a multiple of slide 2000ms — pick a slide that divides the size`);
   });
 
   test('a port in use', async () => {

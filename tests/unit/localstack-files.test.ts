@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { serverlessService } from '../../infra/serverless-service';
 
 const ROOT = path.resolve(__dirname, '../..');
 const read = (file: string): string => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -28,13 +29,24 @@ test('serverless.yml uses the localstack plugin for the local stage only, on the
   expect(config.functions).toBe('${file(./infra/serverless.js):functions}');
   expect(config.resources).toBe('${file(./infra/serverless.js):resources}');
   const pkg = JSON.parse(read('package.json'));
-  expect(pkg.devDependencies['serverless-localstack']).toBeDefined();
-  expect(pkg.devDependencies.osls).toBeDefined();
+  expect(pkg.dependencies['serverless-localstack']).toBeDefined();
+  expect(pkg.dependencies.osls).toBeDefined();
+});
+
+test("the service `shardflow deploy` writes for a project without a serverless.yml is this serverless.yml, with the package's own paths", () => {
+  const partsFile = path.join(ROOT, 'infra/serverless.js');
+  const asInRepository = (config: unknown): Record<string, unknown> => JSON.parse(JSON.stringify(config).replaceAll(partsFile, './infra/serverless.js'));
+  const repository = parse(read('serverless.yml'));
+  const local = asInRepository(serverlessService({ stage: 'local' }));
+  expect(local.plugins).toEqual([path.join(ROOT, 'node_modules/serverless-localstack')]);
+  expect({ ...local, plugins: ['serverless-localstack'] }).toEqual(repository);
+  const { plugins: _, custom: __, ...aws } = repository;
+  expect(asInRepository(serverlessService({ stage: 'prod' }))).toEqual(aws);
 });
 
 test('the README section documents the same commands and port', () => {
   const readme = read('localstack/README.md');
   expect(readme).toContain('docker compose -f localstack/docker-compose.yml up -d');
-  expect(readme).toContain('npx serverless deploy --stage local');
+  expect(readme).toContain('npx shardflow deploy examples/click-counts.ts --stage local');
   expect(readme).toContain('http://localhost:4566');
 });

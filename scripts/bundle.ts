@@ -1,4 +1,4 @@
-/** `npm run build [-- JOB]`: the function bundles of a job (default: the clicks example), with their sizes. */
+/** `npm run bundle [-- JOB]`: the function bundles of a job (default: the clicks example), with their sizes. */
 import * as path from 'node:path';
 import { bundleFunctions } from '../infra/bundle';
 
