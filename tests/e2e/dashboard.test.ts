@@ -79,7 +79,7 @@ describe('the dashboard of shardflow dev', () => {
     await until('records in at s0', async () => (await figure(page, recordsIn)) > 0, 30_000);
     const first = await figure(page, recordsIn);
     await until('records in at s0 to grow', async () => (await figure(page, recordsIn)) > first, 15_000);
-    await until('stage s1 to write state and fire windows', async () => (await figure(page, '.stage-card[data-stage="s1"] [data-figure="stateWrites"] .v')) > 0 && (await figure(page, '.stage-card[data-stage="s1"] [data-figure="firedWindows"] .v')) > 0, 30_000);
+    await until('stage s1 to write its state log and emit results', async () => (await figure(page, '.stage-card[data-stage="s1"] [data-figure="stateWritten"] .v')) > 0 && (await figure(page, '.stage-card[data-stage="s1"] [data-figure="recordsOut"] .v')) > 0, 30_000);
     await until('a throughput in the graph', async () => /in [1-9][\d.]*\/s/.test((await page.locator('#graph [data-stage="s0"] [data-live="in"]').textContent()) ?? ''), 15_000);
     const points = async (): Promise<number> => Number(await page.locator('.stage-card[data-stage="s0"] [data-chart="throughput"] path.series-in.series').getAttribute('data-points'));
     const before = await points();

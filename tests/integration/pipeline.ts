@@ -183,9 +183,9 @@ export class Pipeline {
     return items;
   }
 
-  /** A sink table's items without their ids, sorted by key and window. */
+  /** A sink table's items without their ids and result orders, sorted by key and window. */
   async results(table: string): Promise<Record<string, unknown>[]> {
-    const rows = (await this.scan(table)).map(({ id: _id, ...rest }) => rest);
+    const rows = (await this.scan(table)).map(({ id: _id, resultOrder: _order, ...rest }) => rest);
     return rows.sort((a, b) => (String(a.key) < String(b.key) ? -1 : String(a.key) > String(b.key) ? 1 : Number(a.windowStart) - Number(b.windowStart)));
   }
 }

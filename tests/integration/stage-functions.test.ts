@@ -238,3 +238,23 @@ test('a late firing is not lost when another container fired the window meanwhil
   const state = (await p.keyedState('s1'))[down!] as { keys: Record<string, { w: unknown[][] }> };
   expect(state.keys.a!.w).toEqual([[T0, T0 + 5000, { sum: 5 }, 2]]);
 });
+
+test('sums follow one rounding rule whatever the path: the deployed stage and the harness give the same doubles (issue 18, defect 5)', async () => {
+  // The per-item design summed exact decimals in a blind ADD and doubles when it read the item first, so
+  // 0.1 + 0.2 was 0.3 or 0.30000000000000004 depending on a container's cache. Now every sum is a JavaScript
+  // double in the shard's memory, as Flink sums Java doubles: cold containers and warm alike.
+  const definition = clickCounts('it-doubles');
+  const p = await pipeline(definition).create();
+  const events = [click('a', 0.1, 100), click('a', 0.2, 200), click('b', 0.7, 300), click('b', 0.1, 400), click('c', 1, 9000)];
+  await p.put(events.slice(0, 2));
+  await p.pump();
+  p.loseCaches(); // the next batch on a cold container
+  await p.put(events.slice(2));
+  await p.pump();
+  const h = harness(definition);
+  await h.sendBatch(events);
+  await h.watermark(T0 + 9000 - 2001);
+  const found = await p.results('it-doubles-out');
+  expect(found).toEqual(h.table().sort((x, y) => String(x.key).localeCompare(String(y.key))));
+  expect(found.map((r) => r.clicks)).toEqual([0.1 + 0.2, 0.7 + 0.1]);
+});
