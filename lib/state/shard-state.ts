@@ -37,6 +37,11 @@ export class ShardState {
   private readonly dirtyMarks = new Set<string>();
   private readonly dirtyInputs = new Set<string>();
   private watermarkChanged = false;
+  /**
+   * Keys that log entries applied since the last `takeAppliedKeys` changed ('all' after a snapshot, or for a
+   * fresh state): whoever keeps an index over the keys (which are due when) brings it up to date with them.
+   */
+  private appliedKeys: Set<string> | 'all' = 'all';
   /** Packed size of each key's state when last written: the state's size, for limits and metrics. */
   private readonly keyBytes = new Map<string, number>();
   private totalKeyBytes = 0;
@@ -146,10 +151,18 @@ export class ShardState {
     });
   }
 
+  /** The keys log entries changed since the last call (see `appliedKeys`). */
+  takeAppliedKeys(): ReadonlySet<string> | 'all' {
+    const applied = this.appliedKeys;
+    this.appliedKeys = new Set();
+    return applied;
+  }
+
   /** Applies a log entry on top: a snapshot replaces everything, a delta sets what it names. */
   apply(kind: 'delta' | 'snapshot', slot: number, body: Uint8Array): void {
     const wire = unpack(body);
     if (kind === 'snapshot') {
+      this.appliedKeys = 'all';
       this.keyed.clear();
       this.marks.clear();
       this.inputs.clear();
@@ -163,6 +176,7 @@ export class ShardState {
       if (value === null) this.keyed.delete(key);
       else this.keyed.set(key, value);
       this.sizeKey(key, value === null ? 0 : bytes);
+      if (this.appliedKeys !== 'all') this.appliedKeys.add(key);
     }
     this.slot = slot;
     this.clearDirty();

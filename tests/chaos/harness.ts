@@ -213,8 +213,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   const faultConfig = (withHangs: boolean): FaultConfig => ({ seed, dir: faultDir, kill: plan.kill, hang: withHangs ? plan.hang : {}, midInvocation: plan.midInvocation });
   const throttle = new ThrottleInjector(plan.throttle, random.fork('throttle'));
   const actions = random.fork('actions');
-  const port = await freePort();
-  const edgeUrl = `http://localhost:${port}`;
+  // The edge's port stays the run's across restarts. Two runs side by side may be handed the same free port
+  // between its probe and its use: the first start takes another (see the start below).
+  let port = await freePort();
+  let edgeUrl = `http://localhost:${port}`;
   let kinesis: KinesisClient = kinesisClient({ endpoint: edgeUrl, maxAttempts: 8 });
   let ddb: DynamoDBClient = dynamoClient({ endpoint: edgeUrl, maxAttempts: 8 });
   const reconnect = (): void => {
@@ -295,7 +297,16 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   };
 
   try {
-    running = plan.restart === 'hard' ? await startSubprocess() : await startInProcess();
+    for (let attempt = 1; !running; attempt++) {
+      try {
+        running = plan.restart === 'hard' ? await startSubprocess() : await startInProcess();
+      } catch (e) {
+        if (attempt >= 3 || !/is in use/.test(String(e))) throw e;
+        port = await freePort();
+        edgeUrl = `http://localhost:${port}`;
+        reconnect();
+      }
+    }
     say(`${kind} seed ${seed}: ${work.records.length} records, ${running.kind} runtime on ${edgeUrl}`);
 
     // The schedule, in chunks of the producer's puts.

@@ -3,6 +3,8 @@
  * bound catch-up, a container's cache is bounded by bytes, and a shard that outgrows its limit fails
  * loudly before anything is delivered.
  */
+import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
+import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { ShardState } from '../../lib/state/shard-state';
 import { ShardStates, ShardStateTooLargeError } from '../../lib/state/shard-states';
@@ -94,5 +96,28 @@ describe('ShardStates', () => {
     expect(states.cachedBytes().map((c) => c.shard)).toEqual(['s1#b', 's1#c']);
     const a = await states.current(log('a'));
     expect([a.keyCount, states.counters.loads]).toEqual([30, 4]);
+  });
+});
+
+describe('a keyed shard on a pool of containers', () => {
+  test('windows a container learned of by catching up fire there too (found by npm run chaos, tumbling seed 1008)', async () => {
+    // Lambda sends a shard's batches to any warm container. Container A caches the shard; container B
+    // applies a batch with new windows; A catches up and gets the marker that makes them due: they must fire.
+    type Click = { userId: string; clicks: number; ts: number };
+    const plan = planJob(job('pool').source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: 0 })).keyBy((c) => c.userId).window(tumbling('1s')).sum('clicks').sink(dynamoSink('out')));
+    const store = new MemoryLogStore();
+    const containers = [new StageExecutor(plan, plan.stages[1]!, new ShardStates(store)), new StageExecutor(plan, plan.stages[1]!, new ShardStates(store))];
+    const element = (seq: number, userId: string, ts: number) => ({ key: userId, origin: { shardId: 'up', sequenceNumber: String(seq), subIndex: 0 }, timestampMs: ts, value: { userId, clicks: seq, ts } });
+    const run = async (container: number, inputs: ShuffleInput[]) => {
+      const prepared = await containers[container]!.run({ kind: 'shuffled', shardId: 'down-0', inputs });
+      expect(await prepared.commit()).not.toBe('lost');
+      return prepared.result.outputs.map((o) => o.output.record);
+    };
+    expect(await run(0, [{ kind: 'envelope', from: 'up', arrivalMs: 1, elements: [element(1, 'a', 100)] }])).toEqual([]);
+    expect(await run(1, [{ kind: 'envelope', from: 'up', arrivalMs: 2, elements: [element(2, 'b', 200), element(3, 'a', 300)] }])).toEqual([]);
+    expect(await run(0, [{ kind: 'marker', from: 'up', arrivalMs: 3, watermarkMs: 2000 }])).toEqual([
+      { key: 'a', windowStart: 0, windowEnd: 1000, clicks: 4 },
+      { key: 'b', windowStart: 0, windowEnd: 1000, clicks: 2 },
+    ]);
   });
 });

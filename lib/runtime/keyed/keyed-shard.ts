@@ -30,13 +30,19 @@ export class KeyedShard {
     readonly settings: KeyedShardSettings,
   ) {}
 
-  /** Starts a batch on the shard's current state. */
+  /**
+   * Starts a batch on the shard's current state. Its due index follows the keys that log entries written
+   * by other containers changed since this one last ran (a shard's batches go to any warm container).
+   */
   run(state: ShardState): KeyedShardRun {
     let due = this.dueIndexes.get(state);
-    if (!due) {
+    const applied = state.takeAppliedKeys();
+    if (!due || applied === 'all') {
       due = new DueIndex();
       for (const key of state.keys()) due.set(key, this.operator.nextFireAt(state.get(key)));
       this.dueIndexes.set(state, due);
+    } else {
+      for (const key of applied) due.set(key, this.operator.nextFireAt(state.get(key)));
     }
     return new KeyedShardRun(state, this.operator, due, this.settings);
   }
