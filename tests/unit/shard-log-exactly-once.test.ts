@@ -10,6 +10,8 @@
  * applied twice, skipped, or applied to a stale state shows in an output.
  */
 import fc from 'fast-check';
+import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
+import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
 import { comparePositions } from '../../lib/runtime/records';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import type { LogId } from '../../lib/state/shard-log';
@@ -214,5 +216,119 @@ describe('the shard log under Lambda delivery with faults', () => {
     const again = await a.current(LOG); // a's cache is at slot 1: it reads slot 2 before anything runs
     expect(again.slot).toBe(2);
     expect(a.counters).toMatchObject({ caughtUp: 1, loads: 1 });
+  });
+});
+
+describe('a keyed stage on the shard log, under the same faults', () => {
+  // The same delivery model, with the real stage executor and a windowed operator: elements, markers moving
+  // the watermark and late records, so firing and the due index are part of what must come out the same.
+  type Click = { userId: string; clicks: number; ts: number };
+  const plan = planJob(
+    job('pool-windows')
+      .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: 0, shards: 2 }))
+      .keyBy((c) => c.userId)
+      .window(tumbling('1s'))
+      .allowedLateness('500ms')
+      .sum('clicks')
+      .sink(dynamoSink('out')),
+  );
+  const stage = plan.stages[1]!;
+
+  /** Two upstream shards' envelopes and markers, interleaved; event time moves on with some disorder. */
+  function inputsOf(seed: number, n: number): ShuffleInput[] {
+    const random = seededRandom(seed);
+    const seq = { u0: 0, u1: 0 };
+    const clock = { u0: 0, u1: 0 };
+    return Array.from({ length: n }, (_, i): ShuffleInput => {
+      const from = random() < 0.5 ? 'u0' : 'u1';
+      clock[from] += Math.floor(random() * 300);
+      if (random() < 0.3) return { kind: 'marker', from, arrivalMs: i, watermarkMs: clock[from] - 400 };
+      const elements = Array.from({ length: 1 + Math.floor(random() * 3) }, () => {
+        seq[from] += 1;
+        const ts = clock[from] - Math.floor(random() * 900);
+        return { key: `k${Math.floor(random() * 4)}`, origin: { shardId: from, sequenceNumber: String(seq[from]), subIndex: 0 }, timestampMs: ts, value: { userId: 'x', clicks: seq[from], ts } };
+      });
+      return { kind: 'envelope', from, arrivalMs: i, elements };
+    });
+  }
+
+  const LOG_SHARD = 'down-0';
+  const stateOf = async (store: MemoryLogStore): Promise<Record<string, unknown>> => {
+    const s = await new ShardStates(store).current({ stageId: stage.id, shardId: LOG_SHARD });
+    return { watermarkMs: s.watermarkMs, keys: Object.fromEntries([...s.keys()].map((k) => [k, s.get(k)])) };
+  };
+
+  async function inOrder(inputs: readonly ShuffleInput[]): Promise<{ outputs: Map<string, string>; state: Record<string, unknown> }> {
+    const store = new MemoryLogStore();
+    const executor = new StageExecutor(plan, stage, new ShardStates(store));
+    const outputs = new Map<string, string>();
+    for (const input of inputs) {
+      const p = await executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: [input] });
+      for (const o of p.result.outputs) outputs.set(o.output.id, JSON.stringify(o.output.record));
+      await p.commit();
+    }
+    return { outputs, state: await stateOf(store) };
+  }
+
+  test('any interleaving of batches, retries, bisects, crashes, zombies and a pool of containers gives the in-order run\'s windows, late firings and state', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 30 }), async (seed) => {
+        const random = seededRandom(seed * 31 + 7);
+        const inputs = inputsOf(seed, 20 + Math.floor(random() * 30));
+        const expected = await inOrder(inputs);
+        const store = new MemoryLogStore();
+        const pool = [0, 1, 2].map(() => new StageExecutor(plan, stage, new ShardStates(store)));
+        const delivered = new Map<string, Set<string>>();
+        const deliver = (outputs: readonly { output: { id: string; record: object } }[]): void => {
+          for (const { output } of outputs) {
+            let seen = delivered.get(output.id);
+            if (!seen) delivered.set(output.id, (seen = new Set()));
+            seen.add(JSON.stringify(output.record));
+          }
+        };
+        let checkpoint = 0;
+        let pending: ShuffleInput[] | undefined;
+        const zombies: { executor: StageExecutor; batch: ShuffleInput[] }[] = [];
+        while (checkpoint < inputs.length) {
+          const batch = pending ?? inputs.slice(checkpoint, checkpoint + 1 + Math.floor(random() * 6));
+          const i = Math.floor(random() * pool.length);
+          const executor = pool[i]!;
+          const roll = random();
+          if (roll < 0.08) zombies.push({ executor: new StageExecutor(plan, stage, new ShardStates(store)), batch });
+          let ok = roll >= 0.2;
+          for (let lost = 0; ok; lost++) {
+            const p = await executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: batch });
+            if (roll >= 0.2 && roll < 0.26) {
+              // Crash after delivering, before the append: the container is gone.
+              deliver(p.result.outputs);
+              pool[i] = new StageExecutor(plan, stage, new ShardStates(store));
+              ok = false;
+              break;
+            }
+            deliver(p.result.outputs);
+            if ((await p.commit()) !== 'lost') break;
+            if (lost > 5) throw new Error('kept losing its slot');
+          }
+          if (roll < 0.2 && roll >= 0.08) pool[i] = new StageExecutor(plan, stage, new ShardStates(store)); // crashed before delivering
+          if (ok) {
+            checkpoint += batch.length;
+            pending = undefined;
+          } else pending = batch.length > 1 && random() < 0.5 ? batch.slice(0, Math.ceil(batch.length / 2)) : batch;
+          // A zombie wakes now and then and finishes its batch, late.
+          if (zombies.length > 0 && random() < 0.3) {
+            const z = zombies.shift()!;
+            for (let lost = 0; ; lost++) {
+              const p = await z.executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: z.batch });
+              deliver(p.result.outputs);
+              if ((await p.commit()) !== 'lost' || lost > 5) break;
+            }
+          }
+        }
+        expect(await stateOf(store)).toEqual(expected.state);
+        expect([...expected.outputs.keys()].filter((id) => !delivered.has(id))).toEqual([]);
+        for (const [id, contents] of delivered) expect([id, [...contents]]).toEqual([id, [expected.outputs.get(id)]]);
+      }),
+      { numRuns: 150 },
+    );
   });
 });
