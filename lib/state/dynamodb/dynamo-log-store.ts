@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { TTL_ATTRIBUTE } from '../../../infra/tables';
 import { forEachConcurrently } from '../../runtime/concurrently';
 import { logKey, writeUnitsOf, type LogEntry, type LogHead, type LogId, type ShardLogStore } from '../shard-log';
@@ -110,17 +110,7 @@ export class DynamoLogStore implements ShardLogStore {
     let start: Record<string, AttributeValue> | undefined;
     let found = false;
     do {
-      this.counters.queries += 1;
-      const page = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: logPk(log) } },
-          ScanIndexForward: false,
-          ConsistentRead: true,
-          ...(start && { ExclusiveStartKey: start }),
-        }),
-      );
+      const page = await this.newestFirst(log, {}, start);
       for (const h of page.Items ?? []) {
         heads.push(h);
         if (h.kind?.S === 'snapshot') {
@@ -134,21 +124,25 @@ export class DynamoLogStore implements ShardLogStore {
   }
 
   async readHead(log: LogId): Promise<LogHead | undefined> {
+    const page = await this.newestFirst(log, { ProjectionExpression: 'sk, idle, #at', ExpressionAttributeNames: { '#at': 'at' }, Limit: 1 });
+    const head = page.Items?.[0];
+    return head && { slot: Number(head.sk!.S), idle: head.idle?.BOOL === true, writtenAtMs: Number(head.at?.N ?? 0) };
+  }
+
+  /** One page of a log's items, newest first, strongly consistent. */
+  private newestFirst(log: LogId, extra: Partial<QueryCommandInput>, start?: Record<string, AttributeValue>) {
     this.counters.queries += 1;
-    const page = await this.ddb.send(
+    return this.ddb.send(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': { S: logPk(log) } },
-        ProjectionExpression: 'sk, idle, #at',
-        ExpressionAttributeNames: { '#at': 'at' },
         ScanIndexForward: false,
-        Limit: 1,
         ConsistentRead: true,
+        ...extra,
+        ...(start && { ExclusiveStartKey: start }),
       }),
     );
-    const head = page.Items?.[0];
-    return head && { slot: Number(head.sk!.S), idle: head.idle?.BOOL === true, writtenAtMs: Number(head.at?.N ?? 0) };
   }
 
   /** Every item of a query, all pages, strongly consistent. */
