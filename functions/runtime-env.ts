@@ -6,7 +6,7 @@ import { withNameSuffix } from '../lib/plan/naming';
 import { planJob } from '../lib/plan/planner';
 import { DynamoCoordination } from '../lib/state/dynamodb/dynamo-coordination';
 import { DynamoLogStore } from '../lib/state/dynamodb/dynamo-log-store';
-import { ShardStates } from '../lib/state/shard-states';
+import { ShardStates, stateLimitsFor } from '../lib/state/shard-states';
 import job from 'shardflow-job';
 
 /**
@@ -22,7 +22,7 @@ export const ddb = dynamoClient();
 /** Keyed shards' logs in the state table; their states cached in this container within a share of its memory. */
 export const logs = new DynamoLogStore(ddb, plan.stateTable);
 const memoryMb = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? 512);
-export const states = new ShardStates(logs, { maxCachedBytes: (memoryMb * 1_048_576) / 8, maxShardBytes: (memoryMb * 1_048_576) / 5 });
+export const states = new ShardStates(logs, stateLimitsFor(memoryMb));
 export const coordination = new DynamoCoordination(ddb, plan.stateTable);
 export const sinks = new SinkWriter(plan, ddb, kinesis);
 

@@ -1,4 +1,6 @@
 import { batchingWindowSeconds, failureQueueName, type Plan, type Stage } from '../lib/plan/plan';
+import { METRIC_DIMENSIONS, METRICS_NAMESPACE, metricsServiceName } from '../lib/io/metrics';
+import { stateLimitsFor } from '../lib/state/shard-states';
 import { dashboardResource } from './dashboard';
 import { tableDefinitions } from './tables';
 
@@ -30,12 +32,17 @@ export const DASHBOARD_ID = 'ShardflowDashboard';
 
 /** Lambda's iterator-age alarm fires when a stage falls this far behind its stream. */
 const ITERATOR_AGE_ALARM_MS = 60_000;
+/** Every stage function's memory (issue 17 makes it a per-stage setting). */
+const STAGE_MEMORY_MB = 512;
+/** The shard-state alarm fires at this share of what one shard may hold (lib/state/shard-states.ts): before the batch that fails. */
+const SHARD_STATE_ALARM_SHARE = 0.7;
 
 /**
  * The functions (serverless syntax) and CloudFormation resources of a plan: a stream per stage (KMS),
- * the state table with its fire-time index and TTL, a table per DynamoDB sink and one for dead letters
+ * the state table (the keyed shards' logs) with its TTL, a table per DynamoDB sink and one for dead letters
  * (on demand, KMS, point-in-time recovery for state), an SQS on-failure queue per stage, a role per
- * function naming only the ARNs it touches, and alarms on iterator age and failure-queue depth.
+ * function naming only the ARNs it touches, and alarms on iterator age, failure-queue depth and, for keyed
+ * stages, a shard's state nearing what its function may hold.
  */
 export function deployment(plan: Plan, target: DeployTarget): { functions: Json; resources: { Resources: Json; Outputs: Json } } {
   const resources: Json = {};
@@ -150,6 +157,24 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
         TreatMissingData: 'notBreaching',
       },
     };
+    if (stage.keyed) {
+      const limit = stateLimitsFor(STAGE_MEMORY_MB).maxShardBytes;
+      resources[logicalId('ShardStateAlarm', stage.id)] = {
+        Type: 'AWS::CloudWatch::Alarm',
+        Properties: {
+          AlarmDescription: `${plan.job} stage ${stage.id}: a shard's state passed ${SHARD_STATE_ALARM_SHARE * 100} % of the ${Math.round(limit / 1_048_576)} MiB one shard may hold — give the stage more shards or memory before batches fail`,
+          Namespace: METRICS_NAMESPACE,
+          MetricName: 'ShardStateBytes',
+          Dimensions: METRIC_DIMENSIONS.map((d) => ({ Name: d, Value: { service: metricsServiceName(plan.job, target.nameSuffix), job: plan.job, stage: stage.id }[d] })),
+          Statistic: 'Maximum',
+          Period: 60,
+          EvaluationPeriods: 1,
+          Threshold: Math.round(limit * SHARD_STATE_ALARM_SHARE),
+          ComparisonOperator: 'GreaterThanThreshold',
+          TreatMissingData: 'notBreaching',
+        },
+      };
+    }
     resources[logicalId('FailureQueueAlarm', stage.id)] = {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
@@ -218,7 +243,7 @@ function stageFunction(stage: Stage, target: DeployTarget, role: string, streamA
     handler: `${target.bundleDir}/operator.handler`,
     role,
     timeout: 60,
-    memorySize: 512,
+    memorySize: STAGE_MEMORY_MB,
     environment: environment(target, { SHARDFLOW_STAGE: stage.id, ...(stage.keyed && { SHARDFLOW_WATERMARK_FUNCTION: watermarkFunction }) }),
     package: { patterns: ['!**', `${target.bundleDir}/operator.js`, `${target.bundleDir}/operator.js.map`] },
     events: [

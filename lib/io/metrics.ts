@@ -70,7 +70,7 @@ export const METRICS = {
     unit: 'Count',
     statistic: 'Maximum',
     emittedBy: ['stage function'],
-    description: "a keyed shard's state, packed bytes (memory holds about three times as much); it must stay within the function's memory",
+    description: "a keyed shard's state, bytes as JSON before compression (memory holds about three times as much); it must stay within the function's memory",
   },
   BatchDuration: { unit: 'Milliseconds', statistic: 'Average', emittedBy: ['stage function'], description: 'time to process one batch, state to commit' },
   WatermarkLag: {

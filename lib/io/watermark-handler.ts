@@ -1,6 +1,7 @@
 import type { Plan, Stage } from '../plan/plan';
 import type { WatermarkCoordination } from '../state/coordination';
-import type { ShardLogStore } from '../state/shard-log';
+import type { LogHead, ShardLogStore } from '../state/shard-log';
+import { SNAPSHOT_MAX_AGE_MS } from '../state/shard-states';
 import { encodeTick } from './envelope';
 import type { KinesisWriter } from './kinesis-writer';
 
@@ -77,6 +78,8 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
    * watermark until they speak or go idle — so it is not idle until its log says so.
    */
   const shardIdle = async (stageId: string, shardId: string): Promise<boolean> => (await deps.logs.readHead({ stageId, shardId }))?.idle === true;
+  /** An idle shard whose log has not moved for the snapshot age: a tick makes it run a batch, which writes its snapshot again before the log's TTL takes it. */
+  const needsRefresh = (head: LogHead | undefined, nowMs: number): boolean => head !== undefined && nowMs - head.writtenAtMs >= SNAPSHOT_MAX_AGE_MS;
   const allIdle = async (): Promise<boolean> => {
     for (const stage of stages) {
       for (const shardId of await deps.listShards(stage.input.stream)) if (!(await shardIdle(stage.id, shardId))) return false;
@@ -90,7 +93,8 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
   /**
    * One tick: a tick record on every shard of every shuffled keyed stage whose log does not say all its
    * inputs are idle (an idle shard has nothing a tick could tell it) — on every shard when the upstream
-   * shards changed (a reshard: the new ones must be named). `idle`: every shard's log says idle.
+   * shards changed (a reshard: the new ones must be named), and on an idle shard whose snapshot must be
+   * written again. `idle`: every shard's log says idle.
    */
   const tick = async (): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const ticks: WatermarkTick[] = [];
@@ -101,8 +105,9 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
       const upstream = await deps.listShards(upstreamStream(stage));
       const renamed = named.get(stage.id) !== upstream.join(' ');
       const open = await writer.openShards(atMs);
-      const idleFlags = await Promise.all(open.map((s) => shardIdle(stage.id, s.shardId)));
-      const targets = open.filter((_, i) => renamed || !idleFlags[i]);
+      const heads = await Promise.all(open.map((s) => deps.logs.readHead({ stageId: stage.id, shardId: s.shardId })));
+      const idleFlags = heads.map((h) => h?.idle === true);
+      const targets = open.filter((_, i) => renamed || !idleFlags[i] || needsRefresh(heads[i], atMs));
       const data = encodeTick(upstream);
       if (targets.length > 0) await writer.put(targets.map((s) => [{ partitionKey: 'tick', data, explicitHashKey: s.startingHashKey.toString() }]));
       named.set(stage.id, upstream.join(' '));

@@ -3,13 +3,13 @@ import { logKey, type LogEntry, type LogId, type ShardLogStore } from './shard-l
 
 export interface ShardStatesOptions {
   /**
-   * Bytes of packed state this container keeps across all the shards it has served (Lambda sends a
+   * Bytes of state (as JSON, before compression) this container keeps across all the shards it has served (Lambda sends a
    * shard's next batch to any warm container, so one container may hold several). Least recently used
    * shards go first; they reload from the log when they come back. Default 64 MiB.
    */
   maxCachedBytes?: number;
   /**
-   * One shard's state may not grow past this (packed bytes; memory holds about three times as much). A
+   * One shard's state may not grow past this (bytes as JSON, before compression; memory holds about three times as much). A
    * batch that would pass it fails with {@link ShardStateTooLargeError} before anything is delivered.
    * Default 96 MiB, for a 512 MB function.
    */
@@ -19,9 +19,25 @@ export interface ShardStatesOptions {
    * packed, as stored): catch-up then reads at most about (1 + this) snapshots' worth. Default 2.
    */
   snapshotAfterDeltaRatio?: number;
-  /** A snapshot older than this is written again, so it never nears the store's retention. Default 3 days. */
+  /** A snapshot older than this is written again, so it never nears the store's retention. Default {@link SNAPSHOT_MAX_AGE_MS}. */
   snapshotMaxAgeMs?: number;
   clock?: () => number;
+}
+
+/**
+ * A shard's latest snapshot is written again once it is this old, by the next batch — changed or not — so
+ * it never nears the log's 7-day retention (TTL). A shard that runs no batch for this long gets one: the
+ * watermark function ticks a shard whose log head is this old.
+ */
+export const SNAPSHOT_MAX_AGE_MS = 3 * 86_400_000;
+
+/**
+ * What a function of `memoryMb` may hold: its cache an eighth of the memory, one shard's state a fifth (as
+ * JSON; in memory it takes about three times that), leaving room for the batch itself. 512 MB: 64 MiB of
+ * cache, 102 MiB per shard. The deployment's alarm uses the same figure.
+ */
+export function stateLimitsFor(memoryMb: number): { maxCachedBytes: number; maxShardBytes: number } {
+  return { maxCachedBytes: (memoryMb * 1_048_576) / 8, maxShardBytes: (memoryMb * 1_048_576) / 5 };
 }
 
 /** How the cache fared and what the log cost, for metrics and the catch-up benchmark. */
@@ -50,7 +66,7 @@ export class ShardStateTooLargeError extends Error {
     readonly limit: number,
   ) {
     super(
-      `keyed state of stage ${log.stageId}, shard ${log.shardId} is ${mb(bytes)} packed, over the ${mb(limit)} one shard may hold: ` +
+      `keyed state of stage ${log.stageId}, shard ${log.shardId} is ${mb(bytes)} as JSON, over the ${mb(limit)} one shard may hold: ` +
         'give the stage more shards (its keys spread over them) or its function more memory, or keep less state per key (a TTL, smaller windows)',
     );
     this.name = 'ShardStateTooLargeError';
@@ -92,7 +108,7 @@ export class ShardStates {
     this.maxCachedBytes = options.maxCachedBytes ?? 64 * 1_048_576;
     this.maxShardBytes = options.maxShardBytes ?? 96 * 1_048_576;
     this.snapshotAfterDeltaRatio = options.snapshotAfterDeltaRatio ?? 2;
-    this.snapshotMaxAgeMs = options.snapshotMaxAgeMs ?? 3 * 86_400_000;
+    this.snapshotMaxAgeMs = options.snapshotMaxAgeMs ?? SNAPSHOT_MAX_AGE_MS;
     this.clock = options.clock ?? Date.now;
   }
 
@@ -134,17 +150,19 @@ export class ShardStates {
    */
   prepare(log: LogId, state: ShardState): LogEntry | undefined {
     const cached = this.cached(log, state);
-    if (!state.changed) return undefined;
+    const now = this.clock();
+    const snapshotTooOld = now - cached.snapshotAtMs >= this.snapshotMaxAgeMs;
+    if (!state.changed) {
+      // A batch that changed nothing still refreshes an old snapshot (an idle shard's state must outlive the TTL).
+      return snapshotTooOld && state.slot > 0 ? { slot: state.slot + 1, kind: 'snapshot', body: state.takeSnapshot(), writtenAtMs: now, ...(state.allInputsIdle && { idle: true }) } : undefined;
+    }
     // Packing the delta also sizes the keys it names: the limit is checked on the state after the batch.
     let body = state.takeDelta()!;
     if (state.bytes > this.maxShardBytes) {
       this.drop(log);
       throw new ShardStateTooLargeError(log, state.bytes, this.maxShardBytes);
     }
-    const now = this.clock();
-    const snapshot =
-      cached.deltaBytesSinceSnapshot + body.byteLength >= this.snapshotAfterDeltaRatio * Math.max(cached.snapshotBytes, 4096) ||
-      now - cached.snapshotAtMs >= this.snapshotMaxAgeMs;
+    const snapshot = cached.deltaBytesSinceSnapshot + body.byteLength >= this.snapshotAfterDeltaRatio * Math.max(cached.snapshotBytes, 4096) || snapshotTooOld;
     if (snapshot) body = state.takeSnapshot();
     return { slot: state.slot + 1, kind: snapshot ? 'snapshot' : 'delta', body, writtenAtMs: now, ...(state.allInputsIdle && { idle: true }) };
   }
@@ -187,12 +205,12 @@ export class ShardStates {
     this.cache.delete(logKey(log));
   }
 
-  /** Packed bytes of a cached shard's state (0 when not cached), for metrics. */
+  /** Bytes (as JSON) of a cached shard's state (0 when not cached), for metrics. */
   bytesOf(log: LogId): number {
     return this.cache.get(logKey(log))?.state.bytes ?? 0;
   }
 
-  /** Packed bytes of every cached shard, for metrics and the dashboard. */
+  /** Bytes (as JSON) of every cached shard, for metrics and the dashboard. */
   cachedBytes(): { shard: string; bytes: number; keys: number }[] {
     return [...this.cache].map(([shard, c]) => ({ shard, bytes: c.state.bytes, keys: c.state.keyCount }));
   }

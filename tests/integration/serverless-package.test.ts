@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 import { loadJob } from '../../lib/cli/load-job';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, metricsServiceName, stageBatchMetrics, watermarkTickMetrics } from '../../lib/io/metrics';
 import { planJob } from '../../lib/plan/planner';
+import { stateLimitsFor } from '../../lib/state/shard-states';
+import { logicalId } from '../../infra/cloudformation';
 
 jest.setTimeout(180_000);
 const run = promisify(execFile);
@@ -145,7 +147,7 @@ describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.t
     for (const [, q] of ofType(t, 'AWS::SQS::Queue')) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
   });
 
-  test('a schedule drives the watermark function; runtimes are supported; alarms watch iterator age and failures', async () => {
+  test('a schedule drives the watermark function; runtimes are supported; alarms watch iterator age, failures and keyed shards\' state size', async () => {
     const { template: t, dir } = await packaged(job);
     const rules = ofType(t, 'AWS::Events::Rule');
     expect(rules).toHaveLength(1);
@@ -156,6 +158,15 @@ describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.t
     const stages = ofType(t, 'AWS::Lambda::EventSourceMapping').length;
     expect(alarms.filter((m) => m === 'IteratorAge')).toHaveLength(stages);
     expect(alarms.filter((m) => m === 'ApproximateNumberOfMessagesVisible')).toHaveLength(stages);
+    // One per keyed stage, on the metric the stage function emits, below the limit that fails a batch.
+    const stateAlarms = ofType(t, 'AWS::CloudWatch::Alarm').filter(([, a]) => a.Properties.MetricName === 'ShardStateBytes');
+    const plan = planJob(loadJob(path.join(ROOT, job)));
+    expect(stateAlarms.map(([id]) => id)).toEqual(plan.stages.filter((s) => s.keyed).map((s) => logicalId('ShardStateAlarm', s.id)));
+    for (const [, a] of stateAlarms) {
+      expect(a.Properties.Namespace).toBe('shardflow');
+      expect(a.Properties.Threshold).toBeLessThan(stateLimitsFor(512).maxShardBytes);
+      expect(a.Properties.Threshold).toBeGreaterThan(stateLimitsFor(512).maxShardBytes / 2);
+    }
     // Each function's package is its esbuild bundle, nothing else.
     const zip = fs.readFileSync(path.join(dir, 's0.zip'));
     expect(zip.includes('operator.js')).toBe(true);

@@ -7,7 +7,7 @@ import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
 import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { ShardState } from '../../lib/state/shard-state';
-import { ShardStates, ShardStateTooLargeError } from '../../lib/state/shard-states';
+import { SNAPSHOT_MAX_AGE_MS, ShardStates, ShardStateTooLargeError } from '../../lib/state/shard-states';
 
 const log = (shardId = 'shardId-000000000000') => ({ stageId: 's1', shardId });
 
@@ -72,6 +72,25 @@ describe('ShardStates', () => {
     expect(state.slot).toBe(0);
   });
 
+  test('an unchanged batch on a shard whose snapshot is old writes the snapshot again, so the state outlives the log TTL', async () => {
+    let nowMs = 1_000_000;
+    const store = new MemoryLogStore();
+    const states = new ShardStates(store, { clock: () => nowMs });
+    const state = await states.current(log());
+    fill(state, 10, 1);
+    expect(await states.commit(log(), state, states.prepare(log(), state))).toBe('appended');
+    nowMs += SNAPSHOT_MAX_AGE_MS - 1;
+    expect(states.prepare(log(), await states.current(log()))).toBeUndefined();
+    nowMs += 1;
+    const entry = states.prepare(log(), await states.current(log()));
+    expect(entry).toMatchObject({ slot: 2, kind: 'snapshot', writtenAtMs: nowMs });
+    expect(await states.commit(log(), state, entry)).toBe('appended');
+    // A cold container starts from it alone, with every key.
+    const cold = new ShardStates(store);
+    expect((await cold.current(log())).keyCount).toBe(10);
+    expect(cold.counters.entriesRead).toBe(1);
+  });
+
   test('a shard past its limit fails with the stage, the shard, the size and what to do, and appends nothing', async () => {
     const store = new MemoryLogStore();
     const states = new ShardStates(store, { maxShardBytes: 10_000 });
@@ -81,7 +100,7 @@ describe('ShardStates', () => {
     const reloaded = await states.current(log());
     expect(reloaded.keyCount).toBe(0); // the half-changed state was dropped, not kept
     const error = new ShardStateTooLargeError(log(), 2 * 1_048_576, 1_048_576);
-    expect(error.message).toMatch(/^keyed state of stage s1, shard shardId-000000000000 is 2\.0 MiB packed, over the 1\.0 MiB one shard may hold: give the stage more shards/);
+    expect(error.message).toMatch(/^keyed state of stage s1, shard shardId-000000000000 is 2\.0 MiB as JSON, over the 1\.0 MiB one shard may hold: give the stage more shards/);
     expect(store.counters.appends).toBe(0);
   });
 

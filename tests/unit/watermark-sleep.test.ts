@@ -13,7 +13,7 @@ import { createWatermarkHandler } from '../../lib/io/watermark-handler';
 import { toKinesisEvent } from '../../lib/local/lambda-event';
 import { MemoryCoordination } from '../../lib/state/coordination';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
-import { ShardStates } from '../../lib/state/shard-states';
+import { SNAPSHOT_MAX_AGE_MS, ShardStates } from '../../lib/state/shard-states';
 
 type Click = { userId: string; clicks: number; ts: number };
 
@@ -37,7 +37,7 @@ function world() {
   let seq = 0;
   const wakes: string[] = [];
   const clock = () => nowMs;
-  const stage = createStageHandler({ plan, stageId: 's1', states: new ShardStates(logs), coordination, sinks, clock, wakeWatermark: async () => void wakes.push(`at ${nowMs}`) });
+  const stage = createStageHandler({ plan, stageId: 's1', states: new ShardStates(logs, { clock }), coordination, sinks, clock, wakeWatermark: async () => void wakes.push(`at ${nowMs}`) });
   /** Records put on a keyed shard, delivered to the stage function as Lambda would, arriving now. */
   const deliver = async (shardId: string, records: readonly Buffer[]): Promise<void> => {
     await stage(toKinesisEvent(records.map((data) => ({ SequenceNumber: String(++seq), PartitionKey: 'p', Data: data, ApproximateArrivalTimestamp: new Date(nowMs) })), shardId, `arn:aws:kinesis:us-east-1:000000000000:stream/${keyedStream}`));
@@ -114,6 +114,33 @@ test('a job with no data: ticks name the upstream shards, which hold the waterma
   started = w.now();
   await w.watermarkFunction();
   expect([w.now() - started, w.ticks(), w.logs.counters.appends, w.tickRecords()]).toEqual([0, IDLE_AFTER / 1_000 + 3, appends, records]);
+});
+
+test('an idle shard whose log has not moved for the snapshot age gets a tick, and its batch writes the snapshot again before the TTL', async () => {
+  const w = world();
+  await w.fromSource(KEYED_SHARDS[0]!, [{ userId: 'a', clicks: 1, ts: 5_000 }]);
+  await w.watermarkFunction(); // ticks until idle, then sleeps
+  const before = await w.logs.readHead({ stageId: 's1', shardId: KEYED_SHARDS[0]! });
+  // Scheduled runs on the sleeping job tick nothing while the logs are young...
+  w.advance(SNAPSHOT_MAX_AGE_MS - 60_000);
+  let records = w.tickRecords();
+  await w.watermarkFunction();
+  expect(w.tickRecords()).toBe(records);
+  // ...and tick each shard once its log head is as old as the snapshot age: each writes a snapshot, still idle.
+  w.advance(60_000);
+  await w.watermarkFunction();
+  expect(w.tickRecords()).toBe(records + KEYED_SHARDS.length);
+  for (const shardId of KEYED_SHARDS) {
+    const [latest] = await w.logs.readLatest({ stageId: 's1', shardId });
+    expect(latest).toMatchObject({ kind: 'snapshot', writtenAtMs: w.now(), idle: true });
+  }
+  expect((await w.logs.readHead({ stageId: 's1', shardId: KEYED_SHARDS[0]! }))!.slot).toBe(before!.slot + 1);
+  // Fresh again: the next run ticks nothing, and the function still sleeps.
+  records = w.tickRecords();
+  w.advance(60_000);
+  await w.watermarkFunction();
+  expect(w.tickRecords()).toBe(records);
+  expect(await w.coordination.claimWatermarkWake()).toBe(true);
 });
 
 test('the first batch after idleness wakes a sleeping watermark function once, however many shards wake together', async () => {

@@ -27,7 +27,7 @@ export interface StageWatermarks {
   /** The watermark up to which the stage's windows have fired: the lowest of its shards' (keyed stages). */
   readonly firedWatermarkMs?: number;
   readonly inputs: readonly InputWatermark[];
-  /** Keyed stages: each shard's state, packed bytes, and its keys. */
+  /** Keyed stages: each shard's state, bytes as JSON, and its keys. */
   readonly shards?: readonly { readonly shardId: string; readonly watermarkMs?: number; readonly stateBytes: number; readonly keys: number }[];
 }
 
