@@ -28,6 +28,11 @@ class Chain {
     const kind = make('').kind;
     return new Chain(this.jobName, [...this.nodes, { ...make(`${kind}#${this.nodes.length}`), ...(at && { at }) }]);
   }
+  /** The same operators with the last one's parallelism set. */
+  withParallelism(parallelism: number, at: CallSite | undefined = callSite()): Chain {
+    const last = this.nodes[this.nodes.length - 1]!;
+    return new Chain(this.jobName, [...this.nodes.slice(0, -1), { ...last, parallelism, ...(at && { parallelismAt: at }) }]);
+  }
 }
 
 /**
@@ -72,6 +77,15 @@ export class DataStream<T> {
     return new KeyedStream<T>(
       this.chain.append((id) => ({ kind: 'keyBy', id, selector: selector as KeySelector<unknown> })),
     );
+  }
+  /**
+   * How many shards the keyed operator just before runs on (Flink's setParallelism): its input stream's
+   * shard count, so as many stage functions run at once. Only after `.window(…).fn()` or `.process(…)`;
+   * the default is the source's shard count. A shard's state must fit its function's memory: more
+   * shards, less state each (docs/state-log.md).
+   */
+  parallelism(shards: number): DataStream<T> {
+    return new DataStream<T>(this.chain.withParallelism(shards));
   }
   /** Ends the job: the definition to `export default`. */
   sink(sink: SinkSpec): JobDefinition {

@@ -11,7 +11,12 @@ import type { StateDescriptor } from './state';
  * nothing here runs anything. `at` is where the user wrote the operator (for a window, `.window(…)`;
  * `functionAt`, its `.sum(…)`), so that errors can point there.
  */
-export type OperatorNode = { readonly at?: CallSite } & (
+export type OperatorNode = {
+  readonly at?: CallSite;
+  /** Set by `.parallelism(n)` after the operator: the shards of a keyed operator's input stream (the planner refuses it elsewhere). */
+  readonly parallelism?: number;
+  readonly parallelismAt?: CallSite;
+} & (
   | { readonly kind: 'source'; readonly id: string; readonly source: SourceSpec }
   | { readonly kind: 'map'; readonly id: string; readonly fn: (record: unknown) => unknown }
   | { readonly kind: 'filter'; readonly id: string; readonly fn: (record: unknown) => boolean }

@@ -28,6 +28,8 @@ export const DEFAULT_BATCH: BatchSettings = {
 };
 export const DEFAULT_IDLE_AFTER_MS = 60_000;
 
+/** Shards of one stream: Kinesis' default quota per account and region is 500 (200 in some regions). */
+const MAX_SHARDS = 500;
 const JOB_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
@@ -64,6 +66,9 @@ export function planJob(job: JobDefinition): Plan {
   };
 
   for (const node of rest) {
+    if (node.parallelism !== undefined && node.kind !== 'window' && node.kind !== 'process') {
+      throw new PlanError(operatorLabel(node), `.parallelism(${node.parallelism}) follows ${node.kind}`, "set it after a keyed operator: .window(...).sum('x').parallelism(4) or .process(...).parallelism(4); a source's parallelism is its shards");
+    }
     if (pendingKeyBy && node.kind !== 'window' && node.kind !== 'process') {
       throw new PlanError(operatorLabel(pendingKeyBy), `keyBy is followed by ${node.kind}`, 'follow keyBy with .window(...) or .process(...)');
     }
@@ -100,6 +105,7 @@ export function planJob(job: JobDefinition): Plan {
         if (!pendingKeyBy) throw new PlanError(operatorLabel(node), `${node.kind} needs a keyed stream`, `call .keyBy(...) before .${node.kind === 'window' ? 'window' : 'process'}(...)`);
         keyed = node.kind === 'window' ? checkWindow(node) : checkProcess(node);
         pendingKeyBy = undefined;
+        if (node.parallelism !== undefined) input = withParallelism(node, input);
         break;
       case 'sink':
         if (node !== last) throw new PlanError(operatorLabel(node), 'a sink must be the last operator', 'move .sink(...) to the end of the job');
@@ -148,6 +154,17 @@ function resources(jobName: string, stages: Stage[], source: SourceSpec): Plan {
   };
 }
 
+/** A keyed operator's `.parallelism(n)`: the shard count of the shuffle stream its stage reads. */
+function withParallelism(node: OperatorNode, input: StageInput): StageInput {
+  const n = node.parallelism!;
+  const where = (): string => operatorLabel(node);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS) throw new PlanError(where(), `parallelism is ${n}`, `use a whole number from 1 to ${MAX_SHARDS} (Kinesis shards of its input stream)`);
+  if (input.kind === 'source') {
+    throw new PlanError(where(), 'parallelism is set, but the stage reads the source directly (the source is partitionedBy its key: no shuffle)', "its parallelism is the source's shards: set kinesisSource's shards, or drop partitionedBy");
+  }
+  return { ...input, shards: n };
+}
+
 function checkSource(where: () => string, source: SourceSpec): SourceSpec {
   if (source?.kind !== 'kinesis') throw new PlanError(where(), 'the source is not a kinesisSource', "use kinesisSource('stream', { eventTime: e => e.ts })");
   if (source.stream?.startsWith('arn:') && !STREAM_ARN.test(source.stream)) {
@@ -158,7 +175,7 @@ function checkSource(where: () => string, source: SourceSpec): SourceSpec {
   checkDuration(where, 'outOfOrderness', source.options.outOfOrderness ?? 0);
   checkDuration(where, 'idleAfter', source.options.idleAfter ?? 0);
   const shards = source.options.shards ?? 1;
-  if (!Number.isInteger(shards) || shards < 1 || shards > 500) throw new PlanError(where(), `shards is ${shards}`, 'use a whole number from 1 to 500');
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) throw new PlanError(where(), `shards is ${shards}`, `use a whole number from 1 to ${MAX_SHARDS}`);
   return source;
 }
 

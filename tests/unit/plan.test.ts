@@ -94,6 +94,27 @@ describe('stages', () => {
     expect(plan.stages).toHaveLength(1);
   });
 
+  test(".parallelism(n) after a keyed operator is its input stream's shard count; the source keeps its own", () => {
+    const plan = planJob(job('wide').source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, shards: 13 })).keyBy(byUser).window(tumbling('5s')).count().parallelism(2).sink(dynamoSink('counts')));
+    expect(plan.stages.map((s) => s.input.shards)).toEqual([13, 2]);
+    expect(plan.streams.map((s) => [s.name, s.shards])).toEqual([['clicks', 13], ['wide-s1', 2]]);
+    const processed = planJob(job('p').source(clicks()).keyBy(byUser).process({ state: {}, onEvent: () => {} }).parallelism(4).sink(logSink()));
+    expect(processed.stages[1]!.input.shards).toBe(4);
+  });
+
+  test('.parallelism(n) where it cannot apply: after a stateless operator, out of range, on a stage that reads the source itself', () => {
+    const afterMap = planErrorOf(job('m').source(clicks()).map((c) => c).parallelism(2).keyBy(byUser).window(tumbling('5s')).count().sink(logSink()));
+    expect([afterMap.operator, afterMap.problem]).toEqual([written('.map((c) => c)'), '.parallelism(2) follows map']);
+    expect(afterMap.hint).toMatch(/after a keyed operator/);
+    for (const n of [0, 1.5, 501]) {
+      const error = planErrorOf(job('n').source(clicks()).keyBy(byUser).window(tumbling('5s')).count().parallelism(n).sink(logSink()));
+      expect([error.operator, error.problem]).toEqual([written(".window(tumbling('5s'))"), `parallelism is ${n}`]);
+    }
+    const direct = planErrorOf(job('d').source(clicks({ partitionedBy: byUser })).keyBy(byUser).window(tumbling('5s')).count().parallelism(2).sink(logSink()));
+    expect(direct.problem).toMatch(/reads the source directly/);
+    expect(direct.hint).toMatch(/source's shards/);
+  });
+
   test('a different selector, even one computing the same key, is a shuffle: 2 stages', () => {
     const plan = planJob(job('other-key').source(clicks({ partitionedBy: byUser })).keyBy((c) => c.userId).window(tumbling('5s')).count().sink(dynamoSink('counts')));
     expect(plan.stages).toHaveLength(2);
