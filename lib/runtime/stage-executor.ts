@@ -112,18 +112,17 @@ export class StageExecutor {
     const deadLetters: DeadLetter[] = [];
     const outputs: SinkOutput[] = [];
     if (!this.keyedShard) {
-      const decoded = this.decodeSource(batch, deadLetters);
       const shuffled: KeyedElement[] = [];
       const output = this.stage.output;
-      for (const e of decoded.records.flatMap((r) => r.elements)) {
+      const maxEventTimeMs = this.decodeSource(batch, deadLetters, undefined, (e) => {
         if (output.kind === 'shuffle') {
           const key = this.keyOf(output.keyBy, e, output.keyById, deadLetters);
           if (key !== undefined) shuffled.push(withKey(e, key));
         } else {
           outputs.push({ sink: output.sink.name, output: { id: originKey(e.origin), record: asRecord(e.value) } });
         }
-      }
-      const markerWatermarkMs = decoded.maxEventTimeMs === NO_WATERMARK ? NO_WATERMARK : boundedOutOfOrderness(decoded.maxEventTimeMs, this.plan.eventTime.outOfOrdernessMs);
+      });
+      const markerWatermarkMs = maxEventTimeMs === NO_WATERMARK ? NO_WATERMARK : boundedOutOfOrderness(maxEventTimeMs, this.plan.eventTime.outOfOrdernessMs);
       const result: StageResult = { shuffled, markerWatermarkMs, outputs, late: [], deadLetters, watermarkMs: markerWatermarkMs, wokeInput: false };
       return { result, commit: async () => 'unchanged' };
     }
@@ -137,15 +136,20 @@ export class StageExecutor {
       if (batch.kind === 'source') {
         // Record by record: its elements at the watermark so far, then the watermark follows its event time
         // (filtered and refused records' too), so where the watermark moves does not depend on batching.
-        for (const record of this.decodeSource(batch, deadLetters).records) {
-          const keyed: KeyedElement[] = [];
-          for (const e of record.elements) {
+        let keyed: KeyedElement[] = [];
+        this.decodeSource(
+          batch,
+          deadLetters,
+          (timestampMs) => {
+            run.sourceElements(batch.shardId, keyed);
+            run.sourceEventTime(timestampMs);
+            keyed = [];
+          },
+          (e) => {
             const key = this.keyOf(this.stage.keyBy!, e, 'keyBy', deadLetters);
             if (key !== undefined) keyed.push(withKey(e, key));
-          }
-          run.sourceElements(batch.shardId, keyed);
-          run.sourceEventTime(record.timestampMs);
-        }
+          },
+        );
       } else {
         for (const input of batch.inputs) {
           if (input.kind === 'envelope') run.envelope(input.from, input.arrivalMs, input.elements);
@@ -198,53 +202,51 @@ export class StageExecutor {
   }
 
   /**
-   * Decodes JSON and reads event time, then runs the stateless chain: per record with an event time, the
-   * elements it became (none when filtered out or refused).
+   * Decodes JSON and reads event time, then runs the stateless chain: each element a record became goes
+   * to `onElement`, then the record's event time to `onRecord` (none for a record that was refused, or
+   * filtered out before it had one). Returns the highest event time. The hot path of every source stage:
+   * no per-record allocation beyond the elements themselves.
    */
-  private decodeSource(batch: StageBatch, deadLetters: DeadLetter[]): { records: { timestampMs: number; elements: KeyedElement[] }[]; maxEventTimeMs: number } {
+  private decodeSource(batch: StageBatch, deadLetters: DeadLetter[], onRecord: ((timestampMs: number) => void) | undefined, onElement: (e: KeyedElement) => void): number {
     const source = this.stage.input.kind === 'source' ? this.stage.input.source : undefined;
     if (!source || batch.kind !== 'source') throw new Error(`${this.stage.id} is not a source stage`);
+    const eventTime = source.options.eventTime;
+    const pre = this.stage.pre;
     let maxEventTimeMs = NO_WATERMARK;
-    const records: { timestampMs: number; elements: KeyedElement[] }[] = [];
     for (const r of batch.records) {
-      const dead = (reason: string, operator: string): void => {
-        deadLetters.push({ id: recordDeadLetterId({ shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, operator), reason, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024), operator });
-      };
       let value: unknown;
       try {
         value = JSON.parse(r.data);
       } catch (e) {
-        dead(`malformed JSON: ${(e as Error).message}`, 'source');
+        deadLetters.push(sourceDeadLetter(r, `malformed JSON: ${(e as Error).message}`, 'source'));
         continue;
       }
       let ts: unknown;
       try {
-        ts = source.options.eventTime(value);
+        ts = eventTime(value);
       } catch (e) {
-        dead(`eventTime threw: ${(e as Error).message}`, 'source');
+        deadLetters.push(sourceDeadLetter(r, `eventTime threw: ${(e as Error).message}`, 'source'));
         continue;
       }
       if (typeof ts !== 'number' || !Number.isFinite(ts)) {
-        dead(`eventTime gave ${JSON.stringify(ts)}, not a number of epoch ms`, 'source');
+        deadLetters.push(sourceDeadLetter(r, `eventTime gave ${JSON.stringify(ts)}, not a number of epoch ms`, 'source'));
         continue;
       }
       if (ts > maxEventTimeMs) maxEventTimeMs = ts;
-      const elements: KeyedElement[] = [];
-      records.push({ timestampMs: ts, elements });
-      if (this.stage.pre.length === 0) {
-        elements.push({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
-        continue;
+      if (pre.length === 0) {
+        onElement({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
+      } else {
+        const timestampMs = ts;
+        try {
+          runChain(pre, value, (v, subIndex) => onElement({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex }, timestampMs, value: v, key: '' }));
+        } catch (e) {
+          if (!(e instanceof RecordError)) throw e;
+          deadLetters.push(sourceDeadLetter(r, e.message, e.operator));
+        }
       }
-      try {
-        runChain(this.stage.pre, value, (v, subIndex) => {
-          elements.push({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex }, timestampMs: ts, value: v, key: '' });
-        });
-      } catch (e) {
-        if (!(e instanceof RecordError)) throw e;
-        dead(e.message, e.operator);
-      }
+      onRecord?.(ts);
     }
-    return { records, maxEventTimeMs };
+    return maxEventTimeMs;
   }
 
   private keyOf(selector: Parameters<typeof selectKey>[0], e: Element, operator: string, deadLetters: DeadLetter[]): string | undefined {
@@ -285,6 +287,11 @@ export class StageExecutor {
       data: (JSON.stringify(f.value) ?? 'undefined').slice(0, 1024),
     };
   }
+}
+
+/** A source record refused before it became elements: malformed, without an event time, or failed by the chain. */
+function sourceDeadLetter(r: SourceRecord, reason: string, operator: string): DeadLetter {
+  return { id: recordDeadLetterId({ shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, operator), reason, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024), operator };
 }
 
 /** Sets the key of an element this stage created (keyed elements are immutable to everyone else). */

@@ -135,20 +135,22 @@ export class ShardState {
     const wire: Wire = { w: this.watermark };
     if (this.dirtyMarks.size > 0) wire.m = Object.fromEntries([...this.dirtyMarks].map((s) => [s, packPosition(this.marks.get(s)!)]));
     if (this.dirtyInputs.size > 0) wire.i = Object.fromEntries([...this.dirtyInputs].map((s) => [s, packInput(this.inputs.get(s)!)]));
-    if (this.dirtyKeys.size > 0) wire.k = [...this.dirtyKeys].map((key) => this.packKey(key));
+    const keys = this.dirtyKeys.size > 0 ? [...this.dirtyKeys].map((key) => this.packKey(key)) : undefined;
     this.clearDirty();
-    return pack(wire);
+    return pack(wire, keys);
   }
 
   /** Everything, packed: a snapshot. Ends the open batch too. */
   takeSnapshot(): Uint8Array {
     this.clearDirty();
-    return pack({
-      w: this.watermark,
-      m: Object.fromEntries([...this.marks].map(([s, p]) => [s, packPosition(p)])),
-      i: Object.fromEntries([...this.inputs].map(([s, input]) => [s, packInput(input)])),
-      k: [...this.keyed.keys()].map((key) => this.packKey(key)),
-    });
+    return pack(
+      {
+        w: this.watermark,
+        m: Object.fromEntries([...this.marks].map(([s, p]) => [s, packPosition(p)])),
+        i: Object.fromEntries([...this.inputs].map(([s, input]) => [s, packInput(input)])),
+      },
+      [...this.keyed.keys()].map((key) => this.packKey(key)),
+    );
   }
 
   /** The keys log entries changed since the last call (see `appliedKeys`). */
@@ -182,12 +184,14 @@ export class ShardState {
     this.clearDirty();
   }
 
-  private packKey(key: string): WireKey {
+  /** A key as its {@link WireKey}'s JSON text: the value is stringified once, for its size and the entry alike. */
+  private packKey(key: string): string {
     const value = this.keyed.get(key);
+    const json = value === undefined ? undefined : JSON.stringify(value);
     // The size rides along, so a reader learns it without packing every key again.
-    const bytes = value === undefined ? 0 : key.length + JSON.stringify(value).length;
+    const bytes = json === undefined ? 0 : key.length + json.length;
     this.sizeKey(key, bytes);
-    return [key, value === undefined ? null : value, bytes];
+    return `[${JSON.stringify(key)},${json ?? 'null'},${bytes}]`;
   }
 
   private sizeKey(key: string, bytes: number): void {
@@ -214,8 +218,15 @@ interface Wire {
   k?: WireKey[];
 }
 
-/** JSON, then raw deflate: keys and sequence numbers repeat a lot, and DynamoDB bills per started KB. */
-const pack = (wire: Wire): Uint8Array => deflateRawSync(Buffer.from(JSON.stringify(wire)), { level: 6 });
+/**
+ * JSON, then raw deflate: keys and sequence numbers repeat a lot, and DynamoDB bills per started KB. The
+ * keys come as their JSON text already (see `packKey`), spliced in as the `k` array.
+ */
+function pack(wire: Omit<Wire, 'k'>, keys: readonly string[] | undefined): Uint8Array {
+  const head = JSON.stringify(wire);
+  const text = keys ? `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"k":[${keys.join(',')}]}` : head;
+  return deflateRawSync(Buffer.from(text), { level: 6 });
+}
 const unpack = (body: Uint8Array): Wire => JSON.parse(inflateRawSync(body).toString('utf8')) as Wire;
 const packPosition = (p: Position): string => `${p.sequenceNumber}.${p.subIndex}`;
 function unpackPosition(packed: string): Position {
