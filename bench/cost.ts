@@ -1,5 +1,6 @@
 /**
- * Dollars per million events and per idle month for click-counts at 100, 1,000 and 10,000 events/s,
+ * Dollars per million events and per idle month for click-counts at 100, 1,000 and 10,000 events/s (1,000
+ * keys) and at 1,000 events/s with 100,000 keys,
  * from counted calls, beside Amazon Managed Service for Apache Flink running the same job.
  *
  * Usage per second is counted, not guessed: the job's real stage and watermark handlers run on
@@ -12,10 +13,10 @@
  * on an idle job, counted the same way. Prices: bench/prices.ts; arithmetic: bench/cost-model.ts.
  *
  * Assumptions (stated in the result): source shards sized at 800 events/s each (Kinesis takes 1,000
- * records/s per shard), the shuffle stream as many shards as the source (the plan's rule); Lambda batch
+ * records/s per shard), the keyed stage's parallelism sized to the bytes its shuffle stream carries; Lambda batch
  * 500, batching window 1 s, 512 MB, arm64, the measured handler time per invocation; the watermark
- * function 512 MB for 55 s every minute; 1,000 Zipf users; records of ~50 bytes; fire-index (GSI)
- * writes two per window item (created, then removed when fired); state items kept 2 days (TTL).
+ * function 512 MB for 55 s every minute; 1,000 Zipf users (and 100,000 at 1,000 events/s); records of
+ * ~50 bytes; log entries kept 7 days (TTL).
  *
  * `node bin/run-ts.js bench/cost.ts [--quick]`.
  */
@@ -32,22 +33,26 @@ import { simulate, type SimResult } from './lambda-sim';
 import { PRICES, PRICES_CHECKED, PRICES_REGION, SECONDS_PER_MONTH } from './prices';
 import { benchOptions, commandOf, loadavg, readResult, round, sized, table, writeResult } from './run-info';
 import { clickCountsNamed } from './workload';
-import { partitioningFor, shardsFor, timedClicks } from './workload-events';
+import { keyedShardsFor, partitioningFor, SHUFFLE_BYTES_PER_EVENT, shardsFor, timedClicks } from './workload-events';
 
 const options = benchOptions();
-const RATES = [100, 1_000, 10_000];
+/** The issue's points: 100, 1,000 and 10,000 events/s with 1,000 Zipf keys, and 1,000 events/s with 100,000. */
+const POINTS: readonly { eventsPerSec: number; keys: number }[] = [
+  { eventsPerSec: 100, keys: 1_000 },
+  { eventsPerSec: 1_000, keys: 1_000 },
+  { eventsPerSec: 10_000, keys: 1_000 },
+  { eventsPerSec: 1_000, keys: 100_000 },
+];
 /** Virtual seconds of events per rate: enough windows in the steady part. */
 const SECONDS: Record<number, number> = options.quick ? { 100: 30, 1000: 20, 10000: 16 } : { 100: 50, 1000: 30, 10000: 18 };
 const STEADY_FROM_S = sized('BENCH_COST_STEADY_FROM', 10, 10, options);
-const KEYS = 1000;
 const LAMBDA_GB = 0.5;
-/** Fire-index writes per window item: the index entry is created with the item and removed when it fires. */
 /** Log entries expire 7 days after they are written (lib/state/dynamodb/dynamo-log-store.ts). */
 const LOG_RETENTION_S = 7 * 86_400;
 
 let jobs = 0;
 /** click-counts under a fresh name, so each run has its own tables. */
-const clickCounts = (shards: number): JobDefinition => clickCountsNamed(`cost${++jobs}`, shards);
+const clickCounts = (shards: number, keyedShards: number): JobDefinition => clickCountsNamed(`cost${++jobs}`, shards, keyedShards);
 
 /** Counts at one moment of a simulated run. */
 interface Snapshot {
@@ -70,6 +75,11 @@ const diffMeter = (a: DynamoMeterCounts, b: DynamoMeterCounts): DynamoMeterCount
 
 interface Scenario {
   readonly eventsPerSec: number;
+  readonly keys: number;
+  readonly keyedShards: number;
+  /** What the shuffle stream carried per event and per shard (a shard takes 1 MB/s). */
+  readonly shuffleBytesPerEvent: number;
+  readonly shuffleKbPerShardPerSec: number;
   readonly shards: number;
   readonly partitionBy: string;
   readonly steadySeconds: number;
@@ -82,17 +92,18 @@ interface Scenario {
 }
 
 /** Runs one rate on the simulated cadence against dynalite and turns the steady part into usage per second. */
-async function scenario(endpoint: string, eventsPerSec: number): Promise<Scenario> {
+async function scenario(endpoint: string, eventsPerSec: number, keys: number): Promise<Scenario> {
   const shards = shardsFor(eventsPerSec);
-  const definition = clickCounts(shards);
+  const keyedShards = keyedShardsFor(eventsPerSec);
+  const definition = clickCounts(shards, keyedShards);
   const plan = planJob(definition);
   const admin = dynamoClient({ endpoint });
   await Promise.all(tableDefinitions(plan).map((t) => createTable(admin, t)));
   admin.destroy();
   const ddb = dynamoClient({ endpoint });
   const meter = meterDynamo(ddb);
-  const partitionBy = partitioningFor(eventsPerSec, KEYS);
-  const events = timedClicks({ count: eventsPerSec * SECONDS[eventsPerSec]!, keys: KEYS, ratePerSec: eventsPerSec, seed: 11, partitionBy });
+  const partitionBy = partitioningFor(eventsPerSec, keys);
+  const events = timedClicks({ count: eventsPerSec * SECONDS[eventsPerSec]!, keys, ratePerSec: eventsPerSec, seed: 11, partitionBy });
   const first = events[0]!.arrivalMs;
   const last = events[events.length - 1]!.arrivalMs;
   const snaps: Snapshot[] = [];
@@ -150,8 +161,15 @@ async function scenario(endpoint: string, eventsPerSec: number): Promise<Scenari
   const idle = diffMeter(c.meter, d.meter);
   const ticks = d.sim.watermark.ticks - c.sim.watermark.ticks;
   const per1000 = (n: number): number => round((n / steadyEvents) * 1000, 4);
+  const shuffle = streams.find((st) => st.role === 'shuffle');
+  const shuffleBytesPerSec = shuffle ? ((b.sim.streams[shuffle.name]!.bytes - a.sim.streams[shuffle.name]!.bytes) / seconds) : 0;
+  if (shuffle && shuffleBytesPerSec / shuffle.shards > 1_000_000) console.warn(`  the shuffle stream carried ${Math.round(shuffleBytesPerSec / shuffle.shards / 1024)} KB/s per shard, over Kinesis' 1 MB/s: raise SHUFFLE_BYTES_PER_EVENT`);
   return {
     eventsPerSec,
+    keys,
+    keyedShards,
+    shuffleBytesPerEvent: round(shuffleBytesPerSec / eventsPerSec, 4),
+    shuffleKbPerShardPerSec: round(shuffleBytesPerSec / 1024 / (shuffle?.shards ?? 1), 4),
     shards,
     partitionBy,
     steadySeconds: round(seconds, 4),
@@ -222,19 +240,37 @@ function whatIf(s: Scenario, schedule: ReturnType<typeof deployedWatermarkSchedu
   };
 }
 
+/** The state-log issue's cost targets, each with its figure. */
+function targetsOf(rows: readonly { eventsPerSec: number; keys: number; writeUnitsPerWindow: number; shardflow: { monthly: { total: number }; idleMonthly: { total: number } }; flink: { monthly: Record<string, number> } }[]): { target: string; figure: string; met: boolean }[] {
+  const at = (eventsPerSec: number, keys: number) => rows.find((r) => r.eventsPerSec === eventsPerSec && r.keys === keys);
+  const ratio = (r: (typeof rows)[number]): number => round(r.shardflow.monthly.total / r.flink.monthly.total!, 3);
+  const out = rows.map((r) => ({
+    target: `Sustained bill ≤ Managed Flink's at ${r.eventsPerSec.toLocaleString('en-US')} events/s, ${r.keys.toLocaleString('en-US')} keys`,
+    figure: `$${round(r.shardflow.monthly.total, 4)} vs $${round(r.flink.monthly.total!, 4)} a month (${ratio(r)}×)`,
+    met: r.shardflow.monthly.total <= r.flink.monthly.total!,
+  }));
+  const k1 = at(1000, 1000);
+  if (k1) out.push({ target: 'Stretch: ≤ 0.5× Managed Flink at 1,000 events/s', figure: `${ratio(k1)}×`, met: ratio(k1) <= 0.5 });
+  if (k1) out.push({ target: 'DynamoDB write units per (key, window) ≤ 1.3, result included, at 1,000 events/s, 1,000 keys', figure: String(k1.writeUnitsPerWindow), met: k1.writeUnitsPerWindow <= 1.3 });
+  const k10 = at(10_000, 1000);
+  if (k10) out.push({ target: 'DynamoDB write units per (key, window) ≤ 1.1 at 10,000 events/s', figure: String(k10.writeUnitsPerWindow), met: k10.writeUnitsPerWindow <= 1.1 });
+  if (rows[0]) out.push({ target: 'Idle month ≤ $22', figure: `$${round(rows[0].shardflow.idleMonthly.total, 4)}`, met: rows[0].shardflow.idleMonthly.total <= 22 });
+  return out;
+}
+
 const roundBreakdown = (c: CostBreakdown): CostBreakdown => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, round(v, 4)])) as unknown as CostBreakdown;
 
 async function main(): Promise<void> {
   const started = Date.now();
   const load = loadavg();
-  console.log(`cost: click-counts, ${KEYS} Zipf users, at ${RATES.join(', ')} events/s; prices ${PRICES_REGION}, checked ${PRICES_CHECKED}`);
+  console.log(`cost: click-counts at ${POINTS.map((p) => `${p.eventsPerSec} events/s × ${p.keys} keys`).join(', ')} (Zipf); prices ${PRICES_REGION}, checked ${PRICES_CHECKED}`);
   const dynamo = await startDynamo();
   const scenarios: Scenario[] = [];
   try {
-    for (const rate of RATES) {
-      const s = await scenario(dynamo.endpoint, rate);
+    for (const { eventsPerSec: rate, keys } of POINTS) {
+      const s = await scenario(dynamo.endpoint, rate, keys);
       scenarios.push(s);
-      console.log(`  ${rate} events/s on ${s.shards} shard(s): ${s.events.toLocaleString()} steady events; per 1,000 events: ${s.perThousandEvents.wru} WRU (state log ${s.perThousandEvents.logWru}), ${s.perThousandEvents.rru} RRU, ${round((s.usage.lambdaInvocationsPerSec / rate) * 1000, 3)} invocations; handler ms ${JSON.stringify(s.handlerMsPerInvocation)}`);
+      console.log(`  ${rate} events/s, ${keys.toLocaleString()} keys, on ${s.shards} shard(s): ${s.events.toLocaleString()} steady events; per 1,000 events: ${s.perThousandEvents.wru} WRU (state log ${s.perThousandEvents.logWru}, results ${s.perThousandEvents.sinkWrites}), ${s.perThousandEvents.rru} RRU, ${round((s.usage.lambdaInvocationsPerSec / rate) * 1000, 3)} invocations; handler ms ${JSON.stringify(s.handlerMsPerInvocation)}`);
     }
   } finally {
     await dynamo.stop();
@@ -259,8 +295,14 @@ async function main(): Promise<void> {
     const eventsPerMonth = s.eventsPerSec * SECONDS_PER_MONTH;
     return {
       eventsPerSec: s.eventsPerSec,
+      keys: s.keys,
       shards: s.shards,
+      keyedShards: s.keyedShards,
+      shuffleBytesPerEvent: s.shuffleBytesPerEvent,
+      shuffleKbPerShardPerSec: s.shuffleKbPerShardPerSec,
       partitionBy: s.partitionBy,
+      // Every DynamoDB write unit of the job (log entries, coordination, results) per (key, window) result.
+      writeUnitsPerWindow: round(s.perThousandEvents.wru! / s.perThousandEvents.sinkWrites!, 4),
       eventsPerMonth,
       shardflow: {
         monthly: roundBreakdown(busy),
@@ -296,15 +338,17 @@ async function main(): Promise<void> {
       (s0PerSec * SECONDS_PER_MONTH * PRICES.lambdaRequestsPerMillion.usd) / 1e6 +
       r.eventsPerSec * SECONDS_PER_MONTH * ((naiveMsPerRecord ?? 2) / 1000) * LAMBDA_GB * PRICES.lambdaArmGbSecond.usd +
       (r.eventsPerSec * SECONDS_PER_MONTH * PRICES.dynamoWriteRequestUnitsPerMillion.usd) / 1e6;
-    return { eventsPerSec: r.eventsPerSec, monthly: round(monthly, 4), perMillionEvents: round(perMillionEvents(monthly, r.eventsPerSec), 4), handlerMsPerRecord: naiveMsPerRecord ?? null };
+    return { eventsPerSec: r.eventsPerSec, keys: r.keys, monthly: round(monthly, 4), perMillionEvents: round(perMillionEvents(monthly, r.eventsPerSec), 4), handlerMsPerRecord: naiveMsPerRecord ?? null };
   });
 
   console.log(
     `\n${table(
-      ['events/s', 'shards', 'shardflow $/month', '$/M events', 'of which DynamoDB', 'idle $/month', 'Managed Flink $/month', 'Flink $/M events', 'naive $/M events'],
+      ['events/s', 'keys', 'shards', 'WRU per window', 'shardflow $/month', '$/M events', 'of which DynamoDB', 'idle $/month', 'Managed Flink $/month', 'Flink $/M events', 'naive $/M events'],
       rows.map((r, i) => [
         r.eventsPerSec,
+        r.keys,
         r.shards,
+        r.writeUnitsPerWindow,
         round(r.shardflow.monthly.total, 4),
         round(r.shardflow.perMillionEvents, 3),
         `${Math.round(((r.shardflow.monthly.dynamoWrites + r.shardflow.monthly.dynamoReads) / r.shardflow.monthly.total) * 100)} %`,
@@ -331,12 +375,13 @@ async function main(): Promise<void> {
   const file = writeResult('cost', commandOf('cost.ts', options), {
     prices: { checked: PRICES_CHECKED, region: PRICES_REGION, table: PRICES },
     assumptions: {
-      keys: KEYS,
-      sourceShards: 'ceil(events/s ÷ 800): Kinesis takes 1,000 records/s per shard; the shuffle stream has as many shards (the plan)',
+      keys: POINTS.map((p) => p.keys),
+      sourceShards: 'ceil(events/s ÷ 800): Kinesis takes 1,000 records/s per shard',
+      keyedShards: `the keyed stage's .parallelism (its shuffle stream's shards) sized to the bytes it carries, as a user would: ceil(events/s × ${SHUFFLE_BYTES_PER_EVENT} B ÷ 800 KB/s) — envelopes pack many events per record, so a shard's 1 MB/s decides, not its 1,000 records/s; each row records the bytes per event and per shard measured`,
       lambda: 'stage functions: batch 500, batching window 1 s (the plan), 512 MB arm64, billed for the handler time measured per invocation (real handlers, dynalite over loopback, this machine)',
       watermark: '512 MB. While events flow: 55 s loops of a tick a second, each starting its successor (1 s hand-over assumed), plus EventBridge\'s once-a-minute invocations that find the lease held. Idle: one invocation a minute that ticks once, says it sleeps and returns (billed for that tick); a stage function wakes it when data comes back',
-      partitioning: 'producers partition by user unless the busiest Zipf user would exceed 800 records/s on one shard (then at random: at 10,000 events/s), so state items carry a mark per source shard they heard from (larger items: metered)',
-      dynamo: 'request units metered from each request and response; UpdateItem items ≤ 1 KB (checked in bench/writes.ts: state items stay < 300 bytes); fire-index writes: 2 per window item; state kept 2 days; results-table storage (the user\'s data) not included',
+      partitioning: 'producers partition by user unless the busiest Zipf user would exceed 800 records/s on one shard (then at random: at 10,000 events/s)',
+      dynamo: 'request units metered from each request and response (log entries billed per started KB, results, the watermark function\'s lease and log-head reads); log entries kept 7 days (TTL); results-table storage (the user\'s data) not included',
       steady: `counts between ${STEADY_FROM_S} s after the first event and the last event`,
       flink: '1 KPU up to 20,000 events/s (then one per 20,000), plus the orchestration KPU, 50 GB running storage per KPU; the same source stream and the same DynamoDB result writes as shardflow',
       naive: 'the same source stream; one invocation per source batch; one WRU per record; handler time per record measured in bench/writes.ts',
@@ -349,6 +394,7 @@ async function main(): Promise<void> {
     rows,
     naive,
     target: { rule: 'idle cost per month below Managed Flink by ≥ 5×', withSourceStream: idleRow.idleRatio.withSourceStream, jobOnly: idleRow.idleRatio.jobOnly, met: idleRow.idleRatio.withSourceStream >= 5 },
+    targets: targetsOf(rows),
     seconds: Math.round((Date.now() - started) / 1000),
   });
   console.log(`written ${file}`);

@@ -31,6 +31,7 @@ const SECTIONS: readonly Section[] = [
   { name: 'latency', script: 'latency.ts', what: 'watermark passes window end → result readable' },
   { name: 'cost', script: 'cost.ts', what: 'dollars per million events and per idle month vs Managed Flink' },
   { name: 'scale', script: 'scale.ts', what: 'writes and dollars by keys and events/s' },
+  { name: 'catch-up', script: 'catch-up.ts', what: 'keyed batches under a container pool: cache hits and reads; cold loads of 1–100 MB' },
 ];
 
 function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<string> | undefined } {

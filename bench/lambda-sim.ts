@@ -25,7 +25,7 @@ import type { Plan } from '../lib/plan/plan';
 import { planJob } from '../lib/plan/planner';
 import type { WatermarkCoordination } from '../lib/state/coordination';
 import type { ShardLogStore } from '../lib/state/shard-log';
-import { ShardStates } from '../lib/state/shard-states';
+import { ShardStates, type ShardStateCounters } from '../lib/state/shard-states';
 import { performance } from 'node:perf_hooks';
 
 /** Kinesis bills PUT payload units of 25 KB (https://aws.amazon.com/kinesis/data-streams/pricing/). */
@@ -148,6 +148,12 @@ export interface SimSettings {
    * whole life — updates, firing, result — is in the counts. The records' own few writes are too.
    */
   readonly flushAtEnd?: number;
+  /**
+   * Warm containers per stage, each batch going to one of them at random (seeded): Lambda sends a shard's
+   * next batch to any warm container, so a container's cached shard state may be behind the log. Default:
+   * one container per (stage, shard), every cache always current.
+   */
+  readonly containerPool?: { readonly size: number; readonly seed: number };
 }
 
 /** Per stage: invocations, records handed over, and the handlers' wall time. */
@@ -168,6 +174,8 @@ export interface SimResult {
   readonly streams: Record<string, StreamCounts>;
   /** Outputs written to sinks (DynamoDB sink items), as counted by the sink writer. */
   readonly sinkWrites: number;
+  /** Keyed shard states of every container, summed: cache hits, catch-ups, loads and what they read. */
+  readonly stateCache: ShardStateCounters;
 }
 
 /** An event to put on the source stream at a moment of (virtual) time. */
@@ -201,15 +209,28 @@ export async function simulate(
   const kinesis = simKinesisClient(streams, clock);
   const sinks = new SinkWriter(plan, deps.ddb, kinesis, () => {});
   const handlers = new Map<string, (event: KinesisStreamEvent) => Promise<unknown>>();
+  const allStates: ShardStates[] = [];
+  const keyedStates = (states: ShardStates): ShardStates => {
+    allStates.push(states);
+    return states;
+  };
+  let poolSeed = settings.containerPool?.seed ?? 0;
+  const anyContainer = (): number => {
+    // mulberry32: a seeded uniform choice, so runs are repeatable.
+    poolSeed = (poolSeed + 0x6d2b79f5) | 0;
+    let t = Math.imul(poolSeed ^ (poolSeed >>> 15), 1 | poolSeed);
+    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * settings.containerPool!.size);
+  };
   const handlerFor = (i: number, shardId: string): ((event: KinesisStreamEvent) => Promise<unknown>) => {
     const stage = plan.stages[i]!;
-    const container = `${stage.id}/${shardId}`;
+    const container = settings.containerPool ? `${stage.id}/container-${anyContainer()}` : `${stage.id}/${shardId}`;
     let handler = handlers.get(container);
     if (!handler) {
       handler = createStageHandler({
         plan,
         stageId: stage.id,
-        ...(stage.keyed && { states: new ShardStates(deps.logs, { clock }) }),
+        ...(stage.keyed && { states: keyedStates(new ShardStates(deps.logs, { clock })) }),
         coordination: deps.coordination,
         sinks,
         clock,
@@ -330,15 +351,24 @@ export async function simulate(
       watermark: { ...watermark },
       streams: Object.fromEntries([...streams].map(([name, s]) => [name, { ...s.counts }])),
       sinkWrites: sinks.counters.dynamoWrites,
+      stateCache: allStates.reduce((sum, st) => {
+        for (const k of Object.keys(sum) as (keyof ShardStateCounters)[]) sum[k] += st.counters[k];
+        return sum;
+      }, { hits: 0, caughtUp: 0, loads: 0, entriesRead: 0, bytesRead: 0, appends: 0, snapshots: 0, bytesAppended: 0, lostSlots: 0 }),
     };
   }
 }
 
-/** A DynamoDB client for sinks when state is in memory: it counts BatchWriteItem items and stores nothing. */
-export function countingSinkClient(): { client: DynamoDBClient; counts: { batchWriteCalls: number; items: number } } {
-  const counts = { batchWriteCalls: 0, items: 0 };
-  const send = async (command: { input?: { RequestItems?: Record<string, unknown[]> } }): Promise<unknown> => {
-    counts.batchWriteCalls += 1;
+/**
+ * A DynamoDB client for sinks when state is in memory: it counts the items written — window results go
+ * one conditional PutItem each (so an older firing cannot overwrite a newer one), other records and dead
+ * letters by BatchWriteItem — and stores nothing.
+ */
+export function countingSinkClient(): { client: DynamoDBClient; counts: { requests: number; items: number } } {
+  const counts = { requests: 0, items: 0 };
+  const send = async (command: { input?: { RequestItems?: Record<string, unknown[]>; Item?: unknown } }): Promise<unknown> => {
+    counts.requests += 1;
+    if (command.input?.Item) counts.items += 1;
     for (const requests of Object.values(command.input?.RequestItems ?? {})) counts.items += requests.length;
     return { UnprocessedItems: {} };
   };

@@ -24,7 +24,7 @@ import { PRICES, SECONDS_PER_MONTH } from './prices';
 import { benchOptions, commandOf, loadavg, readResult, RESULTS_DIR, round, table, writeResult } from './run-info';
 import { lineChart } from './svg';
 import type { Click } from './workload';
-import { partitioningFor, shardsFor, timedClicks } from './workload-events';
+import { keyedShardsFor, partitioningFor, shardsFor, timedClicks } from './workload-events';
 
 const options = benchOptions();
 const KEYS = [10, 100, 1_000, 10_000, 100_000, 1_000_000];
@@ -34,12 +34,14 @@ const RATE_SWEEP_KEYS = 1_000;
 const SECONDS: Record<number, number> = options.quick ? { 10: 60, 100: 30, 1000: 20, 10000: 14 } : { 10: 120, 100: 60, 1000: 30, 10000: 16 };
 const STEADY_FROM_MS = 10_000;
 
-const definition = (shards: number) =>
+/** click-counts, its keyed stage sized as bench/cost.ts sizes it (to the bytes its shuffle stream carries). */
+const definition = (shards: number, eventsPerSec: number) =>
   job('scale')
     .source(kinesisSource<Click>('scale-clicks', { eventTime: (c) => c.ts, outOfOrderness: '2s', idleAfter: '10s', shards }))
     .keyBy((c) => c.userId)
     .window(tumbling('5s'))
     .sum('clicks')
+    .parallelism(keyedShardsFor(eventsPerSec))
     .sink(dynamoSink('scale-out'));
 
 /** Writes per 1,000 events and what a second of the steady part used. */
@@ -61,7 +63,7 @@ async function point(eventsPerSec: number, keys: number): Promise<Point> {
   const from = events[0]!.arrivalMs + STEADY_FROM_MS;
   const to = events[events.length - 1]!.arrivalMs;
   const marks: { sim: SimResult; writes: typeof logs.counters; sink: number; nowMs: number }[] = [];
-  await simulate(definition(shards), events, { logs, coordination: new MemoryCoordination(), ddb: sinks.client }, {
+  await simulate(definition(shards, eventsPerSec), events, { logs, coordination: new MemoryCoordination(), ddb: sinks.client }, {
     onStep: (nowMs, counts) => {
       const due = marks.length === 0 ? from : marks.length === 1 ? to : Number.POSITIVE_INFINITY;
       if (nowMs >= due) marks.push({ sim: counts(), writes: { ...logs.counters }, sink: sinks.counts.items, nowMs });
@@ -73,7 +75,7 @@ async function point(eventsPerSec: number, keys: number): Promise<Point> {
   const per = (x: number): number => round((x / n) * 1000, 4);
   const items = b.writes.writeUnits - a.writes.writeUnits;
   const sink = b.sink - a.sink;
-  const shuffle = planJob(definition(shards)).stages[1]!.input.stream;
+  const shuffle = planJob(definition(shards, eventsPerSec)).stages[1]!.input.stream;
   const sh = (x: SimResult) => x.streams[shuffle]!;
   return {
     eventsPerSec,
@@ -101,22 +103,22 @@ type CostResult = {
 /** Dollars for a point, with reads and handler time per invocation from the nearest measured rate. */
 function dollars(p: Point, cost: CostResult): { shardflow: number; perMillion: number; flink: number; flinkPerMillion: number; naive: number; naivePerMillion: number } {
   const nearest = [...cost.rows].sort((x, y) => Math.abs(Math.log(x.eventsPerSec / p.eventsPerSec)) - Math.abs(Math.log(y.eventsPerSec / p.eventsPerSec)))[0]!;
-  // Reads follow fired windows (a read per firing, plus the ticks' queries): per window at the nearest
-  // measured rate, or per event where that run fired nothing in its steady part.
-  const windows = nearest.perThousandEvents.sinkWrites ?? 0;
-  const rru = nearest.perThousandEvents.rru ?? 0;
+  // Reads follow keyed batches (each reads the log after its slot) and the watermark function's ticks:
+  // read units per keyed invocation at the nearest measured rate.
+  const nearestKeyedInvocations = nearest.perThousandEvents['s1:invocations'] ?? 0;
+  const rruPerKeyedInvocation = nearestKeyedInvocations > 0 ? (nearest.perThousandEvents.rru ?? 0) / nearestKeyedInvocations : 0;
   const gbSecondsPerSec = Object.entries(p.perSec.invocations).reduce((n, [id, inv]) => n + (inv * (nearest.handlerMsPerInvocation[id] ?? 0)) / 1000, 0) * 0.5;
   const source: StreamUsage = { name: 'source', role: 'source', shards: p.shards, putPayloadUnitsPerSec: p.eventsPerSec, billedKbPerSec: p.eventsPerSec };
   const usage: JobUsage = {
     eventsPerSec: p.eventsPerSec,
-    streams: [source, { name: 'shuffle', role: 'shuffle', shards: p.shards, putPayloadUnitsPerSec: p.perSec.shufflePutPayloadUnits, billedKbPerSec: p.perSec.shuffleKb }],
+    streams: [source, { name: 'shuffle', role: 'shuffle', shards: keyedShardsFor(p.eventsPerSec), putPayloadUnitsPerSec: p.perSec.shufflePutPayloadUnits, billedKbPerSec: p.perSec.shuffleKb }],
     lambdaInvocationsPerSec: Object.values(p.perSec.invocations).reduce((a, b) => a + b, 0),
     lambdaGbSecondsPerSec: gbSecondsPerSec,
-    // A state item carries a mark per source shard it heard from: its write units per write as measured
-    // at the nearest rate (same partitioning rule) on dynalite.
+    // Log entries billed per started KB (counted by the store), and one write per result.
     wruPerSec: p.perSec.stateItemWrites + p.perSec.otherWriteUnits,
-    rruPerSec: windows > 0.1 ? p.perSec.sinkWrites * (rru / windows) : (p.eventsPerSec * rru) / 1000,
-    storageGb: (p.perSec.sinkWrites * 2 * 86_400 * 300) / 1e9,
+    rruPerSec: (p.perSec.invocations.s1 ?? 0) * rruPerKeyedInvocation,
+    // Log entries live 7 days (TTL); a write unit is at most 1 KB stored.
+    storageGb: (p.perSec.stateItemWrites * 1024 * 7 * 86_400) / 1e9,
   };
   const shardflow = shardflowMonthly(usage, cost.schedule).total;
   const flink = flinkMonthly({ kpus: flinkKpusFor(p.eventsPerSec), source, sinkWruPerSec: p.perSec.sinkWrites }).total;

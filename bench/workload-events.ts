@@ -39,3 +39,16 @@ export function timedClicks(opts: { count: number; keys: number; ratePerSec: num
  * (https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html); sized at 80 % of it.
  */
 export const shardsFor = (eventsPerSec: number): number => Math.max(1, Math.ceil(eventsPerSec / 800));
+
+/**
+ * Bytes one click takes on the shuffle stream, inside an envelope (key, origin, event time, the record):
+ * measured by bench/cost.ts (shuffle KB/s ÷ events/s), which checks it on every run.
+ */
+export const SHUFFLE_BYTES_PER_EVENT = 140;
+
+/**
+ * The keyed stage's parallelism as a user would size it (the plan's default is the source's shard count):
+ * its input stream carries envelopes, many events per record, so bytes decide — a shard takes 1 MB/s, and
+ * 800 KB/s leaves a margin.
+ */
+export const keyedShardsFor = (eventsPerSec: number): number => Math.max(1, Math.ceil((eventsPerSec * SHUFFLE_BYTES_PER_EVENT) / (800 * 1024)));

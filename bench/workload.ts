@@ -55,12 +55,16 @@ export function summary(samples: number[]): { median: number; min: number; max: 
   return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s[s.length - 1]! };
 }
 
-/** examples/click-counts.ts under the name `name` (its own streams and tables), on `shards` source shards. */
-export function clickCountsNamed(name: string, shards: number): JobDefinition {
+/**
+ * examples/click-counts.ts under the name `name` (its own streams and tables), on `shards` source shards;
+ * the keyed stage on `keyedShards` (its `.parallelism`), by default as many as the source.
+ */
+export function clickCountsNamed(name: string, shards: number, keyedShards = shards): JobDefinition {
   return job(name)
     .source(kinesisSource<Click>(`${name}-clicks`, { eventTime: (c) => c.ts, outOfOrderness: '2s', idleAfter: '10s', shards }))
     .keyBy((c) => c.userId)
     .window(tumbling('5s'))
     .sum('clicks')
+    .parallelism(keyedShards)
     .sink(dynamoSink(`${name}-out`));
 }
