@@ -1,7 +1,9 @@
-import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { ListShardsCommand, PutRecordsCommand, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { kinesisClient, resolveEndpoint, sqsClient } from '../io/aws-clients';
-import { readFailedRecords, RecordsExpiredError } from '../io/failed-records';
+import { decodeShuffleRecord, encodeEnvelopes } from '../io/envelope';
+import { readFailedRecords, RecordsExpiredError, type FailedRange } from '../io/failed-records';
+import { decodeRedrivenSourceRecord, encodeRedrivenSourceRecord, isRedriveInput, redriveInputOf } from '../io/redrive';
 import type { KinesisFailureRecord } from '../local/esm/types';
 import { failureQueueName, type Plan, type Stage } from '../plan/plan';
 import { planJob } from '../plan/planner';
@@ -14,7 +16,7 @@ import { loadJob } from './load-job';
  * edge) or, with `--deployed`, the deployment's — with why, the shard and the sequence range. With
  * `--redrive`, each batch's records are read back from the stream (while it still holds them) and fed
  * to the stage again through its stream, so the stage function takes them like any batch, exactly
- * once; the batch then leaves the queue. One that cannot be redriven stays, with the reason printed.
+ * once — a source stage's and a keyed stage's alike; the batch then leaves the queue. One that cannot be redriven stays, with the reason printed.
  */
 export async function failures(argv: readonly string[], out: (line: string) => void = console.log): Promise<number> {
   const args = parseArgs(argv, ['redrive']);
@@ -116,17 +118,15 @@ const PUT_RECORDS_MAX = 500;
 
 /**
  * Reads a failed batch back from its stream and writes its records onto that stream again, so they
- * reach the stage function through the event source mapping like any batch — exactly once, by the
- * same machinery as any record. Invoking the function with the records at their old positions would
- * do nothing: the stage commits its progress per shard by position, and the mapping carried it past
- * the discarded records, so the stage takes them for a replay of what it has done.
+ * reach the stage function through the event source mapping like any batch. Put back at their old
+ * positions they would be taken for replays (the mapping carried the stage past them), so each comes
+ * back under an input of its own named after the failed batch (lib/io/redrive.ts): a source record
+ * wrapped with its position, an envelope re-addressed; markers and ticks, which only said where time
+ * was then, are left out. Redriving the same batch twice — an interrupted run, run again — is then a
+ * replay the stage drops: exactly once.
  */
 async function redriveBatch(clients: { kinesis: KinesisClient }, stage: Stage, record: KinesisFailureRecord): Promise<{ ok: boolean; detail: string }> {
   const batch = record.KinesisBatchInfo;
-  if (stage.input.kind === 'shuffle') {
-    // Envelopes name the positions of the source records inside them, which this stage's marks have passed.
-    return { ok: false, detail: `stage ${stage.id} reads envelopes from the shuffle stream ${stage.input.stream}, and the positions they carry are behind what its shards have applied: they cannot be redriven yet (the stage would take them for a replay)` };
-  }
   let records;
   try {
     records = await readFailedRecords(clients.kinesis, batch);
@@ -134,7 +134,9 @@ async function redriveBatch(clients: { kinesis: KinesisClient }, stage: Stage, r
     if (e instanceof RecordsExpiredError) return { ok: false, detail: e.message };
     throw e;
   }
-  let pending = records.map((r) => ({ Data: r.Data!, PartitionKey: r.PartitionKey! }));
+  const entries = stage.input.kind === 'source' ? redrivenSourceRecords(records, batch) : await redrivenEnvelopes(clients.kinesis, records, batch);
+  if (entries.length === 0) return { ok: true, detail: `nothing to redrive: the batch held only markers and ticks (${records.length} record(s))` };
+  let pending = entries;
   const positions: string[] = [];
   for (let attempt = 1; pending.length > 0; attempt++) {
     const chunk = pending.slice(0, PUT_RECORDS_MAX);
@@ -145,5 +147,38 @@ async function redriveBatch(clients: { kinesis: KinesisClient }, stage: Stage, r
     // Throttled entries (ProvisionedThroughputExceeded) are put again after a pause.
     if (refused.length > 0) await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
   }
-  return { ok: true, detail: `${records.length} record(s) put on ${batch.streamArn.slice(batch.streamArn.lastIndexOf('/') + 1)} again (${positions[0]}${positions.length > 1 ? ` … ${positions[positions.length - 1]}` : ''}); stage ${stage.id} takes them like any batch` };
+  const what = stage.input.kind === 'source' ? 'record(s)' : `envelope(s) of the ${records.length} record(s)`;
+  return { ok: true, detail: `${entries.length} ${what} put on ${batch.streamArn.slice(batch.streamArn.lastIndexOf('/') + 1)} again (${positions[0]}${positions.length > 1 ? ` … ${positions[positions.length - 1]}` : ''}); stage ${stage.id} takes them like any batch, once` };
+}
+
+type PutEntry = { Data: Uint8Array; PartitionKey: string; ExplicitHashKey?: string };
+
+/** Source records, each wrapped with its input and position; one that is a redrive's already keeps its own. */
+function redrivenSourceRecords(records: readonly _Record[], batch: FailedRange): PutEntry[] {
+  const input = redriveInputOf(batch.shardId, batch.shardId, batch.startSequenceNumber);
+  return records.map((r) => {
+    const text = Buffer.from(r.Data!).toString('utf8');
+    // Same partition key: a source partitionedBy its key routes the record to the same keyed shard.
+    return { Data: decodeRedrivenSourceRecord(text) ? r.Data! : encodeRedrivenSourceRecord(input, r.SequenceNumber!, text), PartitionKey: r.PartitionKey! };
+  });
+}
+
+/** A shuffle stream's envelopes, re-addressed from their redrive's input, onto the shard they failed on. */
+async function redrivenEnvelopes(kinesis: KinesisClient, records: readonly _Record[], batch: FailedRange): Promise<PutEntry[]> {
+  const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamARN: batch.streamArn }));
+  const shard = Shards.find((s) => s.ShardId === batch.shardId);
+  if (!shard?.HashKeyRange?.StartingHashKey) throw new Error(`${batch.shardId} is not a shard of ${batch.streamArn}`);
+  const entries: PutEntry[] = [];
+  for (const r of records) {
+    let decoded;
+    try {
+      decoded = decodeShuffleRecord(Buffer.from(r.Data!));
+    } catch {
+      continue; // unreadable: the stage dead-lettered it the first time, with the reason
+    }
+    if (decoded.kind !== 'envelope') continue;
+    const input = isRedriveInput(decoded.from) ? decoded.from : redriveInputOf(decoded.from, batch.shardId, batch.startSequenceNumber);
+    for (const data of encodeEnvelopes(input, decoded.elements)) entries.push({ Data: data, PartitionKey: input, ExplicitHashKey: shard.HashKeyRange.StartingHashKey });
+  }
+  return entries;
 }

@@ -2,6 +2,7 @@ import type { Stage } from '../plan/plan';
 import { recordDeadLetterId, type DeadLetter } from '../runtime/records';
 import type { ShuffleInput, SourceRecord, StageBatch } from '../runtime/stage-executor';
 import { decodeShuffleRecord } from './envelope';
+import { decodeRedrivenSourceRecord } from './redrive';
 
 /** The parts of Lambda's Kinesis event that a stage reads (aws-lambda's KinesisStreamEvent). */
 export interface KinesisStreamEvent {
@@ -40,11 +41,12 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: 
     return false;
   });
   if (stage.input.kind === 'source') {
-    const records: SourceRecord[] = readable.map((r) => ({
-      shardId: shardOf(r),
-      sequenceNumber: r.kinesis.sequenceNumber,
-      data: Buffer.from(r.kinesis.data, 'base64').toString('utf8'),
-    }));
+    const records: SourceRecord[] = readable.map((r) => {
+      const data = Buffer.from(r.kinesis.data, 'base64').toString('utf8');
+      // A redriven record comes back under its redrive's input, at the position it had (lib/io/redrive.ts).
+      const redriven = decodeRedrivenSourceRecord(data);
+      return redriven ? { shardId: redriven.input, sequenceNumber: redriven.sequenceNumber, data: redriven.data } : { shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, data };
+    });
     return { batch: { kind: 'source', shardId, records }, deadLetters };
   }
   const inputs: ShuffleInput[] = [];

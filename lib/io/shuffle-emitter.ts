@@ -1,6 +1,7 @@
 import type { KeyedElement } from '../runtime/records';
 import { encodeEnvelopes, encodeMarker } from './envelope';
 import type { KinesisWriter } from './kinesis-writer';
+import { isRedriveInput } from './redrive';
 import { shardForKey, type ShardRange } from './shard-map';
 
 /**
@@ -11,17 +12,21 @@ import { shardForKey, type ShardRange } from './shard-map';
  */
 export async function emitShuffle(writer: KinesisWriter, fromShard: string, elements: readonly KeyedElement[], watermarkMs: number): Promise<{ envelopes: number; markers: number }> {
   const shards = await writer.openShards();
-  const byShard = new Map<ShardRange, KeyedElement[]>();
+  // Per sender and destination shard: a redriven record's elements go under its redrive's input, whose
+  // positions are its own (lib/io/redrive.ts); everything else under this shard.
+  const chainsBy = new Map<string, { from: string; shard: ShardRange; list: KeyedElement[] }>();
   const routeOf = new Map<string, ShardRange>();
   for (const e of elements) {
     let shard = routeOf.get(e.key);
     if (!shard) routeOf.set(e.key, (shard = shardForKey(shards, e.key)));
-    let list = byShard.get(shard);
-    if (!list) byShard.set(shard, (list = []));
-    list.push(e);
+    const from = isRedriveInput(e.origin.shardId) ? e.origin.shardId : fromShard;
+    const id = `${from} ${shard.shardId}`;
+    let chain = chainsBy.get(id);
+    if (!chain) chainsBy.set(id, (chain = { from, shard, list: [] }));
+    chain.list.push(e);
   }
-  const chains = [...byShard].map(([shard, list]) =>
-    encodeEnvelopes(fromShard, list).map((data) => ({ partitionKey: fromShard, data, explicitHashKey: shard.startingHashKey.toString() })),
+  const chains = [...chainsBy.values()].map(({ from, shard, list }) =>
+    encodeEnvelopes(from, list).map((data) => ({ partitionKey: fromShard, data, explicitHashKey: shard.startingHashKey.toString() })),
   );
   await writer.put(chains);
   const data = encodeMarker(fromShard, watermarkMs);

@@ -1,5 +1,6 @@
 import { selectKey } from '../api/source';
 import type { Plan, Stage } from '../plan/plan';
+import { isRedriveInput } from '../io/redrive';
 import { hashKeyOf } from '../io/shard-map';
 import type { LogId } from '../state/shard-log';
 import type { ShardState } from '../state/shard-state';
@@ -140,9 +141,10 @@ export class StageExecutor {
         this.decodeSource(
           batch,
           deadLetters,
-          (timestampMs) => {
-            run.sourceElements(batch.shardId, keyed);
-            run.sourceEventTime(timestampMs);
+          (timestampMs, record) => {
+            // A redriven record is applied under its redrive's input and moves no watermark (lib/io/redrive.ts).
+            run.sourceElements(record.shardId, keyed);
+            if (!isRedriveInput(record.shardId)) run.sourceEventTime(timestampMs);
             keyed = [];
           },
           (e) => {
@@ -204,10 +206,10 @@ export class StageExecutor {
   /**
    * Decodes JSON and reads event time, then runs the stateless chain: each element a record became goes
    * to `onElement`, then the record's event time to `onRecord` (none for a record that was refused, or
-   * filtered out before it had one). Returns the highest event time. The hot path of every source stage:
+   * filtered out before it had one). Returns the highest event time (a redriven record's aside). The hot path of every source stage:
    * no per-record allocation beyond the elements themselves.
    */
-  private decodeSource(batch: StageBatch, deadLetters: DeadLetter[], onRecord: ((timestampMs: number) => void) | undefined, onElement: (e: KeyedElement) => void): number {
+  private decodeSource(batch: StageBatch, deadLetters: DeadLetter[], onRecord: ((timestampMs: number, record: SourceRecord) => void) | undefined, onElement: (e: KeyedElement) => void): number {
     const source = this.stage.input.kind === 'source' ? this.stage.input.source : undefined;
     if (!source || batch.kind !== 'source') throw new Error(`${this.stage.id} is not a source stage`);
     const eventTime = source.options.eventTime;
@@ -232,7 +234,8 @@ export class StageExecutor {
         deadLetters.push(sourceDeadLetter(r, `eventTime gave ${JSON.stringify(ts)}, not a number of epoch ms`, 'source'));
         continue;
       }
-      if (ts > maxEventTimeMs) maxEventTimeMs = ts;
+      // A redriven record is old: it moves no watermark.
+      if (ts > maxEventTimeMs && !isRedriveInput(r.shardId)) maxEventTimeMs = ts;
       if (pre.length === 0) {
         onElement({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
       } else {
@@ -244,7 +247,7 @@ export class StageExecutor {
           deadLetters.push(sourceDeadLetter(r, e.message, e.operator));
         }
       }
-      onRecord?.(ts);
+      onRecord?.(ts, r);
     }
     return maxEventTimeMs;
   }

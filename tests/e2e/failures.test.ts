@@ -32,6 +32,26 @@ export default job('poison-clicks')
   .sink(dynamoSink('click-counts'));
 `;
 
+/** The same job with the poison in the keyed stage: its window function kills the process on that record. */
+const keyedPoisonSource = (poisoned: boolean): string => `import { dynamoSink, job, kinesisSource, tumbling } from 'shardflow';
+type Click = { userId: string; clicks: number; ts: number; poison?: boolean };
+export default job('poison-keyed')
+  .source(kinesisSource<Click>('poison-keyed-in', { eventTime: (c) => c.ts, outOfOrderness: '2s', idleAfter: '10s' }))
+  .keyBy((c) => c.userId)
+  .window(tumbling('5s'))
+  .allowedLateness('10m')
+  .aggregate({
+    create: () => ({ clicks: 0 }),
+    add: (a: { clicks: number }, c: Click) => {
+      ${poisoned ? 'if (c.poison) process.exit(13);' : ''}
+      return { clicks: a.clicks + c.clicks };
+    },
+    merge: (a: { clicks: number }, b: { clicks: number }) => ({ clicks: a.clicks + b.clicks }),
+    result: (a: { clicks: number }) => a,
+  })
+  .sink(dynamoSink('keyed-counts'));
+`;
+
 let dir: string;
 const runtimes: DevRuntime[] = [];
 beforeEach(() => {
@@ -51,6 +71,16 @@ async function shardflow(args: readonly string[]): Promise<{ code: number; stdou
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
+}
+
+/** Stops the poisoned runtime, starts the fixed job on the same data, and runs `failures --redrive` (which must succeed). */
+async function fixAndRedrive(poisoned: DevRuntime, fixed: Parameters<typeof DevRuntime.start>[0], endpoint: readonly string[]): Promise<{ code: number; stdout: string }> {
+  await poisoned.stop();
+  runtimes.splice(runtimes.indexOf(poisoned), 1);
+  runtimes.push(await DevRuntime.start(fixed));
+  const redrive = await shardflow(['failures', fixed.jobFile, '--redrive', ...endpoint]);
+  expect(redrive).toMatchObject({ code: 0 });
+  return redrive;
 }
 
 test('a poison record exhausts its retries, `shardflow failures` shows it, and after the fix `--redrive` brings its effect in once', async () => {
@@ -89,13 +119,7 @@ test('a poison record exhausts its retries, `shardflow failures` shows it, and a
   expect((await shardflow(['failures', poisonedJob, '--stage', 's0', ...endpoint])).stdout).toContain(put.SequenceNumber!);
 
   // The fix: the job without the crash, restarted on the same data (streams, tables, checkpoints, queue).
-  await first.stop();
-  runtimes.splice(runtimes.indexOf(first), 1);
-  const second = await DevRuntime.start({ ...options, jobFile: fixedJob });
-  runtimes.push(second);
-
-  const redrive = await shardflow(['failures', fixedJob, '--redrive', ...endpoint]);
-  expect(redrive).toMatchObject({ code: 0 });
+  const redrive = await fixAndRedrive(first, { ...options, jobFile: fixedJob }, endpoint);
   expect(redrive.stdout).toContain(put.SequenceNumber!);
   expect(redrive.stdout).toMatch(/redriven: 1 record\(s\) put on poison-clicks-in again \(shardId-\d+\/\d+\); stage s0 takes them like any batch/);
   const after = await shardflow(['failures', fixedJob, ...endpoint]);
@@ -108,6 +132,40 @@ test('a poison record exhausts its retries, `shardflow failures` shows it, and a
   expect(expected.find(([key, start]) => key === poison.userId && start === poisonWindow)).toBeDefined();
   await until('the results to equal sqlite3\'s', async () => JSON.stringify(await scanResults(port, 'click-counts')) === JSON.stringify(expected), 120_000).catch(() => undefined);
   expect(await scanResults(port, 'click-counts')).toEqual(expected);
+});
+
+test('a keyed stage\'s failed batch (an envelope of many keys) is redriven once: the envelope comes back under an input of its own, and every element of it counts once', async () => {
+  const port = await freePort();
+  const poisonedJob = path.join(dir, 'poison-keyed.ts');
+  const fixedJob = path.join(dir, 'poison-keyed-fixed.ts');
+  fs.writeFileSync(poisonedJob, keyedPoisonSource(true));
+  fs.writeFileSync(fixedJob, keyedPoisonSource(false));
+  const options = { port, dataDir: path.join(dir, 'data'), batch: { maxRetryAttempts: 1 } };
+  const endpoint = ['--endpoint', `http://localhost:${port}`];
+
+  const first = await DevRuntime.start({ ...options, jobFile: poisonedJob });
+  runtimes.push(first);
+  const events = clickEvents(240, 6, 12);
+  const poison = { userId: 'user-3', clicks: 5, ts: events[100]!.ts, poison: true };
+  await putWithCli(port, 'poison-keyed-in', [...events.slice(0, 100), poison, ...events.slice(100)], dir);
+
+  // The keyed stage gives up on the envelope holding the poison record (with the other records of its source batch).
+  let listing = '';
+  await until('shardflow failures to show the keyed stage\'s failed batch', async () => {
+    const r = await shardflow(['failures', poisonedJob, '--stage', 's1', ...endpoint]);
+    listing = r.stdout;
+    return r.code === 0 && /^s1 {2}/m.test(listing);
+  });
+  expect(listing.trim()).toMatch(/^s1 {2}shardId-\d+ {2}\d+\.\.\d+ {2}1 record\(s\) {2}RetryAttemptsExhausted after \d+ invocation\(s\) \(function error: Unhandled\)/);
+  await until('the rest of the stream to be processed', async () => first.idle());
+  const redrive = await fixAndRedrive(first, { ...options, jobFile: fixedJob }, endpoint);
+  expect(redrive.stdout).toMatch(/redriven: 1 envelope\(s\) of the 1 record\(s\) put on poison-keyed-s1 again \(shardId-\d+\/\d+\); stage s1 takes them like any batch, once/);
+
+  // Every event, the poison record's clicks included once — late firings within the allowed lateness.
+  const all = [...events, { userId: poison.userId, clicks: poison.clicks, ts: poison.ts }];
+  const expected = await sqliteClickCounts(all, Math.max(...all.map((e) => e.ts)) - OUT_OF_ORDERNESS_MS - 1, dir);
+  await until('the results to equal sqlite3\'s', async () => JSON.stringify(await scanResults(port, 'keyed-counts')) === JSON.stringify(expected), 120_000).catch(() => undefined);
+  expect(await scanResults(port, 'keyed-counts')).toEqual(expected);
 });
 
 describe('a mistake gets one clear line and exit code 2', () => {

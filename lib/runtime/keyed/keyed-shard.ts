@@ -1,3 +1,4 @@
+import { isRedriveInput } from '../../io/redrive';
 import type { ShardState } from '../../state/shard-state';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../../time/watermark';
 import { comparePositions, type Element, type KeyedElement, type Output } from '../records';
@@ -84,7 +85,8 @@ export class KeyedShardRun implements OperatorContext {
    * `from` were applied already (a retried upstream batch sends them again) and are skipped.
    */
   envelope(from: string, arrivalMs: number, elements: readonly KeyedElement[]): void {
-    this.heard(from, arrivalMs, NO_WATERMARK);
+    // A redrive's input is no upstream shard: it holds no watermark and is never heard from again.
+    if (!isRedriveInput(from)) this.heard(from, arrivalMs, NO_WATERMARK);
     this.applyElements(from, elements);
   }
 
