@@ -238,7 +238,7 @@ function constantText(e: CallExpr, index: number): string {
 
 function constantNumber(e: CallExpr, index: number): number {
   const a = e.args[index];
-  if (a?.kind !== 'literal' || typeof a.value !== 'number') throw sqlError(`${e.name} needs a whole number as its argument ${index + 1}`, a?.pos ?? e.pos);
+  if (a?.kind !== 'literal' || typeof a.value !== 'number') throw sqlError(`${e.name} takes a literal whole number as argument ${index + 1}, as in ROUND(x, 2)`, a?.pos ?? e.pos);
   return a.value;
 }
 
