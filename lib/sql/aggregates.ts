@@ -2,11 +2,14 @@
  * The select list's aggregates as one Flink AggregateFunction over the group: the accumulator holds the
  * group's key values and one state per aggregate, as JSON data (any state store can keep it). COUNT,
  * SUM, MIN, MAX and AVG ignore NULLs as SQL does; DISTINCT keeps the set of values seen, so it is not
- * additive — the store reads, modifies and writes it under a version condition.
+ * additive — the store reads, modifies and writes it under a version condition. A DECIMAL argument
+ * arrives and is kept as its text ('1904.984') and summed exactly; FILTER (WHERE …) has already decided,
+ * before the shuffle, which rows an aggregate skips.
  */
 import type { AggregateFunction } from '../api/functions';
-import { compareValues } from './expressions';
+import { avgType, decimalArithmetic, decimalText, fit, parseDecimal, sumType, type DecimalType } from './decimal';
 import type { SqlValue } from './types';
+import { compareValues, type Typed } from './values';
 
 export type AggregateName = 'COUNT' | 'SUM' | 'MIN' | 'MAX' | 'AVG';
 
@@ -16,16 +19,19 @@ export interface AggregateCall {
   /** COUNT(*): counts rows, NULL or not. */
   readonly star: boolean;
   readonly distinct: boolean;
+  /** The argument's decimal type when it is a DECIMAL: values are its text, added exactly. */
+  readonly decimal?: DecimalType | undefined;
 }
 
-/** What crosses the shuffle for a grouped query: the group key values and each aggregate's argument. */
+/** What crosses the shuffle for a grouped query: the group key values, each aggregate's argument, and the aggregates whose FILTER left the row out. */
 export interface GroupedRow {
   readonly g: SqlValue[];
   readonly v: SqlValue[];
+  readonly skip?: number[];
 }
 
 type DistinctValues = Record<string, SqlValue>;
-type AggregateState = SqlValue | [number, number] | DistinctValues;
+type AggregateState = SqlValue | [SqlValue, number] | DistinctValues;
 
 /** A group's window state: JSON data, so any state store can keep it. */
 export interface GroupAccumulator {
@@ -40,16 +46,65 @@ export interface GroupResult {
   readonly $a: SqlValue[];
 }
 
-const initial = (call: AggregateCall): AggregateState => (call.distinct ? {} : call.fn === 'COUNT' ? 0 : call.fn === 'AVG' ? [0, 0] : null);
+/** An aggregate's result type: COUNT is BIGINT; SUM and AVG of a DECIMAL follow Flink (DECIMAL(38, s), DECIMAL(38, max(6, s))); AVG of other numbers is a DOUBLE. */
+export function aggregateResultType(call: AggregateCall, arg: Typed): Typed {
+  switch (call.fn) {
+    case 'COUNT':
+      return { type: 'INT', decimal: { precision: 19, scale: 0 } };
+    case 'AVG':
+      return call.decimal ? { type: 'DECIMAL', decimal: avgType(call.decimal) } : { type: 'DOUBLE' };
+    case 'SUM':
+      if (call.decimal) return { type: 'DECIMAL', decimal: sumType(call.decimal) };
+      return arg.type === 'NULL' ? { type: 'DOUBLE' } : arg;
+    default:
+      return arg.type === 'NULL' ? { type: 'DOUBLE' } : arg;
+  }
+}
 
-const better = (fn: 'MIN' | 'MAX', a: SqlValue, b: SqlValue): SqlValue => {
+/** Adds and compares values: numbers as numbers, decimals exactly through their text. */
+interface Arithmetic {
+  add(a: SqlValue, b: SqlValue): SqlValue;
+  compare(a: SqlValue, b: SqlValue): number;
+  /** The mean of a sum over a count (as the result type's value). */
+  mean(sum: SqlValue, count: number): SqlValue;
+}
+
+const numbers: Arithmetic = {
+  add: (a, b) => (a as number) + (b as number),
+  compare: compareValues,
+  mean: (sum, count) => (sum as number) / count,
+};
+
+function decimals(t: DecimalType): Arithmetic {
+  const sum = sumType(t);
+  const mean = avgType(t);
+  const value = (v: SqlValue): bigint => parseDecimal(v as string, t.scale)!;
+  return {
+    add: (a, b) => {
+      const total = fit(value(a) + value(b), sum);
+      // Past 38 digits the sum is NULL, as Flink's SUM of a DECIMAL overflows.
+      return total === null ? null : decimalText(total, t.scale);
+    },
+    compare: (a, b) => compareValues(value(a), value(b)),
+    mean: (s, count) => {
+      const m = decimalArithmetic('/', value(s), sum, BigInt(count), { precision: 20, scale: 0 }, mean);
+      return m === null ? null : decimalText(m, mean.scale);
+    },
+  };
+}
+
+const initial = (call: AggregateCall): AggregateState => (call.distinct ? {} : call.fn === 'COUNT' ? 0 : call.fn === 'AVG' ? [null, 0] : null);
+
+const better = (fn: 'MIN' | 'MAX', math: Arithmetic, a: SqlValue, b: SqlValue): SqlValue => {
   if (a === null) return b;
   if (b === null) return a;
-  const c = compareValues(a, b);
+  const c = math.compare(a, b);
   return fn === 'MIN' ? (c <= 0 ? a : b) : c >= 0 ? a : b;
 };
 
-function step(call: AggregateCall, state: AggregateState, value: SqlValue): AggregateState {
+const plus = (math: Arithmetic, a: SqlValue, b: SqlValue): SqlValue => (a === null ? b : b === null ? a : math.add(a, b));
+
+function step(call: AggregateCall, math: Arithmetic, state: AggregateState, value: SqlValue): AggregateState {
   if (call.fn === 'COUNT' && call.star) return (state as number) + 1;
   if (value === null) return state;
   if (call.distinct) return { ...(state as DistinctValues), [JSON.stringify(value)]: value };
@@ -57,63 +112,67 @@ function step(call: AggregateCall, state: AggregateState, value: SqlValue): Aggr
     case 'COUNT':
       return (state as number) + 1;
     case 'SUM':
-      return state === null ? value : (state as number) + (value as number);
+      return plus(math, state as SqlValue, value);
     case 'MIN':
     case 'MAX':
-      return better(call.fn, state as SqlValue, value);
+      return better(call.fn, math, state as SqlValue, value);
     case 'AVG': {
-      const [sum, count] = state as [number, number];
-      return [sum + (value as number), count + 1];
+      const [sum, count] = state as [SqlValue, number];
+      return [plus(math, sum, value), count + 1];
     }
   }
 }
 
-function combine(call: AggregateCall, a: AggregateState, b: AggregateState): AggregateState {
+function combine(call: AggregateCall, math: Arithmetic, a: AggregateState, b: AggregateState): AggregateState {
   if (call.distinct) return { ...(a as DistinctValues), ...(b as DistinctValues) };
   switch (call.fn) {
     case 'COUNT':
       return (a as number) + (b as number);
     case 'SUM':
-      return a === null ? b : b === null ? a : (a as number) + (b as number);
+      return plus(math, a as SqlValue, b as SqlValue);
     case 'MIN':
     case 'MAX':
-      return better(call.fn, a as SqlValue, b as SqlValue);
+      return better(call.fn, math, a as SqlValue, b as SqlValue);
     case 'AVG': {
-      const [s1, n1] = a as [number, number];
-      const [s2, n2] = b as [number, number];
-      return [s1 + s2, n1 + n2];
+      const [s1, n1] = a as [SqlValue, number];
+      const [s2, n2] = b as [SqlValue, number];
+      return [plus(math, s1, s2), n1 + n2];
     }
   }
 }
 
-function final(call: AggregateCall, state: AggregateState): SqlValue {
+function final(call: AggregateCall, math: Arithmetic, state: AggregateState): SqlValue {
   if (call.distinct) {
     const values = Object.values(state as DistinctValues);
     switch (call.fn) {
       case 'COUNT':
         return values.length;
       case 'SUM':
-        return values.length === 0 ? null : values.reduce<number>((s, v) => s + (v as number), 0);
+        return values.reduce<SqlValue>((s, v) => plus(math, s, v), null);
       case 'AVG':
-        return values.length === 0 ? null : values.reduce<number>((s, v) => s + (v as number), 0) / values.length;
+        return values.length === 0 ? null : math.mean(values.reduce<SqlValue>((s, v) => plus(math, s, v), null), values.length);
       case 'MIN':
       case 'MAX':
-        return values.reduce<SqlValue>((best, v) => better(call.fn as 'MIN' | 'MAX', best, v), null);
+        return values.reduce<SqlValue>((best, v) => better(call.fn as 'MIN' | 'MAX', math, best, v), null);
     }
   }
   if (call.fn === 'AVG') {
-    const [sum, count] = state as [number, number];
-    return count === 0 ? null : sum / count;
+    const [sum, count] = state as [SqlValue, number];
+    return count === 0 || sum === null ? null : math.mean(sum, count);
   }
   return state as SqlValue;
 }
 
 /** The AggregateFunction the window operator runs for a grouped query. */
 export function groupAggregate(calls: readonly AggregateCall[]): AggregateFunction<GroupedRow, GroupAccumulator, GroupResult> {
+  const maths = calls.map((call) => (call.decimal ? decimals(call.decimal) : numbers));
   return {
     create: () => ({ g: null, a: calls.map(initial) }),
-    add: (acc, row) => ({ g: acc.g ?? row.g, a: calls.map((call, i) => step(call, acc.a[i]!, row.v[i] ?? null)) }),
-    merge: (x, y) => ({ g: x.g ?? y.g, a: calls.map((call, i) => combine(call, x.a[i]!, y.a[i]!)) }),
-    result: (acc) => ({ $g: acc.g ?? [], $a: calls.map((call, i) => final(call, acc.a[i]!)) }),
+    add: (acc, row) => ({
+      g: acc.g ?? row.g,
+      a: calls.map((call, i) => (row.skip?.includes(i) ? acc.a[i]! : step(call, maths[i]!, acc.a[i]!, row.v[i] ?? null))),
+    }),
+    merge: (x, y) => ({ g: x.g ?? y.g, a: calls.map((call, i) => combine(call, maths[i]!, x.a[i]!, y.a[i]!)) }),
+    result: (acc) => ({ $g: acc.g ?? [], $a: calls.map((call, i) => final(call, maths[i]!, acc.a[i]!)) }),
   };
 }

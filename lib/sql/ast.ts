@@ -2,6 +2,7 @@
  * What the parser produces (and the Table API builds): statements and expressions as plain data, each
  * with where it was written. Nothing here is checked yet; `query.ts` resolves names and types.
  */
+import type { DecimalType } from './decimal';
 import type { SourcePosition } from './sql-error';
 import type { SqlType, SqlValue } from './types';
 
@@ -12,7 +13,8 @@ export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '||' | '=' | '<>' | '<' | '
 
 export type Expr =
   | (At & { readonly kind: 'column'; readonly name: string; readonly qualifier?: string | undefined })
-  | (At & { readonly kind: 'literal'; readonly type: SqlType; readonly value: SqlValue })
+  /** A DECIMAL literal (0.908) has its value unscaled (908n) and its type (DECIMAL(3, 3)). */
+  | (At & { readonly kind: 'literal'; readonly type: SqlType; readonly value: SqlValue; readonly decimal?: DecimalType | undefined })
   | (At & { readonly kind: 'interval'; readonly ms: number; readonly text: string })
   | (At & { readonly kind: 'unary'; readonly op: '-' | 'NOT'; readonly operand: Expr })
   | (At & { readonly kind: 'binary'; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr })
@@ -28,7 +30,14 @@ export type Expr =
       readonly distinct: boolean;
       /** COUNT(*) */
       readonly star: boolean;
+      /** An aggregate's FILTER (WHERE …): only rows for which it is TRUE count. */
+      readonly filter?: Expr | undefined;
     })
+  | (At & { readonly kind: 'case'; readonly operand?: Expr | undefined; readonly whens: readonly { readonly when: Expr; readonly then: Expr }[]; readonly otherwise?: Expr | undefined })
+  /** CAST(value AS type); TRY_CAST gives NULL where CAST fails. */
+  | (At & { readonly kind: 'cast'; readonly value: Expr; readonly type: SqlType; readonly declared: string; readonly decimal?: DecimalType | undefined; readonly safe: boolean })
+  /** `*` or `t.*` in a select list. */
+  | (At & { readonly kind: 'star'; readonly qualifier?: string | undefined })
   /** The start, end or rowtime (end − 1) of the group's window: TUMBLE_START(…), window_start, $('w').start(). */
   | (At & {
       readonly kind: 'windowProperty';
@@ -60,11 +69,13 @@ export interface WindowSpec {
 
 export type FromClause =
   | { readonly kind: 'table'; readonly name: string; readonly alias?: string | undefined; readonly pos: SourcePosition }
+  /** FROM (SELECT …) AS alias: a derived table. */
+  | { readonly kind: 'subquery'; readonly query: SelectQuery; readonly alias?: string | undefined; readonly pos: SourcePosition }
   | { readonly kind: 'windowTvf'; readonly table: string; readonly window: WindowSpec; readonly alias?: string | undefined; readonly pos: SourcePosition };
 
 export interface SelectQuery {
-  /** 'star' for SELECT *. */
-  readonly items: readonly SelectItem[] | 'star';
+  /** `*` and `t.*` are items whose expression is a 'star'. */
+  readonly items: readonly SelectItem[];
   readonly from: FromClause;
   readonly where?: Expr | undefined;
   readonly groupBy: readonly Expr[];
@@ -77,6 +88,7 @@ export interface ColumnDef {
   readonly type: SqlType;
   readonly declared: string;
   readonly notNull: boolean;
+  readonly decimal?: DecimalType | undefined;
   readonly pos: SourcePosition;
 }
 
@@ -96,4 +108,5 @@ export type Statement =
       readonly pos: SourcePosition;
     }
   | { readonly kind: 'set'; readonly key: string; readonly value: string; readonly pos: SourcePosition }
+  | { readonly kind: 'createView'; readonly name: string; readonly query: SelectQuery; readonly pos: SourcePosition }
   | { readonly kind: 'insert'; readonly table: string; readonly query: SelectQuery; readonly pos: SourcePosition };

@@ -14,14 +14,16 @@ import type { JobDefinition } from '../api/graph';
 import { kinesisSource, type KinesisSourceOptions } from '../api/source';
 import { session, sliding, tumbling } from '../api/windows';
 import type { WindowAssignerSpec } from '../time/window';
-import { groupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
+import { aggregateResultType, groupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
 import type { Expr, SelectItem } from './ast';
+import { decimalToNumber } from './decimal';
 import { AGGREGATES, compileExpression, show, startOf, type CallExpr, type ColumnExpr, type Compiled, type Scope } from './expressions';
 import { parseSql } from './parser';
 import type { LogicalQuery } from './query';
-import { SqlError, sqlError } from './sql-error';
+import { SqlError, SqlProblems, sqlError } from './sql-error';
 import { queryFromStatements } from './statements';
-import { decodeValue, RowError, timestampMs, type Column, type SqlType, type SqlValue } from './types';
+import { decodeValue, RowError, timestampMs, type Column, type SqlValue } from './types';
+import { decimalOf, fromPortable, toPortable } from './values';
 
 /** Options of {@link compileSql}. */
 export interface CompileSqlOptions {
@@ -50,7 +52,7 @@ export function compileSql(text: string, options: CompileSqlOptions = {}): JobDe
 
 /** Names the planner accepts for jobs (see lib/plan/planner.ts): checked here too, to point at the SQL that named it. */
 const JOB_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
-/** Result fields the runtime and the DynamoDB sink own. */
+/** Result fields the runtime and the DynamoDB sink own: a column of one of these names is written with a trailing underscore. */
 const RESERVED_OUTPUTS = ['key', 'id', 'windowStart', 'windowEnd'];
 /** The key of every row of a query grouped by a window alone (DynamoDB keys cannot be empty). */
 export const GLOBAL_KEY = 'all';
@@ -80,8 +82,11 @@ class QueryCompiler {
   private readonly columns: Map<string, Column>;
   /** Columns the query reads: only these are decoded from the JSON record. */
   private readonly used = new Set<string>();
-  private readonly keyColumns: string[] = [];
-  private readonly calls: { call: AggregateCall; text: string; arg: Compiled<Row> | undefined }[] = [];
+  /** The GROUP BY keys besides the window: columns or expressions of the row, by their text. */
+  private readonly keys: { text: string; column: string | undefined; value: Compiled<Row> }[] = [];
+  private readonly calls: { call: AggregateCall; text: string; arg: Compiled<Row> | undefined; filter: Compiled<Row> | undefined }[] = [];
+  /** Every problem found, reported together. */
+  private readonly problems = new SqlProblems();
 
   constructor(private readonly q: LogicalQuery) {
     this.columns = new Map(q.source.columns.map((c) => [c.name, c]));
@@ -89,13 +94,12 @@ class QueryCompiler {
 
   job(): JobDefinition {
     const q = this.q;
-    const assigner = this.window();
-    const where = q.where && this.condition(q.where, this.rowScope('WHERE'), 'WHERE');
+    const assigner = this.problems.attempt(() => this.window(), undefined);
+    const where = q.where && this.problems.attempt(() => this.condition(q.where!, this.rowScope('WHERE'), 'WHERE'), undefined);
     if (q.grouped || q.window) return this.groupedJob(assigner, where);
-    if (q.having) throw sqlError('HAVING needs GROUP BY with a window', startOf(q.having));
-    const items: SelectItem[] =
-      q.select === 'star' ? q.source.columns.map((col) => ({ expr: { kind: 'column', name: col.name, pos: q.pos } })) : [...q.select];
-    const outputs = this.outputs(items, this.rowScope('SELECT'));
+    if (q.having) this.problems.add(sqlError('HAVING needs GROUP BY with a window', startOf(q.having)));
+    const outputs = this.outputs(this.expandStars(q.select), this.rowScope('SELECT'));
+    this.problems.check();
     const decode = this.decoder();
     let stream = job(q.jobName).source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(decode);
     if (where) stream = stream.filter((row) => where.eval(row) === true);
@@ -104,39 +108,52 @@ class QueryCompiler {
 
   private groupedJob(assigner: WindowAssignerSpec | undefined, where: Compiled<Row> | undefined): JobDefinition {
     const q = this.q;
-    if (!assigner) {
-      const at = q.groupBy[0]?.pos ?? q.pos;
-      throw sqlError('GROUP BY without a window is not supported — add TUMBLE(ts, …), HOP(…) or SESSION(…): a continuous aggregate would update its results forever', at);
+    if (!q.window) {
+      const at = q.groupBy[0] ? startOf(q.groupBy[0]) : q.pos;
+      this.problems.add(
+        sqlError(
+          'GROUP BY without a window (a continuous aggregation) is not supported yet — its results update forever, which needs updating sinks and chained keyed stages; add TUMBLE(ts, …), HOP(…) or SESSION(…)',
+          at,
+        ),
+      );
     }
+    const rowKeys = this.rowScope('GROUP BY');
     for (const e of q.groupBy) {
-      if (e.kind !== 'column') throw sqlError(`GROUP BY ${show(e)}: only columns and one window can be grouped by`, startOf(e));
-      const col = this.column(e, 'GROUP BY');
-      if (!this.keyColumns.includes(col.name)) this.keyColumns.push(col.name);
+      const text = show(e);
+      if (this.keys.some((k) => k.text === text)) continue;
+      const value = this.problems.attempt(() => compileExpression(e, rowKeys), undefined);
+      if (value) this.keys.push({ text, column: e.kind === 'column' ? e.name : undefined, value });
     }
-    const window = q.window!;
-    if (window.kind === 'SESSION' && window.form === 'table-function') {
-      const partition = [...window.partitionBy].sort().join(', ');
-      if (partition !== [...this.keyColumns].sort().join(', ')) {
-        throw sqlError(
-          `SESSION(TABLE … PARTITION BY ${window.partitionBy.join(', ') || '(none)'}) must partition by the GROUP BY keys (${this.keyColumns.join(', ') || 'none'}): sessions here are per key`,
-          window.pos,
+    const window = q.window;
+    if (window?.kind === 'SESSION' && window.form === 'table-function') {
+      const keyNames = this.keys.map((k) => k.column ?? k.text);
+      if ([...window.partitionBy].sort().join(', ') !== [...keyNames].sort().join(', ')) {
+        this.problems.add(
+          sqlError(
+            `SESSION(TABLE … PARTITION BY ${window.partitionBy.join(', ') || '(none)'}) must partition by the GROUP BY keys (${keyNames.join(', ') || 'none'}): sessions here are per key`,
+            window.pos,
+          ),
         );
       }
     }
-    if (q.select === 'star') throw sqlError('SELECT * with GROUP BY: list the grouped columns and the aggregates', q.pos);
-    const scope = this.groupScope('SELECT');
-    const outputs = this.outputs(q.select, scope);
-    const having = q.having && this.condition(q.having, this.groupScope('HAVING'), 'HAVING');
+    const star = q.select.find((i) => i.expr.kind === 'star');
+    if (star) this.problems.add(sqlError('SELECT * with GROUP BY: list the grouped columns and the aggregates', star.pos ?? q.pos));
+    const outputs = window && !star ? this.outputs(q.select, this.groupScope('SELECT')) : [];
+    const having = q.having && window && this.problems.attempt(() => this.condition(q.having!, this.groupScope('HAVING'), 'HAVING'), undefined);
+    this.problems.check();
 
-    const keyColumns = this.keyColumns;
-    const args = this.calls.map((c) => c.arg);
+    const keys = this.keys.map((k) => ({ ...k, portable: toPortable(k.value) }));
+    const args = this.calls.map((c) => c.arg && { eval: c.arg.eval, portable: toPortable(c.arg) });
+    const filters = this.calls.map((c) => c.filter?.eval);
     const toGrouped = (row: Row): GroupedRow => {
-      const g = keyColumns.map((name) => {
-        const v = row[name] ?? null;
-        if (v === null) throw new RowError(`GROUP BY column '${name}' is NULL`);
-        return v;
+      const g = keys.map((k) => {
+        const v = k.value.eval(row);
+        if (v === null) throw new RowError(k.column !== undefined ? `GROUP BY column '${k.column}' is NULL` : `GROUP BY ${k.text} is NULL`);
+        return k.portable(v);
       });
-      return { g, v: args.map((a) => (a ? a.eval(row) : null)) };
+      const skipped = filters.flatMap((f, i) => (f && f(row) !== true ? [i] : []));
+      const v = args.map((a) => (a ? a.portable(a.eval(row)) : null));
+      return skipped.length > 0 ? { g, v, skip: skipped } : { g, v };
     };
     const keyOf = (r: GroupedRow): string => (r.g.length === 0 ? GLOBAL_KEY : r.g.length === 1 ? String(r.g[0]) : JSON.stringify(r.g));
 
@@ -146,7 +163,7 @@ class QueryCompiler {
     let results = rows
       .map(toGrouped)
       .keyBy(keyOf)
-      .window(assigner)
+      .window(assigner!)
       .aggregate(groupAggregate(this.calls.map((c) => c.call)));
     if (having) results = results.filter((r) => having.eval(r) === true);
     return results
@@ -204,6 +221,20 @@ class QueryCompiler {
     return col;
   }
 
+  /** `*` and `t.*` as the source's columns. */
+  private expandStars(items: readonly SelectItem[]): SelectItem[] {
+    const q = this.q;
+    return items.flatMap((item): SelectItem[] => {
+      if (item.expr.kind !== 'star') return [item];
+      const qualifier = item.expr.qualifier;
+      if (qualifier !== undefined && qualifier !== q.source.name && qualifier !== q.sourceAlias) {
+        this.problems.add(sqlError(`unknown table ${qualifier} in ${qualifier}.* — the query reads ${q.source.name}${q.sourceAlias ? ` (as ${q.sourceAlias})` : ''}`, item.expr.pos));
+        return [];
+      }
+      return q.source.columns.map((col) => ({ expr: { kind: 'column', name: col.name, pos: item.expr.pos }, pos: item.pos }));
+    });
+  }
+
   /** Where a row's fields are the columns: WHERE, aggregate arguments, the select list without GROUP BY. */
   private rowScope(clause: string): Scope<Row> {
     return {
@@ -211,11 +242,11 @@ class QueryCompiler {
       column: (e) => {
         const col = this.column(e, clause);
         const name = col.name;
-        return { type: col.type, eval: (row) => row[name] ?? null };
+        return { type: col.type, decimal: col.decimal, eval: (row) => row[name] ?? null };
       },
       call: (e) => {
         if (AGGREGATES.has(e.name) && clause === 'SELECT') {
-          throw sqlError(`${show(e)} needs GROUP BY with a window (TUMBLE, HOP or SESSION) — a continuous aggregate is not supported`, e.pos);
+          throw sqlError(`${show(e)} needs GROUP BY with a window (TUMBLE, HOP or SESSION) — an aggregate over the whole stream (a continuous aggregation) is not supported yet`, e.pos);
         }
         return undefined;
       },
@@ -225,15 +256,25 @@ class QueryCompiler {
     };
   }
 
-  /** Where names are the group's: key columns, aggregates, the window's start and end. */
+  /** Where names are the group's: key columns and expressions, aggregates, the window's start and end. */
   private groupScope(clause: string): Scope<WindowRecord> {
     const window = this.q.window!;
     const property = (p: WindowProperty): Compiled<WindowRecord> => ({
       type: 'TIMESTAMP',
       eval: p === 'start' ? (r) => r.windowStart : p === 'end' ? (r) => r.windowEnd : (r) => r.windowEnd - 1,
     });
+    const key = (index: number): Compiled<WindowRecord> => {
+      const k = this.keys[index]!.value;
+      const value = fromPortable(k);
+      return { type: k.type, decimal: k.decimal, eval: (r) => value(r.$g[index] ?? null) };
+    };
     return {
       clause,
+      known: (e) => {
+        if (e.kind === 'column' || e.kind === 'literal') return undefined;
+        const index = this.keys.findIndex((k) => k.column === undefined && k.text === show(e));
+        return index === -1 ? undefined : key(index);
+      },
       column: (e) => {
         const windowColumn = WINDOW_COLUMNS[e.name];
         if (windowColumn && !this.columns.has(e.name)) {
@@ -244,9 +285,9 @@ class QueryCompiler {
           return property(windowColumn);
         }
         const col = this.column(e, clause);
-        const index = this.keyColumns.indexOf(col.name);
+        const index = this.keys.findIndex((k) => k.column === col.name);
         if (index === -1) throw sqlError(`column ${col.name} is neither in GROUP BY nor inside an aggregate`, e.pos);
-        return { type: col.type, eval: (r) => r.$g[index] ?? null };
+        return key(index);
       },
       call: (e) => {
         const windowFunction = /^(TUMBLE|HOP|SESSION)_(START|END|ROWTIME|PROCTIME)$/.exec(e.name);
@@ -284,19 +325,21 @@ class QueryCompiler {
     if (!e.star && e.args.length !== 1) throw sqlError(`${fn} takes one argument, found ${e.args.length}`, e.pos);
     const text = show(e);
     let index = this.calls.findIndex((c) => c.text === text);
-    let argType: SqlType = 'INT';
     if (index === -1) {
       const arg = e.star ? undefined : compileExpression(e.args[0]!, this.rowScope(`${fn}(…)`));
-      if (arg && (fn === 'SUM' || fn === 'AVG') && arg.type !== 'INT' && arg.type !== 'DOUBLE' && arg.type !== 'NULL') {
+      if (arg && (fn === 'SUM' || fn === 'AVG') && arg.type !== 'INT' && arg.type !== 'DOUBLE' && arg.type !== 'DECIMAL' && arg.type !== 'NULL') {
         throw sqlError(`${text}: ${fn} needs a number, found ${arg.type}`, e.pos);
       }
-      if (arg && (fn === 'MIN' || fn === 'MAX') && arg.type === 'BOOLEAN') throw sqlError(`${text}: ${fn} of a BOOLEAN is not supported`, e.pos);
-      index = this.calls.push({ call: { fn, star: e.star, distinct: e.distinct }, text, arg }) - 1;
+      if (arg && (fn === 'MIN' || fn === 'MAX') && (arg.type === 'BOOLEAN' || arg.type === 'INTERVAL')) throw sqlError(`${text}: ${fn} of a ${arg.type} is not supported`, e.pos);
+      const filter = e.filter && this.condition(e.filter, this.rowScope(`${fn}(…) FILTER`), 'FILTER (WHERE …)');
+      const decimal = arg?.type === 'DECIMAL' ? decimalOf(arg) : undefined;
+      index = this.calls.push({ call: { fn, star: e.star, distinct: e.distinct, decimal }, text, arg, filter }) - 1;
     }
-    argType = this.calls[index]!.arg?.type ?? 'INT';
-    const type: SqlType = fn === 'COUNT' ? 'INT' : fn === 'AVG' ? 'DOUBLE' : argType === 'NULL' ? 'DOUBLE' : argType;
+    const { call, arg } = this.calls[index]!;
+    const type = aggregateResultType(call, arg ?? { type: 'INT' });
+    const value = fromPortable(type);
     const i = index;
-    return { type, eval: (r) => r.$a[i] ?? null };
+    return { ...type, eval: (r) => value(r.$a[i] ?? null) };
   }
 
   private condition<C>(e: Expr, scope: Scope<C>, clause: string): Compiled<C> {
@@ -311,27 +354,40 @@ class QueryCompiler {
     const q = this.q;
     const sinkColumns = q.sink.columns;
     if (sinkColumns.length > 0 && sinkColumns.length !== items.length) {
-      throw sqlError(
-        `INSERT INTO ${q.sink.name}: the query has ${items.length} column${items.length === 1 ? '' : 's'}, the table ${sinkColumns.length} (${sinkColumns.map((c) => c.name).join(', ')})`,
-        q.pos,
+      this.problems.add(
+        sqlError(
+          `INSERT INTO ${q.sink.name}: the query has ${items.length} column${items.length === 1 ? '' : 's'}, the table ${sinkColumns.length} (${sinkColumns.map((c) => c.name).join(', ')})`,
+          q.pos,
+        ),
       );
     }
     const seen = new Set<string>();
-    return items.map((item, i) => {
-      const compiled = compileExpression(item.expr, scope);
+    return items.flatMap((item, i): OutputColumn<C>[] => {
+      const compiled = this.problems.attempt(() => compileExpression(item.expr, scope), undefined);
+      if (!compiled) return [];
       const property = this.windowPropertyOf(item.expr);
       const defaultName =
         item.expr.kind === 'column' ? item.expr.name : property ? `window_${property === 'rowtime' ? 'time' : property}` : `EXPR$${i}`;
-      const name = sinkColumns[i]?.name ?? item.alias ?? defaultName;
+      const declared = sinkColumns[i]?.name ?? item.alias ?? defaultName;
       const at = item.pos ?? item.expr.pos;
       const carried =
-        (property === 'start' && (name === 'window_start' || name === 'windowStart')) || (property === 'end' && (name === 'window_end' || name === 'windowEnd'));
-      if (RESERVED_OUTPUTS.includes(name) && !carried) {
-        throw sqlError(`the column name ${name} is reserved (results carry key, windowStart, windowEnd and id) — give ${show(item.expr)} another alias`, at);
+        (property === 'start' && (declared === 'window_start' || declared === 'windowStart')) || (property === 'end' && (declared === 'window_end' || declared === 'windowEnd'));
+      // The record's own fields keep their meaning; a column named like one is written as `id_`.
+      const name = RESERVED_OUTPUTS.includes(declared) && !carried ? `${declared}_` : declared;
+      if (compiled.type === 'INTERVAL') {
+        this.problems.add(sqlError(`${show(item.expr)} is an INTERVAL, not a column value — add it to a TIMESTAMP`, at));
+        return [];
       }
-      if (seen.has(name)) throw sqlError(`the column name ${name} appears twice in the select list — give one an alias`, at);
+      if (seen.has(name)) {
+        this.problems.add(sqlError(`the column name ${name} appears twice in the select list — give one an alias`, at));
+        return [];
+      }
       seen.add(name);
-      return { name, value: compiled.eval, carried };
+      const value = compiled.eval;
+      const scale = compiled.type === 'DECIMAL' ? decimalOf(compiled).scale : 0;
+      // DECIMAL is written as a JSON number (its nearest double), as Flink's JSON format writes it.
+      const written = compiled.type === 'DECIMAL' ? (c: C): SqlValue => { const v = value(c); return v === null ? null : decimalToNumber(v as bigint, scale); } : value;
+      return [{ name, value: written, carried }];
     });
   }
 

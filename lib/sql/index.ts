@@ -1,7 +1,7 @@
 /** Flink SQL and the Table API, compiled to the same job graph as the DataStream API. */
 export { compileSql, compileQuery, GLOBAL_KEY, type CompileSqlOptions } from './compile';
 export { parseSql, parseExpression, parseSelectItems } from './parser';
-export { SqlError } from './sql-error';
+export { SqlError, type SqlProblem } from './sql-error';
 export {
   from,
   kinesisTable,

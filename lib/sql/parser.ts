@@ -5,8 +5,9 @@
  */
 import type { BinaryOp, ColumnDef, Expr, FromClause, SelectItem, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
 import { tokenize, type Token } from './lexer';
-import { SqlError, sqlError, type SourcePosition } from './sql-error';
-import { intervalMs, timestampMs, typeOf } from './types';
+import { parseDecimal } from './decimal';
+import { SqlProblems, sqlError, type SqlError, type SourcePosition } from './sql-error';
+import { declaredDecimal, intervalMs, timestampMs, typeOf, type SqlType } from './types';
 
 /** Words that end an expression or a clause: never taken as a column name or an implicit alias. */
 const RESERVED = new Set([
@@ -19,17 +20,30 @@ const RESERVED = new Set([
 const JOIN_WORDS = new Set(['JOIN', 'INNER', 'LEFT', 'RIGHT', 'FULL', 'CROSS', 'NATURAL']);
 const SET_OPERATIONS = new Set(['UNION', 'INTERSECT', 'EXCEPT', 'MINUS']);
 const AGGREGATE_HINT = 'supported: COUNT, SUM, MIN, MAX, AVG and the window functions';
+/** Ranking functions: with OVER in a subquery filtered on the rank, Flink's Top-N and deduplication. */
+const RANKING = new Set(['ROW_NUMBER', 'RANK', 'DENSE_RANK']);
+/** What Flink has and shardflow does not yet, because it needs keyed stages chained after one another. */
+const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the DataStream API does not have yet';
+const JOIN_HINT = 'a join reads two streams into one keyed stage, which the DataStream API does not have yet; a job reads one table';
+const TOP_N_HINT = `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) filtered on the rank (Top-N, or deduplication when it orders by time) keeps a sorted state per key and updates its results; ${NEEDS_CHAINED_STAGES}`;
 
-/** Parses a whole SQL script: CREATE TABLE, SET and INSERT INTO statements separated by semicolons. */
+/**
+ * Parses a whole SQL script: CREATE TABLE, CREATE VIEW, SET and INSERT INTO statements separated by
+ * semicolons. Every problem is reported, not only the first: a statement that does not parse is skipped
+ * to its semicolon, and an unsupported construct is noted and read past where its shape is known.
+ */
 export function parseSql(text: string): Statement[] {
   const p = new Parser(text);
   const statements: Statement[] = [];
   for (;;) {
     while (p.acceptOp(';'));
-    if (p.peek().kind === 'eof') return statements;
-    statements.push(p.statement());
-    if (p.peek().kind !== 'eof') p.expectOp(';', 'between statements');
+    if (p.peek().kind === 'eof') break;
+    const statement = p.problems.attempt(() => p.statement(), undefined);
+    if (statement) statements.push(statement);
+    if (!statement || (p.peek().kind !== 'eof' && !p.problems.attempt(() => p.expectOp(';', 'between statements'), undefined))) p.skipStatement();
   }
+  p.problems.check();
+  return statements;
 }
 
 /** Parses one expression (the Table API's `where('clicks > 0')`). */
@@ -37,6 +51,7 @@ export function parseExpression(text: string): Expr {
   const p = new Parser(text);
   const e = p.expression();
   p.expectEnd();
+  p.problems.check();
   return e;
 }
 
@@ -45,6 +60,7 @@ export function parseSelectItems(text: string): SelectItem[] {
   const p = new Parser(text);
   const items = p.selectItems();
   p.expectEnd();
+  p.problems.check();
   return items;
 }
 
@@ -57,6 +73,8 @@ const describe = (t: Token): string =>
 class Parser {
   private readonly tokens: Token[];
   private i = 0;
+  /** Problems noted while parsing on (unsupported constructs whose extent is known), and statements that failed. */
+  readonly problems = new SqlProblems();
 
   constructor(text: string) {
     this.tokens = tokenize(text);
@@ -113,6 +131,30 @@ class Parser {
   private unsupported(construct: string, at: SourcePosition, hint?: string): SqlError {
     return sqlError(`${construct} is not supported${hint ? ` — ${hint}` : ''}`, at);
   }
+  /** Something Flink runs that shardflow will: named as such, with the reason. */
+  private notYet(construct: string, at: SourcePosition, hint = NEEDS_CHAINED_STAGES): SqlError {
+    return sqlError(`${construct} is not supported yet — ${hint}`, at);
+  }
+  /** Skips to the end of the statement (after a problem that stops it). */
+  skipStatement(): void {
+    let depth = 0;
+    for (let t = this.peek(); t.kind !== 'eof'; t = this.peek()) {
+      if (t.kind === 'op' && t.text === ';' && depth <= 0) return;
+      if (t.kind === 'op' && t.text === '(') depth += 1;
+      if (t.kind === 'op' && t.text === ')') depth -= 1;
+      this.i += 1;
+    }
+  }
+  /** Skips a parenthesised group, the next token being its '(' (an OVER window, a join condition in parentheses). */
+  private skipGroup(): void {
+    let depth = 0;
+    do {
+      const t = this.next();
+      if (t.kind === 'eof') return;
+      if (t.kind === 'op' && t.text === '(') depth += 1;
+      if (t.kind === 'op' && t.text === ')') depth -= 1;
+    } while (depth > 0);
+  }
   /** A name: an identifier that is not a keyword, or a `quoted` one. */
   private name(what: string): { name: string; pos: SourcePosition } {
     const t = this.peek();
@@ -127,9 +169,13 @@ class Parser {
 
   statement(): Statement {
     const t = this.peek();
-    if (t.kind !== 'ident') throw this.error(`expected a statement (CREATE TABLE, SET or INSERT INTO), found ${describe(t)}`, t);
+    if (t.kind !== 'ident') throw this.error(`expected a statement (CREATE TABLE, CREATE VIEW, SET or INSERT INTO), found ${describe(t)}`, t);
     switch (t.upper) {
       case 'CREATE':
+        if (this.isWord('VIEW', 1) || (this.isWord('TEMPORARY', 1) && this.isWord('VIEW', 2))) return this.createView();
+        if (this.isWord('FUNCTION', 1) || (this.isWord('TEMPORARY', 1) && this.isWord('FUNCTION', 2)) || (this.isWord('TEMPORARY', 1) && this.isWord('SYSTEM', 2))) {
+          throw this.notYet('CREATE FUNCTION', t, 'user functions are not supported: compute the value in a DataStream job, or with the built-in functions (docs/sql.md)');
+        }
         return this.createTable();
       case 'SET':
         return this.set();
@@ -145,6 +191,25 @@ class Parser {
       default:
         throw this.unsupported(`${t.upper} statement`, t, 'a job is CREATE TABLE, SET and one INSERT INTO');
     }
+  }
+
+  /** CREATE [TEMPORARY] VIEW [IF NOT EXISTS] name AS SELECT …: a named query, inlined where it is read. */
+  private createView(): Statement {
+    const start = this.next();
+    this.acceptWord('TEMPORARY');
+    this.next();
+    if (this.acceptWord('IF')) {
+      this.expectWord('NOT', 'in IF NOT EXISTS');
+      this.expectWord('EXISTS', 'in IF NOT EXISTS');
+    }
+    const { name } = this.tableName();
+    if (this.isOp('(')) throw this.unsupported('a view column list', this.peek(), 'name the columns with AS in the SELECT');
+    this.expectWord('AS', `after CREATE VIEW ${name}`);
+    const selectToken = this.peek();
+    if (!this.isWord('SELECT')) throw this.error(`expected SELECT after CREATE VIEW ${name} AS, found ${describe(selectToken)}`, selectToken);
+    const query = this.selectBody();
+    this.endOfQuery();
+    return { kind: 'createView', name, query, pos: at(start) };
   }
 
   private set(): Statement {
@@ -231,20 +296,7 @@ class Parser {
     if (!type) {
       throw this.unsupported(`type ${typeToken.upper}`, typeToken, 'use STRING, VARCHAR, INT, BIGINT, DOUBLE, DECIMAL, BOOLEAN or TIMESTAMP(3)');
     }
-    let declared = typeToken.upper;
-    if (typeToken.upper === 'DOUBLE') this.acceptWord('PRECISION');
-    if (this.acceptOp('(')) {
-      const params: string[] = [];
-      do {
-        const n = this.peek();
-        if (n.kind !== 'number') throw this.error(`expected a number in ${typeToken.upper}(…), found ${describe(n)}`, n);
-        params.push(this.next().text);
-      } while (this.acceptOp(','));
-      this.expectOp(')', `to close ${typeToken.upper}(…)`);
-      declared += `(${params.join(', ')})`;
-    }
-    if (this.acceptWord('WITHOUT', 'TIME', 'ZONE')) declared += ' WITHOUT TIME ZONE';
-    else if (this.acceptWord('WITH', 'LOCAL', 'TIME', 'ZONE')) declared += ' WITH LOCAL TIME ZONE';
+    const { declared, decimal } = this.typeRest(typeToken);
     let notNull = false;
     if (this.acceptWord('NOT', 'NULL')) notNull = true;
     else this.acceptWord('NULL');
@@ -254,7 +306,28 @@ class Parser {
       this.next();
       if (this.peek().kind === 'string') this.next();
     }
-    return { name, type, declared, notNull, pos };
+    return { name, type, declared, notNull, decimal, pos };
+  }
+
+  /** A type's parameters and suffixes after its name: DECIMAL(23, 3), VARCHAR(20), TIMESTAMP(3) WITHOUT TIME ZONE. */
+  private typeRest(typeToken: Token): { declared: string; decimal: ReturnType<typeof declaredDecimal> } {
+    let declared = typeToken.upper;
+    if (typeToken.upper === 'DOUBLE') this.acceptWord('PRECISION');
+    const params: string[] = [];
+    if (this.acceptOp('(')) {
+      do {
+        const n = this.peek();
+        if (n.kind !== 'number') throw this.error(`expected a number in ${typeToken.upper}(…), found ${describe(n)}`, n);
+        params.push(this.next().text);
+      } while (this.acceptOp(','));
+      this.expectOp(')', `to close ${typeToken.upper}(…)`);
+      declared += `(${params.join(', ')})`;
+    }
+    const decimal = declaredDecimal(typeToken.upper, params.map(Number));
+    if (typeOf(typeToken.upper) === 'DECIMAL' && !decimal) throw this.error(`${declared} is not a decimal type: write DECIMAL(p, s) with 1 ≤ p ≤ 38 and 0 ≤ s ≤ p`, typeToken);
+    if (this.acceptWord('WITHOUT', 'TIME', 'ZONE')) declared += ' WITHOUT TIME ZONE';
+    else if (this.acceptWord('WITH', 'LOCAL', 'TIME', 'ZONE')) declared += ' WITH LOCAL TIME ZONE';
+    return { declared, decimal };
   }
 
   /** WATERMARK FOR ts AS ts [- INTERVAL 'n' UNIT]: bounded out-of-orderness, the only strategy here. */
@@ -280,26 +353,22 @@ class Parser {
     const { name } = this.tableName();
     if (this.isOp('(')) throw this.unsupported('an INSERT column list', this.peek(), "the SELECT's columns fill the sink table's columns in order");
     const selectToken = this.peek();
-    if (this.isWord('WITH')) throw this.unsupported('WITH (a common table expression)', selectToken, 'write the query inline');
+    if (this.isWord('WITH')) throw this.unsupported('WITH (a common table expression)', selectToken, 'declare the query with CREATE VIEW, or write it in FROM (SELECT …)');
     if (this.isWord('VALUES')) throw this.unsupported('INSERT … VALUES', selectToken, 'push events to the source stream instead');
     if (!this.isWord('SELECT')) throw this.error(`expected SELECT after INSERT INTO ${name}, found ${describe(selectToken)}`, selectToken);
-    const query = this.select();
+    const query = this.selectBody();
+    this.endOfQuery();
     return { kind: 'insert', table: name, query, pos: at(start) };
   }
 
   // ——— queries ———
 
-  private select(): SelectQuery {
+  /** SELECT … FROM … [WHERE …] [GROUP BY …] [HAVING …], up to where the query ends. */
+  private selectBody(): SelectQuery {
     const start = this.next();
-    if (this.isWord('DISTINCT')) throw this.unsupported('SELECT DISTINCT', this.peek(), 'GROUP BY the columns instead');
+    if (this.isWord('DISTINCT')) throw this.notYet('SELECT DISTINCT', this.peek(), 'it deduplicates continuously; GROUP BY the columns with a window instead');
     this.acceptWord('ALL');
-    let items: SelectItem[] | 'star';
-    if (this.isOp('*')) {
-      this.next();
-      items = 'star';
-    } else {
-      items = this.selectItems();
-    }
+    const items = this.selectItems();
     this.expectWord('FROM', 'after the select list');
     const from = this.from();
     let where: Expr | undefined;
@@ -312,67 +381,107 @@ class Parser {
         if (this.isWord(word)) throw this.unsupported(word === 'GROUPING' ? 'GROUPING SETS' : word, this.peek(), 'group by columns and one window');
       }
       do {
-        if (this.isOp('(')) throw this.unsupported('a grouping set', this.peek(), 'group by columns and one window');
+        if (this.isOp('(') && (this.isOp(')', 1) || this.isOp(',', 2))) throw this.unsupported('a grouping set', this.peek(), 'group by columns and one window');
         groupBy.push(this.expression());
       } while (this.acceptOp(','));
     }
     let having: Expr | undefined;
     if (this.acceptWord('HAVING')) having = this.expression();
+    return { items, from, where, groupBy, having, pos: at(start) };
+  }
+
+  /** After a statement's query: its end, or a clause the subset lacks (named). */
+  private endOfQuery(): void {
     const t = this.peek();
     if (t.kind !== 'eof' && !this.isOp(';')) {
       this.rejectClauseWord(t);
       throw this.error(`unexpected ${describe(t)} after the query`, t);
     }
-    return { items, from, where, groupBy, having, pos: at(start) };
   }
 
   /** Names a clause the subset lacks when the query continues with one. */
   private rejectClauseWord(t: Token): void {
-    if (t.kind === 'op' && t.text === ',') throw this.unsupported('a second table in FROM (a join)', t, 'a job reads one table');
+    if (t.kind === 'op' && t.text === ',') throw this.notYet('a second table in FROM (a join)', t, JOIN_HINT);
     if (t.kind !== 'ident') return;
     if (t.upper === 'ORDER') throw this.unsupported('ORDER BY', t, 'a stream has no end to sort at; sort the results table when you read it');
     if (t.upper === 'LIMIT' || t.upper === 'FETCH' || t.upper === 'OFFSET') throw this.unsupported(t.upper, t, 'a streaming query has no end to count to');
     if (SET_OPERATIONS.has(t.upper)) throw this.unsupported(t.upper, t, 'write one query per job');
-    if (JOIN_WORDS.has(t.upper)) throw this.unsupported('JOIN', t, 'a job reads one table');
+    if (JOIN_WORDS.has(t.upper)) throw this.notYet('JOIN', t, JOIN_HINT);
     if (t.upper === 'WINDOW') throw this.unsupported('a WINDOW clause (OVER windows)', t, 'use GROUP BY with TUMBLE, HOP or SESSION');
-    if (t.upper === 'QUALIFY') throw this.unsupported('QUALIFY', t, 'Top-N queries need OVER windows, which are not supported');
+    if (t.upper === 'QUALIFY') throw this.notYet('Top-N', t, TOP_N_HINT);
     if (t.upper === 'WHERE' || t.upper === 'GROUP' || t.upper === 'HAVING') throw this.error(`${t.upper} is out of place: the order is SELECT … FROM … WHERE … GROUP BY … HAVING …`, t);
   }
 
+  /** The select list: expressions with aliases, `*` and `t.*`. */
   selectItems(): SelectItem[] {
     const items: SelectItem[] = [];
     do {
       const start = this.peek();
-      if (this.isOp('*')) throw this.unsupported("'*' beside other columns", start, 'list the columns');
+      if (this.acceptOp('*')) {
+        items.push({ expr: { kind: 'star', pos: at(start) }, pos: at(start) });
+        continue;
+      }
       const expr = this.expression();
       let alias: string | undefined;
-      if (this.acceptWord('AS')) alias = this.name('a column alias after AS').name;
-      else if (this.peek().kind === 'quoted' || (this.peek().kind === 'ident' && !RESERVED.has(this.peek().upper))) alias = this.name('a column alias').name;
+      if (expr.kind !== 'star') {
+        if (this.acceptWord('AS')) alias = this.name('a column alias after AS').name;
+        else if (this.peek().kind === 'quoted' || (this.peek().kind === 'ident' && !RESERVED.has(this.peek().upper))) alias = this.name('a column alias').name;
+      }
       items.push({ expr, alias, pos: at(start) });
     } while (this.acceptOp(','));
     return items;
   }
 
+  /** A table, a window table function or a derived table (SELECT …), with its alias; a join after it is noted and read past. */
   private from(): FromClause {
+    const from = this.fromItem();
+    for (;;) {
+      const t = this.peek();
+      if (this.isWord('MATCH_RECOGNIZE')) throw this.unsupported('MATCH_RECOGNIZE', t);
+      const comma = t.kind === 'op' && t.text === ',';
+      if (!comma && !(t.kind === 'ident' && JOIN_WORDS.has(t.upper))) return from;
+      this.problems.add(comma ? this.notYet('a second table in FROM (a join)', t, JOIN_HINT) : this.notYet('JOIN', t, JOIN_HINT));
+      // Read past the join to find the problems after it.
+      this.next();
+      while (this.peek().kind === 'ident' && JOIN_WORDS.has(this.peek().upper)) this.next();
+      this.acceptWord('OUTER');
+      this.acceptWord('JOIN');
+      this.fromItem();
+      if (this.acceptWord('ON')) this.expression();
+      else if (this.isWord('USING')) {
+        this.next();
+        if (this.isOp('(')) this.skipGroup();
+      }
+    }
+  }
+
+  private fromItem(): FromClause {
     const t = this.peek();
-    if (this.isOp('(')) {
-      if (this.isWord('SELECT', 1) || this.isWord('WITH', 1)) throw this.unsupported('a subquery', this.peek(1), 'a job reads one table directly');
-      throw this.error(`expected a table name after FROM, found '('`, t);
-    }
     if (this.isWord('LATERAL') || this.isWord('UNNEST')) throw this.unsupported(t.upper, t, 'a job reads one table');
-    let from: FromClause;
-    if (this.isWord('TABLE') && this.isOp('(', 1)) {
-      from = this.windowTvf();
-    } else {
-      const { name, pos } = this.tableName();
-      if (this.isWord('FOR')) throw this.unsupported('FOR SYSTEM_TIME AS OF (a temporal join)', this.peek(), 'a job reads one table');
-      from = { kind: 'table', name, alias: this.tableAlias(), pos };
+    if (this.isOp('(')) {
+      if (this.isWord('WITH', 1)) throw this.unsupported('WITH (a common table expression)', this.peek(1), 'declare the query with CREATE VIEW');
+      if (!this.isWord('SELECT', 1)) throw this.error(`expected a table name or (SELECT …) after FROM, found '('`, t);
+      this.next();
+      const query = this.selectBody();
+      const close = this.peek();
+      if (!this.isOp(')')) {
+        this.rejectClauseWord(close);
+        throw this.error(`expected ')' to close the subquery, found ${describe(close)}`, close);
+      }
+      this.next();
+      return { kind: 'subquery', query, alias: this.tableAlias(), pos: at(t) };
     }
-    const after = this.peek();
-    if (this.isWord('MATCH_RECOGNIZE')) throw this.unsupported('MATCH_RECOGNIZE', after);
-    if (after.kind === 'op' && after.text === ',') throw this.unsupported('a second table in FROM (a join)', after, 'a job reads one table');
-    if (after.kind === 'ident' && JOIN_WORDS.has(after.upper)) throw this.unsupported('JOIN', after, 'a job reads one table');
-    return from;
+    if (this.isWord('TABLE') && this.isOp('(', 1)) return this.windowTvf();
+    const { name, pos } = this.tableName();
+    if (this.isWord('FOR')) {
+      this.problems.add(this.notYet('FOR SYSTEM_TIME AS OF (a lookup join)', this.peek(), 'a lookup join against a DynamoDB table is planned; the DataStream API has no lookup yet'));
+      this.next();
+      this.acceptWord('SYSTEM_TIME');
+      this.acceptWord('AS');
+      this.acceptWord('OF');
+      this.additive();
+    }
+    return { kind: 'table', name, alias: this.tableAlias(), pos };
   }
 
   private tableAlias(): string | undefined {
@@ -558,7 +667,7 @@ class Parser {
     const t = this.peek();
     if (this.acceptOp('-')) {
       const operand = this.unary();
-      if (operand.kind === 'literal' && typeof operand.value === 'number') return { ...operand, value: -operand.value, pos: at(t) };
+      if (operand.kind === 'literal' && (typeof operand.value === 'number' || typeof operand.value === 'bigint')) return { ...operand, value: -operand.value, pos: at(t) };
       return { kind: 'unary', op: '-', operand, pos: at(t) };
     }
     if (this.acceptOp('+')) return this.unary();
@@ -570,8 +679,13 @@ class Parser {
     switch (t.kind) {
       case 'number': {
         this.next();
-        const integer = /^\d+$/.test(t.text);
-        return { kind: 'literal', type: integer ? 'INT' : 'DOUBLE', value: Number(t.text), pos: at(t) };
+        if (/^\d+$/.test(t.text)) return { kind: 'literal', type: 'INT', value: Number(t.text), pos: at(t) };
+        // 0.908 is DECIMAL(3, 3), as in Flink; 1e3 is a DOUBLE.
+        if (/[eE]/.test(t.text)) return { kind: 'literal', type: 'DOUBLE', value: Number(t.text), pos: at(t) };
+        const fraction = t.text.split('.')[1] ?? '';
+        const unscaled = parseDecimal(t.text, fraction.length)!;
+        const digits = String(unscaled).replace(/^0+/, '').length;
+        return { kind: 'literal', type: 'DECIMAL', value: unscaled, decimal: { precision: Math.max(digits, fraction.length, 1), scale: fraction.length }, pos: at(t) };
       }
       case 'string':
         this.next();
@@ -609,10 +723,22 @@ class Parser {
       case 'INTERVAL':
         return this.interval();
       case 'CASE':
-        throw this.unsupported('CASE', t, 'filter with WHERE, or compute the value before it reaches the stream');
+        return this.caseExpression(t);
       case 'CAST':
       case 'TRY_CAST':
-        throw this.unsupported(t.upper, t, 'declare the column with the type you need: JSON values are read as the declared type');
+        if (this.isOp('(', 1)) return this.cast(t);
+        break;
+      case 'EXTRACT':
+      case 'TRIM':
+      case 'SUBSTRING':
+      case 'SUBSTR':
+        if (this.isOp('(', 1)) return this.specialCall(t);
+        break;
+      case 'CURRENT_TIMESTAMP':
+      case 'LOCALTIMESTAMP':
+        if (this.isOp('(', 1)) break;
+        this.next();
+        return { kind: 'call', name: t.upper, args: [], distinct: false, star: false, pos: at(t) };
       case 'EXISTS':
         throw this.unsupported('EXISTS (a subquery)', t);
       case 'ARRAY':
@@ -642,10 +768,10 @@ class Parser {
     return this.columnRest(t.text, t);
   }
 
-  /** `name` or `qualifier.name`. */
+  /** `name`, `qualifier.name` or `qualifier.*`. */
   private columnRest(first: string, t: SourcePosition): Expr {
     if (!this.acceptOp('.')) return { kind: 'column', name: first, pos: at(t) };
-    if (this.isOp('*')) throw this.unsupported(`${first}.*`, this.peek(), 'list the columns, or SELECT *');
+    if (this.acceptOp('*')) return { kind: 'star', qualifier: first, pos: at(t) };
     const { name } = this.name(`a column name after ${first}.`);
     if (this.isOp('.')) throw this.unsupported('nested field access', this.peek());
     return { kind: 'column', name, qualifier: first, pos: at(t) };
@@ -669,10 +795,113 @@ class Parser {
     }
     this.expectOp(')', `to close ${t.upper}(…)`);
     const after = this.peek();
-    if (this.isWord('OVER')) throw this.unsupported('an OVER window', after, 'use GROUP BY with TUMBLE, HOP or SESSION');
-    if (this.isWord('FILTER') && this.isOp('(', 1)) throw this.unsupported('FILTER (WHERE …) on an aggregate', after, 'filter rows with WHERE');
+    if (this.isWord('OVER')) {
+      this.problems.add(
+        RANKING.has(t.upper)
+          ? sqlError(`Top-N is not supported yet — ${TOP_N_HINT}`, t)
+          : this.notYet('an OVER window', after, `OVER aggregation keeps ordered rows per key; ${NEEDS_CHAINED_STAGES}; use GROUP BY with TUMBLE, HOP or SESSION`),
+      );
+      // Read past the window to find the problems after it.
+      this.next();
+      if (this.isOp('(')) this.skipGroup();
+      else this.next();
+    }
+    let filter: Expr | undefined;
+    if (this.isWord('FILTER') && this.isOp('(', 1)) {
+      this.next();
+      this.next();
+      this.expectWord('WHERE', `in ${t.upper}(…) FILTER (WHERE …)`);
+      filter = this.expression();
+      this.expectOp(')', 'to close FILTER (WHERE …)');
+    }
     if (this.isWord('WITHIN')) throw this.unsupported('WITHIN GROUP', after, AGGREGATE_HINT);
-    return { kind: 'call', name: t.upper, args, distinct, star, pos: at(t) };
+    return { kind: 'call', name: t.upper, args, distinct, star, filter, pos: at(t) };
+  }
+
+  /** CASE [operand] WHEN … THEN … [ELSE …] END. */
+  private caseExpression(t: Token): Expr {
+    this.next();
+    const operand = this.isWord('WHEN') ? undefined : this.expression();
+    const whens: { when: Expr; then: Expr }[] = [];
+    while (this.acceptWord('WHEN')) {
+      const when = this.expression();
+      this.expectWord('THEN', 'after CASE … WHEN …');
+      whens.push({ when, then: this.expression() });
+    }
+    if (whens.length === 0) throw this.error(`expected WHEN in CASE, found ${describe(this.peek())}`, this.peek());
+    const otherwise = this.acceptWord('ELSE') ? this.expression() : undefined;
+    this.expectWord('END', 'to close CASE … WHEN … THEN …');
+    return { kind: 'case', operand, whens, otherwise, pos: at(t) };
+  }
+
+  /** CAST(value AS type), TRY_CAST(value AS type). */
+  private cast(t: Token): Expr {
+    this.next();
+    this.next();
+    const value = this.expression();
+    this.expectWord('AS', `in ${t.upper}(value AS type)`);
+    const typeToken = this.peek();
+    if (typeToken.kind !== 'ident') throw this.error(`expected a type after AS in ${t.upper}(…), found ${describe(typeToken)}`, typeToken);
+    this.next();
+    const type: SqlType | undefined = typeOf(typeToken.upper);
+    if (!type) throw this.unsupported(`${t.upper} to ${typeToken.upper}`, typeToken, 'cast to STRING, INT, BIGINT, DOUBLE, DECIMAL(p, s), BOOLEAN or TIMESTAMP(3)');
+    const { declared, decimal } = this.typeRest(typeToken);
+    if (!this.acceptWord('NOT', 'NULL')) this.acceptWord('NULL');
+    this.expectOp(')', `to close ${t.upper}(…)`);
+    return { kind: 'cast', value, type, declared, decimal, safe: t.upper === 'TRY_CAST', pos: at(t) };
+  }
+
+  /**
+   * The functions SQL gives keywords inside the parentheses, as calls: EXTRACT(unit FROM t) is
+   * EXTRACT('unit', t); TRIM([BOTH | LEADING | TRAILING] [chars] FROM s) is TRIM(s, chars, 'mode');
+   * SUBSTRING(s FROM start [FOR length]) is SUBSTRING(s, start[, length]).
+   */
+  private specialCall(t: Token): Expr {
+    const name = t.upper === 'SUBSTR' ? 'SUBSTRING' : t.upper;
+    const text = (value: string, pos: SourcePosition): Expr => ({ kind: 'literal', type: 'STRING', value, pos: at(pos) });
+    const call = (args: Expr[]): Expr => ({ kind: 'call', name, args, distinct: false, star: false, pos: at(t) });
+    if (name === 'EXTRACT') {
+      this.next();
+      this.next();
+      const unit = this.peek();
+      if (unit.kind !== 'ident') throw this.error(`expected a unit in EXTRACT(unit FROM …) (YEAR, MONTH, DAY, HOUR, MINUTE, SECOND…), found ${describe(unit)}`, unit);
+      this.next();
+      this.expectWord('FROM', `in EXTRACT(${unit.upper} FROM …)`);
+      const value = this.expression();
+      this.expectOp(')', 'to close EXTRACT(…)');
+      return call([text(unit.upper, unit), value]);
+    }
+    if (name === 'TRIM') {
+      this.next();
+      this.next();
+      const modeToken = this.peek();
+      const mode = ['BOTH', 'LEADING', 'TRAILING'].includes(modeToken.upper) && modeToken.kind === 'ident' ? this.next().upper : 'BOTH';
+      let chars: Expr = text(' ', modeToken);
+      let value: Expr;
+      if (this.acceptWord('FROM')) value = this.expression();
+      else {
+        value = this.expression();
+        if (this.acceptWord('FROM')) {
+          chars = value;
+          value = this.expression();
+        }
+      }
+      this.expectOp(')', 'to close TRIM(…)');
+      return call([value, chars, text(mode, modeToken)]);
+    }
+    // SUBSTRING: the keyword form, or an ordinary call.
+    const afterValue = this.i + 2;
+    this.next();
+    this.next();
+    const value = this.expression();
+    if (!this.acceptWord('FROM')) {
+      this.i = afterValue - 2;
+      return this.call(t);
+    }
+    const args = [value, this.expression()];
+    if (this.acceptWord('FOR')) args.push(this.expression());
+    this.expectOp(')', 'to close SUBSTRING(…)');
+    return call(args);
   }
 
   /** INTERVAL '5' SECOND, INTERVAL '10' MINUTES, INTERVAL '0.5' SECOND. */

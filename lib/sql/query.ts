@@ -48,7 +48,8 @@ export interface LogicalQuery {
   readonly groupBy: readonly Expr[];
   /** True when the query has GROUP BY (with or without a window). */
   readonly grouped: boolean;
-  readonly select: readonly SelectItem[] | 'star';
+  /** `*` and `t.*` are items whose expression is a 'star'. */
+  readonly select: readonly SelectItem[];
   readonly having?: Expr | undefined;
   readonly sink: SinkTable;
   readonly pos?: SourcePosition | undefined;

@@ -4,10 +4,11 @@
  * (TUMBLE(ts, …)) or in FROM (TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), …))) become one window spec.
  */
 import { dynamoSink, kinesisSink, logSink, type SinkSpec } from '../api/sink';
-import type { Expr, Statement, TableOption, WindowSpec } from './ast';
+import type { Expr, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
 import type { LogicalQuery, SinkTable, SourceTable } from './query';
-import { sqlError, type SourcePosition } from './sql-error';
+import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 import { optionDurationMs, type Column } from './types';
+import { flatten } from './views';
 
 type CreateTable = Extract<Statement, { kind: 'createTable' }>;
 type Insert = Extract<Statement, { kind: 'insert' }>;
@@ -26,37 +27,50 @@ export const jobNameFromTable = (table: string): string => table.replace(/_/g, '
 
 export function queryFromStatements(statements: readonly Statement[]): LogicalQuery {
   const tables = new Map<string, CreateTable>();
+  const views = new Map<string, SelectQuery>();
   const settings = new Map<string, { value: string; pos: SourcePosition }>();
+  const problems = new SqlProblems();
   let insert: Insert | undefined;
   for (const s of statements) {
     switch (s.kind) {
       case 'createTable':
-        if (tables.has(s.name)) throw sqlError(`table ${s.name} is declared twice`, s.pos);
-        tables.set(s.name, s);
+      case 'createView':
+        if (tables.has(s.name) || views.has(s.name)) problems.add(sqlError(`${s.name} is declared twice`, s.pos));
+        else if (s.kind === 'createTable') tables.set(s.name, s);
+        else views.set(s.name, s.query);
         break;
       case 'set':
-        if (!SET_KEYS.includes(s.key)) throw sqlError(`SET '${s.key}' is not supported — known keys: ${SET_KEYS.join(', ')}`, s.pos);
+        if (!SET_KEYS.includes(s.key)) problems.add(sqlError(`SET '${s.key}' is not supported — known keys: ${SET_KEYS.join(', ')}`, s.pos));
         settings.set(s.key, { value: s.value, pos: s.pos });
         break;
       case 'insert':
-        if (insert) throw sqlError('a second INSERT is not supported — one INSERT per job: write a job per query', s.pos);
-        insert = s;
+        if (insert) problems.add(sqlError('a second INSERT is not supported — one INSERT per job: write a job per query', s.pos));
+        else insert = s;
         break;
     }
   }
   // Every declared table's options are checked, used or not: a typo should not wait for the day it is used.
   for (const ddl of tables.values()) {
-    const known = CONNECTOR_OPTIONS[connectorOf(ddl).value];
-    if (known) options(ddl, known, `${connectorOf(ddl).value} table`);
+    problems.attempt(() => {
+      const known = CONNECTOR_OPTIONS[connectorOf(ddl).value];
+      if (known) options(ddl, known, `${connectorOf(ddl).value} table`);
+    }, undefined);
   }
-  if (!insert) {
+  // A script of CREATE statements only is most likely unfinished: its other problems come first.
+  if (!insert && !problems.any) {
     const last = statements[statements.length - 1];
-    throw sqlError('the script has no INSERT INTO <sink> SELECT …: a job needs one', last?.pos ?? { line: 1, column: 1 });
+    problems.add(sqlError('the script has no INSERT INTO <sink> SELECT …: a job needs one', last?.pos ?? { line: 1, column: 1 }));
   }
-  const q = insert.query;
-  const fromName = q.from.kind === 'table' ? q.from.name : q.from.table;
+  problems.check();
+  if (!insert) throw new Error('unreachable: a script without INSERT has a problem');
+  const q = flatten(insert.query, { columnsOf: (t) => tables.get(t)?.columns.map((c) => c.name), view: (v) => views.get(v) });
+  return logicalQuery(q, insert, tables, settings);
+}
+
+function logicalQuery(q: ReturnType<typeof flatten>, insert: Insert, tables: ReadonlyMap<string, CreateTable>, settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>): LogicalQuery {
+  const fromName = q.table;
   const sourceDdl = tables.get(fromName);
-  if (!sourceDdl) throw sqlError(`unknown table ${fromName}: declare it with CREATE TABLE ${fromName} (…) WITH ('connector' = 'kinesis', …)`, q.from.pos);
+  if (!sourceDdl) throw sqlError(`unknown table ${fromName}: declare it with CREATE TABLE ${fromName} (…) WITH ('connector' = 'kinesis', …)`, q.tablePos);
   const idle = settings.get('table.exec.source.idle-timeout');
   const source = sourceTable(sourceDdl, idle && { ms: durationOption(idle.value, 'table.exec.source.idle-timeout', idle.pos), pos: idle.pos });
   const sinkDdl = tables.get(insert.table);
@@ -66,15 +80,15 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
 
   let window: LogicalQuery['window'];
   const groupBy: Expr[] = [];
-  if (q.from.kind === 'windowTvf') {
-    window = { ...q.from.window, form: 'table-function' };
+  if (q.windowTvf) {
+    window = { ...q.windowTvf, form: 'table-function' };
     const seen = new Set<string>();
     for (const e of q.groupBy) {
       if (e.kind === 'column' && (e.name === 'window_start' || e.name === 'window_end')) seen.add(e.name);
       else if (e.kind === 'column' && e.name === 'window_time') throw sqlError('GROUP BY window_time is not supported — group by window_start, window_end', e.pos);
       else groupBy.push(e);
     }
-    if (q.groupBy.length === 0) throw sqlError(`a ${window.kind} table function needs GROUP BY window_start, window_end[, keys] (Flink's window aggregation)`, q.from.pos);
+    if (q.groupBy.length === 0) throw sqlError(`a ${window.kind} table function needs GROUP BY window_start, window_end[, keys] (Flink's window aggregation)`, q.tablePos);
     for (const column of ['window_start', 'window_end']) {
       if (!seen.has(column)) throw sqlError(`GROUP BY must list window_start and window_end with FROM TABLE(${window.kind}(…)) (${column} is missing)`, q.groupBy[0]?.pos ?? q.pos);
     }
@@ -94,7 +108,7 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
     jobName: setName?.value ?? jobNameFromTable(sink.name),
     jobNamePos: setName?.pos ?? insert.pos,
     source,
-    sourceAlias: q.from.alias,
+    sourceAlias: q.alias,
     where: q.where,
     window,
     groupBy,
@@ -217,5 +231,5 @@ function checkColumns(ddl: CreateTable): Column[] {
     if (seen.has(c.name)) throw sqlError(`column ${c.name} is declared twice in ${ddl.name}`, c.pos);
     seen.add(c.name);
   }
-  return ddl.columns.map(({ name, type, declared, notNull }) => ({ name, type, declared, notNull }));
+  return ddl.columns.map(({ name, type, declared, notNull, decimal }) => ({ name, type, declared, notNull, decimal }));
 }

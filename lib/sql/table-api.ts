@@ -16,7 +16,8 @@ import { parseExpression, parseSelectItems } from './parser';
 import type { LogicalQuery, SourceTable } from './query';
 import { SqlError } from './sql-error';
 import { jobNameFromTable } from './statements';
-import { typeOf, type Column, type SqlValue } from './types';
+import { declaredDecimal, typeOf, type Column } from './types';
+import { substituteColumns } from './views';
 
 /** Options of {@link kinesisTable}. */
 export interface KinesisTableOptions {
@@ -46,8 +47,12 @@ export function kinesisTable(name: string, options: KinesisTableOptions): TableS
   const columns: Column[] = Object.entries(options.columns).map(([column, declared]) => {
     const m = /^\s*([A-Za-z_]+)\s*(\([^)]*\))?\s*(NOT\s+NULL)?\s*$/i.exec(declared);
     const type = m ? typeOf(m[1]!) : undefined;
-    if (!m || !type) throw new SqlError(`column ${column}: '${declared}' is not a supported type — use STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP(3)`, 0, 0, `kinesisTable('${name}')`);
-    return { name: column, type, declared: `${m[1]!.toUpperCase()}${m[2] ?? ''}`, notNull: m[3] !== undefined };
+    const params = m?.[2] ? m[2].slice(1, -1).split(',').map(Number) : [];
+    const decimal = m ? declaredDecimal(m[1]!, params) : undefined;
+    if (!m || !type || (type === 'DECIMAL' && !decimal)) {
+      throw new SqlError(`column ${column}: '${declared}' is not a supported type — use STRING, INT, BIGINT, DOUBLE, DECIMAL(p, s), BOOLEAN or TIMESTAMP(3)`, 0, 0, `kinesisTable('${name}')`);
+    }
+    return { name: column, type, declared: `${m[1]!.toUpperCase()}${m[2] ?? ''}`, notNull: m[3] !== undefined, decimal };
   });
   const watermark = options.watermark;
   if (watermark) {
@@ -154,7 +159,7 @@ const operand = (v: Operand): Expr => (v instanceof Expression ? v.expr : litera
 export const $ = (name: string): Expression => new Expression({ kind: 'column', name });
 
 /** A literal value. */
-export const lit = (value: SqlValue): Expression => new Expression(literal(value));
+export const lit = (value: string | number | boolean | null): Expression => new Expression(literal(value));
 
 /** A group window, as `.window(...)` takes it. */
 export interface GroupWindow {
@@ -203,7 +208,7 @@ interface Parts {
   readonly where?: Expr | undefined;
   readonly window?: GroupWindow | undefined;
   readonly groupBy: readonly Expr[];
-  readonly select: readonly SelectItem[] | 'star';
+  readonly select: readonly SelectItem[];
   readonly having?: Expr | undefined;
 }
 
@@ -212,7 +217,7 @@ interface Parts {
  * @example from(clicks).where("userId LIKE 'user-%'").select('userId', 'clicks').insertInto(kinesisSink('big-clicks'))
  */
 export function from(source: TableSource): Table {
-  return new Table({ source: source.table, groupBy: [], select: 'star' });
+  return new Table({ source: source.table, groupBy: [], select: [{ expr: { kind: 'star' } }] });
 }
 
 /** A table: rows of the source, filtered. */
@@ -281,8 +286,9 @@ export class ResultTable {
   where(condition: string | Expression): ResultTable {
     const parsed = typeof condition === 'string' ? parse(condition, 'where') : condition.expr;
     const select = this.parts.select;
-    const aliases = new Map(select === 'star' ? [] : select.flatMap((i) => (i.alias ? [[i.alias, i.expr] as const] : [])));
-    const expanded = substitute(parsed, (name) => aliases.get(name));
+    const aliases = new Map(select.flatMap((i) => (i.alias ? [[i.alias, i.expr] as const] : [])));
+    // Result column names become their expressions, so a condition on the result is a HAVING.
+    const expanded = substituteColumns(parsed, (c) => (c.qualifier === undefined && aliases.get(c.name)) || c);
     if (this.parts.window) return new ResultTable({ ...this.parts, having: and(this.parts.having, new Expression(expanded), 'where') });
     return new ResultTable({ ...this.parts, where: and(this.parts.where, new Expression(expanded), 'where') });
   }
@@ -330,29 +336,6 @@ function selectItems(fields: readonly (string | Expression)[], windowAlias?: str
       throw e;
     }
   });
-}
-
-/** Replaces result column names by their expressions (so a condition on the result is a HAVING). */
-function substitute(e: Expr, lookup: (name: string) => Expr | undefined): Expr {
-  const s = (x: Expr): Expr => substitute(x, lookup);
-  switch (e.kind) {
-    case 'column':
-      return (e.qualifier === undefined && lookup(e.name)) || e;
-    case 'unary':
-      return { ...e, operand: s(e.operand) };
-    case 'binary':
-      return { ...e, left: s(e.left), right: s(e.right) };
-    case 'like':
-      return { ...e, value: s(e.value), pattern: s(e.pattern), escape: e.escape && s(e.escape) };
-    case 'in':
-      return { ...e, value: s(e.value), list: e.list.map(s) };
-    case 'between':
-      return { ...e, value: s(e.value), low: s(e.low), high: s(e.high) };
-    case 'isNull':
-      return { ...e, value: s(e.value) };
-    default:
-      return e;
-  }
 }
 
 function compileParts(parts: Parts, sink: SinkSpec, options: InsertOptions): JobDefinition {

@@ -1,9 +1,11 @@
 /**
- * The SQL types of the subset and how JSON event values become them. Integers and decimals are JS
- * numbers (DECIMAL is a double here); TIMESTAMP values are epoch milliseconds, read from numbers or
- * ISO-8601 strings.
+ * The SQL types of the subset and how JSON event values become them. Integers and doubles are JS
+ * numbers; a DECIMAL(p, s) value is its exact unscaled bigint (decimal.ts); TIMESTAMP values are epoch
+ * milliseconds, read from numbers or ISO-8601 strings; an INTERVAL (only in expressions) is milliseconds.
  */
-export type SqlType = 'STRING' | 'INT' | 'DOUBLE' | 'BOOLEAN' | 'TIMESTAMP' | 'NULL';
+import { decimalFromNumber, fit, parseDecimal, type DecimalType } from './decimal';
+
+export type SqlType = 'STRING' | 'INT' | 'DOUBLE' | 'DECIMAL' | 'BOOLEAN' | 'TIMESTAMP' | 'INTERVAL' | 'NULL';
 
 /** A column of a table: its name (case-sensitive, as in Flink SQL) and type. */
 export interface Column {
@@ -12,6 +14,25 @@ export interface Column {
   /** The type as written (`VARCHAR(20)`, `TIMESTAMP(3)`), for messages. */
   readonly declared: string;
   readonly notNull: boolean;
+  /** DECIMAL's precision and scale; for integer columns, the decimal they widen to (BIGINT: DECIMAL(19, 0)). */
+  readonly decimal?: DecimalType | undefined;
+}
+
+/** The digits of each integer type, as a DECIMAL(p, 0) (what Flink widens it to beside a decimal). */
+const INTEGER_DIGITS: Record<string, number> = { TINYINT: 3, SMALLINT: 5, INT: 10, INTEGER: 10, BIGINT: 19 };
+
+/**
+ * The decimal type of a declared DECIMAL(p, s) (DECIMAL alone is DECIMAL(10, 0), as in Flink), or the
+ * decimal an integer type widens to; undefined for other types or an invalid precision / scale.
+ */
+export function declaredDecimal(name: string, params: readonly number[]): DecimalType | undefined {
+  const upper = name.toUpperCase();
+  const digits = INTEGER_DIGITS[upper];
+  if (digits !== undefined) return { precision: digits, scale: 0 };
+  if (upper !== 'DECIMAL' && upper !== 'DEC' && upper !== 'NUMERIC') return undefined;
+  const [precision = 10, scale = 0] = params;
+  if (!Number.isInteger(precision) || !Number.isInteger(scale) || precision < 1 || precision > 38 || scale < 0 || scale > precision) return undefined;
+  return { precision, scale };
 }
 
 /** What a type name means here, or undefined for one the subset does not have. */
@@ -30,10 +51,11 @@ export function typeOf(name: string): SqlType | undefined {
     case 'FLOAT':
     case 'DOUBLE':
     case 'REAL':
+      return 'DOUBLE';
     case 'DECIMAL':
     case 'DEC':
     case 'NUMERIC':
-      return 'DOUBLE';
+      return 'DECIMAL';
     case 'BOOLEAN':
       return 'BOOLEAN';
     case 'TIMESTAMP':
@@ -44,11 +66,11 @@ export function typeOf(name: string): SqlType | undefined {
   }
 }
 
-/** INT or DOUBLE. */
-export const isNumeric = (t: SqlType): boolean => t === 'INT' || t === 'DOUBLE';
+/** INT, DECIMAL or DOUBLE. */
+export const isNumeric = (t: SqlType): boolean => t === 'INT' || t === 'DOUBLE' || t === 'DECIMAL';
 
-/** A SQL value at run time. */
-export type SqlValue = string | number | boolean | null;
+/** A SQL value at run time (a bigint only for DECIMAL: its unscaled value). */
+export type SqlValue = string | number | boolean | bigint | null;
 
 /** Thrown for an event field that does not fit its column; the record goes to the dead-letter table. */
 export class RowError extends Error {
@@ -96,12 +118,22 @@ export function decodeValue(column: Column, value: unknown): SqlValue {
       const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
       return typeof n === 'number' && Number.isFinite(n) ? n : refuse();
     }
+    case 'DECIMAL': {
+      // A JSON number is read by its decimal text (0.1 is 0.1), a string as written; then rounded to the scale.
+      const t = column.decimal ?? { precision: 10, scale: 0 };
+      const unscaled = typeof value === 'number' ? decimalFromNumber(value, t.scale) : typeof value === 'string' ? parseDecimal(value, t.scale) : undefined;
+      if (unscaled === undefined) return refuse();
+      const fitting = fit(unscaled, t);
+      if (fitting === null) throw new RowError(`column '${column.name}' ${column.declared}: ${JSON.stringify(value)} has more than ${t.precision - t.scale} integer digits`);
+      return fitting;
+    }
     case 'BOOLEAN':
       if (typeof value === 'boolean') return value;
       if (value === 'true' || value === 'false') return value === 'true';
       return refuse();
     case 'TIMESTAMP':
       return timestampMs(value) ?? refuse();
+    case 'INTERVAL':
     case 'NULL':
       return null;
   }

@@ -88,6 +88,9 @@ describe('bundles and the command', () => {
     const file = path.join(dir, 'bad.sql');
     fs.writeFileSync(file, `CREATE TABLE a (x INT) WITH ('connector' = 'kinesis');\nCREATE TABLE b (x INT) WITH ('connector' = 'kinesis');\nINSERT INTO b SELECT a.x FROM a JOIN b ON a.x = b.x;\n`);
     const failed = await run(process.execPath, [path.join(ROOT, 'bin/shardflow.js'), 'plan', file], { cwd: ROOT }).catch((e: { code: number; stderr: string }) => e);
-    expect(failed).toMatchObject({ code: 2, stderr: `shardflow: ${file}, line 3, column 33: JOIN is not supported — a job reads one table\n` });
+    expect(failed).toMatchObject({
+      code: 2,
+      stderr: `shardflow: ${file}, line 3, column 33: JOIN is not supported yet — a join reads two streams into one keyed stage, which the DataStream API does not have yet; a job reads one table\n`,
+    });
   });
 });

@@ -3,6 +3,7 @@
  * hopping, session), and exactly what sqlite3 computes with a plain GROUP BY (tumbling, hopping).
  * Events arrive on two shards, in batches, out of order within the watermark's delay; the harness
  * moves watermarks by the source's strategy, as the stage functions do.
+ * Expressions (a CASE group key, FILTER, an exact DECIMAL SUM) are checked against sqlite3 too.
  */
 import { execFileSync } from 'node:child_process';
 import { compileSql, dynamoSink, job, kinesisSource, session, sliding, tumbling, type JobDefinition } from 'shardflow';
@@ -155,5 +156,24 @@ describe('session windows', () => {
       INSERT INTO out SELECT ${AGGREGATES} FROM TABLE(SESSION(TABLE clicks PARTITION BY userId, DESCRIPTOR(ts), INTERVAL '1' SECOND))
       WHERE page <> 'p3' GROUP BY window_start, window_end, userId`);
     expect(await resultsOf(tvf, EVENTS)).toEqual(results);
+  });
+});
+
+describe('expressions, FILTER and DECIMAL in a windowed query', () => {
+  test('GROUP BY a CASE, COUNT(*) FILTER and an exact DECIMAL SUM equal sqlite3 computing in integers', async () => {
+    const sqlJob = compileSql(`${SOURCE}
+      INSERT INTO out SELECT CASE WHEN clicks > 2 THEN 'big' ELSE 'small' END AS size, COUNT(*) AS n,
+        COUNT(*) FILTER (WHERE page = 'p0') AS home, SUM(clicks * 0.1) AS tenths, MAX(UPPER(page)) AS top_page
+      FROM clicks GROUP BY CASE WHEN clicks > 2 THEN 'big' ELSE 'small' END, TUMBLE(ts, INTERVAL '5' SECOND)`);
+    const results = await resultsOf(sqlJob, EVENTS);
+    expect(results.length).toBeGreaterThan(20);
+    const expected = sqlite(
+      EVENTS,
+      `SELECT size AS key, ws AS windowStart, ws + 5000 AS windowEnd, size, COUNT(*) AS n, SUM(page = 'p0') AS home,
+              printf('%d.%d', SUM(clicks) / 10, SUM(clicks) % 10) AS tenths, MAX(upper(page)) AS top_page
+       FROM (SELECT *, (ts / 5000) * 5000 AS ws, CASE WHEN clicks > 2 THEN 'big' ELSE 'small' END AS size FROM clicks)
+       GROUP BY size, ws;`,
+    ).map((r) => ({ ...r, tenths: Number(r.tenths) }));
+    expect(results).toEqual(expected);
   });
 });

@@ -79,3 +79,19 @@ test('nexmark-highest-bid.sql: the highest bid per tumbling window over all auct
     ),
   );
 });
+
+test('nexmark-channel-revenue.sql: exact euro revenue per platform through a view, as sqlite3 computes it in integers', async () => {
+  const results = await resultsOf(example('nexmark-channel-revenue.sql'), BIDS);
+  expect(results.length).toBeGreaterThan(30);
+  const expected = sqlite(
+    BIDS,
+    `SELECT platform AS key, ws AS windowStart, ws + 10000 AS windowEnd, platform, strftime('%H:%M:%S', ws / 1000, 'unixepoch') AS started,
+            printf('%d.%03d', SUM(908 * price) / 1000, SUM(908 * price) % 1000) AS revenue, COUNT(*) AS bids,
+            SUM(908 * price >= 1000000) AS big_bids, COUNT(DISTINCT auction) AS auctions
+     FROM (SELECT *, (t / 10000) * 10000 AS ws,
+             CASE lower(channel) WHEN 'apple' THEN 'ios' WHEN 'google' THEN 'android' ELSE lower(channel) END AS platform
+           FROM bids WHERE channel <> 'test')
+     GROUP BY platform, ws;`,
+  ).map((r) => ({ ...r, revenue: Number(r.revenue) }));
+  expect(results).toEqual(expected);
+});

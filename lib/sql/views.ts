@@ -1,0 +1,153 @@
+/**
+ * Views and derived tables, inlined: `FROM (SELECT … FROM t WHERE …) AS v` and `CREATE VIEW v AS …` are
+ * read as the one query over `t` they stand for, by putting the inner select list's expressions in
+ * place of the outer query's names. So a view runs as what the DataStream API has today: projections
+ * and filters of one table, with at most one windowed aggregation (an outer filter on an aggregating
+ * view is its HAVING). An aggregation over an aggregation needs keyed stages chained after one another,
+ * and is named as such.
+ */
+import type { Expr, SelectItem, SelectQuery, WindowSpec } from './ast';
+import { show } from './expressions';
+import { PROCTIME_NOT_YET } from './functions';
+import { sqlError, type SourcePosition } from './sql-error';
+
+/** A query over one table (or window table function), with views and derived tables inlined. */
+export interface FlatQuery {
+  /** The table read (a CREATE TABLE), and the name its columns may be qualified with. */
+  readonly table: string;
+  readonly tablePos: SourcePosition;
+  readonly alias?: string | undefined;
+  /** FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), …)). */
+  readonly windowTvf?: WindowSpec | undefined;
+  readonly items: readonly SelectItem[];
+  readonly where?: Expr | undefined;
+  readonly groupBy: readonly Expr[];
+  readonly having?: Expr | undefined;
+  readonly pos: SourcePosition;
+}
+
+/** What a name in FROM stands for: a table's columns, or a view's query. */
+export interface Catalog {
+  columnsOf(table: string): readonly string[] | undefined;
+  view(name: string): SelectQuery | undefined;
+}
+
+/** The columns a window table function adds. */
+const WINDOW_COLUMNS = ['window_start', 'window_end', 'window_time'];
+const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the DataStream API does not have yet';
+
+/** The query with every view and derived table in FROM inlined. */
+export function flatten(q: SelectQuery, catalog: Catalog, seen: readonly string[] = []): FlatQuery {
+  const from = q.from;
+  const base = { items: q.items, where: q.where, groupBy: q.groupBy, having: q.having, pos: q.pos };
+  if (from.kind === 'subquery') return inline(q, flatten(from.query, catalog, seen), from.alias, from.pos, catalog);
+  const name = from.kind === 'table' ? from.name : from.table;
+  const view = catalog.view(name);
+  if (!view) return { ...base, table: name, tablePos: from.pos, alias: from.alias, windowTvf: from.kind === 'windowTvf' ? from.window : undefined };
+  if (seen.includes(name)) throw sqlError(`the view ${name} reads itself (${[...seen, name].join(' → ')})`, from.pos);
+  const inner = flatten(view, catalog, [...seen, name]);
+  if (from.kind === 'table') return inline(q, inner, from.alias ?? name, from.pos, catalog);
+  // TABLE(TUMBLE(TABLE view, DESCRIPTOR(ts), …)): the window is on the view's table, through the view's projection.
+  if (inner.groupBy.length > 0 || inner.windowTvf) throw sqlError(`a window over the view ${name}, which aggregates, is not supported yet — ${NEEDS_CHAINED_STAGES}`, from.pos);
+  const names = outputNames(inner, catalog);
+  const time = names.get(from.window.timeColumn);
+  if (time?.kind === 'call' && time.name === 'PROCTIME') throw sqlError(PROCTIME_NOT_YET, from.window.timePos ?? from.pos);
+  if (time?.kind !== 'column') {
+    throw sqlError(`DESCRIPTOR(${from.window.timeColumn}): the view ${name} has no column ${from.window.timeColumn} that is a column of its table`, from.window.timePos ?? from.pos);
+  }
+  const outer = { ...q, from: { kind: 'table' as const, name, alias: from.alias, pos: from.pos } };
+  return { ...inline(outer, inner, from.alias ?? name, from.pos, catalog, true), windowTvf: { ...from.window, timeColumn: time.name } };
+}
+
+/** The inner query's columns by name: its aliases, column names, and EXPR$n for the rest (as Flink names them). */
+function outputNames(inner: FlatQuery, catalog: Catalog): Map<string, Expr> {
+  const names = new Map<string, Expr>();
+  inner.items.forEach((item, i) => {
+    if (item.expr.kind === 'star') {
+      for (const column of catalog.columnsOf(inner.table) ?? []) names.set(column, { kind: 'column', name: column, qualifier: item.expr.qualifier, pos: item.expr.pos });
+      return;
+    }
+    const name = item.alias ?? (item.expr.kind === 'column' ? item.expr.name : `EXPR$${i}`);
+    names.set(name, item.expr);
+  });
+  return names;
+}
+
+/** The outer query over the inner one, as one query over the inner one's table. */
+function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, at: SourcePosition, catalog: Catalog, windowColumns = false): FlatQuery {
+  const names = outputNames(inner, catalog);
+  const replace = (e: Expr): Expr =>
+    substituteColumns(e, (column) => {
+      if (column.qualifier !== undefined && column.qualifier !== alias) {
+        throw sqlError(`unknown table ${column.qualifier} in ${show(column)} — here FROM reads ${alias ?? 'a subquery'}`, column.pos);
+      }
+      const replacement = names.get(column.name) ?? (windowColumns && WINDOW_COLUMNS.includes(column.name) ? column : undefined);
+      if (!replacement) throw sqlError(`unknown column ${column.name} in ${alias ?? 'the subquery'} — its columns are ${[...names.keys()].join(', ')}`, column.pos);
+      return replacement;
+    });
+  const items = outer.items.flatMap((item): SelectItem[] => {
+    if (item.expr.kind === 'star') {
+      if (item.expr.qualifier !== undefined && item.expr.qualifier !== alias) throw sqlError(`unknown table ${item.expr.qualifier} in ${show(item.expr)}`, item.expr.pos);
+      return [...names].map(([name, expr]) => ({ expr, alias: name, pos: item.pos }));
+    }
+    // An outer column keeps its name when the inner expression it stands for has another.
+    const alias_ = item.alias ?? (item.expr.kind === 'column' ? item.expr.name : undefined);
+    return [{ expr: replace(item.expr), alias: alias_, pos: item.pos }];
+  });
+  const where = outer.where && replace(outer.where);
+  const aggregates = inner.groupBy.length > 0 || inner.windowTvf !== undefined;
+  if (aggregates && (outer.groupBy.length > 0 || outer.items.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)))) {
+    throw sqlError(`an aggregation over ${alias ?? 'a subquery'}, which aggregates, is not supported yet — ${NEEDS_CHAINED_STAGES}`, outer.groupBy[0]?.pos ?? at);
+  }
+  const and = (a: Expr | undefined, b: Expr | undefined): Expr | undefined => (a && b ? { kind: 'binary', op: 'AND', left: a, right: b, pos: b.pos } : a ?? b);
+  return {
+    table: inner.table,
+    tablePos: inner.tablePos,
+    alias: inner.alias,
+    windowTvf: inner.windowTvf,
+    items,
+    // A filter on an aggregating subquery's rows is a filter on its groups: its HAVING.
+    where: aggregates ? inner.where : and(inner.where, where),
+    groupBy: aggregates ? inner.groupBy : outer.groupBy.map(replace),
+    having: aggregates ? and(inner.having, where) : outer.having && replace(outer.having),
+    pos: outer.pos,
+  };
+}
+
+function hasAggregate(e: Expr): boolean {
+  let found = false;
+  substituteColumns(e, (c) => c, (call) => {
+    if (['COUNT', 'SUM', 'MIN', 'MAX', 'AVG'].includes(call.name)) found = true;
+  });
+  return found;
+}
+
+/** The expression with each column replaced (`visit` sees every call on the way). */
+export function substituteColumns(e: Expr, replace: (column: Extract<Expr, { kind: 'column' }>) => Expr, visit?: (call: Extract<Expr, { kind: 'call' }>) => void): Expr {
+  const s = (x: Expr): Expr => substituteColumns(x, replace, visit);
+  switch (e.kind) {
+    case 'column':
+      return replace(e);
+    case 'unary':
+      return { ...e, operand: s(e.operand) };
+    case 'binary':
+      return { ...e, left: s(e.left), right: s(e.right) };
+    case 'like':
+      return { ...e, value: s(e.value), pattern: s(e.pattern), escape: e.escape && s(e.escape) };
+    case 'in':
+      return { ...e, value: s(e.value), list: e.list.map(s) };
+    case 'between':
+      return { ...e, value: s(e.value), low: s(e.low), high: s(e.high) };
+    case 'isNull':
+      return { ...e, value: s(e.value) };
+    case 'call':
+      visit?.(e);
+      return { ...e, args: e.args.map(s), filter: e.filter && s(e.filter) };
+    case 'case':
+      return { ...e, operand: e.operand && s(e.operand), whens: e.whens.map((w) => ({ when: s(w.when), then: s(w.then) })), otherwise: e.otherwise && s(e.otherwise) };
+    case 'cast':
+      return { ...e, value: s(e.value) };
+    default:
+      return e;
+  }
+}
