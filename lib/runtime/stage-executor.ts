@@ -10,7 +10,7 @@ import type { Failure } from './keyed/keyed-operator';
 import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
 import { processOperator } from './keyed/process-operator';
 import { windowOperator } from './keyed/window-operator';
-import { asRecord, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type Output } from './records';
+import { asRecord, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type KeyedOutput, type Output } from './records';
 
 /** A record as a source stage receives it from Kinesis. */
 export interface SourceRecord {
@@ -20,11 +20,15 @@ export interface SourceRecord {
   readonly data: string;
 }
 
-/** One record of a keyed stage's input stream (a shuffle stream), decoded, with its Kinesis arrival time. */
-export type ShuffleInput =
-  | { readonly kind: 'envelope'; readonly from: string; readonly arrivalMs: number; readonly elements: readonly KeyedElement[] }
-  | { readonly kind: 'marker'; readonly from: string; readonly arrivalMs: number; readonly watermarkMs: number }
-  | { readonly kind: 'tick'; readonly arrivalMs: number; readonly upstream: readonly string[] };
+/**
+ * One record of a keyed stage's input stream (a shuffle stream), decoded, with its sequence number there
+ * (what the stage emits because of it is named after it) and its Kinesis arrival time.
+ */
+export type ShuffleInput = { readonly sequenceNumber: string; readonly arrivalMs: number } & (
+  | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[] }
+  | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number }
+  | { readonly kind: 'tick'; readonly upstream: readonly string[] }
+);
 
 /** A batch from one input shard: raw records at a source, decoded shuffle records after a shuffle. */
 export type StageBatch =
@@ -42,10 +46,13 @@ export interface StageResult {
   /** Keyed records for the next stage. */
   readonly shuffled: readonly KeyedElement[];
   /**
-   * A source stage that shuffles: the watermark its batch moved to (the highest event time in it minus the
-   * bound), for the marker it sends every downstream shard after the envelopes; NO_WATERMARK when none.
+   * A stage that shuffles: the watermark for the marker it sends every downstream shard after the
+   * envelopes — a source stage's batch's (the highest event time in it minus the bound; NO_WATERMARK when
+   * none), a keyed shard's own. Undefined: send none — a keyed shard whose inputs are all idle and whose
+   * watermark did not move is idle itself (Flink's idle watermark status), and a marker would tell the
+   * stage downstream it is active and keep the watermark function awake.
    */
-  readonly markerWatermarkMs: number;
+  readonly markerWatermarkMs: number | undefined;
   readonly outputs: readonly SinkOutput[];
   /** Elements too late for every window they belong to (also in `outputs` when the job has a late sink). */
   readonly late: readonly Element[];
@@ -71,7 +78,6 @@ export interface PreparedBatch {
 export class StageExecutor {
   private readonly keyedShard: KeyedShard | undefined;
   private readonly lateSink: string | undefined;
-  private readonly mainSink: string | undefined;
 
   constructor(
     private readonly plan: Plan,
@@ -95,7 +101,6 @@ export class StageExecutor {
       });
     }
     this.lateSink = stage.keyed?.kind === 'window' ? stage.keyed.lateSink?.name : undefined;
-    this.mainSink = stage.output.kind === 'sink' ? stage.output.sink.name : undefined;
   }
 
   /** The log of one of this stage's input shards. */
@@ -133,11 +138,13 @@ export class StageExecutor {
     try {
       const state = await states.current(log);
       if (batch.kind === 'source' && state.slot === 0 && !state.changed) await this.inheritFromParents(state, batch.shardId);
+      const watermarkBefore = state.watermarkMs;
       const run = this.keyedShard.run(state);
       if (batch.kind === 'source') {
         // Record by record: its elements at the watermark so far, then the watermark follows its event time
         // (filtered and refused records' too), so where the watermark moves does not depend on batching.
         for (const record of this.decodeSource(batch, deadLetters).records) {
+          run.beginRecord(record.sequenceNumber);
           const keyed: KeyedElement[] = [];
           for (const e of record.elements) {
             const key = this.keyOf(this.stage.keyBy!, e, 'keyBy', deadLetters);
@@ -148,12 +155,13 @@ export class StageExecutor {
         }
       } else {
         for (const input of batch.inputs) {
+          run.beginRecord(input.sequenceNumber);
           if (input.kind === 'envelope') run.envelope(input.from, input.arrivalMs, input.elements);
           else if (input.kind === 'marker') run.marker(input.from, input.arrivalMs, input.watermarkMs);
           else run.tick(input.arrivalMs, input.upstream);
         }
       }
-      const result = this.resultOf(run, outputs, deadLetters);
+      const result = this.resultOf(batch.shardId, run, watermarkBefore, outputs, deadLetters);
       const entry = states.prepare(log, state);
       return { result, commit: () => states.commit(log, state, entry) };
     } catch (e) {
@@ -188,24 +196,27 @@ export class StageExecutor {
     this.states?.drop(this.logOf(shardId));
   }
 
-  private resultOf(run: KeyedShardRun, outputs: SinkOutput[], deadLetters: DeadLetter[]): StageResult {
-    this.deliverKeyed(run.outputs, outputs, deadLetters);
+  private resultOf(shardId: string, run: KeyedShardRun, watermarkBefore: number, outputs: SinkOutput[], deadLetters: DeadLetter[]): StageResult {
+    const shuffled: KeyedElement[] = [];
+    this.deliverKeyed(shardId, run.outputs, outputs, shuffled, deadLetters);
     for (const f of run.failures) deadLetters.push(this.deadLetterOf(f));
     if (this.lateSink) {
       for (const e of run.lateElements) outputs.push({ sink: this.lateSink, output: { id: `late/${originKey(e.origin)}`, record: asRecord(e.value) } });
     }
-    return { shuffled: [], markerWatermarkMs: NO_WATERMARK, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput };
+    const idle = run.state.allInputsIdle && run.watermarkMs === watermarkBefore;
+    const markerWatermarkMs = this.stage.output.kind === 'shuffle' && !idle ? run.watermarkMs : undefined;
+    return { shuffled, markerWatermarkMs, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput };
   }
 
   /**
    * Decodes JSON and reads event time, then runs the stateless chain: per record with an event time, the
    * elements it became (none when filtered out or refused).
    */
-  private decodeSource(batch: StageBatch, deadLetters: DeadLetter[]): { records: { timestampMs: number; elements: KeyedElement[] }[]; maxEventTimeMs: number } {
+  private decodeSource(batch: StageBatch, deadLetters: DeadLetter[]): { records: { sequenceNumber: string; timestampMs: number; elements: KeyedElement[] }[]; maxEventTimeMs: number } {
     const source = this.stage.input.kind === 'source' ? this.stage.input.source : undefined;
     if (!source || batch.kind !== 'source') throw new Error(`${this.stage.id} is not a source stage`);
     let maxEventTimeMs = NO_WATERMARK;
-    const records: { timestampMs: number; elements: KeyedElement[] }[] = [];
+    const records: { sequenceNumber: string; timestampMs: number; elements: KeyedElement[] }[] = [];
     for (const r of batch.records) {
       const dead = (reason: string, operator: string): void => {
         deadLetters.push({ id: recordDeadLetterId({ shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, operator), reason, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024), operator });
@@ -230,7 +241,7 @@ export class StageExecutor {
       }
       if (ts > maxEventTimeMs) maxEventTimeMs = ts;
       const elements: KeyedElement[] = [];
-      records.push({ timestampMs: ts, elements });
+      records.push({ sequenceNumber: r.sequenceNumber, timestampMs: ts, elements });
       if (this.stage.pre.length === 0) {
         elements.push({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
         continue;
@@ -256,18 +267,38 @@ export class StageExecutor {
     }
   }
 
-  /** Runs keyed outputs through the stateless operators after the keyed one, to the stage's sink. */
-  private deliverKeyed(produced: readonly Output[], outputs: SinkOutput[], deadLetters: DeadLetter[]): void {
-    if (produced.length === 0) return;
-    if (!this.mainSink) throw new Error(`${this.stage.id} has a keyed operator but no sink`);
-    const sink = this.mainSink;
-    for (const o of produced) {
+  /**
+   * Runs keyed outputs through the stateless operators after the keyed one, to the stage's sink or, keyed
+   * again, to the next keyed stage. An element for the next stage is named after the input record of this
+   * shard that produced it — (this shard, that record's sequence number, a running index among what the
+   * record produced) — so positions only grow in this shard's stream order, and a retried, bisected or
+   * zombie batch, which computes the same outputs for the same records, sends them under the same
+   * positions: the next stage's marks drop the repeats.
+   */
+  private deliverKeyed(shardId: string, produced: readonly KeyedOutput[], outputs: SinkOutput[], shuffled: KeyedElement[], deadLetters: DeadLetter[]): void {
+    const target = this.stage.output;
+    let producedBy: string | undefined;
+    let subIndex = 0;
+    for (const { output: o, timestampMs, inputSequenceNumber } of produced) {
+      if (inputSequenceNumber !== producedBy) {
+        producedBy = inputSequenceNumber;
+        subIndex = 0;
+      }
+      const send = (value: unknown, i: number): void => {
+        if (target.kind === 'sink') {
+          outputs.push({ sink: target.sink.name, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(value), ...(o.order !== undefined && { order: o.order }) } });
+          return;
+        }
+        const e: KeyedElement = { origin: { shardId, sequenceNumber: inputSequenceNumber, subIndex: subIndex++ }, timestampMs, value, key: '' };
+        const key = this.keyOf(target.keyBy, e, target.keyById, deadLetters);
+        if (key !== undefined) shuffled.push(withKey(e, key));
+      };
       if (this.stage.post.length === 0) {
-        outputs.push({ sink, output: o });
+        send(o.record, 0);
         continue;
       }
       try {
-        runChain(this.stage.post, o.record, (v, i) => outputs.push({ sink, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(v), ...(o.order !== undefined && { order: o.order }) } }));
+        runChain(this.stage.post, o.record, send);
       } catch (e) {
         if (!(e instanceof RecordError)) throw e;
         deadLetters.push(this.deadLetterOf({ id: `${o.id}/${e.operator}`, operator: e.operator, reason: e.message, value: { id: o.id, record: o.record } }));
