@@ -4,37 +4,19 @@
  * the first keyed stage that delivers its envelopes and dies before its log entry, and one replayed whole or
  * in halves, change nothing downstream.
  */
-import { dynamoSink, job, kinesisSource, tumbling } from 'shardflow';
 import type { KinesisStreamEvent } from '../../lib/io/kinesis-event';
 import { KinesisWriter } from '../../lib/io/kinesis-writer';
 import { createStageHandler } from '../../lib/io/stage-handler';
 import { ShardStates } from '../../lib/state/shard-states';
 import type { ShardLogStore } from '../../lib/state/shard-log';
+import { usersPerSecond, type Click } from '../fixtures/users-per-second';
 import { pipelinesOnEmulators, type Pipeline } from './pipeline';
 
 jest.setTimeout(120_000);
 
 const pipeline = pipelinesOnEmulators();
 
-type Click = { userId: string; clicks: number; ts: number };
 const T0 = 1_700_000_000_000;
-
-/** Clicks per user per second, then per second the users who clicked and their clicks. */
-const perSecond = (name: string) =>
-  job(name)
-    .source(kinesisSource<Click>(`${name}-clicks`, { eventTime: (c) => c.ts, outOfOrderness: '1s', shards: 2 }))
-    .keyBy((c) => c.userId)
-    .window(tumbling('1s'))
-    .sum('clicks')
-    .keyBy((perUser) => perUser.windowStart)
-    .window(tumbling('1s'))
-    .aggregate({
-      create: () => ({ users: 0, clicks: 0 }),
-      add: (a: { users: number; clicks: number }, perUser: { clicks: number }) => ({ users: a.users + 1, clicks: a.clicks + perUser.clicks }),
-      merge: (a, b) => ({ users: a.users + b.users, clicks: a.clicks + b.clicks }),
-      result: (a) => a,
-    })
-    .sink(dynamoSink(`${name}-out`));
 
 /** Seeded clicks over 8 users, event time moving forward with disorder under the bound; then one far ahead per user, to close every window. */
 function clicks(n: number): Click[] {
@@ -80,7 +62,7 @@ const halves = (e: KinesisStreamEvent): [KinesisStreamEvent, KinesisStreamEvent]
 };
 
 test('two keyed stages: the second aggregates what the first fired, exactly once, through a retry that already sent its envelopes, replays and lost caches', async () => {
-  const p = await pipeline(perSecond('it-chain'), 60).create();
+  const p = await pipeline(usersPerSecond('it-chain', { stream: 'it-chain-clicks', outOfOrderness: '1s', shards: 2 }), 60).create();
   const events = clicks(400);
   await p.put(events, (e) => (e as Click).userId);
   await drain(p, 's0');

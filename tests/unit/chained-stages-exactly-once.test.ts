@@ -13,33 +13,15 @@
  * Seeded (set FC_SEED to explore other cases).
  */
 import fc from 'fast-check';
-import { dynamoSink, job, kinesisSource, planJob, tumbling, type Stage } from 'shardflow';
+import { planJob, type Stage } from 'shardflow';
 import { seededRandom } from '../../lib/local/demo';
 import type { KeyedElement } from '../../lib/runtime/records';
 import { StageExecutor, type ShuffleInput, type StageResult } from '../../lib/runtime/stage-executor';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
+import { usersPerSecond } from '../fixtures/users-per-second';
 
-type Click = { userId: string; clicks: number; ts: number };
-type Totals = { users: number; clicks: number };
-
-/** Clicks per user per second, then per second the number of users who clicked and their clicks. */
-const plan = planJob(
-  job('two-stage-faults')
-    .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: 0, shards: 2 }))
-    .keyBy((c) => c.userId)
-    .window(tumbling('1s'))
-    .sum('clicks')
-    .keyBy((perUser) => perUser.windowStart)
-    .window(tumbling('1s'))
-    .aggregate<Totals, Totals>({
-      create: () => ({ users: 0, clicks: 0 }),
-      add: (a, perUser) => ({ users: a.users + 1, clicks: a.clicks + perUser.clicks }),
-      merge: (a, b) => ({ users: a.users + b.users, clicks: a.clicks + b.clicks }),
-      result: (a) => a,
-    })
-    .sink(dynamoSink('per-second')),
-);
+const plan = planJob(usersPerSecond('two-stage-faults', { stream: 'clicks', outOfOrderness: 0, shards: 2 }));
 const [, perUser, perSecond] = plan.stages as [Stage, Stage, Stage];
 const FIRST_SHARDS = ['first-0', 'first-1'];
 const SECOND_SHARD = 'second-0';

@@ -9,31 +9,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
-import { dynamoSink, job, kinesisSource, tumbling } from 'shardflow';
 import { harness, type Harness } from 'shardflow/testing';
-
-type Click = { userId: string; clicks: number; ts: number };
-type PerSecond = { key: string; windowStart: number; windowEnd: number; users: number; clicks: number };
+import { usersPerSecond, type Click, type PerSecond } from '../fixtures/users-per-second';
 
 const SEED = Number(process.env.FC_SEED ?? 151515);
 const OUT_OF_ORDERNESS_MS = 800;
 const SHARDS = 3;
 const USERS = ['a', 'b', 'c', 'd'];
 
-const twoStages = job('two-stages')
-  .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: OUT_OF_ORDERNESS_MS, shards: SHARDS }))
-  .keyBy((c) => c.userId)
-  .window(tumbling('1s'))
-  .sum('clicks')
-  .keyBy((perUser) => perUser.windowStart)
-  .window(tumbling('1s'))
-  .aggregate({
-    create: () => ({ users: 0, clicks: 0 }),
-    add: (a: { users: number; clicks: number }, perUser: { clicks: number }) => ({ users: a.users + 1, clicks: a.clicks + perUser.clicks }),
-    merge: (a, b) => ({ users: a.users + b.users, clicks: a.clicks + b.clicks }),
-    result: (a) => a,
-  })
-  .sink(dynamoSink('per-second'));
+const twoStages = usersPerSecond('two-stages', { stream: 'clicks', outOfOrderness: OUT_OF_ORDERNESS_MS, shards: SHARDS });
 
 /** A source batch as Kinesis delivers it, and what happens to it. */
 interface Delivery {
