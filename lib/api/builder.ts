@@ -14,6 +14,9 @@ import type { SinkSpec } from './sink';
 import type { KeySelector, SourceSpec } from './source';
 import type { StateDescriptor } from './state';
 
+/** The key of every record in a `windowAll`: window results carry it as their `key`. */
+export const GLOBAL_KEY = 'all';
+
 /** The operators so far; every builder step returns a new chain, so a stream value can be reused safely. */
 class Chain {
   constructor(
@@ -86,6 +89,17 @@ export class DataStream<T> {
    */
   parallelism(shards: number): DataStream<T> {
     return new DataStream<T>(this.chain.withParallelism(shards));
+  }
+  /**
+   * Windows over the whole stream (Flink's windowAll): every record goes to one key, {@link GLOBAL_KEY}, on
+   * a one-shard stream, so this stage runs with parallelism 1 — fine for a top-N over per-key results,
+   * a bottleneck for raw events.
+   * @example stream.windowAll(tumbling('10s')).count()
+   */
+  windowAll(assigner: WindowAssignerSpec): WindowedStream<T> {
+    const at = callSite();
+    const chain = this.chain.append((id) => ({ kind: 'keyBy', id, selector: () => GLOBAL_KEY, global: true }), at);
+    return new WindowedStream<T>(chain, assigner, 0, undefined, at);
   }
   /** Ends the job: the definition to `export default`. */
   sink(sink: SinkSpec): JobDefinition {

@@ -21,7 +21,8 @@ export type OperatorNode = {
   | { readonly kind: 'map'; readonly id: string; readonly fn: (record: unknown) => unknown }
   | { readonly kind: 'filter'; readonly id: string; readonly fn: (record: unknown) => boolean }
   | { readonly kind: 'flatMap'; readonly id: string; readonly fn: (record: unknown) => Iterable<unknown> }
-  | { readonly kind: 'keyBy'; readonly id: string; readonly selector: KeySelector<unknown> }
+  /** `global`: written as `windowAll`, every record under one key on a one-shard stream (parallelism 1). */
+  | { readonly kind: 'keyBy'; readonly id: string; readonly selector: KeySelector<unknown>; readonly global?: true }
   | {
       readonly kind: 'window';
       readonly id: string;

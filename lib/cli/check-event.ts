@@ -14,6 +14,8 @@ export async function checkEvent(definition: JobDefinition, eventArg: string): P
   const event = readEvent(eventArg);
   const h = harness(definition);
   await h.send(event);
+  // Fires its windows and timers, so the results go through what follows: later operators, later keyed stages.
+  await h.finish();
   return h.deadLetters().map((d) => {
     const node = definition.nodes.find((n) => n.id === d.operator);
     const where = node ? operatorLabel(node, 'function') : d.operator;

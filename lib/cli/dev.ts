@@ -107,7 +107,8 @@ export async function dev(argv: readonly string[]): Promise<number> {
           }
         }
         const status = runtime.status();
-        const keyed = status.stages.find((s) => s.watermarkMs !== undefined);
+        // The last keyed stage's watermark: the one the results have reached.
+        const keyed = [...status.stages].reverse().find((s) => s.watermarkMs !== undefined);
         const lag = status.stages.map((s) => `${s.id} ${(s.iteratorAgeMs / 1000).toFixed(1)}s`).join(' ');
         const errors = status.stages.reduce((n, s) => n + s.errors, 0);
         const eventsIn = status.stages[0]?.recordsIn ?? 0;

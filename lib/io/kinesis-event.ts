@@ -45,7 +45,8 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: 
       const data = Buffer.from(r.kinesis.data, 'base64').toString('utf8');
       // A redriven record comes back under its redrive's input, at the position it had (lib/io/redrive.ts).
       const redriven = decodeRedrivenSourceRecord(data);
-      return redriven ? { shardId: redriven.input, sequenceNumber: redriven.sequenceNumber, data: redriven.data } : { shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, data };
+      const at = { shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber };
+      return redriven ? { ...at, data: redriven.data, redriven: { input: redriven.input, sequenceNumber: redriven.sequenceNumber } } : { ...at, data };
     });
     return { batch: { kind: 'source', shardId, records }, deadLetters };
   }
@@ -54,11 +55,12 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: 
     const data = Buffer.from(r.kinesis.data, 'base64');
     // Lambda gives the arrival time in seconds, with milliseconds as decimals.
     const arrivalMs = Math.round((r.kinesis.approximateArrivalTimestamp ?? 0) * 1000);
+    const sequenceNumber = r.kinesis.sequenceNumber;
     try {
       const record = decodeShuffleRecord(data);
-      if (record.kind === 'tick') inputs.push({ kind: 'tick', arrivalMs, upstream: record.upstream });
-      else if (record.kind === 'marker') inputs.push({ kind: 'marker', from: record.from, arrivalMs, watermarkMs: record.watermarkMs });
-      else inputs.push({ kind: 'envelope', from: record.from, arrivalMs, elements: record.elements });
+      if (record.kind === 'tick') inputs.push({ kind: 'tick', sequenceNumber, arrivalMs, upstream: record.upstream });
+      else if (record.kind === 'marker') inputs.push({ kind: 'marker', sequenceNumber, from: record.from, arrivalMs, watermarkMs: record.watermarkMs });
+      else inputs.push({ kind: 'envelope', sequenceNumber, from: record.from, arrivalMs, elements: record.elements });
     } catch (e) {
       deadLetters.push({ id: recordDeadLetterId({ shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, subIndex: 0 }, 'shuffle'), reason: `unreadable envelope: ${(e as Error).message}`, shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, operator: 'shuffle', data: data.toString('utf8').slice(0, 1024) });
     }

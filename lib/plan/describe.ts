@@ -29,7 +29,7 @@ function stageLine(s: Stage): string {
   ];
   const out = s.output.kind === 'shuffle' ? `${s.output.keyById} → stream ${s.output.stream}` : `sink ${s.output.sink.kind}:${s.output.sink.name}`;
   return [
-    `stage ${s.id}  ← ${s.input.kind} stream ${s.input.stream} (${s.input.shards} shard${s.input.shards === 1 ? '' : 's'})`,
+    `stage ${s.id}  ← ${s.input.kind} stream ${s.input.stream} (${s.input.shards} shard${s.input.shards === 1 ? '' : 's'})${s.input.kind === 'shuffle' && s.input.global ? '  windowAll: runs with parallelism 1' : ''}`,
     `  operators: ${ops.length ? ops.join(' → ') : '(none)'}`,
     `  output:    ${out}`,
     `  batches:   size ${s.batch.batchSize}, window ${formatMs(s.batch.maxBatchingWindowMs)}, parallelization ${s.batch.parallelizationFactor}, retries ${s.batch.maxRetryAttempts}, bisect ${s.batch.bisectOnError ? 'on' : 'off'}`,

@@ -51,7 +51,14 @@ export type KeyedOperator =
 
 export type StageInput =
   | { readonly kind: 'source'; readonly stream: string; readonly shards: number; readonly source: SourceSpec }
-  | { readonly kind: 'shuffle'; readonly stream: string; readonly shards: number; readonly fromStage: string };
+  | {
+      readonly kind: 'shuffle';
+      readonly stream: string;
+      readonly shards: number;
+      readonly fromStage: string;
+      /** A windowAll: every record has the one key, on a one-shard stream (parallelism 1). */
+      readonly global?: true;
+    };
 
 export type StageOutput =
   | { readonly kind: 'shuffle'; readonly stream: string; readonly toStage: string; readonly keyBy: KeySelector<unknown>; readonly keyById: string }
@@ -78,7 +85,7 @@ export const failureQueueName = (job: string, stageId: string, nameSuffix = ''):
 export interface Stage {
   readonly id: string;
   readonly input: StageInput;
-  /** Stateless operators before the keyed one (source stages only). */
+  /** Stateless operators before the keyed one (source stages only: a keyed stage's successors go in its `post`). */
   readonly pre: readonly StatelessOperator[];
   /** Set when the stage keys its records itself (a source declared partitioned by the key: no shuffle). */
   readonly keyBy: KeySelector<unknown> | undefined;

@@ -37,7 +37,9 @@ const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 /**
  * Cuts a job into stages the way Flink chains operators: consecutive stateless operators share a stage;
  * a keyBy ends one (its records must be repartitioned through a stream) unless the source is declared
- * partitioned by that very key. Every problem is a {@link PlanError} naming the operator.
+ * partitioned by that very key. A keyed operator's stage keeps the stateless operators after it, up to
+ * the next keyBy or the sink, so a job is a line: source stage, then one stage per keyed operator. Every
+ * problem is a {@link PlanError} naming the operator.
  */
 export function planJob(job: JobDefinition): Plan {
   if (!JOB_NAME.test(job.name)) {
@@ -70,7 +72,8 @@ export function planJob(job: JobDefinition): Plan {
       throw new PlanError(operatorLabel(node), `.parallelism(${node.parallelism}) follows ${node.kind}`, "set it after a keyed operator: .window(...).sum('x').parallelism(4) or .process(...).parallelism(4); a source's parallelism is its shards");
     }
     if (pendingKeyBy && node.kind !== 'window' && node.kind !== 'process') {
-      throw new PlanError(operatorLabel(pendingKeyBy), `keyBy is followed by ${node.kind}`, 'follow keyBy with .window(...) or .process(...)');
+      const what = pendingKeyBy.global ? 'windowAll' : 'keyBy';
+      throw new PlanError(operatorLabel(pendingKeyBy), `${what} is followed by ${node.kind}`, `follow ${what} with ${pendingKeyBy.global ? 'a window function, e.g. .count()' : '.window(...) or .process(...)'}`);
     }
     switch (node.kind) {
       case 'source':
@@ -82,9 +85,6 @@ export function planJob(job: JobDefinition): Plan {
         (keyed ? post : pre).push(node);
         break;
       case 'keyBy': {
-        if (keyed) {
-          throw new PlanError(operatorLabel(node), `keyBy after ${operatorLabel(job.nodes.find((n) => n.id === keyed!.id) ?? node)} is not supported yet`, "sink the results with kinesisSink('stream') and key them again in a second job reading that stream");
-        }
         if (typeof node.selector !== 'function' && typeof node.selector !== 'string') {
           throw new PlanError(operatorLabel(node), 'keyBy needs a function or a field name', 'write .keyBy(e => e.userId) or .keyBy("userId")');
         }
@@ -92,10 +92,12 @@ export function planJob(job: JobDefinition): Plan {
         if (declared !== undefined && declared === node.selector && pre.every((op) => op.kind === 'filter')) {
           inStageKeyBy = node;
         } else {
+          // A keyed stage after another one (or after the source stage): its own function, shuffle stream
+          // and state logs. windowAll's stream has one shard: every record has the one key.
           const nextId = `s${stages.length + 1}`;
           const stream = `${job.name}-${nextId}`;
           closeStage({ kind: 'shuffle', stream, toStage: nextId, keyBy: node.selector, keyById: node.id });
-          input = { kind: 'shuffle', stream, shards: source.options.shards ?? 1, fromStage: `s${stages.length - 1}` };
+          input = { kind: 'shuffle', stream, shards: node.global ? 1 : (source.options.shards ?? 1), fromStage: `s${stages.length - 1}`, ...(node.global && { global: true as const }) };
         }
         pendingKeyBy = node;
         break;
@@ -162,6 +164,7 @@ function withParallelism(node: OperatorNode, input: StageInput): StageInput {
   if (input.kind === 'source') {
     throw new PlanError(where(), 'parallelism is set, but the stage reads the source directly (the source is partitionedBy its key: no shuffle)', "its parallelism is the source's shards: set kinesisSource's shards, or drop partitionedBy");
   }
+  if (input.global && n !== 1) throw new PlanError(where(), `parallelism is ${n}, but a windowAll has one key, so one shard`, 'drop .parallelism(...), or keyBy a field to spread the windows over shards');
   return { ...input, shards: n };
 }
 

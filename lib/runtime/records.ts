@@ -41,6 +41,18 @@ export interface Output {
   readonly order?: string;
 }
 
+/**
+ * What a keyed operator emitted, with the event time it carries downstream (a window's last millisecond,
+ * Flink's `window.maxTimestamp()`; a process function's element or timer time) and the sequence number of
+ * the shard's input record whose processing produced it: a keyed stage that feeds another one makes its
+ * elements' origins from it (see StageExecutor).
+ */
+export interface KeyedOutput {
+  readonly output: Output;
+  readonly timestampMs: number;
+  readonly inputSequenceNumber: string;
+}
+
 /** Digits of a version as an output order: Number.MAX_SAFE_INTEGER has 16. */
 const VERSION_DIGITS = 16;
 

@@ -1,6 +1,5 @@
 import { selectKey } from '../api/source';
 import type { Plan, Stage } from '../plan/plan';
-import { isRedriveInput } from '../io/redrive';
 import { hashKeyOf } from '../io/shard-map';
 import type { LogId } from '../state/shard-log';
 import type { ShardState } from '../state/shard-state';
@@ -11,7 +10,7 @@ import type { Failure } from './keyed/keyed-operator';
 import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
 import { processOperator } from './keyed/process-operator';
 import { windowOperator } from './keyed/window-operator';
-import { asRecord, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type Output } from './records';
+import { asRecord, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type KeyedOutput, type Output } from './records';
 
 /** A record as a source stage receives it from Kinesis. */
 export interface SourceRecord {
@@ -19,13 +18,19 @@ export interface SourceRecord {
   readonly sequenceNumber: string;
   /** The record's data: JSON text (UTF-8). */
   readonly data: string;
+  /** A record put back by `shardflow failures --redrive`: its redrive's input and the position it had (lib/io/redrive.ts). */
+  readonly redriven?: { readonly input: string; readonly sequenceNumber: string };
 }
 
-/** One record of a keyed stage's input stream (a shuffle stream), decoded, with its Kinesis arrival time. */
-export type ShuffleInput =
-  | { readonly kind: 'envelope'; readonly from: string; readonly arrivalMs: number; readonly elements: readonly KeyedElement[] }
-  | { readonly kind: 'marker'; readonly from: string; readonly arrivalMs: number; readonly watermarkMs: number }
-  | { readonly kind: 'tick'; readonly arrivalMs: number; readonly upstream: readonly string[] };
+/**
+ * One record of a keyed stage's input stream (a shuffle stream), decoded, with its sequence number there
+ * (what the stage emits because of it is named after it) and its Kinesis arrival time.
+ */
+export type ShuffleInput = { readonly sequenceNumber: string; readonly arrivalMs: number } & (
+  | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[] }
+  | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number }
+  | { readonly kind: 'tick'; readonly upstream: readonly string[] }
+);
 
 /** A batch from one input shard: raw records at a source, decoded shuffle records after a shuffle. */
 export type StageBatch =
@@ -43,10 +48,13 @@ export interface StageResult {
   /** Keyed records for the next stage. */
   readonly shuffled: readonly KeyedElement[];
   /**
-   * A source stage that shuffles: the watermark its batch moved to (the highest event time in it minus the
-   * bound), for the marker it sends every downstream shard after the envelopes; NO_WATERMARK when none.
+   * A stage that shuffles: the watermark for the marker it sends every downstream shard after the
+   * envelopes — a source stage's batch's (the highest event time in it minus the bound; NO_WATERMARK when
+   * none), a keyed shard's own. Undefined: send none — a keyed shard whose inputs are all idle and whose
+   * watermark did not move is idle itself (Flink's idle watermark status), and a marker would tell the
+   * stage downstream it is active and keep the watermark function awake.
    */
-  readonly markerWatermarkMs: number;
+  readonly markerWatermarkMs: number | undefined;
   readonly outputs: readonly SinkOutput[];
   /** Elements too late for every window they belong to (also in `outputs` when the job has a late sink). */
   readonly late: readonly Element[];
@@ -72,7 +80,6 @@ export interface PreparedBatch {
 export class StageExecutor {
   private readonly keyedShard: KeyedShard | undefined;
   private readonly lateSink: string | undefined;
-  private readonly mainSink: string | undefined;
 
   constructor(
     private readonly plan: Plan,
@@ -96,7 +103,6 @@ export class StageExecutor {
       });
     }
     this.lateSink = stage.keyed?.kind === 'window' ? stage.keyed.lateSink?.name : undefined;
-    this.mainSink = stage.output.kind === 'sink' ? stage.output.sink.name : undefined;
   }
 
   /** The log of one of this stage's input shards. */
@@ -133,6 +139,7 @@ export class StageExecutor {
     try {
       const state = await states.current(log);
       if (batch.kind === 'source' && state.slot === 0 && !state.changed) await this.inheritFromParents(state, batch.shardId);
+      const watermarkBefore = state.watermarkMs;
       const run = this.keyedShard.run(state);
       if (batch.kind === 'source') {
         // Record by record: its elements at the watermark so far, then the watermark follows its event time
@@ -142,9 +149,11 @@ export class StageExecutor {
           batch,
           deadLetters,
           (timestampMs, record) => {
-            // A redriven record is applied under its redrive's input and moves no watermark (lib/io/redrive.ts).
-            run.sourceElements(record.shardId, keyed);
-            if (!isRedriveInput(record.shardId)) run.sourceEventTime(timestampMs);
+            // What the record makes downstream is named after its position here; a redriven record's
+            // elements are applied under its redrive's input and move no watermark (lib/io/redrive.ts).
+            run.beginRecord(record.sequenceNumber);
+            run.sourceElements(record.redriven?.input ?? record.shardId, keyed);
+            if (!record.redriven) run.sourceEventTime(timestampMs);
             keyed = [];
           },
           (e) => {
@@ -154,12 +163,13 @@ export class StageExecutor {
         );
       } else {
         for (const input of batch.inputs) {
+          run.beginRecord(input.sequenceNumber);
           if (input.kind === 'envelope') run.envelope(input.from, input.arrivalMs, input.elements);
           else if (input.kind === 'marker') run.marker(input.from, input.arrivalMs, input.watermarkMs);
           else run.tick(input.arrivalMs, input.upstream);
         }
       }
-      const result = this.resultOf(run, outputs, deadLetters);
+      const result = this.resultOf(batch.shardId, run, watermarkBefore, outputs, deadLetters);
       const entry = states.prepare(log, state);
       return { result, commit: () => states.commit(log, state, entry) };
     } catch (e) {
@@ -194,13 +204,16 @@ export class StageExecutor {
     this.states?.drop(this.logOf(shardId));
   }
 
-  private resultOf(run: KeyedShardRun, outputs: SinkOutput[], deadLetters: DeadLetter[]): StageResult {
-    this.deliverKeyed(run.outputs, outputs, deadLetters);
+  private resultOf(shardId: string, run: KeyedShardRun, watermarkBefore: number, outputs: SinkOutput[], deadLetters: DeadLetter[]): StageResult {
+    const shuffled: KeyedElement[] = [];
+    this.deliverKeyed(shardId, run.outputs, outputs, shuffled, deadLetters);
     for (const f of run.failures) deadLetters.push(this.deadLetterOf(f));
     if (this.lateSink) {
       for (const e of run.lateElements) outputs.push({ sink: this.lateSink, output: { id: `late/${originKey(e.origin)}`, record: asRecord(e.value) } });
     }
-    return { shuffled: [], markerWatermarkMs: NO_WATERMARK, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput };
+    const idle = run.state.allInputsIdle && run.watermarkMs === watermarkBefore;
+    const markerWatermarkMs = this.stage.output.kind === 'shuffle' && !idle ? run.watermarkMs : undefined;
+    return { shuffled, markerWatermarkMs, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput };
   }
 
   /**
@@ -234,14 +247,16 @@ export class StageExecutor {
         deadLetters.push(sourceDeadLetter(r, `eventTime gave ${JSON.stringify(ts)}, not a number of epoch ms`, 'source'));
         continue;
       }
-      // A redriven record is old: it moves no watermark.
-      if (ts > maxEventTimeMs && !isRedriveInput(r.shardId)) maxEventTimeMs = ts;
+      // A redriven record is old: it moves no watermark. Its elements keep the position it had, under its redrive's input.
+      if (ts > maxEventTimeMs && !r.redriven) maxEventTimeMs = ts;
+      const shardId = r.redriven?.input ?? r.shardId;
+      const sequenceNumber = r.redriven?.sequenceNumber ?? r.sequenceNumber;
       if (pre.length === 0) {
-        onElement({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
+        onElement({ origin: { shardId, sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
       } else {
         const timestampMs = ts;
         try {
-          runChain(pre, value, (v, subIndex) => onElement({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex }, timestampMs, value: v, key: '' }));
+          runChain(pre, value, (v, subIndex) => onElement({ origin: { shardId, sequenceNumber, subIndex }, timestampMs, value: v, key: '' }));
         } catch (e) {
           if (!(e instanceof RecordError)) throw e;
           deadLetters.push(sourceDeadLetter(r, e.message, e.operator));
@@ -261,18 +276,38 @@ export class StageExecutor {
     }
   }
 
-  /** Runs keyed outputs through the stateless operators after the keyed one, to the stage's sink. */
-  private deliverKeyed(produced: readonly Output[], outputs: SinkOutput[], deadLetters: DeadLetter[]): void {
-    if (produced.length === 0) return;
-    if (!this.mainSink) throw new Error(`${this.stage.id} has a keyed operator but no sink`);
-    const sink = this.mainSink;
-    for (const o of produced) {
+  /**
+   * Runs keyed outputs through the stateless operators after the keyed one, to the stage's sink or, keyed
+   * again, to the next keyed stage. An element for the next stage is named after the input record of this
+   * shard that produced it — (this shard, that record's sequence number, a running index among what the
+   * record produced) — so positions only grow in this shard's stream order, and a retried, bisected or
+   * zombie batch, which computes the same outputs for the same records, sends them under the same
+   * positions: the next stage's marks drop the repeats.
+   */
+  private deliverKeyed(shardId: string, produced: readonly KeyedOutput[], outputs: SinkOutput[], shuffled: KeyedElement[], deadLetters: DeadLetter[]): void {
+    const target = this.stage.output;
+    let producedBy: string | undefined;
+    let subIndex = 0;
+    for (const { output: o, timestampMs, inputSequenceNumber } of produced) {
+      if (inputSequenceNumber !== producedBy) {
+        producedBy = inputSequenceNumber;
+        subIndex = 0;
+      }
+      const send = (value: unknown, i: number): void => {
+        if (target.kind === 'sink') {
+          outputs.push({ sink: target.sink.name, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(value), ...(o.order !== undefined && { order: o.order }) } });
+          return;
+        }
+        const e: KeyedElement = { origin: { shardId, sequenceNumber: inputSequenceNumber, subIndex: subIndex++ }, timestampMs, value, key: '' };
+        const key = this.keyOf(target.keyBy, e, target.keyById, deadLetters);
+        if (key !== undefined) shuffled.push(withKey(e, key));
+      };
       if (this.stage.post.length === 0) {
-        outputs.push({ sink, output: o });
+        send(o.record, 0);
         continue;
       }
       try {
-        runChain(this.stage.post, o.record, (v, i) => outputs.push({ sink, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(v), ...(o.order !== undefined && { order: o.order }) } }));
+        runChain(this.stage.post, o.record, send);
       } catch (e) {
         if (!(e instanceof RecordError)) throw e;
         deadLetters.push(this.deadLetterOf({ id: `${o.id}/${e.operator}`, operator: e.operator, reason: e.message, value: { id: o.id, record: o.record } }));
@@ -294,7 +329,9 @@ export class StageExecutor {
 
 /** A source record refused before it became elements: malformed, without an event time, or failed by the chain. */
 function sourceDeadLetter(r: SourceRecord, reason: string, operator: string): DeadLetter {
-  return { id: recordDeadLetterId({ shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, operator), reason, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024), operator };
+  // A redriven record's dead letter is the one its first failure would have written: redriven again, the same.
+  const at = r.redriven ? { shardId: r.redriven.input, sequenceNumber: r.redriven.sequenceNumber } : r;
+  return { id: recordDeadLetterId({ ...at, subIndex: 0 }, operator), reason, shardId: at.shardId, sequenceNumber: at.sequenceNumber, data: r.data.slice(0, 1024), operator };
 }
 
 /** Sets the key of an element this stage created (keyed elements are immutable to everyone else). */

@@ -7,6 +7,9 @@ import { MemoryLogStore } from '../state/memory/memory-log-store';
 import { ShardStates } from '../state/shard-states';
 import { END_OF_INPUT, NO_WATERMARK } from '../time/watermark';
 
+/** Omit over each member of a union (a plain Omit would merge the members). */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /** Options of {@link harness}. */
 export interface HarnessOptions {
   /**
@@ -27,16 +30,19 @@ export interface SendOptions {
 /** Options of `replay`. */
 export interface ReplayOptions {
   /**
-   * 'after-state': the invocation dies once it has computed the batch: its outputs are lost, its state
-   * changes never reach the log and its container's cache is gone, so Lambda will deliver the batch again
-   * (replay it to see that nothing counts twice and nothing is lost).
+   * How the first keyed stage's invocation (the source stage's, in a job without one) dies, so that
+   * Lambda will deliver the batch again (replay it to see that nothing counts twice and nothing is lost):
+   * 'after-state': once it has computed the batch — its outputs are lost, its state changes never reach
+   * the log and its container's cache is gone. 'after-delivery': once its outputs reached the sinks and
+   * the next keyed stage, before its log entry — the retry delivers them again.
    */
-  crash?: 'after-state';
+  crash?: 'after-state' | 'after-delivery';
 }
 
 /**
  * Runs a job in memory, stage by stage, exactly as the stage functions would, with events and
- * watermarks pushed by hand: Flink's operator test harness for shardflow jobs.
+ * watermarks pushed by hand: Flink's operator test harness for shardflow jobs. Each keyed stage fed by a
+ * shuffle runs on one shard; a keyed stage sends the next its outputs and its watermark, as deployed.
  * @example
  * const h = harness(clickCounts);
  * await h.send({ userId: 'a', clicks: 2, ts: 1000 });
@@ -52,6 +58,7 @@ export class Harness {
   readonly logs = new MemoryLogStore();
   private states = new ShardStates(this.logs);
   private executors: Map<string, StageExecutor>;
+  /** Per shard (source or shuffle), the next sequence number on it. */
   private readonly sequence = new Map<string, bigint>();
   private readonly emitted = new Map<string, Output[]>();
   private readonly lateElements: Element[] = [];
@@ -59,7 +66,7 @@ export class Harness {
   private nowMs: number;
   /** Source shards that have delivered a batch, in order. */
   private readonly heardShards = new Set<string>();
-  /** Each keyed shard's watermark after its last committed batch. */
+  /** Each keyed shard's watermark after its last committed batch, by stage and shard. */
   private readonly watermarks = new Map<string, number>();
 
   constructor(
@@ -83,9 +90,7 @@ export class Harness {
 
   /** Sends raw record data (malformed JSON included), as Kinesis would deliver it. */
   async sendRaw(data: readonly string[], shard = 'shard-0'): Promise<void> {
-    const first = this.sequence.get(shard) ?? 1n;
-    this.sequence.set(shard, first + BigInt(data.length));
-    const records = data.map((d, i) => ({ shardId: shard, sequenceNumber: String(first + BigInt(i)), data: d }));
+    const records = data.map((d) => ({ shardId: shard, sequenceNumber: this.nextSequenceNumber(shard), data: d }));
     await this.replay(records);
   }
 
@@ -94,35 +99,34 @@ export class Harness {
    * when it retries a batch. State must not change.
    */
   async replay(records: readonly { shardId: string; sequenceNumber: string; data: string }[], options: ReplayOptions = {}): Promise<void> {
-    const crashed = options.crash === 'after-state';
     const byShard = new Map<string, { shardId: string; sequenceNumber: string; data: string }[]>();
     for (const r of records) {
       let list = byShard.get(r.shardId);
       if (!list) byShard.set(r.shardId, (list = []));
       list.push(r);
     }
-    const [first, next] = this.plan.stages;
+    const first = this.plan.stages[0]!;
     for (const [shardId, shardRecords] of byShard) {
       this.heardShards.add(shardId);
-      const source = await this.run(first!, { kind: 'source', shardId, records: shardRecords }, crashed);
-      if (!next) continue;
-      const inputs: ShuffleInput[] = [{ kind: 'envelope', from: shardId, arrivalMs: this.nowMs, elements: source.shuffled }];
-      if (this.options.watermarks === 'strategy') inputs.push({ kind: 'marker', from: shardId, arrivalMs: this.nowMs, watermarkMs: source.markerWatermarkMs });
-      await this.runKeyed(inputs, crashed);
+      await this.runStage(first, { kind: 'source', shardId, records: shardRecords }, options.crash);
     }
   }
 
-  /** Moves the keyed stage's watermark to `ts` (every input at `ts`), firing every window and timer it makes due. */
+  /**
+   * Moves the first keyed stage's watermark to `ts` (every input at `ts`), firing every window and timer it
+   * makes due; the keyed stages after it follow, as its outputs and watermark reach them.
+   */
   async watermark(ts: number): Promise<void> {
     const stage = this.keyedStage();
     if (!stage || ts <= this.currentWatermark()) return;
     if (stage.input.kind === 'source') {
       // A keyed source stage: its shards' watermarks follow their records' event time; a manual one moves
       // them all, as a marker would.
-      for (const shardId of this.heardShards) await this.run(stage, { kind: 'shuffled', shardId, inputs: [{ kind: 'marker', from: 'harness', arrivalMs: this.nowMs, watermarkMs: ts }] });
+      for (const shardId of this.heardShards) await this.runStage(stage, { kind: 'shuffled', shardId, inputs: [this.shuffleInput(shardId, { kind: 'marker', from: 'harness', watermarkMs: ts })] });
       return;
     }
-    await this.runKeyed(this.upstreamShards().map((u) => ({ kind: 'marker', from: u, arrivalMs: this.nowMs, watermarkMs: ts })));
+    const shardId = this.shuffledShard(stage);
+    await this.runStage(stage, { kind: 'shuffled', shardId, inputs: this.upstreamShards(stage).map((u) => this.shuffleInput(shardId, { kind: 'marker', from: u, watermarkMs: ts })) });
   }
 
   /** End of input: fires and closes everything still open (Flink's final MAX_WATERMARK). */
@@ -136,9 +140,13 @@ export class Harness {
    */
   async advanceProcessingTime(ms: number): Promise<void> {
     this.nowMs += ms;
-    const stage = this.keyedStage();
-    if (this.options.watermarks !== 'strategy' || stage?.input.kind !== 'shuffle') return;
-    await this.runKeyed([{ kind: 'tick', arrivalMs: this.nowMs, upstream: this.upstreamShards() }]);
+    if (this.options.watermarks !== 'strategy') return;
+    // As the watermark function does: a tick on every shuffled keyed stage's shard, naming its upstream shards.
+    for (const stage of this.plan.stages) {
+      if (!stage.keyed || stage.input.kind !== 'shuffle') continue;
+      const shardId = this.shuffledShard(stage);
+      await this.runStage(stage, { kind: 'shuffled', shardId, inputs: [this.shuffleInput(shardId, { kind: 'tick', upstream: this.upstreamShards(stage) })] });
+    }
   }
 
   /**
@@ -189,54 +197,93 @@ export class Harness {
   }
 
   /**
-   * The keyed stage's state per key (open windows, sessions, process state), as a cold container would
-   * load it from the shards' logs: what a crash or a lost cache would leave.
+   * A keyed stage's state per key (open windows, sessions, process state), as a cold container would
+   * load it from the shards' logs: what a crash or a lost cache would leave. Default: the first keyed stage.
    */
-  async state(): Promise<Record<string, unknown>> {
-    const stage = this.keyedStage();
+  async state(stageId?: string): Promise<Record<string, unknown>> {
+    const stage = stageId === undefined ? this.keyedStage() : this.plan.stages.find((s) => s.id === stageId && s.keyed);
     if (!stage) return {};
-    const shards = stage.input.kind === 'source' ? [...this.heardShards] : [this.shuffledShard(stage)];
     const cold = new ShardStates(this.logs);
     const keys: Record<string, unknown> = {};
-    for (const shardId of shards) {
+    for (const shardId of this.shardsOf(stage)) {
       const state = await cold.current({ stageId: stage.id, shardId });
       for (const key of state.keys()) keys[key] = structuredClone(state.get(key));
     }
     return keys;
   }
 
-  /** The keyed stage's watermark: the lowest of its shards' (one shuffled shard, or one per source shard). */
-  currentWatermark(): number {
-    const stage = this.keyedStage();
+  /**
+   * A keyed stage's watermark: the lowest of its shards' (one shuffled shard, or one per source shard).
+   * Default: the first keyed stage, the one `watermark(ts)` moves.
+   */
+  currentWatermark(stageId?: string): number {
+    const stage = stageId === undefined ? this.keyedStage() : this.plan.stages.find((s) => s.id === stageId && s.keyed);
     if (!stage) return NO_WATERMARK;
-    const shards = stage.input.kind === 'source' ? [...this.heardShards] : [this.shuffledShard(stage)];
+    const shards = this.shardsOf(stage);
     if (shards.length === 0) return NO_WATERMARK;
-    return Math.min(...shards.map((shardId) => this.watermarks.get(shardId) ?? NO_WATERMARK));
+    return Math.min(...shards.map((shardId) => this.watermarks.get(`${stage.id}/${shardId}`) ?? NO_WATERMARK));
   }
 
-  /** Runs one batch on a stage and, unless it crashed, collects and commits it; a crash drops the shard's cache. */
-  private async run(stage: Stage, batch: StageBatch, crashed = false): Promise<StageResult> {
+  /**
+   * Runs one batch on a stage and hands what it shuffles, with its marker, to the next stage as one batch
+   * on its shard. `crash` hits the first keyed stage (or the source stage of a job without one): stages
+   * before it run but deliver nothing to sinks, as that invocation's retry will run them again.
+   */
+  private async runStage(stage: Stage, batch: StageBatch, crash?: ReplayOptions['crash']): Promise<void> {
     const executor = this.executors.get(stage.id)!;
     const prepared = await executor.run(batch);
-    if (crashed) {
+    const result = prepared.result;
+    if (crash !== undefined && (stage.keyed !== undefined || stage.output.kind === 'sink')) {
+      if (crash === 'after-delivery') {
+        this.collect(result);
+        await this.handOn(stage, batch.shardId, result);
+      }
       executor.drop(batch.shardId);
-      return prepared.result;
+      return;
     }
-    this.collect(prepared.result);
+    if (crash === undefined) this.collect(result);
     if ((await prepared.commit()) === 'lost') throw new Error(`harness: log slot of ${stage.id}/${batch.shardId} taken (nothing else writes here)`);
-    if (stage.keyed) this.watermarks.set(batch.shardId, prepared.result.watermarkMs);
-    return prepared.result;
+    if (stage.keyed) this.watermarks.set(`${stage.id}/${batch.shardId}`, result.watermarkMs);
+    await this.handOn(stage, batch.shardId, result, crash);
   }
 
-  private async runKeyed(inputs: ShuffleInput[], crashed = false): Promise<void> {
-    const stage = this.keyedStage();
-    if (!stage || stage.input.kind !== 'shuffle') return;
-    await this.run(stage, { kind: 'shuffled', shardId: this.shuffledShard(stage), inputs }, crashed);
+  /** A stage's shuffled elements and its marker, as the next stage's batch. */
+  private async handOn(stage: Stage, fromShard: string, result: StageResult, crash?: ReplayOptions['crash']): Promise<void> {
+    if (stage.output.kind !== 'shuffle') return;
+    const next = this.plan.stages.find((s) => s.id === (stage.output as { toStage: string }).toStage)!;
+    const shardId = this.shuffledShard(next);
+    const inputs = [this.shuffleInput(shardId, { kind: 'envelope', from: fromShard, elements: result.shuffled })];
+    // A source stage's marker only with the strategy watermark (else `watermark(ts)` moves time); a keyed
+    // stage's always: it is that stage's watermark.
+    const marks = stage.keyed !== undefined || this.options.watermarks === 'strategy';
+    if (marks && result.markerWatermarkMs !== undefined) inputs.push(this.shuffleInput(shardId, { kind: 'marker', from: fromShard, watermarkMs: result.markerWatermarkMs }));
+    await this.runStage(next, { kind: 'shuffled', shardId, inputs }, crash);
   }
 
-  /** The source shards: those the plan declares (`shard-0`, `shard-1`, …) and any a test sent on. */
-  private upstreamShards(): string[] {
-    const declared = Array.from({ length: this.plan.stages[0]!.input.shards }, (_, i) => `shard-${i}`);
+  /** A record of a shuffled shard's stream: the next sequence number there, arriving now. */
+  private shuffleInput(shardId: string, record: DistributiveOmit<ShuffleInput, 'sequenceNumber' | 'arrivalMs'>): ShuffleInput {
+    return { ...record, sequenceNumber: this.nextSequenceNumber(shardId), arrivalMs: this.nowMs } as ShuffleInput;
+  }
+
+  private nextSequenceNumber(shardId: string): string {
+    const next = this.sequence.get(shardId) ?? 1n;
+    this.sequence.set(shardId, next + 1n);
+    return String(next);
+  }
+
+  /** A keyed stage's shards: one per shuffled stage, or the source shards heard so far. */
+  private shardsOf(stage: Stage): string[] {
+    return stage.input.kind === 'source' ? [...this.heardShards] : [this.shuffledShard(stage)];
+  }
+
+  /**
+   * The shards upstream of a shuffled stage: the source shards the plan declares (`shard-0`, `shard-1`, …)
+   * and any a test sent on; after a keyed stage, its shards.
+   */
+  private upstreamShards(stage: Stage): string[] {
+    const from = this.plan.stages.find((s) => s.id === (stage.input as { fromStage: string }).fromStage)!;
+    if (from.input.kind === 'shuffle') return [this.shuffledShard(from)];
+    const declared = Array.from({ length: from.input.shards }, (_, i) => `shard-${i}`);
     return [...new Set([...declared, ...this.heardShards])];
   }
 
@@ -255,9 +302,12 @@ export class Harness {
   }
 
   private newExecutors(): Map<string, StageExecutor> {
-    return new Map(this.plan.stages.map((s) => [s.id, new StageExecutor(this.plan, s, this.states)]));
+    // The harness runs one shard per shuffled stage: a keyed stage after another waits for that one shard.
+    const plan: Plan = { ...this.plan, stages: this.plan.stages.map((s) => (s.input.kind === 'shuffle' ? { ...s, input: { ...s.input, shards: 1 } } : s)) };
+    return new Map(plan.stages.map((s) => [s.id, new StageExecutor(plan, s, this.states)]));
   }
 
+  /** The first keyed stage. */
   private keyedStage(): Stage | undefined {
     return this.plan.stages.find((s) => s.keyed);
   }

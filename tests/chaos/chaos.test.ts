@@ -1,8 +1,8 @@
 /**
- * The quick subset of `npm run chaos`: one short seeded run per job kind, with workers killed at named
+ * The quick subset of `npm run chaos`: one short seeded run per one-keyed-stage job kind, with workers killed at named
  * points and at random moments, timeouts, producer duplicates, disorder, malformed records, late
  * records, throttling at the edge and a split of the source stream — each checked against the sqlite3
- * reference. The three runs go at once (they share nothing but the machine).
+ * reference. The runs go at once (they share nothing but the machine).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -17,16 +17,23 @@ import { runLine } from './summary';
 // Above the harness's own bounds (late probes, final watermark), so a stuck run fails with its message, not a timeout.
 jest.setTimeout(240_000);
 
+/**
+ * The two-stage kind waits for its second stage to find the first idle (idleAfter twice, ~2.5 min for a quick
+ * run): it runs in `npm run chaos`; in `npm test` two keyed stages run on the emulators and on `shardflow dev`
+ * (tests/integration/chained-stages.test.ts, tests/e2e/hot-items.test.ts).
+ */
+const QUICK_KINDS = JOB_KINDS.filter((kind) => kind !== 'chained');
+
 describe('the quick chaos subset', () => {
   const reports = new Map<string, ChaosRunReport>();
 
   beforeAll(async () => {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-    const runs = await Promise.all(JOB_KINDS.map((kind, i) => runChaos({ kind, seed: 7 + i, quick: true })));
+    const runs = await Promise.all(QUICK_KINDS.map((kind, i) => runChaos({ kind, seed: 7 + i, quick: true })));
     for (const r of runs) reports.set(r.kind, r);
   });
 
-  test.each(JOB_KINDS)('%s: every window matches the sqlite3 reference and every record is accounted for', (kind) => {
+  test.each(QUICK_KINDS)('%s: every window matches the sqlite3 reference and every record is accounted for', (kind) => {
     const r = reports.get(kind)!;
     const detail = [runLine(r), ...r.comparison.examples].join('\n');
     expect({ mismatches: r.mismatches, error: r.error }).toEqual({ mismatches: 0, error: undefined });

@@ -22,7 +22,7 @@ import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
 import type { KinesisFailureRecord } from '../../lib/local/event-source-mapping';
 import { NO_WATERMARK } from '../../lib/time/watermark';
-import { namesOf, OUT_OF_ORDERNESS_MS, type JobKind } from './jobs/settings';
+import { IDLE_AFTER_MS, namesOf, OUT_OF_ORDERNESS_MS, type JobKind } from './jobs/settings';
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
 import { Random } from './random';
 import { boundViolations, compare, computeReference, lastWindowMaxTimestampMs, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
@@ -249,20 +249,22 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     const dev = await startDevSubprocess([path.relative(ROOT, jobFile), '--no-demo', '--port', String(port), '--data', dataDir], env);
     return { kind: 'subprocess', dev };
   };
+  /** The first keyed stage (where records are late or not) and the last (whose windows are the results). */
   const keyedStage = (): string => (kind === 'sliding' ? 's0' : 's1');
+  const resultStage = (): string => (kind === 'chained' ? 's2' : keyedStage());
   /**
-   * The watermark up to which the keyed stage has fired: the lowest of its open shards' (each keyed shard
+   * The watermark up to which a keyed stage has fired: the lowest of its open shards' (each keyed shard
    * fires by its own), read from their logs. For the source-partitioned job the keyed shards are the
    * source's, whose closed parents keep the watermark they stopped at.
    */
   let shardStates: ShardStates | undefined;
-  const firedWatermark = async (): Promise<number> => {
+  const firedWatermark = async (stageId = keyedStage()): Promise<number> => {
     try {
       shardStates ??= new ShardStates(new DynamoLogStore(ddb, `${names.job}-state`));
-      const stream = kind === 'sliding' ? names.source : `${names.job}-s1`;
+      const stream = stageId === 's0' ? names.source : `${names.job}-${stageId}`;
       const open = (await listShards(kinesis, stream)).filter((s) => s.open);
       let min = Number.POSITIVE_INFINITY;
-      for (const { shardId } of open) min = Math.min(min, (await shardStates.current({ stageId: keyedStage(), shardId })).watermarkMs);
+      for (const { shardId } of open) min = Math.min(min, (await shardStates.current({ stageId, shardId })).watermarkMs);
       return open.length === 0 ? NO_WATERMARK : min;
     } catch {
       shardStates = undefined;
@@ -361,14 +363,17 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     const current = running;
     if (current?.kind !== 'in-process') throw new Error('the run must end on the in-process runtime');
     const runtime = current.runtime;
-    const deadline = Date.now() + (options.quick ? 60_000 : 120_000);
+    // The runtime is idle once the watermark function stops ticking: idleAfter after the flush for each keyed
+    // stage in the line (a second stage finds the first idle only idleAfter after the first went quiet), and
+    // the ticks before that keep a second stage busy: give it twice that.
+    const deadline = Date.now() + (options.quick ? 60_000 : 120_000) + (resultStage() === keyedStage() ? 0 : 2 * IDLE_AFTER_MS);
     let idleSince: number | undefined;
     for (;;) {
-      const done = (await firedWatermark()) >= finalWatermark && runtime.idle();
+      const done = (await firedWatermark(resultStage())) >= finalWatermark && runtime.idle();
       idleSince = done ? (idleSince ?? Date.now()) : undefined;
       if (idleSince !== undefined && Date.now() - idleSince >= 1500) break;
       if (Date.now() > deadline) {
-        error = `did not finish: watermark ${await firedWatermark()} of ${finalWatermark}, idle ${runtime.idle()}`;
+        error = `did not finish: watermark ${await firedWatermark(resultStage())} of ${finalWatermark}, idle ${runtime.idle()}`;
         say(error);
         break;
       }

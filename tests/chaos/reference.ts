@@ -43,7 +43,7 @@ export interface Reference {
 export const recordId = (shardId: string, sequenceNumber: string): string => `${shardId}/${sequenceNumber}`;
 
 /** The aggregate fields each job's results carry. */
-export const VALUE_FIELDS: Record<JobKind, readonly string[]> = { tumbling: ['clicks'], sliding: ['count'], session: ['events', 'clicks'] };
+export const VALUE_FIELDS: Record<JobKind, readonly string[]> = { tumbling: ['clicks'], sliding: ['count'], session: ['events', 'clicks'], chained: ['users', 'clicks'] };
 
 const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
@@ -57,6 +57,8 @@ const LATE_RULE: Record<JobKind, string> = {
   tumbling: `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1 <= wm_before`,
   sliding: `ts - (ts % ${SLIDING_SLIDE_MS}) + ${SLIDING_SIZE_MS} - 1 <= wm_before`,
   session: `ts + ${SESSION_GAP_MS} - 1 <= wm_before`,
+  // Late at the first keyed stage (a tumbling window); its results are never late at the second.
+  chained: `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1 <= wm_before`,
 };
 
 /** {@link LATE_RULE}'s left side: the last millisecond of a record's last window, for an event time `ts`. */
@@ -64,6 +66,7 @@ export function lastWindowMaxTimestampMs(kind: JobKind, ts: number): number {
   const floor = (size: number): number => ts - (((ts % size) + size) % size);
   switch (kind) {
     case 'tumbling':
+    case 'chained':
       return floor(TUMBLING_SIZE_MS) + TUMBLING_SIZE_MS - 1;
     case 'sliding':
       return floor(SLIDING_SLIDE_MS) + SLIDING_SIZE_MS - 1;
@@ -73,7 +76,7 @@ export function lastWindowMaxTimestampMs(kind: JobKind, ts: number): number {
 }
 
 /** Whether the job's window function refuses a record whose `clicks` is not a number (count() does not). */
-const REJECTS_BAD_CLICKS: Record<JobKind, boolean> = { tumbling: true, sliding: false, session: true };
+const REJECTS_BAD_CLICKS: Record<JobKind, boolean> = { tumbling: true, sliding: false, session: true, chained: true };
 
 const WINDOWS_SQL: Record<JobKind, string> = {
   tumbling: `
@@ -96,6 +99,14 @@ WITH ordered AS (
 )
 SELECT k AS key, MIN(ts) AS windowStart, MAX(ts) + ${SESSION_GAP_MS} AS windowEnd, COUNT(*) AS events, SUM(clicks) AS clicks
 FROM islands GROUP BY k, session HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY key, windowStart;`,
+  // Per user and window the clicks (the first keyed stage), then per window the users and their clicks
+  // (the second, keyed by the window's start).
+  chained: `
+WITH per_user AS (
+  SELECT k, ts - (ts % ${TUMBLING_SIZE_MS}) AS windowStart, SUM(clicks) AS clicks FROM fate WHERE fate = 'counted' GROUP BY k, windowStart
+)
+SELECT CAST(windowStart AS TEXT) AS key, windowStart, windowStart + ${TUMBLING_SIZE_MS} AS windowEnd, COUNT(*) AS users, SUM(clicks) AS clicks
+FROM per_user GROUP BY windowStart HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY windowStart;`,
 };
 
 /** Runs the reference for one job kind over the accepted records. */

@@ -123,9 +123,9 @@ describe('on DynamoDB (dynalite)', () => {
       expect(await prepared.commit()).toBe('appended');
       return prepared.result;
     };
-    await run([{ kind: 'envelope', from: up, arrivalMs: 1, elements: first }, { kind: 'envelope', from: up, arrivalMs: 2, elements: retried }]);
-    await run([{ kind: 'envelope', from: up, arrivalMs: 3, elements: retried }, { kind: 'envelope', from: up, arrivalMs: 3, elements: [element(4, 8, 400)] }]);
-    const fired = await run([{ kind: 'marker', from: up, arrivalMs: 4, watermarkMs: 5_000 }]);
+    await run([{ kind: 'envelope', sequenceNumber: '1', from: up, arrivalMs: 1, elements: first }, { kind: 'envelope', sequenceNumber: '2', from: up, arrivalMs: 2, elements: retried }]);
+    await run([{ kind: 'envelope', sequenceNumber: '3', from: up, arrivalMs: 3, elements: retried }, { kind: 'envelope', sequenceNumber: '4', from: up, arrivalMs: 3, elements: [element(4, 8, 400)] }]);
+    const fired = await run([{ kind: 'marker', sequenceNumber: '5', from: up, arrivalMs: 4, watermarkMs: 5_000 }]);
     expect(fired.outputs.map((o) => o.output.record)).toEqual([{ key: 'a', windowStart: 0, windowEnd: 1000, clicks: 15 }]);
   });
 });
@@ -149,17 +149,17 @@ describe('the watermark waits for every shard that exists, not for a number of i
     };
     // Shard 1 was split into 2 and 3, whose records reached both downstream shards; shard 0 has not reported.
     for (const down of ['d0', 'd1']) {
-      await run(down, [{ kind: 'tick', arrivalMs: 1_000, upstream: [0, 1, 2, 3].map(shard) }]);
-      for (const up of [1, 2, 3]) await run(down, [{ kind: 'envelope', from: shard(up), arrivalMs: 1_500, elements: [element(up, 10 + up, 20_000)] }, { kind: 'marker', from: shard(up), arrivalMs: 1_500, watermarkMs: 18_999 }]);
+      await run(down, [{ kind: 'tick', sequenceNumber: '6', arrivalMs: 1_000, upstream: [0, 1, 2, 3].map(shard) }]);
+      for (const up of [1, 2, 3]) await run(down, [{ kind: 'envelope', sequenceNumber: '7', from: shard(up), arrivalMs: 1_500, elements: [element(up, 10 + up, 20_000)] }, { kind: 'marker', sequenceNumber: '8', from: shard(up), arrivalMs: 1_500, watermarkMs: 18_999 }]);
       expect((await states.current({ stageId: 's1', shardId: down })).watermarkMs).toBe(NO_WATERMARK);
     }
     // Shard 0 reports on d0: its on-time record is not late.
-    const result = await run('d0', [{ kind: 'envelope', from: shard(0), arrivalMs: 3_000, elements: [element(0, 5, 18_500)] }, { kind: 'marker', from: shard(0), arrivalMs: 3_000, watermarkMs: 17_999 }]);
+    const result = await run('d0', [{ kind: 'envelope', sequenceNumber: '9', from: shard(0), arrivalMs: 3_000, elements: [element(0, 5, 18_500)] }, { kind: 'marker', sequenceNumber: '10', from: shard(0), arrivalMs: 3_000, watermarkMs: 17_999 }]);
     expect(result.late).toEqual([]);
     expect(result.watermarkMs).toBe(17_999);
     // d1 has not heard from shard 0: it holds until a tick finds shard 0 silent for idleAfter since it was named.
-    expect((await run('d1', [{ kind: 'tick', arrivalMs: 1_000 + plan.eventTime.idleAfterMs - 1, upstream: [0, 1, 2, 3].map(shard) }])).watermarkMs).toBe(NO_WATERMARK);
-    expect((await run('d1', [{ kind: 'tick', arrivalMs: 1_000 + plan.eventTime.idleAfterMs, upstream: [0, 1, 2, 3].map(shard) }])).watermarkMs).toBe(18_999);
+    expect((await run('d1', [{ kind: 'tick', sequenceNumber: '11', arrivalMs: 1_000 + plan.eventTime.idleAfterMs - 1, upstream: [0, 1, 2, 3].map(shard) }])).watermarkMs).toBe(NO_WATERMARK);
+    expect((await run('d1', [{ kind: 'tick', sequenceNumber: '12', arrivalMs: 1_000 + plan.eventTime.idleAfterMs, upstream: [0, 1, 2, 3].map(shard) }])).watermarkMs).toBe(18_999);
   });
 });
 

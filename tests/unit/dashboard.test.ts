@@ -18,7 +18,7 @@ import { Dashboard, DashboardPortInUseError, type DashboardRuntime } from '../..
 import type { DevSnapshot, DevStatus } from '../../lib/local/dev-runtime';
 import { planJob } from '../../lib/plan/planner';
 
-const JOBS = ['examples/click-counts.ts', 'examples/click-totals.ts', 'tests/fixtures/sessions-to-kinesis.ts'];
+const JOBS = ['examples/click-counts.ts', 'examples/click-totals.ts', 'examples/hot-items.ts', 'tests/fixtures/sessions-to-kinesis.ts'];
 
 /** What Powertools writes, as a function worker's log would have it (stdout and stderr: warnings go to stderr). */
 function outputLines(run: () => void): string[] {

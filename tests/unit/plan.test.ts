@@ -18,6 +18,8 @@ import {
   type JobDefinition,
   type OperatorNode,
 } from 'shardflow';
+import { selectKey } from '../../lib/api/source';
+import { describePlan } from '../../lib/plan/describe';
 
 type Click = { userId: string; clicks: number; ts: number };
 
@@ -110,6 +112,8 @@ describe('stages', () => {
       const error = planErrorOf(job('n').source(clicks()).keyBy(byUser).window(tumbling('5s')).count().parallelism(n).sink(logSink()));
       expect([error.operator, error.problem]).toEqual([written(".window(tumbling('5s'))"), `parallelism is ${n}`]);
     }
+    const global = planErrorOf(job('g').source(clicks()).windowAll(tumbling('5s')).count().parallelism(4).sink(logSink()));
+    expect(global.problem).toBe('parallelism is 4, but a windowAll has one key, so one shard');
     const direct = planErrorOf(job('d').source(clicks({ partitionedBy: byUser })).keyBy(byUser).window(tumbling('5s')).count().parallelism(2).sink(logSink()));
     expect(direct.problem).toMatch(/reads the source directly/);
     expect(direct.hint).toMatch(/source's shards/);
@@ -150,6 +154,78 @@ describe('stages', () => {
     const plan = planJob(job('with-late').source(clicks()).keyBy(byUser).window(tumbling('5s')).lateOutput(dynamoSink('late-clicks')).count().sink(dynamoSink('counts')));
     expect(plan.sinks.map((s) => s.name)).toEqual(['counts', 'late-clicks']);
     expect(plan.tables.filter((t) => t.role === 'sink').map((t) => t.name)).toEqual(['counts', 'late-clicks']);
+  });
+
+  test('keyed stages chain: each keyBy after a keyed operator starts a stage with its own stream, fed by the one before', () => {
+    const plan = planJob(
+      job('rekey')
+        .source(clicks({ partitionedBy: byUser }))
+        .keyBy(byUser)
+        .window(tumbling('5s'))
+        .sum('clicks')
+        .filter((r) => r.clicks > 0)
+        .keyBy((r) => r.windowEnd)
+        .process({ state: {}, onEvent: () => undefined })
+        .map((r) => r)
+        .keyBy('key')
+        .window(tumbling('1m'))
+        .lateOutput(dynamoSink('late-totals'))
+        .count()
+        .sink(dynamoSink('per-minute')),
+    );
+    expect(plan.stages.map((s) => ({ id: s.id, input: s.input, keyed: s.keyed?.id, post: s.post.map((o) => o.id), output: s.output.kind === 'shuffle' ? [s.output.stream, s.output.toStage, s.output.keyById] : s.output.sink.name }))).toEqual([
+      { id: 's0', input: expect.objectContaining({ kind: 'source', stream: 'clicks' }), keyed: 'window#2', post: ['filter#3'], output: ['rekey-s1', 's1', 'keyBy#4'] },
+      { id: 's1', input: { kind: 'shuffle', stream: 'rekey-s1', shards: 1, fromStage: 's0' }, keyed: 'process#5', post: ['map#6'], output: ['rekey-s2', 's2', 'keyBy#7'] },
+      { id: 's2', input: { kind: 'shuffle', stream: 'rekey-s2', shards: 1, fromStage: 's1' }, keyed: 'window#8', post: [], output: 'per-minute' },
+    ]);
+    expect(plan.streams.map((s) => [s.name, s.role])).toEqual([
+      ['clicks', 'source'],
+      ['rekey-s1', 'shuffle'],
+      ['rekey-s2', 'shuffle'],
+    ]);
+    expect(plan.sinks.map((s) => s.name)).toEqual(['per-minute', 'late-totals']);
+  });
+
+  test('shuffle streams after the first keyed stage have as many shards as the source', () => {
+    const plan = planJob(
+      job('wide')
+        .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, shards: 4 }))
+        .keyBy(byUser)
+        .window(tumbling('5s'))
+        .count()
+        .keyBy((r) => r.windowEnd)
+        .window(tumbling('5s'))
+        .max('count')
+        .sink(logSink()),
+    );
+    expect(plan.streams.map((s) => [s.name, s.shards])).toEqual([
+      ['clicks', 4],
+      ['wide-s1', 4],
+      ['wide-s2', 4],
+    ]);
+  });
+
+  test('windowAll is a keyBy on one key with a one-shard stream: parallelism 1, and plan says so', () => {
+    const plan = planJob(
+      job('global')
+        .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, shards: 3 }))
+        .keyBy(byUser)
+        .window(tumbling('5s'))
+        .sum('clicks')
+        .windowAll(tumbling('5s'))
+        .max('clicks')
+        .sink(logSink()),
+    );
+    const last = plan.stages[2]!;
+    expect(last.input).toEqual({ kind: 'shuffle', stream: 'global-s2', shards: 1, fromStage: 's1', global: true });
+    const output = plan.stages[1]!.output;
+    expect(output.kind === 'shuffle' && [output.keyById, selectKey(output.keyBy, { anything: 1 })]).toEqual(['keyBy#3', 'all']);
+    expect(describePlan(plan)).toContain('stage s2  ← shuffle stream global-s2 (1 shard)  windowAll: runs with parallelism 1');
+    expect(plan.streams.map((s) => [s.name, s.shards])).toEqual([
+      ['clicks', 3],
+      ['global-s1', 3],
+      ['global-s2', 1],
+    ]);
   });
 
   test('event-time settings come from the source, in ms', () => {
@@ -219,15 +295,28 @@ describe('plan errors name the operator and the problem', () => {
     expect(planErrorOf(job('loop').source(clicks()).keyBy(byUser).window(tumbling('5s')).count().sink(kinesisSink('clicks'))).problem).toBe("the sink writes to the source stream 'clicks'");
   });
 
-  test('keyBy after a window is not supported yet, and says what to do instead', () => {
-    const error = planErrorOf(
-      job('rekey').source(clicks()).keyBy(byUser).window(tumbling('5s')).count().keyBy('key').window(tumbling('1m')).count().sink(dynamoSink('per-minute')),
-    );
-    expect(error.operator).toEqual(written(".keyBy('key')"));
-    expect(error.problem).toEqual(expect.stringMatching(/^keyBy after tests\/unit\/plan\.test\.ts:\d+ \.window\(tumbling\('5s'\)\) is not supported yet$/));
-    expect(error.hint).toMatch(/kinesisSink/);
+  test('a keyed stream without a keyed operator: keyBy or windowAll followed by a sink (built by hand)', () => {
+    const nodes: OperatorNode[] = [
+      { kind: 'source', id: 'source#0', source: clicks() as never },
+      { kind: 'keyBy', id: 'keyBy#1', selector: byUser as never },
+      { kind: 'window', id: 'window#2', assigner: tumbling('5s'), allowedLateness: 0, lateSink: undefined, fn: { kind: 'count' } },
+      { kind: 'keyBy', id: 'windowAll#3', selector: () => 'all', global: true },
+      { kind: 'sink', id: 'sink#4', sink: dynamoSink('out-table') },
+    ];
+    const error = planErrorOf({ kind: 'shardflow-job', name: 'dangling', nodes });
+    expect(error.message).toBe('windowAll#3: windowAll is followed by sink — follow windowAll with a window function, e.g. .count()');
   });
 
+  test('a window after a keyed operator without a keyBy between them names the window', () => {
+    const nodes: OperatorNode[] = [
+      { kind: 'source', id: 'source#0', source: clicks() as never },
+      { kind: 'keyBy', id: 'keyBy#1', selector: byUser as never },
+      { kind: 'window', id: 'window#2', assigner: tumbling('5s'), allowedLateness: 0, lateSink: undefined, fn: { kind: 'count' } },
+      { kind: 'window', id: 'window#3', assigner: tumbling('1m'), allowedLateness: 0, lateSink: undefined, fn: { kind: 'count' } },
+      { kind: 'sink', id: 'sink#4', sink: dynamoSink('out-table') },
+    ];
+    expect(planErrorOf({ kind: 'shardflow-job', name: 'rewindow', nodes }).message).toBe('window#3: window needs a keyed stream — call .keyBy(...) before .window(...)');
+  });
   test('a count window with allowed lateness (count windows have no event time)', () => {
     const error = planErrorOf(job('counted').source(clicks()).keyBy(byUser).window(countWindow(10)).allowedLateness('1s').count().sink(logSink()));
     expect([error.operator, error.problem]).toEqual([written('.window(countWindow(10))'), 'count windows have no event time, so no lateness']);

@@ -33,19 +33,19 @@ test('a redriven envelope is applied once under its own input, though its positi
     return prepared.result;
   };
   // Positions 1 and 9 applied; 5 was in a batch Lambda discarded.
-  await run([{ kind: 'envelope', from: 'up', arrivalMs: 1, elements: [click(1, 'a', 100)] }]);
-  await run([{ kind: 'envelope', from: 'up', arrivalMs: 2, elements: [click(9, 'a', 200)] }, { kind: 'marker', from: 'up', arrivalMs: 2, watermarkMs: 5_000 }]);
+  await run([{ kind: 'envelope', from: 'up', sequenceNumber: '1', arrivalMs: 1, elements: [click(1, 'a', 100)] }]);
+  await run([{ kind: 'envelope', from: 'up', sequenceNumber: '2', arrivalMs: 2, elements: [click(9, 'a', 200)] }, { kind: 'marker', from: 'up', sequenceNumber: '3', arrivalMs: 2, watermarkMs: 5_000 }]);
   const input = redriveInputOf('up', 'shardId-000000000007', '5');
   expect(isRedriveInput(input)).toBe(true);
-  const redriven: ShuffleInput = { kind: 'envelope', from: input, arrivalMs: 3, elements: [click(5, 'a', 300)] };
+  const redriven: ShuffleInput = { kind: 'envelope', from: input, sequenceNumber: '4', arrivalMs: 3, elements: [click(5, 'a', 300)] };
   // Late within the allowed lateness: the window fires again with it.
   const first = await run([redriven]);
   expect(first.outputs.map((o) => o.output.record)).toEqual([{ key: 'a', windowStart: 0, windowEnd: 1000, clicks: 15 }]);
   // The same redrive again (an interrupted run, run again): a replay, dropped.
-  const again = await run([{ ...redriven, arrivalMs: 4 }]);
+  const again = await run([{ ...redriven, sequenceNumber: '5', arrivalMs: 4 }]);
   expect(again.outputs).toEqual([]);
   // The upstream shard alone holds the watermark: a marker from it moves it, the redrive's input is no input.
-  const moved = await run([{ kind: 'marker', from: 'up', arrivalMs: 5, watermarkMs: 70_000 }]);
+  const moved = await run([{ kind: 'marker', from: 'up', sequenceNumber: '6', arrivalMs: 5, watermarkMs: 70_000 }]);
   expect(moved.watermarkMs).toBe(70_000);
 });
 

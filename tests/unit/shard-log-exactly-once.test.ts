@@ -242,13 +242,13 @@ describe('a keyed stage on the shard log, under the same faults', () => {
     return Array.from({ length: n }, (_, i): ShuffleInput => {
       const from = random() < 0.5 ? 'u0' : 'u1';
       clock[from] += Math.floor(random() * 300);
-      if (random() < 0.3) return { kind: 'marker', from, arrivalMs: i, watermarkMs: clock[from] - 400 };
+      if (random() < 0.3) return { kind: 'marker', sequenceNumber: String(i + 1), from, arrivalMs: i, watermarkMs: clock[from] - 400 };
       const elements = Array.from({ length: 1 + Math.floor(random() * 3) }, () => {
         seq[from] += 1;
         const ts = clock[from] - Math.floor(random() * 900);
         return { key: `k${Math.floor(random() * 4)}`, origin: { shardId: from, sequenceNumber: String(seq[from]), subIndex: 0 }, timestampMs: ts, value: { userId: 'x', clicks: seq[from], ts } };
       });
-      return { kind: 'envelope', from, arrivalMs: i, elements };
+      return { kind: 'envelope', sequenceNumber: String(i + 1), from, arrivalMs: i, elements };
     });
   }
 

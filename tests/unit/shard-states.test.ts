@@ -132,9 +132,9 @@ describe('a keyed shard on a pool of containers', () => {
       expect(await prepared.commit()).not.toBe('lost');
       return prepared.result.outputs.map((o) => o.output.record);
     };
-    expect(await run(0, [{ kind: 'envelope', from: 'up', arrivalMs: 1, elements: [element(1, 'a', 100)] }])).toEqual([]);
-    expect(await run(1, [{ kind: 'envelope', from: 'up', arrivalMs: 2, elements: [element(2, 'b', 200), element(3, 'a', 300)] }])).toEqual([]);
-    expect(await run(0, [{ kind: 'marker', from: 'up', arrivalMs: 3, watermarkMs: 2000 }])).toEqual([
+    expect(await run(0, [{ kind: 'envelope', sequenceNumber: '1', from: 'up', arrivalMs: 1, elements: [element(1, 'a', 100)] }])).toEqual([]);
+    expect(await run(1, [{ kind: 'envelope', sequenceNumber: '2', from: 'up', arrivalMs: 2, elements: [element(2, 'b', 200), element(3, 'a', 300)] }])).toEqual([]);
+    expect(await run(0, [{ kind: 'marker', sequenceNumber: '3', from: 'up', arrivalMs: 3, watermarkMs: 2000 }])).toEqual([
       { key: 'a', windowStart: 0, windowEnd: 1000, clicks: 4 },
       { key: 'b', windowStart: 0, windowEnd: 1000, clicks: 2 },
     ]);

@@ -18,7 +18,8 @@ export interface OperatorContext {
   readonly state: ShardState;
   /** The shard's watermark as the stream has moved it so far (stream order, not batch order). */
   readonly watermarkMs: number;
-  emit(output: Output): void;
+  /** An output with its event time: a window's end − 1, a process function's element or timer time. */
+  emit(output: Output, timestampMs: number): void;
   /** An element too late for every window it belongs to. */
   late(element: Element): void;
   fail(failure: Failure): void;

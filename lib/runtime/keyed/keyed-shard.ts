@@ -1,7 +1,7 @@
 import { isRedriveInput } from '../../io/redrive';
 import type { ShardState } from '../../state/shard-state';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../../time/watermark';
-import { comparePositions, type Element, type KeyedElement, type Output } from '../records';
+import { comparePositions, type Element, type KeyedElement, type KeyedOutput, type Output } from '../records';
 import { DueIndex, type Failure, type KeyedOperatorRuntime, type OperatorContext } from './keyed-operator';
 
 /** What a keyed shard needs to know of its stage to move its watermark. */
@@ -51,11 +51,13 @@ export class KeyedShard {
 
 /** One batch on one shard: what it emitted, refused and failed, in order. */
 export class KeyedShardRun implements OperatorContext {
-  readonly outputs: Output[] = [];
+  readonly outputs: KeyedOutput[] = [];
   readonly lateElements: Element[] = [];
   readonly failures: Failure[] = [];
   /** Whether an input that had been idle (or was new) spoke again: the watermark function may be asleep. */
   wokeInput = false;
+  /** The sequence number of the input record being processed: what it makes downstream is named after it. */
+  private inputSequenceNumber = '0';
 
   constructor(
     readonly state: ShardState,
@@ -68,8 +70,13 @@ export class KeyedShardRun implements OperatorContext {
     return this.state.watermarkMs;
   }
 
-  emit(output: Output): void {
-    this.outputs.push(output);
+  emit(output: Output, timestampMs: number): void {
+    this.outputs.push({ output, timestampMs, inputSequenceNumber: this.inputSequenceNumber });
+  }
+
+  /** The next input record (envelope, marker, tick or source record) is the one at `sequenceNumber` in the shard. */
+  beginRecord(sequenceNumber: string): void {
+    this.inputSequenceNumber = sequenceNumber;
   }
 
   late(element: Element): void {

@@ -112,7 +112,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
    * Runs one user call on a copy of the key's state: the copy is kept when it returns, and its outputs go
    * out; when it throws, the state stays as it was and the failure goes to the dead letters.
    */
-  const call = (key: string, ctx: OperatorContext, run: (data: ProcessData, emit: (r: object) => void) => void, idOf: (i: number) => string, failure: (reason: string) => Parameters<OperatorContext['fail']>[0]): void => {
+  const call = (key: string, ctx: OperatorContext, timestampMs: number, run: (data: ProcessData, emit: (r: object) => void) => void, idOf: (i: number) => string, failure: (reason: string) => Parameters<OperatorContext['fail']>[0]): void => {
     const stored = ctx.state.get(key) as ProcessData | undefined;
     const data = stored ? structuredClone(stored) : emptyData();
     const emitted: Output[] = [];
@@ -125,7 +125,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
     // The firing count names timer outputs: keep it, or a timer firing again for the same time after the
     // state emptied would reuse an id, and consumers would drop its output as a repeat.
     ctx.state.put(key, isEmpty(data) && data.timerFirings === 0 ? undefined : data);
-    for (const o of emitted) ctx.emit(o);
+    for (const o of emitted) ctx.emit(o, timestampMs);
   };
 
   return {
@@ -134,6 +134,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
       call(
         key,
         ctx,
+        element.timestampMs,
         (data, emit) => fn.onEvent(element.value, contextFor(key, element.timestampMs, ctx.watermarkMs, data, emit)),
         (i) => `${originKey(element.origin)}/${i}`,
         (reason) => ({ id: failureId(op.id, element), operator: op.id, reason: `${op.id} onEvent threw: ${reason}`, value: element.value, element }),
@@ -151,6 +152,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
         call(
           key,
           ctx,
+          ts,
           (d, emit) => fn.onTimer?.(ts, contextFor(key, ts, ctx.watermarkMs, d, emit)),
           (i) => `${key}/timer/${ts}/${firing}/${i}`,
           (reason) => ({ id: `timer/${op.id}/${key}/${ts}/${firing}`, operator: op.id, reason: `${op.id} onTimer threw: ${reason}`, value: { key, timer: ts } }),

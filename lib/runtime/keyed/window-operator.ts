@@ -63,7 +63,7 @@ function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accu
         record: Object.assign({ key, windowStart: start, windowEnd: end }, fields, { key, windowStart: start, windowEnd: end }),
         order,
       };
-      ctx.emit(output);
+      ctx.emit(output, end - 1);
     });
   };
 
@@ -195,7 +195,9 @@ export const failureId = (operator: string, e: Element): string => recordDeadLet
 
 /**
  * Count windows (Flink's countWindow: a count trigger plus, when sliding, a count evictor): every `slide`
- * elements of a key, the last `size` of them form a window. Fired as elements come; no timers.
+ * elements of a key, the last `size` of them form a window. Fired as elements come; no timers. A result's
+ * event time is the element's that completed the window (Flink's global window would say Long.MAX_VALUE,
+ * which a later event-time window could not place).
  */
 function countWindows(op: WindowOperator, size: number, slide: number, acc: Accumulation): KeyedOperatorRuntime {
   return {
@@ -217,11 +219,14 @@ function countWindows(op: WindowOperator, size: number, slide: number, acc: Accu
       try {
         for (const value of values) a = acc.addInPlace ? (acc.addInPlace(a as Record<string, number>, value), a) : acc.add(a, value);
         acc.result(a, { key, start, end }).forEach((fields, i) =>
-          ctx.emit({
-            id: `${key}/c${start}-${end}${i ? `.${i}` : ''}`,
-            record: Object.assign({ key, windowStart: start, windowEnd: end }, fields, { key, windowStart: start, windowEnd: end }),
-            order: versionOrder(1),
-          }),
+          ctx.emit(
+            {
+              id: `${key}/c${start}-${end}${i ? `.${i}` : ''}`,
+              record: Object.assign({ key, windowStart: start, windowEnd: end }, fields, { key, windowStart: start, windowEnd: end }),
+              order: versionOrder(1),
+            },
+            element.timestampMs,
+          ),
         );
       } catch (e) {
         if (!(e instanceof RecordError)) throw e;

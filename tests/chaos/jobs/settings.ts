@@ -6,8 +6,8 @@
 /** What a chaos producer sends: clicks, plus one flush event per shard at the end (filtered out by the jobs). */
 export type ChaosEvent = { userId: string; clicks: number; ts: number; flush?: true };
 
-export type JobKind = 'tumbling' | 'sliding' | 'session';
-export const JOB_KINDS: readonly JobKind[] = ['tumbling', 'sliding', 'session'];
+export type JobKind = 'tumbling' | 'sliding' | 'session' | 'chained';
+export const JOB_KINDS: readonly JobKind[] = ['tumbling', 'sliding', 'session', 'chained'];
 
 export const OUT_OF_ORDERNESS_MS = 1000;
 /**

@@ -249,7 +249,8 @@ function niceScale(/** @type {number} */ v) {
 function updateSummary() {
   if (!status) return;
   const first = status.stages[0];
-  const keyed = status.stages.find((/** @type {any} */ s) => s.watermarkMs !== undefined);
+  // The last keyed stage's watermark: the one the results have reached.
+  const keyed = [...status.stages].reverse().find((/** @type {any} */ s) => s.watermarkMs !== undefined);
   const results = snapshot ? snapshot.state.results.reduce((/** @type {number} */ n, /** @type {any} */ r) => n + r.total, 0) : undefined;
   const lag = Math.max(0, ...status.stages.map((/** @type {any} */ s) => s.iteratorAgeMs));
   const last = history[history.length - 1];
