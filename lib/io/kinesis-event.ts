@@ -21,6 +21,9 @@ export interface BatchResponse {
 /** Records larger than this are refused (Kinesis' own limit is 1 MiB). */
 export const MAX_RECORD_BYTES = 1_048_576;
 
+/** Lambda gives the arrival time in seconds, with milliseconds as decimals. */
+const arrivalMsOf = (r: KinesisStreamRecord): number => Math.round((r.kinesis.approximateArrivalTimestamp ?? 0) * 1000);
+
 /** The shard a record came from: Lambda's eventID is `shardId-000000000000:<sequence number>`. */
 export const shardOf = (r: KinesisStreamRecord): string => r.eventID.slice(0, r.eventID.lastIndexOf(':'));
 
@@ -44,14 +47,14 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: 
       shardId: shardOf(r),
       sequenceNumber: r.kinesis.sequenceNumber,
       data: Buffer.from(r.kinesis.data, 'base64').toString('utf8'),
+      arrivalMs: arrivalMsOf(r),
     }));
     return { batch: { kind: 'source', shardId, records }, deadLetters };
   }
   const inputs: ShuffleInput[] = [];
   for (const r of readable) {
     const data = Buffer.from(r.kinesis.data, 'base64');
-    // Lambda gives the arrival time in seconds, with milliseconds as decimals.
-    const arrivalMs = Math.round((r.kinesis.approximateArrivalTimestamp ?? 0) * 1000);
+    const arrivalMs = arrivalMsOf(r);
     try {
       const record = decodeShuffleRecord(data);
       if (record.kind === 'tick') inputs.push({ kind: 'tick', arrivalMs, upstream: record.upstream });

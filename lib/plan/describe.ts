@@ -3,13 +3,14 @@ import type { WindowAssignerSpec } from '../time/window';
 import type { KeyedOperator, Plan, Stage } from './plan';
 
 const assigner = (a: WindowAssignerSpec): string => {
+  const processing = a.kind !== 'count' && a.time === 'processing' ? ", { time: 'processing' }" : '';
   switch (a.kind) {
     case 'tumbling':
-      return `tumbling(${formatMs(a.sizeMs)})`;
+      return `tumbling(${formatMs(a.sizeMs)}${processing})`;
     case 'sliding':
-      return `sliding(${formatMs(a.sizeMs)}, ${formatMs(a.slideMs)})`;
+      return `sliding(${formatMs(a.sizeMs)}, ${formatMs(a.slideMs)}${processing})`;
     case 'session':
-      return `session(${formatMs(a.gapMs)})`;
+      return `session(${formatMs(a.gapMs)}${processing})`;
     case 'count':
       return `countWindow(${a.size}, ${a.slide})`;
   }

@@ -5,6 +5,7 @@ import type { LogId } from '../state/shard-log';
 import type { ShardState } from '../state/shard-state';
 import type { ShardStates } from '../state/shard-states';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../time/watermark';
+import { runAsyncTail, splitAtAsync, type SplitChain } from './async-chain';
 import { runChain } from './chain';
 import type { Failure } from './keyed/keyed-operator';
 import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
@@ -18,6 +19,8 @@ export interface SourceRecord {
   readonly sequenceNumber: string;
   /** The record's data: JSON text (UTF-8). */
   readonly data: string;
+  /** Kinesis' ApproximateArrivalTimestamp: processing time for a keyed stage reading the source (0 when unknown). */
+  readonly arrivalMs?: number;
 }
 
 /** One record of a keyed stage's input stream (a shuffle stream), decoded, with its Kinesis arrival time. */
@@ -52,7 +55,10 @@ export interface StageResult {
   readonly deadLetters: readonly DeadLetter[];
   /** A keyed shard's watermark after the batch. */
   readonly watermarkMs: number;
-  /** A keyed shard heard again from an input that was idle or new: the watermark function may be asleep. */
+  /**
+   * A keyed shard heard again from an input that was idle or new, or got its first processing-time timer:
+   * the watermark function may be asleep, and must wake.
+   */
   readonly wokeInput: boolean;
 }
 
@@ -72,6 +78,9 @@ export class StageExecutor {
   private readonly keyedShard: KeyedShard | undefined;
   private readonly lateSink: string | undefined;
   private readonly mainSink: string | undefined;
+  /** The stateless chains before and after the keyed operator, cut at their first mapAsync. */
+  private readonly pre: SplitChain;
+  private readonly post: SplitChain;
 
   constructor(
     private readonly plan: Plan,
@@ -96,6 +105,8 @@ export class StageExecutor {
     }
     this.lateSink = stage.keyed?.kind === 'window' ? stage.keyed.lateSink?.name : undefined;
     this.mainSink = stage.output.kind === 'sink' ? stage.output.sink.name : undefined;
+    this.pre = splitAtAsync(stage.pre);
+    this.post = splitAtAsync(stage.post);
   }
 
   /** The log of one of this stage's input shards. */
@@ -113,6 +124,7 @@ export class StageExecutor {
     const outputs: SinkOutput[] = [];
     if (!this.keyedShard) {
       const decoded = this.decodeSource(batch, deadLetters);
+      if (this.pre.tail.length > 0) await this.runPreTail(decoded.records, deadLetters);
       const shuffled: KeyedElement[] = [];
       const output = this.stage.output;
       for (const e of decoded.records.flatMap((r) => r.elements)) {
@@ -143,7 +155,7 @@ export class StageExecutor {
             const key = this.keyOf(this.stage.keyBy!, e, 'keyBy', deadLetters);
             if (key !== undefined) keyed.push(withKey(e, key));
           }
-          run.sourceElements(batch.shardId, keyed);
+          run.sourceElements(batch.shardId, record.arrivalMs, keyed);
           run.sourceEventTime(record.timestampMs);
         }
       } else {
@@ -153,8 +165,8 @@ export class StageExecutor {
           else run.tick(input.arrivalMs, input.upstream);
         }
       }
-      const result = this.resultOf(run, outputs, deadLetters);
-      const entry = states.prepare(log, state);
+      const result = await this.resultOf(run, outputs, deadLetters);
+      const entry = states.prepare(log, state, run.nextProcessingTimerMs);
       return { result, commit: () => states.commit(log, state, entry) };
     } catch (e) {
       states.drop(log);
@@ -188,8 +200,8 @@ export class StageExecutor {
     this.states?.drop(this.logOf(shardId));
   }
 
-  private resultOf(run: KeyedShardRun, outputs: SinkOutput[], deadLetters: DeadLetter[]): StageResult {
-    this.deliverKeyed(run.outputs, outputs, deadLetters);
+  private async resultOf(run: KeyedShardRun, outputs: SinkOutput[], deadLetters: DeadLetter[]): Promise<StageResult> {
+    await this.deliverKeyed(run.outputs, outputs, deadLetters);
     for (const f of run.failures) deadLetters.push(this.deadLetterOf(f));
     if (this.lateSink) {
       for (const e of run.lateElements) outputs.push({ sink: this.lateSink, output: { id: `late/${originKey(e.origin)}`, record: asRecord(e.value) } });
@@ -201,11 +213,11 @@ export class StageExecutor {
    * Decodes JSON and reads event time, then runs the stateless chain: per record with an event time, the
    * elements it became (none when filtered out or refused).
    */
-  private decodeSource(batch: StageBatch, deadLetters: DeadLetter[]): { records: { timestampMs: number; elements: KeyedElement[] }[]; maxEventTimeMs: number } {
+  private decodeSource(batch: StageBatch, deadLetters: DeadLetter[]): { records: DecodedRecord[]; maxEventTimeMs: number } {
     const source = this.stage.input.kind === 'source' ? this.stage.input.source : undefined;
     if (!source || batch.kind !== 'source') throw new Error(`${this.stage.id} is not a source stage`);
     let maxEventTimeMs = NO_WATERMARK;
-    const records: { timestampMs: number; elements: KeyedElement[] }[] = [];
+    const records: DecodedRecord[] = [];
     for (const r of batch.records) {
       const dead = (reason: string, operator: string): void => {
         deadLetters.push({ id: recordDeadLetterId({ shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, operator), reason, shardId: r.shardId, sequenceNumber: r.sequenceNumber, data: r.data.slice(0, 1024), operator });
@@ -230,13 +242,13 @@ export class StageExecutor {
       }
       if (ts > maxEventTimeMs) maxEventTimeMs = ts;
       const elements: KeyedElement[] = [];
-      records.push({ timestampMs: ts, elements });
+      records.push({ timestampMs: ts, arrivalMs: r.arrivalMs ?? 0, elements });
       if (this.stage.pre.length === 0) {
         elements.push({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
         continue;
       }
       try {
-        runChain(this.stage.pre, value, (v, subIndex) => {
+        runChain(this.pre.head, value, (v, subIndex) => {
           elements.push({ origin: { shardId: r.shardId, sequenceNumber: r.sequenceNumber, subIndex }, timestampMs: ts, value: v, key: '' });
         });
       } catch (e) {
@@ -256,23 +268,54 @@ export class StageExecutor {
     }
   }
 
+  /**
+   * The source chain's tail from its first mapAsync, over the whole batch's elements at once: an element
+   * keeps its origin (the tail is one record in, at most one out), takes its new value, or is dropped —
+   * filtered, or dead-lettered with the reason its call failed.
+   */
+  private async runPreTail(records: DecodedRecord[], deadLetters: DeadLetter[]): Promise<void> {
+    const elements = records.flatMap((r) => r.elements);
+    const outcomes = await runAsyncTail(this.pre.tail, elements.map((e) => e.value));
+    const kept = new Map<KeyedElement, KeyedElement>();
+    elements.forEach((e, i) => {
+      const outcome = outcomes[i];
+      if (outcome && 'value' in outcome) kept.set(e, { ...e, value: outcome.value });
+      else if (outcome) deadLetters.push(this.deadLetterOf({ id: recordDeadLetterId(e.origin, outcome.error.operator), operator: outcome.error.operator, reason: outcome.error.message, value: e.value, element: e }));
+    });
+    for (const r of records) r.elements = r.elements.flatMap((e) => kept.get(e) ?? []);
+  }
+
   /** Runs keyed outputs through the stateless operators after the keyed one, to the stage's sink. */
-  private deliverKeyed(produced: readonly Output[], outputs: SinkOutput[], deadLetters: DeadLetter[]): void {
+  private async deliverKeyed(produced: readonly Output[], outputs: SinkOutput[], deadLetters: DeadLetter[]): Promise<void> {
     if (produced.length === 0) return;
     if (!this.mainSink) throw new Error(`${this.stage.id} has a keyed operator but no sink`);
     const sink = this.mainSink;
+    const fail = (o: Output, e: RecordError): void => {
+      deadLetters.push(this.deadLetterOf({ id: `${o.id}/${e.operator}`, operator: e.operator, reason: e.message, value: { id: o.id, record: o.record } }));
+    };
+    const delivered: Output[] = [];
     for (const o of produced) {
-      if (this.stage.post.length === 0) {
-        outputs.push({ sink, output: o });
+      if (this.post.head.length === 0) {
+        delivered.push(o);
         continue;
       }
       try {
-        runChain(this.stage.post, o.record, (v, i) => outputs.push({ sink, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(v), ...(o.order !== undefined && { order: o.order }) } }));
+        runChain(this.post.head, o.record, (v, i) => delivered.push({ id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(v), ...(o.order !== undefined && { order: o.order }) }));
       } catch (e) {
         if (!(e instanceof RecordError)) throw e;
-        deadLetters.push(this.deadLetterOf({ id: `${o.id}/${e.operator}`, operator: e.operator, reason: e.message, value: { id: o.id, record: o.record } }));
+        fail(o, e);
       }
     }
+    if (this.post.tail.length === 0) {
+      for (const output of delivered) outputs.push({ sink, output });
+      return;
+    }
+    const outcomes = await runAsyncTail(this.post.tail, delivered.map((o) => o.record));
+    delivered.forEach((o, i) => {
+      const outcome = outcomes[i];
+      if (outcome && 'value' in outcome) outputs.push({ sink, output: { ...o, record: asRecord(outcome.value) } });
+      else if (outcome) fail(o, outcome.error);
+    });
   }
 
   private deadLetterOf(f: Failure): DeadLetter {
@@ -285,6 +328,13 @@ export class StageExecutor {
       data: (JSON.stringify(f.value) ?? 'undefined').slice(0, 1024),
     };
   }
+}
+
+/** A source record, decoded: its event time, its arrival time, and the elements the stage's chain made of it. */
+interface DecodedRecord {
+  readonly timestampMs: number;
+  readonly arrivalMs: number;
+  elements: KeyedElement[];
 }
 
 /** Sets the key of an element this stage created (keyed elements are immutable to everyone else). */
