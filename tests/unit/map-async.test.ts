@@ -2,9 +2,10 @@
  * `mapAsync` (Flink's Async I/O, ordered): calls overlap within a batch up to `concurrency`, each with a
  * timeout and retries; results keep the records' order; a record whose calls all fail goes to the dead
  * letters with the reason and the batch goes on. The service here is an async function with injected
- * latency and failures; tests/integration/enrichment.test.ts calls a real HTTP server.
+ * latency and failures; tests/integration/enrichment.test.ts calls a real HTTP server. Plan-time errors
+ * are in plan.test.ts.
  */
-import { dynamoSink, job, kinesisSource, planJob, PlanError, tumbling, valueState, type AsyncCallContext, type JobDefinition, type MapAsyncOptions } from 'shardflow';
+import { dynamoSink, job, kinesisSource, tumbling, valueState, type AsyncCallContext, type JobDefinition, type MapAsyncOptions } from 'shardflow';
 import { harness } from 'shardflow/testing';
 import { runAsyncTail } from '../../lib/runtime/async-chain';
 import type { AsyncOperator } from '../../lib/plan/plan';
@@ -151,35 +152,4 @@ test('after a keyed operator: window results are enriched in order; a failed cal
   await h.watermark(999);
   expect(h.results().map((r) => r.label)).toEqual(['a:2', 'b:1']);
   expect(h.deadLetters().map((d) => [d.id, d.reason])).toEqual([['bad/0/1000/v1/mapAsync#3', 'mapAsync#3 threw: no label for bad']]);
-});
-
-describe('plan-time errors name the operator', () => {
-  const planError = (definition: JobDefinition): PlanError => {
-    try {
-      planJob(definition);
-    } catch (e) {
-      if (e instanceof PlanError) return e;
-      throw e;
-    }
-    throw new Error('the job planned without error');
-  };
-  const written = (call: string): string => expect.stringMatching(new RegExp(`^tests/unit/map-async\\.test\\.ts:\\d+ \\.${call}\\(`)) as unknown as string;
-
-  test.each([
-    ['no function', asyncJob(undefined as never), 'mapAsync needs a function'],
-    ['concurrency 0', asyncJob(async (r) => r, { concurrency: 0 }), 'mapAsync concurrency 0 is not a whole number of at least 1'],
-    ['concurrency 2.5', asyncJob(async (r) => r, { concurrency: 2.5 }), 'mapAsync concurrency 2.5 is not a whole number of at least 1'],
-    ['timeoutMs 0', asyncJob(async (r) => r, { timeoutMs: 0 }), 'mapAsync timeoutMs 0 is not a time above 0 ms'],
-    ['timeoutMs -5', asyncJob(async (r) => r, { timeoutMs: -5 }), 'mapAsync timeoutMs -5 is not a time above 0 ms'],
-    ['retries -1', asyncJob(async (r) => r, { retries: -1 }), 'mapAsync retries -1 is not a whole number of at least 0'],
-  ])('%s', (_name, definition, problem) => {
-    const error = planError(definition);
-    expect([error.operator, error.problem]).toEqual([written('mapAsync'), problem]);
-  });
-
-  test('a flatMap after a mapAsync in one stage (its numbering would follow the service\'s answers)', () => {
-    const error = planError(job('fan').source(source).mapAsync(async (r) => [r, r]).flatMap((rs) => rs).sink(dynamoSink('fan-out')));
-    expect([error.operator, error.problem]).toEqual([written('flatMap'), 'flatMap after mapAsync#1 in one stage is not supported']);
-    expect(() => planJob(job('fan-before').source(source).flatMap((r) => [r, r]).mapAsync(async (r) => r).sink(dynamoSink('fan-out')))).not.toThrow();
-  });
 });
