@@ -19,6 +19,7 @@ import {
   type MapAsyncOptions,
   type OperatorNode,
 } from 'shardflow';
+import { describePlan } from '../../lib/plan/describe';
 
 type Click = { userId: string; clicks: number; ts: number };
 
@@ -255,5 +256,9 @@ describe('mapAsync: plan-time errors name the operator', () => {
     const error = planErrorOf(job('fan').source(recs).mapAsync(async (r) => [r, r]).flatMap((rs) => rs).sink(dynamoSink('fan-out')));
     expect([error.operator, error.problem]).toEqual([written('.flatMap((rs) => rs)'), 'flatMap after mapAsync#1 in one stage is not supported']);
     expect(() => planJob(job('fan-before').source(recs).flatMap((r) => [r, r]).mapAsync(async (r) => r).sink(dynamoSink('fan-out')))).not.toThrow();
+  });
+
+  test('the plan prints its settings', () => {
+    expect(describePlan(planJob(withAsync({ concurrency: 4, timeoutMs: 500, retries: 1 })))).toContain('operators: mapAsync#1 (concurrency 4, timeout 500ms, retries 1)');
   });
 });
