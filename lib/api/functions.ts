@@ -73,10 +73,17 @@ export interface KeyedProcessFunction<T, S extends Record<string, StateDescripto
   onTimer?(timestampMs: number, context: KeyedContext<S, O>): void;
 }
 
+/**
+ * The platform's AbortSignal where the project's types have one (lib "dom" or @types/node), so that it can go
+ * to `fetch`; otherwise the part of it a call needs. Not named through the global, so that shardflow's types
+ * compile in a project that has neither.
+ */
+export type CallSignal = typeof globalThis extends { AbortSignal: { prototype: infer S } } ? S : { readonly aborted: boolean };
+
 /** What a `mapAsync` function gets besides the record. */
 export interface AsyncCallContext {
   /** Aborted when the call times out: pass it on (`fetch(url, { signal })`) so the request stops too. */
-  readonly signal: AbortSignal;
+  readonly signal: CallSignal;
   /** 0 for the first call of a record, 1 for its first retry, … */
   readonly attempt: number;
 }
