@@ -6,7 +6,7 @@ export interface TimeWindowOptions {
   /**
    * 'event' (default): windows by the element's event time, fired as the watermark passes them.
    * 'processing': windows by when the element reached its keyed stage (its Kinesis arrival time), fired once
-   * the stage processes a record that arrived after the window's end, ticks included (Flink's
+   * the stage processes a record that arrived at or after the window's end, ticks included (Flink's
    * TumblingProcessingTimeWindows, SlidingProcessingTimeWindows, ProcessingTimeSessionWindows).
    */
   time?: 'event' | 'processing';

@@ -54,19 +54,20 @@ describe('processing-time timers in a process function', () => {
     expect(h.results()).toHaveLength(2); // once
   });
 
-  test('a timer whose time passed before a record arrived fires before that record\'s elements; one at its very arrival time does not', async () => {
+  test("a timer due by a record's arrival fires before that record's elements, even one at its very time", async () => {
     const h = harness(timerJob());
     await h.send(event('a', { timer: 1_000 }));
     // No tick in between (the watermark function was late): the event at 1500 deletes the timer, but the
-    // device was silent past it, so it fires first, at the time just before the event arrived.
+    // device was silent past it, so it fires first.
     await h.send(event('a', { del: 1_000, timer: 1_000 }), { arrivalMs: 1_500 });
-    // Reset exactly at its time: the event came in time.
+    // Reset at its very time: the record arrived at the timer's time, which is due.
     await h.send(event('a', { del: 2_500 }), { arrivalMs: 2_500 });
     await h.advanceProcessingTime(10_000);
     expect(h.results()).toEqual([
       { event: 'a', at: 0 },
-      { fired: 1_000, key: 'a', at: 1_499, domain: 'processing' },
+      { fired: 1_000, key: 'a', at: 1_500, domain: 'processing' },
       { event: 'a', at: 1_500 },
+      { fired: 2_500, key: 'a', at: 2_500, domain: 'processing' },
       { event: 'a', at: 2_500 },
     ]);
   });
@@ -119,14 +120,16 @@ describe('processing-time timers in a process function', () => {
     ]);
   });
 
-  test('a tick that fires nothing appends no log entry; the log head names the earliest pending timer for the watermark function', async () => {
+  test('ticks keep the processing time they bring in the log (a retried tick then changes nothing); the log head names the earliest pending timer', async () => {
     const h = harness(timerJob(true));
     await h.send(event('a', { timer: 5_000 }));
     await h.send(event('b', { timer: 3_000 }));
     expect((await h.logs.readHead(KEYED))?.processingTimerMs).toBe(3_000);
-    const appends = h.logs.counters.appends;
+    let appends = h.logs.counters.appends;
     await h.setProcessingTime(1_000);
-    await h.setProcessingTime(2_000);
+    expect(h.logs.counters.appends).toBe(appends + 1);
+    appends = h.logs.counters.appends;
+    await h.setProcessingTime(1_000); // the same tick again, as a retry delivers it
     expect(h.logs.counters.appends).toBe(appends);
     await h.setProcessingTime(3_000);
     expect((await h.logs.readHead(KEYED))?.processingTimerMs).toBe(5_000);
@@ -134,24 +137,35 @@ describe('processing-time timers in a process function', () => {
     expect((await h.logs.readHead(KEYED))?.processingTimerMs).toBeUndefined();
     expect(h.results().filter((r) => 'fired' in r).map((r) => r.fired)).toEqual([3_000, 5_000]);
   });
+
+  test('an event-time operator does not keep processing time: its ticks that fire nothing append nothing', async () => {
+    const h = harness(job('et').source(events).keyBy((e) => e.user).window(tumbling('1s')).count().sink(dynamoSink('et-out')));
+    await h.send(event('a'));
+    const appends = h.logs.counters.appends;
+    await h.setProcessingTime(1_000);
+    await h.setProcessingTime(2_000);
+    expect(h.logs.counters.appends).toBe(appends);
+  });
 });
 
 describe('processing-time windows', () => {
   const counts = (assigner: ReturnType<typeof tumbling>) =>
     job('ptime-windows').source(events).keyBy((e) => e.user).window(assigner).count().sink(dynamoSink('ptime-counts'));
 
-  test('elements go to windows by arrival time; a window fires at the first record at or after its last millisecond, its own elements included', async () => {
+  test('elements go to windows by arrival time; a window fires at the first record that arrived at or after its end, before that record\'s elements', async () => {
     const h = harness(counts(tumbling('1s', { time: 'processing' })));
     await h.send(event('a', { ts: 99_999 }), { arrivalMs: 100 }); // event time plays no part
     await h.send(event('a', { ts: -5 }), { arrivalMs: 999 });
-    expect(h.results()).toEqual([{ key: 'a', windowStart: 0, windowEnd: 1_000, count: 2 }]);
+    expect(h.results()).toEqual([]);
     await h.send(event('a'), { arrivalMs: 1_000 });
+    expect(h.results()).toEqual([{ key: 'a', windowStart: 0, windowEnd: 1_000, count: 2 }]);
     await h.send(event('b'), { arrivalMs: 1_200 });
-    expect(h.results()).toHaveLength(1);
+    // Stamped earlier than what the shard has processed: it counts at the shard's time, in [1000, 2000).
+    await h.send(event('b'), { arrivalMs: 900 });
     await h.setProcessingTime(2_500); // a tick: no event needed
     expect(h.results().slice(1)).toEqual([
       { key: 'a', windowStart: 1_000, windowEnd: 2_000, count: 1 },
-      { key: 'b', windowStart: 1_000, windowEnd: 2_000, count: 1 },
+      { key: 'b', windowStart: 1_000, windowEnd: 2_000, count: 2 },
     ]);
     expect(h.late()).toEqual([]);
     expect(await h.state()).toEqual({});

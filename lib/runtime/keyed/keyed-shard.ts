@@ -71,8 +71,6 @@ export class KeyedShardRun implements OperatorContext {
   processingTimeMs: number;
   /** An input that had been idle (or was new) spoke again. */
   private heardAgain = false;
-  /** Whether the record being processed fired anything by processing time before its elements. */
-  private firedProcessingTime = false;
   /** Whether the shard had a processing-time timer pending when the batch started. */
   private readonly hadProcessingTimer: boolean;
 
@@ -149,7 +147,6 @@ export class KeyedShardRun implements OperatorContext {
     }
     this.markIdle(arrivalMs);
     this.advanceTo(this.combined(arrivalMs, true));
-    // A tick that fires nothing leaves the state as it was: ticks alone must not append log entries.
     this.arrived(false);
   }
 
@@ -189,38 +186,37 @@ export class KeyedShardRun implements OperatorContext {
   }
 
   /**
-   * A record arrived: processing time moves to its arrival time (never back), and timers and windows due
-   * before it fire first — at the time just before it — so a timer the record's own elements would reset
-   * still fires if its time had passed (a device silent too long, then heard from).
+   * A record arrived: processing time moves to its arrival time (never back), and what is due by then fires
+   * before the record's elements — a timer at or before the arrival, a window that ended by then — so a
+   * timer the record's own elements would reset still fires if its time had come (a device silent too
+   * long, then heard from), and elements never land in a window that has fired.
    */
   private arriving(arrivalMs: number): void {
-    const now = Math.max(this.state.processingTimeMs, arrivalMs);
-    this.processingTimeMs = now - 1;
-    this.firedProcessingTime = this.fireProcessingTime();
-    this.processingTimeMs = now;
+    this.processingTimeMs = Math.max(this.state.processingTimeMs, arrivalMs);
+    this.fireProcessingTime();
   }
 
   /**
-   * After the record's elements: what is due at its arrival fires (a window ending there, with the elements
-   * that arrived at its last millisecond; a timer registered in the past). The shard keeps the new
-   * processing time when the record was data, or fired something: a tick that fires nothing changes nothing.
+   * After the record's elements: timers its calls registered at or before its processing time fire now, so
+   * that nothing due is left pending behind the shard's processing time. The shard keeps that time after
+   * every record — ticks included — when its operator has processing-time timers or windows: a retry runs a
+   * batch's ticks and markers again (nothing marks them applied), and only a kept time, with nothing due
+   * behind it, makes that idempotent, though arrival times may go back. An event-time operator never reads
+   * processing time: there a tick that fires nothing changes nothing.
    */
   private arrived(data: boolean): void {
-    const fired = this.fireProcessingTime() || this.firedProcessingTime;
-    if (data || fired) this.state.setProcessingTime(this.processingTimeMs);
+    this.fireProcessingTime();
+    if (data || this.due.processing) this.state.setProcessingTime(this.processingTimeMs);
   }
 
-  /** Fires every key due by processing time `processingTimeMs`, earliest first; whether any fired. */
-  private fireProcessingTime(): boolean {
+  /** Fires every key due by processing time `processingTimeMs`, earliest first. */
+  private fireProcessingTime(): void {
     const due = this.due.processing;
-    if (!due) return false;
-    let fired = false;
+    if (!due) return;
     for (let key = due.peekDue(this.processingTimeMs); key !== undefined; key = due.peekDue(this.processingTimeMs)) {
       this.operator.onProcessingTime!(key, this);
       indexKey(this.due, this.operator, this.state, key);
-      fired = true;
     }
-    return fired;
   }
 
   private applyElements(from: string, elements: readonly KeyedElement[]): void {

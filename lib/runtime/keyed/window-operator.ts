@@ -28,13 +28,17 @@ export function windowOperator(op: WindowOperator): KeyedOperatorRuntime {
   if (op.assigner.kind === 'count') return countWindows(op, op.assigner.size, op.assigner.slide, acc);
   const windows = timeWindows(op, op.assigner, acc);
   if (!isProcessingTime(op.assigner)) return windows;
-  // Processing time: the same windows and trigger, on the shard's processing-time clock instead of its watermark.
+  // Processing time: the same windows and trigger on the shard's processing-time clock, due at their end (see
+  // timeWindows), instead of on its watermark.
   return {
     ...windows,
     onWatermark: () => undefined,
     nextFireAt: () => undefined,
     onProcessingTime: windows.onWatermark,
-    nextProcessingTimeAt: windows.nextFireAt,
+    nextProcessingTimeAt: (keyState) => {
+      const at = windows.nextFireAt(keyState);
+      return at === undefined ? undefined : at + 1;
+    },
   };
 }
 
@@ -45,18 +49,20 @@ export function windowOperator(op: WindowOperator): KeyedOperatorRuntime {
  * plus the allowed lateness, and an element for a dropped window is late. Sessions merge first and decide
  * lateness on the merged window, as Flink's MergingWindowSet does.
  *
- * With processing time (Flink's ProcessingTimeTrigger) the clock is the shard's processing time and an
- * element's time its arrival: its windows always lie ahead of the clock (the shard fires what is due
- * before a record's elements, and after them what is due at its arrival), so nothing is late, and a window
- * fires once, after the elements that arrived in it — not at each element, as a late event-time firing would.
+ * With processing time (Flink's ProcessingTimeTrigger) an element's time is its arrival and a window is due
+ * at its end, the first millisecond after it: at a record that arrived at or after it, before that record's
+ * elements. The clock the trigger reads is then one below the shard's processing time, so the same tests
+ * serve. An element's windows always lie ahead of the clock, so nothing is late, and a window fires once,
+ * with every element that arrived in it — never again for one that arrives later, as a late event-time
+ * firing would.
  */
 function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accumulation): KeyedOperatorRuntime {
   const L = op.allowedLatenessMs;
   const isSession = assigner.kind === 'session';
   const tumblingMs = assigner.kind === 'tumbling' ? assigner.sizeMs : 0;
   const processing = isProcessingTime(assigner);
-  /** The clock windows fire by. */
-  const clockOf = (ctx: OperatorContext): number => (processing ? ctx.processingTimeMs : ctx.watermarkMs);
+  /** The clock windows fire by: the watermark, or the last millisecond before the shard's processing time. */
+  const clockOf = (ctx: OperatorContext): number => (processing ? ctx.processingTimeMs - 1 : ctx.watermarkMs);
   /** Dropped once the watermark passes this; an element for it is late from then on. */
   const cleanupAt = (end: number): number => end - 1 + L;
   /** Whether a window ending at `end` is gone by `clock` (never, by processing time: see above). */
