@@ -2,9 +2,9 @@
 export { job, JobBuilder, DataStream, KeyedStream, WindowedStream } from './api/builder';
 export { kinesisSource, type KinesisSourceOptions, type KeySelector, type SourceSpec } from './api/source';
 export { dynamoSink, kinesisSink, logSink, type SinkSpec, type DynamoSinkOptions } from './api/sink';
-export { tumbling, sliding, session, countWindow } from './api/windows';
+export { tumbling, sliding, session, countWindow, type TimeWindowOptions } from './api/windows';
 export { valueState, listState, mapState, type StateDescriptor, type ValueState, type ListState, type MapState } from './api/state';
-export type { AggregateFunction, KeyedContext, KeyedProcessFunction, NumericField, WindowContext, WindowMeta } from './api/functions';
+export type { AggregateFunction, AsyncCallContext, KeyedContext, KeyedProcessFunction, MapAsyncOptions, NumericField, WindowContext, WindowMeta } from './api/functions';
 export type { JobDefinition, OperatorNode } from './api/graph';
 export type { Duration } from './time/duration';
 export type { TimeWindow } from './time/window';

@@ -2,7 +2,9 @@ import type { Duration } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
 import type {
   AggregateFunction,
+  AsyncCallContext,
   KeyedProcessFunction,
+  MapAsyncOptions,
   NumericField,
   WindowContext,
   WindowFunctionSpec,
@@ -75,6 +77,18 @@ export class DataStream<T> {
       this.chain.append((id) => ({ kind: 'flatMap', id, fn: fn as (r: unknown) => Iterable<unknown> })),
     );
   }
+  /**
+   * Calls an external service per record (Flink's Async I/O, ordered): up to `concurrency` calls in flight
+   * per batch, each with a timeout and retries; results keep the records' order. A record whose call still
+   * fails goes to the dead letters with the reason, and the batch goes on. A retried batch calls again: the
+   * service sees calls at least once, shardflow applies each record's result once.
+   * @example .mapAsync(async (t, { signal }) => ({ ...t, score: await score(t, signal) }), { concurrency: 8, timeoutMs: 500, retries: 2 })
+   */
+  mapAsync<R>(fn: (record: T, call: AsyncCallContext) => Promise<R>, options: MapAsyncOptions = {}): DataStream<R> {
+    return new DataStream<R>(
+      this.chain.append((id) => ({ kind: 'mapAsync', id, fn: fn as (r: unknown, c: AsyncCallContext) => Promise<unknown>, options })),
+    );
+  }
   /** Partitions by key: records with the same key meet in the same state. Ends a stage (a shuffle). */
   keyBy(selector: KeySelector<T>): KeyedStream<T> {
     return new KeyedStream<T>(
@@ -117,7 +131,7 @@ export class KeyedStream<T> {
     return new WindowedStream<T>(this.chain, assigner, 0, undefined, callSite());
   }
   /**
-   * A keyed process function with named state and event-time timers. What `emit` sends cannot be
+   * A keyed process function with named state, event-time and processing-time timers. What `emit` sends cannot be
    * inferred: records are `Record<string, unknown>` downstream unless you name the type,
    * `.process<typeof state, Out>({ state, onEvent })`.
    */

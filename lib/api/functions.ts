@@ -38,22 +38,64 @@ export type WindowFunctionSpec =
 export interface KeyedContext<S extends Record<string, StateDescriptor>, O> {
   /** The current key. */
   readonly key: string;
-  /** The event time of the element or timer being processed. */
+  /** The event time of the element, or the time of the timer being fired. */
   readonly timestamp: number;
   /** The stage's watermark when the batch started. */
   readonly watermark: number;
+  /**
+   * The shard's processing time (Flink's `currentProcessingTime()`): the Kinesis arrival time of the record
+   * being processed, never going back. Not the wall clock, so a replayed batch sees the same times.
+   */
+  readonly processingTime: number;
+  /** In `onTimer`, the clock the timer was registered on (Flink's TimeDomain); in `onEvent`, 'event'. */
+  readonly timeDomain: 'event' | 'processing';
   readonly state: StateHandles<S>;
   readonly timers: {
     /** Calls `onTimer` once the watermark reaches `timestampMs`. Registering the same time twice fires once. */
     registerEventTime(timestampMs: number): void;
     deleteEventTime(timestampMs: number): void;
+    /**
+     * Calls `onTimer` once the shard processes a record that arrived at or after `timestampMs` (epoch ms of
+     * processing time, e.g. `ctx.processingTime + 30_000`); the watermark function's ticks bring such records
+     * when no events come. A time already past fires once the record being processed is applied (all its
+     * elements). Twice the same time fires once.
+     */
+    registerProcessingTime(timestampMs: number): void;
+    deleteProcessingTime(timestampMs: number): void;
   };
   emit(record: O): void;
 }
 
-/** A keyed process function (Flink's KeyedProcessFunction) with named state and event-time timers. */
+/** A keyed process function (Flink's KeyedProcessFunction) with named state, event-time and processing-time timers. */
 export interface KeyedProcessFunction<T, S extends Record<string, StateDescriptor>, O extends object> {
   state: S;
   onEvent(event: T, context: KeyedContext<S, O>): void;
   onTimer?(timestampMs: number, context: KeyedContext<S, O>): void;
+}
+
+/**
+ * The platform's AbortSignal where the project's types have one (lib "dom" or @types/node), so that it can go
+ * to `fetch`; otherwise the part of it a call needs. Not named through the global, so that shardflow's types
+ * compile in a project that has neither.
+ */
+export type CallSignal = typeof globalThis extends { AbortSignal: { prototype: infer S } } ? S : { readonly aborted: boolean };
+
+/** What a `mapAsync` function gets besides the record. */
+export interface AsyncCallContext {
+  /** Aborted when the call times out: pass it on (`fetch(url, { signal })`) so the request stops too. */
+  readonly signal: CallSignal;
+  /** 0 for the first call of a record, 1 for its first retry, … */
+  readonly attempt: number;
+}
+
+/** Options of `mapAsync` (Flink's AsyncDataStream.orderedWait with a retry strategy). */
+export interface MapAsyncOptions {
+  /** Calls in flight at once, per batch (one batch per shard at a time). Default 10. */
+  concurrency?: number;
+  /** How long one call may take before it counts as failed (and its signal aborts). Default 5000. */
+  timeoutMs?: number;
+  /** Calls again after a failure or timeout this many times, waiting `backoffMs`, then twice that, … Default 0. */
+  retries?: number;
+  /** The wait before the first retry. Default 100. */
+  backoffMs?: number;
 }

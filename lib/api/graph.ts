@@ -1,7 +1,7 @@
 import type { CallSite } from './call-site';
 import type { Duration } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
-import type { WindowFunctionSpec, KeyedProcessFunction } from './functions';
+import type { AsyncCallContext, KeyedProcessFunction, MapAsyncOptions, WindowFunctionSpec } from './functions';
 import type { SinkSpec } from './sink';
 import type { KeySelector, SourceSpec } from './source';
 import type { StateDescriptor } from './state';
@@ -21,6 +21,12 @@ export type OperatorNode = {
   | { readonly kind: 'map'; readonly id: string; readonly fn: (record: unknown) => unknown }
   | { readonly kind: 'filter'; readonly id: string; readonly fn: (record: unknown) => boolean }
   | { readonly kind: 'flatMap'; readonly id: string; readonly fn: (record: unknown) => Iterable<unknown> }
+  | {
+      readonly kind: 'mapAsync';
+      readonly id: string;
+      readonly fn: (record: unknown, call: AsyncCallContext) => Promise<unknown>;
+      readonly options: MapAsyncOptions;
+    }
   /** `global`: written as `windowAll`, every record under one key on a one-shard stream (parallelism 1). */
   | { readonly kind: 'keyBy'; readonly id: string; readonly selector: KeySelector<unknown>; readonly global?: true }
   | {

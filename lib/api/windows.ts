@@ -1,20 +1,37 @@
 import { toMs, type Duration } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
 
+/** Options of the time windows. */
+export interface TimeWindowOptions {
+  /**
+   * 'event' (default): windows by the element's event time, fired as the watermark passes them.
+   * 'processing': windows by when the element reached its keyed stage (its Kinesis arrival time), fired once
+   * the stage processes a record that arrived at or after the window's end, ticks included (Flink's
+   * TumblingProcessingTimeWindows, SlidingProcessingTimeWindows, ProcessingTimeSessionWindows).
+   */
+  time?: 'event' | 'processing';
+}
+
 /**
  * Fixed-size, non-overlapping windows aligned to the epoch.
- * @example .window(tumbling('5s'))
+ * @example .window(tumbling('5s'))  .window(tumbling('5s', { time: 'processing' }))
  */
-export const tumbling = (size: Duration): WindowAssignerSpec => ({ kind: 'tumbling', sizeMs: durationField(size), ...invalid({ size }) });
+export const tumbling = (size: Duration, options: TimeWindowOptions = {}): WindowAssignerSpec => ({
+  kind: 'tumbling',
+  sizeMs: durationField(size),
+  ...clock(options),
+  ...invalid({ size }),
+});
 
 /**
  * Windows of `size` starting every `slide`; each element belongs to size / slide windows.
  * @example .window(sliding('5s', '1s'))
  */
-export const sliding = (size: Duration, slide: Duration): WindowAssignerSpec => ({
+export const sliding = (size: Duration, slide: Duration, options: TimeWindowOptions = {}): WindowAssignerSpec => ({
   kind: 'sliding',
   sizeMs: durationField(size),
   slideMs: durationField(slide),
+  ...clock(options),
   ...invalid({ size, slide }),
 });
 
@@ -22,7 +39,15 @@ export const sliding = (size: Duration, slide: Duration): WindowAssignerSpec => 
  * Per-key sessions: a session closes after `gap` without elements; sessions that come to overlap merge.
  * @example .window(session('30s'))
  */
-export const session = (gap: Duration): WindowAssignerSpec => ({ kind: 'session', gapMs: durationField(gap), ...invalid({ gap }) });
+export const session = (gap: Duration, options: TimeWindowOptions = {}): WindowAssignerSpec => ({
+  kind: 'session',
+  gapMs: durationField(gap),
+  ...clock(options),
+  ...invalid({ gap }),
+});
+
+/** Event time is the default and is left out of the spec, so event-time plans print and compare as before. */
+const clock = (options: TimeWindowOptions): { time?: 'processing' } => (options.time === 'processing' ? { time: 'processing' } : {});
 
 /**
  * Per-key windows of `size` elements, every `slide` elements (default: tumbling). Results carry element

@@ -22,6 +22,9 @@ export interface BatchResponse {
 /** Records larger than this are refused (Kinesis' own limit is 1 MiB). */
 export const MAX_RECORD_BYTES = 1_048_576;
 
+/** Lambda gives the arrival time in seconds, with milliseconds as decimals. */
+const arrivalMsOf = (r: KinesisStreamRecord): number => Math.round((r.kinesis.approximateArrivalTimestamp ?? 0) * 1000);
+
 /** The shard a record came from: Lambda's eventID is `shardId-000000000000:<sequence number>`. */
 export const shardOf = (r: KinesisStreamRecord): string => r.eventID.slice(0, r.eventID.lastIndexOf(':'));
 
@@ -45,7 +48,7 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: 
       const data = Buffer.from(r.kinesis.data, 'base64').toString('utf8');
       // A redriven record comes back under its redrive's input, at the position it had (lib/io/redrive.ts).
       const redriven = decodeRedrivenSourceRecord(data);
-      const at = { shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber };
+      const at = { shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, arrivalMs: arrivalMsOf(r) };
       return redriven ? { ...at, data: redriven.data, redriven: { input: redriven.input, sequenceNumber: redriven.sequenceNumber } } : { ...at, data };
     });
     return { batch: { kind: 'source', shardId, records }, deadLetters };
@@ -53,8 +56,7 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: 
   const inputs: ShuffleInput[] = [];
   for (const r of readable) {
     const data = Buffer.from(r.kinesis.data, 'base64');
-    // Lambda gives the arrival time in seconds, with milliseconds as decimals.
-    const arrivalMs = Math.round((r.kinesis.approximateArrivalTimestamp ?? 0) * 1000);
+    const arrivalMs = arrivalMsOf(r);
     const sequenceNumber = r.kinesis.sequenceNumber;
     try {
       const record = decodeShuffleRecord(data);

@@ -35,8 +35,8 @@ export interface WatermarkHandlerDeps {
   /** Time between ticks inside one invocation. Default 1000 ms. */
   readonly tickMs?: number;
   /**
-   * Return before `loopForMs` once every keyed shard's log says all its inputs are idle: nothing can fire
-   * until data comes, and a loop would only bill. The stage function that next hears an input again
+   * Return before `loopForMs` once every keyed shard's log says all its inputs are idle and no
+   * processing-time timer is pending: nothing can fire until data comes, and a loop would only bill. The stage function that next hears an input again
    * starts this function (`wakeWatermark` of the stage handler); the schedule does otherwise.
    */
   readonly stopWhenIdle?: boolean;
@@ -73,16 +73,18 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
   const upstreamStream = (stage: Stage): string => deps.plan.stages.find((s) => s.id === (stage.input as { fromStage: string }).fromStage)!.input.stream;
 
   /**
-   * Whether a keyed shard can fire nothing until data comes: its log says all its inputs are idle. A shard
-   * without a log has not even had a tick yet: the first names its upstream shards, which then hold its
-   * watermark until they speak or go idle — so it is not idle until its log says so.
+   * Whether a keyed shard can fire nothing until data comes: its log says all its inputs are idle and no
+   * processing-time timer is pending. A shard without a log has not even had a tick yet: the first names
+   * its upstream shards, which then hold its watermark until they speak or go idle — so it is not idle
+   * until its log says so.
    */
-  const shardIdle = async (stageId: string, shardId: string): Promise<boolean> => (await deps.logs.readHead({ stageId, shardId }))?.idle === true;
+  const shardQuiet = (head: LogHead | undefined): boolean => head?.idle === true && head.processingTimerMs === undefined;
+  const headOf = (stageId: string, shardId: string): Promise<LogHead | undefined> => deps.logs.readHead({ stageId, shardId });
   /** An idle shard whose log has not moved for the snapshot age: a tick makes it run a batch, which writes its snapshot again before the log's TTL takes it. */
   const needsRefresh = (head: LogHead | undefined, nowMs: number): boolean => head !== undefined && nowMs - head.writtenAtMs >= SNAPSHOT_MAX_AGE_MS;
   const allIdle = async (): Promise<boolean> => {
     for (const stage of stages) {
-      for (const shardId of await deps.listShards(stage.input.stream)) if (!(await shardIdle(stage.id, shardId))) return false;
+      for (const shardId of await deps.listShards(stage.input.stream)) if (!shardQuiet(await headOf(stage.id, shardId))) return false;
     }
     return true;
   };
@@ -92,9 +94,10 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
 
   /**
    * One tick: a tick record on every shard of every shuffled keyed stage whose log does not say all its
-   * inputs are idle (an idle shard has nothing a tick could tell it) — on every shard when the upstream
-   * shards changed (a reshard: the new ones must be named), and on an idle shard whose snapshot must be
-   * written again. `idle`: every shard's log says idle.
+   * inputs are idle (an idle shard has nothing a tick could tell it) or whose processing-time timer is due
+   * — on every shard when the upstream shards changed (a reshard: the new ones must be named), and on an
+   * idle shard whose snapshot must be written again. `idle`: every shard's log says idle, with no timer
+   * pending.
    */
   const tick = async (): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const ticks: WatermarkTick[] = [];
@@ -105,14 +108,16 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
       const upstream = await deps.listShards(upstreamStream(stage));
       const renamed = named.get(stage.id) !== upstream.join(' ');
       const open = await writer.openShards(atMs);
-      const heads = await Promise.all(open.map((s) => deps.logs.readHead({ stageId: stage.id, shardId: s.shardId })));
+      const heads = await Promise.all(open.map((s) => headOf(stage.id, s.shardId)));
       const idleFlags = heads.map((h) => h?.idle === true);
-      const targets = open.filter((_, i) => renamed || !idleFlags[i] || needsRefresh(heads[i], atMs));
+      // A tick arrives at or after it is put: one put now finds a timer due by now due on arrival.
+      const timerDue = (h: LogHead | undefined): boolean => h?.processingTimerMs !== undefined && h.processingTimerMs <= atMs;
+      const targets = open.filter((_, i) => renamed || !idleFlags[i] || timerDue(heads[i]) || needsRefresh(heads[i], atMs));
       const data = encodeTick(upstream);
       if (targets.length > 0) await writer.put(targets.map((s) => [{ partitionKey: 'tick', data, explicitHashKey: s.startingHashKey.toString() }]));
       named.set(stage.id, upstream.join(' '));
       const idleShards = idleFlags.filter(Boolean).length;
-      idle &&= idleShards === open.length;
+      idle &&= heads.every(shardQuiet);
       const t: WatermarkTick = { stage: stage.id, ticks: targets.length, idleShards, shards: open.length, atMs };
       deps.onTick?.(t);
       ticks.push(t);

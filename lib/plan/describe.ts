@@ -1,15 +1,16 @@
 import { formatMs } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
-import type { KeyedOperator, Plan, Stage } from './plan';
+import type { KeyedOperator, Plan, Stage, StatelessOperator } from './plan';
 
 const assigner = (a: WindowAssignerSpec): string => {
+  const processing = a.kind !== 'count' && a.time === 'processing' ? ", { time: 'processing' }" : '';
   switch (a.kind) {
     case 'tumbling':
-      return `tumbling(${formatMs(a.sizeMs)})`;
+      return `tumbling(${formatMs(a.sizeMs)}${processing})`;
     case 'sliding':
-      return `sliding(${formatMs(a.sizeMs)}, ${formatMs(a.slideMs)})`;
+      return `sliding(${formatMs(a.sizeMs)}, ${formatMs(a.slideMs)}${processing})`;
     case 'session':
-      return `session(${formatMs(a.gapMs)})`;
+      return `session(${formatMs(a.gapMs)}${processing})`;
     case 'count':
       return `countWindow(${a.size}, ${a.slide})`;
   }
@@ -20,12 +21,15 @@ const keyedLabel = (k: KeyedOperator): string =>
     ? `${k.id} ${assigner(k.assigner)}.${k.fn.kind}(${'field' in k.fn ? `'${k.fn.field}'` : ''})${k.allowedLatenessMs ? ` allowedLateness ${formatMs(k.allowedLatenessMs)}` : ''}${k.lateSink ? ` late→${k.lateSink.name}` : ''}`
     : `${k.id} process(state: ${Object.keys(k.fn.state ?? {}).join(', ') || 'none'})`;
 
+const statelessLabel = (o: StatelessOperator): string =>
+  o.kind === 'mapAsync' ? `${o.id} (concurrency ${o.concurrency}, timeout ${formatMs(o.timeoutMs)}, retries ${o.retries})` : o.id;
+
 function stageLine(s: Stage): string {
   const ops = [
-    ...s.pre.map((o) => o.id),
+    ...s.pre.map(statelessLabel),
     ...(s.keyBy ? ['keyBy (source is partitioned by it: no shuffle)'] : []),
     ...(s.keyed ? [keyedLabel(s.keyed)] : []),
-    ...s.post.map((o) => o.id),
+    ...s.post.map(statelessLabel),
   ];
   const out = s.output.kind === 'shuffle' ? `${s.output.keyById} → stream ${s.output.stream}` : `sink ${s.output.sink.kind}:${s.output.sink.name}`;
   return [

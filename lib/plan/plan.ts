@@ -1,4 +1,4 @@
-import type { KeyedProcessFunction, WindowFunctionSpec } from '../api/functions';
+import type { AsyncCallContext, KeyedProcessFunction, WindowFunctionSpec } from '../api/functions';
 import type { SinkSpec } from '../api/sink';
 import type { KeySelector, SourceSpec } from '../api/source';
 import type { StateDescriptor } from '../api/state';
@@ -26,11 +26,25 @@ export interface EventTimeSettings {
   readonly idleAfterMs: number;
 }
 
-/** A stateless operator, chained into its stage. */
-export type StatelessOperator =
+/** A stateless operator that runs record by record, synchronously: the chain's hot path. */
+export type SyncOperator =
   | { readonly kind: 'map'; readonly id: string; readonly fn: (record: unknown) => unknown }
   | { readonly kind: 'filter'; readonly id: string; readonly fn: (record: unknown) => boolean }
   | { readonly kind: 'flatMap'; readonly id: string; readonly fn: (record: unknown) => Iterable<unknown> };
+
+/** A call to an external service per record, over a whole batch at once (see lib/runtime/async-chain.ts). */
+export interface AsyncOperator {
+  readonly kind: 'mapAsync';
+  readonly id: string;
+  readonly fn: (record: unknown, call: AsyncCallContext) => Promise<unknown>;
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly backoffMs: number;
+}
+
+/** A stateless operator, chained into its stage. */
+export type StatelessOperator = SyncOperator | AsyncOperator;
 
 /** The keyed operator that owns a stage's state. */
 export type KeyedOperator =

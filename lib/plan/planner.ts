@@ -3,9 +3,10 @@ import type { OperatorNode, JobDefinition } from '../api/graph';
 import type { SinkSpec } from '../api/sink';
 import { attachesToExisting, STREAM_ARN, streamNameOf, type SourceSpec } from '../api/source';
 import { toMs, type Duration } from '../time/duration';
-import type { WindowAssignerSpec } from '../time/window';
+import { isProcessingTime, type WindowAssignerSpec } from '../time/window';
 import { PlanError } from './plan-error';
 import type {
+  AsyncOperator,
   BatchSettings,
   KeyedOperator,
   Plan,
@@ -67,7 +68,7 @@ export function planJob(job: JobDefinition): Plan {
     inStageKeyBy = undefined;
   };
 
-  for (const node of rest) {
+  for (const [i, node] of rest.entries()) {
     if (node.parallelism !== undefined && node.kind !== 'window' && node.kind !== 'process') {
       throw new PlanError(operatorLabel(node), `.parallelism(${node.parallelism}) follows ${node.kind}`, "set it after a keyed operator: .window(...).sum('x').parallelism(4) or .process(...).parallelism(4); a source's parallelism is its shards");
     }
@@ -82,14 +83,22 @@ export function planJob(job: JobDefinition): Plan {
       case 'filter':
       case 'flatMap':
         if (typeof node.fn !== 'function') throw new PlanError(operatorLabel(node), `${node.kind} needs a function`, `pass a function to .${node.kind}(...)`);
+        if (node.kind === 'flatMap') checkNoFanOutAfterAsync(node, keyed ? post : pre);
         (keyed ? post : pre).push(node);
+        break;
+      case 'mapAsync':
+        (keyed ? post : pre).push(checkMapAsync(node));
         break;
       case 'keyBy': {
         if (typeof node.selector !== 'function' && typeof node.selector !== 'string') {
           throw new PlanError(operatorLabel(node), 'keyBy needs a function or a field name', 'write .keyBy(e => e.userId) or .keyBy("userId")');
         }
         const declared = stages.length === 0 ? source.options.partitionedBy : undefined;
-        if (declared !== undefined && declared === node.selector && pre.every((op) => op.kind === 'filter')) {
+        // Processing-time windows need the watermark function's ticks to fire without events, and ticks go
+        // on shuffle streams only (a source stream is the producers'): such a window always gets a shuffle.
+        const next = rest[i + 1];
+        const ticked = next?.kind === 'window' && isProcessingTime(next.assigner);
+        if (declared !== undefined && declared === node.selector && pre.every((op) => op.kind === 'filter') && !ticked) {
           inStageKeyBy = node;
         } else {
           // A keyed stage after another one (or after the source stage): its own function, shuffle stream
@@ -200,6 +209,9 @@ function checkWindow(node: Extract<OperatorNode, { kind: 'window' }>): KeyedOper
     throw new PlanError(where(), 'count windows have no event time, so no lateness', 'drop allowedLateness/lateOutput or use a time window');
   }
   if (node.lateSink) checkSink(where, node.lateSink);
+  if (isProcessingTime(assigner) && (allowedLatenessMs > 0 || node.lateSink)) {
+    throw new PlanError(where(), 'processing-time windows have no late elements, so no lateness', 'drop allowedLateness/lateOutput or use an event-time window');
+  }
   switch (fn.kind) {
     case 'sum':
     case 'min':
@@ -258,6 +270,33 @@ function checkProcess(node: Extract<OperatorNode, { kind: 'process' }>): KeyedOp
     if (descriptor.ttl !== undefined) ttlMs[name] = checkDuration(where, `state '${name}' ttl`, descriptor.ttl);
   }
   return { kind: 'process', id, fn, ttlMs };
+}
+
+/** Lambda's own limit: a call may not outlast the function (15 minutes). */
+const MAX_ASYNC_TIMEOUT_MS = 900_000;
+
+function checkMapAsync(node: Extract<OperatorNode, { kind: 'mapAsync' }>): AsyncOperator {
+  const where = (): string => operatorLabel(node);
+  if (typeof node.fn !== 'function') throw new PlanError(where(), 'mapAsync needs a function', 'pass an async function to .mapAsync(async (record, { signal }) => ...)');
+  const { concurrency = 10, timeoutMs = 5000, retries = 0, backoffMs = 100 } = node.options ?? {};
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new PlanError(where(), `mapAsync concurrency ${String(concurrency)} is not a whole number of at least 1`, 'write { concurrency: 10 }');
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw new PlanError(where(), `mapAsync timeoutMs ${String(timeoutMs)} is not a time above 0 ms`, 'write { timeoutMs: 5000 }');
+  if (timeoutMs > MAX_ASYNC_TIMEOUT_MS) throw new PlanError(where(), `mapAsync timeoutMs ${timeoutMs} outlasts a Lambda function (${MAX_ASYNC_TIMEOUT_MS} ms)`, 'give calls a shorter timeout');
+  if (!Number.isInteger(retries) || retries < 0) throw new PlanError(where(), `mapAsync retries ${String(retries)} is not a whole number of at least 0`, 'write { retries: 2 }');
+  if (typeof backoffMs !== 'number' || !(backoffMs >= 0) || !Number.isFinite(backoffMs)) throw new PlanError(where(), `mapAsync backoffMs ${String(backoffMs)} is not a time of at least 0 ms`, 'write { backoffMs: 100 }');
+  return { kind: 'mapAsync', id: node.id, fn: node.fn, concurrency, timeoutMs, retries, backoffMs };
+}
+
+/**
+ * A flatMap after a mapAsync in one stage would number its records by what the service answered: a retried
+ * batch whose calls fared otherwise would number them differently, and the next stage would apply a record
+ * twice or drop one. Before the mapAsync the numbering is the user's deterministic functions'.
+ */
+function checkNoFanOutAfterAsync(node: Extract<OperatorNode, { kind: 'flatMap' }>, chain: readonly StatelessOperator[]): void {
+  const async = chain.find((op) => op.kind === 'mapAsync');
+  if (async) {
+    throw new PlanError(operatorLabel(node), `flatMap after ${async.id} in one stage is not supported`, 'move the flatMap before the mapAsync, or let the async function return the list as one record');
+  }
 }
 
 function checkSink(where: () => string, sink: SinkSpec): void {

@@ -1,4 +1,4 @@
-import type { StatelessOperator } from '../plan/plan';
+import type { SyncOperator } from '../plan/plan';
 import { RecordError } from './records';
 
 /**
@@ -6,7 +6,7 @@ import { RecordError } from './records';
  * comes out, `index` counting them (flatMap fans out), and throws a RecordError naming the operator
  * when a user function throws or returns something unusable.
  */
-export function runChain(ops: readonly StatelessOperator[], value: unknown, emit: (value: unknown, index: number) => void): void {
+export function runChain(ops: readonly SyncOperator[], value: unknown, emit: (value: unknown, index: number) => void): void {
   let index = 0;
   const step = (i: number, v: unknown): void => {
     const op = ops[i];

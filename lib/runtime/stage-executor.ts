@@ -5,6 +5,7 @@ import type { LogId } from '../state/shard-log';
 import type { ShardState } from '../state/shard-state';
 import type { ShardStates } from '../state/shard-states';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../time/watermark';
+import { runAsyncTail, splitAtAsync, type SplitChain } from './async-chain';
 import { runChain } from './chain';
 import type { Failure } from './keyed/keyed-operator';
 import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
@@ -18,6 +19,8 @@ export interface SourceRecord {
   readonly sequenceNumber: string;
   /** The record's data: JSON text (UTF-8). */
   readonly data: string;
+  /** Kinesis' ApproximateArrivalTimestamp: processing time for a keyed stage reading the source (0 when unknown). */
+  readonly arrivalMs?: number;
   /** A record put back by `shardflow failures --redrive`: its redrive's input and the position it had (lib/io/redrive.ts). */
   readonly redriven?: { readonly input: string; readonly sequenceNumber: string };
 }
@@ -61,7 +64,10 @@ export interface StageResult {
   readonly deadLetters: readonly DeadLetter[];
   /** A keyed shard's watermark after the batch. */
   readonly watermarkMs: number;
-  /** A keyed shard heard again from an input that was idle or new: the watermark function may be asleep. */
+  /**
+   * A keyed shard heard again from an input that was idle or new, or got its first processing-time timer:
+   * the watermark function may be asleep, and must wake.
+   */
   readonly wokeInput: boolean;
 }
 
@@ -80,6 +86,9 @@ export interface PreparedBatch {
 export class StageExecutor {
   private readonly keyedShard: KeyedShard | undefined;
   private readonly lateSink: string | undefined;
+  /** The stateless chains before and after the keyed operator, cut at their first mapAsync. */
+  private readonly pre: SplitChain;
+  private readonly post: SplitChain;
 
   constructor(
     private readonly plan: Plan,
@@ -103,6 +112,8 @@ export class StageExecutor {
       });
     }
     this.lateSink = stage.keyed?.kind === 'window' ? stage.keyed.lateSink?.name : undefined;
+    this.pre = splitAtAsync(stage.pre);
+    this.post = splitAtAsync(stage.post);
   }
 
   /** The log of one of this stage's input shards. */
@@ -119,17 +130,19 @@ export class StageExecutor {
     const deadLetters: DeadLetter[] = [];
     const outputs: SinkOutput[] = [];
     if (!this.keyedShard) {
+      const decoded = this.decodeSource(batch, deadLetters);
+      if (this.pre.tail.length > 0) await this.runPreTail(decoded.records, deadLetters);
       const shuffled: KeyedElement[] = [];
       const output = this.stage.output;
-      const maxEventTimeMs = this.decodeSource(batch, deadLetters, undefined, (e) => {
+      for (const e of decoded.records.flatMap((r) => r.elements)) {
         if (output.kind === 'shuffle') {
           const key = this.keyOf(output.keyBy, e, output.keyById, deadLetters);
           if (key !== undefined) shuffled.push(withKey(e, key));
         } else {
           outputs.push({ sink: output.sink.name, output: { id: originKey(e.origin), record: asRecord(e.value) } });
         }
-      });
-      const markerWatermarkMs = maxEventTimeMs === NO_WATERMARK ? NO_WATERMARK : boundedOutOfOrderness(maxEventTimeMs, this.plan.eventTime.outOfOrdernessMs);
+      }
+      const markerWatermarkMs = decoded.maxEventTimeMs === NO_WATERMARK ? NO_WATERMARK : boundedOutOfOrderness(decoded.maxEventTimeMs, this.plan.eventTime.outOfOrdernessMs);
       const result: StageResult = { shuffled, markerWatermarkMs, outputs, late: [], deadLetters, watermarkMs: markerWatermarkMs, wokeInput: false };
       return { result, commit: async () => 'unchanged' };
     }
@@ -144,23 +157,18 @@ export class StageExecutor {
       if (batch.kind === 'source') {
         // Record by record: its elements at the watermark so far, then the watermark follows its event time
         // (filtered and refused records' too), so where the watermark moves does not depend on batching.
-        let keyed: KeyedElement[] = [];
-        this.decodeSource(
-          batch,
-          deadLetters,
-          (timestampMs, record) => {
-            // What the record makes downstream is named after its position here; a redriven record's
-            // elements are applied under its redrive's input and move no watermark (lib/io/redrive.ts).
-            run.beginRecord(record.sequenceNumber);
-            run.sourceElements(record.redriven?.input ?? record.shardId, keyed);
-            if (!record.redriven) run.sourceEventTime(timestampMs);
-            keyed = [];
-          },
-          (e) => {
+        // What a record makes downstream is named after its position here; a redriven record's elements are
+        // applied under its redrive's input and move no watermark (lib/io/redrive.ts).
+        for (const record of this.decodeSource(batch, deadLetters).records) {
+          run.beginRecord(record.sequenceNumber);
+          const keyed: KeyedElement[] = [];
+          for (const e of record.elements) {
             const key = this.keyOf(this.stage.keyBy!, e, 'keyBy', deadLetters);
             if (key !== undefined) keyed.push(withKey(e, key));
-          },
-        );
+          }
+          run.sourceElements(record.input, record.arrivalMs, keyed);
+          if (!record.redriven) run.sourceEventTime(record.timestampMs);
+        }
       } else {
         for (const input of batch.inputs) {
           run.beginRecord(input.sequenceNumber);
@@ -169,8 +177,8 @@ export class StageExecutor {
           else run.tick(input.arrivalMs, input.upstream);
         }
       }
-      const result = this.resultOf(batch.shardId, run, watermarkBefore, outputs, deadLetters);
-      const entry = states.prepare(log, state);
+      const result = await this.resultOf(batch.shardId, run, watermarkBefore, outputs, deadLetters);
+      const entry = states.prepare(log, state, run.nextProcessingTimerMs);
       return { result, commit: () => states.commit(log, state, entry) };
     } catch (e) {
       states.drop(log);
@@ -204,9 +212,9 @@ export class StageExecutor {
     this.states?.drop(this.logOf(shardId));
   }
 
-  private resultOf(shardId: string, run: KeyedShardRun, watermarkBefore: number, outputs: SinkOutput[], deadLetters: DeadLetter[]): StageResult {
+  private async resultOf(shardId: string, run: KeyedShardRun, watermarkBefore: number, outputs: SinkOutput[], deadLetters: DeadLetter[]): Promise<StageResult> {
     const shuffled: KeyedElement[] = [];
-    this.deliverKeyed(shardId, run.outputs, outputs, shuffled, deadLetters);
+    await this.deliverKeyed(shardId, run.outputs, outputs, shuffled, deadLetters);
     for (const f of run.failures) deadLetters.push(this.deadLetterOf(f));
     if (this.lateSink) {
       for (const e of run.lateElements) outputs.push({ sink: this.lateSink, output: { id: `late/${originKey(e.origin)}`, record: asRecord(e.value) } });
@@ -217,54 +225,54 @@ export class StageExecutor {
   }
 
   /**
-   * Decodes JSON and reads event time, then runs the stateless chain: each element a record became goes
-   * to `onElement`, then the record's event time to `onRecord` (none for a record that was refused, or
-   * filtered out before it had one). Returns the highest event time (a redriven record's aside). The hot path of every source stage:
-   * no per-record allocation beyond the elements themselves.
+   * Decodes JSON and reads event time, then runs the stateless chain: per record with an event time, the
+   * elements it became (none when filtered out or refused).
    */
-  private decodeSource(batch: StageBatch, deadLetters: DeadLetter[], onRecord: ((timestampMs: number, record: SourceRecord) => void) | undefined, onElement: (e: KeyedElement) => void): number {
+  private decodeSource(batch: StageBatch, deadLetters: DeadLetter[]): { records: DecodedRecord[]; maxEventTimeMs: number } {
     const source = this.stage.input.kind === 'source' ? this.stage.input.source : undefined;
     if (!source || batch.kind !== 'source') throw new Error(`${this.stage.id} is not a source stage`);
-    const eventTime = source.options.eventTime;
-    const pre = this.stage.pre;
     let maxEventTimeMs = NO_WATERMARK;
+    const records: DecodedRecord[] = [];
     for (const r of batch.records) {
+      const dead = (reason: string, operator: string): void => void deadLetters.push(sourceDeadLetter(r, reason, operator));
       let value: unknown;
       try {
         value = JSON.parse(r.data);
       } catch (e) {
-        deadLetters.push(sourceDeadLetter(r, `malformed JSON: ${(e as Error).message}`, 'source'));
+        dead(`malformed JSON: ${(e as Error).message}`, 'source');
         continue;
       }
       let ts: unknown;
       try {
-        ts = eventTime(value);
+        ts = source.options.eventTime(value);
       } catch (e) {
-        deadLetters.push(sourceDeadLetter(r, `eventTime threw: ${(e as Error).message}`, 'source'));
+        dead(`eventTime threw: ${(e as Error).message}`, 'source');
         continue;
       }
       if (typeof ts !== 'number' || !Number.isFinite(ts)) {
-        deadLetters.push(sourceDeadLetter(r, `eventTime gave ${JSON.stringify(ts)}, not a number of epoch ms`, 'source'));
+        dead(`eventTime gave ${JSON.stringify(ts)}, not a number of epoch ms`, 'source');
         continue;
       }
       // A redriven record is old: it moves no watermark. Its elements keep the position it had, under its redrive's input.
       if (ts > maxEventTimeMs && !r.redriven) maxEventTimeMs = ts;
       const shardId = r.redriven?.input ?? r.shardId;
       const sequenceNumber = r.redriven?.sequenceNumber ?? r.sequenceNumber;
-      if (pre.length === 0) {
-        onElement({ origin: { shardId, sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
-      } else {
-        const timestampMs = ts;
-        try {
-          runChain(pre, value, (v, subIndex) => onElement({ origin: { shardId, sequenceNumber, subIndex }, timestampMs, value: v, key: '' }));
-        } catch (e) {
-          if (!(e instanceof RecordError)) throw e;
-          deadLetters.push(sourceDeadLetter(r, e.message, e.operator));
-        }
+      const elements: KeyedElement[] = [];
+      records.push({ timestampMs: ts, arrivalMs: r.arrivalMs ?? 0, sequenceNumber: r.sequenceNumber, input: shardId, redriven: r.redriven !== undefined, elements });
+      if (this.stage.pre.length === 0) {
+        elements.push({ origin: { shardId, sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
+        continue;
       }
-      onRecord?.(ts, r);
+      try {
+        runChain(this.pre.head, value, (v, subIndex) => {
+          elements.push({ origin: { shardId, sequenceNumber, subIndex }, timestampMs: ts, value: v, key: '' });
+        });
+      } catch (e) {
+        if (!(e instanceof RecordError)) throw e;
+        dead(e.message, e.operator);
+      }
     }
-    return maxEventTimeMs;
+    return { records, maxEventTimeMs };
   }
 
   private keyOf(selector: Parameters<typeof selectKey>[0], e: Element, operator: string, deadLetters: DeadLetter[]): string | undefined {
@@ -277,41 +285,73 @@ export class StageExecutor {
   }
 
   /**
-   * Runs keyed outputs through the stateless operators after the keyed one, to the stage's sink or, keyed
-   * again, to the next keyed stage. An element for the next stage is named after the input record of this
-   * shard that produced it — (this shard, that record's sequence number, a running index among what the
-   * record produced) — so positions only grow in this shard's stream order, and a retried, bisected or
-   * zombie batch, which computes the same outputs for the same records, sends them under the same
-   * positions: the next stage's marks drop the repeats.
+   * The source chain's tail from its first mapAsync, over the whole batch's elements at once: an element
+   * keeps its origin (the tail is one record in, at most one out), takes its new value, or is dropped —
+   * filtered, or dead-lettered with the reason its call failed.
    */
-  private deliverKeyed(shardId: string, produced: readonly KeyedOutput[], outputs: SinkOutput[], shuffled: KeyedElement[], deadLetters: DeadLetter[]): void {
+  private async runPreTail(records: DecodedRecord[], deadLetters: DeadLetter[]): Promise<void> {
+    const elements = records.flatMap((r) => r.elements);
+    const outcomes = await runAsyncTail(this.pre.tail, elements.map((e) => e.value));
+    const kept = new Map<KeyedElement, KeyedElement>();
+    elements.forEach((e, i) => {
+      const outcome = outcomes[i];
+      if (outcome && 'value' in outcome) kept.set(e, { ...e, value: outcome.value });
+      else if (outcome) deadLetters.push(this.deadLetterOf({ id: recordDeadLetterId(e.origin, outcome.error.operator), operator: outcome.error.operator, reason: outcome.error.message, value: e.value, element: e }));
+    });
+    for (const r of records) r.elements = r.elements.flatMap((e) => kept.get(e) ?? []);
+  }
+
+  /**
+   * Runs keyed outputs through the stateless operators after the keyed one (a mapAsync tail over all of
+   * them at once), to the stage's sink or, keyed again, to the next keyed stage. An element for the next
+   * stage is named after the input record of this shard that produced it — (this shard, that record's
+   * sequence number, a running index among what the record produced) — so positions only grow in this
+   * shard's stream order, and a retried, bisected or zombie batch, which computes the same outputs for the
+   * same records, sends them under the same positions: the next stage's marks drop the repeats.
+   */
+  private async deliverKeyed(shardId: string, produced: readonly KeyedOutput[], outputs: SinkOutput[], shuffled: KeyedElement[], deadLetters: DeadLetter[]): Promise<void> {
+    const fail = (o: Output, e: RecordError): void => {
+      deadLetters.push(this.deadLetterOf({ id: `${o.id}/${e.operator}`, operator: e.operator, reason: e.message, value: { id: o.id, record: o.record } }));
+    };
+    const delivered: KeyedOutput[] = [];
+    for (const k of produced) {
+      const o = k.output;
+      if (this.post.head.length === 0) {
+        delivered.push(k);
+        continue;
+      }
+      try {
+        runChain(this.post.head, o.record, (v, i) => delivered.push({ ...k, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(v), ...(o.order !== undefined && { order: o.order }) } }));
+      } catch (e) {
+        if (!(e instanceof RecordError)) throw e;
+        fail(o, e);
+      }
+    }
+    let kept = delivered;
+    if (this.post.tail.length > 0) {
+      const outcomes = await runAsyncTail(this.post.tail, delivered.map((k) => k.output.record));
+      kept = [];
+      delivered.forEach((k, i) => {
+        const outcome = outcomes[i];
+        if (outcome && 'value' in outcome) kept.push({ ...k, output: { ...k.output, record: asRecord(outcome.value) } });
+        else if (outcome) fail(k.output, outcome.error);
+      });
+    }
     const target = this.stage.output;
     let producedBy: string | undefined;
     let subIndex = 0;
-    for (const { output: o, timestampMs, inputSequenceNumber } of produced) {
+    for (const { output, timestampMs, inputSequenceNumber } of kept) {
+      if (target.kind === 'sink') {
+        outputs.push({ sink: target.sink.name, output });
+        continue;
+      }
       if (inputSequenceNumber !== producedBy) {
         producedBy = inputSequenceNumber;
         subIndex = 0;
       }
-      const send = (value: unknown, i: number): void => {
-        if (target.kind === 'sink') {
-          outputs.push({ sink: target.sink.name, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(value), ...(o.order !== undefined && { order: o.order }) } });
-          return;
-        }
-        const e: KeyedElement = { origin: { shardId, sequenceNumber: inputSequenceNumber, subIndex: subIndex++ }, timestampMs, value, key: '' };
-        const key = this.keyOf(target.keyBy, e, target.keyById, deadLetters);
-        if (key !== undefined) shuffled.push(withKey(e, key));
-      };
-      if (this.stage.post.length === 0) {
-        send(o.record, 0);
-        continue;
-      }
-      try {
-        runChain(this.stage.post, o.record, send);
-      } catch (e) {
-        if (!(e instanceof RecordError)) throw e;
-        deadLetters.push(this.deadLetterOf({ id: `${o.id}/${e.operator}`, operator: e.operator, reason: e.message, value: { id: o.id, record: o.record } }));
-      }
+      const e: KeyedElement = { origin: { shardId, sequenceNumber: inputSequenceNumber, subIndex: subIndex++ }, timestampMs, value: output.record, key: '' };
+      const key = this.keyOf(target.keyBy, e, target.keyById, deadLetters);
+      if (key !== undefined) shuffled.push(withKey(e, key));
     }
   }
 
@@ -325,6 +365,19 @@ export class StageExecutor {
       data: (JSON.stringify(f.value) ?? 'undefined').slice(0, 1024),
     };
   }
+}
+
+/**
+ * A source record, decoded: its event time, its arrival time, its position in the shard, the input its
+ * elements are applied under (the shard, or a redrive's), and the elements the stage's chain made of it.
+ */
+interface DecodedRecord {
+  readonly timestampMs: number;
+  readonly arrivalMs: number;
+  readonly sequenceNumber: string;
+  readonly input: string;
+  readonly redriven: boolean;
+  elements: KeyedElement[];
 }
 
 /** A source record refused before it became elements: malformed, without an event time, or failed by the chain. */

@@ -29,6 +29,11 @@ export interface LogEntry {
    * body ({@link ShardLogStore.readHead}), for the watermark function deciding whether to sleep.
    */
   readonly idle?: boolean;
+  /**
+   * The earliest processing-time timer or window end pending on the shard after this entry, if any: the
+   * watermark function ticks the shard then, and does not sleep while one is pending. Readable without the body.
+   */
+  readonly processingTimerMs?: number;
 }
 
 /** The latest entry of a log, without its body. */
@@ -36,6 +41,7 @@ export interface LogHead {
   readonly slot: number;
   readonly idle: boolean;
   readonly writtenAtMs: number;
+  readonly processingTimerMs?: number;
 }
 
 /** Where shard logs live: DynamoDB deployed, process memory in tests and the harness. */

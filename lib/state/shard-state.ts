@@ -29,6 +29,7 @@ export interface InputState {
 export class ShardState {
   slot = 0;
   private watermark = NO_WATERMARK;
+  private processingTime = 0;
   private readonly keyed = new Map<string, unknown>();
   private readonly marks = new Map<string, Position>();
   private readonly inputs = new Map<string, InputState>();
@@ -37,6 +38,7 @@ export class ShardState {
   private readonly dirtyMarks = new Set<string>();
   private readonly dirtyInputs = new Set<string>();
   private watermarkChanged = false;
+  private processingTimeChanged = false;
   /**
    * Keys that log entries applied since the last `takeAppliedKeys` changed ('all' after a snapshot, or for a
    * fresh state): whoever keeps an index over the keys (which are due when) brings it up to date with them.
@@ -116,9 +118,23 @@ export class ShardState {
     this.watermarkChanged = true;
   }
 
+  /**
+   * The shard's processing time: the highest Kinesis arrival time among the records that moved it (see
+   * KeyedShardRun). Kept in the log, so that processing time never goes back, on any container.
+   */
+  get processingTimeMs(): number {
+    return this.processingTime;
+  }
+
+  setProcessingTime(processingTimeMs: number): void {
+    if (processingTimeMs <= this.processingTime) return;
+    this.processingTime = processingTimeMs;
+    this.processingTimeChanged = true;
+  }
+
   /** Whether the open batch changed anything. */
   get changed(): boolean {
-    return this.watermarkChanged || this.dirtyKeys.size > 0 || this.dirtyMarks.size > 0 || this.dirtyInputs.size > 0;
+    return this.watermarkChanged || this.processingTimeChanged || this.dirtyKeys.size > 0 || this.dirtyMarks.size > 0 || this.dirtyInputs.size > 0;
   }
 
   /**
@@ -132,7 +148,7 @@ export class ShardState {
   /** The open batch's changes, packed, or undefined when it changed nothing. Ends the batch. */
   takeDelta(): Uint8Array | undefined {
     if (!this.changed) return undefined;
-    const wire: Wire = { w: this.watermark };
+    const wire: Wire = { w: this.watermark, ...(this.processingTime !== 0 && { p: this.processingTime }) };
     if (this.dirtyMarks.size > 0) wire.m = Object.fromEntries([...this.dirtyMarks].map((s) => [s, packPosition(this.marks.get(s)!)]));
     if (this.dirtyInputs.size > 0) wire.i = Object.fromEntries([...this.dirtyInputs].map((s) => [s, packInput(this.inputs.get(s)!)]));
     const keys = this.dirtyKeys.size > 0 ? [...this.dirtyKeys].map((key) => this.packKey(key)) : undefined;
@@ -146,6 +162,7 @@ export class ShardState {
     return pack(
       {
         w: this.watermark,
+        ...(this.processingTime !== 0 && { p: this.processingTime }),
         m: Object.fromEntries([...this.marks].map(([s, p]) => [s, packPosition(p)])),
         i: Object.fromEntries([...this.inputs].map(([s, input]) => [s, packInput(input)])),
       },
@@ -172,6 +189,7 @@ export class ShardState {
       this.totalKeyBytes = 0;
     }
     this.watermark = wire.w;
+    this.processingTime = wire.p ?? 0;
     for (const [s, p] of Object.entries(wire.m ?? {})) this.marks.set(s, unpackPosition(p));
     for (const [s, i] of Object.entries(wire.i ?? {})) this.inputs.set(s, unpackInput(i));
     for (const [key, value, bytes] of wire.k ?? []) {
@@ -205,14 +223,16 @@ export class ShardState {
     this.dirtyMarks.clear();
     this.dirtyInputs.clear();
     this.watermarkChanged = false;
+    this.processingTimeChanged = false;
   }
 }
 
 /** One key on the wire: its state (null: removed) and packed size. */
 type WireKey = [key: string, value: unknown, bytes: number];
-/** An entry on the wire, before compression: watermark, marks, inputs, keys. */
+/** An entry on the wire, before compression: watermark, processing time (absent: 0), marks, inputs, keys. */
 interface Wire {
   w: number;
+  p?: number;
   m?: Record<string, string>;
   i?: Record<string, [watermarkMs: number, heardAtMs: number, idle: 0 | 1]>;
   k?: WireKey[];

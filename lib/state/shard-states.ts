@@ -146,9 +146,10 @@ export class ShardStates {
    * Packs what the batch changed as the next entry — a delta, or a snapshot when the deltas since the
    * last one outweigh it (catch-up then never reads much more than the state) or it has grown old — and
    * checks the shard's size: call it before delivering the batch's outputs, so a shard past its limit
-   * fails before anything leaves. Undefined when the batch changed nothing.
+   * fails before anything leaves. Undefined when the batch changed nothing. `processingTimerMs`: the
+   * shard's earliest pending processing-time timer, for the entry's head (see {@link LogEntry}).
    */
-  prepare(log: LogId, state: ShardState): LogEntry | undefined {
+  prepare(log: LogId, state: ShardState, processingTimerMs?: number): LogEntry | undefined {
     const cached = this.cached(log, state);
     const now = this.clock();
     const snapshotTooOld = now - cached.snapshotAtMs >= this.snapshotMaxAgeMs;
@@ -164,7 +165,14 @@ export class ShardStates {
     }
     const snapshot = cached.deltaBytesSinceSnapshot + body.byteLength >= this.snapshotAfterDeltaRatio * Math.max(cached.snapshotBytes, 4096) || snapshotTooOld;
     if (snapshot) body = state.takeSnapshot();
-    return { slot: state.slot + 1, kind: snapshot ? 'snapshot' : 'delta', body, writtenAtMs: now, ...(state.allInputsIdle && { idle: true }) };
+    return {
+      slot: state.slot + 1,
+      kind: snapshot ? 'snapshot' : 'delta',
+      body,
+      writtenAtMs: now,
+      ...(state.allInputsIdle && { idle: true }),
+      ...(processingTimerMs !== undefined && { processingTimerMs }),
+    };
   }
 
   /**

@@ -2,7 +2,7 @@ import type { JobDefinition } from '../api/graph';
 import type { Plan, Stage } from '../plan/plan';
 import { planJob } from '../plan/planner';
 import type { DeadLetter, Element, Output } from '../runtime/records';
-import { StageExecutor, type ShuffleInput, type StageBatch, type StageResult } from '../runtime/stage-executor';
+import { StageExecutor, type ShuffleInput, type SourceRecord, type StageBatch, type StageResult } from '../runtime/stage-executor';
 import { MemoryLogStore } from '../state/memory/memory-log-store';
 import { ShardStates } from '../state/shard-states';
 import { END_OF_INPUT, NO_WATERMARK } from '../time/watermark';
@@ -17,7 +17,10 @@ export interface HarnessOptions {
    * harness. 'strategy': the source's watermark strategy moves them as events are sent.
    */
   watermarks?: 'manual' | 'strategy';
-  /** Processing time for idleness, epoch ms. Default: starts at 0 and moves with `advanceProcessingTime`. */
+  /**
+   * Processing time, epoch ms: the Kinesis arrival time of what is sent, for idleness, processing-time
+   * timers and windows. Default: starts at 0 and moves with `advanceProcessingTime` or `setProcessingTime`.
+   */
   startMs?: number;
 }
 
@@ -25,6 +28,11 @@ export interface HarnessOptions {
 export interface SendOptions {
   /** The source shard the event arrives on. Default 'shard-0'. */
   shard?: string;
+  /**
+   * When it arrives (epoch ms of processing time); later sends arrive then too. Default: the harness's
+   * processing time. Unlike `setProcessingTime`, no tick comes first: what is due fires at this record.
+   */
+  arrivalMs?: number;
 }
 
 /** Options of `replay`. */
@@ -85,12 +93,13 @@ export class Harness {
   /** Sends events as one batch of one shard. */
   async sendBatch(events: readonly unknown[], options: SendOptions = {}): Promise<void> {
     const shardId = options.shard ?? 'shard-0';
+    if (options.arrivalMs !== undefined) this.nowMs = options.arrivalMs;
     await this.sendRaw(events.map((e) => JSON.stringify(e)), shardId);
   }
 
   /** Sends raw record data (malformed JSON included), as Kinesis would deliver it. */
   async sendRaw(data: readonly string[], shard = 'shard-0'): Promise<void> {
-    const records = data.map((d) => ({ shardId: shard, sequenceNumber: this.nextSequenceNumber(shard), data: d }));
+    const records = data.map((d) => ({ shardId: shard, sequenceNumber: this.nextSequenceNumber(shard), data: d, arrivalMs: this.nowMs }));
     await this.replay(records);
   }
 
@@ -98,8 +107,8 @@ export class Harness {
    * Delivers source records again exactly as given (same shard and sequence numbers): what Lambda does
    * when it retries a batch. State must not change.
    */
-  async replay(records: readonly { shardId: string; sequenceNumber: string; data: string }[], options: ReplayOptions = {}): Promise<void> {
-    const byShard = new Map<string, { shardId: string; sequenceNumber: string; data: string }[]>();
+  async replay(records: readonly SourceRecord[], options: ReplayOptions = {}): Promise<void> {
+    const byShard = new Map<string, SourceRecord[]>();
     for (const r of records) {
       let list = byShard.get(r.shardId);
       if (!list) byShard.set(r.shardId, (list = []));
@@ -135,18 +144,30 @@ export class Harness {
   }
 
   /**
-   * Moves processing time (for idle shards). With `watermarks: 'strategy'`, a tick then tells the keyed
-   * stage which inputs have been silent for `idleAfter`, as the watermark function's ticks do.
+   * Moves processing time on by `ms`: what is sent from now on arrives then. A tick then reaches the keyed
+   * stage, as the watermark function's ticks do: it fires the processing-time timers and windows due by
+   * then, and (with `watermarks: 'strategy'`) tells the stage which inputs have been silent for `idleAfter`.
+   * A keyed stage on a source declared `partitionedBy` its key gets no ticks, deployed or here: its
+   * processing time moves with its own records.
    */
   async advanceProcessingTime(ms: number): Promise<void> {
-    this.nowMs += ms;
-    if (this.options.watermarks !== 'strategy') return;
+    await this.setProcessingTime(this.nowMs + ms);
+  }
+
+  /** Sets processing time to `ms` (epoch ms; Flink's harness `setProcessingTime`): see {@link advanceProcessingTime}. */
+  async setProcessingTime(ms: number): Promise<void> {
+    this.nowMs = ms;
     // As the watermark function does: a tick on every shuffled keyed stage's shard, naming its upstream shards.
     for (const stage of this.plan.stages) {
       if (!stage.keyed || stage.input.kind !== 'shuffle') continue;
       const shardId = this.shuffledShard(stage);
       await this.runStage(stage, { kind: 'shuffled', shardId, inputs: [this.shuffleInput(shardId, { kind: 'tick', upstream: this.upstreamShards(stage) })] });
     }
+  }
+
+  /** The processing time things sent now arrive at. */
+  get processingTime(): number {
+    return this.nowMs;
   }
 
   /**

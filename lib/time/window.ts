@@ -14,14 +14,17 @@ export const maxTimestamp = (w: TimeWindow): number => w.end - 1;
 
 /** How a keyed stream is cut into windows. Plain data: the plan prints it and infra reads it. */
 export type WindowAssignerSpec = (
-  | { readonly kind: 'tumbling'; readonly sizeMs: number }
-  | { readonly kind: 'sliding'; readonly sizeMs: number; readonly slideMs: number }
-  | { readonly kind: 'session'; readonly gapMs: number }
+  | { readonly kind: 'tumbling'; readonly sizeMs: number; readonly time?: 'processing' }
+  | { readonly kind: 'sliding'; readonly sizeMs: number; readonly slideMs: number; readonly time?: 'processing' }
+  | { readonly kind: 'session'; readonly gapMs: number; readonly time?: 'processing' }
   | { readonly kind: 'count'; readonly size: number; readonly slide: number }
 ) & {
   /** The values as written when one is not a duration (`{ size: '-1s' }`), for the planner's message. */
   readonly invalid?: Readonly<Record<string, unknown>>;
 };
+
+/** Whether windows are cut and fired by processing time (Kinesis arrival time) rather than event time. */
+export const isProcessingTime = (spec: WindowAssignerSpec): boolean => spec.kind !== 'count' && spec.time === 'processing';
 
 /** Non-negative remainder, so windows align to the epoch for negative timestamps too. */
 const mod = (a: number, b: number): number => ((a % b) + b) % b;

@@ -94,6 +94,15 @@ export function describeLogStoreConformance(name: string, store: () => ShardLogS
       expect((await store().readAfter(log, 1))[0]!.idle).toBe(true);
     });
 
+    test("the head carries the entry's earliest processing-time timer, and only while one is pending", async () => {
+      const log = freshLog();
+      await store().append(log, { ...entry(1, 'd1'), idle: true, processingTimerMs: 1_700_000_030_000 });
+      expect(await store().readHead(log)).toEqual({ slot: 1, idle: true, writtenAtMs: 1_700_000_000_001, processingTimerMs: 1_700_000_030_000 });
+      expect((await store().readLatest(log))[0]!.processingTimerMs).toBe(1_700_000_030_000);
+      await store().append(log, entry(2, 'd2'));
+      expect(await store().readHead(log)).toEqual({ slot: 2, idle: false, writtenAtMs: 1_700_000_000_002 });
+    });
+
     test('a written entry cannot be changed through the bytes handed in or read out', async () => {
       const log = freshLog();
       const body = Buffer.from('fixed');

@@ -16,6 +16,7 @@ import {
   valueState,
   type Duration,
   type JobDefinition,
+  type MapAsyncOptions,
   type OperatorNode,
 } from 'shardflow';
 import { selectKey } from '../../lib/api/source';
@@ -339,5 +340,34 @@ describe('plan errors name the operator and the problem', () => {
         .sink(logSink()),
     );
     expect([error.operator, error.problem]).toEqual([written(".sum('windowStart')"), "sum('windowStart') would overwrite a result field"]);
+  });
+});
+
+describe('mapAsync: plan-time errors name the operator', () => {
+  type Rec = { id: number; ts: number };
+  const recs = kinesisSource<Rec>('recs', { eventTime: (r) => r.ts });
+  const withAsync = (options: MapAsyncOptions, fn: ((r: Rec) => Promise<Rec>) | null = async (r) => r): JobDefinition =>
+    job('async').source(recs).mapAsync(fn as (r: Rec) => Promise<Rec>, options).sink(dynamoSink('async-out'));
+
+  test.each([
+    ['no function', withAsync({}, null), 'mapAsync needs a function'],
+    ['concurrency 0', withAsync({ concurrency: 0 }), 'mapAsync concurrency 0 is not a whole number of at least 1'],
+    ['concurrency 2.5', withAsync({ concurrency: 2.5 }), 'mapAsync concurrency 2.5 is not a whole number of at least 1'],
+    ['timeoutMs 0', withAsync({ timeoutMs: 0 }), 'mapAsync timeoutMs 0 is not a time above 0 ms'],
+    ['timeoutMs -5', withAsync({ timeoutMs: -5 }), 'mapAsync timeoutMs -5 is not a time above 0 ms'],
+    ['retries -1', withAsync({ retries: -1 }), 'mapAsync retries -1 is not a whole number of at least 0'],
+  ])('%s', (_name, definition, problem) => {
+    const error = planErrorOf(definition);
+    expect([error.operator, error.problem]).toEqual([expect.stringMatching(/^tests\/unit\/plan\.test\.ts:\d+ \.mapAsync\(/), problem]);
+  });
+
+  test("a flatMap after a mapAsync in one stage (its numbering would follow the service's answers); before it is fine", () => {
+    const error = planErrorOf(job('fan').source(recs).mapAsync(async (r) => [r, r]).flatMap((rs) => rs).sink(dynamoSink('fan-out')));
+    expect([error.operator, error.problem]).toEqual([written('.flatMap((rs) => rs)'), 'flatMap after mapAsync#1 in one stage is not supported']);
+    expect(() => planJob(job('fan-before').source(recs).flatMap((r) => [r, r]).mapAsync(async (r) => r).sink(dynamoSink('fan-out')))).not.toThrow();
+  });
+
+  test('the plan prints its settings', () => {
+    expect(describePlan(planJob(withAsync({ concurrency: 4, timeoutMs: 500, retries: 1 })))).toContain('operators: mapAsync#1 (concurrency 4, timeout 500ms, retries 1)');
   });
 });

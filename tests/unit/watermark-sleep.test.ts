@@ -4,7 +4,7 @@
  * (docs/architecture.md, "The watermark function"). Ticks go through the stage handler as Lambda would
  * deliver them; logs and coordination are the in-memory ones.
  */
-import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
+import { dynamoSink, job, kinesisSource, planJob, tumbling, type Plan } from 'shardflow';
 import { encodeEnvelopes, encodeMarker } from '../../lib/io/envelope';
 import type { KinesisWriter, Chain } from '../../lib/io/kinesis-writer';
 import type { SinkWriter } from '../../lib/io/sinks';
@@ -25,19 +25,19 @@ const plan = planJob(
     .sum('clicks')
     .sink(dynamoSink('out')),
 );
-const keyedStream = plan.stages[1]!.input.stream;
 const sinks = { deadLetters: async () => {}, write: async () => {} } as unknown as SinkWriter;
 const IDLE_AFTER = plan.eventTime.idleAfterMs;
 const KEYED_SHARDS = ['shardId-000000000000', 'shardId-000000000001'];
 
-function world() {
+function world(p: Plan = plan, stageSinks: SinkWriter = sinks) {
+  const keyedStream = p.stages[1]!.input.stream;
   const logs = new MemoryLogStore();
   const coordination = new MemoryCoordination();
   let nowMs = 1_000_000;
   let seq = 0;
   const wakes: string[] = [];
   const clock = () => nowMs;
-  const stage = createStageHandler({ plan, stageId: 's1', states: new ShardStates(logs, { clock }), coordination, sinks, clock, wakeWatermark: async () => void wakes.push(`at ${nowMs}`) });
+  const stage = createStageHandler({ plan: p, stageId: 's1', states: new ShardStates(logs, { clock }), coordination, sinks: stageSinks, clock, wakeWatermark: async () => void wakes.push(`at ${nowMs}`) });
   /** Records put on a keyed shard, delivered to the stage function as Lambda would, arriving now. */
   const deliver = async (shardId: string, records: readonly Buffer[]): Promise<void> => {
     await stage(toKinesisEvent(records.map((data) => ({ SequenceNumber: String(++seq), PartitionKey: 'p', Data: data, ApproximateArrivalTimestamp: new Date(nowMs) })), shardId, `arn:aws:kinesis:us-east-1:000000000000:stream/${keyedStream}`));
@@ -61,7 +61,7 @@ function world() {
   } as unknown as KinesisWriter;
   let ticks = 0;
   const options = {
-    plan,
+    plan: p,
     logs,
     coordination,
     writerFor: () => writer,
@@ -275,5 +275,66 @@ describe('hand-over: one invocation ticks at a time, and it starts its successor
     await deployed(w, successors, 'slow', 10_000)();
     expect(successors).toEqual([]);
     expect(await w.coordination.releaseWatermarkLease('other')).toBe(true);
+  });
+});
+
+describe('processing-time timers keep the watermark function awake and ticking', () => {
+  const OFFLINE_AFTER = 30_000;
+  /** The device-offline shape: every event moves its key's processing-time timer OFFLINE_AFTER past its arrival. */
+  const offline = planJob(
+    job('offline')
+      .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: 0, idleAfter: '10s', shards: 1 }))
+      .keyBy('userId')
+      .process({
+        state: {},
+        onEvent(c, ctx) {
+          if (c.clicks > 0) ctx.timers.registerProcessingTime(ctx.processingTime + OFFLINE_AFTER);
+        },
+        onTimer(at, ctx) {
+          ctx.emit({ key: ctx.key, at });
+        },
+      })
+      .sink(dynamoSink('offline-out')),
+  );
+  const capture = () => {
+    const written: { record: Record<string, unknown>; atMs: number }[] = [];
+    let now = (): number => 0;
+    const writer = { deadLetters: async () => {}, write: async (outputs: readonly { output: { record: Record<string, unknown> } }[]) => void written.push(...outputs.map((o) => ({ record: o.output.record, atMs: now() }))) } as unknown as SinkWriter;
+    return { writer, written, clockIs: (clock: () => number) => void (now = clock) };
+  };
+
+  test('a shard whose inputs are all idle but whose timer is pending is not asleep: ticked when the timer is due, it fires, and then the function sleeps', async () => {
+    const sink = capture();
+    const w = world(offline, sink.writer);
+    sink.clockIs(w.now);
+    await w.fromSource(KEYED_SHARDS[0]!, [{ userId: 'a', clicks: 1, ts: 5_000 }]);
+    const due = w.now() + OFFLINE_AFTER;
+    expect((await w.logs.readHead({ stageId: 's1', shardId: KEYED_SHARDS[0]! }))?.processingTimerMs).toBe(due);
+    const started = w.now();
+    await w.watermarkFunction();
+    // The input went idle after 10 s, but the timer kept the function looping; its tick at the due time fired
+    // the timer, and the next tick found every log idle with nothing pending.
+    expect(sink.written).toEqual([{ record: { key: 'a', at: due }, atMs: due }]);
+    expect(w.now() - started).toBe(OFFLINE_AFTER + 1_000);
+    expect(await w.coordination.claimWatermarkWake()).toBe(true);
+    // While idle, the shard with the timer was ticked only once its timer was due (the first tick names the
+    // upstream shards on both): 2 + the shards with an active input for 10 s + the one due tick.
+    expect(w.tickRecords()).toBe(2 + 2 * (IDLE_AFTER / 1_000) + 1);
+  });
+
+  test('a batch that gives a shard its first processing-time timer claims the wake, though its input was active', async () => {
+    const w = world(offline);
+    await w.fromSource(KEYED_SHARDS[0]!, [{ userId: 'a', clicks: 0, ts: 5_000 }]); // no timer: clicks 0
+    // Say the function sleeps now (it decides from the logs; this checks the stage's side alone).
+    await w.coordination.markWatermarkAsleep();
+    w.advance(1_000);
+    await w.fromSource(KEYED_SHARDS[0]!, [{ userId: 'a', clicks: 0, ts: 6_000 }]);
+    expect(w.wakes).toEqual([]); // an active input, no timer: nothing to wake for
+    await w.fromSource(KEYED_SHARDS[0]!, [{ userId: 'a', clicks: 1, ts: 7_000 }]);
+    expect(w.wakes).toEqual([`at ${w.now()}`]);
+    // A shard that had a timer already was never a reason to sleep: a later timer does not wake again.
+    await w.coordination.markWatermarkAsleep();
+    await w.fromSource(KEYED_SHARDS[0]!, [{ userId: 'b', clicks: 1, ts: 8_000 }]);
+    expect(w.wakes).toHaveLength(1);
   });
 });

@@ -18,6 +18,8 @@ export interface OperatorContext {
   readonly state: ShardState;
   /** The shard's watermark as the stream has moved it so far (stream order, not batch order). */
   readonly watermarkMs: number;
+  /** The shard's processing time at the record being processed: its Kinesis arrival time, never going back. */
+  readonly processingTimeMs: number;
   /** An output with its event time: a window's end − 1, a process function's element or timer time. */
   emit(output: Output, timestampMs: number): void;
   /** An element too late for every window it belongs to. */
@@ -39,6 +41,12 @@ export interface KeyedOperatorRuntime {
   onWatermark(key: string, ctx: OperatorContext): void;
   /** When the key next needs the watermark, given its state; undefined: never (until an element comes). */
   nextFireAt(keyState: unknown): number | undefined;
+  /**
+   * Operators with processing-time timers or windows: fires everything of `key` due at
+   * `ctx.processingTimeMs`, and when the key next needs processing time to reach a value.
+   */
+  onProcessingTime?(key: string, ctx: OperatorContext): void;
+  nextProcessingTimeAt?(keyState: unknown): number | undefined;
   /** What the key's state waits for (its open windows, its timers), for the dashboard. */
   pending(keyState: unknown): PendingFiring[];
 }
@@ -81,6 +89,16 @@ export class DueIndex {
     if (this.at.get(key) === fireAtMs) return;
     this.at.set(key, fireAtMs);
     this.push([fireAtMs, key]);
+  }
+
+  /** The earliest time any key is due at, or undefined when none is. */
+  earliest(): number | undefined {
+    for (;;) {
+      const top = this.heap[0];
+      if (!top) return undefined;
+      if (this.at.get(top[1]) === top[0]) return top[0];
+      this.pop();
+    }
   }
 
   /** The next key due at or before `watermarkMs`, earliest first, or undefined. Leaves it in the index. */

@@ -20,11 +20,13 @@ export interface KeyedShardSettings {
  * A keyed operator over one shard's state, fed in stream order. Where the watermark moves is part of the
  * stream — a marker from an upstream shard, a tick from the watermark function, a source record's event
  * time — and idleness is decided from records' arrival times: so a batch, retried, bisected or run again
- * on another container, computes the same outputs for the same records.
+ * on another container, computes the same outputs for the same records. Processing time is the same
+ * kind of thing: the arrival time of the record being processed (ticks included), never the clock of
+ * the container that runs the batch.
  */
 export class KeyedShard {
   /** Per state object: which keys are due when (rebuilt when a state is loaded anew). */
-  private readonly dueIndexes = new WeakMap<ShardState, DueIndex>();
+  private readonly dueIndexes = new WeakMap<ShardState, DueIndexes>();
 
   constructor(
     readonly operator: KeyedOperatorRuntime,
@@ -32,21 +34,33 @@ export class KeyedShard {
   ) {}
 
   /**
-   * Starts a batch on the shard's current state. Its due index follows the keys that log entries written
+   * Starts a batch on the shard's current state. Its due indexes follow the keys that log entries written
    * by other containers changed since this one last ran (a shard's batches go to any warm container).
    */
   run(state: ShardState): KeyedShardRun {
     let due = this.dueIndexes.get(state);
     const applied = state.takeAppliedKeys();
     if (!due || applied === 'all') {
-      due = new DueIndex();
-      for (const key of state.keys()) due.set(key, this.operator.nextFireAt(state.get(key)));
+      due = { event: new DueIndex(), processing: this.operator.onProcessingTime ? new DueIndex() : undefined };
+      for (const key of state.keys()) indexKey(due, this.operator, state, key);
       this.dueIndexes.set(state, due);
     } else {
-      for (const key of applied) due.set(key, this.operator.nextFireAt(state.get(key)));
+      for (const key of applied) indexKey(due, this.operator, state, key);
     }
     return new KeyedShardRun(state, this.operator, due, this.settings);
   }
+}
+
+/** Which keys are due when: by the watermark, and (for operators with processing-time timers or windows) by processing time. */
+interface DueIndexes {
+  readonly event: DueIndex;
+  readonly processing: DueIndex | undefined;
+}
+
+function indexKey(due: DueIndexes, operator: KeyedOperatorRuntime, state: ShardState, key: string): void {
+  const keyState = state.get(key);
+  due.event.set(key, operator.nextFireAt(keyState));
+  due.processing?.set(key, operator.nextProcessingTimeAt!(keyState));
 }
 
 /** One batch on one shard: what it emitted, refused and failed, in order. */
@@ -54,20 +68,41 @@ export class KeyedShardRun implements OperatorContext {
   readonly outputs: KeyedOutput[] = [];
   readonly lateElements: Element[] = [];
   readonly failures: Failure[] = [];
-  /** Whether an input that had been idle (or was new) spoke again: the watermark function may be asleep. */
-  wokeInput = false;
+  /** The shard's processing time at the record being processed (see {@link arriving}). */
+  processingTimeMs: number;
+  /** An input that had been idle (or was new) spoke again. */
+  private heardAgain = false;
+  /** Whether the shard had a processing-time timer pending when the batch started. */
+  private readonly hadProcessingTimer: boolean;
   /** The sequence number of the input record being processed: what it makes downstream is named after it. */
   private inputSequenceNumber = '0';
 
   constructor(
     readonly state: ShardState,
     private readonly operator: KeyedOperatorRuntime,
-    private readonly due: DueIndex,
+    private readonly due: DueIndexes,
     private readonly settings: KeyedShardSettings,
-  ) {}
+  ) {
+    this.processingTimeMs = state.processingTimeMs;
+    this.hadProcessingTimer = due.processing?.earliest() !== undefined;
+  }
 
   get watermarkMs(): number {
     return this.state.watermarkMs;
+  }
+
+  /**
+   * Whether the watermark function, asleep while every input is idle and no processing-time timer is
+   * pending, must be woken: an input that had been idle (or was new) spoke again, or the shard has its first
+   * processing-time timer, which only ticks will fire if no events come.
+   */
+  get wokeInput(): boolean {
+    return this.heardAgain || (!this.hadProcessingTimer && this.nextProcessingTimerMs !== undefined);
+  }
+
+  /** The earliest processing-time timer or window end pending on the shard, for its log's head (the watermark function ticks it then). */
+  get nextProcessingTimerMs(): number | undefined {
+    return this.due.processing?.earliest();
   }
 
   emit(output: Output, timestampMs: number): void {
@@ -92,14 +127,18 @@ export class KeyedShardRun implements OperatorContext {
    * `from` were applied already (a retried upstream batch sends them again) and are skipped.
    */
   envelope(from: string, arrivalMs: number, elements: readonly KeyedElement[]): void {
+    this.arriving(arrivalMs);
     // A redrive's input is no upstream shard: it holds no watermark and is never heard from again.
     if (!isRedriveInput(from)) this.heard(from, arrivalMs, NO_WATERMARK);
     this.applyElements(from, elements);
+    this.arrived(true);
   }
 
   /** A marker: upstream shard `from` has moved its watermark to `watermarkMs` (its records before it came first). */
   marker(from: string, arrivalMs: number, watermarkMs: number): void {
+    this.arriving(arrivalMs);
     this.heard(from, arrivalMs, watermarkMs);
+    this.arrived(true);
   }
 
   /**
@@ -107,22 +146,25 @@ export class KeyedShardRun implements OperatorContext {
    * `upstream` names every upstream shard that exists, heard from or not.
    */
   tick(arrivalMs: number, upstream: readonly string[]): void {
+    this.arriving(arrivalMs);
     for (const u of upstream) {
       if (this.state.input(u)) continue;
       // A new input holds the watermark until it speaks or goes idle, which only a later tick can tell: a
       // sleeping watermark function must wake for it.
       this.state.setInput(u, { watermarkMs: NO_WATERMARK, heardAtMs: arrivalMs, idle: false });
-      this.wokeInput = true;
+      this.heardAgain = true;
     }
     this.markIdle(arrivalMs);
     this.advanceTo(this.combined(arrivalMs, true));
+    this.arrived(false);
   }
 
   /**
    * Elements of the shard's own source records (a source declared partitioned by the key: no shuffle):
    * each is applied at the watermark so far, and the watermark then follows its event time.
    */
-  sourceElements(shardId: string, elements: readonly KeyedElement[]): void {
+  sourceElements(shardId: string, arrivalMs: number, elements: readonly KeyedElement[]): void {
+    this.arriving(arrivalMs);
     const mark = this.state.mark(shardId);
     const ooo = this.settings.outOfOrdernessMs;
     for (const e of elements) {
@@ -133,6 +175,7 @@ export class KeyedShardRun implements OperatorContext {
     }
     const last = elements[elements.length - 1];
     if (last && (!mark || comparePositions(last.origin, mark) > 0)) this.state.setMark(shardId, last.origin);
+    this.arrived(true);
   }
 
   /** The source shard's own records moved its watermark without elements (e.g. filtered out). */
@@ -145,9 +188,43 @@ export class KeyedShardRun implements OperatorContext {
   advanceTo(watermarkMs: number): void {
     if (watermarkMs <= this.state.watermarkMs) return;
     this.state.setWatermark(watermarkMs);
-    for (let key = this.due.peekDue(watermarkMs); key !== undefined; key = this.due.peekDue(watermarkMs)) {
+    for (let key = this.due.event.peekDue(watermarkMs); key !== undefined; key = this.due.event.peekDue(watermarkMs)) {
       this.operator.onWatermark(key, this);
-      this.due.set(key, this.operator.nextFireAt(this.state.get(key)));
+      indexKey(this.due, this.operator, this.state, key);
+    }
+  }
+
+  /**
+   * A record arrived: processing time moves to its arrival time (never back), and what is due by then fires
+   * before the record's elements — a timer at or before the arrival, a window that ended by then — so a
+   * timer the record's own elements would reset still fires if its time had come (a device silent too
+   * long, then heard from), and elements never land in a window that has fired.
+   */
+  private arriving(arrivalMs: number): void {
+    this.processingTimeMs = Math.max(this.state.processingTimeMs, arrivalMs);
+    this.fireProcessingTime();
+  }
+
+  /**
+   * After the record's elements: timers its calls registered at or before its processing time fire now, so
+   * that nothing due is left pending behind the shard's processing time. The shard keeps that time after
+   * every record — ticks included — when its operator has processing-time timers or windows: a retry runs a
+   * batch's ticks and markers again (nothing marks them applied), and only a kept time, with nothing due
+   * behind it, makes that idempotent, though arrival times may go back. An event-time operator never reads
+   * processing time: there a tick that fires nothing changes nothing.
+   */
+  private arrived(data: boolean): void {
+    this.fireProcessingTime();
+    if (data || this.due.processing) this.state.setProcessingTime(this.processingTimeMs);
+  }
+
+  /** Fires every key due by processing time `processingTimeMs`, earliest first. */
+  private fireProcessingTime(): void {
+    const due = this.due.processing;
+    if (!due) return;
+    for (let key = due.peekDue(this.processingTimeMs); key !== undefined; key = due.peekDue(this.processingTimeMs)) {
+      this.operator.onProcessingTime!(key, this);
+      indexKey(this.due, this.operator, this.state, key);
     }
   }
 
@@ -165,13 +242,13 @@ export class KeyedShardRun implements OperatorContext {
 
   private applyOne(e: KeyedElement): void {
     this.operator.onElement(e.key, e, this);
-    this.due.set(e.key, this.operator.nextFireAt(this.state.get(e.key)));
+    indexKey(this.due, this.operator, this.state, e.key);
   }
 
   /** Records that `from` spoke at `arrivalMs` (with its watermark, for a marker), then moves the watermark. */
   private heard(from: string, arrivalMs: number, watermarkMs: number): void {
     const before = this.state.input(from);
-    if (!before || before.idle) this.wokeInput = true;
+    if (!before || before.idle) this.heardAgain = true;
     this.state.setInput(from, { watermarkMs: Math.max(watermarkMs, before?.watermarkMs ?? NO_WATERMARK), heardAtMs: Math.max(arrivalMs, before?.heardAtMs ?? arrivalMs), idle: false });
     this.markIdle(arrivalMs);
     this.advanceTo(this.combined(arrivalMs, false));

@@ -12,28 +12,43 @@ interface Stamped<V = unknown> {
   v: V;
   t: number;
 }
-/** A key's process-function state: named states, pending timers, and how many timers have fired (for ids). */
+/**
+ * A key's process-function state: named states, pending event-time timers, pending processing-time timers
+ * (absent while none: most jobs have none, and the log bills per byte), and how many timers have fired (for ids).
+ */
 interface ProcessData {
   values: Record<string, Stamped>;
   lists: Record<string, Stamped[]>;
   maps: Record<string, Record<string, Stamped>>;
   timers: number[];
+  ptimers?: number[];
   timerFirings: number;
+}
+
+/** What a call runs at: the element's or timer's time, the clock TTL counts in, the shard's times. */
+interface CallTime {
+  readonly timestamp: number;
+  /** Event time for TTL: the element's or event-time timer's; in a processing-time timer, the watermark. */
+  readonly ttlNowMs: number;
+  readonly watermarkMs: number;
+  readonly processingTimeMs: number;
+  readonly timeDomain: 'event' | 'processing';
 }
 
 const emptyData = (): ProcessData => ({ values: {}, lists: {}, maps: {}, timers: [], timerFirings: 0 });
 
 /**
  * A process function (Flink's KeyedProcessFunction) on a shard: one state per key holding its named state
- * and event-time timers. A call that throws leaves the key's state as it was before the call and sends the
- * element (or the timer) to the dead-letter output; the stage goes on.
+ * and its event-time and processing-time timers. A call that throws leaves the key's state as it was before
+ * the call and sends the element (or the timer) to the dead-letter output; the stage goes on.
  */
 export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
   const fn = op.fn;
   const descriptors = fn.state ?? {};
 
-  /** The context of one call at event time `now`, writing into `data`. */
-  function contextFor(key: string, now: number, watermarkMs: number, data: ProcessData, emit: (r: object) => void): KeyedContext<Record<string, StateDescriptor>, object> {
+  /** The context of one call at `time`, writing into `data`. */
+  function contextFor(key: string, time: CallTime, data: ProcessData, emit: (r: object) => void): KeyedContext<Record<string, StateDescriptor>, object> {
+    const now = time.ttlNowMs;
     const live = (name: string, s: Stamped | undefined): s is Stamped => {
       const ttl = op.ttlMs[name];
       return s !== undefined && (ttl === undefined || s.t + ttl > now);
@@ -92,8 +107,10 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
     }
     return {
       key,
-      timestamp: now,
-      watermark: watermarkMs,
+      timestamp: time.timestamp,
+      watermark: time.watermarkMs,
+      processingTime: time.processingTimeMs,
+      timeDomain: time.timeDomain,
       state: state as KeyedContext<Record<string, StateDescriptor>, object>['state'],
       timers: {
         registerEventTime: (ts) => {
@@ -102,6 +119,16 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
         },
         deleteEventTime: (ts) => {
           data.timers = data.timers.filter((t) => t !== ts);
+        },
+        registerProcessingTime: (ts) => {
+          if (!Number.isFinite(ts)) throw new TypeError(`processing-time timer ${ts} is not a number of epoch ms`);
+          const pending = data.ptimers ?? [];
+          if (!pending.includes(ts)) data.ptimers = [...pending, ts].sort((a, b) => a - b);
+        },
+        deleteProcessingTime: (ts) => {
+          const left = (data.ptimers ?? []).filter((t) => t !== ts);
+          if (left.length > 0) data.ptimers = left;
+          else delete data.ptimers;
         },
       },
       emit,
@@ -125,51 +152,72 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
     // The firing count names timer outputs: keep it, or a timer firing again for the same time after the
     // state emptied would reuse an id, and consumers would drop its output as a repeat.
     ctx.state.put(key, isEmpty(data) && data.timerFirings === 0 ? undefined : data);
+    // Downstream, an output carries the time of what caused it: the element's, or the timer's (either clock).
     for (const o of emitted) ctx.emit(o, timestampMs);
+  };
+
+  /**
+   * Fires the key's timers of one clock due by `nowMs`, in time order; a timer registered while firing fires
+   * in the same pass if it is due. A timer is consumed (and counted) whether onTimer returns or throws: one
+   * bad timer must not stall the shard.
+   */
+  const fireTimers = (key: string, ctx: OperatorContext, domain: 'event' | 'processing', nowMs: number): void => {
+    const pendingOf = (d: ProcessData): number[] => (domain === 'event' ? d.timers : (d.ptimers ?? []));
+    for (let data = ctx.state.get(key) as ProcessData | undefined; data && (pendingOf(data)[0] ?? Infinity) <= nowMs; data = ctx.state.get(key) as ProcessData | undefined) {
+      const [ts, ...rest] = pendingOf(data) as [number, ...number[]];
+      const firing = data.timerFirings;
+      const consumed: ProcessData = { ...data, timerFirings: firing + 1 };
+      if (domain === 'event') consumed.timers = rest;
+      else if (rest.length > 0) consumed.ptimers = rest;
+      else delete consumed.ptimers;
+      ctx.state.put(key, consumed);
+      const time: CallTime =
+        domain === 'event'
+          ? { timestamp: ts, ttlNowMs: ts, watermarkMs: ctx.watermarkMs, processingTimeMs: ctx.processingTimeMs, timeDomain: 'event' }
+          : { timestamp: ts, ttlNowMs: ctx.watermarkMs, watermarkMs: ctx.watermarkMs, processingTimeMs: ctx.processingTimeMs, timeDomain: 'processing' };
+      const kind = domain === 'event' ? 'timer' : 'ptimer';
+      call(
+        key,
+        ctx,
+        ts,
+        (d, emit) => fn.onTimer?.(ts, contextFor(key, time, d, emit)),
+        (i) => `${key}/${kind}/${ts}/${firing}/${i}`,
+        (reason) => ({ id: `${kind}/${op.id}/${key}/${ts}/${firing}`, operator: op.id, reason: `${op.id} onTimer threw: ${reason}`, value: { key, [domain === 'event' ? 'timer' : 'processingTimeTimer']: ts } }),
+      );
+    }
   };
 
   return {
     id: op.id,
     onElement(key, element, ctx) {
+      const time: CallTime = { timestamp: element.timestampMs, ttlNowMs: element.timestampMs, watermarkMs: ctx.watermarkMs, processingTimeMs: ctx.processingTimeMs, timeDomain: 'event' };
       call(
         key,
         ctx,
         element.timestampMs,
-        (data, emit) => fn.onEvent(element.value, contextFor(key, element.timestampMs, ctx.watermarkMs, data, emit)),
+        (data, emit) => fn.onEvent(element.value, contextFor(key, time, data, emit)),
         (i) => `${originKey(element.origin)}/${i}`,
         (reason) => ({ id: failureId(op.id, element), operator: op.id, reason: `${op.id} onEvent threw: ${reason}`, value: element.value, element }),
       );
     },
-    onWatermark(key, ctx) {
-      // Timers fire in time order; a timer registered while firing fires in the same pass if it is due.
-      for (let data = ctx.state.get(key) as ProcessData | undefined; data && data.timers[0] !== undefined && data.timers[0] <= ctx.watermarkMs; data = ctx.state.get(key) as ProcessData | undefined) {
-        const ts = data.timers[0];
-        const firing = data.timerFirings;
-        // The timer is consumed (and counted) whether onTimer returns or throws: one bad timer must not
-        // stall the shard's watermark.
-        const consumed: ProcessData = { ...data, timers: data.timers.slice(1), timerFirings: firing + 1 };
-        ctx.state.put(key, consumed);
-        call(
-          key,
-          ctx,
-          ts,
-          (d, emit) => fn.onTimer?.(ts, contextFor(key, ts, ctx.watermarkMs, d, emit)),
-          (i) => `${key}/timer/${ts}/${firing}/${i}`,
-          (reason) => ({ id: `timer/${op.id}/${key}/${ts}/${firing}`, operator: op.id, reason: `${op.id} onTimer threw: ${reason}`, value: { key, timer: ts } }),
-        );
-      }
-    },
+    onWatermark: (key, ctx) => fireTimers(key, ctx, 'event', ctx.watermarkMs),
+    onProcessingTime: (key, ctx) => fireTimers(key, ctx, 'processing', ctx.processingTimeMs),
     nextFireAt: (keyState) => (keyState as ProcessData | undefined)?.timers[0],
+    nextProcessingTimeAt: (keyState) => (keyState as ProcessData | undefined)?.ptimers?.[0],
     pending: (keyState) => {
       const data = keyState as ProcessData | undefined;
-      const values = Object.fromEntries(Object.entries(data?.values ?? {}).map(([name, s]) => [name, s.v]));
-      return (data?.timers ?? []).map((fireAtMs) => ({ fireAtMs, value: shortText(values) }));
+      const values = shortText(Object.fromEntries(Object.entries(data?.values ?? {}).map(([name, s]) => [name, s.v])));
+      return [
+        ...(data?.timers ?? []).map((fireAtMs) => ({ fireAtMs, value: values })),
+        ...(data?.ptimers ?? []).map((fireAtMs) => ({ fireAtMs, value: `processing time; ${values}` })),
+      ];
     },
   };
 }
 
 const isEmpty = (d: ProcessData): boolean =>
   d.timers.length === 0 &&
+  d.ptimers === undefined &&
   Object.keys(d.values).length === 0 &&
   Object.keys(d.lists).length === 0 &&
   Object.values(d.maps).every((m) => Object.keys(m).length === 0);

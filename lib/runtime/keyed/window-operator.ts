@@ -1,5 +1,5 @@
 import type { KeyedOperator } from '../../plan/plan';
-import { assignTimeWindows, cover, intersects, type TimeWindow, type WindowAssignerSpec } from '../../time/window';
+import { assignTimeWindows, cover, intersects, isProcessingTime, type TimeWindow, type WindowAssignerSpec } from '../../time/window';
 import { accumulationFor, type Accumulation } from '../accumulation';
 import { RecordError, recordDeadLetterId, versionOrder, type Element, type Output } from '../records';
 import { shortText, type KeyedOperatorRuntime, type OperatorContext } from './keyed-operator';
@@ -25,7 +25,21 @@ interface KeyCount {
 /** The keyed operator of a window: time windows and sessions share one trigger; count windows fire as elements come. */
 export function windowOperator(op: WindowOperator): KeyedOperatorRuntime {
   const acc = accumulationFor(op.fn, op.id);
-  return op.assigner.kind === 'count' ? countWindows(op, op.assigner.size, op.assigner.slide, acc) : timeWindows(op, op.assigner, acc);
+  if (op.assigner.kind === 'count') return countWindows(op, op.assigner.size, op.assigner.slide, acc);
+  const windows = timeWindows(op, op.assigner, acc);
+  if (!isProcessingTime(op.assigner)) return windows;
+  // Processing time: the same windows and trigger on the shard's processing-time clock, due at their end (see
+  // timeWindows), instead of on its watermark.
+  return {
+    ...windows,
+    onWatermark: () => undefined,
+    nextFireAt: () => undefined,
+    onProcessingTime: windows.onWatermark,
+    nextProcessingTimeAt: (keyState) => {
+      const at = windows.nextFireAt(keyState);
+      return at === undefined ? undefined : at + 1;
+    },
+  };
 }
 
 /**
@@ -34,13 +48,25 @@ export function windowOperator(op: WindowOperator): KeyedOperatorRuntime {
  * firing, within the allowed lateness); the window is dropped once the watermark passes its last timestamp
  * plus the allowed lateness, and an element for a dropped window is late. Sessions merge first and decide
  * lateness on the merged window, as Flink's MergingWindowSet does.
+ *
+ * With processing time (Flink's ProcessingTimeTrigger) an element's time is its arrival and a window is due
+ * at its end, the first millisecond after it: at a record that arrived at or after it, before that record's
+ * elements. The clock the trigger reads is then one below the shard's processing time, so the same tests
+ * serve. An element's windows always lie ahead of the clock, so nothing is late, and a window fires once,
+ * with every element that arrived in it — never again for one that arrives later, as a late event-time
+ * firing would.
  */
 function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accumulation): KeyedOperatorRuntime {
   const L = op.allowedLatenessMs;
   const isSession = assigner.kind === 'session';
   const tumblingMs = assigner.kind === 'tumbling' ? assigner.sizeMs : 0;
+  const processing = isProcessingTime(assigner);
+  /** The clock windows fire by: the watermark, or the last millisecond before the shard's processing time. */
+  const clockOf = (ctx: OperatorContext): number => (processing ? ctx.processingTimeMs - 1 : ctx.watermarkMs);
   /** Dropped once the watermark passes this; an element for it is late from then on. */
   const cleanupAt = (end: number): number => end - 1 + L;
+  /** Whether a window ending at `end` is gone by `clock` (never, by processing time: see above). */
+  const isLate = (end: number, clock: number): boolean => !processing && cleanupAt(end) <= clock;
 
   /** Emits a window's result(s); a window function that throws becomes a dead letter naming the window. */
   const fire = (key: string, kw: KeyWindows, w: Win, ctx: OperatorContext): void => {
@@ -96,14 +122,14 @@ function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accu
   };
 
   const onTimeElement = (key: string, element: Element, ctx: OperatorContext): void => {
-    const wm = ctx.watermarkMs;
-    const ts = element.timestampMs;
+    const wm = clockOf(ctx);
+    const ts = processing ? ctx.processingTimeMs : element.timestampMs;
     let windows: TimeWindow[];
     if (tumblingMs > 0) {
       const start = ts - (((ts % tumblingMs) + tumblingMs) % tumblingMs);
-      windows = cleanupAt(start + tumblingMs) <= wm ? [] : [{ start, end: start + tumblingMs }];
+      windows = isLate(start + tumblingMs, wm) ? [] : [{ start, end: start + tumblingMs }];
     } else {
-      windows = assignTimeWindows(assigner, ts).filter((w) => cleanupAt(w.end) > wm);
+      windows = assignTimeWindows(assigner, ts).filter((w) => !isLate(w.end, wm));
     }
     if (windows.length === 0) return ctx.late(element);
     if (rejected(element, ctx)) return;
@@ -124,23 +150,24 @@ function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accu
       }
       // Due already (Flink's EventTimeTrigger.onElement): a late firing, or the first firing of a window
       // created after the watermark passed its end, within the allowed lateness.
-      if (end - 1 <= wm) fire(key, kw, w, ctx);
+      if (!processing && end - 1 <= wm) fire(key, kw, w, ctx);
     }
     if (kw.w.length === 0) ctx.state.put(key, undefined);
   };
 
   const onSessionElement = (key: string, element: Element, ctx: OperatorContext): void => {
-    const wm = ctx.watermarkMs;
+    const wm = clockOf(ctx);
+    const ts = processing ? ctx.processingTimeMs : element.timestampMs;
     const gapMs = (assigner as Extract<WindowAssignerSpec, { kind: 'session' }>).gapMs;
     const existing = (ctx.state.get(key) as KeyWindows | undefined)?.w ?? [];
     // Every session the new one overlaps or touches, until none is left (Flink's MergingWindowSet).
-    let window: TimeWindow = { start: element.timestampMs, end: element.timestampMs + gapMs };
+    let window: TimeWindow = { start: ts, end: ts + gapMs };
     let merging: Win[] = [];
     for (let more = existing.filter((s) => touches(s, window)); more.length > 0; more = existing.filter((s) => !merging.includes(s) && touches(s, window))) {
       for (const s of more) window = cover({ start: s[0], end: s[1] }, window);
       merging = [...merging, ...more];
     }
-    if (cleanupAt(window.end) <= wm) return ctx.late(element);
+    if (isLate(window.end, wm)) return ctx.late(element);
     if (rejected(element, ctx)) return;
     const single = added(acc.create(), element, ctx, true);
     if (single === undefined) return;
@@ -154,7 +181,7 @@ function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accu
     // Due: a late firing, or the first firing of a session created or extended within the allowed
     // lateness. Not due: a session that grew past the watermark fires again when the watermark reaches
     // its new end.
-    if (merged[1] - 1 <= wm) fire(key, kw, merged, ctx);
+    if (!processing && merged[1] - 1 <= wm) fire(key, kw, merged, ctx);
     else merged[3] = 0;
   };
 
@@ -164,7 +191,7 @@ function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accu
     onWatermark(key, ctx) {
       const kw = ctx.state.forUpdate(key) as KeyWindows | undefined;
       if (!kw) return;
-      const wm = ctx.watermarkMs;
+      const wm = clockOf(ctx);
       for (const w of kw.w) if (w[3] === 0 && w[1] - 1 <= wm) fire(key, kw, w, ctx);
       kw.w = kw.w.filter((w) => cleanupAt(w[1]) > wm);
       if (kw.w.length === 0) ctx.state.put(key, undefined);

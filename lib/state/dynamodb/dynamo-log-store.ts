@@ -62,6 +62,7 @@ export class DynamoLogStore implements ShardLogStore {
       at: { N: String(entry.writtenAtMs) },
       [TTL_ATTRIBUTE]: expires,
       ...(entry.idle && { idle: { BOOL: true } }),
+      ...(entry.processingTimerMs !== undefined && { pt: { N: String(entry.processingTimerMs) } }),
     };
     if (entry.body.byteLength <= this.chunkBytes) {
       item.body = { B: entry.body };
@@ -124,9 +125,9 @@ export class DynamoLogStore implements ShardLogStore {
   }
 
   async readHead(log: LogId): Promise<LogHead | undefined> {
-    const page = await this.newestFirst(log, { ProjectionExpression: 'sk, idle, #at', ExpressionAttributeNames: { '#at': 'at' }, Limit: 1 });
+    const page = await this.newestFirst(log, { ProjectionExpression: 'sk, idle, #at, #pt', ExpressionAttributeNames: { '#at': 'at', '#pt': 'pt' }, Limit: 1 });
     const head = page.Items?.[0];
-    return head && { slot: Number(head.sk!.S), idle: head.idle?.BOOL === true, writtenAtMs: Number(head.at?.N ?? 0) };
+    return head && { slot: Number(head.sk!.S), idle: head.idle?.BOOL === true, writtenAtMs: Number(head.at?.N ?? 0), ...(head.pt?.N !== undefined && { processingTimerMs: Number(head.pt.N) }) };
   }
 
   /** One page of a log's items, newest first, strongly consistent. */
@@ -162,12 +163,12 @@ export class DynamoLogStore implements ShardLogStore {
     const slot = Number(head.sk!.S);
     const kind = head.kind?.S === 'snapshot' ? 'snapshot' : 'delta';
     const writtenAtMs = Number(head.at?.N ?? 0);
-    const idle = head.idle?.BOOL === true ? { idle: true } : {};
-    if (head.body?.B) return { slot, kind, body: head.body.B, writtenAtMs, ...idle };
+    const flags = { ...(head.idle?.BOOL === true && { idle: true }), ...(head.pt?.N !== undefined && { processingTimerMs: Number(head.pt.N) }) };
+    if (head.body?.B) return { slot, kind, body: head.body.B, writtenAtMs, ...flags };
     const count = Number(head.chunks?.N ?? 0);
     const chunks = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: chunkPk(log, slot, head.nonce!.S!) } } });
     if (chunks.length !== count) throw new Error(`log ${logKey(log)} slot ${slot}: ${chunks.length} of its ${count} chunks found (expired, or the table was changed by hand)`);
-    return { slot, kind, body: Buffer.concat(chunks.map((c) => c.body!.B!)), writtenAtMs, ...idle };
+    return { slot, kind, body: Buffer.concat(chunks.map((c) => c.body!.B!)), writtenAtMs, ...flags };
   }
 }
 
