@@ -37,5 +37,5 @@ afterAll(async () => {
 /** Each run its own logs, in one table. */
 const logs = (): NamespacedLogStore => new NamespacedLogStore(store);
 
-describeShardLogProperties({ name: 'DynamoDB', store: logs, values: 'decimals', runs: { log: 30, stage: 20 } });
-describeWindowProperties({ name: 'DynamoDB', logs, runs: 15, seed: 5150 });
+describeShardLogProperties({ name: 'DynamoDB', store: logs, values: 'decimals', runs: { log: 30, stage: 20 }, endOnFailure: true });
+describeWindowProperties({ name: 'DynamoDB', logs, runs: 15, seed: 5150, endOnFailure: true });

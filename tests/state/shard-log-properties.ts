@@ -43,6 +43,8 @@ export interface PropertyOptions {
   readonly values: Values;
   /** fast-check runs of the log property and of the keyed-stage property. */
   readonly runs: { readonly log: number; readonly stage: number };
+  /** Report the first counterexample without shrinking it (shrinking is slow where every batch crosses the wire). */
+  readonly endOnFailure?: boolean;
 }
 
 /** Applies records in order, skipping those at or below their upstream's mark; returns the outputs. */
@@ -219,7 +221,7 @@ export function describeShardLogProperties(o: PropertyOptions): void {
           // …and nothing different: every delivery of an output is the in-order run's.
           for (const [id, contents] of delivered) expect([id, [...contents]]).toEqual([id, [expected.outputs.get(id)]]);
         }),
-        { numRuns: o.runs.log },
+        { numRuns: o.runs.log, endOnFailure: o.endOnFailure === true },
       );
       // The faults really happened, all of them, many times.
       for (const [fault, count] of Object.entries(totals)) expect([fault, count >= o.runs.log / 15]).toEqual([fault, true]);
@@ -339,7 +341,7 @@ export function describeShardLogProperties(o: PropertyOptions): void {
           expect([...expected.outputs.keys()].filter((id) => !delivered.has(id))).toEqual([]);
           for (const [id, contents] of delivered) expect([id, [...contents]]).toEqual([id, [expected.outputs.get(id)]]);
         }),
-        { numRuns: o.runs.stage },
+        { numRuns: o.runs.stage, endOnFailure: o.endOnFailure === true },
       );
     });
   });

@@ -253,6 +253,8 @@ export interface WindowPropertyOptions {
   readonly runs: number;
   /** fast-check's seed (each property adds its own offset). */
   readonly seed: number;
+  /** Report the first counterexample without shrinking it (shrinking is slow where every batch crosses the wire). */
+  readonly endOnFailure?: boolean;
 }
 
 /** The properties, each a describe block. */
@@ -270,7 +272,7 @@ export function describeWindowProperties(o: WindowPropertyOptions): void {
           // Every window fired once, with its final value: no late firings, nothing missing, nothing extra.
           expect(canonical(h.results())).toEqual(canonical(expected(s.events)));
         }),
-        { seed: o.seed, numRuns: o.runs },
+        { seed: o.seed, numRuns: o.runs, endOnFailure: o.endOnFailure === true },
       );
     });
 
@@ -293,7 +295,7 @@ export function describeWindowProperties(o: WindowPropertyOptions): void {
           expect(canonical([...distinct.values()])).toEqual(canonical(expected(s.events)));
           expect(canonical(h.table())).toEqual(canonical(expected(s.events)));
         }),
-        { seed: o.seed + 1, numRuns: o.runs },
+        { seed: o.seed + 1, numRuns: o.runs, endOnFailure: o.endOnFailure === true },
       );
     });
   });
@@ -316,7 +318,7 @@ export function describeWindowProperties(o: WindowPropertyOptions): void {
           expect(h.late()).toEqual([]);
           expect(canonical(h.results())).toEqual(canonical(expected(s.events)));
         }),
-        { seed: o.seed + 2, numRuns: o.runs },
+        { seed: o.seed + 2, numRuns: o.runs, endOnFailure: o.endOnFailure === true },
       );
       expect(fractional).toBeGreaterThan(o.runs / 2);
     });
@@ -342,7 +344,7 @@ export function describeWindowProperties(o: WindowPropertyOptions): void {
           // The table holds each window's last firing: every event it accepted, late firings included.
           expect(canonical(h.table())).toEqual(canonical(want.table));
         }),
-        { seed: o.seed + 3, numRuns: o.runs },
+        { seed: o.seed + 3, numRuns: o.runs, endOnFailure: o.endOnFailure === true },
       );
       // Both paths were taken: late firings (a window's result emitted again) and events past the lateness.
       expect({ withinLateness: withinLateness > o.runs / 10, pastLateness: pastLateness > o.runs / 10 }).toEqual({ withinLateness: true, pastLateness: true });
