@@ -40,17 +40,19 @@ export class ContainerFaults {
    * container's own (its cache maybe dropped first) or the other container's — or `zombie` when the
    * invocation is to turn zombie ({@link zombie}).
    */
-  async before(shardId: string, salt: string): Promise<StageExecutor | 'zombie'> {
+  async before(batch: StageBatch, salt: string): Promise<StageExecutor | 'zombie'> {
     const fault = containerFault(salt);
-    const log = this.own.logOf(shardId);
+    const log = this.own.logOf(batch.shardId);
     switch (fault) {
       case undefined:
         return this.own;
       case 'zombie':
-        return fault;
+        // Only a batch with records: one of ticks and markers alone rarely changes the state, and a zombie
+        // with nothing to append proves nothing.
+        return batch.kind === 'source' || batch.inputs.some((i) => i.kind === 'envelope') ? fault : this.own;
       case 'cache-lost': {
         const cached = this.states.cachedBytes().some((c) => c.shard === logKey(log));
-        this.own.drop(shardId);
+        this.own.drop(batch.shardId);
         recordFault(fault, salt, cached ? 'dropped' : 'not cached');
         return this.own;
       }

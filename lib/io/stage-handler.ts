@@ -132,7 +132,7 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
     // Chaos runs only (inert otherwise): crash points between the effects, salted by what the batch holds.
     const salt = `${stage.id}/${batch.shardId}/${event.Records[0]!.kinesis.sequenceNumber}-${event.Records[event.Records.length - 1]!.kinesis.sequenceNumber}`;
     faultPoint('after-decode', salt);
-    const on = containerFaults ? await containerFaults.before(batch.shardId, salt) : executor;
+    const on = containerFaults ? await containerFaults.before(batch, salt) : executor;
     if (on === 'zombie') throw await containerFaults!.zombie(batch, salt, (z, prepared) => runToCommit(z, batch, unreadable, noFaults, prepared));
     const countsBefore = deps.states && { ...deps.states.counters };
     const { result, markers } = await runToCommit(on, batch, unreadable, (name) => faultPoint(name, salt));

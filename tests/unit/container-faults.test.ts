@@ -80,7 +80,7 @@ describe('container faults', () => {
   async function runBatches(n: number): Promise<Output[]> {
     const delivered: Output[] = [];
     for (let i = 1; i <= n; i++) {
-      const on = await faults.before(SHARD, `batch-${i}`);
+      const on = await faults.before(batch(i), `batch-${i}`);
       if (on === 'zombie') throw new Error('no zombie drawn here');
       await runToCommit(on, batch(i), delivered);
     }
@@ -106,18 +106,25 @@ describe('container faults', () => {
     expect(delivered.map((o) => JSON.stringify(o))).toEqual(await inOrder(4));
   });
 
+  test('a zombie is drawn only for a batch with records: one of markers alone runs as usual', async () => {
+    mockDraws.push('zombie');
+    const markerOnly: StageBatch = { kind: 'shuffled', shardId: SHARD, inputs: [{ kind: 'marker', from: 'up-0', arrivalMs: 1, watermarkMs: 5 }] };
+    expect(await faults.before(markerOnly, 'markers')).toBe(own);
+    expect(mockRecorded).toEqual([]);
+  });
+
   test('a zombie: it appends after its retry, loses the slot, and what it delivers late is what the retry delivered', async () => {
     mockDraws.push('zombie', undefined);
     const delivered: Output[] = [];
     await runToCommit(own, batch(1), delivered);
     const zombieDelivered: Output[] = [];
-    expect(await faults.before(SHARD, 'batch-2')).toBe('zombie');
+    expect(await faults.before(batch(2), 'batch-2')).toBe('zombie');
     const error = await faults.zombie(batch(2), 'batch-2', (z, ran) => runToCommit(z, batch(2), zombieDelivered, ran));
     expect(error.message).toMatch(/turned zombie .* Lambda retries the batch/);
     // Nothing of the zombie's is out before its retry has appended.
     expect(zombieDelivered).toEqual([]);
     // Lambda's retry of batch 2.
-    const retry = await faults.before(SHARD, 'batch-2');
+    const retry = await faults.before(batch(2), 'batch-2');
     if (retry === 'zombie') throw new Error('the retry drew a zombie');
     await runToCommit(retry, batch(2), delivered);
     const until = Date.now() + 10_000;
