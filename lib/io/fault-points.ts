@@ -5,7 +5,8 @@ import { join } from 'node:path';
  * Named crash points for fault-injection runs (`npm run chaos`): a stage or watermark function calls
  * `faultPoint('after-state', salt)` between two of its effects, and a chaos run makes some of those
  * calls kill the worker process (a real crash: Lambda retries the batch) or hang it until the function
- * timeout kills it.
+ * timeout kills it. A keyed stage's batch also draws a container fault here (a cache lost or stale, a
+ * zombie invocation), which lib/io/container-faults.ts injects.
  *
  * Inert unless `SHARDFLOW_FAULTS` holds a {@link FaultConfig} as JSON — never set it in production. The
  * decision is seeded and reproducible "enough": a hash of the run's seed, the point, the caller's salt
@@ -31,6 +32,17 @@ export interface FaultConfig {
     readonly probability: number;
     readonly maxDelayMs: number;
   };
+  /**
+   * Faults of a keyed stage's container, per batch (lib/io/container-faults.ts): its cached shard state
+   * dropped before the batch (`lostCache`); the batch run in another warm container whose cached state is
+   * older (`staleCache`); the invocation turned zombie — it reports a failure, Lambda retries the batch, and
+   * it delivers and appends after the retry took its slot (`zombie`).
+   */
+  readonly container?: {
+    readonly lostCache: number;
+    readonly staleCache: number;
+    readonly zombie: number;
+  };
 }
 
 /**
@@ -40,13 +52,21 @@ export interface FaultConfig {
 export const FAULT_POINTS = ['after-decode', 'after-state', 'after-sinks', 'after-envelopes', 'after-commit', 'before-return'] as const;
 export type FaultPointName = (typeof FAULT_POINTS)[number];
 
-/** One line of `faults.log`. `point` is a {@link FaultPointName}, or `mid-invocation`. */
+/** A fault of a keyed stage's container, drawn per batch (see {@link FaultConfig.container}). */
+export type ContainerFault = 'cache-lost' | 'cache-stale' | 'zombie';
+
+/**
+ * One line of `faults.log`. `point` is a {@link FaultPointName} or `mid-invocation` for kills and hangs,
+ * `container` for a {@link ContainerFault} drawn, `zombie-append` for how a zombie's late append went.
+ */
 export interface InjectedFault {
-  readonly kind: 'kill' | 'hang';
+  readonly kind: 'kill' | 'hang' | ContainerFault | 'zombie-append';
   readonly point: string;
   readonly salt: string;
   readonly pid: number;
   readonly atMs: number;
+  /** What a container fault did: how far behind the cache was, how a zombie's append went. */
+  readonly effect?: string;
 }
 
 export const FAULTS_ENV = 'SHARDFLOW_FAULTS';
@@ -56,29 +76,65 @@ let config: FaultConfig | null | undefined;
 let history: Map<string, number> | undefined;
 let armed: NodeJS.Timeout | undefined;
 
+function loaded(): FaultConfig | null {
+  if (config === undefined) config = parseConfig(process.env[FAULTS_ENV]);
+  return config;
+}
+
+/** Whether this process runs with faults (`SHARDFLOW_FAULTS` set): never in production. */
+export const faultsEnabled = (): boolean => loaded() !== null;
+
 /** Crashes or hangs the process here when a chaos run says so; otherwise returns at once. */
 export function faultPoint(name: FaultPointName, salt = ''): void {
-  if (config === undefined) config = parseConfig(process.env[FAULTS_ENV]);
-  if (config === null) return;
-  if (name === 'after-decode') armMidInvocationKill(config, salt);
+  const c = loaded();
+  if (!c) return;
+  if (name === 'after-decode') armMidInvocationKill(c, salt);
   if (name === 'before-return' && armed) {
     clearTimeout(armed);
     armed = undefined;
   }
-  const kind = decide(config, name, salt, config.kill?.[name] ?? 0, config.hang?.[name] ?? 0);
+  const pKill = c.kill?.[name] ?? 0;
+  const pHang = c.hang?.[name] ?? 0;
+  const kind = pKill > 0 || pHang > 0 ? decide(c, name, salt, killOrHang(pKill, pHang)) : undefined;
   if (!kind) return;
-  record(config, kind, name, salt);
+  record(c, kind, name, salt);
   if (kind === 'kill') process.kill(process.pid, 'SIGKILL');
   // A synchronous hang, as a stuck call would be: only the host's timeout (SIGKILL) ends it.
   const cell = new Int32Array(new SharedArrayBuffer(4));
   for (;;) Atomics.wait(cell, 0, 0, 60_000);
 }
 
+/**
+ * The container fault a keyed batch meets, if any: one seeded draw per batch (salted like the points), so
+ * a retry, with one more fault of the batch in the log, draws afresh. The caller records what it did
+ * with {@link recordFault} (a zombie before it reports its failure, so its retry sees it).
+ */
+export function containerFault(salt: string): ContainerFault | undefined {
+  const c = loaded();
+  if (!c?.container) return undefined;
+  const { lostCache, staleCache, zombie } = c.container;
+  const fault = decide(c, 'container', salt, (r): ContainerFault | undefined =>
+    r < lostCache ? 'cache-lost' : r < lostCache + staleCache ? 'cache-stale' : r < lostCache + staleCache + zombie ? 'zombie' : undefined,
+  );
+  // A zombie leaves its batch running: a mid-invocation kill armed for it would kill the zombie instead.
+  if (fault === 'zombie' && armed) {
+    clearTimeout(armed);
+    armed = undefined;
+  }
+  return fault;
+}
+
+/** Logs a container fault (point `container`) or a zombie's late append (point `zombie-append`) in `faults.log`. */
+export function recordFault(kind: ContainerFault | 'zombie-append', salt: string, effect?: string): void {
+  const c = loaded();
+  if (c) record(c, kind, kind === 'zombie-append' ? 'zombie-append' : 'container', salt, effect);
+}
+
 function armMidInvocationKill(c: FaultConfig, salt: string): void {
   if (armed) clearTimeout(armed);
   armed = undefined;
   const mid = c.midInvocation;
-  if (!mid || !decide(c, 'mid-invocation', salt, mid.probability, 0)) return;
+  if (!mid || !decide(c, 'mid-invocation', salt, killOrHang(mid.probability, 0))) return;
   const delayMs = Math.floor(unitHash(`${c.seed}|delay|${salt}|${history?.get(`mid-invocation|${salt}`) ?? 0}`) * mid.maxDelayMs);
   armed = setTimeout(() => {
     record(c, 'kill', 'mid-invocation', salt);
@@ -88,30 +144,34 @@ function armMidInvocationKill(c: FaultConfig, salt: string): void {
 }
 
 /**
- * Whether this call of a point faults: a hash of the seed, the point, the salt and how many faults the
- * point and salt already had. The log is read again before saying yes: another worker may have faulted
- * here since this one read it (a retry lands on any warm worker).
+ * Whether this call of a point faults, and how: `pick` of a hash of the seed, the point, the salt and how
+ * many faults the point and salt already had. The log is read again before saying yes: another worker may
+ * have faulted here since this one read it (a retry lands on any warm worker).
  */
-function decide(c: FaultConfig, name: string, salt: string, pKill: number, pHang: number): 'kill' | 'hang' | undefined {
-  if (pKill <= 0 && pHang <= 0) return undefined;
+function decide<T>(c: FaultConfig, name: string, salt: string, pick: (r: number) => T | undefined): T | undefined {
   const id = `${name}|${salt}`;
+  const draw = (): T | undefined => pick(unitHash(`${c.seed}|${name}|${salt}|${history!.get(id) ?? 0}`));
   history ??= readHistory(c.dir);
-  if (!drawFault(c.seed, name, salt, history.get(id) ?? 0, pKill, pHang)) return undefined;
+  if (draw() === undefined) return undefined;
   history = readHistory(c.dir);
-  return drawFault(c.seed, name, salt, history.get(id) ?? 0, pKill, pHang);
+  return draw();
 }
+
+const killOrHang =
+  (pKill: number, pHang: number) =>
+  (r: number): 'kill' | 'hang' | undefined =>
+    r < pKill ? 'kill' : r < pKill + pHang ? 'hang' : undefined;
 
 /** The seeded draw behind every fault point: the same arguments always give the same answer. */
 export function drawFault(seed: number, name: string, salt: string, faultsBefore: number, pKill: number, pHang = 0): 'kill' | 'hang' | undefined {
-  const r = unitHash(`${seed}|${name}|${salt}|${faultsBefore}`);
-  return r < pKill ? 'kill' : r < pKill + pHang ? 'hang' : undefined;
+  return killOrHang(pKill, pHang)(unitHash(`${seed}|${name}|${salt}|${faultsBefore}`));
 }
 
 /** Written before dying: the page cache keeps it through a SIGKILL. */
-function record(c: FaultConfig, kind: 'kill' | 'hang', name: string, salt: string): void {
+function record(c: FaultConfig, kind: InjectedFault['kind'], name: string, salt: string, effect?: string): void {
   const id = `${name}|${salt}`;
   history?.set(id, (history.get(id) ?? 0) + 1);
-  const line: InjectedFault = { kind, point: name, salt, pid: process.pid, atMs: Date.now() };
+  const line: InjectedFault = { kind, point: name, salt, pid: process.pid, atMs: Date.now(), ...(effect !== undefined && { effect }) };
   appendFileSync(join(c.dir, FAULTS_LOG), `${JSON.stringify(line)}\n`);
 }
 

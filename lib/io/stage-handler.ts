@@ -1,12 +1,14 @@
 import type { Plan } from '../plan/plan';
-import { StageExecutor, type StageResult } from '../runtime/stage-executor';
+import type { DeadLetter } from '../runtime/records';
+import { StageExecutor, type PreparedBatch, type StageBatch, type StageResult } from '../runtime/stage-executor';
 import type { WatermarkCoordination } from '../state/coordination';
 import type { ShardStates } from '../state/shard-states';
 import { toStageBatch, type BatchResponse, type KinesisStreamEvent } from './kinesis-event';
 import { KinesisWriter } from './kinesis-writer';
 import { emitShuffle } from './shuffle-emitter';
 import type { ShardLineage } from './shard-list';
-import { faultPoint } from './fault-points';
+import { ContainerFaults } from './container-faults';
+import { faultPoint, faultsEnabled, type FaultPointName } from './fault-points';
 import type { SinkWriter } from './sinks';
 import { deadLetterSample, lateSample, type DeadLetterSample, type LateRecordSample } from './metrics';
 
@@ -89,6 +91,40 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
     }
   };
 
+  /** The batch's effects outside its log, all idempotent: dead letters, sink outputs, envelopes and markers. */
+  const deliver = async (shardId: string, unreadable: readonly DeadLetter[], result: StageResult, point: (name: FaultPointName) => void): Promise<number> => {
+    await deps.sinks.deadLetters([...unreadable, ...result.deadLetters]);
+    await deps.sinks.write(result.outputs);
+    point('after-sinks');
+    if (stage.output.kind !== 'shuffle') return 0;
+    const { markers } = await emitShuffle(deps.shuffleWriter!, shardId, result.shuffled, result.markerWatermarkMs);
+    point('after-envelopes');
+    return markers;
+  };
+  /**
+   * Runs the batch (or finishes one already run) until its changes are in the log: deliver, append, and on a
+   * lost slot run it again on the state the log then has. `point` is called between the effects.
+   */
+  const runToCommit = async (on: StageExecutor, batch: StageBatch, unreadable: readonly DeadLetter[], point: (name: FaultPointName) => void, ran?: PreparedBatch) => {
+    for (let lostSlots = 0; ; lostSlots++) {
+      const prepared = ran ?? (await on.run(batch));
+      ran = undefined;
+      try {
+        point('after-state');
+        const markers = await deliver(batch.shardId, unreadable, prepared.result, point);
+        const committed = await prepared.commit();
+        if (committed !== 'lost') return { result: prepared.result, markers, lostSlots, committed };
+      } catch (e) {
+        on.drop(batch.shardId);
+        throw e;
+      }
+      if (lostSlots + 1 >= MAX_LOST_SLOTS) throw new Error(`stage ${stage.id}, shard ${batch.shardId}: lost its log slot ${MAX_LOST_SLOTS} times in a row (other writers keep appending); Lambda retries the batch`);
+    }
+  };
+  // Chaos runs only: a keyed batch's container may have lost its cache, hold a stale one, or turn zombie.
+  const containerFaults = deps.states && faultsEnabled() ? new ContainerFaults(executor, deps.states, (states) => new StageExecutor(deps.plan, stage, states, deps.lineage)) : undefined;
+  const noFaults = (): void => {};
+
   return async (event) => {
     const started = clock();
     if (event.Records.length === 0) return { batchItemFailures: [] };
@@ -96,28 +132,10 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
     // Chaos runs only (inert otherwise): crash points between the effects, salted by what the batch holds.
     const salt = `${stage.id}/${batch.shardId}/${event.Records[0]!.kinesis.sequenceNumber}-${event.Records[event.Records.length - 1]!.kinesis.sequenceNumber}`;
     faultPoint('after-decode', salt);
+    const on = containerFaults ? await containerFaults.before(batch, salt) : executor;
+    if (on === 'zombie') throw await containerFaults!.zombie(batch, salt, (z, prepared) => runToCommit(z, batch, unreadable, noFaults, prepared));
     const countsBefore = deps.states && { ...deps.states.counters };
-    let result: StageResult;
-    let markers = 0;
-    for (let lost = 0; ; lost++) {
-      const prepared = await executor.run(batch);
-      result = prepared.result;
-      try {
-        faultPoint('after-state', salt);
-        await deps.sinks.deadLetters([...unreadable, ...result.deadLetters]);
-        await deps.sinks.write(result.outputs);
-        faultPoint('after-sinks', salt);
-        if (stage.output.kind === 'shuffle') {
-          markers = (await emitShuffle(deps.shuffleWriter!, batch.shardId, result.shuffled, result.markerWatermarkMs)).markers;
-          faultPoint('after-envelopes', salt);
-        }
-        if ((await prepared.commit()) !== 'lost') break;
-      } catch (e) {
-        executor.drop(batch.shardId);
-        throw e;
-      }
-      if (lost + 1 >= MAX_LOST_SLOTS) throw new Error(`stage ${stage.id}, shard ${batch.shardId}: lost its log slot ${MAX_LOST_SLOTS} times in a row (other writers keep appending); Lambda retries the batch`);
-    }
+    const { result, markers } = await runToCommit(on, batch, unreadable, (name) => faultPoint(name, salt));
     faultPoint('after-commit', salt);
     // After the commit: a watermark function deciding to sleep reads the shards' log heads after saying
     // so, so either it sees this shard active or this claim sees it asleep.

@@ -103,7 +103,7 @@ export class ShardStates {
 
   constructor(
     private readonly store: ShardLogStore,
-    options: ShardStatesOptions = {},
+    private readonly options: ShardStatesOptions = {},
   ) {
     this.maxCachedBytes = options.maxCachedBytes ?? 64 * 1_048_576;
     this.maxShardBytes = options.maxShardBytes ?? 96 * 1_048_576;
@@ -206,6 +206,19 @@ export class ShardStates {
     const cached = this.cache.get(logKey(log));
     if (!cached || cached.state !== state) throw new Error(`a state not taken from current() for ${logKey(log)}, or dropped since`);
     return cached;
+  }
+
+  /**
+   * Another container's cache over the same logs, empty: what a second warm container or a zombie
+   * invocation holds (the chaos runs put batches there, lib/io/container-faults.ts).
+   */
+  another(): ShardStates {
+    return new ShardStates(this.store, this.options);
+  }
+
+  /** The slot of the log's latest entry, 0 for an empty log: whether anyone appended since a given slot. */
+  async headSlot(log: LogId): Promise<number> {
+    return (await this.store.readHead(log))?.slot ?? 0;
   }
 
   /** Forgets a shard's state (a batch failed half-way through changing it): the next `current` reloads it. */

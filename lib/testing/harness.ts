@@ -4,6 +4,7 @@ import { planJob } from '../plan/planner';
 import type { DeadLetter, Element, Output } from '../runtime/records';
 import { StageExecutor, type ShuffleInput, type SourceRecord, type StageBatch, type StageResult } from '../runtime/stage-executor';
 import { MemoryLogStore } from '../state/memory/memory-log-store';
+import type { ShardLogStore } from '../state/shard-log';
 import { ShardStates } from '../state/shard-states';
 import { END_OF_INPUT, NO_WATERMARK } from '../time/watermark';
 
@@ -22,6 +23,11 @@ export interface HarnessOptions {
    * timers and windows. Default: starts at 0 and moves with `advanceProcessingTime` or `setProcessingTime`.
    */
   startMs?: number;
+  /**
+   * Where the keyed shards' logs live. Default: in memory. A `DynamoLogStore` runs the job's state on
+   * DynamoDB (or an emulator), as the deployed stage functions keep it.
+   */
+  logs?: ShardLogStore;
 }
 
 /** Options of `send`. */
@@ -62,9 +68,9 @@ export function harness(job: JobDefinition, options: HarnessOptions = {}): Harne
 }
 
 export class Harness {
-  /** The keyed shards' logs, in memory: what the deployed job keeps in DynamoDB. */
-  readonly logs = new MemoryLogStore();
-  private states = new ShardStates(this.logs);
+  /** The keyed shards' logs: in memory unless the options name a store; what the deployed job keeps in DynamoDB. */
+  readonly logs: ShardLogStore;
+  private states: ShardStates;
   private executors: Map<string, StageExecutor>;
   /** Per shard (source or shuffle), the next sequence number on it. */
   private readonly sequence = new Map<string, bigint>();
@@ -81,6 +87,8 @@ export class Harness {
     readonly plan: Plan,
     private readonly options: HarnessOptions,
   ) {
+    this.logs = options.logs ?? new MemoryLogStore();
+    this.states = new ShardStates(this.logs);
     this.executors = this.newExecutors();
     this.nowMs = options.startMs ?? 0;
   }

@@ -1,11 +1,12 @@
 /**
  * The chaos harness: one seeded run of a chaos job on the embedded runtime, with faults injected
  * while a producer sends clicks — workers killed at named points (lib/io/fault-points.ts) and at
- * random moments, handlers timed out, producer duplicates, disorder within the bound, malformed
- * records, throttling at the edge (Kinesis and DynamoDB), shard splits and merges on the source stream,
- * and a restart of the whole runtime on the same data (graceful, or SIGKILL of `shardflow dev`'s
- * process group). Afterwards the records Kinesis accepted are read back and handed to the sqlite3
- * reference, and the job's tables are compared with it.
+ * random moments, handlers timed out, containers' caches lost and stale and zombie invocations
+ * (lib/io/container-faults.ts), producer duplicates, disorder within the bound, malformed records,
+ * records within and past the allowed lateness (the lateness job), throttling at the edge (Kinesis and
+ * DynamoDB), shard splits and merges on the source stream, and a restart of the whole runtime on the
+ * same data (graceful, or SIGKILL of `shardflow dev`'s process group). Afterwards the records Kinesis
+ * accepted are read back and handed to the sqlite3 reference, and the job's tables are compared with it.
  */
 import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -14,7 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
-import { FAULTS_ENV, readInjectedFaults, type FaultConfig, type FaultPointName } from '../../lib/io/fault-points';
+import { FAULTS_ENV, readInjectedFaults, type FaultConfig, type FaultPointName, type InjectedFault } from '../../lib/io/fault-points';
 import { DevRuntime } from '../../lib/local/dev-runtime';
 import type { EdgeCall } from '../../lib/local/edge';
 import { freePort } from '../../lib/local/free-port';
@@ -22,12 +23,12 @@ import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
 import type { KinesisFailureRecord } from '../../lib/local/event-source-mapping';
 import { NO_WATERMARK } from '../../lib/time/watermark';
-import { IDLE_AFTER_MS, namesOf, OUT_OF_ORDERNESS_MS, type JobKind } from './jobs/settings';
+import { IDLE_AFTER_MS, LATENESS_MS, namesOf, OUT_OF_ORDERNESS_MS, TUMBLING_SIZE_MS, type JobKind } from './jobs/settings';
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
 import { Random } from './random';
 import { boundViolations, compare, computeReference, lastWindowMaxTimestampMs, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
 import { listShards, mergeShards, putRecords, readBack, splitShard, type PutReceipt } from './stream';
-import { flushRecord, FLUSH_AHEAD_MS, workload, type PlannedRecord } from './workload';
+import { flushRecord, FLUSH_AHEAD_MS, latenessRecords, workload, type PlannedRecord } from './workload';
 
 /** Which faults a run injects, and how hard. Drawn from the seed by {@link faultPlan}. */
 export interface FaultPlan {
@@ -39,6 +40,8 @@ export interface FaultPlan {
   readonly midInvocation: { readonly probability: number; readonly maxDelayMs: number };
   /** Workers SIGKILLed at random moments by the harness. */
   readonly randomKills: number;
+  /** Per keyed batch: its container's cache dropped, the batch run in another container with an older cache, the invocation turned zombie. */
+  readonly container: { readonly lostCache: number; readonly staleCache: number; readonly zombie: number };
   /** Probability that the edge answers a Kinesis call with a throttling error (half of it for DynamoDB calls). */
   readonly throttle: number;
   readonly split: boolean;
@@ -79,6 +82,13 @@ export interface FaultCounts {
   readonly splits: number;
   readonly merges: number;
   readonly restarts: { graceful: number; hard: number };
+  /** Keyed batches whose container had its cached shard state dropped first (and had it cached). */
+  readonly cacheLost: number;
+  /** Keyed batches run in a container whose cache was behind the log (it caught up first). */
+  readonly cacheStale: number;
+  /** Invocations turned zombie, and how their late appends went (`won` after the slot was taken: a broken protocol). */
+  readonly zombies: number;
+  readonly zombieAppends: { readonly lost: number; readonly won: number; readonly other: number };
 }
 
 export interface ChaosRunReport {
@@ -105,6 +115,12 @@ export interface ChaosRunReport {
   readonly mismatches: number;
   /** The late probes put (after the keyed stage had fired past their windows), and how many reached the late output. */
   readonly lateProbes: { readonly sent: number; readonly onLateOutput: number };
+  /**
+   * Jobs with allowed lateness: records put for fired windows within the lateness, how many of those the
+   * reference counts as late firings (all of them, by construction); records put for dropped windows, and how
+   * many reached the late output (all of them).
+   */
+  readonly lateness: { readonly withinSent: number; readonly lateFirings: number; readonly pastSent: number; readonly pastOnLateOutput: number };
   /** Set when the run could not finish (the job never reached its final watermark, or the harness failed). */
   readonly error?: string;
 }
@@ -123,6 +139,13 @@ const FAULT_POINT_KILLS: Partial<Record<FaultPointName, number>> = {
   'before-return': 0.02,
 };
 
+/**
+ * Container faults per keyed batch (lib/io/container-faults.ts). A lost or stale cache costs reads only; a
+ * zombie fails its invocation like a kill (its retry runs at once), so it counts toward the failure streaks
+ * above.
+ */
+const CONTAINER_FAULTS: FaultPlan['container'] = { lostCache: 0.05, staleCache: 0.08, zombie: 0.03 };
+
 /** The faults of a run, from its seed. */
 export function faultPlan(seed: number, quick = false): FaultPlan {
   const r = new Random(seed).fork('plan');
@@ -132,6 +155,7 @@ export function faultPlan(seed: number, quick = false): FaultPlan {
     hang: { 'after-state': 0.003, 'after-envelopes': 0.003 },
     midInvocation: { probability: 0.04, maxDelayMs: 500 },
     randomKills: r.int(1, quick ? 1 : 3),
+    container: CONTAINER_FAULTS,
     throttle: 0.02 + r.next() * 0.03,
     split: true,
     merge: r.chance(0.6),
@@ -210,9 +234,17 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   // Long enough for the watermark function to fire a few hundred windows under throttling; short enough
   // that a hung stage function (plus its retry) stalls its shard for less than the jobs' idleAfter.
   const timeoutMs = options.functionTimeoutMs ?? 10_000;
-  const faultConfig = (withHangs: boolean): FaultConfig => ({ seed, dir: faultDir, kill: plan.kill, hang: withHangs ? plan.hang : {}, midInvocation: plan.midInvocation });
+  const faultConfig = (withHangs: boolean): FaultConfig => ({
+    seed,
+    dir: faultDir,
+    kill: plan.kill,
+    hang: withHangs ? plan.hang : {},
+    midInvocation: plan.midInvocation,
+    container: plan.container,
+  });
   const throttle = new ThrottleInjector(plan.throttle, random.fork('throttle'));
   const actions = random.fork('actions');
+  const lateRandom = random.fork('lateness');
   // The edge's port stays the run's across restarts. Two runs side by side may be handed the same free port
   // between its probe and its use: the first start takes another (see the start below).
   let port = await freePort();
@@ -227,6 +259,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   };
   const counts = { randomKills: 0, splits: 0, merges: 0, graceful: 0, hard: 0 };
   const receipts: PutReceipt[] = [];
+  /** The highest event time put so far: no watermark passes it minus the bound until more is put. */
+  let highestPutMs = Number.MIN_SAFE_INTEGER;
   let running: Running | undefined;
   let error: string | undefined;
 
@@ -271,9 +305,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
       return NO_WATERMARK;
     }
   };
-  const put = async (records: readonly (PlannedRecord & { explicitHashKey?: string })[]): Promise<void> => {
-    const wm = running?.kind === 'in-process' ? await firedWatermark() : NO_WATERMARK;
+  /** Puts records with the fired watermark read before (or one read earlier, which the watermark can only have passed since). */
+  const put = async (records: readonly (PlannedRecord & { explicitHashKey?: string })[], firedBeforeMs?: number): Promise<void> => {
+    const wm = firedBeforeMs ?? (running?.kind === 'in-process' ? await firedWatermark() : NO_WATERMARK);
     receipts.push(...(await putRecords(kinesis, names.source, records, wm)));
+    for (const r of records) if (r.ts !== undefined) highestPutMs = Math.max(highestPutMs, r.ts);
   };
   const killRandomWorker = (): void => {
     // Only this run's workers (another run may share the process).
@@ -324,6 +360,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     if (plan.merge) scheduleAt(at(0.55), 'merge');
     if (plan.restart !== 'none') scheduleAt(at(0.4), 'restart');
     for (let i = 0; i < plan.randomKills; i++) scheduleAt(actions.int(1, chunks.length - 1), 'kill');
+    // Pauses for records for fired windows, each after a chunk is put: after the restart (they read the fired
+    // watermark, from the in-process runtime), and never before a shard made by a split or merge has had records
+    // (it holds the watermark until then, or until idleAfter).
+    const pausesAfter = new Set(LATENESS_MS[kind] > 0 ? [0.6, 0.72, 0.85].map(at) : []);
 
     for (let c = 0; c < chunks.length; c++) {
       for (const action of schedule.get(c) ?? []) {
@@ -350,6 +390,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         }
       }
       await put(chunks[c]!);
+      if (pausesAfter.has(c)) await putLatenessRecords();
       await sleep(150);
     }
 
@@ -384,21 +425,41 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     say(error);
   }
 
+  /** Waits (bounded, failing the run) until the keyed stage has fired up to `targetMs`; returns where it is. */
+  async function firedUpTo(targetMs: number, what: string): Promise<number> {
+    const boundMs = options.quick ? 60_000 : 120_000;
+    const until = Date.now() + boundMs;
+    let firedMs = await firedWatermark();
+    while (firedMs < targetMs) {
+      if (Date.now() > until) throw new Error(`${what}: waited ${boundMs / 1000} s for ${keyedStage()}'s fired watermark to reach ${targetMs}; it is at ${firedMs}`);
+      await sleep(200);
+      firedMs = await firedWatermark();
+    }
+    return firedMs;
+  }
+
+  /**
+   * The producer pauses; once the keyed stage has fired close enough to what was put, records for fired
+   * windows within the allowed lateness and for dropped ones go out (workload.ts says why their fates do not
+   * depend on timing).
+   */
+  async function putLatenessRecords(): Promise<void> {
+    if (running?.kind !== 'in-process') throw new Error('lateness records: the run must be on the in-process runtime by now, to read the fired watermark');
+    const ceilingMs = highestPutMs - OUT_OF_ORDERNESS_MS - 1;
+    const firedMs = await firedUpTo(ceilingMs - LATENESS_MS[kind] + TUMBLING_SIZE_MS, 'lateness records');
+    const records = latenessRecords(lateRandom, { firedMs, ceilingMs }, { sizeMs: TUMBLING_SIZE_MS, latenessMs: LATENESS_MS[kind], users: 8, within: 3, beyond: 2 });
+    await put(records, firedMs);
+    say(`put ${records.length} records for fired windows (within and past the lateness) at fired watermark ${firedMs}, ceiling ${ceilingMs}`);
+  }
+
   async function putLateProbes(): Promise<void> {
     // Late by construction: put once the keyed stage has fired past every probe's window (they lie ten minutes
     // and more before T0), after the clicks and before the flush events (so before the final watermark, on every
     // shard). The wait is bounded, and a watermark that does not get there fails the run, saying so.
     if (running?.kind !== 'in-process') throw new Error('late probes: the run must be on the in-process runtime by now, to read the fired watermark before the put');
-    const closedAtMs = Math.max(...work.lateProbes.map((p) => lastWindowMaxTimestampMs(kind, p.ts!)));
-    const boundMs = options.quick ? 60_000 : 120_000;
-    const until = Date.now() + boundMs;
-    let firedMs = await firedWatermark();
-    while (firedMs < closedAtMs) {
-      if (Date.now() > until) throw new Error(`late probes: waited ${boundMs / 1000} s for ${keyedStage()}'s fired watermark to reach ${closedAtMs} (the end of the probes' last window); it is at ${firedMs}`);
-      await sleep(200);
-      firedMs = await firedWatermark();
-    }
-    await put(work.lateProbes);
+    const droppedAtMs = Math.max(...work.lateProbes.map((p) => lastWindowMaxTimestampMs(kind, p.ts!) + LATENESS_MS[kind]));
+    const firedMs = await firedUpTo(droppedAtMs, "late probes (the end of the probes' last window, plus the allowed lateness)");
+    await put(work.lateProbes, firedMs);
     say(`put ${work.lateProbes.length} late probes at fired watermark ${firedMs}`);
   }
 
@@ -412,14 +473,17 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     const reference = await computeReference(kind, records, (id) => before.get(id) ?? NO_WATERMARK, dir);
     const found = await readFound(ddb, kind, names);
     const comparison = compare(reference, found);
-    const probeIds = receipts.filter((r) => r.record.kind === 'late-probe').map((r) => recordId(r.shardId, r.sequenceNumber));
+    const idsOf = (recordKind: PlannedRecord['kind']): string[] => receipts.filter((r) => r.record.kind === recordKind).map((r) => recordId(r.shardId, r.sequenceNumber));
+    const probeIds = idsOf('late-probe');
     const fates: Record<Fate, number> = { counted: 0, late: 0, dead: 0, flush: 0 };
     for (const f of reference.fates.values()) fates[f] += 1;
     const discarded = countDiscarded(dataDir);
-    const violations = boundViolations(shards, records, reference.fates);
+    const violations = boundViolations(shards, records, reference);
     const injected = readInjectedFaults(faultDir);
     const killedAt: Record<string, number> = {};
     for (const f of injected) if (f.kind === 'kill') killedAt[f.point] = (killedAt[f.point] ?? 0) + 1;
+    const container = containerFaultCounts(injected);
+    for (const f of injected.filter((f) => f.kind === 'zombie-append')) say(`zombie ${f.salt}: its append ${f.effect?.startsWith('won') ? 'WON a slot another writer had taken' : 'went'}: ${f.effect}`);
     report = {
       kind,
       seed,
@@ -437,6 +501,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         splits: counts.splits,
         merges: counts.merges,
         restarts: { graceful: counts.graceful, hard: counts.hard },
+        ...container,
       },
       windowsExpected: reference.windows.length,
       windowsFound: found.windows.length,
@@ -446,7 +511,13 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
       discarded,
       boundViolations: violations,
       lateProbes: { sent: probeIds.length, onLateOutput: probeIds.filter((id) => found.late.has(id)).length },
-      mismatches: comparison.total + discarded + (error ? 1 : 0),
+      lateness: {
+        withinSent: idsOf('late-firing').length,
+        lateFirings: idsOf('late-firing').filter((id) => reference.lateFirings.has(id)).length,
+        pastSent: idsOf('past-lateness').length,
+        pastOnLateOutput: idsOf('past-lateness').filter((id) => found.late.has(id)).length,
+      },
+      mismatches: comparison.total + discarded + container.zombieAppends.won + (error ? 1 : 0),
       ...(error && { error }),
     };
     for (const line of comparison.examples) say(`  ${line}`);
@@ -475,6 +546,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         splits: counts.splits,
         merges: counts.merges,
         restarts: { graceful: counts.graceful, hard: counts.hard },
+        ...containerFaultCounts([]),
       },
       windowsExpected: 0,
       windowsFound: 0,
@@ -484,6 +556,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
       discarded: 0,
       boundViolations: 0,
       lateProbes: { sent: 0, onLateOutput: 0 },
+      lateness: { withinSent: 0, lateFirings: 0, pastSent: 0, pastOnLateOutput: 0 },
       mismatches: 1,
       error: error ?? message,
     };
@@ -494,6 +567,23 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return { ...report, durationMs: Date.now() - started };
+}
+
+/** The container faults of a run, from its `faults.log`: only those that did something (a cache that was there, or behind). */
+function containerFaultCounts(injected: readonly InjectedFault[]): Pick<FaultCounts, 'cacheLost' | 'cacheStale' | 'zombies' | 'zombieAppends'> {
+  const zombieAppends = { lost: 0, won: 0, other: 0 };
+  for (const f of injected) {
+    if (f.kind !== 'zombie-append') continue;
+    if (f.effect?.startsWith('lost')) zombieAppends.lost += 1;
+    else if (f.effect?.startsWith('won')) zombieAppends.won += 1;
+    else zombieAppends.other += 1;
+  }
+  return {
+    cacheLost: injected.filter((f) => f.kind === 'cache-lost' && f.effect === 'dropped').length,
+    cacheStale: injected.filter((f) => f.kind === 'cache-stale' && f.effect?.startsWith('behind')).length,
+    zombies: injected.filter((f) => f.kind === 'zombie').length,
+    zombieAppends,
+  };
 }
 
 async function scanAll(ddb: DynamoDBClient, table: string): Promise<Record<string, unknown>[]> {
@@ -509,14 +599,17 @@ async function scanAll(ddb: DynamoDBClient, table: string): Promise<Record<strin
 
 async function readFound(ddb: DynamoDBClient, kind: JobKind, names: ReturnType<typeof namesOf>): Promise<Found> {
   const [results, late, dead] = await Promise.all([scanAll(ddb, names.results), scanAll(ddb, names.late), scanAll(ddb, `${names.job}-dead-letters`)]);
-  const windows = results.map(
-    (r): WindowRow => ({
+  const windows = results.map((r): WindowRow => {
+    // A window result's id ends in the firing that wrote it: <key>/<start>/<end>/v<n>.
+    const firing = /\/v(\d+)$/.exec(String(r.id));
+    return {
       key: String(r.key),
       windowStart: Number(r.windowStart),
       windowEnd: Number(r.windowEnd),
       values: Object.fromEntries(VALUE_FIELDS[kind].map((f) => [f, Number(r[f])])),
-    }),
-  );
+      ...(firing && { firings: Number(firing[1]) }),
+    };
+  });
   const deadLetters = new Map<string, string>();
   for (const d of dead) deadLetters.set(recordId(String(d.shardId), String(d.sequenceNumber)), String(d.reason ?? ''));
   const lateIds = new Set<string>();

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import {
+  LATENESS_MS,
   OUT_OF_ORDERNESS_MS,
   SESSION_GAP_MS,
   SLIDING_SIZE_MS,
@@ -29,6 +30,12 @@ export interface WindowRow {
   readonly windowStart: number;
   readonly windowEnd: number;
   readonly values: Readonly<Record<string, number>>;
+  /**
+   * How many times the window fired (the `v<n>` of its result's id): once when the watermark passed its end
+   * (if it had records by then), and once more for each record that came within the allowed lateness after
+   * that. Set by the reference for jobs with allowed lateness; read from every result found.
+   */
+  readonly firings?: number;
 }
 
 export interface Reference {
@@ -36,6 +43,8 @@ export interface Reference {
   readonly fates: ReadonlyMap<string, Fate>;
   readonly windows: readonly WindowRow[];
   readonly finalWatermarkMs: number;
+  /** Records counted after their window had fired (within the allowed lateness): each fired it again. */
+  readonly lateFirings: ReadonlySet<string>;
   /** The SQL text sqlite3 ran (kept for a failing run). */
   readonly sql: string;
 }
@@ -43,30 +52,40 @@ export interface Reference {
 export const recordId = (shardId: string, sequenceNumber: string): string => `${shardId}/${sequenceNumber}`;
 
 /** The aggregate fields each job's results carry. */
-export const VALUE_FIELDS: Record<JobKind, readonly string[]> = { tumbling: ['clicks'], sliding: ['count'], session: ['events', 'clicks'], chained: ['users', 'clicks'] };
+export const VALUE_FIELDS: Record<JobKind, readonly string[]> = { tumbling: ['clicks'], sliding: ['count'], session: ['events', 'clicks'], chained: ['users', 'clicks'], lateness: ['clicks'] };
 
 const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
 /**
- * When a record is late: its last window had closed at the watermark observed before it was put
- * (windowEnd − 1 ≤ watermark, no allowed lateness). For sessions this is the record's own gap window,
- * which holds for the probes: they lie before every other event of the run, so they merge with nothing
- * that is open.
+ * The last millisecond of a record's last window, as SQL over `ts`: the window is due (fires) once the
+ * watermark reaches it, and dropped once the watermark reaches it plus the allowed lateness. For sessions
+ * it is the record's own gap window, which holds for the probes: they lie before every other event of the
+ * run, so they merge with nothing that is open.
  */
-const LATE_RULE: Record<JobKind, string> = {
-  tumbling: `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1 <= wm_before`,
-  sliding: `ts - (ts % ${SLIDING_SLIDE_MS}) + ${SLIDING_SIZE_MS} - 1 <= wm_before`,
-  session: `ts + ${SESSION_GAP_MS} - 1 <= wm_before`,
+const LAST_WINDOW_MAX_SQL: Record<JobKind, string> = {
+  tumbling: `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1`,
+  sliding: `ts - (ts % ${SLIDING_SLIDE_MS}) + ${SLIDING_SIZE_MS} - 1`,
+  session: `ts + ${SESSION_GAP_MS} - 1`,
   // Late at the first keyed stage (a tumbling window); its results are never late at the second.
-  chained: `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1 <= wm_before`,
+  chained: `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1`,
+  lateness: `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1`,
 };
 
-/** {@link LATE_RULE}'s left side: the last millisecond of a record's last window, for an event time `ts`. */
+/**
+ * A record is late when its last window had been dropped at the watermark observed before it was put:
+ * windowEnd − 1 + allowed lateness ≤ watermark. It fires its window late (a late firing) when the window
+ * was due but not dropped.
+ */
+const lateRule = (kind: JobKind): string => `${LAST_WINDOW_MAX_SQL[kind]} + ${LATENESS_MS[kind]} <= wm_before`;
+const dueRule = (kind: JobKind): string => `${LAST_WINDOW_MAX_SQL[kind]} <= wm_before`;
+
+/** {@link LAST_WINDOW_MAX_SQL} in TypeScript, for an event time `ts`. */
 export function lastWindowMaxTimestampMs(kind: JobKind, ts: number): number {
   const floor = (size: number): number => ts - (((ts % size) + size) % size);
   switch (kind) {
     case 'tumbling':
     case 'chained':
+    case 'lateness':
       return floor(TUMBLING_SIZE_MS) + TUMBLING_SIZE_MS - 1;
     case 'sliding':
       return floor(SLIDING_SLIDE_MS) + SLIDING_SIZE_MS - 1;
@@ -76,8 +95,9 @@ export function lastWindowMaxTimestampMs(kind: JobKind, ts: number): number {
 }
 
 /** Whether the job's window function refuses a record whose `clicks` is not a number (count() does not). */
-const REJECTS_BAD_CLICKS: Record<JobKind, boolean> = { tumbling: true, sliding: false, session: true, chained: true };
+const REJECTS_BAD_CLICKS: Record<JobKind, boolean> = { tumbling: true, sliding: false, session: true, chained: true, lateness: true };
 
+const tumblingStart = `ts - (ts % ${TUMBLING_SIZE_MS})`;
 const WINDOWS_SQL: Record<JobKind, string> = {
   tumbling: `
 SELECT k AS key, ts - (ts % ${TUMBLING_SIZE_MS}) AS windowStart, ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} AS windowEnd, SUM(clicks) AS clicks
@@ -107,6 +127,13 @@ WITH per_user AS (
 )
 SELECT CAST(windowStart AS TEXT) AS key, windowStart, windowStart + ${TUMBLING_SIZE_MS} AS windowEnd, COUNT(*) AS users, SUM(clicks) AS clicks
 FROM per_user GROUP BY windowStart HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY windowStart;`,
+  // Each record counted after its window was due fired it once more (Flink's EventTimeTrigger.onElement);
+  // the first firing is the watermark's, when the window had records by then.
+  lateness: `
+SELECT k AS key, ${tumblingStart} AS windowStart, ${tumblingStart} + ${TUMBLING_SIZE_MS} AS windowEnd, SUM(clicks) AS clicks,
+  SUM(late_firing) + MAX(1 - late_firing) AS firings
+FROM fate WHERE fate = 'counted'
+GROUP BY k, windowStart HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY key, windowStart;`,
 };
 
 /** Runs the reference for one job kind over the accepted records. */
@@ -133,17 +160,19 @@ CREATE TABLE fate AS SELECT *, CASE
   WHEN ts_type IS NULL OR ts_type NOT IN ${numeric} THEN 'dead'
   WHEN flush_type IS 'true' THEN 'flush'
   WHEN key_type IS NULL OR key_type NOT IN ('text', 'integer', 'real') THEN 'dead'
-  WHEN ${LATE_RULE[kind]} THEN 'late'
+  WHEN ${lateRule(kind)} THEN 'late'
   WHEN ${REJECTS_BAD_CLICKS[kind] ? 1 : 0} AND (clicks_type IS NULL OR clicks_type NOT IN ${numeric}) THEN 'dead'
   ELSE 'counted' END AS fate
 FROM parsed;
+ALTER TABLE fate ADD COLUMN late_firing INTEGER NOT NULL DEFAULT 0;
+UPDATE fate SET late_firing = 1 WHERE fate = 'counted' AND ${dueRule(kind)};
 -- Every shard ends with a flush event, so the final watermark is the highest event time minus the bound, minus 1 ms.
 CREATE TABLE final AS SELECT MAX(ts) - ${OUT_OF_ORDERNESS_MS} - 1 AS wm FROM fate WHERE ts_type IN ${numeric};
 .mode json
 .print @@final
 SELECT wm FROM final;
 .print @@fates
-SELECT shard, seq, fate FROM fate;
+SELECT shard, seq, fate, late_firing FROM fate;
 .print @@windows
 ${WINDOWS_SQL[kind]}
 `;
@@ -166,24 +195,29 @@ ${WINDOWS_SQL[kind]}
   close();
   const final = (sections.get('final')?.[0] as { wm: number | null } | undefined)?.wm ?? Number.MIN_SAFE_INTEGER;
   const fates = new Map<string, Fate>();
-  for (const f of (sections.get('fates') ?? []) as { shard: string; seq: string; fate: Fate }[]) fates.set(recordId(f.shard, f.seq), f.fate);
+  const lateFirings = new Set<string>();
+  for (const f of (sections.get('fates') ?? []) as { shard: string; seq: string; fate: Fate; late_firing: number }[]) {
+    fates.set(recordId(f.shard, f.seq), f.fate);
+    if (f.late_firing) lateFirings.add(recordId(f.shard, f.seq));
+  }
   const windows = ((sections.get('windows') ?? []) as Record<string, unknown>[]).map(
     (w): WindowRow => ({
       key: String(w.key),
       windowStart: Number(w.windowStart),
       windowEnd: Number(w.windowEnd),
       values: Object.fromEntries(VALUE_FIELDS[kind].map((f) => [f, Number(w[f])])),
+      ...(w.firings !== undefined && { firings: Number(w.firings) }),
     }),
   );
-  return { fates, windows, finalWatermarkMs: final, sql };
+  return { fates, windows, finalWatermarkMs: final, lateFirings, sql };
 }
 
 /**
- * A check on the run itself rather than on the job: every record other than the late probes keeps the
- * out-of-orderness bound in its shard's lineage (parents read before children). Violations would make
+ * A check on the run itself rather than on the job: every record other than the late ones (probes, records past
+ * the allowed lateness) and the late firings keeps the out-of-orderness bound in its shard's lineage (parents read before children). Violations would make
  * a late record the producer's doing, not the job's.
  */
-export function boundViolations(shards: readonly ShardInfo[], records: readonly StreamRecord[], fates: ReadonlyMap<string, Fate>): number {
+export function boundViolations(shards: readonly ShardInfo[], records: readonly StreamRecord[], reference: Pick<Reference, 'fates' | 'lateFirings'>): number {
   const byShard = new Map<string, StreamRecord[]>();
   for (const r of records) byShard.set(r.shardId, [...(byShard.get(r.shardId) ?? []), r]);
   const parents = new Map(shards.map((s) => [s.shardId, s.parents]));
@@ -196,7 +230,8 @@ export function boundViolations(shards: readonly ShardInfo[], records: readonly 
     for (const r of byShard.get(shardId) ?? []) {
       const ts = tsOf(r.data);
       if (ts === undefined) continue;
-      if (ts < max - OUT_OF_ORDERNESS_MS && fates.get(recordId(r.shardId, r.sequenceNumber)) !== 'late') violations += 1;
+      const id = recordId(r.shardId, r.sequenceNumber);
+      if (ts < max - OUT_OF_ORDERNESS_MS && reference.fates.get(id) !== 'late' && !reference.lateFirings.has(id)) violations += 1;
       max = Math.max(max, ts);
     }
     maxOf.set(shardId, max);
@@ -256,6 +291,9 @@ export function compare(reference: Reference, found: Found): Comparison {
     } else if (JSON.stringify(f.values) !== JSON.stringify(w.values)) {
       wrongWindows += 1;
       note(`window ${k}: found ${JSON.stringify(f.values)}, expected ${JSON.stringify(w.values)}`);
+    } else if (w.firings !== undefined && f.firings !== w.firings) {
+      wrongWindows += 1;
+      note(`window ${k}: found its firing ${f.firings ?? '(none)'}, expected ${w.firings} (late firings missing or extra)`);
     }
   }
   for (const [k, f] of seen) {

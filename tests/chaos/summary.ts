@@ -35,6 +35,11 @@ export function faultsOf(r: ChaosRunReport): Record<string, number> {
     merge: f.merges,
     'restart:graceful': f.restarts.graceful,
     'restart:hard-kill': f.restarts.hard,
+    'cache:lost': f.cacheLost,
+    'cache:stale': f.cacheStale,
+    zombie: f.zombies,
+    'zombie:append-lost': f.zombieAppends.lost,
+    'zombie:append-won': f.zombieAppends.won,
   };
 }
 
@@ -74,6 +79,8 @@ export function runLine(r: ChaosRunReport): string {
     `throttled ${f['throttle:kinesis']}k/${f['throttle:dynamodb']}d`,
     `split ${f.split}`,
     `merge ${f.merge}`,
+    `cache lost/stale ${f['cache:lost']}/${f['cache:stale']}`,
+    `zombies ${f.zombie} (append lost ${f['zombie:append-lost']}${f['zombie:append-won'] ? `, WON ${f['zombie:append-won']}` : ''})`,
     ...(f['restart:graceful'] ? ['restart'] : []),
     ...(f['restart:hard-kill'] ? ['HARD-KILL'] : []),
   ].join(' · ');

@@ -13,7 +13,8 @@ export const PROBE_BEFORE_T0_MS = 10 * 60_000;
 /** The flush events' distance ahead of the last click: their watermark closes every window. */
 export const FLUSH_AHEAD_MS = 3_600_000;
 
-export type RecordKind = 'event' | 'duplicate' | 'malformed' | 'late-probe' | 'flush';
+/** `late-firing`: a record for a fired window within the allowed lateness; `past-lateness`: one for a dropped window. */
+export type RecordKind = 'event' | 'duplicate' | 'malformed' | 'late-probe' | 'late-firing' | 'past-lateness' | 'flush';
 
 /** One record to put. */
 export interface PlannedRecord {
@@ -123,4 +124,37 @@ function malformedRecord(variant: (typeof MALFORMED)[number], userId: string, ts
     case 'bad-clicks':
       return m(JSON.stringify({ userId, clicks: 'two', ts }), true);
   }
+}
+
+/** Where the keyed stage's windows stand when the producer pauses to put records for fired windows. */
+export interface LatenessMoment {
+  /** The keyed stage's fired watermark (the lowest of its shards'): windows ending at or before it have fired. */
+  readonly firedMs: number;
+  /** The highest watermark any record put so far can make: the highest event time put, minus the bound, minus 1 ms. */
+  readonly ceilingMs: number;
+}
+
+/**
+ * Records for a job with allowed lateness `latenessMs` on tumbling windows of `sizeMs`, put while the producer
+ * pauses: `within` records for windows that have fired (windowEnd − 1 ≤ firedMs) but that no watermark before
+ * the producer goes on can drop (windowEnd − 1 + lateness > ceilingMs), so each fires its window again; and
+ * `beyond` records for windows already dropped (windowEnd − 1 + lateness ≤ firedMs), so each goes to the late
+ * output. Their fates follow from what was put, not from timing. No window fits `within` until the fired
+ * watermark is within `latenessMs − sizeMs` of the ceiling: the caller waits for that first.
+ */
+export function latenessRecords(random: Random, at: LatenessMoment, o: { readonly sizeMs: number; readonly latenessMs: number; readonly users: number; readonly within: number; readonly beyond: number }): PlannedRecord[] {
+  const floor = (ts: number): number => ts - (((ts % o.sizeMs) + o.sizeMs) % o.sizeMs);
+  // Window starts whose end − 1 lies in (ceiling − lateness, fired].
+  const firstOpen = floor(at.ceilingMs - o.latenessMs - o.sizeMs + 1) + o.sizeMs;
+  const lastFired = floor(at.firedMs - o.sizeMs + 1);
+  if (firstOpen > lastFired) throw new Error(`lateness records: no fired window within the lateness (fired ${at.firedMs}, ceiling ${at.ceilingMs})`);
+  const lastDropped = floor(at.firedMs - o.latenessMs - o.sizeMs + 1);
+  const record = (kind: RecordKind, start: number): PlannedRecord => ({
+    ...click({ userId: `u${random.int(0, o.users - 1)}`, clicks: random.int(1, 5), ts: start + random.int(0, o.sizeMs - 1) }),
+    kind,
+  });
+  return [
+    ...Array.from({ length: o.within }, () => record('late-firing', firstOpen + o.sizeMs * random.int(0, (lastFired - firstOpen) / o.sizeMs))),
+    ...Array.from({ length: o.beyond }, () => record('past-lateness', lastDropped - o.sizeMs * random.int(0, 2))),
+  ];
 }

@@ -5,6 +5,7 @@
  * what is sent arrives at its processing time (or at `arrivalMs`), and `advanceProcessingTime` /
  * `setProcessingTime` deliver a tick, as the watermark function does.
  */
+import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { dynamoSink, job, kinesisSource, planJob, PlanError, session, tumbling, type JobDefinition } from 'shardflow';
 import { harness } from 'shardflow/testing';
 import { describePlan } from '../../lib/plan/describe';
@@ -125,12 +126,12 @@ describe('processing-time timers in a process function', () => {
     await h.send(event('a', { timer: 5_000 }));
     await h.send(event('b', { timer: 3_000 }));
     expect((await h.logs.readHead(KEYED))?.processingTimerMs).toBe(3_000);
-    let appends = h.logs.counters.appends;
+    let appends = (h.logs as MemoryLogStore).counters.appends;
     await h.setProcessingTime(1_000);
-    expect(h.logs.counters.appends).toBe(appends + 1);
-    appends = h.logs.counters.appends;
+    expect((h.logs as MemoryLogStore).counters.appends).toBe(appends + 1);
+    appends = (h.logs as MemoryLogStore).counters.appends;
     await h.setProcessingTime(1_000); // the same tick again, as a retry delivers it
-    expect(h.logs.counters.appends).toBe(appends);
+    expect((h.logs as MemoryLogStore).counters.appends).toBe(appends);
     await h.setProcessingTime(3_000);
     expect((await h.logs.readHead(KEYED))?.processingTimerMs).toBe(5_000);
     await h.setProcessingTime(5_000);
@@ -141,10 +142,10 @@ describe('processing-time timers in a process function', () => {
   test('an event-time operator does not keep processing time: its ticks that fire nothing append nothing', async () => {
     const h = harness(job('et').source(events).keyBy((e) => e.user).window(tumbling('1s')).count().sink(dynamoSink('et-out')));
     await h.send(event('a'));
-    const appends = h.logs.counters.appends;
+    const appends = (h.logs as MemoryLogStore).counters.appends;
     await h.setProcessingTime(1_000);
     await h.setProcessingTime(2_000);
-    expect(h.logs.counters.appends).toBe(appends);
+    expect((h.logs as MemoryLogStore).counters.appends).toBe(appends);
   });
 });
 

@@ -6,8 +6,8 @@
 /** What a chaos producer sends: clicks, plus one flush event per shard at the end (filtered out by the jobs). */
 export type ChaosEvent = { userId: string; clicks: number; ts: number; flush?: true };
 
-export type JobKind = 'tumbling' | 'sliding' | 'session' | 'chained';
-export const JOB_KINDS: readonly JobKind[] = ['tumbling', 'sliding', 'session', 'chained'];
+export type JobKind = 'tumbling' | 'sliding' | 'session' | 'chained' | 'lateness';
+export const JOB_KINDS: readonly JobKind[] = ['tumbling', 'sliding', 'session', 'chained', 'lateness'];
 
 export const OUT_OF_ORDERNESS_MS = 1000;
 /**
@@ -24,6 +24,13 @@ export const TUMBLING_SIZE_MS = 2000;
 export const SLIDING_SIZE_MS = 4000;
 export const SLIDING_SLIDE_MS = 1000;
 export const SESSION_GAP_MS = 1500;
+/**
+ * The lateness job's windows (tumbling, TUMBLING_SIZE_MS) stay open this long after they fire: a record for a
+ * fired window within it fires the window again (a late firing), one past it goes to the late output.
+ */
+export const ALLOWED_LATENESS_MS = 5000;
+/** Allowed lateness per job kind (0: a window is dropped as it fires). */
+export const LATENESS_MS: Record<JobKind, number> = { tumbling: 0, sliding: 0, session: 0, chained: 0, lateness: ALLOWED_LATENESS_MS };
 
 /** Streams and tables of a chaos job. */
 export const namesOf = (kind: JobKind) => ({

@@ -1,0 +1,348 @@
+/**
+ * The shard log's exactly-once argument as properties, on any log store (the memory store in unit tests,
+ * DynamoDB on dynalite in integration tests): under Lambda's delivery (batches from a checkpoint, retried
+ * whole or bisected after a failure) with crashes at every step, zombie invocations that deliver and append
+ * long after their batch was retried, a pool of containers that each batch may land on (stale caches),
+ * caches lost, and snapshots taken often, the log ends in the state of one in-order run, and every output
+ * ever delivered is the one an in-order run produces — none lost, none different.
+ *
+ * The first operator is a running sum per key, whose every output depends on all that came before it: a
+ * record applied twice, skipped, or applied to a stale state shows in an output. The second is the real
+ * stage executor with a windowed operator (allowed lateness, markers, late records).
+ */
+import fc from 'fast-check';
+import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
+import { StageExecutor, type PreparedBatch, type ShuffleInput } from '../../lib/runtime/stage-executor';
+import { comparePositions } from '../../lib/runtime/records';
+import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
+import type { LogId, ShardLogStore } from '../../lib/state/shard-log';
+import { ShardState } from '../../lib/state/shard-state';
+import { ShardStates } from '../../lib/state/shard-states';
+import { seededRandom } from '../../lib/local/demo';
+
+/** A record on the keyed shard's input: from upstream shard `u`, at sequence `seq` there. */
+export interface Rec {
+  readonly u: string;
+  readonly seq: string;
+  readonly key: string;
+  readonly value: number;
+}
+type Sum = { sum: number; n: number };
+type Outputs = Map<string, string>;
+
+export const LOG: LogId = { stageId: 's1', shardId: 'shardId-000000000000' };
+
+/** What the records carry: integers, or decimal fractions. */
+export type Values = 'integers' | 'decimals';
+
+/** Where a property puts its logs: a fresh store (or a fresh namespace of one) per run. */
+export interface PropertyOptions {
+  /** Names the store in the test titles. */
+  readonly name: string;
+  readonly store: () => ShardLogStore;
+  readonly values: Values;
+  /** fast-check runs of the log property and of the keyed-stage property. */
+  readonly runs: { readonly log: number; readonly stage: number };
+  /** Report the first counterexample without shrinking it (shrinking is slow where every batch crosses the wire). */
+  readonly endOnFailure?: boolean;
+}
+
+/** Applies records in order, skipping those at or below their upstream's mark; returns the outputs. */
+export function applyRecords(state: ShardState, records: readonly Rec[]): [string, string][] {
+  const outputs: [string, string][] = [];
+  for (const r of records) {
+    const position = { sequenceNumber: r.seq, subIndex: 0 };
+    const mark = state.mark(r.u);
+    if (mark && comparePositions(position, mark) <= 0) continue;
+    let acc = state.forUpdate(r.key) as Sum | undefined;
+    if (!acc) state.put(r.key, (acc = { sum: 0, n: 0 }));
+    acc.sum += r.value;
+    acc.n += 1;
+    state.setMark(r.u, position);
+    outputs.push([`${r.u}/${r.seq}`, `${r.key}:${acc.sum}/${acc.n}`]);
+  }
+  return outputs;
+}
+
+/** The in-order run: every record once, in order. */
+export function reference(records: readonly Rec[]): { outputs: Outputs; state: Record<string, unknown> } {
+  const state = new ShardState();
+  const outputs = new Map(applyRecords(state, records));
+  return { outputs, state: Object.fromEntries([...state.keys()].map((k) => [k, state.get(k)])) };
+}
+
+/**
+ * Two upstream shards interleaved, as one keyed shard hears them; sequence numbers of Kinesis' width. Values
+ * are integers, or decimal fractions (tenths), whose sums depend on the order of the additions: only the
+ * in-order run's order gives the in-order run's bits.
+ */
+export function recordsOf(seed: number, n: number, values: Values = 'integers'): Rec[] {
+  const random = seededRandom(seed);
+  const next = { u0: 0n, u1: 0n };
+  return Array.from({ length: n }, () => {
+    const u = random() < 0.5 ? 'u0' : 'u1';
+    next[u] += 1n + BigInt(Math.floor(random() * 3));
+    const value = values === 'integers' ? Math.floor(random() * 10) : Math.floor(random() * 100) / 10;
+    return { u, seq: `4959${String(next[u]).padStart(52, '0')}`, key: `k${Math.floor(random() * 5)}`, value };
+  });
+}
+
+/** A container: its own cache of shard states; busy while an invocation (or a zombie) runs in it. */
+interface Container {
+  states: ShardStates;
+  busy: boolean;
+}
+
+/** An invocation paused after computing its outputs: a zombie, to deliver and append later. */
+interface Paused {
+  container: Container;
+  batch: readonly Rec[];
+  state: ShardState;
+  outputs: [string, string][];
+  resumeAt: number;
+}
+
+type Crash = 'none' | 'after-compute' | 'after-deliver' | 'after-commit';
+
+async function runScenario(seed: number, store: ShardLogStore, values: Values): Promise<{ delivered: Map<string, Set<string>>; final: Record<string, unknown>; expected: ReturnType<typeof reference>; stats: Record<string, number> }> {
+  const random = seededRandom(seed * 7919 + 1);
+  const records = recordsOf(seed, 20 + Math.floor(random() * 40), values);
+  const expected = reference(records);
+  const newStates = (): ShardStates => new ShardStates(store, { snapshotAfterDeltaRatio: random() < 0.5 ? 0.01 : 2 });
+  const containers: Container[] = [];
+  const delivered = new Map<string, Set<string>>();
+  const zombies: Paused[] = [];
+  const stats = { crashes: 0, zombies: 0, bisects: 0, cacheLosses: 0, lostSlots: 0, steps: 0 };
+
+  const deliver = (outputs: readonly [string, string][]): void => {
+    for (const [id, content] of outputs) {
+      let seen = delivered.get(id);
+      if (!seen) delivered.set(id, (seen = new Set()));
+      seen.add(content);
+    }
+  };
+  const idleContainer = (): Container => {
+    const idle = containers.filter((c) => !c.busy);
+    if (idle.length > 0 && random() < 0.9) return idle[Math.floor(random() * idle.length)]!;
+    const fresh = { states: newStates(), busy: false };
+    containers.push(fresh);
+    return fresh;
+  };
+  /** Delivers, commits, and on a lost slot runs the batch again on the caught-up state (the stage function's loop). */
+  const finish = async (container: Container, batch: readonly Rec[], state: ShardState, outputs: [string, string][], crash: Crash): Promise<boolean> => {
+    for (;;) {
+      if (crash === 'after-compute') return false;
+      const entry = container.states.prepare(LOG, state);
+      deliver(outputs);
+      if (crash === 'after-deliver') return false;
+      const committed = await container.states.commit(LOG, state, entry);
+      if (committed !== 'lost') return crash !== 'after-commit';
+      stats.lostSlots += 1;
+      state = await container.states.current(LOG);
+      outputs = applyRecords(state, batch);
+    }
+  };
+  const resumeZombies = async (now: number): Promise<void> => {
+    for (const z of zombies.filter((z) => z.resumeAt <= now)) {
+      zombies.splice(zombies.indexOf(z), 1);
+      await finish(z.container, z.batch, z.state, z.outputs, 'none');
+      z.container.busy = false;
+    }
+  };
+
+  let checkpoint = 0;
+  let pending: Rec[] | undefined; // the batch Lambda retries, or the second half of a bisected one
+  while (checkpoint < records.length) {
+    stats.steps += 1;
+    await resumeZombies(stats.steps);
+    if (random() < 0.1 && containers.length > 0) {
+      // A container recycled: its cache is gone.
+      const c = containers[Math.floor(random() * containers.length)]!;
+      if (!c.busy) {
+        c.states = newStates();
+        stats.cacheLosses += 1;
+      }
+    }
+    const batch = pending ?? records.slice(checkpoint, checkpoint + 1 + Math.floor(random() * 8));
+    const container = idleContainer();
+    container.busy = true;
+    const state = await container.states.current(LOG);
+    const outputs = applyRecords(state, batch);
+    const roll = random();
+    let ok: boolean;
+    if (roll < 0.1) {
+      // A timeout: Lambda gives up on it and retries, but it keeps running — a zombie.
+      zombies.push({ container, batch, state, outputs, resumeAt: stats.steps + 1 + Math.floor(random() * 6) });
+      stats.zombies += 1;
+      ok = false;
+    } else {
+      const crash: Crash = roll < 0.16 ? 'after-compute' : roll < 0.22 ? 'after-deliver' : roll < 0.28 ? 'after-commit' : 'none';
+      ok = await finish(container, batch, state, outputs, crash);
+      if (crash !== 'none') {
+        // A crash is a real process crash: the container and its cache are gone.
+        stats.crashes += 1;
+        containers.splice(containers.indexOf(container), 1);
+      } else {
+        container.busy = false;
+      }
+    }
+    if (ok) {
+      checkpoint += batch.length;
+      pending = undefined;
+    } else if (batch.length > 1 && random() < 0.5) {
+      // Bisect: the first half now; the rest follows as the batch after it.
+      pending = batch.slice(0, Math.ceil(batch.length / 2));
+      stats.bisects += 1;
+    } else {
+      pending = batch;
+    }
+  }
+  await resumeZombies(Number.MAX_SAFE_INTEGER);
+  const finalState = await new ShardStates(store).current(LOG);
+  const final = Object.fromEntries([...finalState.keys()].map((k) => [k, finalState.get(k)]));
+  return { delivered, final, expected, stats };
+}
+
+/**
+ * The properties, on a log store: the shard log under Lambda delivery with faults, and a keyed stage (the real
+ * stage executor, a windowed operator with allowed lateness) under the same faults.
+ */
+export function describeShardLogProperties(o: PropertyOptions): void {
+  describe(`the shard log under Lambda delivery with faults (${o.name}, ${o.values})`, () => {
+    test('any interleaving of batches, retries, bisects, crashes, zombies, cache losses and snapshots yields the state and outputs of one in-order run', async () => {
+      const totals = { crashes: 0, zombies: 0, bisects: 0, cacheLosses: 0, lostSlots: 0 };
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 30 }), async (seed) => {
+          const { delivered, final, expected, stats } = await runScenario(seed, o.store(), o.values);
+          for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += stats[k] ?? 0;
+          expect(final).toEqual(expected.state);
+          // Nothing lost: every output of the in-order run was delivered…
+          expect([...expected.outputs.keys()].filter((id) => !delivered.has(id))).toEqual([]);
+          // …and nothing different: every delivery of an output is the in-order run's.
+          for (const [id, contents] of delivered) expect([id, [...contents]]).toEqual([id, [expected.outputs.get(id)]]);
+        }),
+        { numRuns: o.runs.log, endOnFailure: o.endOnFailure === true },
+      );
+      // The faults really happened, all of them, many times.
+      for (const [fault, count] of Object.entries(totals)) expect([fault, count >= o.runs.log / 15]).toEqual([fault, true]);
+    });
+  });
+
+  describe(`a keyed stage on the shard log, under the same faults (${o.name}, ${o.values})`, () => {
+    // The same delivery model, with the real stage executor and a windowed operator: elements, markers moving
+    // the watermark and late records, so firing and the due index are part of what must come out the same.
+    type Click = { userId: string; clicks: number; ts: number };
+    const plan = planJob(
+      job('pool-windows')
+        .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: 0, shards: 2 }))
+        .keyBy((c) => c.userId)
+        .window(tumbling('1s'))
+        .allowedLateness('500ms')
+        .sum('clicks')
+        .sink(dynamoSink('out')),
+    );
+    const stage = plan.stages[1]!;
+
+    /** Two upstream shards' envelopes and markers, interleaved; event time moves on with some disorder. */
+    function inputsOf(seed: number, n: number): ShuffleInput[] {
+      const random = seededRandom(seed);
+      const seq = { u0: 0, u1: 0 };
+      const clock = { u0: 0, u1: 0 };
+      return Array.from({ length: n }, (_, i): ShuffleInput => {
+        const from = random() < 0.5 ? 'u0' : 'u1';
+        clock[from] += Math.floor(random() * 300);
+        if (random() < 0.3) return { kind: 'marker', sequenceNumber: String(i + 1), from, arrivalMs: i, watermarkMs: clock[from] - 400 };
+        const elements = Array.from({ length: 1 + Math.floor(random() * 3) }, () => {
+          seq[from] += 1;
+          const ts = clock[from] - Math.floor(random() * 900);
+          const clicks = o.values === 'integers' ? seq[from] : seq[from] * 0.1;
+          return { key: `k${Math.floor(random() * 4)}`, origin: { shardId: from, sequenceNumber: String(seq[from]), subIndex: 0 }, timestampMs: ts, value: { userId: 'x', clicks, ts } };
+        });
+        return { kind: 'envelope', sequenceNumber: String(i + 1), from, arrivalMs: i, elements };
+      });
+    }
+
+    const LOG_SHARD = 'down-0';
+    const stateOf = async (store: ShardLogStore): Promise<Record<string, unknown>> => {
+      const s = await new ShardStates(store).current({ stageId: stage.id, shardId: LOG_SHARD });
+      return { watermarkMs: s.watermarkMs, keys: Object.fromEntries([...s.keys()].map((k) => [k, s.get(k)])) };
+    };
+
+    async function inOrder(inputs: readonly ShuffleInput[]): Promise<{ outputs: Map<string, string>; state: Record<string, unknown> }> {
+      const store = new MemoryLogStore();
+      const executor = new StageExecutor(plan, stage, new ShardStates(store));
+      const outputs = new Map<string, string>();
+      for (const input of inputs) {
+        const p = await executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: [input] });
+        for (const o of p.result.outputs) outputs.set(o.output.id, JSON.stringify(o.output.record));
+        await p.commit();
+      }
+      return { outputs, state: await stateOf(store) };
+    }
+
+    test('any interleaving of batches, retries, bisects, crashes, zombies and a pool of containers gives the in-order run\'s windows, late firings and state', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 30 }), async (seed) => {
+          const random = seededRandom(seed * 31 + 7);
+          const inputs = inputsOf(seed, 20 + Math.floor(random() * 30));
+          const expected = await inOrder(inputs);
+          const store = o.store();
+          const pool = [0, 1, 2].map(() => new StageExecutor(plan, stage, new ShardStates(store)));
+          const delivered = new Map<string, Set<string>>();
+          const deliver = (outputs: readonly { output: { id: string; record: object } }[]): void => {
+            for (const { output } of outputs) {
+              let seen = delivered.get(output.id);
+              if (!seen) delivered.set(output.id, (seen = new Set()));
+              seen.add(JSON.stringify(output.record));
+            }
+          };
+          let checkpoint = 0;
+          let pending: ShuffleInput[] | undefined;
+          const zombies: { executor: StageExecutor; batch: ShuffleInput[]; ran: PreparedBatch }[] = [];
+          while (checkpoint < inputs.length) {
+            const batch = pending ?? inputs.slice(checkpoint, checkpoint + 1 + Math.floor(random() * 6));
+            const i = Math.floor(random() * pool.length);
+            const executor = pool[i]!;
+            const roll = random();
+            if (roll < 0.08) {
+              // A zombie: it runs the batch now, on a container of its own, and delivers and appends later.
+              const executor = new StageExecutor(plan, stage, new ShardStates(store));
+              zombies.push({ executor, batch, ran: await executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: batch }) });
+            }
+            let ok = roll >= 0.2;
+            for (let lost = 0; ok; lost++) {
+              const p = await executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: batch });
+              if (roll >= 0.2 && roll < 0.26) {
+                // Crash after delivering, before the append: the container is gone.
+                deliver(p.result.outputs);
+                pool[i] = new StageExecutor(plan, stage, new ShardStates(store));
+                ok = false;
+                break;
+              }
+              deliver(p.result.outputs);
+              if ((await p.commit()) !== 'lost') break;
+              if (lost > 5) throw new Error('kept losing its slot');
+            }
+            if (roll < 0.2 && roll >= 0.08) pool[i] = new StageExecutor(plan, stage, new ShardStates(store)); // crashed before delivering
+            if (ok) {
+              checkpoint += batch.length;
+              pending = undefined;
+            } else pending = batch.length > 1 && random() < 0.5 ? batch.slice(0, Math.ceil(batch.length / 2)) : batch;
+            // A zombie wakes now and then and finishes its batch, late.
+            if (zombies.length > 0 && random() < 0.3) {
+              const z = zombies.shift()!;
+              for (let lost = 0, p = z.ran; ; lost++, p = await z.executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: z.batch })) {
+                deliver(p.result.outputs);
+                if ((await p.commit()) !== 'lost' || lost > 5) break;
+              }
+            }
+          }
+          expect(await stateOf(store)).toEqual(expected.state);
+          expect([...expected.outputs.keys()].filter((id) => !delivered.has(id))).toEqual([]);
+          for (const [id, contents] of delivered) expect([id, [...contents]]).toEqual([id, [expected.outputs.get(id)]]);
+        }),
+        { numRuns: o.runs.stage, endOnFailure: o.endOnFailure === true },
+      );
+    });
+  });
+}
