@@ -28,7 +28,7 @@ import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './proc
 import { Random } from './random';
 import { boundViolations, compare, computeReference, lastWindowMaxTimestampMs, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
 import { listShards, mergeShards, putRecords, readBack, splitShard, type PutReceipt } from './stream';
-import { flushRecord, FLUSH_AHEAD_MS, latenessRecords, workload, type PlannedRecord } from './workload';
+import { flushRecord, FLUSH_AHEAD_MS, keepAliveRecord, latenessRecords, workload, type PlannedRecord } from './workload';
 
 /** Which faults a run injects, and how hard. Drawn from the seed by {@link faultPlan}. */
 export interface FaultPlan {
@@ -446,7 +446,19 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   async function putLatenessRecords(): Promise<void> {
     if (running?.kind !== 'in-process') throw new Error('lateness records: the run must be on the in-process runtime by now, to read the fired watermark');
     const ceilingMs = highestPutMs - OUT_OF_ORDERNESS_MS - 1;
-    const firedMs = await firedUpTo(ceilingMs - LATENESS_MS[kind] + TUMBLING_SIZE_MS, 'lateness records');
+    // While the producer waits, a record the job filters out, at the highest event time so far, goes to every open
+    // shard now and then: no shard goes idle (an idle shard's next records could be late), the ceiling stays.
+    const keepAlive = setInterval(() => {
+      void listShards(kinesis, names.source)
+        .then((shards) => put(shards.filter((sh) => sh.open).map((sh) => ({ ...keepAliveRecord(highestPutMs), explicitHashKey: sh.startingHashKey.toString() })), NO_WATERMARK))
+        .catch(() => {});
+    }, 3000);
+    let firedMs: number;
+    try {
+      firedMs = await firedUpTo(ceilingMs - LATENESS_MS[kind] + TUMBLING_SIZE_MS, 'lateness records');
+    } finally {
+      clearInterval(keepAlive);
+    }
     const records = latenessRecords(lateRandom, { firedMs, ceilingMs }, { sizeMs: TUMBLING_SIZE_MS, latenessMs: LATENESS_MS[kind], users: 8, within: 3, beyond: 2 });
     await put(records, firedMs);
     say(`put ${records.length} records for fired windows (within and past the lateness) at fired watermark ${firedMs}, ceiling ${ceilingMs}`);

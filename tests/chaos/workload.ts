@@ -14,7 +14,7 @@ export const PROBE_BEFORE_T0_MS = 10 * 60_000;
 export const FLUSH_AHEAD_MS = 3_600_000;
 
 /** `late-firing`: a record for a fired window within the allowed lateness; `past-lateness`: one for a dropped window. */
-export type RecordKind = 'event' | 'duplicate' | 'malformed' | 'late-probe' | 'late-firing' | 'past-lateness' | 'flush';
+export type RecordKind = 'event' | 'duplicate' | 'malformed' | 'late-probe' | 'late-firing' | 'past-lateness' | 'keep-alive' | 'flush';
 
 /** One record to put. */
 export interface PlannedRecord {
@@ -103,6 +103,12 @@ export function workload(random: Random, o: WorkloadOptions): Workload {
 export function flushRecord(maxTs: number): PlannedRecord {
   const event: ChaosEvent = { userId: '__flush__', clicks: 0, ts: maxTs + FLUSH_AHEAD_MS, flush: true };
   return { kind: 'flush', data: JSON.stringify(event), partitionKey: 'flush', ts: event.ts };
+}
+
+/** A record that keeps its shard active while the producer pauses: filtered out by the jobs, at an event time already put. */
+export function keepAliveRecord(ts: number): PlannedRecord {
+  const event: ChaosEvent = { userId: '__flush__', clicks: 0, ts, flush: true };
+  return { kind: 'keep-alive', data: JSON.stringify(event), partitionKey: 'keep-alive', ts };
 }
 
 function click(event: ChaosEvent): PlannedRecord {
