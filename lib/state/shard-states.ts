@@ -153,18 +153,21 @@ export class ShardStates {
     const cached = this.cached(log, state);
     const now = this.clock();
     const snapshotTooOld = now - cached.snapshotAtMs >= this.snapshotMaxAgeMs;
-    if (!state.changed) {
-      // A batch that changed nothing still refreshes an old snapshot (an idle shard's state must outlive the TTL).
-      return snapshotTooOld && state.slot > 0 ? { slot: state.slot + 1, kind: 'snapshot', body: state.takeSnapshot(), writtenAtMs: now, ...(state.allInputsIdle && { idle: true }) } : undefined;
-    }
-    // Packing the delta also sizes the keys it names: the limit is checked on the state after the batch.
-    let body = state.takeDelta()!;
-    if (state.bytes > this.maxShardBytes) {
-      this.drop(log);
-      throw new ShardStateTooLargeError(log, state.bytes, this.maxShardBytes);
-    }
-    const snapshot = cached.deltaBytesSinceSnapshot + body.byteLength >= this.snapshotAfterDeltaRatio * Math.max(cached.snapshotBytes, 4096) || snapshotTooOld;
+    // A batch that changed nothing still refreshes an old snapshot (an idle shard's state must outlive the TTL).
+    if (!state.changed && !(snapshotTooOld && state.slot > 0)) return undefined;
+    let snapshot = !state.changed;
+    let body: Uint8Array;
     if (snapshot) body = state.takeSnapshot();
+    else {
+      // Packing the delta also sizes the keys it names: the limit is checked on the state after the batch.
+      body = state.takeDelta()!;
+      if (state.bytes > this.maxShardBytes) {
+        this.drop(log);
+        throw new ShardStateTooLargeError(log, state.bytes, this.maxShardBytes);
+      }
+      snapshot = cached.deltaBytesSinceSnapshot + body.byteLength >= this.snapshotAfterDeltaRatio * Math.max(cached.snapshotBytes, 4096) || snapshotTooOld;
+      if (snapshot) body = state.takeSnapshot();
+    }
     return {
       slot: state.slot + 1,
       kind: snapshot ? 'snapshot' : 'delta',

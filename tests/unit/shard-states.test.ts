@@ -84,6 +84,8 @@ describe('ShardStates', () => {
     nowMs += 1;
     const entry = states.prepare(log(), await states.current(log()));
     expect(entry).toMatchObject({ slot: 2, kind: 'snapshot', writtenAtMs: nowMs });
+    // A pending processing-time timer stays on the head, or the watermark function would sleep through it.
+    expect(states.prepare(log(), await states.current(log()), nowMs + 86_400_000)).toMatchObject({ kind: 'snapshot', processingTimerMs: nowMs + 86_400_000 });
     expect(await states.commit(log(), state, entry)).toBe('appended');
     // A cold container starts from it alone, with every key.
     const cold = new ShardStates(store);
