@@ -49,7 +49,7 @@ export async function runOnce(definition: JobDefinition, data: string[], states:
     const records = data.slice(i, i + BATCH).map((d) => ({ shardId: 'shard-0', sequenceNumber: String(seq++), data: d }));
     const { result } = await s0!.run({ kind: 'source', shardId: 'shard-0', records });
     // What the source stage sends the keyed shard: its envelope, then a marker with its watermark.
-    pending.push({ kind: 'envelope', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, elements: result.shuffled }, { kind: 'marker', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, watermarkMs: result.markerWatermarkMs! });
+    pending.push({ kind: 'envelope', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, elements: result.shuffles[0]!.elements }, { kind: 'marker', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, watermarkMs: result.markerWatermarkMs! });
     if (++batches % ENVELOPES_PER_KEYED_BATCH === 0) {
       await runKeyed(pending);
       pending = [];

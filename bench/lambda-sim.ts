@@ -19,7 +19,7 @@ import type { KinesisStreamEvent } from '../lib/io/kinesis-event';
 import { KinesisWriter } from '../lib/io/kinesis-writer';
 import { hashKeyOf } from '../lib/io/shard-map';
 import { SinkWriter } from '../lib/io/sinks';
-import { createStageHandler } from '../lib/io/stage-handler';
+import { createStageHandler, shuffleWritersFor } from '../lib/io/stage-handler';
 import { createWatermarkHandler } from '../lib/io/watermark-handler';
 import type { Plan } from '../lib/plan/plan';
 import { planJob } from '../lib/plan/planner';
@@ -234,7 +234,7 @@ export async function simulate(
         coordination: deps.coordination,
         sinks,
         clock,
-        ...(stage.output.kind === 'shuffle' && { shuffleWriter: new KinesisWriter(kinesis, stage.output.stream) }),
+        shuffleWriters: shuffleWritersFor(stage, (stream) => new KinesisWriter(kinesis, stream)),
       });
       handlers.set(container, handler);
     }

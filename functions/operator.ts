@@ -1,5 +1,5 @@
 import { asyncInvoker } from '../lib/io/aws-clients';
-import { createStageHandler } from '../lib/io/stage-handler';
+import { createStageHandler, shuffleWritersFor } from '../lib/io/stage-handler';
 import { KinesisWriter } from '../lib/io/kinesis-writer';
 import { shardLineage } from '../lib/io/shard-list';
 import { stageBatchMetrics } from '../lib/io/metrics';
@@ -8,7 +8,7 @@ import { coordination, kinesis, logger, metrics, plan, sinks, states } from './r
 /** A stage function: SHARDFLOW_STAGE names the stage this deployment of the function runs. */
 const stageId = process.env.SHARDFLOW_STAGE ?? 's0';
 const stage = plan.stages.find((s) => s.id === stageId);
-const shuffle = stage?.output.kind === 'shuffle' ? new KinesisWriter(kinesis, stage.output.stream) : undefined;
+const shuffleWriters = stage ? shuffleWritersFor(stage, (stream) => new KinesisWriter(kinesis, stream)) : new Map<string, KinesisWriter>();
 /** The watermark function to wake when the job comes back from idleness (set by the deployment). */
 const watermarkFunction = process.env.SHARDFLOW_WATERMARK_FUNCTION;
 const invokeWatermark = watermarkFunction ? asyncInvoker(watermarkFunction) : undefined;
@@ -20,7 +20,7 @@ export const handler = createStageHandler({
   ...(stage?.keyed && stage.input.kind === 'source' && { lineage: (shardId: string) => shardLineage(kinesis, stage.input.stream, shardId) }),
   coordination,
   sinks,
-  ...(shuffle && { shuffleWriter: shuffle }),
+  shuffleWriters,
   ...(invokeWatermark && { wakeWatermark: () => invokeWatermark({ source: 'shardflow.wake', stage: stageId }) }),
   warn: (message, detail) => logger.warn(message, detail),
   onInvocation: ({ lateSample, deadLetterSample, ...info }) => {

@@ -1,4 +1,4 @@
-import { batchingWindowSeconds, failureQueueName, type Plan, type Stage } from '../lib/plan/plan';
+import { batchingWindowSeconds, failureQueueName, shuffleStreamsOf, type Plan, type Stage } from '../lib/plan/plan';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, metricsServiceName } from '../lib/io/metrics';
 import { stateLimitsFor } from '../lib/state/shard-states';
 import { dashboardResource } from './dashboard';
@@ -132,8 +132,9 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [getAtt(queue)] },
       ...writeSinks(),
     ];
-    if (stage.output.kind === 'shuffle') {
-      statements.push({ Effect: 'Allow', Action: ['kinesis:PutRecords', 'kinesis:ListShards'], Resource: [getAtt(streamId(stage.output.stream))] });
+    const shuffles = shuffleStreamsOf(stage);
+    if (shuffles.length > 0) {
+      statements.push({ Effect: 'Allow', Action: ['kinesis:PutRecords', 'kinesis:ListShards'], Resource: shuffles.map((s) => getAtt(streamId(s))) });
     }
     if (stage.keyed) {
       // Its shards' logs (query, conditional put), and the watermark function's sleep flag.
@@ -225,6 +226,11 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
 
   const outputs: Json = {
     SourceStream: { Description: 'Push events here', Value: plan.stages[0]!.input.stream },
+    ...Object.fromEntries(
+      plan.stages
+        .filter((s, i) => i > 0 && s.input.kind === 'source')
+        .map((s) => [`SourceStream${s.id.toUpperCase()}`, { Description: `Push events for stage ${s.id} here`, Value: s.input.stream }]),
+    ),
     StateTable: { Value: plan.stateTable },
     DeadLetterTable: { Value: plan.deadLetterTable },
     ...Object.fromEntries(sinkTables.map((t) => [logicalId('ResultsTable', t), { Value: t }])),

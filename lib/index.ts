@@ -1,10 +1,11 @@
 /** shardflow: Flink's programming model on Kinesis, Lambda and DynamoDB. The public API. */
-export { job, JobBuilder, DataStream, KeyedStream, WindowedStream } from './api/builder';
+export { job, JobBuilder, DataStream, KeyedStream, WindowedStream, ConnectedStreams, KeyedConnectedStreams, JoinBuilder, WindowJoin } from './api/builder';
 export { kinesisSource, type KinesisSourceOptions, type KeySelector, type SourceSpec } from './api/source';
 export { dynamoSink, kinesisSink, logSink, type SinkSpec, type DynamoSinkOptions } from './api/sink';
 export { tumbling, sliding, session, countWindow, type TimeWindowOptions } from './api/windows';
 export { valueState, listState, mapState, type StateDescriptor, type ValueState, type ListState, type MapState } from './api/state';
-export type { AggregateFunction, AsyncCallContext, KeyedContext, KeyedProcessFunction, MapAsyncOptions, NumericField, WindowContext, WindowMeta } from './api/functions';
+export { outputTag } from './api/functions';
+export type { AggregateFunction, AsyncCallContext, CoGroupFunction, JoinContext, JoinFunction, KeyedCoProcessFunction, KeyedContext, KeyedProcessFunction, MapAsyncOptions, NumericField, OutputTag, WindowContext, WindowMeta } from './api/functions';
 export type { JobDefinition, OperatorNode } from './api/graph';
 export type { Duration } from './time/duration';
 export type { TimeWindow } from './time/window';

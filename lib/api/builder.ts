@@ -3,7 +3,11 @@ import type { WindowAssignerSpec } from '../time/window';
 import type {
   AggregateFunction,
   AsyncCallContext,
+  CoGroupFunction,
+  JoinFunction,
+  KeyedCoProcessFunction,
   KeyedProcessFunction,
+  OutputTag,
   MapAsyncOptions,
   NumericField,
   WindowContext,
@@ -19,29 +23,65 @@ import type { StateDescriptor } from './state';
 /** The key of every record in a `windowAll`: window results carry it as their `key`. */
 export const GLOBAL_KEY = 'all';
 
-/** The operators so far; every builder step returns a new chain, so a stream value can be reused safely. */
+/**
+ * A job's operators as the user adds them: one list per job, each node naming the nodes it reads. A stream
+ * value is a node of it, so a stream used twice goes two ways (Flink's fan-out), and every sink added to
+ * any of the job's streams belongs to the job.
+ */
+class JobGraph {
+  readonly nodes: OperatorNode[] = [];
+  constructor(readonly name: string) {}
+
+  /**
+   * Adds a node reading `inputs`. Operator ids are the kind and position (`window#3`): stable while the
+   * job's shape is stable. `at` is where the user wrote the operator, for errors.
+   */
+  add(make: (id: string) => OperatorNode, inputs: readonly string[], at: CallSite | undefined = callSite()): string {
+    const kind = make('').kind;
+    const id = `${kind}#${this.nodes.length}`;
+    const previous = this.nodes[this.nodes.length - 1]?.id;
+    // A node reading the node just before it says nothing: the linear jobs' nodes stay as they were.
+    const linear = inputs.length === 1 && inputs[0] === previous;
+    this.nodes.push({ ...make(id), ...(!linear && { inputs }), ...(at && { at }) });
+    return id;
+  }
+
+  /** Sets a node's parallelism. */
+  setParallelism(id: string, parallelism: number, at: CallSite | undefined): void {
+    const i = this.nodes.findIndex((n) => n.id === id);
+    this.nodes[i] = { ...this.nodes[i]!, parallelism, ...(at && { parallelismAt: at }) };
+  }
+
+  definition(): JobDefinition {
+    return { kind: 'shardflow-job', name: this.name, nodes: this.nodes };
+  }
+}
+
+/** A position in a job's graph: the job and the node whose output a stream is. */
 class Chain {
   constructor(
-    readonly jobName: string,
-    readonly nodes: readonly OperatorNode[],
+    readonly graph: JobGraph,
+    readonly nodeId: string,
   ) {}
-  /**
-   * Operator ids are the kind and position (`window#3`): stable while the job's shape is stable. `at` is
-   * where the user wrote the operator, for errors.
-   */
   append(make: (id: string) => OperatorNode, at: CallSite | undefined = callSite()): Chain {
-    const kind = make('').kind;
-    return new Chain(this.jobName, [...this.nodes, { ...make(`${kind}#${this.nodes.length}`), ...(at && { at }) }]);
+    return new Chain(this.graph, this.graph.add(make, [this.nodeId], at));
   }
-  /** The same operators with the last one's parallelism set. */
+  /** A node reading several streams of this job. */
+  join(others: readonly Chain[], make: (id: string) => OperatorNode, at: CallSite | undefined = callSite()): Chain {
+    for (const o of others) {
+      if (o.graph !== this.graph) throw new TypeError(`streams of job '${o.graph.name}' cannot meet streams of job '${this.graph.name}': build both from one job(...)`);
+    }
+    return new Chain(this.graph, this.graph.add(make, [this.nodeId, ...others.map((o) => o.nodeId)], at));
+  }
   withParallelism(parallelism: number, at: CallSite | undefined = callSite()): Chain {
-    const last = this.nodes[this.nodes.length - 1]!;
-    return new Chain(this.jobName, [...this.nodes.slice(0, -1), { ...last, parallelism, ...(at && { parallelismAt: at }) }]);
+    this.graph.setParallelism(this.nodeId, parallelism, at);
+    return this;
   }
 }
 
 /**
- * Starts a job definition.
+ * Starts a job definition. A job may read several sources and write several sinks: export the job
+ * itself, or (for a one-line job) what `.sink(…)` returns — it is the whole job too.
  * @example
  * export default job('click-counts')
  *   .source(kinesisSource<Click>('clicks', { eventTime: c => c.ts, outOfOrderness: '2s' }))
@@ -52,12 +92,19 @@ export function job(name: string): JobBuilder {
   return new JobBuilder(name);
 }
 
-export class JobBuilder {
-  constructor(private readonly name: string) {}
-  /** The job's one input. */
+export class JobBuilder implements JobDefinition {
+  readonly kind = 'shardflow-job' as const;
+  private readonly graph: JobGraph;
+  constructor(readonly name: string) {
+    this.graph = new JobGraph(name);
+  }
+  get nodes(): readonly OperatorNode[] {
+    return this.graph.nodes;
+  }
+  /** An input of the job: call it once per source stream. */
   source<T>(source: SourceSpec<T>): DataStream<T> {
-    const chain = new Chain(this.name, []).append((id) => ({ kind: 'source', id, source: source as SourceSpec }));
-    return new DataStream<T>(chain);
+    const id = this.graph.add((id) => ({ kind: 'source', id, source: source as SourceSpec }), []);
+    return new DataStream<T>(new Chain(this.graph, id));
   }
 }
 
@@ -117,8 +164,113 @@ export class DataStream<T> {
   }
   /** Ends the job: the definition to `export default`. */
   sink(sink: SinkSpec): JobDefinition {
-    const chain = this.chain.append((id) => ({ kind: 'sink', id, sink }));
-    return { kind: 'shardflow-job', name: chain.jobName, nodes: chain.nodes };
+    this.chain.append((id) => ({ kind: 'sink', id, sink }));
+    return this.chain.graph.definition();
+  }
+  /**
+   * This stream and others of the same type as one (Flink's union): the watermark is the lowest of the
+   * inputs', an idle input holds none back.
+   * @example clicksEu.union(clicksUs).keyBy(c => c.userId)…
+   */
+  union(...others: DataStream<T>[]): DataStream<T> {
+    if (others.length === 0) throw new TypeError('union needs at least one other stream: a.union(b)');
+    return new DataStream<T>(this.chain.join(others.map((o) => o.chain), (id) => ({ kind: 'union', id })));
+  }
+  /** Connects two streams for a co-process function with shared keyed state (Flink's connect). */
+  connect<B>(other: DataStream<B>): ConnectedStreams<T, B> {
+    return new ConnectedStreams<T, B>(this.chain, other.chain, callSite());
+  }
+  /**
+   * A window join (Flink's join): pairs of records of this stream and `other` with equal keys in the same
+   * window. `.where(left key).equalTo(right key).window(assigner).apply((left, right) => result)`.
+   */
+  join<B>(other: DataStream<B>): JoinBuilder<T, B, 'join'> {
+    return new JoinBuilder<T, B, 'join'>(this.chain, other.chain, 'join', callSite());
+  }
+  /** Like `join`, but the function sees both sides of a window at once, matched or not (Flink's coGroup). */
+  coGroup<B>(other: DataStream<B>): JoinBuilder<T, B, 'coGroup'> {
+    return new JoinBuilder<T, B, 'coGroup'>(this.chain, other.chain, 'coGroup', callSite());
+  }
+  /** The records the process function just before sent to `ctx.output(tag, …)` (Flink's getSideOutput). */
+  sideOutput<S extends object>(tag: OutputTag<S>): DataStream<S> {
+    if (tag?.kind !== 'outputTag') throw new TypeError("sideOutput needs an outputTag: const late = outputTag<T>('late')");
+    return new DataStream<S>(this.chain.append((id) => ({ kind: 'sideOutput', id, tag: tag.name })));
+  }
+}
+
+/** Two streams connected, waiting for their keys (Flink's ConnectedStreams). */
+export class ConnectedStreams<A, B> {
+  /** @internal */
+  constructor(
+    private readonly first: Chain,
+    private readonly second: Chain,
+    private readonly at: CallSite | undefined,
+  ) {}
+  /** Keys both streams: records with equal keys share state and timers. */
+  keyBy(first: KeySelector<A>, second: KeySelector<B>): KeyedConnectedStreams<A, B> {
+    return new KeyedConnectedStreams<A, B>(keyed(this.first, first, this.at), keyed(this.second, second, this.at), this.at);
+  }
+}
+
+/** Two keyed streams connected (Flink's ConnectedStreams after keyBy). */
+export class KeyedConnectedStreams<A, B> {
+  /** @internal */
+  constructor(
+    private readonly first: Chain,
+    private readonly second: Chain,
+    private readonly at: CallSite | undefined,
+  ) {}
+  /**
+   * A co-process function: `onEvent1` for the first stream's records, `onEvent2` for the second's, one
+   * state and one set of timers per key (Flink's KeyedCoProcessFunction).
+   */
+  process<S extends Record<string, StateDescriptor>, O extends object = Record<string, unknown>>(fn: KeyedCoProcessFunction<A, B, S, O>): DataStream<O> {
+    const coFn = fn as unknown as KeyedCoProcessFunction<unknown, unknown, Record<string, StateDescriptor>, object>;
+    return new DataStream<O>(this.first.join([this.second], (id) => ({ kind: 'coProcess', id, fn: coFn }), this.at));
+  }
+}
+
+/** The two keyBy nodes of a two-input operator. */
+function keyed(chain: Chain, selector: KeySelector<unknown> | KeySelector<never>, at: CallSite | undefined): Chain {
+  return chain.append((id) => ({ kind: 'keyBy', id, selector: selector as KeySelector<unknown> }), at);
+}
+
+/** A window join being written: `.where(…).equalTo(…).window(…).apply(…)`. */
+export class JoinBuilder<A, B, K extends 'join' | 'coGroup'> {
+  /** @internal */
+  constructor(
+    private readonly first: Chain,
+    private readonly second: Chain,
+    private readonly kind: K,
+    private readonly at: CallSite | undefined,
+  ) {}
+  where(first: KeySelector<A>): { equalTo(second: KeySelector<B>): { window(assigner: WindowAssignerSpec): WindowJoin<A, B, K> } } {
+    return {
+      equalTo: (second) => ({
+        window: (assigner) => new WindowJoin<A, B, K>(keyed(this.first, first, this.at), keyed(this.second, second, this.at), this.kind, assigner, this.at),
+      }),
+    };
+  }
+}
+
+/** A window join with its window, waiting for its function. */
+export class WindowJoin<A, B, K extends 'join' | 'coGroup'> {
+  /** @internal */
+  constructor(
+    private readonly first: Chain,
+    private readonly second: Chain,
+    private readonly kind: K,
+    private readonly assigner: WindowAssignerSpec,
+    private readonly at: CallSite | undefined,
+  ) {}
+  /** For `join`: a result per pair of a window. For `coGroup`: the window's records of each side at once. */
+  apply<O extends object>(fn: K extends 'join' ? JoinFunction<A, B, O> : CoGroupFunction<A, B, O>): DataStream<O> {
+    const spec =
+      this.kind === 'join'
+        ? { kind: 'join' as const, fn: fn as unknown as JoinFunction<unknown, unknown, object> }
+        : { kind: 'coGroup' as const, fn: fn as unknown as CoGroupFunction<unknown, unknown, object> };
+    const assigner = this.assigner;
+    return new DataStream<O>(this.first.join([this.second], (id) => ({ kind: 'windowJoin', id, assigner, fn: spec }), this.at));
   }
 }
 
@@ -126,6 +278,22 @@ export class DataStream<T> {
 export class KeyedStream<T> {
   /** @internal */
   constructor(private readonly chain: Chain) {}
+
+  /**
+   * An interval join (Flink's intervalJoin, event time): each record of `other` with an equal key whose
+   * time is within [this one's + lower, this one's + upper] makes a pair. Each side's records are kept until
+   * the watermark passes the last time they can still match.
+   * @example tx.keyBy(t => t.card).intervalJoin(logins.keyBy(l => l.card)).between('-5m', '0s').process((t, l) => ({ …t, loginCountry: l.country }))
+   */
+  intervalJoin<B>(other: KeyedStream<B>): { between(lower: Duration, upper: Duration): { process<O extends object>(fn: JoinFunction<T, B, O>): DataStream<O> } } {
+    const at = callSite();
+    return {
+      between: (lower, upper) => ({
+        process: <O extends object>(fn: JoinFunction<T, B, O>) =>
+          new DataStream<O>(this.chain.join([other.chain], (id) => ({ kind: 'intervalJoin', id, lower, upper, fn: fn as unknown as JoinFunction<unknown, unknown, object> }), at)),
+      }),
+    };
+  }
 
   window(assigner: WindowAssignerSpec): WindowedStream<T> {
     return new WindowedStream<T>(this.chain, assigner, 0, undefined, callSite());

@@ -64,7 +64,51 @@ export interface KeyedContext<S extends Record<string, StateDescriptor>, O> {
     deleteProcessingTime(timestampMs: number): void;
   };
   emit(record: O): void;
+  /** Sends a record to a side output (Flink's `ctx.output(outputTag, value)`): `.sideOutput(tag)` reads them. */
+  output<T extends object>(tag: OutputTag<T>, record: T): void;
 }
+
+/**
+ * Names a side output of a process function (Flink's OutputTag): `ctx.output(tag, record)` sends to it,
+ * `stream.sideOutput(tag)` reads it.
+ * @example const alerts = outputTag<Alert>('alerts');
+ */
+export interface OutputTag<T extends object> {
+  readonly kind: 'outputTag';
+  readonly name: string;
+  /** Carries T for type inference only; never set. */
+  readonly __type?: T;
+}
+
+/** A side output's name: letters, digits, `_` and `-`. */
+export function outputTag<T extends object>(name: string): OutputTag<T> {
+  if (!/^[A-Za-z][\w-]{0,63}$/.test(name)) throw new TypeError(`outputTag '${name}': use letters, digits, _ and -, starting with a letter`);
+  return { kind: 'outputTag', name };
+}
+
+/**
+ * Flink's KeyedCoProcessFunction: two keyed streams connected, one state and one set of timers per key
+ * across both. `onEvent1` takes the first stream's records, `onEvent2` the second's.
+ */
+export interface KeyedCoProcessFunction<A, B, S extends Record<string, StateDescriptor>, O extends object> {
+  state: S;
+  onEvent1(event: A, context: KeyedContext<S, O>): void;
+  onEvent2(event: B, context: KeyedContext<S, O>): void;
+  onTimer?(timestampMs: number, context: KeyedContext<S, O>): void;
+}
+
+/** What a join function learns besides the pair: the key and the pair's event time. */
+export interface JoinContext {
+  readonly key: string;
+  /** The result's event time: the later of the two records' (interval join), the window's last millisecond (window join). */
+  readonly timestamp: number;
+}
+
+/** Makes the result of one joined pair (Flink's JoinFunction / ProcessJoinFunction). */
+export type JoinFunction<L, R, O extends object> = (left: L, right: R, context: JoinContext) => O;
+
+/** Sees both sides of one window of one key at once (Flink's CoGroupFunction): one result, several, or none. */
+export type CoGroupFunction<L, R, O extends object> = (left: L[], right: R[], context: JoinContext & { readonly window: TimeWindow }) => O | O[];
 
 /** A keyed process function (Flink's KeyedProcessFunction) with named state, event-time and processing-time timers. */
 export interface KeyedProcessFunction<T, S extends Record<string, StateDescriptor>, O extends object> {

@@ -1,7 +1,7 @@
 import type { CallSite } from './call-site';
 import type { Duration } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
-import type { AsyncCallContext, KeyedProcessFunction, MapAsyncOptions, WindowFunctionSpec } from './functions';
+import type { AsyncCallContext, CoGroupFunction, JoinFunction, KeyedCoProcessFunction, KeyedProcessFunction, MapAsyncOptions, WindowFunctionSpec } from './functions';
 import type { SinkSpec } from './sink';
 import type { KeySelector, SourceSpec } from './source';
 import type { StateDescriptor } from './state';
@@ -13,6 +13,11 @@ import type { StateDescriptor } from './state';
  */
 export type OperatorNode = {
   readonly at?: CallSite;
+  /**
+   * The ids of the nodes this one reads, in order (a union's streams; a two-input operator's keyBys, first
+   * input first). Absent: the node before it in the list — a linear job needs none.
+   */
+  readonly inputs?: readonly string[];
   /** Set by `.parallelism(n)` after the operator: the shards of a keyed operator's input stream (the planner refuses it elsewhere). */
   readonly parallelism?: number;
   readonly parallelismAt?: CallSite;
@@ -43,12 +48,37 @@ export type OperatorNode = {
       readonly id: string;
       readonly fn: KeyedProcessFunction<unknown, Record<string, StateDescriptor>, object>;
     }
+  /** Two or more streams of one type as one (Flink's union). */
+  | { readonly kind: 'union'; readonly id: string }
+  /** Flink's KeyedCoProcessFunction over two keyed streams (its inputs: two keyBy nodes). */
+  | {
+      readonly kind: 'coProcess';
+      readonly id: string;
+      readonly fn: KeyedCoProcessFunction<unknown, unknown, Record<string, StateDescriptor>, object>;
+    }
+  /** Flink's interval join: a right element joins a left one when right.ts ∈ [left.ts + lower, left.ts + upper]. */
+  | {
+      readonly kind: 'intervalJoin';
+      readonly id: string;
+      readonly lower: Duration;
+      readonly upper: Duration;
+      readonly fn: JoinFunction<unknown, unknown, object>;
+    }
+  /** Flink's window join (`join`: each pair of a window) and coGroup (`coGroup`: both sides of a window at once). */
+  | {
+      readonly kind: 'windowJoin';
+      readonly id: string;
+      readonly assigner: WindowAssignerSpec;
+      readonly fn: { readonly kind: 'join'; readonly fn: JoinFunction<unknown, unknown, object> } | { readonly kind: 'coGroup'; readonly fn: CoGroupFunction<unknown, unknown, object> };
+    }
+  /** The records a process function sent to `ctx.output(tag, …)` (Flink's getSideOutput). */
+  | { readonly kind: 'sideOutput'; readonly id: string; readonly tag: string }
   | { readonly kind: 'sink'; readonly id: string; readonly sink: SinkSpec }
 );
 
 export type OperatorKind = OperatorNode['kind'];
 
-/** A whole job: its name and its operators in order, source first, sink last. */
+/** A whole job: its name and its operators, each after the ones it reads (sources first). */
 export interface JobDefinition {
   readonly kind: 'shardflow-job';
   readonly name: string;

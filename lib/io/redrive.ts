@@ -10,7 +10,8 @@
  * the watermark has passed them, as Flink treats any late record.
  */
 
-const PREFIX = 'redrive:';
+export const REDRIVE_PREFIX = 'redrive:';
+const PREFIX = REDRIVE_PREFIX;
 
 /** The input a failed batch's records come back under: one per batch (its shard and first position) and original input. */
 export const redriveInputOf = (input: string, failedShardId: string, startSequenceNumber: string): string => `${PREFIX}${input}@${failedShardId}/${startSequenceNumber}`;

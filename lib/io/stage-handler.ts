@@ -1,4 +1,4 @@
-import type { Plan } from '../plan/plan';
+import { shuffleStreamsOf, type Plan, type Stage } from '../plan/plan';
 import type { DeadLetter } from '../runtime/records';
 import { StageExecutor, type PreparedBatch, type StageBatch, type StageResult } from '../runtime/stage-executor';
 import type { WatermarkCoordination } from '../state/coordination';
@@ -47,8 +47,8 @@ export interface StageHandlerDeps {
   readonly states?: ShardStates;
   readonly coordination: WatermarkCoordination;
   readonly sinks: SinkWriter;
-  /** The next stage's stream, when the stage shuffles. */
-  readonly shuffleWriter?: KinesisWriter;
+  /** The next stages' streams, when the stage shuffles: a writer per stream. */
+  readonly shuffleWriters?: ReadonlyMap<string, KinesisWriter>;
   readonly clock?: () => number;
   readonly onInvocation?: (info: StageInvocation) => void;
   /**
@@ -62,6 +62,10 @@ export interface StageHandlerDeps {
   /** A source shard's parents and hash range (keyed stages reading a source stream: see {@link StageExecutor}). */
   readonly lineage?: (shardId: string) => Promise<ShardLineage | undefined>;
 }
+
+/** A writer for each stream a stage shuffles to. */
+export const shuffleWritersFor = (stage: Stage, writerOf: (stream: string) => KinesisWriter): Map<string, KinesisWriter> =>
+  new Map(shuffleStreamsOf(stage).map((stream) => [stream, writerOf(stream)]));
 
 /** A batch that keeps losing its log slot: other writers keep appending (zombies, or a misconfiguration). */
 const MAX_LOST_SLOTS = 8;
@@ -77,7 +81,7 @@ const MAX_LOST_SLOTS = 8;
 export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStreamEvent) => Promise<BatchResponse> {
   const stage = deps.plan.stages.find((s) => s.id === deps.stageId);
   if (!stage) throw new Error(`job ${deps.plan.job} has no stage '${deps.stageId}' (stages: ${deps.plan.stages.map((s) => s.id).join(', ')})`);
-  if (stage.output.kind === 'shuffle' && !deps.shuffleWriter) throw new Error(`stage ${stage.id} shuffles to ${stage.output.stream} but has no Kinesis writer`);
+  for (const stream of shuffleStreamsOf(stage)) if (!deps.shuffleWriters?.has(stream)) throw new Error(`stage ${stage.id} shuffles to ${stream} but has no Kinesis writer for it`);
   const executor = new StageExecutor(deps.plan, stage, deps.states, deps.lineage);
   const clock = deps.clock ?? Date.now;
   const wake = async (send: () => Promise<void>): Promise<void> => {
@@ -96,9 +100,9 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
     await deps.sinks.deadLetters([...unreadable, ...result.deadLetters]);
     await deps.sinks.write(result.outputs);
     point('after-sinks');
-    if (stage.output.kind !== 'shuffle') return 0;
-    const { markers } = await emitShuffle(deps.shuffleWriter!, shardId, result.shuffled, result.markerWatermarkMs);
-    point('after-envelopes');
+    let markers = 0;
+    for (const out of result.shuffles) markers += (await emitShuffle(deps.shuffleWriters!.get(out.stream)!, shardId, out.lane, out.elements, result.markerWatermarkMs)).markers;
+    if (result.shuffles.length > 0) point('after-envelopes');
     return markers;
   };
   /**
@@ -147,7 +151,7 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
       stage: stage.id,
       shardId: batch.shardId,
       recordsIn: event.Records.length,
-      shuffled: result.shuffled.length,
+      shuffled: result.shuffles.reduce((n, o) => n + o.elements.length, 0),
       outputs: result.outputs.length,
       late: result.late.length,
       deadLetters: unreadable.length + result.deadLetters.length,

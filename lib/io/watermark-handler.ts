@@ -1,4 +1,4 @@
-import type { Plan, Stage } from '../plan/plan';
+import { senderOf, type Plan, type Stage } from '../plan/plan';
 import type { WatermarkCoordination } from '../state/coordination';
 import type { LogHead, ShardLogStore } from '../state/shard-log';
 import { SNAPSHOT_MAX_AGE_MS } from '../state/shard-states';
@@ -70,7 +70,16 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
   const clock = deps.clock ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const stages = deps.plan.stages.filter((s) => s.keyed && s.input.kind === 'shuffle');
-  const upstreamStream = (stage: Stage): string => deps.plan.stages.find((s) => s.id === (stage.input as { fromStage: string }).fromStage)!.input.stream;
+  /** Every sender a keyed stage waits for: each lane's upstream stage's shards, by the lane's name (see Lane). */
+  const upstreamOf = async (stage: Stage): Promise<string[]> => {
+    const lanes = stage.input.kind === 'shuffle' ? stage.input.lanes : [];
+    const senders: string[] = [];
+    for (const lane of lanes) {
+      const from = deps.plan.stages.find((s) => s.id === lane.fromStage)!;
+      for (const shardId of await deps.listShards(from.input.stream)) senders.push(senderOf(lane.name, shardId));
+    }
+    return senders;
+  };
 
   /**
    * Whether a keyed shard can fire nothing until data comes: its log says all its inputs are idle and no
@@ -105,7 +114,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
     for (const stage of stages) {
       const atMs = clock();
       const writer = deps.writerFor(stage.input.stream);
-      const upstream = await deps.listShards(upstreamStream(stage));
+      const upstream = await upstreamOf(stage);
       const renamed = named.get(stage.id) !== upstream.join(' ');
       const open = await writer.openShards(atMs);
       const heads = await Promise.all(open.map((s) => headOf(stage.id, s.shardId)));

@@ -1,6 +1,6 @@
 import { formatMs } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
-import type { KeyedOperator, Plan, Stage, StatelessOperator } from './plan';
+import { isFlow, type Flow, type KeyedOperator, type Plan, type Stage, type StageOutput, type StatelessOperator } from './plan';
 
 const assigner = (a: WindowAssignerSpec): string => {
   const processing = a.kind !== 'count' && a.time === 'processing' ? ", { time: 'processing' }" : '';
@@ -19,23 +19,36 @@ const assigner = (a: WindowAssignerSpec): string => {
 const keyedLabel = (k: KeyedOperator): string =>
   k.kind === 'window'
     ? `${k.id} ${assigner(k.assigner)}.${k.fn.kind}(${'field' in k.fn ? `'${k.fn.field}'` : ''})${k.allowedLatenessMs ? ` allowedLateness ${formatMs(k.allowedLatenessMs)}` : ''}${k.lateSink ? ` late→${k.lateSink.name}` : ''}`
-    : `${k.id} process(state: ${Object.keys(k.fn.state ?? {}).join(', ') || 'none'})`;
+    : `${k.id} ${k.written}(state: ${Object.keys(k.fn.state ?? {}).join(', ') || 'none'})`;
 
 const statelessLabel = (o: StatelessOperator): string =>
   o.kind === 'mapAsync' ? `${o.id} (concurrency ${o.concurrency}, timeout ${formatMs(o.timeoutMs)}, retries ${o.retries})` : o.id;
+
+const outputLabel = (o: StageOutput): string => (o.kind === 'shuffle' ? `${o.keyById} → stream ${o.stream}` : `sink ${o.sink.kind}:${o.sink.name}`);
+
+/** A flow's branches, one line each, indented under the stage. */
+function branchLines(flow: Flow, indent: string): string[] {
+  return flow.next.flatMap((n) => {
+    if (!isFlow(n)) return [`${indent}→ ${outputLabel(n)}`];
+    const head = `${indent}→ ${n.ops.map(statelessLabel).join(' → ')}`;
+    return n.next.length === 1 && !isFlow(n.next[0]!) ? [`${head} → ${outputLabel(n.next[0] as StageOutput)}`] : [head, ...branchLines(n, `${indent}  `)];
+  });
+}
 
 function stageLine(s: Stage): string {
   const ops = [
     ...s.pre.map(statelessLabel),
     ...(s.keyBy ? ['keyBy (source is partitioned by it: no shuffle)'] : []),
     ...(s.keyed ? [keyedLabel(s.keyed)] : []),
-    ...s.post.map(statelessLabel),
+    ...s.flow.ops.map(statelessLabel),
   ];
-  const out = s.output.kind === 'shuffle' ? `${s.output.keyById} → stream ${s.output.stream}` : `sink ${s.output.sink.kind}:${s.output.sink.name}`;
+  const only = s.flow.next.length === 1 && !isFlow(s.flow.next[0]!) ? s.flow.next[0] : undefined;
+  const upstream = s.input.kind === 'shuffle' && s.input.lanes.length > 1 ? `  from ${s.input.lanes.map((l) => `${l.fromStage}${s.keyed?.kind === 'process' && s.keyed.written !== 'process' ? ` (input ${l.input + 1})` : ''}`).join(', ')}` : '';
   return [
-    `stage ${s.id}  ← ${s.input.kind} stream ${s.input.stream} (${s.input.shards} shard${s.input.shards === 1 ? '' : 's'})${s.input.kind === 'shuffle' && s.input.global ? '  windowAll: runs with parallelism 1' : ''}`,
+    `stage ${s.id}  ← ${s.input.kind} stream ${s.input.stream} (${s.input.shards} shard${s.input.shards === 1 ? '' : 's'})${s.input.kind === 'shuffle' && s.input.global ? '  windowAll: runs with parallelism 1' : ''}${upstream}`,
     `  operators: ${ops.length ? ops.join(' → ') : '(none)'}`,
-    `  output:    ${out}`,
+    ...(only ? [`  output:    ${outputLabel(only)}`] : ['  outputs:', ...branchLines(s.flow, '    ')]),
+    ...Object.entries(s.sideFlows).flatMap(([tag, f]) => [`  side output '${tag}':`, ...(f.ops.length > 0 ? branchLines({ ops: [], next: [f] }, '    ') : branchLines(f, '    '))]),
     `  batches:   size ${s.batch.batchSize}, window ${formatMs(s.batch.maxBatchingWindowMs)}, parallelization ${s.batch.parallelizationFactor}, retries ${s.batch.maxRetryAttempts}, bisect ${s.batch.bisectOnError ? 'on' : 'off'}`,
   ].join('\n');
 }

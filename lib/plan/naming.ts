@@ -1,6 +1,6 @@
 import type { SinkSpec } from '../api/sink';
 import { attachesToExisting } from '../api/source';
-import type { Plan, Stage } from './plan';
+import { mapStageOutputs, type Plan, type Stage } from './plan';
 
 /**
  * The plan with every stream and table name given a suffix (`clicks` → `clicks-prod`), so several
@@ -14,9 +14,8 @@ export function withNameSuffix(plan: Plan, suffix: string): Plan {
   const sink = (s: SinkSpec): SinkSpec => (s.kind === 'dynamodb' ? { ...s, table: n(s.table) } : s.kind === 'kinesis' ? { ...s, stream: n(s.stream) } : s);
   // A stream that exists without the job keeps its name on every deployment stage.
   const stage = (s: Stage): Stage => ({
-    ...s,
+    ...mapStageOutputs(s, (o) => (o.kind === 'shuffle' ? { ...o, stream: n(o.stream) } : { ...o, sink: sink(o.sink) })),
     input: s.input.kind === 'source' && attachesToExisting(s.input.source) ? s.input : { ...s.input, stream: n(s.input.stream) },
-    output: s.output.kind === 'shuffle' ? { ...s.output, stream: n(s.output.stream) } : { ...s.output, sink: sink(s.output.sink) },
     keyed: s.keyed?.kind === 'window' && s.keyed.lateSink ? { ...s.keyed, lateSink: sink(s.keyed.lateSink) } : s.keyed,
   });
   return {

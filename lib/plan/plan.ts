@@ -1,4 +1,4 @@
-import type { AsyncCallContext, KeyedProcessFunction, WindowFunctionSpec } from '../api/functions';
+import type { AsyncCallContext, KeyedContext, WindowFunctionSpec } from '../api/functions';
 import type { SinkSpec } from '../api/sink';
 import type { KeySelector, SourceSpec } from '../api/source';
 import type { StateDescriptor } from '../api/state';
@@ -59,9 +59,32 @@ export type KeyedOperator =
   | {
       readonly kind: 'process';
       readonly id: string;
-      readonly fn: KeyedProcessFunction<unknown, Record<string, StateDescriptor>, object>;
+      /** One handler per input: a process function's `onEvent`, or a co-process function's `onEvent1`, `onEvent2`. */
+      readonly fn: ProcessFunctionSpec;
       readonly ttlMs: Readonly<Record<string, number>>;
+      /** What it was written as, for `plan` and errors: a process function, a co-process function, a join. */
+      readonly written: 'process' | 'coProcess' | 'intervalJoin' | 'windowJoin';
     };
+
+/** A keyed (co-)process function as the runtime calls it: named state, a handler per input, timers. */
+export interface ProcessFunctionSpec {
+  readonly state: Readonly<Record<string, StateDescriptor>>;
+  readonly onEvent: readonly ((event: unknown, context: KeyedContext<Record<string, StateDescriptor>, object>) => void)[];
+  readonly onTimer?: (timestampMs: number, context: KeyedContext<Record<string, StateDescriptor>, object>) => void;
+}
+
+/**
+ * One way records reach a keyed stage's shuffle stream: a route of an upstream stage, for one input of the
+ * keyed operator (a co-process function has two). Senders on the wire are the upstream shard ids, prefixed
+ * with the lane's name when the stream has more than one lane (see {@link senderOf}).
+ */
+export interface Lane {
+  readonly fromStage: string;
+  /** '' when the stream has one lane; otherwise the upstream stage and its route, e.g. `s0.1`. */
+  readonly name: string;
+  /** Which input of the keyed operator: 0, or 1 for a co-process function's second. */
+  readonly input: number;
+}
 
 export type StageInput =
   | { readonly kind: 'source'; readonly stream: string; readonly shards: number; readonly source: SourceSpec }
@@ -69,14 +92,47 @@ export type StageInput =
       readonly kind: 'shuffle';
       readonly stream: string;
       readonly shards: number;
-      readonly fromStage: string;
+      readonly lanes: readonly Lane[];
       /** A windowAll: every record has the one key, on a one-shard stream (parallelism 1). */
       readonly global?: true;
     };
 
 export type StageOutput =
-  | { readonly kind: 'shuffle'; readonly stream: string; readonly toStage: string; readonly keyBy: KeySelector<unknown>; readonly keyById: string }
-  | { readonly kind: 'sink'; readonly sink: SinkSpec };
+  | {
+      readonly kind: 'shuffle';
+      readonly stream: string;
+      readonly toStage: string;
+      readonly keyBy: KeySelector<unknown>;
+      readonly keyById: string;
+      /** The lane's name on the next stage's stream ('' when it is the stream's only lane). */
+      readonly lane: string;
+    }
+  | {
+      readonly kind: 'sink';
+      readonly sink: SinkSpec;
+      /** Prefixes output ids when several routes write to the sink, so that their ids never collide. */
+      readonly idPrefix: string;
+    };
+
+/**
+ * What a stage does with records after its keyed operator (or from its input, in a stage without one):
+ * stateless operators in order, then each of what follows — an output, or a branch of its own when the
+ * stream goes several ways (Flink's fan-out; a union's operators are on each of its inputs' routes).
+ */
+export interface Flow {
+  readonly ops: readonly StatelessOperator[];
+  readonly next: readonly (Flow | StageOutput)[];
+}
+
+export const isFlow = (f: Flow | StageOutput): f is Flow => 'ops' in f;
+
+/** Every output at the ends of a flow, in order. */
+export function flowOutputs(flow: Flow): StageOutput[] {
+  return flow.next.flatMap((n) => (isFlow(n) ? flowOutputs(n) : [n]));
+}
+
+/** The sender name of an upstream shard on a lane: the shard itself on a stream's only lane. */
+export const senderOf = (lane: string, shardId: string): string => (lane === '' ? shardId : `${lane}/${shardId}`);
 
 /** How the event source mapping feeds a stage's function (Lambda's settings, used locally too). */
 export interface BatchSettings {
@@ -95,18 +151,21 @@ export const batchingWindowSeconds = (batch: BatchSettings): number => Math.ceil
 /** A stage's on-failure SQS queue (deployed, and served by the edge locally). */
 export const failureQueueName = (job: string, stageId: string, nameSuffix = ''): string => `${job}-${stageId}-failures${nameSuffix}`;
 
-/** One Lambda function fed by one stream: a chain of operators between two shuffles. */
+/** One Lambda function fed by one stream: a keyed operator (or none), and what follows it up to the next shuffles and sinks. */
 export interface Stage {
   readonly id: string;
   readonly input: StageInput;
-  /** Stateless operators before the keyed one (source stages only: a keyed stage's successors go in its `post`). */
+  /** Stateless operators before the keyed one, in a stage that keys its records itself (see `keyBy`). */
   readonly pre: readonly StatelessOperator[];
   /** Set when the stage keys its records itself (a source declared partitioned by the key: no shuffle). */
   readonly keyBy: KeySelector<unknown> | undefined;
   readonly keyed: KeyedOperator | undefined;
-  /** Stateless operators after the keyed one. */
-  readonly post: readonly StatelessOperator[];
-  readonly output: StageOutput;
+  /** After the keyed operator (or from the input): operators, shuffles to the next stages, sinks. */
+  readonly flow: Flow;
+  /** A process function's side outputs (`ctx.output(tag, record)`), by tag; a tag without a flow is dropped, as Flink drops it. */
+  readonly sideFlows: Readonly<Record<string, Flow>>;
+  /** The event-time settings of the source this stage reads (a source stage), else the job's. */
+  readonly eventTime: EventTimeSettings;
   readonly batch: BatchSettings;
 }
 
@@ -123,10 +182,30 @@ export interface TableResource {
   readonly role: 'state' | 'sink' | 'dead-letter';
 }
 
-/** Every sink of a stage: its main output and, for windows, the late-data output. */
+/** Every output of a stage: its flows' shuffles and sinks, side flows' too. */
+export function stageOutputs(stage: Stage): StageOutput[] {
+  return [stage.flow, ...Object.values(stage.sideFlows)].flatMap(flowOutputs);
+}
+
+/** Every sink of a stage: its flows' and, for windows, the late-data output. */
 export function stageSinks(stage: Stage): SinkSpec[] {
-  const sinks: SinkSpec[] = [];
-  if (stage.output.kind === 'sink') sinks.push(stage.output.sink);
+  const sinks = stageOutputs(stage).flatMap((o) => (o.kind === 'sink' ? [o.sink] : []));
   if (stage.keyed?.kind === 'window' && stage.keyed.lateSink) sinks.push(stage.keyed.lateSink);
   return sinks;
 }
+
+/** The output of a stage whose flow is a line (no branches), else undefined. */
+export const soleOutput = (stage: Stage): StageOutput | undefined => (stage.flow.next.length === 1 && !isFlow(stage.flow.next[0]!) ? stage.flow.next[0] : undefined);
+
+/** The stage with every output changed by `fn` (flows and side flows alike). */
+export function mapStageOutputs(stage: Stage, fn: (output: StageOutput) => StageOutput): Stage {
+  const mapFlow = (f: Flow): Flow => ({ ops: f.ops, next: f.next.map((n) => (isFlow(n) ? mapFlow(n) : fn(n))) });
+  return { ...stage, flow: mapFlow(stage.flow), sideFlows: Object.fromEntries(Object.entries(stage.sideFlows).map(([tag, f]) => [tag, mapFlow(f)])) };
+}
+
+/** The streams a stage puts shuffled records on. */
+export const shuffleStreamsOf = (stage: Stage): string[] => [...new Set(stageOutputs(stage).flatMap((o) => (o.kind === 'shuffle' ? [o.stream] : [])))];
+
+/** The stages whose routes feed a keyed stage's shuffle stream. */
+export const upstreamStagesOf = (plan: Plan, stage: Stage): Stage[] =>
+  stage.input.kind === 'shuffle' ? [...new Set(stage.input.lanes.map((l) => l.fromStage))].map((id) => plan.stages.find((s) => s.id === id)!) : [];

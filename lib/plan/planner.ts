@@ -5,17 +5,24 @@ import { attachesToExisting, STREAM_ARN, streamNameOf, type SourceSpec } from '.
 import { toMs, type Duration } from '../time/duration';
 import { isProcessingTime, type WindowAssignerSpec } from '../time/window';
 import { PlanError } from './plan-error';
-import type {
-  AsyncOperator,
-  BatchSettings,
-  KeyedOperator,
-  Plan,
-  Stage,
-  StageInput,
-  StageOutput,
-  StatelessOperator,
-  StreamResource,
-  TableResource,
+import { intervalJoinFunction, windowJoinFunction } from '../api/joins';
+import {
+  isFlow,
+  stageSinks,
+  type AsyncOperator,
+  type BatchSettings,
+  type EventTimeSettings,
+  type Flow,
+  type KeyedOperator,
+  type Lane,
+  type Plan,
+  type ProcessFunctionSpec,
+  type Stage,
+  type StageInput,
+  type StageOutput,
+  type StatelessOperator,
+  type StreamResource,
+  type TableResource,
 } from './plan';
 
 /** Lambda's event source mapping settings for every stage unless a job says otherwise. */
@@ -35,112 +42,385 @@ const JOB_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 
+type Node = OperatorNode;
+type KeyByNode = Extract<OperatorNode, { kind: 'keyBy' }>;
+/** The operators that own a stage's state: each starts a stage of its own. */
+const KEYED_KINDS = new Set<OperatorNode['kind']>(['window', 'process', 'coProcess', 'intervalJoin', 'windowJoin']);
+const STATELESS_KINDS = new Set<OperatorNode['kind']>(['map', 'filter', 'flatMap', 'mapAsync']);
+const isKeyedKind = (n: Node): boolean => KEYED_KINDS.has(n.kind);
+
+/** The job's graph with every node's inputs and consumers resolved. */
+interface Graph {
+  readonly nodes: readonly Node[];
+  readonly inputsOf: (n: Node) => readonly Node[];
+  readonly consumersOf: (n: Node) => readonly Node[];
+}
+
 /**
- * Cuts a job into stages the way Flink chains operators: consecutive stateless operators share a stage;
- * a keyBy ends one (its records must be repartitioned through a stream) unless the source is declared
- * partitioned by that very key. A keyed operator's stage keeps the stateless operators after it, up to
- * the next keyBy or the sink, so a job is a line: source stage, then one stage per keyed operator. Every
- * problem is a {@link PlanError} naming the operator.
+ * Cuts a job into stages the way Flink chains operators: every source starts a stage, and so does every
+ * keyed operator (a keyBy before it is a shuffle: its records are repartitioned through a stream), unless
+ * the source is declared partitioned by that very key. A stage keeps the stateless operators after its
+ * start, up to the next keyBys and the sinks: where a stream goes several ways the stage's flow branches,
+ * and a union's operators run on each of its inputs' routes. Every problem is a {@link PlanError} naming
+ * the operator.
  */
 export function planJob(job: JobDefinition): Plan {
   if (!JOB_NAME.test(job.name)) {
     throw new PlanError(`job '${job.name}'`, 'the name is not usable in AWS resource names', 'use letters, digits and dashes, starting with a letter, at most 40 characters');
   }
-  const [first, ...rest] = job.nodes;
-  if (first?.kind !== 'source') throw new PlanError(`job '${job.name}'`, 'it has no source', "start with .source(kinesisSource('stream', { eventTime }))");
-  const source = checkSource(() => operatorLabel(first), first.source);
-  const last = job.nodes[job.nodes.length - 1];
-  if (last?.kind !== 'sink') throw new PlanError(`job '${job.name}'`, 'it has no sink', 'end with .sink(dynamoSink(...)), .sink(kinesisSink(...)) or .sink(logSink())');
-
-  const stages: Stage[] = [];
-  let input: StageInput = { kind: 'source', stream: streamNameOf(source.stream), shards: source.options.shards ?? 1, source };
-  let pre: StatelessOperator[] = [];
-  let post: StatelessOperator[] = [];
-  let keyed: KeyedOperator | undefined;
-  let inStageKeyBy: Extract<OperatorNode, { kind: 'keyBy' }> | undefined;
-  let pendingKeyBy: Extract<OperatorNode, { kind: 'keyBy' }> | undefined;
-
-  const closeStage = (output: StageOutput): void => {
-    stages.push({ id: `s${stages.length}`, input, pre, keyBy: inStageKeyBy?.selector, keyed, post, output, batch: DEFAULT_BATCH });
-    pre = [];
-    post = [];
-    keyed = undefined;
-    inStageKeyBy = undefined;
-  };
-
-  for (const [i, node] of rest.entries()) {
-    if (node.parallelism !== undefined && node.kind !== 'window' && node.kind !== 'process') {
-      throw new PlanError(operatorLabel(node), `.parallelism(${node.parallelism}) follows ${node.kind}`, "set it after a keyed operator: .window(...).sum('x').parallelism(4) or .process(...).parallelism(4); a source's parallelism is its shards");
-    }
-    if (pendingKeyBy && node.kind !== 'window' && node.kind !== 'process') {
-      const what = pendingKeyBy.global ? 'windowAll' : 'keyBy';
-      throw new PlanError(operatorLabel(pendingKeyBy), `${what} is followed by ${node.kind}`, `follow ${what} with ${pendingKeyBy.global ? 'a window function, e.g. .count()' : '.window(...) or .process(...)'}`);
-    }
-    switch (node.kind) {
-      case 'source':
-        throw new PlanError(operatorLabel(node), 'a job has one source', 'start another job for another stream');
-      case 'map':
-      case 'filter':
-      case 'flatMap':
-        if (typeof node.fn !== 'function') throw new PlanError(operatorLabel(node), `${node.kind} needs a function`, `pass a function to .${node.kind}(...)`);
-        if (node.kind === 'flatMap') checkNoFanOutAfterAsync(node, keyed ? post : pre);
-        (keyed ? post : pre).push(node);
-        break;
-      case 'mapAsync':
-        (keyed ? post : pre).push(checkMapAsync(node));
-        break;
-      case 'keyBy': {
-        if (typeof node.selector !== 'function' && typeof node.selector !== 'string') {
-          throw new PlanError(operatorLabel(node), 'keyBy needs a function or a field name', 'write .keyBy(e => e.userId) or .keyBy("userId")');
-        }
-        const declared = stages.length === 0 ? source.options.partitionedBy : undefined;
-        // Processing-time windows need the watermark function's ticks to fire without events, and ticks go
-        // on shuffle streams only (a source stream is the producers'): such a window always gets a shuffle.
-        const next = rest[i + 1];
-        const ticked = next?.kind === 'window' && isProcessingTime(next.assigner);
-        if (declared !== undefined && declared === node.selector && pre.every((op) => op.kind === 'filter') && !ticked) {
-          inStageKeyBy = node;
-        } else {
-          // A keyed stage after another one (or after the source stage): its own function, shuffle stream
-          // and state logs. windowAll's stream has one shard: every record has the one key.
-          const nextId = `s${stages.length + 1}`;
-          const stream = `${job.name}-${nextId}`;
-          closeStage({ kind: 'shuffle', stream, toStage: nextId, keyBy: node.selector, keyById: node.id });
-          input = { kind: 'shuffle', stream, shards: node.global ? 1 : (source.options.shards ?? 1), fromStage: `s${stages.length - 1}`, ...(node.global && { global: true as const }) };
-        }
-        pendingKeyBy = node;
-        break;
-      }
-      case 'window':
-      case 'process':
-        if (!pendingKeyBy) throw new PlanError(operatorLabel(node), `${node.kind} needs a keyed stream`, `call .keyBy(...) before .${node.kind === 'window' ? 'window' : 'process'}(...)`);
-        keyed = node.kind === 'window' ? checkWindow(node) : checkProcess(node);
-        pendingKeyBy = undefined;
-        if (node.parallelism !== undefined) input = withParallelism(node, input);
-        break;
-      case 'sink':
-        if (node !== last) throw new PlanError(operatorLabel(node), 'a sink must be the last operator', 'move .sink(...) to the end of the job');
-        checkSink(() => operatorLabel(node), node.sink);
-        closeStage({ kind: 'sink', sink: node.sink });
-        break;
-    }
+  if (!job.nodes.some((n) => n.kind === 'source')) throw new PlanError(`job '${job.name}'`, 'it has no source', "start with .source(kinesisSource('stream', { eventTime }))");
+  if (!job.nodes.some((n) => n.kind === 'sink')) throw new PlanError(`job '${job.name}'`, 'it has no sink', 'end with .sink(dynamoSink(...)), .sink(kinesisSink(...)) or .sink(logSink())');
+  const graph = resolveGraph(job);
+  const sources = graph.nodes.filter((n): n is Extract<Node, { kind: 'source' }> => n.kind === 'source');
+  for (const node of graph.nodes) checkNode(graph, node);
+  for (const s of sources) checkSource(() => operatorLabel(s), s.source);
+  const streamOwner = new Map<string, Node>();
+  for (const s of sources) {
+    const stream = streamNameOf(s.source.stream);
+    const other = streamOwner.get(stream);
+    if (other) throw new PlanError(operatorLabel(s), `the stream '${stream}' is read by another source too (${operatorLabel(other)})`, 'read a stream once and use the stream value twice');
+    streamOwner.set(stream, s);
   }
 
-  const plan = resources(job.name, stages, source);
-  checkNames(plan, job, source);
+  // Stages in the nodes' order (a node comes after what it reads): sources, then keyed operators.
+  const jobEventTime = eventTimeOf(sources);
+  const defaultShards = Math.max(...sources.map((s) => s.source.options.shards ?? 1));
+  const roots = graph.nodes.filter((n) => n.kind === 'source' || isKeyedKind(n));
+  const inStage = new Set(sources.filter((s) => partitionedKeyBy(graph, s).length > 0).map((s) => s.id));
+  const stageOf = new Map<string, string>();
+  let next = 0;
+  for (const r of roots) stageOf.set(r.id, `s${next++}`);
+  for (const s of sources) {
+    const keyBy = inStage.has(s.id) ? partitionedKeyBy(graph, s) : [];
+    // A source keyed in its own stage: its keyed operator shares the source's stage.
+    for (const k of keyBy) for (const c of graph.consumersOf(k)) stageOf.set(c.id, stageOf.get(s.id)!);
+  }
+  const stageIds = [...new Set(roots.map((r) => stageOf.get(r.id)!))];
+  const renumber = new Map(stageIds.map((id, i) => [id, `s${i}`]));
+  for (const [node, id] of stageOf) stageOf.set(node, renumber.get(id)!);
+
+  // Each stage's flow, its routes numbered: a keyed stage's lanes are the routes that end at its stream.
+  const laneRoutes = new Map<string, { fromStage: string; route: number; input: number; keyBy: KeyByNode }[]>();
+  const sinkRoutes = new Map<string, number>();
+  interface Draft {
+    id: string;
+    root: Node;
+    input?: StageInput;
+    pre: StatelessOperator[];
+    keyBy?: KeyByNode;
+    keyed?: KeyedOperator;
+    flowRoot: Node;
+    eventTime: EventTimeSettings;
+  }
+  const drafts: Draft[] = [];
+  for (const root of roots) {
+    const id = stageOf.get(root.id)!;
+    if (root.kind !== 'source' && drafts.some((d) => d.id === id)) continue; // a keyed operator in its source's stage
+    if (root.kind === 'source') {
+      const keyed = inStage.has(root.id) ? partitionedKeyBy(graph, root) : [];
+      const draft: Draft = { id, root, pre: [], flowRoot: root, eventTime: eventTimeOf([root]) };
+      draft.input = { kind: 'source', stream: streamNameOf(root.source.stream), shards: root.source.options.shards ?? 1, source: root.source };
+      if (keyed.length === 1) {
+        const keyBy = keyed[0]!;
+        const op = graph.consumersOf(keyBy)[0]!;
+        draft.pre = chainBetween(graph, root, keyBy);
+        draft.keyBy = keyBy;
+        draft.keyed = keyedOperatorOf(graph, op);
+        draft.flowRoot = op;
+        if (op.parallelism !== undefined) withParallelism(op, draft.input);
+      }
+      drafts.push(draft);
+    } else {
+      drafts.push({ id, root, pre: [], keyed: keyedOperatorOf(graph, root), flowRoot: root, eventTime: jobEventTime });
+    }
+  }
+  const flows = new Map<string, { flow: Flow; sideFlows: Record<string, Flow> }>();
+  for (const d of drafts) {
+    let route = 0;
+    const leaf = (to: Node): StageOutput[] => {
+      if (to.kind === 'sink') {
+        const n = route++;
+        sinkRoutes.set(to.id, (sinkRoutes.get(to.id) ?? 0) + 1);
+        return [{ kind: 'sink', sink: to.sink, idPrefix: `${d.id}.${n}` }];
+      }
+      // A keyed stream may feed several keyed operators (Flink's keyBy is an edge): a shuffle to each one's stage.
+      const keyBy = to as KeyByNode;
+      return graph.consumersOf(keyBy).map((op): StageOutput => {
+        const n = route++;
+        const toStage = stageOf.get(op.id)!;
+        const list = laneRoutes.get(toStage) ?? [];
+        list.push({ fromStage: d.id, route: n, input: graph.inputsOf(op).indexOf(keyBy), keyBy });
+        laneRoutes.set(toStage, list);
+        return { kind: 'shuffle', stream: `${job.name}-${toStage}`, toStage, keyBy: keyBy.selector, keyById: keyBy.id, lane: `${d.id}.${n}` };
+      });
+    };
+    const flow = flowFrom(graph, d.flowRoot, leaf);
+    const sideFlows: Record<string, Flow> = {};
+    for (const side of graph.consumersOf(d.flowRoot).filter((c) => c.kind === 'sideOutput')) {
+      const tag = (side as Extract<Node, { kind: 'sideOutput' }>).tag;
+      if (sideFlows[tag]) throw new PlanError(operatorLabel(side), `the side output '${tag}' is read twice`, 'read it once and use the stream value twice');
+      sideFlows[tag] = flowFrom(graph, side, leaf);
+    }
+    flows.set(d.id, { flow, sideFlows });
+  }
+
+  const stages: Stage[] = drafts.map((d) => {
+    let input = d.input;
+    if (!input) {
+      const routes = laneRoutes.get(d.id) ?? [];
+      const keyBy = routes[0]!.keyBy;
+      const lanes: Lane[] = routes.map((r) => ({ fromStage: r.fromStage, name: routes.length === 1 ? '' : `${r.fromStage}.${r.route}`, input: r.input }));
+      input = { kind: 'shuffle', stream: `${job.name}-${d.id}`, shards: keyBy.global ? 1 : defaultShards, lanes, ...(keyBy.global && { global: true as const }) };
+      if (d.root.parallelism !== undefined) input = withParallelism(d.root, input);
+    }
+    const { flow, sideFlows } = flows.get(d.id)!;
+    const named = (f: Flow): Flow => ({
+      ops: f.ops,
+      next: f.next.map((n) => {
+        if (isFlow(n)) return named(n);
+        if (n.kind === 'sink') return { ...n, idPrefix: (sinkRoutes.get(sinkNodeOf(graph, n.sink)) ?? 0) > 1 ? n.idPrefix : '' };
+        // A stream with one lane keeps its senders' bare shard ids (the wire format of a one-input stage).
+        return { ...n, lane: (laneRoutes.get(n.toStage)?.length ?? 0) > 1 ? n.lane : '' };
+      }),
+    });
+    return {
+      id: d.id,
+      input,
+      pre: d.pre,
+      keyBy: d.keyBy?.selector,
+      keyed: d.keyed,
+      flow: named(flow),
+      sideFlows: Object.fromEntries(Object.entries(sideFlows).map(([tag, f]) => [tag, named(f)])),
+      eventTime: d.input?.kind === 'source' ? d.eventTime : jobEventTime,
+      batch: DEFAULT_BATCH,
+    };
+  });
+
+  const plan = resources(job.name, stages, jobEventTime);
+  checkNames(plan, job, sources);
   return plan;
 }
 
-function resources(jobName: string, stages: Stage[], source: SourceSpec): Plan {
-  const sinks = stages.flatMap((s) => [
-    ...(s.output.kind === 'sink' ? [s.output.sink] : []),
-    ...(s.keyed?.kind === 'window' && s.keyed.lateSink ? [s.keyed.lateSink] : []),
-  ]);
+/** The job's nodes with inputs resolved (absent: the node before) and consumers indexed; unknown ids refused. */
+function resolveGraph(job: JobDefinition): Graph {
+  const byId = new Map(job.nodes.map((n) => [n.id, n]));
+  const inputs = new Map<Node, Node[]>();
+  const consumers = new Map<Node, Node[]>(job.nodes.map((n) => [n, []]));
+  job.nodes.forEach((n, i) => {
+    const ids = n.inputs ?? (n.kind === 'source' || i === 0 ? [] : [job.nodes[i - 1]!.id]);
+    const list = ids.map((id) => {
+      const input = byId.get(id);
+      if (!input) throw new PlanError(operatorLabel(n), `it reads '${id}', which is not an operator of the job`, 'build streams with the job builder');
+      return input;
+    });
+    inputs.set(n, list);
+    for (const input of list) consumers.get(input)!.push(n);
+  });
+  // What reaches no sink is left out, as Flink leaves out transformations no sink reads.
+  const live = new Set<Node>();
+  const reach = (n: Node): void => {
+    if (live.has(n)) return;
+    live.add(n);
+    for (const input of inputs.get(n) ?? []) reach(input);
+  };
+  for (const n of job.nodes) if (n.kind === 'sink') reach(n);
+  const nodes = job.nodes.filter((n) => live.has(n));
+  return { nodes, inputsOf: (n) => inputs.get(n) ?? [], consumersOf: (n) => (consumers.get(n) ?? []).filter((c) => live.has(c)) };
+}
+
+/** The graph's shape around one node: what it may read and what may read it. */
+function checkNode(graph: Graph, node: Node): void {
+  const inputs = graph.inputsOf(node);
+  const consumers = graph.consumersOf(node);
+  const where = (): string => operatorLabel(node);
+  if (node.parallelism !== undefined && !isKeyedKind(node)) {
+    throw new PlanError(where(), `.parallelism(${node.parallelism}) follows ${node.kind}`, "set it after a keyed operator: .window(...).sum('x').parallelism(4) or .process(...).parallelism(4); a source's parallelism is its shards");
+  }
+  for (const input of inputs) {
+    if (input.kind === 'sink') throw new PlanError(operatorLabel(input), 'a sink must be the last operator', 'move .sink(...) to the end of the job');
+  }
+  switch (node.kind) {
+    case 'source':
+      if (inputs.length > 0) throw new PlanError(where(), 'a source reads no other stream', 'call job.source(...) for each source stream');
+      break;
+    case 'keyBy': {
+      const what = node.global ? 'windowAll' : 'keyBy';
+      if (typeof node.selector !== 'function' && typeof node.selector !== 'string') {
+        throw new PlanError(where(), 'keyBy needs a function or a field name', 'write .keyBy(e => e.userId) or .keyBy("userId")');
+      }
+      const bad = consumers.find((c) => !isKeyedKind(c));
+      if (bad || consumers.length === 0) {
+        throw new PlanError(where(), `${what} is followed by ${bad?.kind ?? 'nothing'}`, `follow ${what} with ${node.global ? 'a window function, e.g. .count()' : '.window(...) or .process(...)'}`);
+      }
+      break;
+    }
+    case 'window':
+    case 'process':
+      if (inputs.length !== 1 || inputs[0]!.kind !== 'keyBy') {
+        throw new PlanError(where(), `${node.kind} needs a keyed stream`, `call .keyBy(...) before .${node.kind === 'window' ? 'window' : 'process'}(...)`);
+      }
+      break;
+    case 'coProcess':
+    case 'intervalJoin':
+    case 'windowJoin':
+      if (inputs.length !== 2 || inputs.some((i) => i.kind !== 'keyBy' || i.global)) {
+        throw new PlanError(where(), `${node.kind} needs two keyed streams`, 'write a.connect(b).keyBy(ka, kb).process(...), a.keyBy(k).intervalJoin(b.keyBy(k)) or a.join(b).where(ka).equalTo(kb)');
+      }
+      break;
+    case 'union':
+      if (inputs.length < 2) throw new PlanError(where(), 'a union needs at least two streams', 'write a.union(b)');
+      break;
+    case 'sideOutput':
+      if (inputs.length !== 1 || !['process', 'coProcess'].includes(inputs[0]!.kind)) {
+        throw new PlanError(where(), 'sideOutput follows no process function', 'call .sideOutput(tag) on what .process(...) returns');
+      }
+      break;
+    case 'map':
+    case 'filter':
+    case 'flatMap':
+      if (typeof node.fn !== 'function') throw new PlanError(where(), `${node.kind} needs a function`, `pass a function to .${node.kind}(...)`);
+      break;
+    case 'sink':
+      checkSink(where, node.sink);
+      break;
+    case 'mapAsync':
+      break;
+  }
+}
+
+/**
+ * The keyBy a source stage keys in itself: the source is declared partitioned by that very key, only
+ * filters come between, and nothing else reads the source's records. Processing-time windows need the
+ * watermark function's ticks to fire without events, and ticks go on shuffle streams only (a source
+ * stream is the producers'): such a window always gets a shuffle.
+ */
+function partitionedKeyBy(graph: Graph, source: Extract<Node, { kind: 'source' }>): KeyByNode[] {
+  const declared = source.source?.options?.partitionedBy;
+  if (declared === undefined) return [];
+  for (let node: Node = source; ; ) {
+    const consumers = graph.consumersOf(node);
+    if (consumers.length !== 1) return [];
+    const next = consumers[0]!;
+    if (next.kind === 'filter') {
+      node = next;
+      continue;
+    }
+    if (next.kind !== 'keyBy' || next.selector !== declared) return [];
+    const op = graph.consumersOf(next)[0];
+    if (op?.kind !== 'window' && op?.kind !== 'process') return [];
+    if (op.kind === 'window' && isProcessingTime(op.assigner)) return [];
+    return [next];
+  }
+}
+
+/** The stateless operators from a node (excluded) to a later one (excluded), on a line. */
+function chainBetween(graph: Graph, from: Node, to: Node): StatelessOperator[] {
+  const ops: StatelessOperator[] = [];
+  for (let node = graph.consumersOf(from)[0]; node && node !== to; node = graph.consumersOf(node)[0]) ops.push(statelessOperator(node));
+  return ops;
+}
+
+/**
+ * What follows `from` within its stage: stateless operators, branching where a stream goes several ways,
+ * through unions, up to keyBys (shuffles to other stages) and sinks, made by `leaf`.
+ */
+function flowFrom(graph: Graph, from: Node, leaf: (to: Node) => StageOutput[]): Flow {
+  const ops: StatelessOperator[] = [];
+  let node = from;
+  for (;;) {
+    const consumers = mainConsumers(graph, node);
+    if (consumers.length === 1 && STATELESS_KINDS.has(consumers[0]!.kind)) {
+      node = consumers[0]!;
+      const op = statelessOperator(node);
+      if (op.kind === 'flatMap') checkNoFanOutAfterAsync(node as Extract<Node, { kind: 'flatMap' }>, ops);
+      ops.push(op);
+      continue;
+    }
+    const next = consumers.flatMap((c): (Flow | StageOutput)[] => {
+      if (STATELESS_KINDS.has(c.kind)) {
+        const op = statelessOperator(c);
+        const rest = flowFrom(graph, c, leaf);
+        if (op.kind === 'flatMap') checkNoFanOutAfterAsync(c as Extract<Node, { kind: 'flatMap' }>, ops);
+        return [{ ops: [op, ...rest.ops], next: rest.next }];
+      }
+      return leaf(c);
+    });
+    return { ops, next };
+  }
+}
+
+/** What reads a node's records, through unions; a process function's side outputs are apart (see Stage.sideFlows). */
+function mainConsumers(graph: Graph, node: Node): Node[] {
+  return graph.consumersOf(node).flatMap((c) => (c.kind === 'union' ? mainConsumers(graph, c) : c.kind === 'sideOutput' ? [] : [c]));
+}
+
+function statelessOperator(node: Node): StatelessOperator {
+  switch (node.kind) {
+    case 'map':
+    case 'filter':
+    case 'flatMap':
+      return node;
+    case 'mapAsync':
+      return checkMapAsync(node);
+    default:
+      throw new Error(`${node.id} is not a stateless operator`);
+  }
+}
+
+/** The sink node whose spec this is (sinks are compared by identity). */
+function sinkNodeOf(graph: Graph, sink: SinkSpec): string {
+  return graph.nodes.find((n) => n.kind === 'sink' && n.sink === sink)!.id;
+}
+
+/** A keyed node as the operator its stage runs: windows, process functions, and the two-input ones. */
+function keyedOperatorOf(graph: Graph, node: Node): KeyedOperator {
+  switch (node.kind) {
+    case 'window':
+      return checkWindow(node);
+    case 'process':
+      return checkProcess(node, { state: node.fn?.state ?? {}, onEvent: [node.fn?.onEvent], onTimer: node.fn?.onTimer }, 'process');
+    case 'coProcess': {
+      const fn = node.fn;
+      if (typeof fn?.onEvent1 !== 'function' || typeof fn?.onEvent2 !== 'function') {
+        throw new PlanError(operatorLabel(node), 'the co-process function needs onEvent1 and onEvent2', 'give { state, onEvent1(a, ctx), onEvent2(b, ctx), onTimer? }');
+      }
+      return checkProcess(node, { state: fn.state ?? {}, onEvent: [fn.onEvent1, fn.onEvent2], onTimer: fn.onTimer }, 'coProcess');
+    }
+    case 'intervalJoin': {
+      const where = (): string => operatorLabel(node);
+      const lower = checkSignedDuration(where, 'lower bound', node.lower);
+      const upper = checkSignedDuration(where, 'upper bound', node.upper);
+      if (lower > upper) throw new PlanError(where(), `the lower bound ${lower} ms is above the upper bound ${upper} ms`, "write .between('-5m', '0s'): lower first");
+      if (typeof node.fn !== 'function') throw new PlanError(where(), 'the interval join needs a function', 'write .process((left, right, ctx) => ({ ... }))');
+      return checkProcess(node, intervalJoinFunction(lower, upper, node.fn), 'intervalJoin');
+    }
+    case 'windowJoin': {
+      const where = (): string => operatorLabel(node);
+      checkAssigner(where, node.assigner);
+      if (node.assigner.kind !== 'tumbling' && node.assigner.kind !== 'sliding') throw new PlanError(where(), `a window join over ${node.assigner.kind} windows is not supported`, 'use tumbling or sliding windows');
+      if (isProcessingTime(node.assigner)) throw new PlanError(where(), 'a window join runs on event time', 'drop { time: "processing" }');
+      if (typeof node.fn?.fn !== 'function') throw new PlanError(where(), 'the window join needs a function', 'write .apply((left, right) => ({ ... }))');
+      return checkProcess(node, windowJoinFunction(node.assigner, node.fn), 'windowJoin');
+    }
+    default:
+      throw new Error(`${node.id} is not a keyed operator`);
+  }
+}
+
+/** The event-time settings of sources: the tightest idleness of them, and the first one's out-of-orderness. */
+function eventTimeOf(sources: readonly Extract<Node, { kind: 'source' }>[]): EventTimeSettings {
+  const first = sources[0]!.source.options;
+  const idle = sources.map((s) => (s.source.options.idleAfter === undefined ? DEFAULT_IDLE_AFTER_MS : toMs(s.source.options.idleAfter)));
+  return { outOfOrdernessMs: toMs(first.outOfOrderness ?? 0), idleAfterMs: Math.min(...idle) };
+}
+
+function resources(jobName: string, stages: Stage[], eventTime: EventTimeSettings): Plan {
+  const sinks = [...new Map(stages.flatMap(stageSinks).map((s) => [s.name, s])).values()];
   const streams: StreamResource[] = stages.map((s) => ({
     name: s.input.stream,
     shards: s.input.shards,
     role: s.input.kind === 'source' ? 'source' : 'shuffle',
-    ...(s.input.kind === 'source' && attachesToExisting(source) && { existing: STREAM_ARN.test(source.stream) ? { arn: source.stream } : {} }),
+    ...(s.input.kind === 'source' && attachesToExisting(s.input.source) && { existing: STREAM_ARN.test(s.input.source.stream) ? { arn: s.input.source.stream } : {} }),
   }));
   for (const sink of sinks) if (sink.kind === 'kinesis') streams.push({ name: sink.stream, shards: 1, role: 'sink' });
   const stateTable = `${jobName}-state`;
@@ -150,19 +430,7 @@ function resources(jobName: string, stages: Stage[], source: SourceSpec): Plan {
     { name: deadLetterTable, role: 'dead-letter' },
     ...sinks.flatMap((s): TableResource[] => (s.kind === 'dynamodb' ? [{ name: s.table, role: 'sink' }] : [])),
   ];
-  return {
-    job: jobName,
-    stages,
-    streams,
-    tables,
-    sinks,
-    stateTable,
-    deadLetterTable,
-    eventTime: {
-      outOfOrdernessMs: toMs(source.options.outOfOrderness ?? 0),
-      idleAfterMs: source.options.idleAfter === undefined ? DEFAULT_IDLE_AFTER_MS : toMs(source.options.idleAfter),
-    },
-  };
+  return { job: jobName, stages, streams, tables, sinks, stateTable, deadLetterTable, eventTime };
 }
 
 /** A keyed operator's `.parallelism(n)`: the shard count of the shuffle stream its stage reads. */
@@ -260,16 +528,23 @@ function checkAssigner(where: () => string, a: WindowAssignerSpec): void {
   }
 }
 
-function checkProcess(node: Extract<OperatorNode, { kind: 'process' }>): KeyedOperator {
-  const { id, fn } = node;
+function checkProcess(node: OperatorNode, fn: ProcessFunctionSpec, written: Extract<KeyedOperator, { kind: 'process' }>['written']): KeyedOperator {
   const where = (): string => operatorLabel(node);
-  if (typeof fn?.onEvent !== 'function') throw new PlanError(where(), 'the process function has no onEvent', 'give { state, onEvent(event, ctx), onTimer? }');
+  if (fn.onEvent.some((h) => typeof h !== 'function')) throw new PlanError(where(), 'the process function has no onEvent', 'give { state, onEvent(event, ctx), onTimer? }');
   const ttlMs: Record<string, number> = {};
-  for (const [name, descriptor] of Object.entries(fn.state ?? {})) {
+  for (const [name, descriptor] of Object.entries(fn.state)) {
     if (!['value', 'list', 'map'].includes(descriptor?.kind)) throw new PlanError(where(), `state '${name}' is not a state descriptor`, 'use valueState(initial), listState() or mapState()');
     if (descriptor.ttl !== undefined) ttlMs[name] = checkDuration(where, `state '${name}' ttl`, descriptor.ttl);
   }
-  return { kind: 'process', id, fn, ttlMs };
+  return { kind: 'process', id: node.id, fn, ttlMs, written };
+}
+
+/** A duration that may be negative ('-5m'): an interval join's bounds. */
+function checkSignedDuration(where: () => string, field: string, value: Duration): number {
+  const negative = typeof value === 'number' ? value < 0 : typeof value === 'string' && value.trim().startsWith('-');
+  const magnitude = (typeof value === 'number' ? Math.abs(value) : typeof value === 'string' ? value.trim().replace(/^-/, '') : value) as Duration;
+  const ms = checkDuration(where, field, magnitude);
+  return negative ? -ms : ms;
 }
 
 /** Lambda's own limit: a call may not outlast the function (15 minutes). */
@@ -315,7 +590,8 @@ function checkSink(where: () => string, sink: SinkSpec): void {
 }
 
 /** Sinks, streams and tables must not collide: two outputs with one name would mix their records. */
-function checkNames(plan: Plan, job: JobDefinition, source: SourceSpec): void {
+function checkNames(plan: Plan, job: JobDefinition, sources: readonly Extract<OperatorNode, { kind: 'source' }>[]): void {
+  const sourceStreams = new Set(sources.map((s) => streamNameOf(s.source.stream)));
   const owner = new Map<string, OperatorNode>();
   const sinkNodes = job.nodes.flatMap((n): [OperatorNode, SinkSpec][] => [
     ...(n.kind === 'sink' ? [[n, n.sink] as [OperatorNode, SinkSpec]] : []),
@@ -325,7 +601,7 @@ function checkNames(plan: Plan, job: JobDefinition, source: SourceSpec): void {
     const seen = owner.get(sink.name);
     if (seen) throw new PlanError(operatorLabel(node), `two sinks are named '${sink.name}' (the other is ${operatorLabel(seen)})`, 'give each sink its own table or stream');
     owner.set(sink.name, node);
-    if (sink.kind === 'kinesis' && sink.stream === streamNameOf(source.stream)) throw new PlanError(operatorLabel(node), `the sink writes to the source stream '${sink.stream}'`, 'write results to another stream');
+    if (sink.kind === 'kinesis' && sourceStreams.has(sink.stream)) throw new PlanError(operatorLabel(node), `the sink writes to the source stream '${sink.stream}'`, 'write results to another stream');
     if (sink.kind === 'dynamodb' && (sink.table === plan.stateTable || sink.table === plan.deadLetterTable)) {
       throw new PlanError(operatorLabel(node), `the table '${sink.table}' is the job's own`, 'give the sink another table name');
     }

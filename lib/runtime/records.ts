@@ -51,6 +51,8 @@ export interface KeyedOutput {
   readonly output: Output;
   readonly timestampMs: number;
   readonly inputSequenceNumber: string;
+  /** A side output's tag (`ctx.output(tag, …)`); none for the main output. */
+  readonly tag?: string;
 }
 
 /** Digits of a version as an output order: Number.MAX_SAFE_INTEGER has 16. */

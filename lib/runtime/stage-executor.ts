@@ -1,5 +1,6 @@
 import { selectKey } from '../api/source';
-import type { Plan, Stage } from '../plan/plan';
+import { isRedriveInput, REDRIVE_PREFIX } from '../io/redrive';
+import { isFlow, stageOutputs, type Flow, type Lane, type Plan, type Stage, type StageOutput } from '../plan/plan';
 import { hashKeyOf } from '../io/shard-map';
 import type { LogId } from '../state/shard-log';
 import type { ShardState } from '../state/shard-state';
@@ -11,7 +12,7 @@ import type { Failure } from './keyed/keyed-operator';
 import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
 import { processOperator } from './keyed/process-operator';
 import { windowOperator } from './keyed/window-operator';
-import { asRecord, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type KeyedOutput, type Output } from './records';
+import { asRecord, comparePositions, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type KeyedOutput, type Output } from './records';
 
 /** A record as a source stage receives it from Kinesis. */
 export interface SourceRecord {
@@ -48,8 +49,8 @@ export interface SinkOutput {
 
 /** What a batch produced. The caller delivers it: shuffle to the next stream, outputs to sinks. */
 export interface StageResult {
-  /** Keyed records for the next stage. */
-  readonly shuffled: readonly KeyedElement[];
+  /** Keyed records for the next stages: one list per shuffle output of the stage (its stream and lane), empty ones too. */
+  readonly shuffles: readonly ShuffleOutput[];
   /**
    * A stage that shuffles: the watermark for the marker it sends every downstream shard after the
    * envelopes — a source stage's batch's (the highest event time in it minus the bound; NO_WATERMARK when
@@ -71,6 +72,13 @@ export interface StageResult {
   readonly wokeInput: boolean;
 }
 
+/** Keyed records for one lane of a next stage's stream (see Lane). */
+export interface ShuffleOutput {
+  readonly stream: string;
+  readonly lane: string;
+  readonly elements: readonly KeyedElement[];
+}
+
 /** A batch run, its state changes packed: deliver the result, then commit. */
 export interface PreparedBatch {
   readonly result: StageResult;
@@ -86,9 +94,12 @@ export interface PreparedBatch {
 export class StageExecutor {
   private readonly keyedShard: KeyedShard | undefined;
   private readonly lateSink: string | undefined;
-  /** The stateless chains before and after the keyed operator, cut at their first mapAsync. */
+  /** The stateless chain before a keyed operator in a source stage, cut at its first mapAsync. */
   private readonly pre: SplitChain;
-  private readonly post: SplitChain;
+  /** Each flow's operators cut at their first mapAsync. */
+  private readonly splits = new Map<Flow, SplitChain>();
+  /** Prefixes source shards in origins when the job has several sources, whose shard ids would collide. */
+  private readonly sourcePrefix: string;
 
   constructor(
     private readonly plan: Plan,
@@ -104,16 +115,17 @@ export class StageExecutor {
     if (stage.keyed) {
       if (!states) throw new Error(`stage ${stage.id} is keyed: it needs shard states`);
       const operator = stage.keyed.kind === 'window' ? windowOperator(stage.keyed) : processOperator(stage.keyed);
-      const upstream = stage.input.kind === 'shuffle' ? plan.stages.find((s) => s.id === (stage.input as { fromStage: string }).fromStage) : undefined;
+      const lanes = stage.input.kind === 'shuffle' ? stage.input.lanes : [];
       this.keyedShard = new KeyedShard(operator, {
-        idleAfterMs: plan.eventTime.idleAfterMs,
-        outOfOrdernessMs: plan.eventTime.outOfOrdernessMs,
-        plannedInputs: upstream?.input.shards ?? 1,
+        idleAfterMs: stage.eventTime.idleAfterMs,
+        outOfOrdernessMs: stage.eventTime.outOfOrdernessMs,
+        plannedInputs: lanes.length === 0 ? 1 : lanes.reduce((n, l) => n + plan.stages.find((s) => s.id === l.fromStage)!.input.shards, 0),
+        inputOf: inputOfSender(lanes),
       });
     }
     this.lateSink = stage.keyed?.kind === 'window' ? stage.keyed.lateSink?.name : undefined;
     this.pre = splitAtAsync(stage.pre);
-    this.post = splitAtAsync(stage.post);
+    this.sourcePrefix = stage.input.kind === 'source' && plan.stages.filter((s) => s.input.kind === 'source').length > 1 ? `${stage.input.stream}:` : '';
   }
 
   /** The log of one of this stage's input shards. */
@@ -131,19 +143,28 @@ export class StageExecutor {
     const outputs: SinkOutput[] = [];
     if (!this.keyedShard) {
       const decoded = this.decodeSource(batch, deadLetters);
-      if (this.pre.tail.length > 0) await this.runPreTail(decoded.records, deadLetters);
-      const shuffled: KeyedElement[] = [];
-      const output = this.stage.output;
-      for (const e of decoded.records.flatMap((r) => r.elements)) {
-        if (output.kind === 'shuffle') {
-          const key = this.keyOf(output.keyBy, e, output.keyById, deadLetters);
-          if (key !== undefined) shuffled.push(withKey(e, key));
-        } else {
-          outputs.push({ sink: output.sink.name, output: { id: originKey(e.origin), record: asRecord(e.value) } });
-        }
-      }
-      const markerWatermarkMs = decoded.maxEventTimeMs === NO_WATERMARK ? NO_WATERMARK : boundedOutOfOrderness(decoded.maxEventTimeMs, this.plan.eventTime.outOfOrdernessMs);
-      const result: StageResult = { shuffled, markerWatermarkMs, outputs, late: [], deadLetters, watermarkMs: markerWatermarkMs, wokeInput: false };
+      const shuffles = this.emptyShuffles();
+      const items: FlowItem[] = decoded.records.flatMap((r, base) => r.elements.map((e) => ({ value: e.value, base })));
+      const elementOf = (item: FlowItem): KeyedElement => decoded.records[item.base]!.elements[0]!;
+      await this.runFlow(this.stage.flow, items, {
+        failed: (item, e) => deadLetters.push(this.deadLetterOf({ id: recordDeadLetterId(elementOf(item).origin, e.operator), operator: e.operator, reason: e.message, value: elementOf(item).value, element: elementOf(item) })),
+        deliver: (out, delivered) => {
+          const counts = new Map<number, number>();
+          for (const item of delivered) {
+            const subIndex = counts.get(item.base) ?? 0;
+            counts.set(item.base, subIndex + 1);
+            const { origin, timestampMs } = elementOf(item);
+            const at = { ...origin, subIndex };
+            if (out.kind === 'sink') outputs.push({ sink: out.sink.name, output: { id: prefixed(out.idPrefix, originKey(at)), record: asRecord(item.value) } });
+            else this.shuffle(shuffles, out, { origin: at, timestampMs, value: item.value, key: '' }, deadLetters);
+          }
+        },
+      });
+      // In record order, as a record-by-record stage would have refused them (decoding first, then the flow).
+      deadLetters.sort((a, b) => comparePositions({ sequenceNumber: a.sequenceNumber, subIndex: 0 }, { sequenceNumber: b.sequenceNumber, subIndex: 0 }));
+      const maxEventTimeMs = decoded.maxEventTimeMs;
+      const markerWatermarkMs = maxEventTimeMs === NO_WATERMARK ? NO_WATERMARK : boundedOutOfOrderness(maxEventTimeMs, this.stage.eventTime.outOfOrdernessMs);
+      const result: StageResult = { shuffles: [...shuffles.values()], markerWatermarkMs, outputs, late: [], deadLetters, watermarkMs: markerWatermarkMs, wokeInput: false };
       return { result, commit: async () => 'unchanged' };
     }
 
@@ -213,15 +234,15 @@ export class StageExecutor {
   }
 
   private async resultOf(shardId: string, run: KeyedShardRun, watermarkBefore: number, outputs: SinkOutput[], deadLetters: DeadLetter[]): Promise<StageResult> {
-    const shuffled: KeyedElement[] = [];
-    await this.deliverKeyed(shardId, run.outputs, outputs, shuffled, deadLetters);
+    const shuffles = this.emptyShuffles();
+    await this.deliverKeyed(shardId, run.outputs, outputs, shuffles, deadLetters);
     for (const f of run.failures) deadLetters.push(this.deadLetterOf(f));
     if (this.lateSink) {
       for (const e of run.lateElements) outputs.push({ sink: this.lateSink, output: { id: `late/${originKey(e.origin)}`, record: asRecord(e.value) } });
     }
     const idle = run.state.allInputsIdle && run.watermarkMs === watermarkBefore;
-    const markerWatermarkMs = this.stage.output.kind === 'shuffle' && !idle ? run.watermarkMs : undefined;
-    return { shuffled, markerWatermarkMs, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput };
+    const markerWatermarkMs = shuffles.size > 0 && !idle ? run.watermarkMs : undefined;
+    return { shuffles: [...shuffles.values()], markerWatermarkMs, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput };
   }
 
   /**
@@ -255,10 +276,10 @@ export class StageExecutor {
       }
       // A redriven record is old: it moves no watermark. Its elements keep the position it had, under its redrive's input.
       if (ts > maxEventTimeMs && !r.redriven) maxEventTimeMs = ts;
-      const shardId = r.redriven?.input ?? r.shardId;
+      const shardId = this.sourcePrefix + (r.redriven?.input ?? r.shardId);
       const sequenceNumber = r.redriven?.sequenceNumber ?? r.sequenceNumber;
       const elements: KeyedElement[] = [];
-      records.push({ timestampMs: ts, arrivalMs: r.arrivalMs ?? 0, sequenceNumber: r.sequenceNumber, input: shardId, redriven: r.redriven !== undefined, elements });
+      records.push({ timestampMs: ts, arrivalMs: r.arrivalMs ?? 0, sequenceNumber: r.sequenceNumber, input: r.redriven?.input ?? r.shardId, redriven: r.redriven !== undefined, elements });
       if (this.stage.pre.length === 0) {
         elements.push({ origin: { shardId, sequenceNumber, subIndex: 0 }, timestampMs: ts, value, key: '' });
         continue;
@@ -302,57 +323,96 @@ export class StageExecutor {
   }
 
   /**
-   * Runs keyed outputs through the stateless operators after the keyed one (a mapAsync tail over all of
-   * them at once), to the stage's sink or, keyed again, to the next keyed stage. An element for the next
-   * stage is named after the input record of this shard that produced it — (this shard, that record's
-   * sequence number, a running index among what the record produced) — so positions only grow in this
-   * shard's stream order, and a retried, bisected or zombie batch, which computes the same outputs for the
-   * same records, sends them under the same positions: the next stage's marks drop the repeats.
+   * Runs keyed outputs through the flows after the keyed operator — the main one, and each side output's
+   * — to sinks or, keyed again, to the next keyed stages. An element for a next stage is named after the
+   * input record of this shard that produced it — (this shard, that record's sequence number, a running
+   * index among what the record produced on that route) — so positions only grow in this shard's stream
+   * order, and a retried, bisected or zombie batch, which computes the same outputs for the same records,
+   * sends them under the same positions: the next stage's marks drop the repeats.
    */
-  private async deliverKeyed(shardId: string, produced: readonly KeyedOutput[], outputs: SinkOutput[], shuffled: KeyedElement[], deadLetters: DeadLetter[]): Promise<void> {
-    const fail = (o: Output, e: RecordError): void => {
-      deadLetters.push(this.deadLetterOf({ id: `${o.id}/${e.operator}`, operator: e.operator, reason: e.message, value: { id: o.id, record: o.record } }));
-    };
-    const delivered: KeyedOutput[] = [];
-    for (const k of produced) {
-      const o = k.output;
-      if (this.post.head.length === 0) {
-        delivered.push(k);
-        continue;
-      }
-      try {
-        runChain(this.post.head, o.record, (v, i) => delivered.push({ ...k, output: { id: i === 0 ? o.id : `${o.id}.${i}`, record: asRecord(v), ...(o.order !== undefined && { order: o.order }) } }));
-      } catch (e) {
-        if (!(e instanceof RecordError)) throw e;
-        fail(o, e);
-      }
-    }
-    let kept = delivered;
-    if (this.post.tail.length > 0) {
-      const outcomes = await runAsyncTail(this.post.tail, delivered.map((k) => k.output.record));
-      kept = [];
-      delivered.forEach((k, i) => {
-        const outcome = outcomes[i];
-        if (outcome && 'value' in outcome) kept.push({ ...k, output: { ...k.output, record: asRecord(outcome.value) } });
-        else if (outcome) fail(k.output, outcome.error);
+  private async deliverKeyed(shardId: string, produced: readonly KeyedOutput[], outputs: SinkOutput[], shuffles: Map<string, ShuffleBuffer>, deadLetters: DeadLetter[]): Promise<void> {
+    const byFlow = new Map<Flow, FlowItem[]>();
+    produced.forEach((k, base) => {
+      const flow = k.tag === undefined ? this.stage.flow : this.stage.sideFlows[k.tag];
+      if (!flow) return; // a side output nothing reads: dropped, as Flink drops it
+      let items = byFlow.get(flow);
+      if (!items) byFlow.set(flow, (items = []));
+      items.push({ value: k.output.record, base });
+    });
+    for (const [flow, items] of byFlow) {
+      await this.runFlow(flow, items, {
+        failed: (item, e) => {
+          const o = produced[item.base]!.output;
+          deadLetters.push(this.deadLetterOf({ id: `${o.id}/${e.operator}`, operator: e.operator, reason: e.message, value: { id: o.id, record: o.record } }));
+        },
+        deliver: (out, delivered) => {
+          const fanOut = new Map<number, number>();
+          const running = new Map<string, number>();
+          for (const item of delivered) {
+            const k = produced[item.base]!;
+            if (out.kind === 'sink') {
+              const i = fanOut.get(item.base) ?? 0;
+              fanOut.set(item.base, i + 1);
+              const id = prefixed(out.idPrefix, i === 0 ? k.output.id : `${k.output.id}.${i}`);
+              outputs.push({ sink: out.sink.name, output: { id, record: asRecord(item.value), ...(k.output.order !== undefined && { order: k.output.order }) } });
+              continue;
+            }
+            const subIndex = running.get(k.inputSequenceNumber) ?? 0;
+            running.set(k.inputSequenceNumber, subIndex + 1);
+            this.shuffle(shuffles, out, { origin: { shardId, sequenceNumber: k.inputSequenceNumber, subIndex }, timestampMs: k.timestampMs, value: asRecord(item.value), key: '' }, deadLetters);
+          }
+        },
       });
     }
-    const target = this.stage.output;
-    let producedBy: string | undefined;
-    let subIndex = 0;
-    for (const { output, timestampMs, inputSequenceNumber } of kept) {
-      if (target.kind === 'sink') {
-        outputs.push({ sink: target.sink.name, output });
-        continue;
+  }
+
+  /**
+   * Runs a flow over a batch's items: its operators (record by record up to the first mapAsync, then over
+   * the whole batch at once), then each branch and output. An item keeps its `base`, the record it came from.
+   */
+  private async runFlow(flow: Flow, items: readonly FlowItem[], on: FlowCallbacks): Promise<void> {
+    let split = this.splits.get(flow);
+    if (!split) this.splits.set(flow, (split = splitAtAsync(flow.ops)));
+    let out: FlowItem[] = [];
+    if (split.head.length === 0) {
+      out = [...items];
+    } else {
+      for (const item of items) {
+        try {
+          runChain(split.head, item.value, (value) => out.push({ value, base: item.base }));
+        } catch (e) {
+          if (!(e instanceof RecordError)) throw e;
+          on.failed(item, e);
+        }
       }
-      if (inputSequenceNumber !== producedBy) {
-        producedBy = inputSequenceNumber;
-        subIndex = 0;
-      }
-      const e: KeyedElement = { origin: { shardId, sequenceNumber: inputSequenceNumber, subIndex: subIndex++ }, timestampMs, value: output.record, key: '' };
-      const key = this.keyOf(target.keyBy, e, target.keyById, deadLetters);
-      if (key !== undefined) shuffled.push(withKey(e, key));
     }
+    if (split.tail.length > 0) {
+      const outcomes = await runAsyncTail(split.tail, out.map((i) => i.value));
+      const kept: FlowItem[] = [];
+      out.forEach((item, i) => {
+        const outcome = outcomes[i];
+        if (outcome && 'value' in outcome) kept.push({ value: outcome.value, base: item.base });
+        else if (outcome) on.failed(item, outcome.error);
+      });
+      out = kept;
+    }
+    for (const next of flow.next) {
+      if (isFlow(next)) await this.runFlow(next, out, on);
+      else on.deliver(next, out);
+    }
+  }
+
+  /** One buffer per shuffle output of the stage, so that every lane gets its marker, elements or not. */
+  private emptyShuffles(): Map<string, ShuffleBuffer> {
+    const buffers = new Map<string, ShuffleBuffer>();
+    for (const out of stageOutputs(this.stage)) if (out.kind === 'shuffle') buffers.set(`${out.stream} ${out.lane}`, { stream: out.stream, lane: out.lane, elements: [] });
+    return buffers;
+  }
+
+  /** Keys an element for a shuffle output (a key selector that throws sends it to the dead letters). */
+  private shuffle(shuffles: Map<string, ShuffleBuffer>, out: Extract<StageOutput, { kind: 'shuffle' }>, e: KeyedElement, deadLetters: DeadLetter[]): void {
+    const key = this.keyOf(out.keyBy, e, out.keyById, deadLetters);
+    if (key !== undefined) shuffles.get(`${out.stream} ${out.lane}`)!.elements.push(withKey(e, key));
   }
 
   private deadLetterOf(f: Failure): DeadLetter {
@@ -385,6 +445,38 @@ function sourceDeadLetter(r: SourceRecord, reason: string, operator: string): De
   // A redriven record's dead letter is the one its first failure would have written: redriven again, the same.
   const at = r.redriven ? { shardId: r.redriven.input, sequenceNumber: r.redriven.sequenceNumber } : r;
   return { id: recordDeadLetterId({ ...at, subIndex: 0 }, operator), reason, shardId: at.shardId, sequenceNumber: at.sequenceNumber, data: r.data.slice(0, 1024), operator };
+}
+
+/** An item going through a flow: its value, and which of the batch's records (or keyed outputs) it came from. */
+interface FlowItem {
+  readonly value: unknown;
+  readonly base: number;
+}
+
+interface FlowCallbacks {
+  failed(item: FlowItem, error: RecordError): void;
+  /** The items that reached an output, in order. */
+  deliver(output: StageOutput, items: readonly FlowItem[]): void;
+}
+
+type ShuffleBuffer = { readonly stream: string; readonly lane: string; readonly elements: KeyedElement[] };
+
+const prefixed = (prefix: string, id: string): string => (prefix === '' ? id : `${prefix}/${id}`);
+
+/**
+ * Which input of a two-input operator a sender feeds: a stream's only lane says it for every sender;
+ * otherwise the sender names its lane (`s0.1/shardId-…`, a redrive's `redrive:s0.1/…`).
+ */
+function inputOfSender(lanes: readonly Lane[]): (from: string) => number {
+  if (lanes.length <= 1) {
+    const input = lanes[0]?.input ?? 0;
+    return () => input;
+  }
+  const byName = new Map(lanes.map((l) => [l.name, l.input]));
+  return (from) => {
+    const bare = isRedriveInput(from) ? from.slice(REDRIVE_PREFIX.length) : from;
+    return byName.get(bare.slice(0, bare.indexOf('/'))) ?? 0;
+  };
 }
 
 /** Sets the key of an element this stage created (keyed elements are immutable to everyone else). */

@@ -1,5 +1,5 @@
 import type { JobDefinition } from '../api/graph';
-import type { Plan, Stage } from '../plan/plan';
+import { flowOutputs, senderOf, stageOutputs, type Plan, type Stage } from '../plan/plan';
 import { planJob } from '../plan/planner';
 import type { DeadLetter, Element, Output } from '../runtime/records';
 import { StageExecutor, type ShuffleInput, type SourceRecord, type StageBatch, type StageResult } from '../runtime/stage-executor';
@@ -32,6 +32,8 @@ export interface HarnessOptions {
 
 /** Options of `send`. */
 export interface SendOptions {
+  /** The source stream to send on, for a job with several sources (default: the first source). */
+  source?: string;
   /** The source shard the event arrives on. Default 'shard-0'. */
   shard?: string;
   /**
@@ -51,6 +53,8 @@ export interface ReplayOptions {
    * the next keyed stage, before its log entry — the retry delivers them again.
    */
   crash?: 'after-state' | 'after-delivery';
+  /** The source stream the records are on, for a job with several sources (default: the first source). */
+  source?: string;
 }
 
 /**
@@ -78,8 +82,8 @@ export class Harness {
   private readonly lateElements: Element[] = [];
   private readonly dead: DeadLetter[] = [];
   private nowMs: number;
-  /** Source shards that have delivered a batch, in order. */
-  private readonly heardShards = new Set<string>();
+  /** Source shards that have delivered a batch, in order, by source stage. */
+  private readonly heardShards = new Map<string, Set<string>>();
   /** Each keyed shard's watermark after its last committed batch, by stage and shard. */
   private readonly watermarks = new Map<string, number>();
 
@@ -102,13 +106,14 @@ export class Harness {
   async sendBatch(events: readonly unknown[], options: SendOptions = {}): Promise<void> {
     const shardId = options.shard ?? 'shard-0';
     if (options.arrivalMs !== undefined) this.nowMs = options.arrivalMs;
-    await this.sendRaw(events.map((e) => JSON.stringify(e)), shardId);
+    await this.sendRaw(events.map((e) => JSON.stringify(e)), shardId, options.source);
   }
 
   /** Sends raw record data (malformed JSON included), as Kinesis would deliver it. */
-  async sendRaw(data: readonly string[], shard = 'shard-0'): Promise<void> {
-    const records = data.map((d) => ({ shardId: shard, sequenceNumber: this.nextSequenceNumber(shard), data: d, arrivalMs: this.nowMs }));
-    await this.replay(records);
+  async sendRaw(data: readonly string[], shard = 'shard-0', source?: string): Promise<void> {
+    const stage = this.sourceStage(source);
+    const records = data.map((d) => ({ shardId: shard, sequenceNumber: this.nextSequenceNumber(`${stage.input.stream}/${shard}`), data: d, arrivalMs: this.nowMs }));
+    await this.replay(records, { ...(source !== undefined && { source }) });
   }
 
   /**
@@ -122,28 +127,36 @@ export class Harness {
       if (!list) byShard.set(r.shardId, (list = []));
       list.push(r);
     }
-    const first = this.plan.stages[0]!;
+    const stage = this.sourceStage(options.source);
     for (const [shardId, shardRecords] of byShard) {
-      this.heardShards.add(shardId);
-      await this.runStage(first, { kind: 'source', shardId, records: shardRecords }, options.crash);
+      this.heardOf(stage).add(shardId);
+      await this.runStage(stage, { kind: 'source', shardId, records: shardRecords }, options.crash);
     }
   }
 
   /**
-   * Moves the first keyed stage's watermark to `ts` (every input at `ts`), firing every window and timer it
-   * makes due; the keyed stages after it follow, as its outputs and watermark reach them.
+   * Moves the watermark of the keyed stages that read the sources to `ts` (every input at `ts`), firing
+   * every window and timer it makes due; the keyed stages after them follow, as their outputs and
+   * watermarks reach them.
    */
   async watermark(ts: number): Promise<void> {
-    const stage = this.keyedStage();
-    if (!stage || ts <= this.currentWatermark()) return;
-    if (stage.input.kind === 'source') {
-      // A keyed source stage: its shards' watermarks follow their records' event time; a manual one moves
-      // them all, as a marker would.
-      for (const shardId of this.heardShards) await this.runStage(stage, { kind: 'shuffled', shardId, inputs: [this.shuffleInput(shardId, { kind: 'marker', from: 'harness', watermarkMs: ts })] });
-      return;
+    if (ts <= this.currentWatermark()) return;
+    for (const stage of this.plan.stages.filter((s) => s.keyed && this.readsSources(s))) {
+      if (stage.input.kind === 'source') {
+        // A keyed source stage: its shards' watermarks follow their records' event time; a manual one moves
+        // them all, as a marker would.
+        for (const shardId of this.heardOf(stage)) await this.runStage(stage, { kind: 'shuffled', shardId, inputs: [this.shuffleInput(shardId, { kind: 'marker', from: 'harness', watermarkMs: ts })] });
+        continue;
+      }
+      const shardId = this.shuffledShard(stage);
+      await this.runStage(stage, { kind: 'shuffled', shardId, inputs: this.upstreamShards(stage).map((u) => this.shuffleInput(shardId, { kind: 'marker', from: u, watermarkMs: ts })) });
     }
-    const shardId = this.shuffledShard(stage);
-    await this.runStage(stage, { kind: 'shuffled', shardId, inputs: this.upstreamShards(stage).map((u) => this.shuffleInput(shardId, { kind: 'marker', from: u, watermarkMs: ts })) });
+  }
+
+  /** A keyed stage that reads sources (itself, or through a shuffle from a source stage): `watermark(ts)` moves it. */
+  private readsSources(stage: Stage): boolean {
+    if (stage.input.kind === 'source') return true;
+    return stage.input.lanes.some((l) => this.plan.stages.find((s) => s.id === l.fromStage)!.keyed === undefined);
   }
 
   /** End of input: fires and closes everything still open (Flink's final MAX_WATERMARK). */
@@ -262,7 +275,7 @@ export class Harness {
     const executor = this.executors.get(stage.id)!;
     const prepared = await executor.run(batch);
     const result = prepared.result;
-    if (crash !== undefined && (stage.keyed !== undefined || stage.output.kind === 'sink')) {
+    if (crash !== undefined && (stage.keyed !== undefined || stageOutputs(stage).some((o) => o.kind === 'sink'))) {
       if (crash === 'after-delivery') {
         this.collect(result);
         await this.handOn(stage, batch.shardId, result);
@@ -276,17 +289,19 @@ export class Harness {
     await this.handOn(stage, batch.shardId, result, crash);
   }
 
-  /** A stage's shuffled elements and its marker, as the next stage's batch. */
+  /** A stage's shuffled elements and its marker, as a batch of each next stage's shard. */
   private async handOn(stage: Stage, fromShard: string, result: StageResult, crash?: ReplayOptions['crash']): Promise<void> {
-    if (stage.output.kind !== 'shuffle') return;
-    const next = this.plan.stages.find((s) => s.id === (stage.output as { toStage: string }).toStage)!;
-    const shardId = this.shuffledShard(next);
-    const inputs = [this.shuffleInput(shardId, { kind: 'envelope', from: fromShard, elements: result.shuffled })];
-    // A source stage's marker only with the strategy watermark (else `watermark(ts)` moves time); a keyed
-    // stage's always: it is that stage's watermark.
-    const marks = stage.keyed !== undefined || this.options.watermarks === 'strategy';
-    if (marks && result.markerWatermarkMs !== undefined) inputs.push(this.shuffleInput(shardId, { kind: 'marker', from: fromShard, watermarkMs: result.markerWatermarkMs }));
-    await this.runStage(next, { kind: 'shuffled', shardId, inputs }, crash);
+    for (const out of result.shuffles) {
+      const next = this.plan.stages.find((s) => s.input.stream === out.stream)!;
+      const shardId = this.shuffledShard(next);
+      const from = senderOf(out.lane, fromShard);
+      const inputs = [this.shuffleInput(shardId, { kind: 'envelope', from, elements: out.elements })];
+      // A source stage's marker only with the strategy watermark (else `watermark(ts)` moves time); a keyed
+      // stage's always: it is that stage's watermark.
+      const marks = stage.keyed !== undefined || this.options.watermarks === 'strategy';
+      if (marks && result.markerWatermarkMs !== undefined) inputs.push(this.shuffleInput(shardId, { kind: 'marker', from, watermarkMs: result.markerWatermarkMs }));
+      await this.runStage(next, { kind: 'shuffled', shardId, inputs }, crash);
+    }
   }
 
   /** A record of a shuffled shard's stream: the next sequence number there, arriving now. */
@@ -302,7 +317,7 @@ export class Harness {
 
   /** A keyed stage's shards: one per shuffled stage, or the source shards heard so far. */
   private shardsOf(stage: Stage): string[] {
-    return stage.input.kind === 'source' ? [...this.heardShards] : [this.shuffledShard(stage)];
+    return stage.input.kind === 'source' ? [...this.heardOf(stage)] : [this.shuffledShard(stage)];
   }
 
   /**
@@ -310,10 +325,27 @@ export class Harness {
    * and any a test sent on; after a keyed stage, its shards.
    */
   private upstreamShards(stage: Stage): string[] {
-    const from = this.plan.stages.find((s) => s.id === (stage.input as { fromStage: string }).fromStage)!;
-    if (from.input.kind === 'shuffle') return [this.shuffledShard(from)];
-    const declared = Array.from({ length: from.input.shards }, (_, i) => `shard-${i}`);
-    return [...new Set([...declared, ...this.heardShards])];
+    const lanes = stage.input.kind === 'shuffle' ? stage.input.lanes : [];
+    return lanes.flatMap((lane) => {
+      const from = this.plan.stages.find((s) => s.id === lane.fromStage)!;
+      if (from.input.kind === 'shuffle') return [senderOf(lane.name, this.shuffledShard(from))];
+      const declared = Array.from({ length: from.input.shards }, (_, i) => `shard-${i}`);
+      return [...new Set([...declared, ...this.heardOf(from)])].map((shardId) => senderOf(lane.name, shardId));
+    });
+  }
+
+  private heardOf(stage: Stage): Set<string> {
+    let heard = this.heardShards.get(stage.id);
+    if (!heard) this.heardShards.set(stage.id, (heard = new Set()));
+    return heard;
+  }
+
+  /** The stage reading a source stream (by name; default the job's first source). */
+  private sourceStage(stream?: string): Stage {
+    const sources = this.plan.stages.filter((s) => s.input.kind === 'source');
+    const stage = stream === undefined ? sources[0] : sources.find((s) => s.input.stream === stream);
+    if (!stage) throw new Error(`harness: the job has no source stream '${stream}' (it has ${sources.map((s) => s.input.stream).join(', ')})`);
+    return stage;
   }
 
   private shuffledShard(stage: Stage): string {
@@ -341,8 +373,12 @@ export class Harness {
     return this.plan.stages.find((s) => s.keyed);
   }
 
+  /** The job's main sink: the last stage's first (searching back for a stage with one). */
   private mainSink(): string {
-    const last = this.plan.stages[this.plan.stages.length - 1]!;
-    return last.output.kind === 'sink' ? last.output.sink.name : '';
+    for (const stage of [...this.plan.stages].reverse()) {
+      const sink = flowOutputs(stage.flow).find((o) => o.kind === 'sink');
+      if (sink?.kind === 'sink') return sink.sink.name;
+    }
+    return '';
   }
 }

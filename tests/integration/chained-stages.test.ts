@@ -70,7 +70,7 @@ test('two keyed stages: the second aggregates what the first fired, exactly once
   // A batch of the first keyed stage's first shard dies after sending its envelopes and markers, before its
   // log entry (the append fails): Lambda retries it, and the second stage hears all of it twice.
   const failingLogs: ShardLogStore = Object.assign(Object.create(p.logs) as ShardLogStore, { append: async () => Promise.reject(new Error('crashed before the log entry')) });
-  const dying = createStageHandler({ plan: p.plan, stageId: 's1', states: new ShardStates(failingLogs), coordination: p.coordination, sinks: p.sinks, shuffleWriter: new KinesisWriter(p.kinesis, 'it-chain-s2') });
+  const dying = createStageHandler({ plan: p.plan, stageId: 's1', states: new ShardStates(failingLogs), coordination: p.coordination, sinks: p.sinks, shuffleWriters: new Map([['it-chain-s2', new KinesisWriter(p.kinesis, 'it-chain-s2')]]) });
   const [firstShard, secondShard] = await p.shards('s1');
   const { event: firstBatch } = await p.nextBatch('s1', firstShard!);
   expect(firstBatch.Records.length).toBeGreaterThan(1);

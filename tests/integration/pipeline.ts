@@ -9,7 +9,7 @@ import type { JobDefinition } from 'shardflow';
 import type { KinesisStreamEvent } from '../../lib/io/kinesis-event';
 import { KinesisWriter } from '../../lib/io/kinesis-writer';
 import { SinkWriter } from '../../lib/io/sinks';
-import { createStageHandler } from '../../lib/io/stage-handler';
+import { createStageHandler, shuffleWritersFor } from '../../lib/io/stage-handler';
 import { createWatermarkHandler } from '../../lib/io/watermark-handler';
 import { toKinesisEvent } from '../../lib/local/lambda-event';
 import { startDynamo, startKinesis, type Emulator } from '../../lib/local/emulators';
@@ -66,7 +66,7 @@ export class Pipeline {
           coordination: this.coordination,
           sinks: this.sinks,
           clock: () => this.nowMs,
-          ...(s.output.kind === 'shuffle' && { shuffleWriter: new KinesisWriter(this.kinesis, s.output.stream) }),
+          shuffleWriters: shuffleWritersFor(s, (stream) => new KinesisWriter(this.kinesis, stream)),
           ...(s.keyed && s.input.kind === 'source' && { lineage: (shardId: string) => shardLineage(this.kinesis, s.input.stream, shardId) }),
         }),
       ]),

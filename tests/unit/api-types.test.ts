@@ -31,7 +31,7 @@ test('a window result carries key, window bounds and the aggregated field, typed
       void r.page;
       return { user: meta.key, total, from: r.windowStart };
     });
-  expect(planJob(out.sink(dynamoSink('out'))).stages[1]!.post).toHaveLength(1);
+  expect(planJob(out.sink(dynamoSink('out'))).stages[1]!.flow.ops).toHaveLength(1);
 });
 
 test('count() gives count, aggregate() gives what result() returns, keyed state is typed by its descriptor', () => {

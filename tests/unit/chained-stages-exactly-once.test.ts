@@ -55,7 +55,7 @@ type Put = { kind: 'envelope'; from: string; elements: readonly KeyedElement[] }
 /** What a delivery of a first-stage batch puts on the second stage's shard: its envelope (if any), then its marker. */
 function onSecondStream(fromShard: string, result: StageResult): Put[] {
   return [
-    ...(result.shuffled.length > 0 ? [{ kind: 'envelope' as const, from: fromShard, elements: result.shuffled }] : []),
+    ...(result.shuffles[0]!.elements.length > 0 ? [{ kind: 'envelope' as const, from: fromShard, elements: result.shuffles[0]!.elements }] : []),
     ...(result.markerWatermarkMs !== undefined ? [{ kind: 'marker' as const, from: fromShard, watermarkMs: result.markerWatermarkMs }] : []),
   ];
 }

@@ -1,3 +1,4 @@
+import { soleOutput } from '../../lib/plan/plan';
 import clickCounts from '../../examples/click-counts';
 import { harness } from 'shardflow/testing';
 
@@ -12,7 +13,7 @@ test('the clicks example counts clicks per user in 5-second windows and fires th
     { key: 'a', windowStart: 0, windowEnd: 5000, clicks: 5 },
     { key: 'b', windowStart: 0, windowEnd: 5000, clicks: 1 },
   ]);
-  expect(h.plan.stages.map((s) => ({ id: s.id, input: s.input.stream, output: s.output.kind }))).toEqual([
+  expect(h.plan.stages.map((s) => ({ id: s.id, input: s.input.stream, output: soleOutput(s)!.kind }))).toEqual([
     { id: 's0', input: 'clicks', output: 'shuffle' },
     { id: 's1', input: 'click-counts-s1', output: 'sink' },
   ]);

@@ -1,5 +1,9 @@
+import { soleOutput, type StageOutput } from '../../lib/plan/plan';
 import hotItems, { type ItemClick } from '../../examples/hot-items';
 import { harness } from 'shardflow/testing';
+
+const outputName = (o: StageOutput): string => (o.kind === 'sink' ? o.sink.name : o.stream);
+
 
 const click = (itemId: string, ts: number): ItemClick => ({ itemId, userId: 'u', ts });
 
@@ -26,7 +30,7 @@ test('the hot-items example counts clicks per item per 10 s, then ranks the top 
   ]);
   await h.finish();
   expect(h.results().slice(1)).toEqual([{ key: '20000', windowStart: 10_000, windowEnd: 20_000, top: [{ itemId: 'map', clicks: 1 }] }]);
-  expect(h.plan.stages.map((s) => ({ id: s.id, input: s.input.stream, output: s.output.kind === 'sink' ? s.output.sink.name : s.output.stream }))).toEqual([
+  expect(h.plan.stages.map((s) => ({ id: s.id, input: s.input.stream, output: outputName(soleOutput(s)!) }))).toEqual([
     { id: 's0', input: 'item-clicks', output: 'hot-items-s1' },
     { id: 's1', input: 'hot-items-s1', output: 'hot-items-s2' },
     { id: 's2', input: 'hot-items-s2', output: 'hot-items' },

@@ -2,6 +2,7 @@
  * The planner: how a job is cut into stages (Flink's operator chaining, a keyBy ends a stage unless the
  * source is already partitioned by that key), and the plan-time errors, which name the operator and the problem.
  */
+import { soleOutput, type StageOutput } from '../../lib/plan/plan';
 import {
   countWindow,
   dynamoSink,
@@ -21,6 +22,9 @@ import {
 } from 'shardflow';
 import { selectKey } from '../../lib/api/source';
 import { describePlan } from '../../lib/plan/describe';
+
+const outputSummary = (o: StageOutput): string | string[] => (o.kind === 'shuffle' ? [o.stream, o.toStage, o.keyById] : o.sink.name);
+
 
 type Click = { userId: string; clicks: number; ts: number };
 
@@ -61,18 +65,18 @@ describe('stages', () => {
 
     expect(first!.id).toBe('s0');
     expect(first!.input).toMatchObject({ kind: 'source', stream: 'clicks', shards: 1 });
-    expect(first!.pre.map((op) => op.id)).toEqual(['map#1', 'filter#2']);
+    expect(first!.pre).toEqual([]);
+    expect(first!.flow.ops.map((op) => op.id)).toEqual(['map#1', 'filter#2']);
     expect(first!.keyed).toBeUndefined();
     expect(first!.keyBy).toBeUndefined();
-    expect(first!.post).toEqual([]);
-    expect(first!.output).toMatchObject({ kind: 'shuffle', stream: 'chained-s1', toStage: 's1', keyById: 'keyBy#3', keyBy: byUser });
+    expect(soleOutput(first!)).toMatchObject({ kind: 'shuffle', stream: 'chained-s1', toStage: 's1', keyById: 'keyBy#3', keyBy: byUser, lane: '' });
 
     expect(second!.id).toBe('s1');
-    expect(second!.input).toEqual({ kind: 'shuffle', stream: 'chained-s1', shards: 1, fromStage: 's0' });
+    expect(second!.input).toEqual({ kind: 'shuffle', stream: 'chained-s1', shards: 1, lanes: [{ fromStage: 's0', name: '', input: 0 }] });
     expect(second!.pre).toEqual([]);
     expect(second!.keyed).toMatchObject({ kind: 'window', id: 'window#4', assigner: { kind: 'tumbling', sizeMs: 5000 }, allowedLatenessMs: 0, fn: { kind: 'sum', field: 'clicks' } });
-    expect(second!.post.map((op) => op.id)).toEqual(['map#5']);
-    expect(second!.output).toEqual({ kind: 'sink', sink: dynamoSink('chained-out') });
+    expect(second!.flow.ops.map((op) => op.id)).toEqual(['map#5']);
+    expect(soleOutput(second!)).toEqual({ kind: 'sink', sink: dynamoSink('chained-out'), idPrefix: '' });
 
     expect(plan.streams).toEqual([
       { name: 'clicks', shards: 1, role: 'source' },
@@ -88,7 +92,7 @@ describe('stages', () => {
   test('a source declared partitionedBy the keyBy selector needs no shuffle: 1 stage', () => {
     const plan = planJob(job('prepartitioned').source(clicks({ partitionedBy: byUser })).keyBy(byUser).window(tumbling('5s')).count().sink(dynamoSink('counts')));
     expect(plan.stages).toHaveLength(1);
-    expect(plan.stages[0]).toMatchObject({ id: 's0', input: { kind: 'source', stream: 'clicks' }, keyBy: byUser, keyed: { kind: 'window', id: 'window#2' }, output: { kind: 'sink' } });
+    expect(plan.stages[0]).toMatchObject({ id: 's0', input: { kind: 'source', stream: 'clicks' }, keyBy: byUser, keyed: { kind: 'window', id: 'window#2' }, flow: { next: [{ kind: 'sink' }] } });
     expect(plan.streams).toEqual([{ name: 'clicks', shards: 1, role: 'source' }]);
   });
 
@@ -123,7 +127,7 @@ describe('stages', () => {
   test('a different selector, even one computing the same key, is a shuffle: 2 stages', () => {
     const plan = planJob(job('other-key').source(clicks({ partitionedBy: byUser })).keyBy((c) => c.userId).window(tumbling('5s')).count().sink(dynamoSink('counts')));
     expect(plan.stages).toHaveLength(2);
-    expect(plan.stages[0]!.output.kind).toBe('shuffle');
+    expect(soleOutput(plan.stages[0]!)!.kind).toBe('shuffle');
   });
 
   test('filters before the keyBy keep a partitioned source in one stage; a map does not (it may change the key)', () => {
@@ -174,10 +178,10 @@ describe('stages', () => {
         .count()
         .sink(dynamoSink('per-minute')),
     );
-    expect(plan.stages.map((s) => ({ id: s.id, input: s.input, keyed: s.keyed?.id, post: s.post.map((o) => o.id), output: s.output.kind === 'shuffle' ? [s.output.stream, s.output.toStage, s.output.keyById] : s.output.sink.name }))).toEqual([
+    expect(plan.stages.map((s) => ({ id: s.id, input: s.input, keyed: s.keyed?.id, post: s.flow.ops.map((o) => o.id), output: outputSummary(soleOutput(s)!) }))).toEqual([
       { id: 's0', input: expect.objectContaining({ kind: 'source', stream: 'clicks' }), keyed: 'window#2', post: ['filter#3'], output: ['rekey-s1', 's1', 'keyBy#4'] },
-      { id: 's1', input: { kind: 'shuffle', stream: 'rekey-s1', shards: 1, fromStage: 's0' }, keyed: 'process#5', post: ['map#6'], output: ['rekey-s2', 's2', 'keyBy#7'] },
-      { id: 's2', input: { kind: 'shuffle', stream: 'rekey-s2', shards: 1, fromStage: 's1' }, keyed: 'window#8', post: [], output: 'per-minute' },
+      { id: 's1', input: { kind: 'shuffle', stream: 'rekey-s1', shards: 1, lanes: [{ fromStage: 's0', name: '', input: 0 }] }, keyed: 'process#5', post: ['map#6'], output: ['rekey-s2', 's2', 'keyBy#7'] },
+      { id: 's2', input: { kind: 'shuffle', stream: 'rekey-s2', shards: 1, lanes: [{ fromStage: 's1', name: '', input: 0 }] }, keyed: 'window#8', post: [], output: 'per-minute' },
     ]);
     expect(plan.streams.map((s) => [s.name, s.role])).toEqual([
       ['clicks', 'source'],
@@ -218,8 +222,8 @@ describe('stages', () => {
         .sink(logSink()),
     );
     const last = plan.stages[2]!;
-    expect(last.input).toEqual({ kind: 'shuffle', stream: 'global-s2', shards: 1, fromStage: 's1', global: true });
-    const output = plan.stages[1]!.output;
+    expect(last.input).toEqual({ kind: 'shuffle', stream: 'global-s2', shards: 1, lanes: [{ fromStage: 's1', name: '', input: 0 }], global: true });
+    const output = soleOutput(plan.stages[1]!)!;
     expect(output.kind === 'shuffle' && [output.keyById, selectKey(output.keyBy, { anything: 1 })]).toEqual(['keyBy#3', 'all']);
     expect(describePlan(plan)).toContain('stage s2  ← shuffle stream global-s2 (1 shard)  windowAll: runs with parallelism 1');
     expect(plan.streams.map((s) => [s.name, s.shards])).toEqual([

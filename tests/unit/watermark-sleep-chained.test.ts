@@ -54,7 +54,7 @@ function world() {
     }) as unknown as KinesisWriter;
   const wake = { wakeWatermark: async () => void wakes.push(`at ${nowMs}`) };
   const handlers = {
-    s1: createStageHandler({ plan, stageId: 's1', states: new ShardStates(logs), coordination, sinks, shuffleWriter: writerOf('s2'), clock: () => nowMs, ...wake }),
+    s1: createStageHandler({ plan, stageId: 's1', states: new ShardStates(logs), coordination, sinks, shuffleWriters: new Map([[STREAMS.s2, writerOf('s2')]]), clock: () => nowMs, ...wake }),
     s2: createStageHandler({ plan, stageId: 's2', states: new ShardStates(logs), coordination, sinks, clock: () => nowMs, ...wake }),
   };
   /** Delivers everything queued, stream by stream, each shard's records as one batch (as Lambda would). */

@@ -1,5 +1,5 @@
 import type { SinkSpec } from '../../api/sink';
-import type { KeyedOperator, Plan, Stage } from '../../plan/plan';
+import { shuffleStreamsOf, stageOutputs, type KeyedOperator, type Plan, type Stage } from '../../plan/plan';
 import { formatMs } from '../../time/duration';
 import type { WindowAssignerSpec } from '../../time/window';
 
@@ -53,14 +53,16 @@ const assignerLabel = (a: WindowAssignerSpec): string => {
 const keyedLabel = (k: KeyedOperator): string =>
   k.kind === 'window'
     ? `${assignerLabel(k.assigner)} · ${k.fn.kind}${'field' in k.fn ? `(${k.fn.field})` : ''}${k.allowedLatenessMs ? ` · lateness ${formatMs(k.allowedLatenessMs)}` : ''}`
-    : `process (${Object.keys(k.fn.state ?? {}).join(', ') || 'no state'})`;
+    : `${k.written} (${Object.keys(k.fn.state ?? {}).join(', ') || 'no state'})`;
 
 function stageDetail(stage: Stage): string[] {
   const ops = [...stage.pre.map((o) => o.kind), ...(stage.keyBy ? ['keyBy'] : [])];
   const lines = [];
   if (stage.keyed) lines.push(keyedLabel(stage.keyed));
-  if (ops.length > 0 || stage.post.length > 0) lines.push([...ops, ...(stage.keyed ? ['…'] : []), ...stage.post.map((o) => o.kind)].join(' → '));
-  if (stage.output.kind === 'shuffle') lines.push('keyBy → shuffle');
+  if (ops.length > 0 || stage.flow.ops.length > 0) lines.push([...ops, ...(stage.keyed ? ['…'] : []), ...stage.flow.ops.map((o) => o.kind)].join(' → '));
+  if (stage.flow.next.length > 1) lines.push(`${stage.flow.next.length} branches`);
+  if (shuffleStreamsOf(stage).length > 0) lines.push('keyBy → shuffle');
+  for (const tag of Object.keys(stage.sideFlows)) lines.push(`side output ${tag}`);
   if (lines.length === 0) lines.push('pass-through');
   return lines;
 }
@@ -94,8 +96,13 @@ export function jobGraph(plan: Plan): JobGraph {
     const id = `stage:${stage.id}`;
     nodes.set(id, { id, kind: 'stage', role: 'stage function', label: stage.id, detail: stageDetail(stage), stage: stage.id, keyed: stage.keyed !== undefined });
     edges.push({ from: input, to: id, kind: 'data' });
-    if (stage.output.kind === 'shuffle') edges.push({ from: id, to: stream(stage.output.stream, 'shuffle stream'), kind: 'data', label: 'envelopes' });
-    else edges.push({ from: id, to: sink(stage.output.sink, 'results'), kind: 'data', label: 'results' });
+    const seen = new Set<string>();
+    for (const out of stageOutputs(stage)) {
+      const edge: GraphEdge = out.kind === 'shuffle' ? { from: id, to: stream(out.stream, 'shuffle stream'), kind: 'data', label: 'envelopes' } : { from: id, to: sink(out.sink, 'results'), kind: 'data', label: 'results' };
+      if (seen.has(edge.to)) continue;
+      seen.add(edge.to);
+      edges.push(edge);
+    }
   }
   for (const stage of plan.stages) {
     if (stage.keyed?.kind === 'window' && stage.keyed.lateSink) edges.push({ from: `stage:${stage.id}`, to: sink(stage.keyed.lateSink, 'late output'), kind: 'late', label: 'late' });

@@ -1,6 +1,6 @@
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Plan, Stage } from '../../plan/plan';
+import { stageOutputs, type Plan, type Stage } from '../../plan/plan';
 import type { KeyedOperatorRuntime } from '../../runtime/keyed/keyed-operator';
 import { processOperator } from '../../runtime/keyed/process-operator';
 import { windowOperator } from '../../runtime/keyed/window-operator';
@@ -90,7 +90,7 @@ export class StateReader {
   }
 
   async read(): Promise<StateSnapshot> {
-    const resultTables = this.plan.stages.flatMap((s) => (s.output.kind === 'sink' && s.output.sink.kind === 'dynamodb' ? [s.output.sink.table] : []));
+    const resultTables = this.plan.stages.flatMap((s) => stageOutputs(s).flatMap((o) => (o.kind === 'sink' && o.sink.kind === 'dynamodb' ? [o.sink.table] : [])));
     const lateTables = this.plan.stages.flatMap((s) => (s.keyed?.kind === 'window' && s.keyed.lateSink?.kind === 'dynamodb' ? [s.keyed.lateSink.table] : []));
     const keyedShards = await this.keyedShards();
     const [results, deadLetters, lateSinks] = await Promise.all([
@@ -156,9 +156,18 @@ export class StateReader {
       };
     }
     const heard = new Map<string, InputWatermark>();
-    for (const downstream of this.plan.stages.filter((s) => s.input.kind === 'shuffle' && s.input.fromStage === stage.id)) {
-      for (const { state } of keyedShards.get(downstream.id) ?? []) {
-        for (const [shardId, input] of state.allInputs()) {
+    for (const downstream of this.plan.stages) {
+      const lanes = downstream.input.kind === 'shuffle' ? downstream.input.lanes.filter((l) => l.fromStage === stage.id) : [];
+      // The upstream shard a sender is, when the sender is one of this stage's (see Lane).
+      const shardOf = (sender: string): string | undefined => {
+        for (const l of lanes) if (l.name === '') return sender;
+        else if (sender.startsWith(`${l.name}/`)) return sender.slice(l.name.length + 1);
+        return undefined;
+      };
+      for (const { state } of lanes.length > 0 ? (keyedShards.get(downstream.id) ?? []) : []) {
+        for (const [sender, input] of state.allInputs()) {
+          const shardId = shardOf(sender);
+          if (shardId === undefined) continue;
           const before = heard.get(shardId);
           const watermarkMs = Math.max(input.watermarkMs, before?.watermarkMs ?? NO_WATERMARK);
           heard.set(shardId, { shardId, ...(known(watermarkMs) !== undefined && { watermarkMs }), lastActiveMs: Math.max(input.heardAtMs, before?.lastActiveMs ?? 0), idle: input.idle && (before?.idle ?? true) });

@@ -20,8 +20,8 @@ export interface OperatorContext {
   readonly watermarkMs: number;
   /** The shard's processing time at the record being processed: its Kinesis arrival time, never going back. */
   readonly processingTimeMs: number;
-  /** An output with its event time: a window's end − 1, a process function's element or timer time. */
-  emit(output: Output, timestampMs: number): void;
+  /** An output with its event time (a window's end − 1, a process function's element or timer time), and its side output's tag if it goes to one. */
+  emit(output: Output, timestampMs: number, tag?: string): void;
   /** An element too late for every window it belongs to. */
   late(element: Element): void;
   fail(failure: Failure): void;
@@ -36,7 +36,8 @@ export interface OperatorContext {
  */
 export interface KeyedOperatorRuntime {
   readonly id: string;
-  onElement(key: string, element: Element, ctx: OperatorContext): void;
+  /** `input`: which of the operator's inputs the element came on (0, or 1 for a co-process function's second). */
+  onElement(key: string, element: Element, ctx: OperatorContext, input: number): void;
   /** Fires everything of `key` due at `ctx.watermarkMs`, and drops what is closed. */
   onWatermark(key: string, ctx: OperatorContext): void;
   /** When the key next needs the watermark, given its state; undefined: never (until an element comes). */

@@ -14,6 +14,8 @@ export interface KeyedShardSettings {
    * input channel — so a late starter's on-time records are not late.
    */
   readonly plannedInputs: number;
+  /** Which input of the operator a sender feeds (a co-process function has two; see Lane). */
+  readonly inputOf: (from: string) => number;
 }
 
 /**
@@ -105,8 +107,8 @@ export class KeyedShardRun implements OperatorContext {
     return this.due.processing?.earliest();
   }
 
-  emit(output: Output, timestampMs: number): void {
-    this.outputs.push({ output, timestampMs, inputSequenceNumber: this.inputSequenceNumber });
+  emit(output: Output, timestampMs: number, tag?: string): void {
+    this.outputs.push({ output, timestampMs, inputSequenceNumber: this.inputSequenceNumber, ...(tag !== undefined && { tag }) });
   }
 
   /** The next input record (envelope, marker, tick or source record) is the one at `sequenceNumber` in the shard. */
@@ -130,7 +132,7 @@ export class KeyedShardRun implements OperatorContext {
     this.arriving(arrivalMs);
     // A redrive's input is no upstream shard: it holds no watermark and is never heard from again.
     if (!isRedriveInput(from)) this.heard(from, arrivalMs, NO_WATERMARK);
-    this.applyElements(from, elements);
+    this.applyElements(from, elements, this.settings.inputOf(from));
     this.arrived(true);
   }
 
@@ -169,7 +171,7 @@ export class KeyedShardRun implements OperatorContext {
     const ooo = this.settings.outOfOrdernessMs;
     for (const e of elements) {
       if (mark && comparePositions(e.origin, mark) <= 0) continue;
-      this.applyOne(e);
+      this.applyOne(e, 0);
       const wm = boundedOutOfOrderness(e.timestampMs, ooo);
       if (wm > this.state.watermarkMs) this.advanceTo(wm);
     }
@@ -228,20 +230,20 @@ export class KeyedShardRun implements OperatorContext {
     }
   }
 
-  private applyElements(from: string, elements: readonly KeyedElement[]): void {
+  private applyElements(from: string, elements: readonly KeyedElement[], input: number): void {
     const mark = this.state.mark(from);
     let last: KeyedElement | undefined;
     for (const e of elements) {
       // Elements of one upstream shard come in position order: once one is past the mark, all after it are.
       if (!last && mark && comparePositions(e.origin, mark) <= 0) continue;
-      this.applyOne(e);
+      this.applyOne(e, input);
       last = e;
     }
     if (last) this.state.setMark(from, last.origin);
   }
 
-  private applyOne(e: KeyedElement): void {
-    this.operator.onElement(e.key, e, this);
+  private applyOne(e: KeyedElement, input: number): void {
+    this.operator.onElement(e.key, e, this, input);
     indexKey(this.due, this.operator, this.state, e.key);
   }
 

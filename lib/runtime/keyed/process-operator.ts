@@ -35,6 +35,9 @@ interface CallTime {
   readonly timeDomain: 'event' | 'processing';
 }
 
+/** Collects a call's outputs: the record, its event time, and its side output's tag (none: the main output). */
+type Emit = (record: object, timestampMs: number, tag?: string) => void;
+
 const emptyData = (): ProcessData => ({ values: {}, lists: {}, maps: {}, timers: [], timerFirings: 0 });
 
 /**
@@ -47,7 +50,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
   const descriptors = fn.state ?? {};
 
   /** The context of one call at `time`, writing into `data`. */
-  function contextFor(key: string, time: CallTime, data: ProcessData, emit: (r: object) => void): KeyedContext<Record<string, StateDescriptor>, object> {
+  function contextFor(key: string, time: CallTime, data: ProcessData, emit: Emit): KeyedContext<Record<string, StateDescriptor>, object> & { emitAt(record: object, timestampMs: number): void } {
     const now = time.ttlNowMs;
     const live = (name: string, s: Stamped | undefined): s is Stamped => {
       const ttl = op.ttlMs[name];
@@ -131,7 +134,12 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
           else delete data.ptimers;
         },
       },
-      emit,
+      emit: (record) => emit(record, time.timestamp),
+      emitAt: (record, timestampMs) => emit(record, timestampMs),
+      output: (tag, record) => {
+        if (tag?.kind !== 'outputTag') throw new TypeError("ctx.output needs an outputTag: outputTag<T>('name')");
+        emit(record, time.timestamp, tag.name);
+      },
     };
   }
 
@@ -139,12 +147,12 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
    * Runs one user call on a copy of the key's state: the copy is kept when it returns, and its outputs go
    * out; when it throws, the state stays as it was and the failure goes to the dead letters.
    */
-  const call = (key: string, ctx: OperatorContext, timestampMs: number, run: (data: ProcessData, emit: (r: object) => void) => void, idOf: (i: number) => string, failure: (reason: string) => Parameters<OperatorContext['fail']>[0]): void => {
+  const call = (key: string, ctx: OperatorContext, run: (data: ProcessData, emit: Emit) => void, idOf: (i: number) => string, failure: (reason: string) => Parameters<OperatorContext['fail']>[0]): void => {
     const stored = ctx.state.get(key) as ProcessData | undefined;
     const data = stored ? structuredClone(stored) : emptyData();
-    const emitted: Output[] = [];
+    const emitted: { output: Output; timestampMs: number; tag: string | undefined }[] = [];
     try {
-      run(data, (r) => emitted.push({ id: idOf(emitted.length), record: asRecord(r) }));
+      run(data, (r, timestampMs, tag) => emitted.push({ output: { id: idOf(emitted.length), record: asRecord(r) }, timestampMs, tag }));
     } catch (e) {
       ctx.fail(failure(e instanceof Error ? e.message : String(e)));
       return;
@@ -152,8 +160,8 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
     // The firing count names timer outputs: keep it, or a timer firing again for the same time after the
     // state emptied would reuse an id, and consumers would drop its output as a repeat.
     ctx.state.put(key, isEmpty(data) && data.timerFirings === 0 ? undefined : data);
-    // Downstream, an output carries the time of what caused it: the element's, or the timer's (either clock).
-    for (const o of emitted) ctx.emit(o, timestampMs);
+    // Downstream, an output carries the time of what caused it: the element's, or the timer's (either clock), or a join's pair's.
+    for (const e of emitted) ctx.emit(e.output, e.timestampMs, e.tag);
   };
 
   /**
@@ -179,7 +187,6 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
       call(
         key,
         ctx,
-        ts,
         (d, emit) => fn.onTimer?.(ts, contextFor(key, time, d, emit)),
         (i) => `${key}/${kind}/${ts}/${firing}/${i}`,
         (reason) => ({ id: `${kind}/${op.id}/${key}/${ts}/${firing}`, operator: op.id, reason: `${op.id} onTimer threw: ${reason}`, value: { key, [domain === 'event' ? 'timer' : 'processingTimeTimer']: ts } }),
@@ -189,15 +196,15 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
 
   return {
     id: op.id,
-    onElement(key, element, ctx) {
+    onElement(key, element, ctx, input) {
       const time: CallTime = { timestamp: element.timestampMs, ttlNowMs: element.timestampMs, watermarkMs: ctx.watermarkMs, processingTimeMs: ctx.processingTimeMs, timeDomain: 'event' };
+      const onEvent = fn.onEvent[input]!;
       call(
         key,
         ctx,
-        element.timestampMs,
-        (data, emit) => fn.onEvent(element.value, contextFor(key, time, data, emit)),
+        (data, emit) => onEvent(element.value, contextFor(key, time, data, emit)),
         (i) => `${originKey(element.origin)}/${i}`,
-        (reason) => ({ id: failureId(op.id, element), operator: op.id, reason: `${op.id} onEvent threw: ${reason}`, value: element.value, element }),
+        (reason) => ({ id: failureId(op.id, element), operator: op.id, reason: `${op.id} ${onEventName(op, input)} threw: ${reason}`, value: element.value, element }),
       );
     },
     onWatermark: (key, ctx) => fireTimers(key, ctx, 'event', ctx.watermarkMs),
@@ -221,3 +228,6 @@ const isEmpty = (d: ProcessData): boolean =>
   Object.keys(d.values).length === 0 &&
   Object.keys(d.lists).length === 0 &&
   Object.values(d.maps).every((m) => Object.keys(m).length === 0);
+
+/** The handler's name as the user wrote it: onEvent, or onEvent1/onEvent2 of a co-process function. */
+const onEventName = (op: ProcessOperator, input: number): string => (op.written === 'coProcess' ? `onEvent${input + 1}` : op.written === 'process' ? 'onEvent' : 'join');
