@@ -1,5 +1,5 @@
 /** shardflow: Flink's programming model on Kinesis, Lambda and DynamoDB. The public API. */
-export { job, JobBuilder, DataStream, KeyedStream, WindowedStream, ConnectedStreams, KeyedConnectedStreams, JoinBuilder, WindowJoin } from './api/builder';
+export { job, JobBuilder, DataStream, KeyedStream, WindowedStream, ConnectedStreams, KeyedConnectedStreams, IntervalJoin, JoinBuilder, WindowJoin } from './api/builder';
 export { kinesisSource, type KinesisSourceOptions, type KeySelector, type SourceSpec } from './api/source';
 export { dynamoSink, kinesisSink, logSink, type SinkSpec, type DynamoSinkOptions } from './api/sink';
 export { tumbling, sliding, session, countWindow, type TimeWindowOptions } from './api/windows';

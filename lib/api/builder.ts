@@ -198,6 +198,48 @@ export class DataStream<T> {
   }
 }
 
+/** How an interval join is written: its bounds, whether they are exclusive, and where late records go. */
+interface IntervalJoinSpec {
+  readonly lower: Duration;
+  readonly upper: Duration;
+  readonly lowerExclusive?: true;
+  readonly upperExclusive?: true;
+  readonly lateLeft?: string;
+  readonly lateRight?: string;
+}
+
+/** An interval join with its bounds, waiting for its function (Flink's IntervalJoined). */
+export class IntervalJoin<A, B> {
+  /** @internal */
+  constructor(
+    private readonly left: Chain,
+    private readonly right: Chain,
+    private readonly spec: IntervalJoinSpec,
+    private readonly at: CallSite | undefined,
+  ) {}
+  /** The lower bound is exclusive: right.ts > left.ts + lower. */
+  lowerBoundExclusive(): IntervalJoin<A, B> {
+    return new IntervalJoin<A, B>(this.left, this.right, { ...this.spec, lowerExclusive: true }, this.at);
+  }
+  /** The upper bound is exclusive: right.ts < left.ts + upper. */
+  upperBoundExclusive(): IntervalJoin<A, B> {
+    return new IntervalJoin<A, B>(this.left, this.right, { ...this.spec, upperExclusive: true }, this.at);
+  }
+  /** Left records behind the watermark (late, so joined with nothing) go to this side output instead of nowhere. */
+  sideOutputLeftLateData(tag: OutputTag<A & object>): IntervalJoin<A, B> {
+    return new IntervalJoin<A, B>(this.left, this.right, { ...this.spec, lateLeft: tag.name }, this.at);
+  }
+  /** Right records behind the watermark go to this side output instead of nowhere. */
+  sideOutputRightLateData(tag: OutputTag<B & object>): IntervalJoin<A, B> {
+    return new IntervalJoin<A, B>(this.left, this.right, { ...this.spec, lateRight: tag.name }, this.at);
+  }
+  /** Makes the result of each joined pair; `context.timestamp` is the later of the two records' times. */
+  process<O extends object>(fn: JoinFunction<A, B, O>): DataStream<O> {
+    const joinFn = fn as unknown as JoinFunction<unknown, unknown, object>;
+    return new DataStream<O>(this.left.join([this.right], (id) => ({ kind: 'intervalJoin', id, ...this.spec, fn: joinFn }), this.at));
+  }
+}
+
 /** Two streams connected, waiting for their keys (Flink's ConnectedStreams). */
 export class ConnectedStreams<A, B> {
   /** @internal */
@@ -285,14 +327,9 @@ export class KeyedStream<T> {
    * the watermark passes the last time they can still match.
    * @example tx.keyBy(t => t.card).intervalJoin(logins.keyBy(l => l.card)).between('-5m', '0s').process((t, l) => ({ …t, loginCountry: l.country }))
    */
-  intervalJoin<B>(other: KeyedStream<B>): { between(lower: Duration, upper: Duration): { process<O extends object>(fn: JoinFunction<T, B, O>): DataStream<O> } } {
+  intervalJoin<B>(other: KeyedStream<B>): { between(lower: Duration, upper: Duration): IntervalJoin<T, B> } {
     const at = callSite();
-    return {
-      between: (lower, upper) => ({
-        process: <O extends object>(fn: JoinFunction<T, B, O>) =>
-          new DataStream<O>(this.chain.join([other.chain], (id) => ({ kind: 'intervalJoin', id, lower, upper, fn: fn as unknown as JoinFunction<unknown, unknown, object> }), at)),
-      }),
-    };
+    return { between: (lower, upper) => new IntervalJoin<T, B>(this.chain, other.chain, { lower, upper }, at) };
   }
 
   window(assigner: WindowAssignerSpec): WindowedStream<T> {

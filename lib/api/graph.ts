@@ -62,6 +62,11 @@ export type OperatorNode = {
       readonly id: string;
       readonly lower: Duration;
       readonly upper: Duration;
+      readonly lowerExclusive?: true;
+      readonly upperExclusive?: true;
+      /** Side-output tags for late records of each side (else late records are dropped, as in Flink). */
+      readonly lateLeft?: string;
+      readonly lateRight?: string;
       readonly fn: JoinFunction<unknown, unknown, object>;
     }
   /** Flink's window join (`join`: each pair of a window) and coGroup (`coGroup`: both sides of a window at once). */

@@ -1,6 +1,6 @@
 import type { ProcessFunctionSpec } from '../plan/plan';
 import { assignTimeWindows, maxTimestamp, type WindowAssignerSpec } from '../time/window';
-import type { CoGroupFunction, JoinFunction, KeyedContext } from './functions';
+import { outputTag, type CoGroupFunction, type JoinFunction, type KeyedContext } from './functions';
 import { mapState, type MapState, type StateDescriptor } from './state';
 
 /**
@@ -19,11 +19,11 @@ const bufferOf = (ctx: Context, side: 'left' | 'right'): MapState<unknown[]> => 
 /**
  * Flink's IntervalJoinOperator: a left record at `t` joins the right records at [t + lower, t + upper]
  * (both inclusive), whichever comes first; the result's event time is the later of the two. A record
- * behind the watermark is late and dropped, as in Flink. Each side keeps its records, by event time,
+ * behind the watermark is late: dropped, as in Flink, or sent to its side's late-data side output. Each side keeps its records, by event time,
  * until the watermark passes the last time the other side could still match them (Flink's cleanup
  * timers: a left record at `t` until t + upper, a right one at `t` until t − lower).
  */
-export function intervalJoinFunction(lowerMs: number, upperMs: number, fn: JoinFunction<unknown, unknown, object>): ProcessFunctionSpec {
+export function intervalJoinFunction(lowerMs: number, upperMs: number, fn: JoinFunction<unknown, unknown, object>, lateTags: { readonly left?: string; readonly right?: string } = {}): ProcessFunctionSpec {
   const leftCleanup = (t: number): number => (upperMs > 0 ? t + upperMs : t);
   const rightCleanup = (t: number): number => (lowerMs < 0 ? t - lowerMs : t);
   const onSide =
@@ -31,7 +31,11 @@ export function intervalJoinFunction(lowerMs: number, upperMs: number, fn: JoinF
     (event, context) => {
       const ctx = context as TimedContext;
       const t = ctx.timestamp;
-      if (t < ctx.watermark) return;
+      if (t < ctx.watermark) {
+        const tag = lateTags[side];
+        if (tag) ctx.output(outputTag(tag), event as object);
+        return;
+      }
       const own = bufferOf(ctx, side);
       own.put(String(t), [...(own.get(String(t)) ?? []), event]);
       // For a left record the right ones in [t + lower, t + upper]; for a right one, the left in [t − upper, t − lower].

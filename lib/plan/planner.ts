@@ -271,8 +271,8 @@ function checkNode(graph: Graph, node: Node): void {
       if (inputs.length < 2) throw new PlanError(where(), 'a union needs at least two streams', 'write a.union(b)');
       break;
     case 'sideOutput':
-      if (inputs.length !== 1 || !['process', 'coProcess'].includes(inputs[0]!.kind)) {
-        throw new PlanError(where(), 'sideOutput follows no process function', 'call .sideOutput(tag) on what .process(...) returns');
+      if (inputs.length !== 1 || !['process', 'coProcess', 'intervalJoin'].includes(inputs[0]!.kind)) {
+        throw new PlanError(where(), 'sideOutput follows no process function or interval join', 'call .sideOutput(tag) on what .process(...) returns');
       }
       break;
     case 'map':
@@ -388,11 +388,12 @@ function keyedOperatorOf(graph: Graph, node: Node): KeyedOperator {
     }
     case 'intervalJoin': {
       const where = (): string => operatorLabel(node);
-      const lower = checkSignedDuration(where, 'lower bound', node.lower);
-      const upper = checkSignedDuration(where, 'upper bound', node.upper);
+      // An exclusive bound is the inclusive one a millisecond inside, as Flink makes it.
+      const lower = checkSignedDuration(where, 'lower bound', node.lower) + (node.lowerExclusive ? 1 : 0);
+      const upper = checkSignedDuration(where, 'upper bound', node.upper) - (node.upperExclusive ? 1 : 0);
       if (lower > upper) throw new PlanError(where(), `the lower bound ${lower} ms is above the upper bound ${upper} ms`, "write .between('-5m', '0s'): lower first");
       if (typeof node.fn !== 'function') throw new PlanError(where(), 'the interval join needs a function', 'write .process((left, right, ctx) => ({ ... }))');
-      return checkProcess(node, intervalJoinFunction(lower, upper, node.fn), 'intervalJoin');
+      return checkProcess(node, intervalJoinFunction(lower, upper, node.fn, { left: node.lateLeft, right: node.lateRight }), 'intervalJoin');
     }
     case 'windowJoin': {
       const where = (): string => operatorLabel(node);

@@ -42,7 +42,7 @@ function referenced(resource: unknown): string[] {
   return [];
 }
 
-describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.ts', 'examples/hot-items.ts'])('serverless package %s', (job) => {
+describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.ts', 'examples/hot-items.ts', 'examples/fraud.ts'])('serverless package %s', (job) => {
   test('every role names only its own function’s resources, never a wildcard', async () => {
     const { template: t } = await packaged(job);
     const functions = ofType(t, 'AWS::Lambda::Function');

@@ -279,7 +279,7 @@ describe('shapes that cannot run fail at plan time, naming the operator', () => 
       .count();
     counts.sink(logSink('a'));
     counts.sideOutput(outputTag('late')).sink(logSink('b'));
-    expect(planErrorOf(() => j).problem).toBe('sideOutput follows no process function');
+    expect(planErrorOf(() => j).problem).toBe('sideOutput follows no process function or interval join');
   });
 
   test('streams of two jobs cannot meet', () => {
