@@ -13,6 +13,10 @@ const USAGE = `usage: shardflow <command>
                            a .jsonl file), check that it goes through every operator
   dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--dashboard-port 8081] [--verbose]
                            run the job on the embedded local runtime
+  run JOB --input events.jsonl [--output DIR]
+                           run a bounded input through the job in this process to the end (the final
+                           watermark fires everything); each sink's records to DIR/<sink>.jsonl.
+                           Several sources: --input STREAM=FILE,STREAM=FILE
   push STREAM (--file events.jsonl | --demo clicks [--rate N] [--count N]) [--endpoint URL]
                            put JSON events on a stream (default endpoint http://localhost:4566)
   tail TABLE [--endpoint URL] [--once]
@@ -52,6 +56,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'dev': {
         const { dev } = require('./dev') as typeof import('./dev'); // loaded lazily: `plan` needs no AWS SDK
         return await dev(args);
+      }
+      case 'run': {
+        const { run } = require('./run') as typeof import('./run');
+        return await run(args);
       }
       case 'push': {
         const { push } = require('./push') as typeof import('./push'); // loaded lazily: `plan` needs no AWS SDK
