@@ -46,10 +46,10 @@ class JobGraph {
     return id;
   }
 
-  /** Sets a node's parallelism. */
-  setParallelism(id: string, parallelism: number, at: CallSite | undefined): void {
+  /** Changes a node already added (its parallelism, its uid). */
+  update(id: string, change: Partial<Pick<OperatorNode, 'parallelism' | 'parallelismAt' | 'uid'>>): void {
     const i = this.nodes.findIndex((n) => n.id === id);
-    this.nodes[i] = { ...this.nodes[i]!, parallelism, ...(at && { parallelismAt: at }) };
+    this.nodes[i] = { ...this.nodes[i]!, ...change } as OperatorNode;
   }
 
   definition(): JobDefinition {
@@ -74,7 +74,11 @@ class Chain {
     return new Chain(this.graph, this.graph.add(make, [this.nodeId, ...others.map((o) => o.nodeId)], at));
   }
   withParallelism(parallelism: number, at: CallSite | undefined = callSite()): Chain {
-    this.graph.setParallelism(this.nodeId, parallelism, at);
+    this.graph.update(this.nodeId, { parallelism, ...(at && { parallelismAt: at }) });
+    return this;
+  }
+  withUid(uid: string): Chain {
+    this.graph.update(this.nodeId, { uid });
     return this;
   }
 }
@@ -150,6 +154,15 @@ export class DataStream<T> {
    */
   parallelism(shards: number): DataStream<T> {
     return new DataStream<T>(this.chain.withParallelism(shards));
+  }
+  /**
+   * Names the keyed operator just before for its state (Flink's uid): its shards' logs are kept under this
+   * name, so the job can change around it — operators added before it, stages renumbered — and a new
+   * version still finds its state. Without it, the state is the stage's (`s1`, `s2`…, by position).
+   * `shardflow plan JOB --against LAYOUT` says what a change keeps (docs/operations.md#upgrade).
+   */
+  uid(name: string): DataStream<T> {
+    return new DataStream<T>(this.chain.withUid(name));
   }
   /**
    * Windows over the whole stream (Flink's windowAll): every record goes to one key, {@link GLOBAL_KEY}, on

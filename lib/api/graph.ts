@@ -21,6 +21,8 @@ export type OperatorNode = {
   /** Set by `.parallelism(n)` after the operator: the shards of a keyed operator's input stream (the planner refuses it elsewhere). */
   readonly parallelism?: number;
   readonly parallelismAt?: CallSite;
+  /** Set by `.uid(name)` after a keyed operator: the name its state is kept under (Flink's uid). */
+  readonly uid?: string;
 } & (
   | { readonly kind: 'source'; readonly id: string; readonly source: SourceSpec }
   | { readonly kind: 'map'; readonly id: string; readonly fn: (record: unknown) => unknown }

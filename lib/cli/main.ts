@@ -8,11 +8,13 @@ import { SqlError } from '../sql/sql-error';
 
 const USAGE = `usage: shardflow <command>
 
-  plan JOB [--check-event EVENT]
+  plan JOB [--check-event EVENT] [--save-layout FILE] [--against FILE [--allow-non-restored-state]]
                            print the job's stages, streams and tables; with a sample event (JSON or
-                           a .jsonl file), check that it goes through every operator
+                           a .jsonl file), check that it goes through every operator; save its state
+                           layout, or say what an upgrade from a saved one keeps, drops or refuses
   dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--dashboard-port 8081] [--verbose]
-                           run the job on the embedded local runtime
+                           run the job on the embedded local runtime (with --data, a restart with a
+                           changed job keeps its state: see plan --against; --allow-non-restored-state)
   run JOB --input events.jsonl [--output DIR]
                            run a bounded input through the job in this process to the end (the final
                            watermark fires everything); each sink's records to DIR/<sink>.jsonl.
@@ -40,11 +42,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'plan': {
-        const parsed = parseArgs(args);
+        const parsed = parseArgs(args, ['allow-non-restored-state']);
         const file = parsed.positionals[0];
         if (!file) return usage('plan needs a job file: shardflow plan examples/click-counts.ts');
         const definition = loadJob(file);
-        console.log(describePlan(planJob(definition)));
+        const plan = planJob(definition);
+        console.log(describePlan(plan));
+        const { checkLayout } = require('./layout') as typeof import('./layout');
+        const layoutCode = checkLayout(plan, parsed);
+        if (layoutCode !== 0) return layoutCode;
         const sample = stringFlag(parsed, 'check-event');
         if (sample === undefined) return 0;
         const { checkEvent } = require('./check-event') as typeof import('./check-event');

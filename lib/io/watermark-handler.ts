@@ -93,7 +93,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
   const needsRefresh = (head: LogHead | undefined, nowMs: number): boolean => head !== undefined && nowMs - head.writtenAtMs >= SNAPSHOT_MAX_AGE_MS;
   const allIdle = async (): Promise<boolean> => {
     for (const stage of stages) {
-      for (const shardId of await deps.listShards(stage.input.stream)) if (!shardQuiet(await headOf(stage.id, shardId))) return false;
+      for (const shardId of await deps.listShards(stage.input.stream)) if (!shardQuiet(await headOf(stage.stateId, shardId))) return false;
     }
     return true;
   };
@@ -117,7 +117,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
       const upstream = await upstreamOf(stage);
       const renamed = named.get(stage.id) !== upstream.join(' ');
       const open = await writer.openShards(atMs);
-      const heads = await Promise.all(open.map((s) => headOf(stage.id, s.shardId)));
+      const heads = await Promise.all(open.map((s) => headOf(stage.stateId, s.shardId)));
       const idleFlags = heads.map((h) => h?.idle === true);
       // A tick arrives at or after it is put: one put now finds a timer due by now due on arrival.
       const timerDue = (h: LogHead | undefined): boolean => h?.processingTimerMs !== undefined && h.processingTimerMs <= atMs;

@@ -286,7 +286,7 @@ export class DevRuntime {
     for (const [i, stage] of this.plan.stages.entries()) {
       if (!stage.keyed) continue;
       let min = Number.POSITIVE_INFINITY;
-      for (const { shardId } of this.mappings[i]?.stats().shards ?? []) min = Math.min(min, (await this.shardStates.current({ stageId: stage.id, shardId })).watermarkMs);
+      for (const { shardId } of this.mappings[i]?.stats().shards ?? []) min = Math.min(min, (await this.shardStates.current({ stageId: stage.stateId, shardId })).watermarkMs);
       if (Number.isFinite(min) && min !== NO_WATERMARK) this.watermarks.set(stage.id, min);
     }
   }

@@ -2,7 +2,7 @@ import { formatMs } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
 import { isFlow, type Flow, type KeyedOperator, type Plan, type Stage, type StageOutput, type StatelessOperator } from './plan';
 
-const assigner = (a: WindowAssignerSpec): string => {
+export const assigner = (a: WindowAssignerSpec): string => {
   const processing = a.kind !== 'count' && a.time === 'processing' ? ", { time: 'processing' }" : '';
   switch (a.kind) {
     case 'tumbling':

@@ -154,6 +154,8 @@ export const failureQueueName = (job: string, stageId: string, nameSuffix = ''):
 /** One Lambda function fed by one stream: a keyed operator (or none), and what follows it up to the next shuffles and sinks. */
 export interface Stage {
   readonly id: string;
+  /** Whose state the stage's shard logs hold: the keyed operator's uid, or the stage id. */
+  readonly stateId: string;
   readonly input: StageInput;
   /** Stateless operators before the keyed one, in a stage that keys its records itself (see `keyBy`). */
   readonly pre: readonly StatelessOperator[];

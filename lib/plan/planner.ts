@@ -41,6 +41,7 @@ const MAX_SHARDS = 500;
 const JOB_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
+const UID = /^[A-Za-z][\w.-]{0,63}$/;
 
 type Node = OperatorNode;
 type KeyByNode = Extract<OperatorNode, { kind: 'keyBy' }>;
@@ -183,8 +184,10 @@ export function planJob(job: JobDefinition): Plan {
         return { ...n, lane: (laneRoutes.get(n.toStage)?.length ?? 0) > 1 ? n.lane : '' };
       }),
     });
+    const uid = d.keyed ? graph.nodes.find((n) => n.id === d.keyed!.id)?.uid : undefined;
     return {
       id: d.id,
+      stateId: uid ?? d.id,
       input,
       pre: d.pre,
       keyBy: d.keyBy?.selector,
@@ -196,6 +199,12 @@ export function planJob(job: JobDefinition): Plan {
     };
   });
 
+  const named = new Map<string, Stage>();
+  for (const stage of stages) {
+    const other = named.get(stage.stateId);
+    if (other) throw new PlanError(operatorLabel(graph.nodes.find((n) => n.id === stage.keyed?.id)!), `two keyed operators have the uid '${stage.stateId}' (the other is ${other.keyed?.id})`, 'give each keyed operator its own uid');
+    named.set(stage.stateId, stage);
+  }
   const plan = resources(job.name, stages, jobEventTime);
   checkNames(plan, job, sources);
   return plan;
@@ -233,6 +242,10 @@ function checkNode(graph: Graph, node: Node): void {
   const inputs = graph.inputsOf(node);
   const consumers = graph.consumersOf(node);
   const where = (): string => operatorLabel(node);
+  if (node.uid !== undefined && (!isKeyedKind(node) || !UID.test(node.uid) || /^s\d+$/.test(node.uid))) {
+    const problem = isKeyedKind(node) ? `uid '${node.uid}' is not usable` : `.uid('${node.uid}') follows ${node.kind}`;
+    throw new PlanError(operatorLabel(node), problem, "set it after a keyed operator, as letters, digits, '.', '_' or '-', starting with a letter and not s<N> (the stages' own names): .window(...).sum('x').uid('clicks-per-user')");
+  }
   if (node.parallelism !== undefined && !isKeyedKind(node)) {
     throw new PlanError(where(), `.parallelism(${node.parallelism}) follows ${node.kind}`, "set it after a keyed operator: .window(...).sum('x').parallelism(4) or .process(...).parallelism(4); a source's parallelism is its shards");
   }

@@ -130,7 +130,7 @@ export class StageExecutor {
 
   /** The log of one of this stage's input shards. */
   logOf(shardId: string): LogId {
-    return { stageId: this.stage.id, shardId };
+    return { stageId: this.stage.stateId, shardId };
   }
 
   /**

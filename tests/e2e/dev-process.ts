@@ -201,7 +201,7 @@ export async function untilSettled(port: number, jobFile: string, dataDir: strin
         () => `${stage.id} to fire up to ${watermarkMs}; fired up to ${fired}`,
         async () => {
           fired = Number.POSITIVE_INFINITY;
-          for (const shardId of shards) fired = Math.min(fired, (await states.current({ stageId: stage.id, shardId })).watermarkMs);
+          for (const shardId of shards) fired = Math.min(fired, (await states.current({ stageId: stage.stateId, shardId })).watermarkMs);
           return fired >= watermarkMs;
         },
         deadline - Date.now(),
