@@ -194,7 +194,7 @@ export function planJob(job: JobDefinition): Plan {
       keyed: d.keyed,
       flow: named(flow),
       sideFlows: Object.fromEntries(Object.entries(sideFlows).map(([tag, f]) => [tag, named(f)])),
-      eventTime: d.input?.kind === 'source' ? d.eventTime : jobEventTime,
+      eventTime: d.eventTime,
       batch: DEFAULT_BATCH,
     };
   });

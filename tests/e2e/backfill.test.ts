@@ -24,13 +24,13 @@ afterEach(async () => {
 type Row = [string, number, number];
 
 test('shardflow run --input gives the windows a live run gives, and the rest at the end of input', async () => {
-  const events = clickEvents(800, 15, 21);
+  const events = clickEvents(400, 12, 21);
   const input = path.join(dir, 'clicks.jsonl');
   fs.writeFileSync(input, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
 
   const output = path.join(dir, 'out');
   const { stdout, stderr } = await run('node', [path.join(ROOT, 'bin/shardflow.js'), 'run', 'examples/click-counts.ts', '--input', input, '--output', output], { cwd: ROOT });
-  expect(`${stdout}${stderr}`).toMatch(/ran 800 events through click-counts in [\d.]+ s .*; 0 late, 0 dead-lettered/);
+  expect(`${stdout}${stderr}`).toMatch(/ran 400 events through click-counts in [\d.]+ s .*; 0 late, 0 dead-lettered/);
   const bounded = fs
     .readFileSync(path.join(output, 'click-counts.jsonl'), 'utf8')
     .trim()

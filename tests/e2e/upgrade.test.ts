@@ -25,17 +25,17 @@ afterEach(async () => {
 test('v1 → v2 keeps the window state (results complete); v2 → v3, a changed window under the same uid, is refused', async () => {
   const port = await freePort();
   const data = path.join(dir, 'data');
-  const events = clickEvents(600, 10, 13, 1_700_000_000_000, 60_000);
+  const events = clickEvents(300, 8, 13, 1_700_000_000_000, 30_000);
   const finalWatermark = Math.max(...events.map((e) => e.ts)) - OUT_OF_ORDERNESS_MS - 1;
 
   running = await startDev(['tests/fixtures/upgrade/v1.ts', '--no-demo', '--port', String(port), '--data', data]);
-  await putWithCli(port, 'clicks', events.slice(0, 400), dir);
+  await putWithCli(port, 'clicks', events.slice(0, 200), dir);
   // Version 1 has applied its part: the window open at the cut holds some of its clicks in its state.
-  await untilSettled(port, 'tests/fixtures/upgrade/v1.ts', data, Math.max(...events.slice(0, 400).map((e) => e.ts)) - OUT_OF_ORDERNESS_MS - 1, 120_000);
+  await untilSettled(port, 'tests/fixtures/upgrade/v1.ts', data, Math.max(...events.slice(0, 200).map((e) => e.ts)) - OUT_OF_ORDERNESS_MS - 1, 120_000);
   expect(await running.interrupt()).toBe(0);
 
   running = await startDev(['tests/fixtures/upgrade/v2.ts', '--no-demo', '--port', String(port), '--data', data]);
-  await putWithCli(port, 'clicks', events.slice(400), dir);
+  await putWithCli(port, 'clicks', events.slice(200), dir);
   await untilSettled(port, 'tests/fixtures/upgrade/v2.ts', data, finalWatermark, 120_000);
   expect(await scanResults(port, 'upgraded-counts')).toEqual(await sqliteClickCounts(events, finalWatermark, dir));
   expect(await running.interrupt()).toBe(0);
