@@ -78,6 +78,8 @@ export class KeyedShardRun implements OperatorContext {
   private readonly hadProcessingTimer: boolean;
   /** The sequence number of the input record being processed: what it makes downstream is named after it. */
   private inputSequenceNumber = '0';
+  /** Per key, the timer firings the input record being processed has caused (see {@link firingId}). */
+  private readonly firings = new Map<string, number>();
 
   constructor(
     readonly state: ShardState,
@@ -114,6 +116,13 @@ export class KeyedShardRun implements OperatorContext {
   /** The next input record (envelope, marker, tick or source record) is the one at `sequenceNumber` in the shard. */
   beginRecord(sequenceNumber: string): void {
     this.inputSequenceNumber = sequenceNumber;
+    this.firings.clear();
+  }
+
+  firingId(key: string): string {
+    const n = this.firings.get(key) ?? 0;
+    this.firings.set(key, n + 1);
+    return `${this.inputSequenceNumber}.${n}`;
   }
 
   late(element: Element): void {
