@@ -32,6 +32,7 @@ const SECTIONS: readonly Section[] = [
   { name: 'cost', script: 'cost.ts', what: 'dollars per million events and per idle month vs Managed Flink' },
   { name: 'scale', script: 'scale.ts', what: 'writes and dollars by keys and events/s' },
   { name: 'catch-up', script: 'catch-up.ts', what: 'keyed batches under a container pool: cache hits and reads; cold loads of 1–100 MB' },
+  { name: 'nexmark', script: 'nexmark.ts', what: 'Nexmark queries that plan: events/s per core in process, beside Flink\'s published figures', env: { full: { BENCH_NEXMARK_EVENTS: '500000', BENCH_NEXMARK_RUNS: '3' }, quick: { BENCH_NEXMARK_EVENTS: '100000', BENCH_NEXMARK_RUNS: '1' } } },
 ];
 
 function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<string> | undefined } {
