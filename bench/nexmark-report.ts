@@ -42,6 +42,8 @@ export interface NexmarkResult {
     readonly results: number;
   }[];
   readonly notPlanned: readonly string[];
+  /** Queries that plan but that bench/engine.ts's runOnce cannot drive, and why. */
+  readonly notMeasured?: readonly { readonly query: string; readonly reason: string }[];
 }
 
 const fmt = (n: number): string => round(n, 4).toLocaleString('en-US');
@@ -65,7 +67,8 @@ export function nexmarkSection(r: NexmarkResult | undefined): string[] {
   out.push(
     `Flink's figures: ${FLINK_SOURCE.what}, ${FLINK_SOURCE.url} — ${FLINK_SOURCE.machine}; per core is ${FLINK_SOURCE.perCore}. ` +
       "They are not the same measurement: Flink's count all events (its bid view filters out the 8 % that are persons and auctions), generated in the source rather than decoded from JSON, and include checkpointing, the network between TaskManagers and the sink; shardflow's are bids decoded from JSON records by one stage executor with no AWS calls (what a stage function does between receiving a batch and its writes). " +
-      `Not planned yet, so not measured: ${r.notPlanned.join(', ')}.`,
+      `Not planned yet, so not measured: ${r.notPlanned.join(', ')}.` +
+      (r.notMeasured?.length ? ` Planned but not measured by this in-process driver: ${r.notMeasured.map((m) => `${m.query} (${m.reason})`).join('; ')}.` : ''),
   );
   out.push('');
   if (r.quick) out.push('**A quick run** (`--quick`: fewer events, one run per query): the figures are indicative only.', '');
