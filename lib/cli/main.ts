@@ -26,6 +26,10 @@ const USAGE = `usage: shardflow <command>
   failures JOB [--stage s1] [--redrive] [--endpoint URL] [--deployed STAGE]
                            list the batches a stage's event source mapping gave up on; --redrive feeds
                            their records (read back from the stream) to the stage again
+  sql [-f SCRIPT.sql] [--port 4566]
+                           Flink's SQL client: a prompt where CREATE TABLE statements accumulate, EXPLAIN
+                           prints a query's stages and a SELECT runs on the embedded runtime with its rows
+                           shown as they change (Ctrl-C stops it); -f runs a script as dev does
   init [DIR]               a new project: a job, its test, tsconfig, scripts (see its README)
   package JOB [--stage S] [--region R] [--package DIR]
                            the CloudFormation template and function bundles, offline (.serverless/)
@@ -78,6 +82,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'failures': {
         const { failures } = require('./failures') as typeof import('./failures'); // loaded lazily: `plan` needs no AWS SDK
         return await failures(args);
+      }
+      case 'sql': {
+        const { sql } = require('./sql') as typeof import('./sql'); // loaded lazily: `plan` needs no AWS SDK
+        return await sql(args);
       }
       case 'init': {
         const { init } = require('./init') as typeof import('./init');

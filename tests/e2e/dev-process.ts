@@ -61,7 +61,8 @@ export async function startDev(args: readonly string[], timeoutMs = 60_000, from
   };
 }
 
-function descendantsOf(root: number): number[] {
+/** Every process below `root`, by walking /proc. */
+export function descendantsOf(root: number): number[] {
   const parent = new Map<number, number>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

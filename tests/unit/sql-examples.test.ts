@@ -8,7 +8,7 @@ import type { JobDefinition } from 'shardflow';
 import { harness } from 'shardflow/testing';
 import { loadJob } from '../../lib/cli/load-job';
 import { demoClicks } from '../../lib/local/demo';
-import { nexmarkBids, type Bid } from '../../examples/nexmark-bids';
+import { nexmarkRows, type Bid } from '../../lib/nexmark';
 import hotItemsTableApi from '../../examples/nexmark-hot-items';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -28,14 +28,14 @@ async function resultsOf(definition: JobDefinition, events: readonly unknown[]):
 }
 
 function sqlite(bids: readonly Bid[], query: string): Record<string, unknown>[] {
-  const rows = bids.map((b) => `(${b.auction}, ${b.bidder}, ${b.price}, '${b.channel}', ${Date.parse(b.dateTime)})`);
+  const rows = bids.map((b) => `(${b.auction}, ${b.bidder}, ${b.price}, '${b.channel}', ${b.dateTime})`);
   const script = ['.mode json', 'CREATE TABLE bids (auction INTEGER, bidder INTEGER, price INTEGER, channel TEXT, t INTEGER);', `INSERT INTO bids VALUES ${rows.join(',\n')};`, query].join('\n');
   const out = execFileSync('sqlite3', [':memory:'], { input: script, encoding: 'utf8' }).trim();
   return sorted(out ? (JSON.parse(out) as Record<string, unknown>[]) : []);
 }
 
-/** 2 minutes of bids at 25 per second. */
-const BIDS = nexmarkBids({ count: 3000, eventsPerSecond: 25, seed: 7 });
+/** The bids of 2 minutes of Nexmark events at 25 per second. */
+const BIDS = nexmarkRows('bid', { count: 3000, eventsPerSecond: 25, seed: 7 });
 
 test('click-counts.sql gives the results of click-counts.ts on the demo clicks', async () => {
   let now = Date.UTC(2024, 0, 1);
