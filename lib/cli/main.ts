@@ -4,6 +4,7 @@ import { describePlan } from '../plan/describe';
 import { parseArgs, stringFlag, UsageError } from './args';
 import { loadJob, JobFileError } from './load-job';
 import { PortInUseError } from '../local/dev-runtime';
+import { changelogOf, describeChangelog } from '../sql/changelog';
 import { SqlError } from '../sql/sql-error';
 
 const USAGE = `usage: shardflow <command>
@@ -41,6 +42,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (!file) return usage('plan needs a job file: shardflow plan examples/click-counts.ts');
         const definition = loadJob(file);
         console.log(describePlan(planJob(definition)));
+        // A SQL job also says what it writes: append-only, or updating by a unique key.
+        const changelog = changelogOf(definition);
+        if (changelog) console.log(describeChangelog(changelog));
         const sample = stringFlag(parsed, 'check-event');
         if (sample === undefined) return 0;
         const { checkEvent } = require('./check-event') as typeof import('./check-event');
