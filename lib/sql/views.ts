@@ -9,7 +9,7 @@
 import type { Expr, SelectItem, SelectQuery, WindowSpec } from './ast';
 import { show, startOf } from './expressions';
 import type { TopN } from './query';
-import { sqlError, type SourcePosition } from './sql-error';
+import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 
 /** A query over one table (or window table function), with views and derived tables inlined. */
 export interface FlatQuery {
@@ -150,15 +150,15 @@ function topN(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, a
   const over = item.expr as Extract<Expr, { kind: 'over' }>;
   const names = outputNames(inner, catalog);
   const rankName = [...names].find(([, e]) => e === over)![0];
-  const problems: string[] = [];
-  if (over.fn !== 'ROW_NUMBER') problems.push(`${over.fn}() in a Top-N is not supported yet — number the rows with ROW_NUMBER()`);
-  if (over.orderBy.length === 0) problems.push(`${over.fn}() OVER (…) in a Top-N needs ORDER BY: the order the rows are ranked in`);
-  if (problems.length > 0) throw sqlError(problems.join('; '), over.pos);
+  // Every problem of the Top-N at once: the ranking, the filter, each outer column.
+  const problems = new SqlProblems();
+  if (over.fn !== 'ROW_NUMBER') problems.add(sqlError(`${over.fn}() in a Top-N is not supported yet — number the rows with ROW_NUMBER()`, over.pos));
+  if (over.orderBy.length === 0) problems.add(sqlError(`${over.fn}() OVER (…) in a Top-N needs ORDER BY: the order the rows are ranked in`, over.pos));
   if (outer.groupBy.length > 0 || outer.having || outer.items.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr))) {
-    throw sqlError(`an aggregation over ${alias ?? 'a subquery'}, a Top-N, is not supported yet — aggregate first, then rank`, outer.groupBy[0]?.pos ?? at);
+    problems.add(sqlError(`an aggregation over ${alias ?? 'a subquery'}, a Top-N, is not supported yet — aggregate first, then rank`, outer.groupBy[0]?.pos ?? at));
   }
-  const limit = rankLimit(outer.where, rankName, outer.pos);
-  const columns = outer.items.flatMap((i): TopN['columns'][number][] => {
+  const limit = problems.attempt(() => rankLimit(outer.where, rankName, outer.pos), 1);
+  const column = (i: SelectItem): TopN['columns'][number][] => {
     const e = i.expr;
     if (e.kind === 'star') {
       if (e.qualifier !== undefined && e.qualifier !== alias) throw sqlError(`unknown table ${e.qualifier} in ${show(e)}`, e.pos);
@@ -168,7 +168,9 @@ function topN(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, a
     if (e.qualifier !== undefined && e.qualifier !== alias) throw sqlError(`unknown table ${e.qualifier} in ${show(e)} — here FROM reads ${alias ?? 'a subquery'}`, e.pos);
     if (!names.has(e.name)) throw sqlError(`unknown column ${e.name} in ${alias ?? 'the subquery'} — its columns are ${[...names.keys()].join(', ')}`, e.pos);
     return [{ name: i.alias ?? e.name, source: e.name, pos: i.pos }];
-  });
+  };
+  const columns = outer.items.flatMap((i) => problems.attempt(() => column(i), []));
+  problems.check();
   return { ...inner, topN: { partitionBy: over.partitionBy, orderBy: over.orderBy, limit, rankName, columns, pos: over.pos ?? at }, pos: outer.pos };
 }
 

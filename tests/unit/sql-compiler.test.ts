@@ -417,3 +417,18 @@ FROM clicks c JOIN pages p ON c.userId = p.page ORDER BY s`;
     ]);
   });
 });
+
+test('every problem of a Top-N is reported at once, each where it is written', () => {
+  const text = sql(`INSERT INTO out SELECT userid, clicks + 1 AS c
+FROM (SELECT *, RANK() OVER (PARTITION BY userId) AS rn FROM clicks)
+WHERE rn <= 3 AND clicks > 0`);
+  const e = errorOf(text);
+  const line = (marker: string): number => text.slice(0, text.indexOf(marker)).split('\n').length;
+  expect(e.problems.map((p) => `${p.line - line('INSERT') + 1}:${p.column} ${p.problem.split(' — ')[0]}`)).toEqual([
+    '1:26 unknown column userid in the subquery',
+    '1:34 clicks + 1: the query over a Top-N selects its columns',
+    '2:17 RANK() in a Top-N is not supported yet',
+    '2:17 RANK() OVER (…) in a Top-N needs ORDER BY: the order the rows are ranked in',
+    '3:7 WHERE rn <= 3 AND clicks > 0 on a Top-N is not supported',
+  ]);
+});
