@@ -36,6 +36,10 @@ async function runBatches(definition: JobDefinition, events: readonly unknown[])
   return h;
 }
 
+/** The top 2 users by clicks in each 5-second window. */
+const WINDOW_TOP_2 =
+  "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS rn FROM (SELECT userId, COUNT(*) AS n, window_start, window_end FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '5' SECOND)) GROUP BY userId, window_start, window_end)) WHERE rn <= 2";
+
 const click = (userId: string, clicks: number, ts: number, page = 'home'): Record<string, unknown> => ({ userId, page, clicks, ts });
 
 /** What a DynamoDB table holds: the rows (their columns), tombstones of deleted rows left out. */
@@ -79,7 +83,7 @@ describe('each compiled query knows its changelog', () => {
       'a Top-N per window',
       CLICKS,
       DYNAMO,
-      "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS rn FROM (SELECT userId, COUNT(*) AS n, window_start, window_end FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '5' SECOND)) GROUP BY userId, window_start, window_end)) WHERE rn <= 2",
+      WINDOW_TOP_2,
       'changelog: append-only [+I], unique key (window_start, window_end, rn)',
     ],
     [
@@ -99,13 +103,7 @@ describe('each compiled query knows its changelog', () => {
   });
 
   test('a Top-N of a window aggregation is a second keyed stage after the window stage', () => {
-    const plan = planJob(
-      job(
-        CLICKS,
-        DYNAMO,
-        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS rn FROM (SELECT userId, COUNT(*) AS n, window_start, window_end FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '5' SECOND)) GROUP BY userId, window_start, window_end)) WHERE rn <= 2",
-      ),
-    );
+    const plan = planJob(job(CLICKS, DYNAMO, WINDOW_TOP_2));
     expect(plan.stages.map((s) => s.keyed?.kind ?? 'stateless')).toEqual(['stateless', 'window', 'process']);
   });
 });
