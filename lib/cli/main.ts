@@ -4,6 +4,7 @@ import { describePlan } from '../plan/describe';
 import { parseArgs, stringFlag, UsageError } from './args';
 import { loadJob, JobFileError } from './load-job';
 import { PortInUseError } from '../local/dev-runtime';
+import { changelogOf, describeChangelog } from '../sql/changelog';
 import { SqlError } from '../sql/sql-error';
 
 const USAGE = `usage: shardflow <command>
@@ -52,6 +53,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         const definition = loadJob(file);
         const plan = planJob(definition);
         console.log(describePlan(plan));
+        // A SQL job also says what it writes: append-only, or updating by a unique key.
+        const changelog = changelogOf(definition);
+        if (changelog) console.log(describeChangelog(changelog));
         const { checkLayout } = require('./layout') as typeof import('./layout');
         const layoutCode = checkLayout(plan, parsed);
         if (layoutCode !== 0) return layoutCode;

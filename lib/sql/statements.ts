@@ -8,13 +8,14 @@ import type { Expr, SelectQuery, Statement, TableOption, WindowSpec } from './as
 import type { LogicalQuery, SinkTable, SourceTable } from './query';
 import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 import { optionDurationMs, type Column } from './types';
+import type { FunctionDeclaration } from './user-functions';
 import { flatten } from './views';
 
 type CreateTable = Extract<Statement, { kind: 'createTable' }>;
 type Insert = Extract<Statement, { kind: 'insert' }>;
 
 /** Flink's configuration keys that mean something here. */
-const SET_KEYS = ['pipeline.name', 'table.exec.source.idle-timeout'];
+const SET_KEYS = ['pipeline.name', 'table.exec.source.idle-timeout', 'table.exec.state.ttl'];
 /** The WITH options each connector takes. */
 const CONNECTOR_OPTIONS: Record<string, string[]> = {
   kinesis: ['connector', 'stream', 'format', 'shards', 'scan.watermark.idle-timeout'],
@@ -28,6 +29,7 @@ export const jobNameFromTable = (table: string): string => table.replace(/_/g, '
 export function queryFromStatements(statements: readonly Statement[]): LogicalQuery {
   const tables = new Map<string, CreateTable>();
   const views = new Map<string, SelectQuery>();
+  const functions = new Map<string, FunctionDeclaration>();
   const settings = new Map<string, { value: string; pos: SourcePosition }>();
   const problems = new SqlProblems();
   let insert: Insert | undefined;
@@ -38,6 +40,10 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
         if (tables.has(s.name) || views.has(s.name)) problems.add(sqlError(`${s.name} is declared twice`, s.pos));
         else if (s.kind === 'createTable') tables.set(s.name, s);
         else views.set(s.name, s.query);
+        break;
+      case 'createFunction':
+        if (functions.has(s.name.toUpperCase())) problems.add(sqlError(`the function ${s.name} is declared twice`, s.pos));
+        else functions.set(s.name.toUpperCase(), s);
         break;
       case 'set':
         if (!SET_KEYS.includes(s.key)) problems.add(sqlError(`SET '${s.key}' is not supported — known keys: ${SET_KEYS.join(', ')}`, s.pos));
@@ -64,7 +70,7 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
   problems.check();
   if (!insert) throw new Error('unreachable: a script without INSERT has a problem');
   const q = flatten(insert.query, { columnsOf: (t) => tables.get(t)?.columns.map((c) => c.name), view: (v) => views.get(v) });
-  return logicalQuery(q, insert, tables, settings);
+  return { ...logicalQuery(q, insert, tables, settings), functionDeclarations: [...functions.values()] };
 }
 
 function logicalQuery(q: ReturnType<typeof flatten>, insert: Insert, tables: ReadonlyMap<string, CreateTable>, settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>): LogicalQuery {
@@ -104,6 +110,7 @@ function logicalQuery(q: ReturnType<typeof flatten>, insert: Insert, tables: Rea
   }
 
   const setName = settings.get('pipeline.name');
+  const ttl = settings.get('table.exec.state.ttl');
   return {
     jobName: setName?.value ?? jobNameFromTable(sink.name),
     jobNamePos: setName?.pos ?? insert.pos,
@@ -115,6 +122,8 @@ function logicalQuery(q: ReturnType<typeof flatten>, insert: Insert, tables: Rea
     grouped: q.groupBy.length > 0,
     select: q.items,
     having: q.having,
+    topN: q.topN,
+    stateTtlMs: ttl && durationOption(ttl.value, 'table.exec.state.ttl', ttl.pos),
     sink,
     pos: q.pos,
   };
@@ -126,7 +135,9 @@ function groupWindow(e: Extract<Expr, { kind: 'call' }>): WindowSpec {
   if (name === 'CUMULATE') throw sqlError('the CUMULATE window is not supported — use TUMBLE, HOP or SESSION', e.pos);
   const usage = name === 'TUMBLE' ? 'TUMBLE(ts, INTERVAL size)' : name === 'HOP' ? 'HOP(ts, INTERVAL slide, INTERVAL size)' : 'SESSION(ts, INTERVAL gap)';
   const [time, ...intervals] = e.args;
-  if (e.star || e.distinct || time?.kind !== 'column') throw sqlError(`${name} takes the time column first: ${usage}`, e.pos);
+  // A view's PROCTIME() column, inlined: the window is by processing time.
+  const processingTime = time?.kind === 'call' && time.name === 'PROCTIME' && time.args.length === 0;
+  if (e.star || e.distinct || (time?.kind !== 'column' && !processingTime)) throw sqlError(`${name} takes the time column first: ${usage}`, e.pos);
   const wanted = name === 'HOP' ? 2 : 1;
   for (const a of intervals) if (a.kind !== 'interval') throw sqlError(`${name} takes INTERVALs after the time column: ${usage}`, a.pos ?? e.pos);
   if (intervals.length > wanted) throw sqlError(`a window offset is not supported — windows are aligned to the epoch: ${usage}`, intervals[wanted]?.pos ?? e.pos);
@@ -134,8 +145,9 @@ function groupWindow(e: Extract<Expr, { kind: 'call' }>): WindowSpec {
   const ms = intervals.map((a) => (a.kind === 'interval' ? a.ms : 0));
   return {
     kind: name as WindowSpec['kind'],
-    timeColumn: time.name,
+    timeColumn: time.kind === 'column' ? time.name : 'PROCTIME()',
     timePos: time.pos,
+    processingTime,
     sizeMs: name === 'HOP' ? ms[1]! : name === 'TUMBLE' ? ms[0]! : 0,
     slideMs: name === 'HOP' ? ms[0]! : 0,
     gapMs: name === 'SESSION' ? ms[0]! : 0,

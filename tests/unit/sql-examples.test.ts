@@ -10,6 +10,7 @@ import { loadJob } from '../../lib/cli/load-job';
 import { demoClicks } from '../../lib/local/demo';
 import { nexmarkRows, type Bid } from '../../lib/nexmark';
 import hotItemsTableApi from '../../examples/nexmark-hot-items';
+import { byJson, columnsOf, sqliteOnBids } from './sql-reference';
 
 const ROOT = path.resolve(__dirname, '../..');
 const example = (file: string): JobDefinition => loadJob(path.join(ROOT, 'examples', file));
@@ -94,4 +95,39 @@ test('nexmark-channel-revenue.sql: exact euro revenue per platform through a vie
      GROUP BY platform, ws;`,
   ).map((r) => ({ ...r, revenue: Number(r.revenue) }));
   expect(results).toEqual(expected);
+});
+
+test('nexmark-top-bidders.sql: the 3 most active bidders per channel, upserted by (channel, rank), end as sqlite3 ranks them', async () => {
+  const table = await resultsOf(example('nexmark-top-bidders.sql'), BIDS);
+  expect(table.every((item) => item.op === '+I' || item.op === '+U')).toBe(true);
+  const rows = table.map((item) => columnsOf(item, ['op']));
+  expect(rows).toEqual(
+    sqlite(
+      BIDS,
+      `SELECT json_array(channel, rn) AS key, channel, bidder, bids, top_price, rn FROM
+         (SELECT *, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY bids DESC, top_price DESC, bidder) AS rn FROM
+           (SELECT channel, bidder, COUNT(*) AS bids, MAX(price) AS top_price FROM bids WHERE channel <> 'test' GROUP BY channel, bidder))
+       WHERE rn <= 3;`,
+    ),
+  );
+  expect(rows).toHaveLength(12);
+});
+
+test('nexmark-bid-kinds.sql: Nexmark q14 with its user function in TypeScript (CREATE FUNCTION count_char AS ./count-char.ts)', async () => {
+  const h = harness(example('nexmark-bid-kinds.sql'), { watermarks: 'strategy' });
+  for (let i = 0; i < BIDS.length; i += 100) await h.sendBatch(BIDS.slice(i, i + 100));
+  await h.finish();
+  expect(h.deadLetters()).toEqual([]);
+  const expected = sqliteOnBids(
+    BIDS,
+    `SELECT auction, bidder, printf('%d.%03d', 908 * price / 1000, 908 * price % 1000) AS price,
+       CASE WHEN CAST(strftime('%H', t / 1000, 'unixepoch') AS INTEGER) BETWEEN 8 AND 18 THEN 'dayTime'
+            WHEN CAST(strftime('%H', t / 1000, 'unixepoch') AS INTEGER) <= 6 OR CAST(strftime('%H', t / 1000, 'unixepoch') AS INTEGER) >= 20 THEN 'nightTime'
+            ELSE 'otherTime' END AS bidTimeType,
+       t AS dateTime, length(url) - length(replace(url, 'c', '')) AS c_counts
+     FROM bid WHERE 908 * price > 1000000;`,
+  ).map((r): Record<string, unknown> => ({ ...r, price: Number(r.price) }));
+  expect(expected.length).toBeGreaterThan(100);
+  expect(byJson(h.results())).toEqual(byJson(expected));
+  expect(expected.some((r) => Number(r.c_counts) > 1)).toBe(true);
 });
