@@ -110,7 +110,8 @@ test('nexmark-top-bidders.sql: the 3 most active bidders per channel, upserted b
        WHERE rn <= 3;`,
     ),
   );
-  expect(rows).toHaveLength(12);
+  // Nexmark's four hot channels have three bidders each at least; the rest of its channels, fewer.
+  for (const channel of ['Apple', 'Google', 'Facebook', 'Baidu']) expect(rows.filter((r) => r.channel === channel)).toHaveLength(3);
 });
 
 test('nexmark-bid-kinds.sql: Nexmark q14 with its user function in TypeScript (CREATE FUNCTION count_char AS ./count-char.ts)', async () => {
