@@ -6,6 +6,7 @@ export { tumbling, sliding, session, countWindow, type TimeWindowOptions } from 
 export { valueState, listState, mapState, type StateDescriptor, type ValueState, type ListState, type MapState } from './api/state';
 export type { AggregateFunction, AsyncCallContext, KeyedContext, KeyedProcessFunction, MapAsyncOptions, NumericField, WindowContext, WindowMeta } from './api/functions';
 export type { JobDefinition, OperatorNode } from './api/graph';
+export type { StageSettings } from './api/settings';
 export type { Duration } from './time/duration';
 export type { TimeWindow } from './time/window';
 export { planJob } from './plan/planner';

@@ -12,6 +12,7 @@ import type {
 } from './functions';
 import { callSite, type CallSite } from './call-site';
 import type { JobDefinition, OperatorNode } from './graph';
+import type { StageSettings } from './settings';
 import type { SinkSpec } from './sink';
 import type { KeySelector, SourceSpec } from './source';
 import type { StateDescriptor } from './state';
@@ -37,6 +38,11 @@ class Chain {
   withParallelism(parallelism: number, at: CallSite | undefined = callSite()): Chain {
     const last = this.nodes[this.nodes.length - 1]!;
     return new Chain(this.jobName, [...this.nodes.slice(0, -1), { ...last, parallelism, ...(at && { parallelismAt: at }) }]);
+  }
+  /** The same operators with the last one's stage settings set. */
+  withSettings(settings: StageSettings, at: CallSite | undefined = callSite()): Chain {
+    const last = this.nodes[this.nodes.length - 1]!;
+    return new Chain(this.jobName, [...this.nodes.slice(0, -1), { ...last, settings, ...(at && { settingsAt: at }) }]);
   }
 }
 
@@ -103,6 +109,15 @@ export class DataStream<T> {
    */
   parallelism(shards: number): DataStream<T> {
     return new DataStream<T>(this.chain.withParallelism(shards));
+  }
+  /**
+   * The stage's Lambda settings — memory, timeout, batch size and window, retries, record age, bisect,
+   * parallelization factor, reserved concurrency — right after `.source(...)` (the source stage) or after a
+   * keyed operator (its stage); checked against Lambda's limits at plan time (docs/configuration.md).
+   * @example .window(tumbling('5s')).sum('clicks').settings({ memoryMb: 1024, batchSize: 1000 })
+   */
+  settings(settings: StageSettings): DataStream<T> {
+    return new DataStream<T>(this.chain.withSettings(settings));
   }
   /**
    * Windows over the whole stream (Flink's windowAll): every record goes to one key, {@link GLOBAL_KEY}, on

@@ -5,9 +5,9 @@ import { attachesToExisting, STREAM_ARN, streamNameOf, type SourceSpec } from '.
 import { toMs, type Duration } from '../time/duration';
 import { isProcessingTime, type WindowAssignerSpec } from '../time/window';
 import { PlanError } from './plan-error';
+import { checkSettingsPlace, stageSettings } from './stage-settings';
 import type {
   AsyncOperator,
-  BatchSettings,
   KeyedOperator,
   Plan,
   Stage,
@@ -18,15 +18,6 @@ import type {
   TableResource,
 } from './plan';
 
-/** Lambda's event source mapping settings for every stage unless a job says otherwise. */
-export const DEFAULT_BATCH: BatchSettings = {
-  batchSize: 500,
-  maxBatchingWindowMs: 1000,
-  parallelizationFactor: 1,
-  maxRetryAttempts: 1000,
-  maxRecordAgeSeconds: 86_400,
-  bisectOnError: true,
-};
 export const DEFAULT_IDLE_AFTER_MS = 60_000;
 
 /** Shards of one stream: Kinesis' default quota per account and region is 500 (200 in some regions). */
@@ -59,9 +50,13 @@ export function planJob(job: JobDefinition): Plan {
   let keyed: KeyedOperator | undefined;
   let inStageKeyBy: Extract<OperatorNode, { kind: 'keyBy' }> | undefined;
   let pendingKeyBy: Extract<OperatorNode, { kind: 'keyBy' }> | undefined;
+  /** The operator whose `.settings(...)` apply to the stage being built (the source, or its keyed operator). */
+  let settingsFrom: OperatorNode | undefined = first.settings !== undefined ? first : undefined;
 
   const closeStage = (output: StageOutput): void => {
-    stages.push({ id: `s${stages.length}`, input, pre, keyBy: inStageKeyBy?.selector, keyed, post, output, batch: DEFAULT_BATCH });
+    const settings = stageSettings(settingsFrom, { keepsState: keyed !== undefined, shuffles: output.kind === 'shuffle' });
+    stages.push({ id: `s${stages.length}`, input, pre, keyBy: inStageKeyBy?.selector, keyed, post, output, ...settings });
+    settingsFrom = undefined;
     pre = [];
     post = [];
     keyed = undefined;
@@ -69,6 +64,7 @@ export function planJob(job: JobDefinition): Plan {
   };
 
   for (const [i, node] of rest.entries()) {
+    checkSettingsPlace(node);
     if (node.parallelism !== undefined && node.kind !== 'window' && node.kind !== 'process') {
       throw new PlanError(operatorLabel(node), `.parallelism(${node.parallelism}) follows ${node.kind}`, "set it after a keyed operator: .window(...).sum('x').parallelism(4) or .process(...).parallelism(4); a source's parallelism is its shards");
     }
@@ -117,6 +113,7 @@ export function planJob(job: JobDefinition): Plan {
         keyed = node.kind === 'window' ? checkWindow(node) : checkProcess(node);
         pendingKeyBy = undefined;
         if (node.parallelism !== undefined) input = withParallelism(node, input);
+        if (node.settings !== undefined) settingsFrom = settingsOfKeyed(node, settingsFrom);
         break;
       case 'sink':
         if (node !== last) throw new PlanError(operatorLabel(node), 'a sink must be the last operator', 'move .sink(...) to the end of the job');
@@ -175,6 +172,14 @@ function withParallelism(node: OperatorNode, input: StageInput): StageInput {
   }
   if (input.global && n !== 1) throw new PlanError(where(), `parallelism is ${n}, but a windowAll has one key, so one shard`, 'drop .parallelism(...), or keyBy a field to spread the windows over shards');
   return { ...input, shards: n };
+}
+
+/** A keyed operator's `.settings(...)`; its stage may read the source directly, whose settings are then the same stage's. */
+function settingsOfKeyed(node: OperatorNode, already: OperatorNode | undefined): OperatorNode {
+  if (already) {
+    throw new PlanError(operatorLabel(node), 'the stage has .settings(...) twice: after the source and after this operator (the source is partitionedBy its key: one stage)', 'keep one of them');
+  }
+  return node;
 }
 
 function checkSource(where: () => string, source: SourceSpec): SourceSpec {
