@@ -20,6 +20,9 @@ const USAGE = `usage: shardflow <command>
   failures JOB [--stage s1] [--redrive] [--endpoint URL] [--deployed STAGE]
                            list the batches a stage's event source mapping gave up on; --redrive feeds
                            their records (read back from the stream) to the stage again
+  rescale JOB --stage s1 --shards N [--endpoint URL] [--deployed STAGE]
+                           reshards a stage's input stream while the job runs (UpdateShardCount);
+                           keyed state follows its keys to the new shards
   init [DIR]               a new project: a job, its test, tsconfig, scripts (see its README)
   package JOB [--stage S] [--region R] [--package DIR]
                            the CloudFormation template and function bundles, offline (.serverless/)
@@ -64,6 +67,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'failures': {
         const { failures } = require('./failures') as typeof import('./failures'); // loaded lazily: `plan` needs no AWS SDK
         return await failures(args);
+      }
+      case 'rescale': {
+        const { rescale } = require('./rescale') as typeof import('./rescale'); // loaded lazily: `plan` needs no AWS SDK
+        return await rescale(args);
       }
       case 'init': {
         const { init } = require('./init') as typeof import('./init');

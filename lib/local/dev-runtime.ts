@@ -284,13 +284,15 @@ export class DevRuntime {
     }
   }
 
-  /** A keyed stage's watermark: the lowest of its shards', as their logs have them. */
+  /** A keyed stage's watermark: the lowest of its shards', as their logs have them (a reshard's finished parents no longer count). */
   private async readWatermarks(): Promise<void> {
     this.shardStates ??= new ShardStates(new DynamoLogStore(this.ddb, this.plan.stateTable));
     for (const [i, stage] of this.plan.stages.entries()) {
       if (!stage.keyed) continue;
       let min = Number.POSITIVE_INFINITY;
-      for (const { shardId } of this.mappings[i]?.stats().shards ?? []) min = Math.min(min, (await this.shardStates.current({ stageId: stage.id, shardId })).watermarkMs);
+      for (const { shardId, state } of this.mappings[i]?.stats().shards ?? []) {
+        if (state !== 'finished') min = Math.min(min, (await this.shardStates.current({ stageId: stage.id, shardId })).watermarkMs);
+      }
       if (Number.isFinite(min) && min !== NO_WATERMARK) this.watermarks.set(stage.id, min);
     }
   }

@@ -67,7 +67,7 @@ export class Pipeline {
           sinks: this.sinks,
           clock: () => this.nowMs,
           ...(s.output.kind === 'shuffle' && { shuffleWriter: new KinesisWriter(this.kinesis, s.output.stream) }),
-          ...(s.keyed && s.input.kind === 'source' && { lineage: (shardId: string) => shardLineage(this.kinesis, s.input.stream, shardId) }),
+          ...(s.keyed && { lineage: (shardId: string) => shardLineage(this.kinesis, s.input.stream, shardId) }),
         }),
       ]),
     );
