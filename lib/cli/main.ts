@@ -23,6 +23,9 @@ const USAGE = `usage: shardflow <command>
   rescale JOB --stage s1 --shards N [--endpoint URL] [--deployed STAGE]
                            reshards a stage's input stream while the job runs (UpdateShardCount);
                            keyed state follows its keys to the new shards
+  drain JOB [--endpoint URL] [--deployed STAGE]
+                           fires every open window and event-time timer (the watermark to the end of
+                           time), and waits until every keyed shard has: stop the producers first
   init [DIR]               a new project: a job, its test, tsconfig, scripts (see its README)
   package JOB [--stage S] [--region R] [--package DIR]
                            the CloudFormation template and function bundles, offline (.serverless/)
@@ -71,6 +74,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'rescale': {
         const { rescale } = require('./rescale') as typeof import('./rescale'); // loaded lazily: `plan` needs no AWS SDK
         return await rescale(args);
+      }
+      case 'drain': {
+        const { drain } = require('./drain') as typeof import('./drain'); // loaded lazily: `plan` needs no AWS SDK
+        return await drain(args);
       }
       case 'init': {
         const { init } = require('./init') as typeof import('./init');
