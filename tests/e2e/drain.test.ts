@@ -4,14 +4,9 @@
  * equal sqlite3's over every event; an event put afterwards is late, and the results stay as they are.
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { DevRuntime } from '../../lib/local/dev-runtime';
 import { END_OF_INPUT } from '../../lib/time/watermark';
-import { byKeyThenWindow, clickEvents, freePort, ROOT, run, sqliteClickCounts, until } from './dev-process';
+import { clickEvents, embeddedJobs, ROOT, run, scanClickCounts, sqliteClickCounts, until } from './dev-process';
 
 jest.setTimeout(180_000);
 
@@ -25,38 +20,20 @@ export default job('drained')
   .sink(dynamoSink('drained-counts'));
 `;
 
-let dir: string;
-let runtime: DevRuntime | undefined;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-drain-'));
-});
-afterEach(async () => {
-  await runtime?.stop();
-  runtime = undefined;
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const jobs = embeddedJobs('sf-drain-');
 
 test('drain fires every open window: the results are every event, as sqlite3 counts them, and later events are late', async () => {
-  const jobFile = path.join(dir, 'drained.ts');
-  fs.writeFileSync(jobFile, JOB);
-  const port = await freePort();
-  runtime = await DevRuntime.start({ jobFile, port });
-  const r = runtime;
+  const { runtime: r, jobFile, port } = await jobs.start('drained', JOB);
   const put = async (events: readonly { userId: string }[]): Promise<void> => {
     const out = await r.kinesis.send(new PutRecordsCommand({ StreamName: 'drained-clicks', Records: events.map((e) => ({ PartitionKey: e.userId, Data: Buffer.from(JSON.stringify(e)) })) }));
     expect(out.FailedRecordCount).toBe(0);
   };
-  const results = async (): Promise<[string, number, number][]> => {
-    const { Items = [] } = await r.ddb.send(new ScanCommand({ TableName: 'drained-counts' }));
-    return Items.map((i) => unmarshall(i) as { key: string; windowStart: number; clicks: number })
-      .map((i): [string, number, number] => [i.key, i.windowStart, i.clicks])
-      .sort(byKeyThenWindow);
-  };
+  const results = (): Promise<[string, number, number][]> => scanClickCounts(r.ddb, 'drained-counts');
   const events = clickEvents(300, 6, 3, 1_700_000_000_000, 20_000);
   await put(events);
   await until('the events through both stages', async () => r.idle() && r.status().stages[1]!.recordsIn > 0);
   // The last windows are open: nothing has passed them (idleAfter is 10 minutes).
-  const all = await sqliteClickCounts(events, END_OF_INPUT, dir);
+  const all = await sqliteClickCounts(events, END_OF_INPUT, jobs.dir());
   expect((await results()).length).toBeLessThan(all.length);
 
   const { stdout } = await run(process.execPath, [path.join(ROOT, 'bin/shardflow.js'), 'drain', jobFile, '--endpoint', `http://localhost:${port}`], { cwd: ROOT, timeout: 120_000 });

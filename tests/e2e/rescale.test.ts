@@ -7,14 +7,9 @@
  * shards and are sent again.
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { DevRuntime } from '../../lib/local/dev-runtime';
 import { listShardIds } from '../../lib/io/shard-list';
-import { byKeyThenWindow, clickEvents, freePort, ROOT, run, sqliteClickCounts, until } from './dev-process';
+import { clickEvents, embeddedJobs, ROOT, run, scanClickCounts, sqliteClickCounts, until } from './dev-process';
 
 jest.setTimeout(300_000);
 
@@ -30,16 +25,7 @@ export default job('rescaled')
   .sink(dynamoSink('rescaled-counts'));
 `;
 
-let dir: string;
-let runtime: DevRuntime | undefined;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-rescale-'));
-});
-afterEach(async () => {
-  await runtime?.stop();
-  runtime = undefined;
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const jobs = embeddedJobs('sf-rescale-');
 
 type Click = { userId: string; clicks: number; ts: number };
 
@@ -50,11 +36,7 @@ async function shardflow(args: readonly string[]): Promise<string> {
 }
 
 test('a keyed stage rescaled 2 → 4 → 2 shards while events flow keeps every window exact, and its watermark moves on', async () => {
-  const jobFile = path.join(dir, 'rescaled.ts');
-  fs.writeFileSync(jobFile, JOB);
-  const port = await freePort();
-  runtime = await DevRuntime.start({ jobFile, port });
-  const r = runtime;
+  const { runtime: r, jobFile, port } = await jobs.start('rescaled', JOB);
   const put = async (events: readonly Click[]): Promise<void> => {
     for (let i = 0; i < events.length; i += 25) {
       const out = await r.kinesis.send(new PutRecordsCommand({ StreamName: 'rescaled-clicks', Records: events.slice(i, i + 25).map((e) => ({ PartitionKey: e.userId, Data: Buffer.from(JSON.stringify(e)) })) }));
@@ -80,18 +62,12 @@ test('a keyed stage rescaled 2 → 4 → 2 shards while events flow keeps every 
   const last = Math.max(...events.map((e) => e.ts));
   const flush = Array.from({ length: 8 }, (_, u) => ({ userId: `user-${u}`, clicks: 1, ts: last + 20_000 }));
   await put(flush);
-  const expected = await sqliteClickCounts([...events, ...flush], last + 20_000 - 2000 - 1, dir);
+  const expected = await sqliteClickCounts([...events, ...flush], last + 20_000 - 2000 - 1, jobs.dir());
   expect(expected.length).toBeGreaterThan(40);
   let got: [string, number, number][] = [];
   await until(
     () => `the results to equal sqlite3's (${got.length} of ${expected.length} windows so far)`,
-    async () => {
-      const { Items = [] } = await r.ddb.send(new ScanCommand({ TableName: 'rescaled-counts' }));
-      got = Items.map((i) => unmarshall(i) as { key: string; windowStart: number; clicks: number })
-        .map((i): [string, number, number] => [i.key, i.windowStart, i.clicks])
-        .sort(byKeyThenWindow);
-      return got.length >= expected.length && JSON.stringify(got) === JSON.stringify(expected);
-    },
+    async () => JSON.stringify((got = await scanClickCounts(r.ddb, 'rescaled-counts'))) === JSON.stringify(expected),
     120_000,
   ).catch(() => undefined);
   expect(got).toEqual(expected);

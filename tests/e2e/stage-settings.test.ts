@@ -6,11 +6,7 @@
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { ScanCommand as DynamoScan } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { DevRuntime } from '../../lib/local/dev-runtime';
-import { freePort, until } from './dev-process';
+import { embeddedJobs, until } from './dev-process';
 
 jest.setTimeout(180_000);
 
@@ -27,27 +23,16 @@ export default job('tuned-local')
   .sink(dynamoSink('tuned-local-out'));
 `;
 
-let dir: string;
-let runtime: DevRuntime | undefined;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-settings-'));
-});
-afterEach(async () => {
-  await runtime?.stop();
-  runtime = undefined;
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const jobs = embeddedJobs('sf-settings-');
 
 test("a stage's memory, batch size, window, retries and bisect come from its .settings(...) on the embedded runtime", async () => {
-  const jobFile = path.join(dir, 'tuned-local.ts');
-  fs.writeFileSync(jobFile, JOB);
-  runtime = await DevRuntime.start({ jobFile, port: await freePort() });
+  const { runtime } = await jobs.start('tuned-local', JOB);
   const records = Array.from({ length: 10 }, (_, i) => ({ id: `r${i}`, ts: 1_700_000_000_000 + i, ...(i === 5 && { poison: true }) }));
   // One shard, one put: the mapping cuts batches of 2 in stream order, so the poison record (5) shares its batch with 4.
   await runtime.kinesis.send(new PutRecordsCommand({ StreamName: 'tuned-local-in', Records: records.map((r) => ({ PartitionKey: r.id, Data: Buffer.from(JSON.stringify(r)) })) }));
 
   const queue = 'tuned-local-s0-failures';
-  await until('the poison batch in the on-failure queue and the rest processed', async () => runtime!.queues!.depth(queue) === 1 && runtime!.idle());
+  await until('the poison batch in the on-failure queue and the rest processed', async () => runtime.queues!.depth(queue) === 1 && runtime.idle());
   const { Items = [] } = await runtime.ddb.send(new DynamoScan({ TableName: 'tuned-local-out' }));
   const written = Items.map((i) => unmarshall(i) as { name: string; memory: string });
   // Records 4 and 5 were one batch: without bisect and retries it was given up on whole, at once.

@@ -2,11 +2,12 @@
  * Per-stage settings (`.settings({...})` after the source or a keyed operator): what each stage runs with,
  * the defaults, and the plan-time errors for what Lambda would refuse, naming the call and the field.
  */
-import { dynamoSink, job, kinesisSource, logSink, planJob, PlanError, tumbling, type JobDefinition, type StageSettings } from 'shardflow';
+import { dynamoSink, job, kinesisSource, logSink, planJob, tumbling, type JobDefinition, type StageSettings } from 'shardflow';
 import { describePlan } from '../../lib/plan/describe';
 import { DEFAULT_BATCH, DEFAULT_FUNCTION } from '../../lib/plan/stage-settings';
 import { deployment } from '../../infra/cloudformation';
 import { stateLimitsFor } from '../../lib/state/shard-states';
+import { planErrorOf } from './plan-error-of';
 
 type Click = { userId: string; clicks: number; ts: number };
 const clicks = (partitioned = false) => kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, shards: 2, ...(partitioned && { partitionedBy: 'userId' as const }) });
@@ -17,16 +18,6 @@ const twoStages = (source: StageSettings | undefined, keyed: StageSettings | und
   const counted = (source ? read.settings(source) : read).keyBy('userId').window(tumbling('5s')).sum('clicks');
   return (keyed ? counted.settings(keyed) : counted).sink(dynamoSink('tuned-counts'));
 };
-
-function planErrorOf(definition: JobDefinition): PlanError {
-  try {
-    planJob(definition);
-  } catch (e) {
-    if (e instanceof PlanError) return e;
-    throw e;
-  }
-  throw new Error('the job planned without error');
-}
 
 /** How a plan error names a `.settings(...)` call written in this file. */
 const settingsCall = expect.stringMatching(/^tests\/unit\/stage-settings\.test\.ts:\d+ \.settings\(/);
