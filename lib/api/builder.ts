@@ -16,6 +16,7 @@ import type {
 } from './functions';
 import { callSite, type CallSite } from './call-site';
 import type { JobDefinition, OperatorNode } from './graph';
+import type { StageSettings } from './settings';
 import type { SinkSpec } from './sink';
 import type { KeySelector, SourceSpec } from './source';
 import type { StateDescriptor } from './state';
@@ -46,8 +47,8 @@ class JobGraph {
     return id;
   }
 
-  /** Changes a node already added (its parallelism, its uid). */
-  update(id: string, change: Partial<Pick<OperatorNode, 'parallelism' | 'parallelismAt' | 'uid'>>): void {
+  /** Changes a node already added (its parallelism, uid or settings). */
+  update(id: string, change: Partial<Pick<OperatorNode, 'parallelism' | 'parallelismAt' | 'uid' | 'settings' | 'settingsAt'>>): void {
     const i = this.nodes.findIndex((n) => n.id === id);
     this.nodes[i] = { ...this.nodes[i]!, ...change } as OperatorNode;
   }
@@ -79,6 +80,11 @@ class Chain {
   }
   withUid(uid: string): Chain {
     this.graph.update(this.nodeId, { uid });
+    return this;
+  }
+  /** The same operators with the last one's stage settings set. */
+  withSettings(settings: StageSettings, at: CallSite | undefined = callSite()): Chain {
+    this.graph.update(this.nodeId, { settings, ...(at && { settingsAt: at }) });
     return this;
   }
 }
@@ -163,6 +169,15 @@ export class DataStream<T> {
    */
   uid(name: string): DataStream<T> {
     return new DataStream<T>(this.chain.withUid(name));
+  }
+  /**
+   * The stage's Lambda settings — memory, timeout, batch size and window, retries, record age, bisect,
+   * parallelization factor, reserved concurrency — right after `.source(...)` (the source stage) or after a
+   * keyed operator (its stage); checked against Lambda's limits at plan time (docs/configuration.md).
+   * @example .window(tumbling('5s')).sum('clicks').settings({ memoryMb: 1024, batchSize: 1000 })
+   */
+  settings(settings: StageSettings): DataStream<T> {
+    return new DataStream<T>(this.chain.withSettings(settings));
   }
   /**
    * Windows over the whole stream (Flink's windowAll): every record goes to one key, {@link GLOBAL_KEY}, on

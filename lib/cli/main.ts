@@ -31,6 +31,12 @@ const USAGE = `usage: shardflow <command>
                            Flink's SQL client: a prompt where CREATE TABLE statements accumulate, EXPLAIN
                            prints a query's stages and a SELECT runs on the embedded runtime with its rows
                            shown as they change (Ctrl-C stops it); -f runs a script as dev does
+  rescale JOB --stage s1 --shards N [--endpoint URL] [--deployed STAGE]
+                           reshards a stage's input stream while the job runs (UpdateShardCount);
+                           keyed state follows its keys to the new shards
+  drain JOB [--endpoint URL] [--deployed STAGE]
+                           fires every open window and event-time timer (the watermark to the end of
+                           time), and waits until every keyed shard has: stop the producers first
   init [DIR]               a new project: a job, its test, tsconfig, scripts (see its README)
   package JOB [--stage S] [--region R] [--package DIR]
                            the CloudFormation template and function bundles, offline (.serverless/)
@@ -90,6 +96,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'sql': {
         const { sql } = require('./sql') as typeof import('./sql'); // loaded lazily: `plan` needs no AWS SDK
         return await sql(args);
+      }
+      case 'rescale': {
+        const { rescale } = require('./rescale') as typeof import('./rescale'); // loaded lazily: `plan` needs no AWS SDK
+        return await rescale(args);
+      }
+      case 'drain': {
+        const { drain } = require('./drain') as typeof import('./drain'); // loaded lazily: `plan` needs no AWS SDK
+        return await drain(args);
       }
       case 'init': {
         const { init } = require('./init') as typeof import('./init');
