@@ -256,7 +256,7 @@ export class StageExecutor {
     let maxEventTimeMs = NO_WATERMARK;
     const records: DecodedRecord[] = [];
     for (const r of batch.records) {
-      const dead = (reason: string, operator: string): void => void deadLetters.push(sourceDeadLetter(r, reason, operator));
+      const dead = (reason: string, operator: string): void => void deadLetters.push(sourceDeadLetter(r, reason, operator, this.sourcePrefix));
       let value: unknown;
       try {
         value = JSON.parse(r.data);
@@ -442,10 +442,12 @@ interface DecodedRecord {
 }
 
 /** A source record refused before it became elements: malformed, without an event time, or failed by the chain. */
-function sourceDeadLetter(r: SourceRecord, reason: string, operator: string): DeadLetter {
+/** `sourcePrefix` names the stream when the job has several sources, as the elements' origins do: their shard ids collide. */
+function sourceDeadLetter(r: SourceRecord, reason: string, operator: string, sourcePrefix: string): DeadLetter {
   // A redriven record's dead letter is the one its first failure would have written: redriven again, the same.
   const at = r.redriven ? { shardId: r.redriven.input, sequenceNumber: r.redriven.sequenceNumber } : r;
-  return { id: recordDeadLetterId({ ...at, subIndex: 0 }, operator), reason, shardId: at.shardId, sequenceNumber: at.sequenceNumber, data: r.data.slice(0, 1024), operator };
+  const shardId = sourcePrefix + at.shardId;
+  return { id: recordDeadLetterId({ shardId, sequenceNumber: at.sequenceNumber, subIndex: 0 }, operator), reason, shardId, sequenceNumber: at.sequenceNumber, data: r.data.slice(0, 1024), operator };
 }
 
 /** An item going through a flow: its value, and which of the batch's records (or keyed outputs) it came from. */
