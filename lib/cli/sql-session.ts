@@ -4,6 +4,7 @@
  * lib/cli/sql.ts reads the terminal and runs the jobs.
  */
 import { describePlan } from '../plan/describe';
+import { changelogOf, describeChangelog } from '../sql/changelog';
 import { planJob } from '../plan/planner';
 import type { JobDefinition } from '../api/graph';
 import type { Statement } from '../sql/ast';
@@ -129,7 +130,10 @@ export class SqlSession {
 
   /** What `shardflow plan` prints for the query's job. */
   explain(query: string): string {
-    return describePlan(planJob(this.compile(query)));
+    // As `shardflow plan` prints it: the stages, then what the query writes (append-only, or updating by a key).
+    const definition = this.compile(query);
+    const changelog = changelogOf(definition);
+    return `${describePlan(planJob(definition))}${changelog ? `\n${describeChangelog(changelog)}` : ''}`;
   }
 
   private parse(text: string): Statement[] {
