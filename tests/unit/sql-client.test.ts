@@ -5,6 +5,7 @@
  */
 import { compileSql, planJob } from 'shardflow';
 import { describePlan } from '../../lib/plan/describe';
+import { changelogOf, describeChangelog } from '../../lib/sql/changelog';
 import { ResultTable } from '../../lib/cli/result-table';
 import { classify, splitStatements, SqlClientError, SqlSession } from '../../lib/cli/sql-session';
 
@@ -54,7 +55,8 @@ test('EXPLAIN prints what `shardflow plan` prints for the same script, the SELEC
   const session = new SqlSession();
   session.declare(CLICKS);
   const script = `${CLICKS};\nCREATE TABLE sql_client_results WITH ('connector' = 'dynamodb', 'table-name' = 'sql-client-results');\nINSERT INTO sql_client_results ${COUNTS};`;
-  expect(session.explain(COUNTS)).toBe(describePlan(planJob(compileSql(script))));
+  const job = compileSql(script);
+  expect(session.explain(COUNTS)).toBe(`${describePlan(planJob(job))}\n${describeChangelog(changelogOf(job)!)}`);
   expect(session.explain(COUNTS)).toMatch(/tumbling\(5s\)/);
 });
 
