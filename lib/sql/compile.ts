@@ -22,7 +22,8 @@ import { parseSql } from './parser';
 import type { LogicalQuery } from './query';
 import { SqlError, SqlProblems, sqlError } from './sql-error';
 import { queryFromStatements } from './statements';
-import { decodeValue, RowError, timestampMs, type Column, type SqlValue } from './types';
+import { kinesisSourceOptions, readColumns } from './records';
+import { RowError, type Column, type SqlValue } from './types';
 import { decimalOf, fromPortable, toPortable } from './values';
 
 /** Options of {@link compileSql}. */
@@ -100,14 +101,14 @@ class QueryCompiler {
     if (q.having) this.problems.add(sqlError('HAVING needs GROUP BY with a window', startOf(q.having)));
     const outputs = this.outputs(this.expandStars(q.select), this.rowScope('SELECT'));
     this.problems.check();
-    const decode = this.decoder();
-    let stream = job(q.jobName).source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(decode);
+    let stream = q.join ? q.join.rows(job(q.jobName), this.used) : job(q.jobName).source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(this.decoder());
     if (where) stream = stream.filter((row) => where.eval(row) === true);
     return stream.map((row) => project(outputs, row, {})).sink(q.sink.sink);
   }
 
   private groupedJob(assigner: WindowAssignerSpec | undefined, where: Compiled<Row> | undefined): JobDefinition {
     const q = this.q;
+    if (q.join) this.problems.add(sqlError('GROUP BY over a join is not supported yet — it needs the joined rows fed to an aggregating stage (chained keyed stages), which the SQL compiler does not build yet; aggregate in a second job reading this one\'s output', q.groupBy[0] ? startOf(q.groupBy[0]) : q.pos));
     if (!q.window) {
       const at = q.groupBy[0] ? startOf(q.groupBy[0]) : q.pos;
       this.problems.add(
@@ -208,6 +209,11 @@ class QueryCompiler {
 
   private column(e: ColumnExpr, clause: string): Column {
     const q = this.q;
+    if (q.join) {
+      const joined = q.join.column(e, clause);
+      this.used.add(joined.name);
+      return joined;
+    }
     if (e.qualifier !== undefined && e.qualifier !== q.source.name && e.qualifier !== q.sourceAlias) {
       throw sqlError(`unknown table ${e.qualifier} in ${e.qualifier}.${e.name} — the query reads ${q.source.name}${q.sourceAlias ? ` (as ${q.sourceAlias})` : ''}`, e.pos);
     }
@@ -227,6 +233,7 @@ class QueryCompiler {
     return items.flatMap((item): SelectItem[] => {
       if (item.expr.kind !== 'star') return [item];
       const qualifier = item.expr.qualifier;
+      if (q.join) return this.problems.attempt(() => q.join!.star(qualifier, item.expr.pos), []);
       if (qualifier !== undefined && qualifier !== q.source.name && qualifier !== q.sourceAlias) {
         this.problems.add(sqlError(`unknown table ${qualifier} in ${qualifier}.* — the query reads ${q.source.name}${q.sourceAlias ? ` (as ${q.sourceAlias})` : ''}`, item.expr.pos));
         return [];
@@ -403,38 +410,12 @@ class QueryCompiler {
   // ——— the source ———
 
   private sourceOptions(): KinesisSourceOptions<unknown> {
-    const source = this.q.source;
-    const rowtime = source.rowtime?.column;
-    const eventTime = rowtime
-      ? (record: unknown): number => {
-          if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new RowError('the record is not a JSON object');
-          const value = (record as Record<string, unknown>)[rowtime];
-          const ms = timestampMs(value);
-          if (ms === undefined) {
-            throw new RowError(`the event-time column '${rowtime}' is ${value === undefined ? 'missing' : `${JSON.stringify(value)}, not a timestamp (epoch ms or ISO-8601)`}`);
-          }
-          return ms;
-        }
-      : // Without a WATERMARK a table has no event time: only queries without windows read it.
-        (): number => 0;
-    return {
-      eventTime,
-      outOfOrderness: source.rowtime?.outOfOrdernessMs ?? 0,
-      ...(source.idleAfterMs !== undefined && { idleAfter: source.idleAfterMs }),
-      ...(source.shards !== undefined && { shards: source.shards }),
-    };
+    return kinesisSourceOptions(this.q.source);
   }
 
   /** Reads the columns the query uses from a JSON record, as their declared types (projection pushdown). */
   private decoder(): (record: unknown) => Row {
-    const columns = this.q.source.columns.filter((c) => this.used.has(c.name));
-    return (record) => {
-      if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new RowError('the record is not a JSON object');
-      const fields = record as Record<string, unknown>;
-      const row: Row = {};
-      for (const c of columns) row[c.name] = decodeValue(c, fields[c.name]);
-      return row;
-    };
+    return readColumns(this.q.source.columns.filter((c) => this.used.has(c.name)));
   }
 }
 

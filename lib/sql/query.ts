@@ -5,6 +5,7 @@
  */
 import type { SinkSpec } from '../api/sink';
 import type { Expr, SelectItem, WindowSpec } from './ast';
+import type { JoinedTables } from './joins';
 import type { SourcePosition } from './sql-error';
 import type { Column } from './types';
 
@@ -40,6 +41,8 @@ export interface LogicalQuery {
   /** Where the job name came from, for messages. */
   readonly jobNamePos?: SourcePosition | undefined;
   readonly source: SourceTable;
+  /** FROM a JOIN b: `source` is the joined row (columns `alias.column`), read from both tables. */
+  readonly join?: JoinedTables | undefined;
   /** The name the query may qualify columns with (`c.userId`). */
   readonly sourceAlias?: string | undefined;
   readonly where?: Expr | undefined;

@@ -8,13 +8,14 @@ import type { Expr, SelectQuery, Statement, TableOption, WindowSpec } from './as
 import type { LogicalQuery, SinkTable, SourceTable } from './query';
 import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 import { optionDurationMs, type Column } from './types';
+import { and, JoinedTables } from './joins';
 import { flatten } from './views';
 
 type CreateTable = Extract<Statement, { kind: 'createTable' }>;
 type Insert = Extract<Statement, { kind: 'insert' }>;
 
 /** Flink's configuration keys that mean something here. */
-const SET_KEYS = ['pipeline.name', 'table.exec.source.idle-timeout'];
+const SET_KEYS = ['pipeline.name', 'table.exec.source.idle-timeout', 'table.exec.state.ttl'];
 /** The WITH options each connector takes. */
 const CONNECTOR_OPTIONS: Record<string, string[]> = {
   kinesis: ['connector', 'stream', 'format', 'shards', 'scan.watermark.idle-timeout'],
@@ -63,16 +64,41 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
   }
   problems.check();
   if (!insert) throw new Error('unreachable: a script without INSERT has a problem');
+  const from = insert.query.from;
+  if (from.kind === 'join') return logicalQuery(joinedQuery(insert.query, from, tables, views, settings), insert, tables, settings);
   const q = flatten(insert.query, { columnsOf: (t) => tables.get(t)?.columns.map((c) => c.name), view: (v) => views.get(v) });
   return logicalQuery(q, insert, tables, settings);
 }
 
-function logicalQuery(q: ReturnType<typeof flatten>, insert: Insert, tables: ReadonlyMap<string, CreateTable>, settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>): LogicalQuery {
+/** FROM a JOIN b as one query over the joined row; its condition (ON, and WHERE: joins are inner) filters the pairs. */
+function joinedQuery(
+  query: SelectQuery,
+  from: Extract<SelectQuery['from'], { kind: 'join' }>,
+  tables: ReadonlyMap<string, CreateTable>,
+  views: ReadonlyMap<string, SelectQuery>,
+  settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>,
+): ReturnType<typeof flatten> & { join: JoinedTables } {
+  const idle = settings.get('table.exec.source.idle-timeout');
+  const ttl = settings.get('table.exec.state.ttl');
+  const condition = and(from.on, query.where);
+  const join = new JoinedTables(from, condition, {
+    source: (name, pos) => {
+      const ddl = tables.get(name);
+      if (!ddl) throw sqlError(`unknown table ${name}: declare it with CREATE TABLE ${name} (…) WITH ('connector' = 'kinesis', …)`, pos);
+      return sourceTable(ddl, idle && { ms: durationOption(idle.value, 'table.exec.source.idle-timeout', idle.pos), pos: idle.pos });
+    },
+    isView: (name) => views.has(name),
+    stateTtlMs: ttl && durationOption(ttl.value, 'table.exec.state.ttl', ttl.pos),
+  });
+  return { table: join.source.name, tablePos: from.pos, items: query.items, where: condition, groupBy: query.groupBy, having: query.having, pos: query.pos, join };
+}
+
+function logicalQuery(q: ReturnType<typeof flatten> & { join?: JoinedTables }, insert: Insert, tables: ReadonlyMap<string, CreateTable>, settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>): LogicalQuery {
   const fromName = q.table;
   const sourceDdl = tables.get(fromName);
-  if (!sourceDdl) throw sqlError(`unknown table ${fromName}: declare it with CREATE TABLE ${fromName} (…) WITH ('connector' = 'kinesis', …)`, q.tablePos);
+  if (!sourceDdl && !q.join) throw sqlError(`unknown table ${fromName}: declare it with CREATE TABLE ${fromName} (…) WITH ('connector' = 'kinesis', …)`, q.tablePos);
   const idle = settings.get('table.exec.source.idle-timeout');
-  const source = sourceTable(sourceDdl, idle && { ms: durationOption(idle.value, 'table.exec.source.idle-timeout', idle.pos), pos: idle.pos });
+  const source = q.join?.source ?? sourceTable(sourceDdl!, idle && { ms: durationOption(idle.value, 'table.exec.source.idle-timeout', idle.pos), pos: idle.pos });
   const sinkDdl = tables.get(insert.table);
   if (!sinkDdl) throw sqlError(`unknown table ${insert.table}: declare it with CREATE TABLE ${insert.table} (…) WITH ('connector' = 'dynamodb')`, insert.pos);
   if (sinkDdl === sourceDdl) throw sqlError(`the job reads and writes ${insert.table}: write the results to another table`, insert.pos);
@@ -108,6 +134,7 @@ function logicalQuery(q: ReturnType<typeof flatten>, insert: Insert, tables: Rea
     jobName: setName?.value ?? jobNameFromTable(sink.name),
     jobNamePos: setName?.pos ?? insert.pos,
     source,
+    join: q.join,
     sourceAlias: q.alias,
     where: q.where,
     window,

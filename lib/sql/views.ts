@@ -41,6 +41,7 @@ export function flatten(q: SelectQuery, catalog: Catalog, seen: readonly string[
   const from = q.from;
   const base = { items: q.items, where: q.where, groupBy: q.groupBy, having: q.having, pos: q.pos };
   if (from.kind === 'subquery') return inline(q, flatten(from.query, catalog, seen), from.alias, from.pos, catalog);
+  if (from.kind === 'join') throw sqlError('a join inside a view or a subquery is not supported yet — write the join in the INSERT\'s own FROM', from.pos);
   const name = from.kind === 'table' ? from.name : from.table;
   const view = catalog.view(name);
   if (!view) return { ...base, table: name, tablePos: from.pos, alias: from.alias, windowTvf: from.kind === 'windowTvf' ? from.window : undefined };
