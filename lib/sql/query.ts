@@ -1,6 +1,6 @@
 /**
  * The logical query both front ends produce — SQL text (`statements.ts`) and the Table API
- * (`table-api.ts`) — and `compile.ts` turns into a job: one source table, an optional filter, an
+ * (`table-api.ts`) — and `compile.ts` turns into a job: one source table (or two, `join`), an optional filter, an
  * optional window with its group keys, the select list, an optional HAVING, one sink table.
  */
 import type { SinkSpec } from '../api/sink';
