@@ -8,7 +8,7 @@
  *
  * A query without GROUP BY is source → map → filter → map → sink.
  */
-import { job } from '../api/builder';
+import { job, type DataStream, type JobBuilder } from '../api/builder';
 import type { WindowMeta } from '../api/functions';
 import type { JobDefinition } from '../api/graph';
 import { kinesisSource, type KinesisSourceOptions } from '../api/source';
@@ -19,6 +19,7 @@ import type { Expr, SelectItem } from './ast';
 import { decimalToNumber } from './decimal';
 import { AGGREGATES, compileExpression, show, startOf, type CallExpr, type ColumnExpr, type Compiled, type Scope } from './expressions';
 import { parseSql } from './parser';
+import type { JoinInput } from './joins';
 import type { LogicalQuery } from './query';
 import { SqlError, SqlProblems, sqlError } from './sql-error';
 import { queryFromStatements } from './statements';
@@ -79,6 +80,14 @@ export function compileQuery(q: LogicalQuery): JobDefinition {
   return c.job();
 }
 
+/** A query's result columns and records, for a join that reads it (an aggregating subquery as a side). */
+function queryResults(q: LogicalQuery): JoinInput {
+  // Compiled once to learn its columns, and again in the job (on its builder) when the join reads it.
+  const probe = new QueryCompiler(q, true);
+  probe.results(job(q.jobName));
+  return { columns: probe.resultColumns, stream: (builder) => new QueryCompiler(q, true).results(builder) };
+}
+
 class QueryCompiler {
   private readonly columns: Map<string, Column>;
   /** Columns the query reads: only these are decoded from the JSON record. */
@@ -89,24 +98,37 @@ class QueryCompiler {
   /** Every problem found, reported together. */
   private readonly problems = new SqlProblems();
 
-  constructor(private readonly q: LogicalQuery) {
+  /** The result's columns (after `results`). */
+  resultColumns: Column[] = [];
+
+  constructor(
+    private readonly q: LogicalQuery,
+    /** Read by a join, not written to the sink: every column under its own name. */
+    private readonly joinInput = false,
+  ) {
     this.columns = new Map(q.source.columns.map((c) => [c.name, c]));
+    q.join?.prepare(queryResults);
   }
 
   job(): JobDefinition {
+    return this.results(job(this.q.jobName)).sink(this.q.sink.sink);
+  }
+
+  /** The query's result records, its tables read by `builder`'s sources. */
+  results(builder: JobBuilder): DataStream<Record<string, unknown>> {
     const q = this.q;
     const assigner = this.problems.attempt(() => this.window(), undefined);
     const where = q.where && this.problems.attempt(() => this.condition(q.where!, this.rowScope('WHERE'), 'WHERE'), undefined);
-    if (q.grouped || q.window) return this.groupedJob(assigner, where);
+    if (q.grouped || q.window) return this.groupedJob(builder, assigner, where);
     if (q.having) this.problems.add(sqlError('HAVING needs GROUP BY with a window', startOf(q.having)));
     const outputs = this.outputs(this.expandStars(q.select), this.rowScope('SELECT'));
     this.problems.check();
-    let stream = q.join ? q.join.rows(job(q.jobName), this.used) : job(q.jobName).source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(this.decoder());
+    let stream = q.join ? q.join.rows(builder, this.used) : builder.source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(this.decoder());
     if (where) stream = stream.filter((row) => where.eval(row) === true);
-    return stream.map((row) => project(outputs, row, {})).sink(q.sink.sink);
+    return stream.map((row) => project(outputs, row, {}));
   }
 
-  private groupedJob(assigner: WindowAssignerSpec | undefined, where: Compiled<Row> | undefined): JobDefinition {
+  private groupedJob(builder: JobBuilder, assigner: WindowAssignerSpec | undefined, where: Compiled<Row> | undefined): DataStream<Record<string, unknown>> {
     const q = this.q;
     if (q.join) this.problems.add(sqlError('GROUP BY over a join is not supported yet — it needs the joined rows fed to an aggregating stage (chained keyed stages), which the SQL compiler does not build yet; aggregate in a second job reading this one\'s output', q.groupBy[0] ? startOf(q.groupBy[0]) : q.pos));
     if (!q.window) {
@@ -159,7 +181,7 @@ class QueryCompiler {
     const keyOf = (r: GroupedRow): string => (r.g.length === 0 ? GLOBAL_KEY : r.g.length === 1 ? String(r.g[0]) : JSON.stringify(r.g));
 
     const decode = this.decoder();
-    let rows = job(q.jobName).source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(decode);
+    let rows = builder.source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(decode);
     if (where) rows = rows.filter((row) => where.eval(row) === true);
     let results = rows
       .map(toGrouped)
@@ -168,8 +190,7 @@ class QueryCompiler {
       .aggregate(groupAggregate(this.calls.map((c) => c.call)));
     if (having) results = results.filter((r) => having.eval(r) === true);
     return results
-      .map((r) => project(outputs, r, { key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd }))
-      .sink(q.sink.sink);
+      .map((r) => project(outputs, r, { key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd }));
   }
 
   // ——— the window ———
@@ -359,7 +380,7 @@ class QueryCompiler {
 
   private outputs<C>(items: readonly SelectItem[], scope: Scope<C>): OutputColumn<C>[] {
     const q = this.q;
-    const sinkColumns = q.sink.columns;
+    const sinkColumns = this.joinInput ? [] : q.sink.columns;
     if (sinkColumns.length > 0 && sinkColumns.length !== items.length) {
       this.problems.add(
         sqlError(
@@ -378,9 +399,10 @@ class QueryCompiler {
       const declared = sinkColumns[i]?.name ?? item.alias ?? defaultName;
       const at = item.pos ?? item.expr.pos;
       const carried =
-        (property === 'start' && (declared === 'window_start' || declared === 'windowStart')) || (property === 'end' && (declared === 'window_end' || declared === 'windowEnd'));
+        !this.joinInput &&
+        ((property === 'start' && (declared === 'window_start' || declared === 'windowStart')) || (property === 'end' && (declared === 'window_end' || declared === 'windowEnd')));
       // The record's own fields keep their meaning; a column named like one is written as `id_`.
-      const name = RESERVED_OUTPUTS.includes(declared) && !carried ? `${declared}_` : declared;
+      const name = RESERVED_OUTPUTS.includes(declared) && !carried && !this.joinInput ? `${declared}_` : declared;
       if (compiled.type === 'INTERVAL') {
         this.problems.add(sqlError(`${show(item.expr)} is an INTERVAL, not a column value — add it to a TIMESTAMP`, at));
         return [];
@@ -394,6 +416,8 @@ class QueryCompiler {
       const scale = compiled.type === 'DECIMAL' ? decimalOf(compiled).scale : 0;
       // DECIMAL is written as a JSON number (its nearest double), as Flink's JSON format writes it.
       const written = compiled.type === 'DECIMAL' ? (c: C): SqlValue => { const v = value(c); return v === null ? null : decimalToNumber(v as bigint, scale); } : value;
+      // A join reads a DECIMAL result as the number it is written as.
+      this.resultColumns.push({ name, type: compiled.type === 'DECIMAL' ? 'DOUBLE' : compiled.type, declared: compiled.type, notNull: false });
       return [{ name, value: written, carried }];
     });
   }

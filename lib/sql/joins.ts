@@ -18,11 +18,11 @@
 import type { DataStream, JobBuilder } from '../api/builder';
 import { listState } from '../api/state';
 import { sliding, tumbling } from '../api/windows';
-import type { Expr, FromClause, JoinType, SelectItem, SelectQuery, WindowSpec } from './ast';
+import type { Expr, FromClause, SelectItem, SelectQuery, WindowSpec } from './ast';
 import { kinesisSourceOptions, readColumns } from './records';
 import { compileExpression, show, startOf, type ColumnExpr, type Compiled, type Scope } from './expressions';
 import { kinesisSource } from '../api/source';
-import type { SourceTable } from './query';
+import type { LogicalQuery, SourceTable } from './query';
 import { sqlError, type SourcePosition } from './sql-error';
 import { substituteColumns } from './views';
 import type { Column, SqlValue } from './types';
@@ -39,12 +39,21 @@ interface Keyed {
 export interface JoinCatalog {
   source(table: string, pos: SourcePosition): SourceTable;
   isView(name: string): boolean;
+  /** A subquery as a query of its own (its views inlined), to read its results. */
+  subquery(query: SelectQuery): LogicalQuery;
   /** SET 'table.exec.state.ttl': how long a regular join keeps a row (processing time); none: for ever. */
   readonly stateTtlMs?: number | undefined;
 }
 
-/** One input of the join: a table, or a window table function over one. */
+/** A query's result columns and records, as a join reads an aggregating subquery (compile.ts makes them). */
+export interface JoinInput {
+  readonly columns: readonly Column[];
+  stream(builder: JobBuilder): DataStream<Record<string, unknown>>;
+}
+
+/** One input of the join: a table, a window table function over one, or a window aggregation. */
 interface Side {
+  /** The table read; for an aggregating subquery, its results as a table (no event-time column). */
   readonly table: SourceTable;
   /** The name its columns are qualified with: the alias, else the table's name. */
   readonly name: string;
@@ -52,6 +61,10 @@ interface Side {
   readonly pos: SourcePosition;
   /** Its columns, with window_start, window_end and window_time for a window table function. */
   readonly columns: ReadonlyMap<string, Column>;
+  /** The Kinesis stream it reads. */
+  readonly stream: string;
+  /** A window aggregation's results: read from its query; `start`/`end` name the result columns that are its window's. */
+  readonly aggregate?: { readonly input: JoinInput; readonly window?: WindowSpec | undefined; readonly start?: string; readonly end?: string } | undefined;
 }
 
 type SideIndex = 0 | 1;
@@ -70,20 +83,23 @@ interface Bound {
 
 /** `FROM a JOIN b ON …` as one table for the rest of the query: its columns are `alias.column`. */
 export class JoinedTables {
-  private readonly sides: readonly [Side, Side];
+  private sides!: readonly [Side, Side];
   /** The key: pairs of expressions of the left and the right side, compiled in each side's row. */
   private readonly keys: { readonly left: Compiled<Row>; readonly right: Compiled<Row> }[] = [];
   private readonly filters: [Compiled<Row>[], Compiled<Row>[]] = [[], []];
-  private readonly shape: Shape;
+  private shape!: Shape;
   /** Columns the join itself reads (keys, side filters), by side. */
   private readonly read: [Set<string>, Set<string>] = [new Set(), new Set()];
-  /** The joined row as a table, for the compiler: every column as `alias.column`. */
+  /** The joined row as a table, for the compiler: every column as `alias.column` (once prepared). */
   readonly source: SourceTable;
+  private results: ((q: LogicalQuery) => JoinInput) | undefined;
+  /** The DECIMAL columns of the joined row, carried as text across the shuffle. */
+  private decimals: { readonly name: string; readonly value: (v: SqlValue) => SqlValue }[] = [];
 
   constructor(
-    from: Extract<FromClause, { kind: 'join' }>,
+    private readonly from: Extract<FromClause, { kind: 'join' }>,
     /** ON, and for an inner join WHERE too: everything the pairs must satisfy. */
-    condition: Expr | undefined,
+    private readonly condition: Expr | undefined,
     private readonly catalog: JoinCatalog,
   ) {
     if (from.type !== 'INNER') {
@@ -95,16 +111,25 @@ export class JoinedTables {
         from.pos,
       );
     }
+    this.source = { name: `${sideName(from.left)} JOIN ${sideName(from.right)}`, stream: '', columns: [] };
+  }
+
+  /** Resolves both sides and reads the condition; `results` compiles a subquery a side aggregates in. */
+  prepare(results: (q: LogicalQuery) => JoinInput): void {
+    if (this.results) return;
+    this.results = results;
+    const from = this.from;
     const left = this.side(from.left);
     const right = this.side(from.right);
     if (left.name === right.name) throw sqlError(`both sides of the join are named ${left.name}: give one an alias (FROM ${left.table.name} AS a JOIN … AS b)`, from.right.pos);
+    if (left.stream === right.stream) {
+      throw sqlError(`a join of a table with itself ${NOT_YET} — both sides read the stream ${left.stream}, and a job reads each stream once`, from.pos);
+    }
     this.sides = [left, right];
-    this.source = {
-      name: `${left.name} JOIN ${right.name}`,
-      stream: '',
-      columns: ([0, 1] as const).flatMap((i) => [...this.sides[i].columns.values()].map((c) => ({ ...c, name: `${this.sides[i].name}.${c.name}` }))),
-    };
-    this.shape = this.analyse(conjuncts(condition), from.pos);
+    this.decimals = ([0, 1] as const).flatMap((i) =>
+      [...this.sides[i].columns.values()].filter((c) => c.type === 'DECIMAL').map((c) => ({ name: `${this.sides[i].name}.${c.name}`, value: fromPortable(c) })),
+    );
+    this.shape = this.analyse(conjuncts(this.condition), from.pos);
   }
 
   // ——— FROM ———
@@ -125,20 +150,46 @@ export class JoinedTables {
       }
       for (const name of WINDOW_COLUMNS) columns.set(name, { name, type: 'TIMESTAMP', declared: 'TIMESTAMP(3)', notNull: true });
     }
-    return { table: source, name: from.alias ?? table, window, pos: from.pos, columns };
+    return { table: source, name: from.alias ?? table, window, pos: from.pos, columns, stream: source.stream };
   }
 
-  /** `(SELECT * FROM TABLE(TUMBLE(TABLE t, …))) AS w`, as Flink's window join is written; other subqueries are not joined yet. */
+  /**
+   * `(SELECT * FROM TABLE(TUMBLE(TABLE t, …))) AS w`, as Flink's window join is written, is that table
+   * function; a window aggregation (Nexmark q8's sides) is read as its results. Other subqueries are not
+   * joined yet.
+   */
   private subquerySide(query: SelectQuery, alias: string | undefined, pos: SourcePosition): Side {
     const plain = query.items.every((i) => i.expr.kind === 'star' && i.expr.qualifier === undefined) && !query.where && query.groupBy.length === 0 && !query.having;
-    if (!plain || query.from.kind === 'subquery' || query.from.kind === 'join') {
-      const what = query.groupBy.length > 0 ? 'an aggregating subquery' : 'a subquery';
+    if (plain && query.from.kind !== 'subquery' && query.from.kind !== 'join') return this.side({ ...query.from, alias: alias ?? query.from.alias });
+    if (query.groupBy.length === 0 || query.from.kind === 'join') {
       throw sqlError(
-        `${what} as an input of a join ${NOT_YET} — join the tables themselves (a subquery may only be SELECT * FROM a table or TABLE(TUMBLE(…)))`,
+        `a subquery as an input of a join ${NOT_YET} unless it is SELECT * FROM a table or TABLE(TUMBLE(…)), or a window aggregation — join the tables themselves`,
         pos,
       );
     }
-    return this.side({ ...query.from, alias: alias ?? query.from.alias });
+    const q = this.catalog.subquery(query);
+    if (!q.window) throw sqlError(`a join of a GROUP BY without a window ${NOT_YET} — its results update; aggregate per TUMBLE or HOP window`, pos);
+    if (!alias) throw sqlError('a subquery joined needs an alias: (SELECT …) AS s', pos);
+    const input = this.results!(q);
+    const name = alias;
+    // Its result columns are named as the compiler names them: the alias, a column's name, window_start / window_end, EXPR$i.
+    const resultName = (item: SelectItem, i: number): string => {
+      const property = windowPropertyOf(item.expr);
+      return item.alias ?? (item.expr.kind === 'column' ? item.expr.name : property ? `window_${property}` : `EXPR$${i}`);
+    };
+    const windowColumn = (property: 'start' | 'end'): string | undefined => {
+      const i = q.select.findIndex((item) => windowPropertyOf(item.expr) === property);
+      return i === -1 ? undefined : resultName(q.select[i]!, i);
+    };
+    const table: SourceTable = { name, stream: '', columns: input.columns };
+    return {
+      table,
+      name,
+      pos,
+      columns: new Map(input.columns.map((c) => [c.name, c])),
+      stream: q.source.stream,
+      aggregate: { input, window: q.window.kind === 'SESSION' ? undefined : q.window, start: windowColumn('start'), end: windowColumn('end') },
+    };
   }
 
   // ——— names ———
@@ -232,7 +283,8 @@ export class JoinedTables {
       const windowColumn = this.windowColumnOf(leftExpr);
       if (windowColumn && windowColumn === this.windowColumnOf(rightExpr)) {
         windowEqualities.add(windowColumn);
-        continue;
+        // A table function's window columns exist only in the pair; an aggregation's results carry theirs.
+        if (this.sides[0].window) continue;
       }
       this.addKey(leftExpr, rightExpr, part);
     }
@@ -244,6 +296,12 @@ export class JoinedTables {
       );
     }
     if (left.window || right.window) return { kind: 'window', window: this.windowJoin(windowEqualities, at) };
+    const [a, b] = [left.aggregate?.window, right.aggregate?.window];
+    if (a && b && sameWindow(a, b) && windowEqualities.size === 2) {
+      // Both sides' results of one window carry its last millisecond as their event time: a tumbling window
+      // of the slide holds exactly the results of each window (the key holds the rest of the condition).
+      return { kind: 'window', window: { ...a, kind: 'TUMBLE', sizeMs: a.kind === 'HOP' ? a.slideMs : a.sizeMs, slideMs: 0 } };
+    }
     if (lower.length > 0 && upper.length > 0) {
       // The tightest of each: the pairs satisfy all of them anyway (the whole condition is applied after).
       const tightest = (bounds: Bound[], sign: 1 | -1): Bound => bounds.reduce((a, b) => (sign * (b.ms - a.ms) > 0 || (b.ms === a.ms && b.exclusive) ? b : a));
@@ -277,11 +335,14 @@ export class JoinedTables {
     return reads;
   }
 
-  /** `window_start` or `window_end` of a side's window table function. */
+  /** `window_start` or `window_end` of a side's window table function, or the result column a window aggregation selects it as. */
   private windowColumnOf(e: Expr): string | undefined {
-    if (e.kind !== 'column' || (e.name !== 'window_start' && e.name !== 'window_end')) return undefined;
-    const [index] = this.resolve(e, 'ON');
-    return this.sides[index].window ? e.name : undefined;
+    if (e.kind !== 'column') return undefined;
+    const [index, column] = this.resolve(e, 'ON');
+    const side = this.sides[index];
+    if (side.window) return column.name === 'window_start' || column.name === 'window_end' ? column.name : undefined;
+    if (side.aggregate?.window) return column.name === side.aggregate.start ? 'window_start' : column.name === side.aggregate.end ? 'window_end' : undefined;
+    return undefined;
   }
 
   private windowJoin(equalities: ReadonlySet<string>, at: SourcePosition): WindowSpec {
@@ -290,7 +351,7 @@ export class JoinedTables {
     if (!a || !b) {
       throw sqlError(`a window join needs a window table function on both sides: ${(a ? right : left).name} is a table — write TABLE(${(a ?? b)!.kind}(TABLE ${(a ? right : left).table.name}, DESCRIPTOR(…), …))`, (a ? right : left).pos);
     }
-    if (a.kind !== b.kind || a.sizeMs !== b.sizeMs || a.slideMs !== b.slideMs) {
+    if (!sameWindow(a, b)) {
       throw sqlError(`the two sides of a window join have different windows (${windowText(a)}, ${windowText(b)}): use the same window on both`, right.pos);
     }
     for (const column of ['window_start', 'window_end']) {
@@ -366,7 +427,7 @@ export class JoinedTables {
       }
       case 'window': {
         const w = shape.window;
-        const names = this.sides.map((s) => s.name);
+        const tableFunctions = this.sides.filter((s) => s.window).map((s) => s.name);
         joined = left
           .join(right)
           .where((s) => s.k)
@@ -374,7 +435,7 @@ export class JoinedTables {
           .window(w.kind === 'TUMBLE' ? tumbling(w.sizeMs) : sliding(w.sizeMs, w.slideMs))
           .apply((l, r, { timestamp }) => {
             const row = merge(l, r);
-            for (const name of names) {
+            for (const name of tableFunctions) {
               row[`${name}.window_start`] = timestamp + 1 - w.sizeMs;
               row[`${name}.window_end`] = timestamp + 1;
               row[`${name}.window_time`] = timestamp;
@@ -386,7 +447,7 @@ export class JoinedTables {
       default:
         joined = this.regularJoin(left, right, merge);
     }
-    const decimals = this.source.columns.filter((c) => c.type === 'DECIMAL').map((c) => ({ name: c.name, value: fromPortable(c) }));
+    const decimals = this.decimals;
     if (decimals.length === 0) return joined;
     return joined.map((row) => {
       for (const d of decimals) if (d.name in row) row[d.name] = d.value(row[d.name] ?? null);
@@ -439,11 +500,13 @@ export class JoinedTables {
     const prefix = `${side.name}.`;
     const wanted = new Set([...this.read[index], ...[...used].filter((u) => u.startsWith(prefix)).map((u) => u.slice(prefix.length))]);
     const columns = side.table.columns.filter((c) => wanted.has(c.name));
-    const read = readColumns(columns);
+    // A table's JSON records are read as its columns' types; an aggregation's results are those values already.
+    const read = side.aggregate ? (record: unknown): Row => record as Row : readColumns(columns);
+    const records = side.aggregate ? side.aggregate.input.stream(j) : j.source(kinesisSource<unknown>(side.table.stream, kinesisSourceOptions(side.table)));
     const names = columns.map((c) => ({ name: `${prefix}${c.name}`, source: c.name, portable: toPortable(c) }));
     const filters = this.filters[index];
     const keys = this.keys.map((k) => (index === 0 ? k.left : k.right).eval);
-    return j.source(kinesisSource<unknown>(side.table.stream, kinesisSourceOptions(side.table))).flatMap((record): Keyed[] => {
+    return records.flatMap((record): Keyed[] => {
       const columnsRead = read(record);
       const row: Row = {};
       for (const n of names) row[n.name] = columnsRead[n.source] ?? null;
@@ -454,6 +517,21 @@ export class JoinedTables {
       return [{ k: key.length === 1 ? String(key[0]) : JSON.stringify(key), r: row }];
     });
   }
+}
+
+const sameWindow = (a: WindowSpec, b: WindowSpec): boolean => a.kind === b.kind && a.sizeMs === b.sizeMs && a.slideMs === b.slideMs;
+
+/** The name a side is qualified with, for messages before it is resolved. */
+function sideName(from: FromClause): string {
+  return from.kind === 'table' ? (from.alias ?? from.name) : from.kind === 'windowTvf' ? (from.alias ?? from.table) : from.kind === 'subquery' ? (from.alias ?? '(subquery)') : '(join)';
+}
+
+/** Whether a select item is its window's start or end, however written (window_start, TUMBLE_START(…), $('w').start()). */
+function windowPropertyOf(e: Expr): 'start' | 'end' | undefined {
+  if (e.kind === 'windowProperty') return e.property === 'rowtime' ? undefined : e.property;
+  if (e.kind === 'column') return e.name === 'window_start' ? 'start' : e.name === 'window_end' ? 'end' : undefined;
+  const m = e.kind === 'call' ? /^(?:TUMBLE|HOP)_(START|END)$/.exec(e.name) : null;
+  return m ? (m[1] === 'START' ? 'start' : 'end') : undefined;
 }
 
 const flip = (op: string): string => ({ '<': '>', '<=': '>=', '>': '<', '>=': '<=' })[op] ?? op;
@@ -472,4 +550,3 @@ export function and(a: Expr | undefined, b: Expr | undefined): Expr | undefined 
   return a && b ? { kind: 'binary', op: 'AND', left: a, right: b, pos: b.pos } : (a ?? b);
 }
 
-export type { JoinType };

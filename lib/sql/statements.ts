@@ -65,8 +65,12 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
   problems.check();
   if (!insert) throw new Error('unreachable: a script without INSERT has a problem');
   const from = insert.query.from;
-  if (from.kind === 'join') return logicalQuery(joinedQuery(insert.query, from, tables, views, settings), insert, tables, settings);
-  const q = flatten(insert.query, { columnsOf: (t) => tables.get(t)?.columns.map((c) => c.name), view: (v) => views.get(v) });
+  const catalog = { columnsOf: (t: string) => tables.get(t)?.columns.map((c) => c.name), view: (v: string) => views.get(v) };
+  if (from.kind === 'join') {
+    const subquery = (query: SelectQuery): LogicalQuery => logicalQuery(flatten(query, catalog), insert!, tables, settings);
+    return logicalQuery(joinedQuery(insert.query, from, tables, views, settings, subquery), insert, tables, settings);
+  }
+  const q = flatten(insert.query, catalog);
   return logicalQuery(q, insert, tables, settings);
 }
 
@@ -77,6 +81,7 @@ function joinedQuery(
   tables: ReadonlyMap<string, CreateTable>,
   views: ReadonlyMap<string, SelectQuery>,
   settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>,
+  subquery: (query: SelectQuery) => LogicalQuery,
 ): ReturnType<typeof flatten> & { join: JoinedTables } {
   const idle = settings.get('table.exec.source.idle-timeout');
   const ttl = settings.get('table.exec.state.ttl');
@@ -88,6 +93,7 @@ function joinedQuery(
       return sourceTable(ddl, idle && { ms: durationOption(idle.value, 'table.exec.source.idle-timeout', idle.pos), pos: idle.pos });
     },
     isView: (name) => views.has(name),
+    subquery,
     stateTtlMs: ttl && durationOption(ttl.value, 'table.exec.state.ttl', ttl.pos),
   });
   return { table: join.source.name, tablePos: from.pos, items: query.items, where: condition, groupBy: query.groupBy, having: query.having, pos: query.pos, join };
