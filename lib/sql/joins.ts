@@ -10,6 +10,8 @@
  * - bounds on the two event-time columns (`B.ts BETWEEN A.ts - INTERVAL '5' MINUTE AND A.ts`) make an
  *   interval join: each side kept until the watermark passes the last time it can still match;
  * - both sides `TABLE(TUMBLE(…))` (or HOP) with equal window_start and window_end make a window join;
+ * - both sides window aggregations over the same window, their window columns equal (Nexmark q8), make a
+ *   window join of their results;
  * - otherwise a regular join keeps both sides per key, for `table.exec.state.ttl` when it is set.
  *
  * Each side's rows cross the shuffle as `{ k: key, r: row }`, the row's columns named `alias.column`,
