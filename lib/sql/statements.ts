@@ -68,7 +68,7 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
   const catalog = { columnsOf: (t: string) => tables.get(t)?.columns.map((c) => c.name), view: (v: string) => views.get(v) };
   if (from.kind === 'join') {
     const subquery = (query: SelectQuery): LogicalQuery => logicalQuery(flatten(query, catalog), insert!, tables, settings);
-    return logicalQuery(joinedQuery(insert.query, from, tables, views, settings, subquery), insert, tables, settings);
+    return logicalQuery(joinedQuery(insert.query, from, tables, views, settings, subquery, insert.table), insert, tables, settings);
   }
   const q = flatten(insert.query, catalog);
   return logicalQuery(q, insert, tables, settings);
@@ -82,6 +82,7 @@ function joinedQuery(
   views: ReadonlyMap<string, SelectQuery>,
   settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>,
   subquery: (query: SelectQuery) => LogicalQuery,
+  sink: string,
 ): ReturnType<typeof flatten> & { join: JoinedTables } {
   const idle = settings.get('table.exec.source.idle-timeout');
   const ttl = settings.get('table.exec.state.ttl');
@@ -89,6 +90,7 @@ function joinedQuery(
   const join = new JoinedTables(from, condition, {
     source: (name, pos) => {
       const ddl = tables.get(name);
+      if (name === sink) throw sqlError(`the job reads and writes ${name}: write the results to another table`, pos);
       if (!ddl) throw sqlError(`unknown table ${name}: declare it with CREATE TABLE ${name} (…) WITH ('connector' = 'kinesis', …)`, pos);
       return sourceTable(ddl, idle && { ms: durationOption(idle.value, 'table.exec.source.idle-timeout', idle.pos), pos: idle.pos });
     },

@@ -238,6 +238,7 @@ describe('joins shardflow cannot run yet are refused at plan time, named, with l
       /^7:59 a join of a GROUP BY without a window is not supported yet — its results update/,
     ],
     ['SELECT x.orderId FROM orders o JOIN payments p ON o.orderId = p.orderRef', /unknown table x in x.orderId — the join reads o and p/],
+    ['SELECT o.orderId FROM orders o JOIN out_table p ON o.orderId = p.orderId', /^7:59 the job reads and writes out_table: write the results to another table/],
     ['SELECT a.orderId FROM orders a JOIN orders b ON a.orderId = b.userId', /^7:54 a join of a table with itself is not supported yet — both sides read the stream orders/],
     ['SELECT o.orderId FROM orders o JOIN (SELECT userId FROM payments WHERE paid > 1) p ON o.userId = p.userId', /^7:59 a subquery as an input of a join is not supported yet unless it is SELECT \* FROM a table/],
   ])('%s', (query, expected) => {
