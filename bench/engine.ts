@@ -32,9 +32,13 @@ export const jobs: Record<string, JobDefinition> = {
   'session 30s, count': job('sessions').source(source()).keyBy((c) => c.userId).window(session('30s')).count().sink(dynamoSink('out')),
 };
 
-/** Runs all events through both stages in batches; returns events per second and results emitted. */
+/**
+ * Runs all events through the job's stages in batches (a stateless job's one stage, or a source stage and
+ * a keyed one); returns events per second and results emitted.
+ */
 export async function runOnce(definition: JobDefinition, data: string[], states: ShardStates = new ShardStates(new MemoryLogStore())): Promise<{ eventsPerSec: number; results: number }> {
   const plan = planJob(definition);
+  if (plan.stages.length > 2) throw new Error(`${plan.job}: ${plan.stages.length} stages; runOnce runs one or two`);
   const [s0, s1] = plan.stages.map((s) => new StageExecutor(plan, s, states));
   let results = 0;
   let seq = 1n;
@@ -48,6 +52,10 @@ export async function runOnce(definition: JobDefinition, data: string[], states:
   for (let i = 0, batches = 0; i < data.length; i += BATCH) {
     const records = data.slice(i, i + BATCH).map((d) => ({ shardId: 'shard-0', sequenceNumber: String(seq++), data: d }));
     const { result } = await s0!.run({ kind: 'source', shardId: 'shard-0', records });
+    if (!s1) {
+      results += result.outputs.length;
+      continue;
+    }
     // What the source stage sends the keyed shard: its envelope, then a marker with its watermark.
     pending.push({ kind: 'envelope', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, elements: result.shuffles[0]!.elements }, { kind: 'marker', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, watermarkMs: result.markerWatermarkMs! });
     if (++batches % ENVELOPES_PER_KEYED_BATCH === 0) {
@@ -55,7 +63,7 @@ export async function runOnce(definition: JobDefinition, data: string[], states:
       pending = [];
     }
   }
-  await runKeyed([...pending, { kind: 'marker', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, watermarkMs: Number.MAX_SAFE_INTEGER }]);
+  if (s1) await runKeyed([...pending, { kind: 'marker', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, watermarkMs: Number.MAX_SAFE_INTEGER }]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { eventsPerSec: data.length / seconds, results };
 }

@@ -11,6 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { FLINK_PER_CORE, type NexmarkResult } from './nexmark-report';
 import { writeReport } from './report';
 import { loadavg, machine, readResult, round, table, writeResult, type Figure } from './run-info';
 
@@ -32,6 +33,7 @@ const SECTIONS: readonly Section[] = [
   { name: 'cost', script: 'cost.ts', what: 'dollars per million events and per idle month vs Managed Flink' },
   { name: 'scale', script: 'scale.ts', what: 'writes and dollars by keys and events/s' },
   { name: 'catch-up', script: 'catch-up.ts', what: 'keyed batches under a container pool: cache hits and reads; cold loads of 1–100 MB' },
+  { name: 'nexmark', script: 'nexmark.ts', what: 'Nexmark queries that plan: events/s per core in process, beside Flink\'s published figures', env: { full: { BENCH_NEXMARK_EVENTS: '500000', BENCH_NEXMARK_RUNS: '3' }, quick: { BENCH_NEXMARK_EVENTS: '100000', BENCH_NEXMARK_RUNS: '1' } } },
 ];
 
 function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<string> | undefined } {
@@ -85,6 +87,8 @@ async function main(): Promise<void> {
   for (const r of engine?.rows ?? []) rows.push(['engine (1 core, memory)', r.job, `${Math.round(r.median).toLocaleString()} events/s (${Math.round(r.min).toLocaleString()}–${Math.round(r.max).toLocaleString()})`]);
   const harnessRun = readResult<{ rows: { job: string; eventsPerSec: Figure; outputs: number }[] }>('harness');
   for (const r of harnessRun?.rows ?? []) rows.push(['test harness (1 core, memory)', r.job, `${Math.round(r.eventsPerSec.median).toLocaleString()} events/s (${Math.round(r.eventsPerSec.min).toLocaleString()}–${Math.round(r.eventsPerSec.max).toLocaleString()}), ${r.outputs.toLocaleString()} outputs`]);
+  const nexmark = readResult<NexmarkResult>('nexmark');
+  for (const r of nexmark?.rows ?? []) rows.push(['nexmark (in process)', r.query, `${Math.round(r.bidsPerCpuSec.median).toLocaleString()} bids/s per core; Flink ${FLINK_PER_CORE[r.query]?.toLocaleString() ?? '—'} events/s per core`]);
   const e2e = readResult<{ throughput: { shards: number; eventsPerSec: Figure }[]; overload: { recoverySeconds: number | null; peakLagMs: number } }>('e2e');
   for (const t of e2e?.throughput ?? []) rows.push(['end to end (embedded)', `${t.shards} shard(s)`, `${Math.round(t.eventsPerSec.median).toLocaleString()} events/s (${Math.round(t.eventsPerSec.min)}–${Math.round(t.eventsPerSec.max)})`]);
   if (e2e) rows.push(['end to end (embedded)', 'overload, then none', `peak lag ${round(e2e.overload.peakLagMs / 1000, 3)} s; ${e2e.overload.recoverySeconds === null ? 'no recovery' : `recovered in ${e2e.overload.recoverySeconds} s`}`]);

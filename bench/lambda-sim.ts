@@ -84,16 +84,18 @@ export class SimStream {
     });
   }
 
-  put(records: readonly SimRecord[]): void {
+  /** Puts records; returns the shard each landed on (as PutRecords answers). */
+  put(records: readonly SimRecord[]): string[] {
     this.counts.putCalls += Math.ceil(records.length / 500);
-    for (const r of records) {
+    return records.map((r) => {
       const hash = r.explicitHashKey !== undefined ? BigInt(r.explicitHashKey) : hashKeyOf(r.partitionKey);
       const shard = this.shards.find((s) => s.startingHashKey <= hash && hash <= s.endingHashKey)!;
       shard.pending.push({ ...r, sequenceNumber: nextSequenceNumber() });
       this.counts.records += 1;
       this.counts.bytes += r.data.length;
       this.counts.putPayloadUnits += Math.max(1, Math.ceil((r.data.length + Buffer.byteLength(r.partitionKey)) / PUT_PAYLOAD_UNIT_BYTES));
-    }
+      return shard.shardId;
+    });
   }
 }
 
@@ -116,10 +118,10 @@ function simKinesisClient(streams: ReadonlyMap<string, SimStream>, now: () => nu
     }
     if (command instanceof PutRecordsCommand) {
       const entries = command.input.Records ?? [];
-      stream(command.input.StreamName).put(
+      const landed = stream(command.input.StreamName).put(
         entries.map((e) => ({ partitionKey: e.PartitionKey!, data: Buffer.from(e.Data!), ...(e.ExplicitHashKey !== undefined && { explicitHashKey: e.ExplicitHashKey }), arrivalMs: now() })),
       );
-      return { FailedRecordCount: 0, Records: entries.map(() => ({ SequenceNumber: '1', ShardId: 'x' })) };
+      return { FailedRecordCount: 0, Records: landed.map((ShardId) => ({ SequenceNumber: '1', ShardId })) };
     }
     throw new Error(`simulated Kinesis does not implement ${(command as object).constructor.name}`);
   };

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { nexmarkSection, type NexmarkResult } from './nexmark-report';
 import { PRICES, PRICES_CHECKED, PRICES_REGION } from './prices';
 import { machine, readResult, RESULTS_DIR, round, type Figure } from './run-info';
 import { barChart, compact, lineChart } from './svg';
@@ -279,6 +280,9 @@ export function writeReport(run?: { seconds: number; command: string; sections: 
     out.push(provenance(catchUp));
     out.push('');
   }
+
+  // 9. Nexmark
+  out.push(...nexmarkSection(readResult<NexmarkResult>('nexmark')));
 
   if (run) {
     out.push('## This run');

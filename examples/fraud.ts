@@ -17,7 +17,9 @@ export type LimitRule = { userId: string; limit: number; ts: number };
 export type CountryAlert = { txId: string; card: string; txCountry: string; loginCountry: string; loginTs: number };
 export type LimitAlert = { txId: string; userId: string; amount: number; limit: number };
 
-const events = { outOfOrderness: '2s', idleAfter: '10s' } as const;
+// Limit rules are rare and a source stage's first batch may wait for its function to start: inputs count as
+// idle only after 30 s of silence, so none is passed over while the job starts.
+const events = { outOfOrderness: '2s', idleAfter: '30s' } as const;
 const fraud = job('fraud');
 const transactions = fraud.source(kinesisSource<Transaction>('transactions', { eventTime: (t) => t.ts, ...events }));
 const logins = fraud.source(kinesisSource<Login>('logins', { eventTime: (l) => l.ts, ...events }));

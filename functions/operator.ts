@@ -17,7 +17,8 @@ export const handler = createStageHandler({
   plan,
   stageId,
   ...(stage?.keyed && { states }),
-  ...(stage?.keyed && stage.input.kind === 'source' && { lineage: (shardId: string) => shardLineage(kinesis, stage.input.stream, shardId) }),
+  // A child shard of a reshard of the stage's input stream takes its parents' state for its hash range.
+  ...(stage?.keyed && { lineage: (shardId: string) => shardLineage(kinesis, stage.input.stream, shardId) }),
   coordination,
   sinks,
   shuffleWriters,

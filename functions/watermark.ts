@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { asyncInvoker } from '../lib/io/aws-clients';
 import { createWatermarkHandler } from '../lib/io/watermark-handler';
 import { watermarkTickMetrics } from '../lib/io/metrics';
-import { listShardIds } from '../lib/io/shard-list';
+import { listShardIds, shardParents } from '../lib/io/shard-list';
 import { KinesisWriter } from '../lib/io/kinesis-writer';
 import { coordination, kinesis, logger, logs, metrics, plan } from './runtime-env';
 
@@ -37,8 +37,10 @@ export const handler = createWatermarkHandler({
       warn: (message: string, detail: Record<string, unknown>) => logger.warn(message, detail),
     },
   }),
-  // Which upstream shards each keyed shard waits for, and whose logs to look at: every shard, by id.
+  // Which upstream shards each keyed shard waits for: every shard, by id.
   listShards: (stream) => listShardIds(kinesis, stream),
+  // Which of them a reshard closed and are done (a child has a log): they stop holding watermarks back.
+  shardParents: (stream) => shardParents(kinesis, stream),
   onTick: (tick) => {
     metrics.publish(tick.stage, watermarkTickMetrics(tick));
     logger.debug('watermark tick', { ...tick });

@@ -32,8 +32,6 @@ export const DASHBOARD_ID = 'ShardflowDashboard';
 
 /** Lambda's iterator-age alarm fires when a stage falls this far behind its stream. */
 const ITERATOR_AGE_ALARM_MS = 60_000;
-/** Every stage function's memory (issue 17 makes it a per-stage setting). */
-const STAGE_MEMORY_MB = 512;
 /** The shard-state alarm fires at this share of what one shard may hold (lib/state/shard-states.ts): before the batch that fails. */
 const SHARD_STATE_ALARM_SHARE = 0.7;
 
@@ -159,7 +157,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       },
     };
     if (stage.keyed) {
-      const limit = stateLimitsFor(STAGE_MEMORY_MB).maxShardBytes;
+      const limit = stateLimitsFor(stage.function.memoryMb).maxShardBytes;
       resources[logicalId('ShardStateAlarm', stage.id)] = {
         Type: 'AWS::CloudWatch::Alarm',
         Properties: {
@@ -248,8 +246,9 @@ function stageFunction(stage: Stage, target: DeployTarget, role: string, streamA
   return {
     handler: `${target.bundleDir}/operator.handler`,
     role,
-    timeout: 60,
-    memorySize: STAGE_MEMORY_MB,
+    timeout: stage.function.timeoutSeconds,
+    memorySize: stage.function.memoryMb,
+    ...(stage.function.reservedConcurrency !== undefined && { reservedConcurrency: stage.function.reservedConcurrency }),
     environment: environment(target, { SHARDFLOW_STAGE: stage.id, ...(stage.keyed && { SHARDFLOW_WATERMARK_FUNCTION: watermarkFunction }) }),
     package: { patterns: ['!**', `${target.bundleDir}/operator.js`, `${target.bundleDir}/operator.js.map`] },
     events: [

@@ -7,11 +7,12 @@ export { valueState, listState, mapState, type StateDescriptor, type ValueState,
 export { outputTag } from './api/functions';
 export type { AggregateFunction, AsyncCallContext, CoGroupFunction, JoinContext, JoinFunction, KeyedCoProcessFunction, KeyedContext, KeyedProcessFunction, MapAsyncOptions, NumericField, OutputTag, WindowContext, WindowMeta } from './api/functions';
 export type { JobDefinition, OperatorNode } from './api/graph';
+export type { StageSettings } from './api/settings';
 export type { Duration } from './time/duration';
 export type { TimeWindow } from './time/window';
 export { planJob } from './plan/planner';
 export { PlanError } from './plan/plan-error';
 export type { Plan, Stage } from './plan/plan';
-export { compileSql, SqlError, type CompileSqlOptions } from './sql';
+export { compileSql, SqlError, changelogOf, describeChangelog, scalarFunction, type CompileSqlOptions, type Changelog, type RowKind, type ScalarFunction, type FunctionValue } from './sql';
 export { from, kinesisTable, $, lit, Tumble, Slide, Session, Expression, Table, WindowedTable, GroupedTable, ResultTable } from './sql';
 export type { GroupWindow, InsertOptions, KinesisTableOptions, TableSource } from './sql';

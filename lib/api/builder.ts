@@ -16,6 +16,7 @@ import type {
 } from './functions';
 import { callSite, type CallSite } from './call-site';
 import type { JobDefinition, OperatorNode } from './graph';
+import type { StageSettings } from './settings';
 import type { SinkSpec } from './sink';
 import type { KeySelector, SourceSpec } from './source';
 import type { StateDescriptor } from './state';
@@ -46,10 +47,10 @@ class JobGraph {
     return id;
   }
 
-  /** Sets a node's parallelism. */
-  setParallelism(id: string, parallelism: number, at: CallSite | undefined): void {
+  /** Changes a node already added (its parallelism, uid or settings). */
+  update(id: string, change: Partial<Pick<OperatorNode, 'parallelism' | 'parallelismAt' | 'uid' | 'settings' | 'settingsAt'>>): void {
     const i = this.nodes.findIndex((n) => n.id === id);
-    this.nodes[i] = { ...this.nodes[i]!, parallelism, ...(at && { parallelismAt: at }) };
+    this.nodes[i] = { ...this.nodes[i]!, ...change } as OperatorNode;
   }
 
   definition(): JobDefinition {
@@ -74,7 +75,16 @@ class Chain {
     return new Chain(this.graph, this.graph.add(make, [this.nodeId, ...others.map((o) => o.nodeId)], at));
   }
   withParallelism(parallelism: number, at: CallSite | undefined = callSite()): Chain {
-    this.graph.setParallelism(this.nodeId, parallelism, at);
+    this.graph.update(this.nodeId, { parallelism, ...(at && { parallelismAt: at }) });
+    return this;
+  }
+  withUid(uid: string): Chain {
+    this.graph.update(this.nodeId, { uid });
+    return this;
+  }
+  /** The same operators with the last one's stage settings set. */
+  withSettings(settings: StageSettings, at: CallSite | undefined = callSite()): Chain {
+    this.graph.update(this.nodeId, { settings, ...(at && { settingsAt: at }) });
     return this;
   }
 }
@@ -150,6 +160,24 @@ export class DataStream<T> {
    */
   parallelism(shards: number): DataStream<T> {
     return new DataStream<T>(this.chain.withParallelism(shards));
+  }
+  /**
+   * Names the keyed operator just before for its state (Flink's uid): its shards' logs are kept under this
+   * name, so the job can change around it — operators added before it, stages renumbered — and a new
+   * version still finds its state. Without it, the state is the stage's (`s1`, `s2`…, by position).
+   * `shardflow plan JOB --against LAYOUT` says what a change keeps (docs/operations.md#upgrade).
+   */
+  uid(name: string): DataStream<T> {
+    return new DataStream<T>(this.chain.withUid(name));
+  }
+  /**
+   * The stage's Lambda settings — memory, timeout, batch size and window, retries, record age, bisect,
+   * parallelization factor, reserved concurrency — right after `.source(...)` (the source stage) or after a
+   * keyed operator (its stage); checked against Lambda's limits at plan time (docs/configuration.md).
+   * @example .window(tumbling('5s')).sum('clicks').settings({ memoryMb: 1024, batchSize: 1000 })
+   */
+  settings(settings: StageSettings): DataStream<T> {
+    return new DataStream<T>(this.chain.withSettings(settings));
   }
   /**
    * Windows over the whole stream (Flink's windowAll): every record goes to one key, {@link GLOBAL_KEY}, on

@@ -2,6 +2,7 @@ import type { CallSite } from './call-site';
 import type { Duration } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
 import type { AsyncCallContext, CoGroupFunction, JoinFunction, KeyedCoProcessFunction, KeyedProcessFunction, MapAsyncOptions, WindowFunctionSpec } from './functions';
+import type { StageSettings } from './settings';
 import type { SinkSpec } from './sink';
 import type { KeySelector, SourceSpec } from './source';
 import type { StateDescriptor } from './state';
@@ -21,6 +22,11 @@ export type OperatorNode = {
   /** Set by `.parallelism(n)` after the operator: the shards of a keyed operator's input stream (the planner refuses it elsewhere). */
   readonly parallelism?: number;
   readonly parallelismAt?: CallSite;
+  /** Set by `.uid(name)` after a keyed operator: the name its state is kept under (Flink's uid). */
+  readonly uid?: string;
+  /** Set by `.settings({...})` after the source or a keyed operator: its stage's function and batching settings. */
+  readonly settings?: StageSettings;
+  readonly settingsAt?: CallSite;
 } & (
   | { readonly kind: 'source'; readonly id: string; readonly source: SourceSpec }
   | { readonly kind: 'map'; readonly id: string; readonly fn: (record: unknown) => unknown }

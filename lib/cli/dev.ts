@@ -8,6 +8,7 @@ import { DevRuntime, type DevStatus } from '../local/dev-runtime';
 import { formatResult, ResultsWatcher } from '../local/results-watcher';
 import { intFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args';
 import { loadJob } from './load-job';
+import { planJob } from '../plan/planner';
 import { clockTime, Terminal } from './terminal';
 
 /** Where the dashboard listens unless told otherwise (Flink's web UI port). */
@@ -20,7 +21,7 @@ export const DEFAULT_DASHBOARD_PORT = 8081;
  * fire, a progress line, and a live web dashboard (`--dashboard-port 0`: none). Ctrl-C stops everything.
  */
 export async function dev(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, ['demo', 'verbose']);
+  const args = parseArgs(argv, ['demo', 'verbose', 'allow-non-restored-state']);
   const jobFile = args.positionals[0];
   if (!jobFile) throw new UsageError('dev needs a job file: shardflow dev examples/click-counts.ts');
   const port = intFlag(args, 'port', 4566, 65535);
@@ -33,6 +34,11 @@ export async function dev(argv: readonly string[]): Promise<number> {
   const term = new Terminal();
   const started = Date.now();
 
+  if (dataDir) {
+    // A restart on a previous run's state: refused before anything starts if the state does not fit the job.
+    const { checkUpgradeOfDataDir } = require('./layout') as typeof import('./layout');
+    for (const line of checkUpgradeOfDataDir(planJob(loadJob(jobFile)), dataDir, args.flags.get('allow-non-restored-state') === true)) term.line(line);
+  }
   term.line(`shardflow dev: starting ${path.relative(process.cwd(), path.resolve(jobFile)) || jobFile} (emulators, streams, tables, function bundles)…`);
   let runtime: DevRuntime;
   try {

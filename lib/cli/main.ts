@@ -4,15 +4,22 @@ import { describePlan } from '../plan/describe';
 import { parseArgs, stringFlag, UsageError } from './args';
 import { loadJob, JobFileError } from './load-job';
 import { PortInUseError } from '../local/dev-runtime';
+import { changelogOf, describeChangelog } from '../sql/changelog';
 import { SqlError } from '../sql/sql-error';
 
 const USAGE = `usage: shardflow <command>
 
-  plan JOB [--check-event EVENT]
+  plan JOB [--check-event EVENT] [--save-layout FILE] [--against FILE [--allow-non-restored-state]]
                            print the job's stages, streams and tables; with a sample event (JSON or
-                           a .jsonl file), check that it goes through every operator
+                           a .jsonl file), check that it goes through every operator; save its state
+                           layout, or say what an upgrade from a saved one keeps, drops or refuses
   dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--dashboard-port 8081] [--verbose]
-                           run the job on the embedded local runtime
+                           run the job on the embedded local runtime (with --data, a restart with a
+                           changed job keeps its state: see plan --against; --allow-non-restored-state)
+  run JOB --input events.jsonl [--output DIR]
+                           run a bounded input through the job in this process to the end (the final
+                           watermark fires everything); each sink's records to DIR/<sink>.jsonl.
+                           Several sources: --input STREAM=FILE,STREAM=FILE
   push STREAM (--file events.jsonl | --demo clicks [--rate N] [--count N]) [--endpoint URL]
                            put JSON events on a stream (default endpoint http://localhost:4566)
   tail TABLE [--endpoint URL] [--once]
@@ -20,6 +27,16 @@ const USAGE = `usage: shardflow <command>
   failures JOB [--stage s1] [--redrive] [--endpoint URL] [--deployed STAGE]
                            list the batches a stage's event source mapping gave up on; --redrive feeds
                            their records (read back from the stream) to the stage again
+  sql [-f SCRIPT.sql] [--port 4566]
+                           Flink's SQL client: a prompt where CREATE TABLE statements accumulate, EXPLAIN
+                           prints a query's stages and a SELECT runs on the embedded runtime with its rows
+                           shown as they change (Ctrl-C stops it); -f runs a script as dev does
+  rescale JOB --stage s1 --shards N [--endpoint URL] [--deployed STAGE]
+                           reshards a stage's input stream while the job runs (UpdateShardCount);
+                           keyed state follows its keys to the new shards
+  drain JOB [--endpoint URL] [--deployed STAGE]
+                           fires every open window and event-time timer (the watermark to the end of
+                           time), and waits until every keyed shard has: stop the producers first
   init [DIR]               a new project: a job, its test, tsconfig, scripts (see its README)
   package JOB [--stage S] [--region R] [--package DIR]
                            the CloudFormation template and function bundles, offline (.serverless/)
@@ -36,11 +53,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'plan': {
-        const parsed = parseArgs(args);
+        const parsed = parseArgs(args, ['allow-non-restored-state']);
         const file = parsed.positionals[0];
         if (!file) return usage('plan needs a job file: shardflow plan examples/click-counts.ts');
         const definition = loadJob(file);
-        console.log(describePlan(planJob(definition)));
+        const plan = planJob(definition);
+        console.log(describePlan(plan));
+        // A SQL job also says what it writes: append-only, or updating by a unique key.
+        const changelog = changelogOf(definition);
+        if (changelog) console.log(describeChangelog(changelog));
+        const { checkLayout } = require('./layout') as typeof import('./layout');
+        const layoutCode = checkLayout(plan, parsed);
+        if (layoutCode !== 0) return layoutCode;
         const sample = stringFlag(parsed, 'check-event');
         if (sample === undefined) return 0;
         const { checkEvent } = require('./check-event') as typeof import('./check-event');
@@ -53,6 +77,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         const { dev } = require('./dev') as typeof import('./dev'); // loaded lazily: `plan` needs no AWS SDK
         return await dev(args);
       }
+      case 'run': {
+        const { run } = require('./run') as typeof import('./run');
+        return await run(args);
+      }
       case 'push': {
         const { push } = require('./push') as typeof import('./push'); // loaded lazily: `plan` needs no AWS SDK
         return await push(args);
@@ -64,6 +92,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'failures': {
         const { failures } = require('./failures') as typeof import('./failures'); // loaded lazily: `plan` needs no AWS SDK
         return await failures(args);
+      }
+      case 'sql': {
+        const { sql } = require('./sql') as typeof import('./sql'); // loaded lazily: `plan` needs no AWS SDK
+        return await sql(args);
+      }
+      case 'rescale': {
+        const { rescale } = require('./rescale') as typeof import('./rescale'); // loaded lazily: `plan` needs no AWS SDK
+        return await rescale(args);
+      }
+      case 'drain': {
+        const { drain } = require('./drain') as typeof import('./drain'); // loaded lazily: `plan` needs no AWS SDK
+        return await drain(args);
       }
       case 'init': {
         const { init } = require('./init') as typeof import('./init');

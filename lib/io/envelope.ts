@@ -11,23 +11,26 @@ import { NO_WATERMARK } from '../time/watermark';
  * function: they carry no data, only their arrival time and the upstream shards that exist.
  */
 export type ShuffleRecord =
-  | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[] }
+  /** `to`: the shard the sender routed it to; a shard that is not (a stale route map sent it here) ignores its elements, which the sender sends again. */
+  | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
   | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number }
-  | { readonly kind: 'tick'; readonly upstream: readonly string[] };
+  /** `ended`: upstream shards a reshard closed and that are done (their children have started): they hold no watermark back. */
+  | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[] };
 
 /** Kinesis' limit is 1 MiB per record including the partition key; keep a margin. */
 export const MAX_ENVELOPE_BYTES = 1_000_000;
 
 type Row = [key: string, sequenceNumber: string, subIndex: number, timestampMs: number, value: unknown];
-type Wire = { f: string; w: number; m?: 1; r?: Row[] } | { t: 1; u: string[] };
+type Wire = { f: string; w: number; m?: 1; d?: string; r?: Row[] } | { t: 1; u: string[]; e?: string[] };
 
 /**
  * The envelopes of one batch for one destination shard, split in order where one would exceed
- * `maxBytes`: the pieces must be sent one after another.
+ * `maxBytes`: the pieces must be sent one after another. `toShard` names the destination (see
+ * {@link ShuffleRecord}); without it, whichever shard the envelope lands on takes it.
  */
-export function encodeEnvelopes(fromShard: string, elements: readonly KeyedElement[], maxBytes = MAX_ENVELOPE_BYTES): Buffer[] {
+export function encodeEnvelopes(fromShard: string, elements: readonly KeyedElement[], maxBytes = MAX_ENVELOPE_BYTES, toShard?: string): Buffer[] {
   // `w` stays on the wire for readers of the format; an envelope moves no watermark (markers do).
-  const head = JSON.stringify({ f: fromShard, w: NO_WATERMARK, r: [] }).slice(0, -3); // without '[]}'
+  const head = JSON.stringify({ f: fromShard, w: NO_WATERMARK, ...(toShard !== undefined && { d: toShard }), r: [] }).slice(0, -3); // without '[]}'
   const pieces: Buffer[] = [];
   let rows: string[] = [];
   let size = Buffer.byteLength(head) + 2;
@@ -50,23 +53,26 @@ export function encodeEnvelopes(fromShard: string, elements: readonly KeyedEleme
 
 export const encodeMarker = (fromShard: string, watermarkMs: number): Buffer => Buffer.from(JSON.stringify({ f: fromShard, w: watermarkMs, m: 1 }));
 
-/** A tick of the watermark function, naming every upstream shard (heard from or not). */
-export const encodeTick = (upstream: readonly string[]): Buffer => Buffer.from(JSON.stringify({ t: 1, u: upstream }));
+/** A tick of the watermark function, naming every upstream shard (heard from or not), and those that ended. */
+export const encodeTick = (upstream: readonly string[], ended: readonly string[] = []): Buffer => Buffer.from(JSON.stringify({ t: 1, u: upstream, ...(ended.length > 0 && { e: ended }) }));
 
 /** Reads one record of a shuffle stream. Throws with the reason for anything that is not one of ours. */
 export function decodeShuffleRecord(data: Buffer | string): ShuffleRecord {
   const wire = JSON.parse(typeof data === 'string' ? data : data.toString('utf8')) as Wire;
   if (wire && 't' in wire && wire.t === 1) {
     if (!Array.isArray(wire.u) || !wire.u.every((u) => typeof u === 'string')) throw new Error('tick without its list of upstream shards');
-    return { kind: 'tick', upstream: wire.u };
+    if (wire.e !== undefined && (!Array.isArray(wire.e) || !wire.e.every((u) => typeof u === 'string'))) throw new Error('tick with a list of ended shards that is not shard ids');
+    return { kind: 'tick', upstream: wire.u, ...(wire.e && { ended: wire.e }) };
   }
   if (!wire || !('f' in wire) || typeof wire.f !== 'string' || typeof wire.w !== 'number') throw new Error('not a shardflow envelope (no sender shard or watermark)');
   if (wire.m === 1) return { kind: 'marker', from: wire.f, watermarkMs: wire.w };
   if (!Array.isArray(wire.r)) throw new Error('envelope without records');
   const from = wire.f;
+  if (wire.d !== undefined && typeof wire.d !== 'string') throw new Error('envelope with a destination that is not a shard id');
   return {
     kind: 'envelope',
     from,
+    ...(wire.d !== undefined && { to: wire.d }),
     elements: wire.r.map((row) => {
       if (!Array.isArray(row) || typeof row[0] !== 'string' || typeof row[1] !== 'string' || typeof row[3] !== 'number') throw new Error('envelope row is not [key, sequenceNumber, subIndex, timestamp, value]');
       const [key, sequenceNumber, subIndex, timestampMs, value] = row;

@@ -40,8 +40,10 @@ export class KinesisWriter {
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
-  async put(chains: readonly Chain[]): Promise<void> {
+  /** Puts every chain; returns, per chain and entry, the shard it landed on (Kinesis' answer). */
+  async put(chains: readonly Chain[]): Promise<string[][]> {
     const next = chains.map(() => 0);
+    const landed: string[][] = chains.map(() => []);
     // Rounds in a row in which the stream accepted nothing. A round that lands anything resets it: a long
     // chain needs one round per entry and must not run out of retries without a single refusal.
     let stalledRounds = 0;
@@ -51,7 +53,7 @@ export class KinesisWriter {
         const entry = chain[next[i]!];
         if (entry) pending.push({ chain: i, entry });
       });
-      if (pending.length === 0) return;
+      if (pending.length === 0) return landed;
       let accepted = 0;
       const errorCodes = new Map<string, number>();
       for (const call of callsOf(pending)) {
@@ -71,6 +73,7 @@ export class KinesisWriter {
             if (code === 'ProvisionedThroughputExceededException') this.counters.throttled += 1;
           } else {
             accepted += 1;
+            landed[p.chain]!.push(result?.ShardId ?? '');
             next[p.chain]! += 1;
             this.counters.records += 1;
             this.counters.bytes += p.entry.data.length;
@@ -91,8 +94,9 @@ export class KinesisWriter {
   }
 
   /**
-   * The stream's open shards and their hash ranges, cached for a minute. Shuffle streams are sized by
-   * the plan and not resharded while a job runs, so the cache does not go stale under a running job.
+   * The stream's open shards and their hash ranges, cached for a minute. A reshard makes the cache stale:
+   * a record addressed to a closed shard's hash key lands on the open shard that owns it now, which the
+   * shards `put` reports show; {@link forgetShards} then makes the next call list them again.
    */
   async openShards(nowMs = Date.now()): Promise<ShardRange[]> {
     if (this.shardCache && nowMs - this.shardCache.at < 60_000) return this.shardCache.ranges;
@@ -110,6 +114,11 @@ export class KinesisWriter {
     } while (token);
     this.shardCache = { at: nowMs, ranges };
     return ranges;
+  }
+
+  /** Drops the cached shard list: the stream was resharded since it was read. */
+  forgetShards(): void {
+    this.shardCache = undefined;
   }
 }
 

@@ -23,8 +23,8 @@ export interface ShardLineage {
 }
 
 /**
- * A shard's parents and hash range (ListShards), for a keyed stage reading a source stream directly: after
- * a reshard, a child shard takes over its parents' state for the keys in its range.
+ * A shard's parents and hash range (ListShards), for a keyed stage: after a reshard of its input stream, a
+ * child shard takes over its parents' state for the keys in its range.
  */
 export async function shardLineage(kinesis: KinesisClient, stream: string, shardId: string): Promise<ShardLineage | undefined> {
   let token: string | undefined;
@@ -41,4 +41,19 @@ export async function shardLineage(kinesis: KinesisClient, stream: string, shard
     token = page.NextToken;
   } while (token);
   return undefined;
+}
+
+/** Every shard of a stream that a reshard made, with its parents (ListShards): shards without parents are left out. */
+export async function shardParents(kinesis: KinesisClient, stream: string): Promise<Map<string, string[]>> {
+  const parents = new Map<string, string[]>();
+  let token: string | undefined;
+  do {
+    const page = await kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: stream }));
+    for (const shard of page.Shards ?? []) {
+      const of = [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => p !== undefined);
+      if (shard.ShardId && of.length > 0) parents.set(shard.ShardId, of);
+    }
+    token = page.NextToken;
+  } while (token);
+  return parents;
 }

@@ -1,23 +1,72 @@
 import type { KeyedElement } from '../runtime/records';
-import { encodeEnvelopes, encodeMarker } from './envelope';
-import type { KinesisWriter } from './kinesis-writer';
+import { encodeEnvelopes, encodeMarker, MAX_ENVELOPE_BYTES } from './envelope';
+import type { Chain, KinesisWriter } from './kinesis-writer';
 import { senderOf } from '../plan/plan';
 import { isRedriveInput, REDRIVE_PREFIX } from './redrive';
 import { shardForKey, type ShardRange } from './shard-map';
+
+/** Rounds of "the route map was stale: list the shards again and re-send" before giving up (a reshard per round). */
+const MAX_REROUTES = 5;
 
 /**
  * Sends a batch's shuffled elements to the next stage's stream: one envelope chain per destination
  * shard (each key goes where Kinesis would route its partition key); then, once all are accepted, a
  * marker with the watermark the batch reached to every open shard — every batch, even one that moved no
  * watermark: a downstream shard learns from the markers' arrival that this shard is active. No marker when
- * `watermarkMs` is undefined: a keyed shard that is idle itself (see StageResult.markerWatermarkMs). On a
+ * `watermarkMs` is undefined: a keyed shard that is idle itself (see StageResult.markerWatermarkMs).
+ *
+ * The stream may be resharded while the job runs (`shardflow rescale`): an envelope addressed to a shard
+ * that has closed lands on the open shard owning its hash key now, which ignores it (the envelope names
+ * its destination). Kinesis says where each record landed, so such a chain's elements are routed again
+ * over the shards as they are now and sent again, in order, before the markers: every element reaches
+ * the shard that owns its key's hash — the shard whose state took over that key's hash range. On a
  * stream with several lanes, the sender's name says its lane (see Lane).
  */
 export async function emitShuffle(writer: KinesisWriter, fromShard: string, lane: string, elements: readonly KeyedElement[], watermarkMs: number | undefined): Promise<{ envelopes: number; markers: number }> {
-  const shards = await writer.openShards();
+  let shards = await writer.openShards();
   const sender = senderOf(lane, fromShard);
-  // Per sender and destination shard: a redriven record's elements go under its redrive's input, whose
-  // positions are its own (lib/io/redrive.ts); everything else under this shard.
+  let envelopes = 0;
+  let pending = elements;
+  for (let round = 0; pending.length > 0; round++) {
+    const routes = routeByShard(sender, lane, pending, shards);
+    const landed = await writer.put(routes.map((r) => r.chain));
+    envelopes += routes.reduce((n, r) => n + r.chain.length, 0);
+    const misrouted = new Set(routes.filter((r, i) => landed[i]!.some((shardId) => shardId !== '' && shardId !== r.shard.shardId)));
+    if (misrouted.size === 0) break;
+    if (round + 1 >= MAX_REROUTES) throw new Error(`${writer.stream}: envelopes kept landing on other shards than their route after ${MAX_REROUTES} fresh shard lists — is the stream being resharded over and over?`);
+    writer.forgetShards();
+    shards = await writer.openShards();
+    // In their first order: each sender's elements reach a shard in position order.
+    const again = new Set([...misrouted].flatMap((r) => r.elements));
+    pending = pending.filter((e) => again.has(e));
+  }
+  if (watermarkMs === undefined) return { envelopes, markers: 0 };
+  const data = encodeMarker(sender, watermarkMs);
+  let markers = 0;
+  for (let round = 0; ; round++) {
+    const landed = await writer.put(shards.map((s) => [{ partitionKey: sender, data, explicitHashKey: s.startingHashKey.toString() }]));
+    markers += shards.length;
+    // A marker on a shard it was not meant for is harmless (a sender's watermark holds for every shard); the
+    // shards the stale list missed get theirs now.
+    if (shards.every((s, i) => [s.shardId, ''].includes(landed[i]![0]!)) || round + 1 >= MAX_REROUTES) return { envelopes, markers };
+    writer.forgetShards();
+    shards = await writer.openShards();
+  }
+}
+
+/** A destination shard's envelope chain and the elements in it. */
+interface Route {
+  readonly shard: ShardRange;
+  readonly chain: Chain;
+  readonly elements: readonly KeyedElement[];
+}
+
+/**
+ * Per sender and destination shard, the elements' envelopes: a redriven record's elements go under its
+ * redrive's input, whose positions are its own (lib/io/redrive.ts); everything else under this shard (as
+ * its lane names it).
+ */
+function routeByShard(sender: string, lane: string, elements: readonly KeyedElement[], shards: readonly ShardRange[]): Route[] {
   const chainsBy = new Map<string, { from: string; shard: ShardRange; list: KeyedElement[] }>();
   const routeOf = new Map<string, ShardRange>();
   for (const e of elements) {
@@ -29,15 +78,11 @@ export async function emitShuffle(writer: KinesisWriter, fromShard: string, lane
     if (!chain) chainsBy.set(id, (chain = { from, shard, list: [] }));
     chain.list.push(e);
   }
-  const chains = [...chainsBy.values()].map(({ from, shard, list }) =>
-    encodeEnvelopes(from, list).map((data) => ({ partitionKey: sender, data, explicitHashKey: shard.startingHashKey.toString() })),
-  );
-  await writer.put(chains);
-  const envelopes = chains.reduce((n, c) => n + c.length, 0);
-  if (watermarkMs === undefined) return { envelopes, markers: 0 };
-  const data = encodeMarker(sender, watermarkMs);
-  await writer.put(shards.map((s) => [{ partitionKey: sender, data, explicitHashKey: s.startingHashKey.toString() }]));
-  return { envelopes, markers: shards.length };
+  return [...chainsBy.values()].map(({ from, shard, list }) => ({
+    shard,
+    elements: list,
+    chain: encodeEnvelopes(from, list, MAX_ENVELOPE_BYTES, shard.shardId).map((data) => ({ partitionKey: sender, data, explicitHashKey: shard.startingHashKey.toString() })),
+  }));
 }
 
 /** A redrive's input as a sender on a lane: `redrive:` stays first, so that it is still known as a redrive's. */

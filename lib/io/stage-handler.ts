@@ -59,7 +59,7 @@ export interface StageHandlerDeps {
   readonly wakeWatermark?: () => Promise<void>;
   /** Warnings that do not fail the batch (a wake that could not be sent). */
   readonly warn?: (message: string, detail: Record<string, unknown>) => void;
-  /** A source shard's parents and hash range (keyed stages reading a source stream: see {@link StageExecutor}). */
+  /** An input shard's parents and hash range (keyed stages, after a reshard of their input stream: see {@link StageExecutor}). */
   readonly lineage?: (shardId: string) => Promise<ShardLineage | undefined>;
 }
 

@@ -23,11 +23,15 @@ export interface WatermarkHandlerDeps {
   readonly coordination: WatermarkCoordination;
   /** A writer for a stage's input stream (ticks go to every shard of it). */
   readonly writerFor: (stream: string) => KinesisWriter;
-  /**
-   * Every shard of a stream, open or closed (ListShards): the upstream shards a keyed shard must wait for,
-   * and the shards whose logs to look at.
-   */
+  /** Every shard of a stream, open or closed (ListShards): the upstream shards a keyed shard must wait for. */
   readonly listShards: (stream: string) => Promise<readonly string[]>;
+  /**
+   * The shards of a stream that a reshard made, with their parents (ListShards). With it, a tick names the
+   * upstream shards that a reshard closed and that are done — a keyed upstream shard is, once a child of it
+   * has a log (the event source mapping starts children after their parents' last batch) — and the stage
+   * stops waiting for them at once instead of `idleAfter` after their last marker.
+   */
+  readonly shardParents?: (stream: string) => Promise<ReadonlyMap<string, readonly string[]>>;
   readonly clock?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Run ticks for this long in one invocation (EventBridge fires at most once a minute). Default 0: one tick. */
@@ -91,15 +95,37 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
   const headOf = (stageId: string, shardId: string): Promise<LogHead | undefined> => deps.logs.readHead({ stageId, shardId });
   /** An idle shard whose log has not moved for the snapshot age: a tick makes it run a batch, which writes its snapshot again before the log's TTL takes it. */
   const needsRefresh = (head: LogHead | undefined, nowMs: number): boolean => head !== undefined && nowMs - head.writtenAtMs >= SNAPSHOT_MAX_AGE_MS;
+  // Open shards only: a reshard's closed parents keep their last log entry for good, and a child without a
+  // log yet (its parents not done) is not quiet, which keeps the function awake until it has spoken.
   const allIdle = async (): Promise<boolean> => {
     for (const stage of stages) {
-      for (const shardId of await deps.listShards(stage.input.stream)) if (!shardQuiet(await headOf(stage.id, shardId))) return false;
+      for (const { shardId } of await deps.writerFor(stage.input.stream).openShards(clock())) if (!shardQuiet(await headOf(stage.stateId, shardId))) return false;
     }
     return true;
   };
 
   /** Per stage, the upstream shards the last ticks named (this container's memory: a new one ticks every shard). */
   const named = new Map<string, string>();
+  /** Per keyed stage, its shards known to have ended (closed by a reshard, their children running): ended for good. */
+  const endedShards = new Map<string, Set<string>>();
+
+  /** The upstream shards of a ticked stage that have ended (only a keyed upstream stage keeps logs to tell). */
+  const endedUpstream = async (stage: Stage): Promise<string[]> => {
+    if (!deps.shardParents || stage.input.kind !== 'shuffle') return [];
+    const names: string[] = [];
+    for (const lane of stage.input.lanes) {
+      const from = deps.plan.stages.find((s) => s.id === lane.fromStage)!;
+      if (!from.keyed) continue;
+      const ended = endedShards.get(from.id) ?? new Set<string>();
+      endedShards.set(from.id, ended);
+      for (const [child, parents] of await deps.shardParents(from.input.stream)) {
+        if (parents.every((p) => ended.has(p))) continue;
+        if ((await headOf(from.stateId, child)) !== undefined) for (const p of parents) ended.add(p);
+      }
+      for (const shardId of ended) names.push(senderOf(lane.name, shardId));
+    }
+    return names.sort();
+  };
 
   /**
    * One tick: a tick record on every shard of every shuffled keyed stage whose log does not say all its
@@ -115,16 +141,23 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
       const atMs = clock();
       const writer = deps.writerFor(stage.input.stream);
       const upstream = await upstreamOf(stage);
-      const renamed = named.get(stage.id) !== upstream.join(' ');
+      const ended = await endedUpstream(stage);
+      const names = `${upstream.join(' ')} / ${ended.join(' ')}`;
+      const renamed = named.get(stage.id) !== names;
       const open = await writer.openShards(atMs);
-      const heads = await Promise.all(open.map((s) => headOf(stage.id, s.shardId)));
+      const heads = await Promise.all(open.map((s) => headOf(stage.stateId, s.shardId)));
       const idleFlags = heads.map((h) => h?.idle === true);
       // A tick arrives at or after it is put: one put now finds a timer due by now due on arrival.
       const timerDue = (h: LogHead | undefined): boolean => h?.processingTimerMs !== undefined && h.processingTimerMs <= atMs;
       const targets = open.filter((_, i) => renamed || !idleFlags[i] || timerDue(heads[i]) || needsRefresh(heads[i], atMs));
-      const data = encodeTick(upstream);
-      if (targets.length > 0) await writer.put(targets.map((s) => [{ partitionKey: 'tick', data, explicitHashKey: s.startingHashKey.toString() }]));
-      named.set(stage.id, upstream.join(' '));
+      const data = encodeTick(upstream, ended);
+      if (targets.length > 0) {
+        const landed = await writer.put(targets.map((s) => [{ partitionKey: 'tick', data, explicitHashKey: s.startingHashKey.toString() }]));
+        // A tick that landed on another shard than its target: the stream was resharded (a tick there is
+        // harmless); the next tick goes to the shards as they are now.
+        if (landed?.some((shards, i) => shards[0] !== targets[i]!.shardId)) writer.forgetShards();
+      }
+      named.set(stage.id, names);
       const idleShards = idleFlags.filter(Boolean).length;
       idle &&= heads.every(shardQuiet);
       const t: WatermarkTick = { stage: stage.id, ticks: targets.length, idleShards, shards: open.length, atMs };

@@ -6,6 +6,7 @@ import { dynamoClient, kinesisClient } from '../io/aws-clients';
 import { loadJob } from '../cli/load-job';
 import { batchingWindowSeconds, failureQueueName, type BatchSettings, type Plan } from '../plan/plan';
 import { planJob } from '../plan/planner';
+import { DEFAULT_FUNCTION } from '../plan/stage-settings';
 import { DynamoLogStore } from '../state/dynamodb/dynamo-log-store';
 import { ShardStates } from '../state/shard-states';
 import { NO_WATERMARK } from '../time/watermark';
@@ -41,12 +42,13 @@ export interface DevRuntimeOptions {
   readonly watermarkLoopMs?: number;
   /** Extra environment for every function worker (fault injection, tuning). */
   readonly workerEnv?: Readonly<Record<string, string>>;
-  /** Lambda's timeout for the functions. Default 60 s. */
+  /** Lambda's timeout for every function, over the plan's (each stage's `.settings({ timeout })`, default 60 s). */
   readonly functionTimeoutMs?: number;
   /**
    * Lambda's concurrency limits for the job's functions (reserved by stage id, `s1`, or function name, `click-counts-s1`):
    * an invoke past them is throttled, and the event source mapping retries it, as on AWS. Default: the
-   * account's 1,000, no reservations (what a deployment gets).
+   * account's 1,000, and the plan's reservations (`.settings({ reservedConcurrency })`, what a deployment
+   * gets); these reservations go over the plan's.
    */
   readonly concurrency?: ConcurrencySettings;
   /** Over every stage's event source mapping settings (e.g. fewer retries, so a test's poison record is discarded soon). */
@@ -190,10 +192,11 @@ export class DevRuntime {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...this.options.workerEnv,
     };
-    const timeoutMs = this.options.functionTimeoutMs ?? 60_000;
+    const timeoutMs = this.options.functionTimeoutMs ?? DEFAULT_FUNCTION.timeoutSeconds * 1000;
     // One account: every function of the job draws on the same limits, the watermark function too.
-    // Reservations may name a stage (`s1`) or a function (`click-counts-s1`).
-    const reserved = Object.entries(this.options.concurrency?.reserved ?? {}).map(([name, n]) => [this.plan.stages.some((s) => s.id === name) ? `${this.plan.job}-${name}` : name, n]);
+    // Reservations may name a stage (`s1`) or a function (`click-counts-s1`); the options' go over the plan's.
+    const planned = this.plan.stages.flatMap((s) => (s.function.reservedConcurrency === undefined ? [] : [[s.id, s.function.reservedConcurrency] as const]));
+    const reserved = [...planned, ...Object.entries(this.options.concurrency?.reserved ?? {})].map(([name, n]) => [this.plan.stages.some((s) => s.id === name) ? `${this.plan.job}-${name}` : name, n]);
     const concurrency = new LambdaConcurrency({ ...this.options.concurrency, reserved: Object.fromEntries(reserved) });
     const checkpoints = dataDir ? fileCheckpointStore(path.join(dataDir, 'checkpoints')) : memoryCheckpointStore();
     const queues = (this.queues = new LocalQueues(
@@ -206,8 +209,9 @@ export class DevRuntime {
         functionName: `${this.plan.job}-${stage.id}`,
         bundlePath: bundles.operator,
         env: { ...env, SHARDFLOW_STAGE: stage.id, SHARDFLOW_WATERMARK_FUNCTION: this.watermarkFunction },
-        timeoutMs,
-        memoryMb: 512,
+        timeoutMs: this.options.functionTimeoutMs ?? stage.function.timeoutSeconds * 1000,
+        // Lambda's MemorySize: the worker's heap, and what its shards' state may take (AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
+        memoryMb: stage.function.memoryMb,
         log: functionLog,
         concurrency,
       });
@@ -250,7 +254,7 @@ export class DevRuntime {
       bundlePath: bundles.watermark,
       env: { ...env, SHARDFLOW_WATERMARK_LOOP_MS: String(loopMs), ...deployed },
       timeoutMs: watermarkTimeoutMs,
-      memoryMb: 512,
+      memoryMb: DEFAULT_FUNCTION.memoryMb,
       log: functionLog,
       concurrency,
     });
@@ -280,13 +284,15 @@ export class DevRuntime {
     }
   }
 
-  /** A keyed stage's watermark: the lowest of its shards', as their logs have them. */
+  /** A keyed stage's watermark: the lowest of its shards', as their logs have them (a reshard's finished parents no longer count). */
   private async readWatermarks(): Promise<void> {
     this.shardStates ??= new ShardStates(new DynamoLogStore(this.ddb, this.plan.stateTable));
     for (const [i, stage] of this.plan.stages.entries()) {
       if (!stage.keyed) continue;
       let min = Number.POSITIVE_INFINITY;
-      for (const { shardId } of this.mappings[i]?.stats().shards ?? []) min = Math.min(min, (await this.shardStates.current({ stageId: stage.id, shardId })).watermarkMs);
+      for (const { shardId, state } of this.mappings[i]?.stats().shards ?? []) {
+        if (state !== 'finished') min = Math.min(min, (await this.shardStates.current({ stageId: stage.stateId, shardId })).watermarkMs);
+      }
       if (Number.isFinite(min) && min !== NO_WATERMARK) this.watermarks.set(stage.id, min);
     }
   }

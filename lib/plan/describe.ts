@@ -1,8 +1,9 @@
+import { stateLimitsFor } from '../state/shard-states';
 import { formatMs } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
 import { isFlow, type Flow, type KeyedOperator, type Plan, type Stage, type StageOutput, type StatelessOperator } from './plan';
 
-const assigner = (a: WindowAssignerSpec): string => {
+export const assigner = (a: WindowAssignerSpec): string => {
   const processing = a.kind !== 'count' && a.time === 'processing' ? ", { time: 'processing' }" : '';
   switch (a.kind) {
     case 'tumbling':
@@ -49,9 +50,12 @@ function stageLine(s: Stage): string {
     `  operators: ${ops.length ? ops.join(' → ') : '(none)'}`,
     ...(only ? [`  output:    ${outputLabel(only)}`] : ['  outputs:', ...branchLines(s.flow, '    ')]),
     ...Object.entries(s.sideFlows).flatMap(([tag, f]) => [`  side output '${tag}':`, ...(f.ops.length > 0 ? branchLines({ ops: [], next: [f] }, '    ') : branchLines(f, '    '))]),
-    `  batches:   size ${s.batch.batchSize}, window ${formatMs(s.batch.maxBatchingWindowMs)}, parallelization ${s.batch.parallelizationFactor}, retries ${s.batch.maxRetryAttempts}, bisect ${s.batch.bisectOnError ? 'on' : 'off'}`,
+    `  batches:   size ${s.batch.batchSize}, window ${formatMs(s.batch.maxBatchingWindowMs)}, parallelization ${s.batch.parallelizationFactor}, retries ${s.batch.maxRetryAttempts === -1 ? 'until expiry' : s.batch.maxRetryAttempts}, bisect ${s.batch.bisectOnError ? 'on' : 'off'}, max record age ${s.batch.maxRecordAgeSeconds === -1 ? 'none' : formatMs(s.batch.maxRecordAgeSeconds * 1000)}`,
+    `  function:  memory ${s.function.memoryMb} MB, timeout ${formatMs(s.function.timeoutSeconds * 1000)}, reserved concurrency ${s.function.reservedConcurrency ?? 'none'}${s.keyed ? ` (a shard's state up to ${formatBytes(stateLimitsFor(s.function.memoryMb).maxShardBytes)})` : ''}`,
   ].join('\n');
 }
+
+const formatBytes = (bytes: number): string => `${Math.round(bytes / 1_048_576)} MiB`;
 
 /** The plan as text: stages, the streams between them, the tables (like Kafka Streams' Topology.describe()). */
 export function describePlan(plan: Plan): string {

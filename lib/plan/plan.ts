@@ -145,6 +145,16 @@ export interface BatchSettings {
   readonly bisectOnError: boolean;
 }
 
+/** How a stage's Lambda function runs (deployed, and in the local worker processes). */
+export interface FunctionSettings {
+  /** `MemorySize`: also what a keyed shard's state may take (a fifth, `stateLimitsFor`). */
+  readonly memoryMb: number;
+  /** `Timeout`. */
+  readonly timeoutSeconds: number;
+  /** `ReservedConcurrentExecutions`; unset: the function draws on the account's unreserved pool. */
+  readonly reservedConcurrency?: number;
+}
+
 /** The batching window as Lambda takes it (`MaximumBatchingWindowInSeconds`, whole seconds): the same rounding deployed and locally. */
 export const batchingWindowSeconds = (batch: BatchSettings): number => Math.ceil(batch.maxBatchingWindowMs / 1000);
 
@@ -154,6 +164,8 @@ export const failureQueueName = (job: string, stageId: string, nameSuffix = ''):
 /** One Lambda function fed by one stream: a keyed operator (or none), and what follows it up to the next shuffles and sinks. */
 export interface Stage {
   readonly id: string;
+  /** Whose state the stage's shard logs hold: the keyed operator's uid, or the stage id. */
+  readonly stateId: string;
   readonly input: StageInput;
   /** Stateless operators before the keyed one, in a stage that keys its records itself (see `keyBy`). */
   readonly pre: readonly StatelessOperator[];
@@ -167,6 +179,8 @@ export interface Stage {
   /** The event-time settings of the source this stage reads (a source stage), else the job's. */
   readonly eventTime: EventTimeSettings;
   readonly batch: BatchSettings;
+  /** Memory, timeout, reserved concurrency (`.settings({...})`, lib/plan/stage-settings.ts). */
+  readonly function: FunctionSettings;
 }
 
 export interface StreamResource {

@@ -6,11 +6,12 @@ import { toMs, type Duration } from '../time/duration';
 import { isProcessingTime, type WindowAssignerSpec } from '../time/window';
 import { PlanError } from './plan-error';
 import { intervalJoinFunction, windowJoinFunction } from '../api/joins';
+import { checkSettingsPlace, stageSettings } from './stage-settings';
 import {
+  flowOutputs,
   isFlow,
   stageSinks,
   type AsyncOperator,
-  type BatchSettings,
   type EventTimeSettings,
   type Flow,
   type KeyedOperator,
@@ -25,15 +26,6 @@ import {
   type TableResource,
 } from './plan';
 
-/** Lambda's event source mapping settings for every stage unless a job says otherwise. */
-export const DEFAULT_BATCH: BatchSettings = {
-  batchSize: 500,
-  maxBatchingWindowMs: 1000,
-  parallelizationFactor: 1,
-  maxRetryAttempts: 1000,
-  maxRecordAgeSeconds: 86_400,
-  bisectOnError: true,
-};
 export const DEFAULT_IDLE_AFTER_MS = 60_000;
 
 /** Shards of one stream: Kinesis' default quota per account and region is 500 (200 in some regions). */
@@ -41,6 +33,7 @@ const MAX_SHARDS = 500;
 const JOB_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
+const UID = /^[A-Za-z][\w.-]{0,63}$/;
 
 type Node = OperatorNode;
 type KeyByNode = Extract<OperatorNode, { kind: 'keyBy' }>;
@@ -72,7 +65,10 @@ export function planJob(job: JobDefinition): Plan {
   if (!job.nodes.some((n) => n.kind === 'sink')) throw new PlanError(`job '${job.name}'`, 'it has no sink', 'end with .sink(dynamoSink(...)), .sink(kinesisSink(...)) or .sink(logSink())');
   const graph = resolveGraph(job);
   const sources = graph.nodes.filter((n): n is Extract<Node, { kind: 'source' }> => n.kind === 'source');
-  for (const node of graph.nodes) checkNode(graph, node);
+  for (const node of graph.nodes) {
+    checkSettingsPlace(node);
+    checkNode(graph, node);
+  }
   for (const s of sources) checkSource(() => operatorLabel(s), s.source);
   const streamOwner = new Map<string, Node>();
   for (const s of sources) {
@@ -183,19 +179,27 @@ export function planJob(job: JobDefinition): Plan {
         return { ...n, lane: (laneRoutes.get(n.toStage)?.length ?? 0) > 1 ? n.lane : '' };
       }),
     });
+    const uid = d.keyed ? graph.nodes.find((n) => n.id === d.keyed!.id)?.uid : undefined;
     return {
       id: d.id,
+      stateId: uid ?? d.id,
       input,
       pre: d.pre,
       keyBy: d.keyBy?.selector,
       keyed: d.keyed,
       flow: named(flow),
       sideFlows: Object.fromEntries(Object.entries(sideFlows).map(([tag, f]) => [tag, named(f)])),
-      eventTime: d.input?.kind === 'source' ? d.eventTime : jobEventTime,
-      batch: DEFAULT_BATCH,
+      eventTime: d.eventTime,
+      ...stageSettings(settingsNodeOf(d.root, d.flowRoot), { keepsState: d.keyed !== undefined, shuffles: [flow, ...Object.values(sideFlows)].some((f) => flowOutputs(f).some((o) => o.kind === 'shuffle')) }),
     };
   });
 
+  const named = new Map<string, Stage>();
+  for (const stage of stages) {
+    const other = named.get(stage.stateId);
+    if (other) throw new PlanError(operatorLabel(graph.nodes.find((n) => n.id === stage.keyed?.id)!), `two keyed operators have the uid '${stage.stateId}' (the other is ${other.keyed?.id})`, 'give each keyed operator its own uid');
+    named.set(stage.stateId, stage);
+  }
   const plan = resources(job.name, stages, jobEventTime);
   checkNames(plan, job, sources);
   return plan;
@@ -233,6 +237,10 @@ function checkNode(graph: Graph, node: Node): void {
   const inputs = graph.inputsOf(node);
   const consumers = graph.consumersOf(node);
   const where = (): string => operatorLabel(node);
+  if (node.uid !== undefined && (!isKeyedKind(node) || !UID.test(node.uid) || /^s\d+$/.test(node.uid))) {
+    const problem = isKeyedKind(node) ? `uid '${node.uid}' is not usable` : `.uid('${node.uid}') follows ${node.kind}`;
+    throw new PlanError(operatorLabel(node), problem, "set it after a keyed operator, as letters, digits, '.', '_' or '-', starting with a letter and not s<N> (the stages' own names): .window(...).sum('x').uid('clicks-per-user')");
+  }
   if (node.parallelism !== undefined && !isKeyedKind(node)) {
     throw new PlanError(where(), `.parallelism(${node.parallelism}) follows ${node.kind}`, "set it after a keyed operator: .window(...).sum('x').parallelism(4) or .process(...).parallelism(4); a source's parallelism is its shards");
   }
@@ -444,6 +452,15 @@ function withParallelism(node: OperatorNode, input: StageInput): StageInput {
   }
   if (input.global && n !== 1) throw new PlanError(where(), `parallelism is ${n}, but a windowAll has one key, so one shard`, 'drop .parallelism(...), or keyBy a field to spread the windows over shards');
   return { ...input, shards: n };
+}
+
+/** A keyed operator's `.settings(...)`; its stage may read the source directly, whose settings are then the same stage's. */
+/** The operator whose `.settings(...)` apply to a stage: its start, or the keyed operator in a source stage keyed in itself. */
+function settingsNodeOf(root: OperatorNode, keyed: OperatorNode): OperatorNode | undefined {
+  if (root !== keyed && root.settings !== undefined && keyed.settings !== undefined) {
+    throw new PlanError(operatorLabel(keyed), 'the stage has .settings(...) twice: after the source and after this operator (the source is partitionedBy its key: one stage)', 'keep one of them');
+  }
+  return root.settings !== undefined ? root : keyed.settings !== undefined ? keyed : undefined;
 }
 
 function checkSource(where: () => string, source: SourceSpec): SourceSpec {

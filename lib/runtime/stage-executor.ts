@@ -1,7 +1,6 @@
 import { selectKey } from '../api/source';
 import { isRedriveInput, REDRIVE_PREFIX } from '../io/redrive';
 import { isFlow, stageOutputs, type Flow, type Lane, type Plan, type Stage, type StageOutput } from '../plan/plan';
-import { hashKeyOf } from '../io/shard-map';
 import type { LogId } from '../state/shard-log';
 import type { ShardState } from '../state/shard-state';
 import type { ShardStates } from '../state/shard-states';
@@ -9,6 +8,7 @@ import { boundedOutOfOrderness, NO_WATERMARK } from '../time/watermark';
 import { runAsyncTail, splitAtAsync, type SplitChain } from './async-chain';
 import { runChain } from './chain';
 import type { Failure } from './keyed/keyed-operator';
+import { inheritFromParents, type ParentShard } from './keyed/inheritance';
 import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
 import { processOperator } from './keyed/process-operator';
 import { windowOperator } from './keyed/window-operator';
@@ -31,9 +31,9 @@ export interface SourceRecord {
  * (what the stage emits because of it is named after it) and its Kinesis arrival time.
  */
 export type ShuffleInput = { readonly sequenceNumber: string; readonly arrivalMs: number } & (
-  | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[] }
+  | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
   | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number }
-  | { readonly kind: 'tick'; readonly upstream: readonly string[] }
+  | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[] }
 );
 
 /** A batch from one input shard: raw records at a source, decoded shuffle records after a shuffle. */
@@ -107,8 +107,9 @@ export class StageExecutor {
     /** The keyed shards' states; required for a keyed stage. */
     private readonly states?: ShardStates,
     /**
-     * A source shard's parents and hash range, for a keyed stage on a source stream: a child shard of a
-     * reshard starts from its parents' state for its keys. Without it, a reshard of such a source loses state.
+     * An input shard's parents and hash range, for a keyed stage: a child shard of a reshard of its input
+     * stream (a partitioned source, or a shuffle stream) starts from its parents' state for its keys.
+     * Without it, such a reshard loses state.
      */
     private readonly lineage?: (shardId: string) => Promise<{ parents: readonly string[]; startingHashKey: bigint; endingHashKey: bigint } | undefined>,
   ) {
@@ -130,7 +131,7 @@ export class StageExecutor {
 
   /** The log of one of this stage's input shards. */
   logOf(shardId: string): LogId {
-    return { stageId: this.stage.id, shardId };
+    return { stageId: this.stage.stateId, shardId };
   }
 
   /**
@@ -172,7 +173,7 @@ export class StageExecutor {
     const log = this.logOf(batch.shardId);
     try {
       const state = await states.current(log);
-      if (batch.kind === 'source' && state.slot === 0 && !state.changed) await this.inheritFromParents(state, batch.shardId);
+      if (state.slot === 0 && !state.changed) await this.inheritFromParents(state, batch.shardId);
       const watermarkBefore = state.watermarkMs;
       const run = this.keyedShard.run(state);
       if (batch.kind === 'source') {
@@ -193,9 +194,10 @@ export class StageExecutor {
       } else {
         for (const input of batch.inputs) {
           run.beginRecord(input.sequenceNumber);
-          if (input.kind === 'envelope') run.envelope(input.from, input.arrivalMs, input.elements);
+          // An envelope for another shard came here by a stale route map (a reshard): its sender sends it again.
+          if (input.kind === 'envelope') run.envelope(input.from, input.arrivalMs, input.to === undefined || input.to === batch.shardId ? input.elements : []);
           else if (input.kind === 'marker') run.marker(input.from, input.arrivalMs, input.watermarkMs);
-          else run.tick(input.arrivalMs, input.upstream);
+          else run.tick(input.arrivalMs, input.upstream, input.ended);
         }
       }
       const result = await this.resultOf(batch.shardId, run, watermarkBefore, outputs, deadLetters);
@@ -208,24 +210,23 @@ export class StageExecutor {
   }
 
   /**
-   * A source shard with an empty log that a reshard made: it takes its parents' final state for the keys
-   * whose partition key hashes into its range (Kinesis routes by the MD5 of the partition key, which a
-   * source declared `partitionedBy` the key uses), and the highest of their watermarks. The event source
-   * mapping reads parents before children, so their logs are complete.
+   * An input shard with an empty log that a reshard made: it takes its parents' final state for the keys
+   * whose partition key hashes into its range — Kinesis routes by the MD5 of the partition key, which a
+   * source declared `partitionedBy` the key uses, and the shuffle emitter routes each key by the same hash
+   * (lib/io/shuffle-emitter.ts) — and, after a shuffle, what they applied of each upstream shard
+   * (lib/runtime/keyed/inheritance.ts). The event source mapping reads parents before children, so their
+   * logs are complete.
    */
   private async inheritFromParents(state: ShardState, shardId: string): Promise<void> {
     const lineage = await this.lineage?.(shardId);
     if (!lineage || lineage.parents.length === 0) return;
-    let watermarkMs = NO_WATERMARK;
+    const parents: ParentShard[] = [];
     for (const parent of lineage.parents) {
-      const from = await this.states!.current(this.logOf(parent));
-      for (const key of from.keys()) {
-        const h = hashKeyOf(key);
-        if (lineage.startingHashKey <= h && h <= lineage.endingHashKey) state.put(key, structuredClone(from.get(key)));
-      }
-      watermarkMs = Math.max(watermarkMs, from.watermarkMs);
+      // A parent past the stream's retention is no longer listed: its marks then hold over the child's range.
+      const range = (await this.lineage!(parent)) ?? lineage;
+      parents.push({ state: await this.states!.current(this.logOf(parent)), range });
     }
-    state.setWatermark(watermarkMs);
+    inheritFromParents(state, lineage, parents, this.stage.input.kind === 'shuffle');
   }
 
   /** Forgets a shard's cached state (a batch failed after `run`): the next run reloads it from the log. */
@@ -255,7 +256,7 @@ export class StageExecutor {
     let maxEventTimeMs = NO_WATERMARK;
     const records: DecodedRecord[] = [];
     for (const r of batch.records) {
-      const dead = (reason: string, operator: string): void => void deadLetters.push(sourceDeadLetter(r, reason, operator));
+      const dead = (reason: string, operator: string): void => void deadLetters.push(sourceDeadLetter(r, reason, operator, this.sourcePrefix));
       let value: unknown;
       try {
         value = JSON.parse(r.data);
@@ -441,10 +442,12 @@ interface DecodedRecord {
 }
 
 /** A source record refused before it became elements: malformed, without an event time, or failed by the chain. */
-function sourceDeadLetter(r: SourceRecord, reason: string, operator: string): DeadLetter {
+/** `sourcePrefix` names the stream when the job has several sources, as the elements' origins do: their shard ids collide. */
+function sourceDeadLetter(r: SourceRecord, reason: string, operator: string, sourcePrefix: string): DeadLetter {
   // A redriven record's dead letter is the one its first failure would have written: redriven again, the same.
   const at = r.redriven ? { shardId: r.redriven.input, sequenceNumber: r.redriven.sequenceNumber } : r;
-  return { id: recordDeadLetterId({ ...at, subIndex: 0 }, operator), reason, shardId: at.shardId, sequenceNumber: at.sequenceNumber, data: r.data.slice(0, 1024), operator };
+  const shardId = sourcePrefix + at.shardId;
+  return { id: recordDeadLetterId({ shardId, sequenceNumber: at.sequenceNumber, subIndex: 0 }, operator), reason, shardId, sequenceNumber: at.sequenceNumber, data: r.data.slice(0, 1024), operator };
 }
 
 /** An item going through a flow: its value, and which of the batch's records (or keyed outputs) it came from. */

@@ -36,6 +36,11 @@ export type Expr =
   | (At & { readonly kind: 'case'; readonly operand?: Expr | undefined; readonly whens: readonly { readonly when: Expr; readonly then: Expr }[]; readonly otherwise?: Expr | undefined })
   /** CAST(value AS type); TRY_CAST gives NULL where CAST fails. */
   | (At & { readonly kind: 'cast'; readonly value: Expr; readonly type: SqlType; readonly declared: string; readonly decimal?: DecimalType | undefined; readonly safe: boolean })
+  /**
+   * A ranking function over a partition: ROW_NUMBER() OVER (PARTITION BY … ORDER BY …). Only in a select list
+   * whose query is filtered on it (Top-N, deduplication: see views.ts).
+   */
+  | (At & { readonly kind: 'over'; readonly fn: string; readonly partitionBy: readonly Expr[]; readonly orderBy: readonly OrderKey[] })
   /** `*` or `t.*` in a select list. */
   | (At & { readonly kind: 'star'; readonly qualifier?: string | undefined })
   /** The start, end or rowtime (end − 1) of the group's window: TUMBLE_START(…), window_start, $('w').start(). */
@@ -45,6 +50,13 @@ export type Expr =
       /** The window's alias it was asked of (`$('w').start()`), checked against the query's window. */
       readonly windowAlias?: string | undefined;
     });
+
+/** One key of ORDER BY in an OVER window. NULL sorts lowest unless NULLS FIRST / LAST says otherwise (Flink's default). */
+export interface OrderKey {
+  readonly expr: Expr;
+  readonly descending: boolean;
+  readonly nullsFirst: boolean;
+}
 
 export interface SelectItem {
   readonly expr: Expr;
@@ -64,6 +76,8 @@ export interface WindowSpec {
   readonly gapMs: number;
   /** SESSION table-valued function: PARTITION BY columns (must be grouped by). */
   readonly partitionBy: readonly string[];
+  /** On a PROCTIME() column: windows by the rows' arrival (processing) time, not by `timeColumn`. */
+  readonly processingTime?: boolean | undefined;
   readonly pos?: SourcePosition | undefined;
 }
 
@@ -84,6 +98,8 @@ export interface SelectQuery {
   readonly where?: Expr | undefined;
   readonly groupBy: readonly Expr[];
   readonly having?: Expr | undefined;
+  /** SELECT DISTINCT: a GROUP BY of the select list (views.ts). */
+  readonly distinct?: boolean | undefined;
   readonly pos: SourcePosition;
 }
 
@@ -113,4 +129,6 @@ export type Statement =
     }
   | { readonly kind: 'set'; readonly key: string; readonly value: string; readonly pos: SourcePosition }
   | { readonly kind: 'createView'; readonly name: string; readonly query: SelectQuery; readonly pos: SourcePosition }
+  /** CREATE FUNCTION name AS 'path/to/module.ts': a scalar function written in TypeScript. */
+  | { readonly kind: 'createFunction'; readonly name: string; readonly module: string; readonly pos: SourcePosition; readonly modulePos: SourcePosition }
   | { readonly kind: 'insert'; readonly table: string; readonly query: SelectQuery; readonly pos: SourcePosition };

@@ -6,16 +6,21 @@
  *   arguments) → keyBy(group key) → window(TUMBLE | HOP | SESSION).aggregate(the select list's
  *   aggregates) → filter(HAVING) → map(the select list) → sink
  *
- * A query without GROUP BY is source → map → filter → map → sink.
+ * A query without GROUP BY is source → map → filter → map → sink. A GROUP BY without a window is a keyed
+ * process stage in place of the window (continuous.ts). A Top-N (top-n.ts) is one keyed stage more, keyed
+ * by its PARTITION BY, after the rows it ranks. Every job knows its changelog (changelog.ts).
  */
 import { job, type DataStream, type JobBuilder } from '../api/builder';
 import type { WindowMeta } from '../api/functions';
 import type { JobDefinition } from '../api/graph';
+import type { SinkSpec } from '../api/sink';
 import { kinesisSource, type KinesisSourceOptions } from '../api/source';
-import { session, sliding, tumbling } from '../api/windows';
+import { session, sliding, tumbling, type TimeWindowOptions } from '../api/windows';
 import type { WindowAssignerSpec } from '../time/window';
 import { aggregateResultType, groupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
 import type { Expr, SelectItem } from './ast';
+import { CHANGE_KIND_FIELD, upsertSink, withChangelog, type Changelog, type RowKind } from './changelog';
+import { continuousAggregate } from './continuous';
 import { decimalToNumber } from './decimal';
 import { AGGREGATES, compileExpression, show, startOf, type CallExpr, type ColumnExpr, type Compiled, type Scope } from './expressions';
 import { parseSql } from './parser';
@@ -24,13 +29,18 @@ import type { LogicalQuery } from './query';
 import { SqlError, SqlProblems, sqlError } from './sql-error';
 import { queryFromStatements } from './statements';
 import { kinesisSourceOptions, readColumns } from './records';
+import { continuousTopN, windowTopN, type RankChange, type RankInput, type TopNOptions } from './top-n';
 import { RowError, type Column, type SqlValue } from './types';
 import { decimalOf, fromPortable, toPortable } from './values';
+import { loadFunctions } from './user-functions';
+import { hasAggregate } from './views';
 
 /** Options of {@link compileSql}. */
 export interface CompileSqlOptions {
-  /** The file the text came from: errors name it. */
+  /** The file the text came from: errors name it, and CREATE FUNCTION modules are found relative to it. */
   file?: string;
+  /** The CREATE FUNCTION modules' default exports by function name, already loaded (a bundle imports them); others load from their path. */
+  functions?: Record<string, unknown>;
 }
 
 /**
@@ -45,7 +55,8 @@ export interface CompileSqlOptions {
  */
 export function compileSql(text: string, options: CompileSqlOptions = {}): JobDefinition {
   try {
-    return compileQuery(queryFromStatements(parseSql(text)));
+    const q = queryFromStatements(parseSql(text));
+    return compileQuery({ ...q, functions: loadFunctions(q.functionDeclarations ?? [], options.file, options.functions) });
   } catch (e) {
     if (e instanceof SqlError && options.file && !e.file) throw e.inFile(options.file);
     throw e;
@@ -54,13 +65,34 @@ export function compileSql(text: string, options: CompileSqlOptions = {}): JobDe
 
 /** Names the planner accepts for jobs (see lib/plan/planner.ts): checked here too, to point at the SQL that named it. */
 const JOB_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
-/** Result fields the runtime and the DynamoDB sink own: a column of one of these names is written with a trailing underscore. */
+/**
+ * Result fields the runtime and the DynamoDB sink own (and an updating query's change kind): a column of one
+ * of these names is written with a trailing underscore.
+ */
 const RESERVED_OUTPUTS = ['key', 'id', 'windowStart', 'windowEnd'];
 /** The key of every row of a query grouped by a window alone (DynamoDB keys cannot be empty). */
 export const GLOBAL_KEY = 'all';
 
 type Row = Record<string, SqlValue>;
-type WindowRecord = WindowMeta & GroupResult;
+/** A group's values: of a fired window (with its bounds), or of a continuous group (without). */
+type WindowRecord = Partial<WindowMeta> & GroupResult;
+
+/** A group's or partition's key as text: one value as itself, several as a JSON array, none {@link GLOBAL_KEY}. */
+const keyText = (values: readonly SqlValue[]): string => (values.length === 0 ? GLOBAL_KEY : values.length === 1 ? String(values[0]) : JSON.stringify(values));
+
+/** A query's result records and the sink they are written to (a join reads the records of its sides). */
+interface Results {
+  readonly stream: DataStream<Record<string, unknown>>;
+  readonly sink: SinkSpec;
+}
+
+/** A Top-N compiled against the rows it ranks (of type C): how each becomes the Top-N stage's input. */
+interface Ranking<C> {
+  readonly perWindow: boolean;
+  readonly rankSelected: boolean;
+  readonly options: TopNOptions;
+  input(context: C, columns: Record<string, unknown>): RankInput;
+}
 type WindowProperty = 'start' | 'end' | 'rowtime';
 const WINDOW_COLUMNS: Record<string, WindowProperty> = { window_start: 'start', window_end: 'end', window_time: 'rowtime' };
 
@@ -85,7 +117,7 @@ function queryResults(q: LogicalQuery): JoinInput {
   // Compiled once to learn its columns, and again in the job (on its builder) when the join reads it.
   const probe = new QueryCompiler(q, true);
   probe.results(job(q.jobName));
-  return { columns: probe.resultColumns, stream: (builder) => new QueryCompiler(q, true).results(builder) };
+  return { columns: probe.resultColumns, stream: (builder) => new QueryCompiler(q, true).results(builder).stream };
 }
 
 class QueryCompiler {
@@ -97,6 +129,8 @@ class QueryCompiler {
   private readonly calls: { call: AggregateCall; text: string; arg: Compiled<Row> | undefined; filter: Compiled<Row> | undefined }[] = [];
   /** Every problem found, reported together. */
   private readonly problems = new SqlProblems();
+  /** Whether the query's results update (its records then carry their change kind). */
+  private updating = false;
 
   /** The result's columns (after `results`). */
   resultColumns: Column[] = [];
@@ -111,35 +145,42 @@ class QueryCompiler {
   }
 
   job(): JobDefinition {
-    return this.results(job(this.q.jobName)).sink(this.q.sink.sink);
+    const changelog = this.changelog();
+    const { stream, sink } = this.results(job(this.q.jobName), changelog);
+    return withChangelog(stream.sink(sink), changelog);
   }
 
-  /** The query's result records, its tables read by `builder`'s sources. */
-  results(builder: JobBuilder): DataStream<Record<string, unknown>> {
+  /** The query's result records, its tables read by `builder`'s sources, and the sink they are written to. */
+  results(builder: JobBuilder, changelog = this.changelog()): Results {
     const q = this.q;
+    this.updating = changelog.mode === 'updating';
+    if (this.joinInput && this.updating) {
+      this.problems.add(sqlError('a join of an updating query (a GROUP BY without a window, or a Top-N) is not supported yet — join the tables, or window the aggregation', q.pos));
+    }
     const assigner = this.problems.attempt(() => this.window(), undefined);
     const where = q.where && this.problems.attempt(() => this.condition(q.where!, this.rowScope('WHERE'), 'WHERE'), undefined);
-    if (q.grouped || q.window) return this.groupedJob(builder, assigner, where);
-    if (q.having) this.problems.add(sqlError('HAVING needs GROUP BY with a window', startOf(q.having)));
-    const outputs = this.outputs(this.expandStars(q.select), this.rowScope('SELECT'));
-    this.problems.check();
-    let stream = q.join ? q.join.rows(builder, this.used) : builder.source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(this.decoder());
-    if (where) stream = stream.filter((row) => where.eval(row) === true);
-    return stream.map((row) => project(outputs, row, {}));
+    const aggregates = q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr));
+    return q.grouped || q.window || aggregates ? this.groupedJob(builder, assigner, where) : this.rowJob(builder, where);
   }
 
-  private groupedJob(builder: JobBuilder, assigner: WindowAssignerSpec | undefined, where: Compiled<Row> | undefined): DataStream<Record<string, unknown>> {
+  /** A query without GROUP BY: a projection of each row (of a table, or of a join), or a Top-N of the rows. */
+  private rowJob(builder: JobBuilder, where: Compiled<Row> | undefined): Results {
     const q = this.q;
-    if (q.join) this.problems.add(sqlError('GROUP BY over a join is not supported yet — it needs the joined rows fed to an aggregating stage (chained keyed stages), which the SQL compiler does not build yet; aggregate in a second job reading this one\'s output', q.groupBy[0] ? startOf(q.groupBy[0]) : q.pos));
-    if (!q.window) {
-      const at = q.groupBy[0] ? startOf(q.groupBy[0]) : q.pos;
-      this.problems.add(
-        sqlError(
-          'GROUP BY without a window (a continuous aggregation) is not supported yet — its results update forever, which needs updating sinks and chained keyed stages; add TUMBLE(ts, …), HOP(…) or SESSION(…)',
-          at,
-        ),
-      );
-    }
+    if (q.having) this.problems.add(sqlError('HAVING needs GROUP BY', startOf(q.having)));
+    const scope = this.rowScope('SELECT');
+    const outputs = this.outputs(this.expandStars(q.select), scope);
+    const ranking = q.topN && this.problems.attempt(() => this.ranking(scope), undefined);
+    this.problems.check();
+    let rows = q.join ? q.join.rows(builder, this.used) : builder.source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(this.decoder());
+    if (where) rows = rows.filter((row) => where.eval(row) === true);
+    if (!ranking) return { stream: rows.map((row) => project(outputs, row, {})), sink: q.sink.sink };
+    return this.rankedJob(rows.map((row) => ranking.input(row, project(outputs, row, {}))), ranking);
+  }
+
+  /** A GROUP BY (or aggregates without one): per window, or continuous (updating); then maybe a Top-N of the groups. */
+  private groupedJob(builder: JobBuilder, assigner: WindowAssignerSpec | undefined, where: Compiled<Row> | undefined): Results {
+    const q = this.q;
+    if (q.join) this.problems.add(sqlError('GROUP BY over a join is not supported yet — the SQL compiler does not yet feed joined rows to an aggregating stage; aggregate in a second job reading this one\'s output', q.groupBy[0] ? startOf(q.groupBy[0]) : q.pos));
     const rowKeys = this.rowScope('GROUP BY');
     for (const e of q.groupBy) {
       const text = show(e);
@@ -161,8 +202,10 @@ class QueryCompiler {
     }
     const star = q.select.find((i) => i.expr.kind === 'star');
     if (star) this.problems.add(sqlError('SELECT * with GROUP BY: list the grouped columns and the aggregates', star.pos ?? q.pos));
-    const outputs = window && !star ? this.outputs(q.select, this.groupScope('SELECT')) : [];
-    const having = q.having && window && this.problems.attempt(() => this.condition(q.having!, this.groupScope('HAVING'), 'HAVING'), undefined);
+    const scope = this.groupScope('SELECT');
+    const outputs = star ? [] : this.outputs(q.select, scope);
+    const having = q.having && this.problems.attempt(() => this.condition(q.having!, this.groupScope('HAVING'), 'HAVING'), undefined);
+    const ranking = q.topN && this.problems.attempt(() => this.ranking(scope), undefined);
     this.problems.check();
 
     const keys = this.keys.map((k) => ({ ...k, portable: toPortable(k.value) }));
@@ -178,19 +221,149 @@ class QueryCompiler {
       const v = args.map((a) => (a ? a.portable(a.eval(row)) : null));
       return skipped.length > 0 ? { g, v, skip: skipped } : { g, v };
     };
-    const keyOf = (r: GroupedRow): string => (r.g.length === 0 ? GLOBAL_KEY : r.g.length === 1 ? String(r.g[0]) : JSON.stringify(r.g));
 
     const decode = this.decoder();
     let rows = builder.source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(decode);
     if (where) rows = rows.filter((row) => where.eval(row) === true);
-    let results = rows
-      .map(toGrouped)
-      .keyBy(keyOf)
-      .window(assigner!)
-      .aggregate(groupAggregate(this.calls.map((c) => c.call)));
+    const grouped = rows.map(toGrouped).keyBy((r) => keyText(r.g));
+    const aggregate = groupAggregate(this.calls.map((c) => c.call));
+
+    if (!assigner) {
+      // Continuous: every change of a group is a change of its row (Flink's GroupAggFunction, without mini-batch).
+      const visible = (r: GroupResult): Row | null => (having && having.eval(r) !== true ? null : project(outputs, r, {}) as Row);
+      if (!ranking) {
+        const upsert = q.sink.sink.kind === 'dynamodb';
+        return {
+          stream: grouped.process(continuousAggregate(aggregate, visible, upsert, q.stateTtlMs)).map((c) => ({ key: c.key, [CHANGE_KIND_FIELD]: c.op, ...c.row })),
+          sink: upsertSink(q.sink.sink),
+        };
+      }
+      // A Top-N of the groups: its input updates, by the group key.
+      return this.rankedJob(
+        grouped
+          .process(continuousAggregate(aggregate, (r) => { const row = visible(r); return row && ranking.input(r, row); }, true, q.stateTtlMs))
+          .map((c): RankInput => (c.op === '-D' ? { ...c.row, u: c.key, d: true } : { ...c.row, u: c.key })),
+        ranking,
+      );
+    }
+    let results = grouped.window(assigner).aggregate(aggregate);
     if (having) results = results.filter((r) => having.eval(r) === true);
-    return results
-      .map((r) => project(outputs, r, { key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd }));
+    if (!ranking) return { stream: results.map((r) => project(outputs, r, { key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd })), sink: q.sink.sink };
+    return this.rankedJob(results.map((r) => ranking.input(r, project(outputs, r, {}))), ranking);
+  }
+
+  // ——— Top-N ———
+
+  /** The Top-N's PARTITION BY and ORDER BY compiled where the ranked query's select list is. */
+  private ranking<C extends object>(scope: Scope<C>): Ranking<C> {
+    const q = this.q;
+    const topN = q.topN!;
+    const problems = new SqlProblems();
+    const windowBounds = topN.partitionBy.map((e) => this.windowPropertyOf(e));
+    const perWindow = windowBounds.includes('start') && windowBounds.includes('end');
+    if (!perWindow && windowBounds.some((p) => p !== undefined)) {
+      problems.add(sqlError(`a Top-N per window partitions by both window_start and window_end (PARTITION BY window_start, window_end[, …])`, startOf(topN.partitionBy[windowBounds.findIndex((p) => p !== undefined)]!)));
+    }
+    if (perWindow && q.window?.processingTime) {
+      problems.add(sqlError('a Top-N per window of processing-time (PROCTIME()) windows is not supported yet — rank event-time windows, or rank continuously', topN.pos));
+    }
+    const partition = topN.partitionBy
+      .filter((_, i) => !perWindow || windowBounds[i] === undefined)
+      .map((e) => problems.attempt(() => compileExpression(e, { ...scope, clause: 'PARTITION BY' }), undefined));
+    const order = topN.orderBy.map((k) =>
+      problems.attempt(() => {
+        const c = compileExpression(k.expr, { ...scope, clause: 'ORDER BY' });
+        if (c.type === 'INTERVAL') throw sqlError(`ORDER BY ${show(k.expr)}: an INTERVAL does not order rows`, startOf(k.expr));
+        return c;
+      }, undefined),
+    );
+    this.checkColumnCount(topN.columns.length);
+    const rankSelected = topN.columns.some((c) => c.source === topN.rankName);
+    if (topN.limit > 1 && !rankSelected && q.sink.sink.kind === 'dynamodb') {
+      problems.add(
+        sqlError(
+          `a Top-${topN.limit} without its rank column writes to DynamoDB by a unique key it does not have — select ${topN.rankName} (the key is then the partition and the rank), or write to a Kinesis sink`,
+          topN.pos,
+        ),
+      );
+    }
+    problems.check();
+    const time = q.source.rowtime?.column;
+    const [first] = topN.orderBy;
+    // ORDER BY the event-time column, first row only: Flink's deduplication, where DESC keeps the last row.
+    const deduplication = !q.grouped && !q.window && topN.limit === 1 && topN.orderBy.length === 1 && first!.expr.kind === 'column' && first!.expr.name === time;
+    const partitionValues = partition.map((c) => ({ eval: c!.eval, portable: toPortable(c!) }));
+    const orderValues = order.map((c) => (c!.type === 'DECIMAL' ? ((context: C) => { const v = c!.eval(context); return v === null ? null : decimalToNumber(v as bigint, decimalOf(c!).scale); }) : c!.eval));
+    return {
+      perWindow,
+      rankSelected,
+      options: {
+        limit: topN.limit,
+        descending: topN.orderBy.map((k) => k.descending),
+        nullsFirst: topN.orderBy.map((k) => k.nullsFirst),
+        newestFirstOnTies: deduplication && first!.descending,
+        identity: rankSelected || topN.limit === 1 ? 'rank' : 'row',
+        upsert: q.sink.sink.kind === 'dynamodb',
+        ttlMs: q.stateTtlMs,
+      },
+      input: (context, columns) => {
+        const p = partitionValues.map((v) => v.portable(v.eval(context)));
+        const w = perWindow ? { w: [(context as Partial<WindowMeta>).windowStart!, (context as Partial<WindowMeta>).windowEnd!] as [number, number] } : {};
+        return { k: keyText(p), p, o: orderValues.map((o) => o(context)), r: columns, ...w };
+      },
+    };
+  }
+
+  /** The Top-N stage after the ranked query's rows, then the outer select list to the sink. */
+  private rankedJob<C extends object>(inputs: DataStream<RankInput>, ranking: Ranking<C>): Results {
+    const q = this.q;
+    const topN = q.topN!;
+    const columns = topN.columns.map((c, i) => {
+      const name = this.outputName(q.sink.columns[i]?.name ?? c.name, false);
+      return c.source === topN.rankName ? { name, value: (change: RankChange) => change.rank } : { name, value: (change: RankChange) => change.row[c.source] ?? null };
+    });
+    const partitions = inputs.keyBy((r) => r.k);
+    const ranked: DataStream<RankChange> = ranking.perWindow ? partitions.process(windowTopN(ranking.options)) : partitions.process(continuousTopN(ranking.options));
+    const stream = ranked.map((change) => {
+        // The unique key: the partition and the rank when the rank is selected; else the partition (for N > 1 then
+        // no unique key, but a Kinesis sink still keeps a partition's changes in order on one shard).
+        const record: Record<string, unknown> = { key: keyText(ranking.rankSelected ? [...change.p, change.rank] : change.p) };
+        if (change.window) {
+          record.windowStart = change.window[0];
+          record.windowEnd = change.window[1];
+        } else record[CHANGE_KIND_FIELD] = change.op;
+        for (const c of columns) record[c.name] = c.value(change);
+        return record;
+      });
+    return { stream, sink: ranking.perWindow ? q.sink.sink : upsertSink(q.sink.sink) };
+  }
+
+  /** Flink's changelog mode of the query: append-only, or updating by a unique key. */
+  private changelog(): Changelog {
+    const q = this.q;
+    const sink = q.sink.sink.kind === 'dynamodb' ? 'upsert' : 'retract';
+    const keys = q.groupBy.filter((e) => !(e.kind === 'call' && ['TUMBLE', 'HOP', 'SESSION'].includes(e.name)) && !this.windowPropertyOf(e)).map(show);
+    const windowKey = q.window ? ['window_start', 'window_end'] : [];
+    const continuous = !q.window && (q.grouped || q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)));
+    const topN = q.topN;
+    if (topN) {
+      const bounds = topN.partitionBy.map((e) => this.windowPropertyOf(e));
+      const partition = topN.partitionBy.filter((_, i) => bounds[i] === undefined).map(show);
+      const rankSelected = topN.columns.some((c) => c.source === topN.rankName);
+      const perWindow = bounds.includes('start') && bounds.includes('end');
+      const uniqueKey = [...(perWindow ? windowKey : []), ...partition, ...(rankSelected ? [topN.rankName] : [])];
+      const withoutKey = topN.limit > 1 && !rankSelected;
+      if (perWindow) return { mode: 'append-only', kinds: ['+I'], uniqueKey: withoutKey ? [] : uniqueKey, sink };
+      // Rows named by their rank change in place (-U, +U); rows named by themselves come and go (+I, -D). An
+      // updating input (a continuous GROUP BY) also updates rows in place, and deletes them (HAVING).
+      const kinds: RowKind[] = withoutKey ? (continuous ? ['+I', '-U', '+U', '-D'] : ['+I', '-D']) : continuous ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'];
+      return { mode: 'updating', kinds, uniqueKey: withoutKey ? [] : uniqueKey, sink };
+    }
+    if (q.window) return { mode: 'append-only', kinds: ['+I'], uniqueKey: [...keys, ...windowKey], sink };
+    if (continuous) {
+      return { mode: 'updating', kinds: q.having ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'], uniqueKey: keys, sink };
+    }
+    return { mode: 'append-only', kinds: ['+I'], uniqueKey: [], sink };
   }
 
   // ——— the window ———
@@ -199,12 +372,14 @@ class QueryCompiler {
     const w = this.q.window;
     if (!w) return undefined;
     const source = this.q.source;
-    const time = this.column({ kind: 'column', name: w.timeColumn, pos: w.timePos ?? w.pos }, w.kind);
-    if (!source.rowtime) {
+    const clock: TimeWindowOptions = w.processingTime ? { time: 'processing' } : {};
+    // Windows by arrival time (on a PROCTIME() column) need no event time.
+    const time = w.processingTime ? undefined : this.column({ kind: 'column', name: w.timeColumn, pos: w.timePos ?? w.pos }, w.kind);
+    if (time && !source.rowtime) {
       throw sqlError(`${w.kind} needs an event-time column: declare WATERMARK FOR ${time.name} AS ${time.name} - INTERVAL '2' SECOND in CREATE TABLE ${source.name}`, w.timePos ?? w.pos);
     }
-    if (time.name !== source.rowtime.column) {
-      throw sqlError(`${w.kind}(${time.name}, …): ${time.name} is not the event-time column — the WATERMARK of ${source.name} is on ${source.rowtime.column}`, w.timePos ?? w.pos);
+    if (time && time.name !== source.rowtime!.column) {
+      throw sqlError(`${w.kind}(${time.name}, …): ${time.name} is not the event-time column — the WATERMARK of ${source.name} is on ${source.rowtime!.column}`, w.timePos ?? w.pos);
     }
     const positive = (what: string, ms: number): void => {
       if (!Number.isInteger(ms) || ms <= 0) throw sqlError(`the ${w.kind} ${what} must be a positive whole number of milliseconds`, w.pos);
@@ -212,17 +387,17 @@ class QueryCompiler {
     switch (w.kind) {
       case 'TUMBLE':
         positive('size', w.sizeMs);
-        return tumbling(w.sizeMs);
+        return tumbling(w.sizeMs, clock);
       case 'HOP':
         positive('slide', w.slideMs);
         positive('size', w.sizeMs);
         if (w.sizeMs % w.slideMs !== 0) {
           throw sqlError(`HOP size ${w.sizeMs} ms is not a multiple of its slide ${w.slideMs} ms — HOP(ts, slide, size) takes the slide first; pick a slide that divides the size`, w.pos);
         }
-        return sliding(w.sizeMs, w.slideMs);
+        return sliding(w.sizeMs, w.slideMs, clock);
       case 'SESSION':
         positive('gap', w.gapMs);
-        return session(w.gapMs);
+        return session(w.gapMs, clock);
     }
   }
 
@@ -267,17 +442,13 @@ class QueryCompiler {
   private rowScope(clause: string): Scope<Row> {
     return {
       clause,
+      functions: this.q.functions,
       column: (e) => {
         const col = this.column(e, clause);
         const name = col.name;
         return { type: col.type, decimal: col.decimal, eval: (row) => row[name] ?? null };
       },
-      call: (e) => {
-        if (AGGREGATES.has(e.name) && clause === 'SELECT') {
-          throw sqlError(`${show(e)} needs GROUP BY with a window (TUMBLE, HOP or SESSION) — an aggregate over the whole stream (a continuous aggregation) is not supported yet`, e.pos);
-        }
-        return undefined;
-      },
+      call: () => undefined,
       windowProperty: (e) => {
         throw sqlError(`${show(e)} is only available in the select list and HAVING of a windowed query`, e.pos);
       },
@@ -286,11 +457,11 @@ class QueryCompiler {
 
   /** Where names are the group's: key columns and expressions, aggregates, the window's start and end. */
   private groupScope(clause: string): Scope<WindowRecord> {
-    const window = this.q.window!;
-    const property = (p: WindowProperty): Compiled<WindowRecord> => ({
-      type: 'TIMESTAMP',
-      eval: p === 'start' ? (r) => r.windowStart : p === 'end' ? (r) => r.windowEnd : (r) => r.windowEnd - 1,
-    });
+    const window = this.q.window;
+    const property = (p: WindowProperty, at: Expr): Compiled<WindowRecord> => {
+      if (!window) throw sqlError(`${show(at)} needs a window: GROUP BY TUMBLE(ts, …), HOP(…) or SESSION(…), or FROM TABLE(TUMBLE(…))`, at.pos);
+      return { type: 'TIMESTAMP', eval: p === 'start' ? (r) => r.windowStart! : p === 'end' ? (r) => r.windowEnd! : (r) => r.windowEnd! - 1 };
+    };
     const key = (index: number): Compiled<WindowRecord> => {
       const k = this.keys[index]!.value;
       const value = fromPortable(k);
@@ -298,6 +469,7 @@ class QueryCompiler {
     };
     return {
       clause,
+      functions: this.q.functions,
       known: (e) => {
         if (e.kind === 'column' || e.kind === 'literal') return undefined;
         const index = this.keys.findIndex((k) => k.column === undefined && k.text === show(e));
@@ -305,12 +477,12 @@ class QueryCompiler {
       },
       column: (e) => {
         const windowColumn = WINDOW_COLUMNS[e.name];
-        if (windowColumn && !this.columns.has(e.name)) {
+        if (windowColumn && window && !this.columns.has(e.name)) {
           if (window.form === 'group-window') {
             const fn = `${window.kind}_${windowColumn === 'rowtime' ? 'ROWTIME' : windowColumn.toUpperCase()}`;
             throw sqlError(`${e.name} belongs to FROM TABLE(${window.kind}(…)); with GROUP BY ${window.kind}(…) write ${fn}(${window.timeColumn}, …)`, e.pos);
           }
-          return property(windowColumn);
+          return property(windowColumn, e);
         }
         const col = this.column(e, clause);
         const index = this.keys.findIndex((k) => k.column === col.name);
@@ -319,18 +491,19 @@ class QueryCompiler {
       },
       call: (e) => {
         const windowFunction = /^(TUMBLE|HOP|SESSION)_(START|END|ROWTIME|PROCTIME)$/.exec(e.name);
-        if (windowFunction) return property(this.windowFunction(e, windowFunction[1]!, windowFunction[2]!));
+        if (windowFunction) return property(this.windowFunction(e, windowFunction[1]!, windowFunction[2]!), e);
         if (!AGGREGATES.has(e.name)) return undefined;
         return this.aggregate(e);
       },
-      windowProperty: (e) => property(e.property),
+      windowProperty: (e) => property(e.property, e),
     };
   }
 
   /** TUMBLE_START(ts, INTERVAL '5' SECOND) and the like: must name the GROUP BY window exactly. */
   private windowFunction(e: CallExpr, kind: string, part: string): WindowProperty {
-    const w = this.q.window!;
+    const w = this.q.window;
     if (part === 'PROCTIME') throw sqlError(`${e.name} is not supported — shardflow windows are in event time`, e.pos);
+    if (!w) throw sqlError(`${e.name}(…) needs GROUP BY ${kind}(…)`, e.pos);
     if (w.form !== 'group-window') {
       throw sqlError(`${e.name}(…) goes with GROUP BY ${kind}(…); with FROM TABLE(${w.kind}(…)) select window_${part === 'ROWTIME' ? 'time' : part.toLowerCase()}`, e.pos);
     }
@@ -338,8 +511,7 @@ class QueryCompiler {
     const [time, ...intervals] = e.args;
     const matches =
       kind === w.kind &&
-      time?.kind === 'column' &&
-      time.name === w.timeColumn &&
+      ((time?.kind === 'column' && time.name === w.timeColumn) || (w.processingTime === true && time?.kind === 'call' && time.name === 'PROCTIME')) &&
       intervals.length === expected.length &&
       intervals.every((a, i) => a.kind === 'interval' && a.ms === expected[i]);
     if (!matches) throw sqlError(`${show(e)} does not match the GROUP BY window ${windowText(w)}`, e.pos);
@@ -380,17 +552,15 @@ class QueryCompiler {
 
   private outputs<C>(items: readonly SelectItem[], scope: Scope<C>): OutputColumn<C>[] {
     const q = this.q;
-    const sinkColumns = this.joinInput ? [] : q.sink.columns;
-    if (sinkColumns.length > 0 && sinkColumns.length !== items.length) {
-      this.problems.add(
-        sqlError(
-          `INSERT INTO ${q.sink.name}: the query has ${items.length} column${items.length === 1 ? '' : 's'}, the table ${sinkColumns.length} (${sinkColumns.map((c) => c.name).join(', ')})`,
-          q.pos,
-        ),
-      );
-    }
+    // A Top-N's columns are named by its outer select list (rankedJob); these are the ranked query's. A join's
+    // side is read by the join, not written: its columns keep their own names.
+    const ranked = q.topN !== undefined;
+    const sinkColumns = ranked || this.joinInput ? [] : q.sink.columns;
+    if (!ranked && !this.joinInput) this.checkColumnCount(items.length);
     const seen = new Set<string>();
     return items.flatMap((item, i): OutputColumn<C>[] => {
+      // The ROW_NUMBER item is the Top-N's rank; anywhere else compiling it says where it belongs.
+      if (item.expr.kind === 'over' && ranked) return [];
       const compiled = this.problems.attempt(() => compileExpression(item.expr, scope), undefined);
       if (!compiled) return [];
       const property = this.windowPropertyOf(item.expr);
@@ -399,10 +569,9 @@ class QueryCompiler {
       const declared = sinkColumns[i]?.name ?? item.alias ?? defaultName;
       const at = item.pos ?? item.expr.pos;
       const carried =
-        !this.joinInput &&
+        !ranked && !this.joinInput &&
         ((property === 'start' && (declared === 'window_start' || declared === 'windowStart')) || (property === 'end' && (declared === 'window_end' || declared === 'windowEnd')));
-      // The record's own fields keep their meaning; a column named like one is written as `id_`.
-      const name = RESERVED_OUTPUTS.includes(declared) && !carried && !this.joinInput ? `${declared}_` : declared;
+      const name = ranked || this.joinInput ? declared : this.outputName(declared, carried);
       if (compiled.type === 'INTERVAL') {
         this.problems.add(sqlError(`${show(item.expr)} is an INTERVAL, not a column value — add it to a TIMESTAMP`, at));
         return [];
@@ -420,6 +589,23 @@ class QueryCompiler {
       this.resultColumns.push({ name, type: compiled.type === 'DECIMAL' ? 'DOUBLE' : compiled.type, declared: compiled.type, notNull: false });
       return [{ name, value: written, carried }];
     });
+  }
+
+  /** The sink table's columns, when it declares them, must be as many as the query's. */
+  private checkColumnCount(count: number): void {
+    const q = this.q;
+    const sinkColumns = q.sink.columns;
+    if (sinkColumns.length > 0 && sinkColumns.length !== count) {
+      this.problems.add(
+        sqlError(`INSERT INTO ${q.sink.name}: the query has ${count} column${count === 1 ? '' : 's'}, the table ${sinkColumns.length} (${sinkColumns.map((c) => c.name).join(', ')})`, q.pos),
+      );
+    }
+  }
+
+  /** A column's name in the written record: the record's own fields keep their meaning, a column named like one is written as `id_`. */
+  private outputName(declared: string, carried: boolean): string {
+    const reserved = RESERVED_OUTPUTS.includes(declared) || (this.updating && declared === CHANGE_KIND_FIELD);
+    return reserved && !carried ? `${declared}_` : declared;
   }
 
   /** Whether a select item is the window's start, end or rowtime, however it was written. */

@@ -9,6 +9,7 @@ import type { BinaryOp, Expr } from './ast';
 import { decimalArithmetic, decimalResultType, decimalText } from './decimal';
 import { castTo, compileFunction } from './functions';
 import { sqlError } from './sql-error';
+import { compileUserFunction, type ScalarFunction } from './user-functions';
 import type { SqlType, SqlValue } from './types';
 import { commonType, compareValues, converted, decimalOf, expectType, type Compiled } from './values';
 
@@ -27,6 +28,8 @@ export interface Scope<C> {
   windowProperty(e: Extract<Expr, { kind: 'windowProperty' }>): Compiled<C>;
   /** A whole expression the scope already has a value for (a GROUP BY expression), before it is compiled part by part. */
   known?(e: Expr): Compiled<C> | undefined;
+  /** The script's user functions (CREATE FUNCTION), by upper-case name. */
+  readonly functions?: ReadonlyMap<string, ScalarFunction> | undefined;
 }
 
 /** The aggregate functions of the subset. */
@@ -64,8 +67,16 @@ export function show(e: Expr): string {
       return `${e.safe ? 'TRY_CAST' : 'CAST'}(${show(e.value)} AS ${e.declared})`;
     case 'star':
       return e.qualifier ? `${e.qualifier}.*` : '*';
+    case 'over': {
+      const partition = e.partitionBy.length > 0 ? `PARTITION BY ${e.partitionBy.map(show).join(', ')}` : '';
+      const order = e.orderBy.length > 0 ? `ORDER BY ${e.orderBy.map((k) => `${show(k.expr)}${k.descending ? ' DESC' : ''}`).join(', ')}` : '';
+      return `${e.fn}() OVER (${[partition, order].filter(Boolean).join(' ')})`;
+    }
   }
 }
+
+/** Flink's Top-N, as the message for a ranking function written elsewhere. */
+export const TOP_N_SHAPE = 'SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY … ORDER BY … DESC) AS rn FROM …) WHERE rn <= N';
 
 /** Where an expression starts (its leftmost operand), for messages about the whole expression. */
 export function startOf(e: Expr): Expr['pos'] {
@@ -110,6 +121,8 @@ export function compileExpression<C>(e: Expr, scope: Scope<C>): Compiled<C> {
       return scope.windowProperty(e);
     case 'star':
       throw sqlError(`${show(e)} is only allowed as a select item or in COUNT(*)`, e.pos);
+    case 'over':
+      throw sqlError(`${e.fn}() OVER (…) is supported as Flink's Top-N or deduplication, a select item of a subquery filtered on it: ${TOP_N_SHAPE}`, e.pos);
     case 'literal': {
       const value = e.value;
       const decimal = e.decimal ?? (e.type === 'INT' ? { precision: Math.abs(value as number) <= 2_147_483_647 ? 10 : 19, scale: 0 } : undefined);
@@ -128,6 +141,8 @@ export function compileExpression<C>(e: Expr, scope: Scope<C>): Compiled<C> {
       if (/^(TUMBLE|HOP|SESSION)(_START|_END|_ROWTIME)?$/.test(e.name) || e.name === 'CUMULATE') {
         throw sqlError(`${e.name}(…) is not allowed in ${scope.clause}`, e.pos);
       }
+      const user = scope.functions?.get(e.name);
+      if (user) return compileUserFunction(user, e, e.args.map(compile));
       if (e.filter) throw sqlError(`FILTER (WHERE …) belongs to aggregates, not ${e.name}`, e.pos);
       if (e.name === 'MOD') {
         if (e.args.length !== 2) throw sqlError(`MOD takes 2 arguments, found ${e.args.length}`, e.pos);

@@ -187,7 +187,9 @@ FUNCTIONS.POW = FUNCTIONS.POWER!;
 FUNCTIONS.NOW = FUNCTIONS.CURRENT_TIMESTAMP!;
 FUNCTIONS.LOCALTIMESTAMP = FUNCTIONS.CURRENT_TIMESTAMP!;
 
-export const PROCTIME_NOT_YET = 'PROCTIME() (processing time) is not supported yet — the DataStream API has no processing-time windows yet; window on the event-time column';
+/** PROCTIME() is a time attribute for windows only: as a value it would be the container's clock, which a replayed batch does not see again. */
+export const PROCTIME_ONLY_IN_WINDOWS =
+  "PROCTIME() is supported as the time of a window only — declare it in a view (SELECT *, PROCTIME() AS p FROM t) and window on it: TUMBLE(TABLE v, DESCRIPTOR(p), …) or GROUP BY TUMBLE(p, …)";
 
 /** The names of the scalar functions (for docs and messages). */
 export const SCALAR_FUNCTIONS: readonly string[] = Object.keys(FUNCTIONS).sort();
@@ -196,7 +198,7 @@ export const SCALAR_FUNCTIONS: readonly string[] = Object.keys(FUNCTIONS).sort()
 export function compileFunction<C>(e: CallExpr, args: readonly Compiled<C>[]): Compiled<C> {
   const definition = FUNCTIONS[e.name];
   if (!definition) {
-    if (e.name === 'PROCTIME') throw sqlError(PROCTIME_NOT_YET, e.pos);
+    if (e.name === 'PROCTIME') throw sqlError(PROCTIME_ONLY_IN_WINDOWS, e.pos);
     throw sqlError(`the function ${e.name} is not supported — see docs/sql.md for the functions there are (COUNT, SUM, MIN, MAX, AVG, CASE, CAST, ${['COALESCE', 'UPPER', 'SUBSTRING', 'DATE_FORMAT'].join(', ')}, …)`, e.pos);
   }
   if (e.distinct || e.star) throw sqlError(`${e.name} takes no ${e.star ? '*' : 'DISTINCT'}`, e.pos);

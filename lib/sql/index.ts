@@ -2,6 +2,8 @@
 export { compileSql, compileQuery, GLOBAL_KEY, type CompileSqlOptions } from './compile';
 export { parseSql, parseExpression, parseSelectItems } from './parser';
 export { SqlError, type SqlProblem } from './sql-error';
+export { scalarFunction, type ScalarFunction, type FunctionValue } from './user-functions';
+export { changelogOf, describeChangelog, type Changelog, type RowKind } from './changelog';
 export {
   from,
   kinesisTable,

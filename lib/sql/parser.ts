@@ -3,7 +3,7 @@
  * that what the subset lacks (JOIN, ORDER BY, subqueries, OVER windows, …) is reported by name at the
  * place it was written, rather than as "unexpected token". See docs/sql.md for the grammar.
  */
-import type { BinaryOp, ColumnDef, Expr, FromClause, JoinType, SelectItem, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
+import type { BinaryOp, ColumnDef, Expr, FromClause, JoinType, OrderKey, SelectItem, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
 import { tokenize, type Token } from './lexer';
 import { parseDecimal } from './decimal';
 import { SqlProblems, sqlError, type SqlError, type SourcePosition } from './sql-error';
@@ -23,8 +23,9 @@ const AGGREGATE_HINT = 'supported: COUNT, SUM, MIN, MAX, AVG and the window func
 /** Ranking functions: with OVER in a subquery filtered on the rank, Flink's Top-N and deduplication. */
 const RANKING = new Set(['ROW_NUMBER', 'RANK', 'DENSE_RANK']);
 /** What Flink has and shardflow does not yet, because it needs keyed stages chained after one another. */
-const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the DataStream API does not have yet';
-const TOP_N_HINT = `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) filtered on the rank (Top-N, or deduplication when it orders by time) keeps a sorted state per key and updates its results; ${NEEDS_CHAINED_STAGES}`;
+const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the SQL compiler does not build for it yet';
+const TOP_N_HINT = 'write Top-N as Flink does: SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY … ORDER BY … DESC) AS rn FROM …) WHERE rn <= N';
+const OVER_AGGREGATION_HINT = `OVER aggregation keeps ordered rows per key; ${NEEDS_CHAINED_STAGES}; use GROUP BY with TUMBLE, HOP or SESSION`;
 
 /**
  * Parses a whole SQL script: CREATE TABLE, CREATE VIEW, SET and INSERT INTO statements separated by
@@ -173,7 +174,7 @@ class Parser {
       case 'CREATE':
         if (this.isWord('VIEW', 1) || (this.isWord('TEMPORARY', 1) && this.isWord('VIEW', 2))) return this.createView();
         if (this.isWord('FUNCTION', 1) || (this.isWord('TEMPORARY', 1) && this.isWord('FUNCTION', 2)) || (this.isWord('TEMPORARY', 1) && this.isWord('SYSTEM', 2))) {
-          throw this.notYet('CREATE FUNCTION', t, 'user functions are not supported: compute the value in a DataStream job, or with the built-in functions (docs/sql.md)');
+          return this.createFunction();
         }
         return this.createTable();
       case 'SET':
@@ -190,6 +191,28 @@ class Parser {
       default:
         throw this.unsupported(`${t.upper} statement`, t, 'a job is CREATE TABLE, SET and one INSERT INTO');
     }
+  }
+
+  /** CREATE [TEMPORARY [SYSTEM]] FUNCTION [IF NOT EXISTS] name AS 'module': a scalar function in TypeScript. */
+  private createFunction(): Statement {
+    const start = this.next();
+    this.acceptWord('TEMPORARY');
+    this.acceptWord('SYSTEM');
+    this.expectWord('FUNCTION', 'after CREATE');
+    if (this.acceptWord('IF')) {
+      this.expectWord('NOT', 'in IF NOT EXISTS');
+      this.expectWord('EXISTS', 'in IF NOT EXISTS');
+    }
+    const { name } = this.name('a function name');
+    this.expectWord('AS', `after CREATE FUNCTION ${name}`);
+    const module = this.peek();
+    if (module.kind !== 'string') throw this.error(`expected the function's module in quotes after AS, as in CREATE FUNCTION ${name} AS './${name}.ts', found ${describe(module)}`, module);
+    this.next();
+    if (this.isWord('LANGUAGE')) {
+      const language = this.peek(1);
+      throw this.unsupported(`LANGUAGE ${language.upper || describe(language)}`, this.peek(), `a function is a TypeScript (or JavaScript) module: CREATE FUNCTION ${name} AS './${name}.ts'`);
+    }
+    return { kind: 'createFunction', name, module: module.text, pos: at(start), modulePos: at(module) };
   }
 
   /** CREATE [TEMPORARY] VIEW [IF NOT EXISTS] name AS SELECT …: a named query, inlined where it is read. */
@@ -365,8 +388,8 @@ class Parser {
   /** SELECT … FROM … [WHERE …] [GROUP BY …] [HAVING …], up to where the query ends. */
   private selectBody(): SelectQuery {
     const start = this.next();
-    if (this.isWord('DISTINCT')) throw this.notYet('SELECT DISTINCT', this.peek(), 'it deduplicates continuously; GROUP BY the columns with a window instead');
-    this.acceptWord('ALL');
+    const distinct = this.acceptWord('DISTINCT');
+    if (!distinct) this.acceptWord('ALL');
     const items = this.selectItems();
     this.expectWord('FROM', 'after the select list');
     const from = this.from();
@@ -386,7 +409,7 @@ class Parser {
     }
     let having: Expr | undefined;
     if (this.acceptWord('HAVING')) having = this.expression();
-    return { items, from, where, groupBy, having, pos: at(start) };
+    return { items, from, where, groupBy, having, ...(distinct && { distinct }), pos: at(start) };
   }
 
   /** After a statement's query: its end, or a clause the subset lacks (named). */
@@ -406,7 +429,7 @@ class Parser {
     if (SET_OPERATIONS.has(t.upper)) throw this.unsupported(t.upper, t, 'write one query per job');
     if (JOIN_WORDS.has(t.upper)) throw this.error(`${t.upper} is out of place: joins are written in FROM, before WHERE`, t);
     if (t.upper === 'WINDOW') throw this.unsupported('a WINDOW clause (OVER windows)', t, 'use GROUP BY with TUMBLE, HOP or SESSION');
-    if (t.upper === 'QUALIFY') throw this.notYet('Top-N', t, TOP_N_HINT);
+    if (t.upper === 'QUALIFY') throw this.unsupported('QUALIFY', t, TOP_N_HINT);
     if (t.upper === 'WHERE' || t.upper === 'GROUP' || t.upper === 'HAVING') throw this.error(`${t.upper} is out of place: the order is SELECT … FROM … WHERE … GROUP BY … HAVING …`, t);
   }
 
@@ -794,11 +817,15 @@ class Parser {
     }
     this.expectOp(')', `to close ${t.upper}(…)`);
     const after = this.peek();
+    if (this.isWord('OVER') && RANKING.has(t.upper) && this.isOp('(', 1)) {
+      if (args.length > 0 || distinct || star) throw this.error(`${t.upper}() takes no arguments`, t);
+      return this.overWindow(t);
+    }
     if (this.isWord('OVER')) {
       this.problems.add(
         RANKING.has(t.upper)
-          ? sqlError(`Top-N is not supported yet — ${TOP_N_HINT}`, t)
-          : this.notYet('an OVER window', after, `OVER aggregation keeps ordered rows per key; ${NEEDS_CHAINED_STAGES}; use GROUP BY with TUMBLE, HOP or SESSION`),
+          ? this.unsupported(`${t.upper}() OVER a named window`, after, `write the window in place: ${t.upper}() OVER (PARTITION BY … ORDER BY …)`)
+          : this.notYet('an OVER window', after, OVER_AGGREGATION_HINT),
       );
       // Read past the window to find the problems after it.
       this.next();
@@ -815,6 +842,39 @@ class Parser {
     }
     if (this.isWord('WITHIN')) throw this.unsupported('WITHIN GROUP', after, AGGREGATE_HINT);
     return { kind: 'call', name: t.upper, args, distinct, star, filter, pos: at(t) };
+  }
+
+  /** ROW_NUMBER() OVER ([PARTITION BY e, …] [ORDER BY e [ASC | DESC] [NULLS FIRST | LAST], …]), the next word being OVER. */
+  private overWindow(fn: Token): Expr {
+    this.next();
+    this.expectOp('(', 'after OVER');
+    const partitionBy: Expr[] = [];
+    if (this.acceptWord('PARTITION')) {
+      this.expectWord('BY', 'after PARTITION');
+      do partitionBy.push(this.expression());
+      while (this.acceptOp(','));
+    }
+    const orderBy: OrderKey[] = [];
+    if (this.acceptWord('ORDER')) {
+      this.expectWord('BY', 'after ORDER');
+      do {
+        const expr = this.expression();
+        const descending = this.acceptWord('DESC');
+        if (!descending) this.acceptWord('ASC');
+        // NULL sorts lowest by default (Flink's, and sqlite's): first going up, last going down.
+        let nullsFirst = !descending;
+        if (this.acceptWord('NULLS')) {
+          if (this.acceptWord('FIRST')) nullsFirst = true;
+          else if (this.acceptWord('LAST')) nullsFirst = false;
+          else throw this.error(`expected FIRST or LAST after NULLS, found ${describe(this.peek())}`, this.peek());
+        }
+        orderBy.push({ expr, descending, nullsFirst });
+      } while (this.acceptOp(','));
+    }
+    const frame = this.peek();
+    if (this.isWord('ROWS') || this.isWord('RANGE')) throw this.unsupported(`a ${frame.upper} frame with ${fn.upper}()`, frame, `a ranking function numbers the whole partition: write ${fn.upper}() OVER (PARTITION BY … ORDER BY …)`);
+    this.expectOp(')', `to close ${fn.upper}() OVER (…)`);
+    return { kind: 'over', fn: fn.upper, partitionBy, orderBy, pos: at(fn) };
   }
 
   /** CASE [operand] WHEN … THEN … [ELSE …] END. */

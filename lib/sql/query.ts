@@ -4,10 +4,11 @@
  * optional window with its group keys, the select list, an optional HAVING, one sink table.
  */
 import type { SinkSpec } from '../api/sink';
-import type { Expr, SelectItem, WindowSpec } from './ast';
+import type { Expr, OrderKey, SelectItem, WindowSpec } from './ast';
 import type { JoinedTables } from './joins';
 import type { SourcePosition } from './sql-error';
 import type { Column } from './types';
+import type { FunctionDeclaration, ScalarFunction } from './user-functions';
 
 /** A Kinesis table of JSON records. */
 export interface SourceTable {
@@ -36,6 +37,23 @@ export type WindowForm =
   /** The Table API: $('w').start(), and window_start / window_end in string expressions. */
   | 'table-api';
 
+/**
+ * Flink's Top-N: `SELECT cols FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY p ORDER BY o) AS rn FROM …)
+ * WHERE rn <= limit`. The query it ranks is the LogicalQuery itself (its select list holds the ROW_NUMBER
+ * item); `columns` is the outer select list, by the ranked query's column names.
+ */
+export interface TopN {
+  /** In the ranked query's terms (the FROM it reads), like its select list. */
+  readonly partitionBy: readonly Expr[];
+  readonly orderBy: readonly OrderKey[];
+  readonly limit: number;
+  /** The ROW_NUMBER item's column name. */
+  readonly rankName: string;
+  /** The outer select list: each a column of the ranked query (or the rank), under its output name. */
+  readonly columns: readonly { readonly name: string; readonly source: string; readonly pos?: SourcePosition | undefined }[];
+  readonly pos: SourcePosition;
+}
+
 export interface LogicalQuery {
   readonly jobName: string;
   /** Where the job name came from, for messages. */
@@ -54,6 +72,13 @@ export interface LogicalQuery {
   /** `*` and `t.*` are items whose expression is a 'star'. */
   readonly select: readonly SelectItem[];
   readonly having?: Expr | undefined;
+  /** A Top-N (or deduplication) over the query's rows. */
+  readonly topN?: TopN | undefined;
+  /** CREATE FUNCTION statements, and the functions they load (compileSql loads them). */
+  readonly functionDeclarations?: readonly FunctionDeclaration[] | undefined;
+  readonly functions?: ReadonlyMap<string, ScalarFunction> | undefined;
+  /** `SET 'table.exec.state.ttl'`: how long (event time) a continuous query keeps a key's state after its last update. */
+  readonly stateTtlMs?: number | undefined;
   readonly sink: SinkTable;
   readonly pos?: SourcePosition | undefined;
 }

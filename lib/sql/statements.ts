@@ -9,6 +9,7 @@ import type { LogicalQuery, SinkTable, SourceTable } from './query';
 import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 import { optionDurationMs, type Column } from './types';
 import { and, JoinedTables } from './joins';
+import type { FunctionDeclaration } from './user-functions';
 import { flatten } from './views';
 
 type CreateTable = Extract<Statement, { kind: 'createTable' }>;
@@ -29,6 +30,7 @@ export const jobNameFromTable = (table: string): string => table.replace(/_/g, '
 export function queryFromStatements(statements: readonly Statement[]): LogicalQuery {
   const tables = new Map<string, CreateTable>();
   const views = new Map<string, SelectQuery>();
+  const functions = new Map<string, FunctionDeclaration>();
   const settings = new Map<string, { value: string; pos: SourcePosition }>();
   const problems = new SqlProblems();
   let insert: Insert | undefined;
@@ -39,6 +41,10 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
         if (tables.has(s.name) || views.has(s.name)) problems.add(sqlError(`${s.name} is declared twice`, s.pos));
         else if (s.kind === 'createTable') tables.set(s.name, s);
         else views.set(s.name, s.query);
+        break;
+      case 'createFunction':
+        if (functions.has(s.name.toUpperCase())) problems.add(sqlError(`the function ${s.name} is declared twice`, s.pos));
+        else functions.set(s.name.toUpperCase(), s);
         break;
       case 'set':
         if (!SET_KEYS.includes(s.key)) problems.add(sqlError(`SET '${s.key}' is not supported — known keys: ${SET_KEYS.join(', ')}`, s.pos));
@@ -65,13 +71,14 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
   problems.check();
   if (!insert) throw new Error('unreachable: a script without INSERT has a problem');
   const from = insert.query.from;
+  const functionDeclarations = [...functions.values()];
   const catalog = { columnsOf: (t: string) => tables.get(t)?.columns.map((c) => c.name), view: (v: string) => views.get(v) };
   if (from.kind === 'join') {
     const subquery = (query: SelectQuery): LogicalQuery => logicalQuery(flatten(query, catalog), insert!, tables, settings);
-    return logicalQuery(joinedQuery(insert.query, from, tables, views, settings, subquery, insert.table), insert, tables, settings);
+    return { ...logicalQuery(joinedQuery(insert.query, from, tables, views, settings, subquery, insert.table), insert, tables, settings), functionDeclarations };
   }
   const q = flatten(insert.query, catalog);
-  return logicalQuery(q, insert, tables, settings);
+  return { ...logicalQuery(q, insert, tables, settings), functionDeclarations };
 }
 
 /** FROM a JOIN b as one query over the joined row; its condition (ON, and WHERE: joins are inner) filters the pairs. */
@@ -138,6 +145,7 @@ function logicalQuery(q: ReturnType<typeof flatten> & { join?: JoinedTables }, i
   }
 
   const setName = settings.get('pipeline.name');
+  const ttl = settings.get('table.exec.state.ttl');
   return {
     jobName: setName?.value ?? jobNameFromTable(sink.name),
     jobNamePos: setName?.pos ?? insert.pos,
@@ -150,6 +158,8 @@ function logicalQuery(q: ReturnType<typeof flatten> & { join?: JoinedTables }, i
     grouped: q.groupBy.length > 0,
     select: q.items,
     having: q.having,
+    topN: q.topN,
+    stateTtlMs: ttl && durationOption(ttl.value, 'table.exec.state.ttl', ttl.pos),
     sink,
     pos: q.pos,
   };
@@ -161,7 +171,9 @@ function groupWindow(e: Extract<Expr, { kind: 'call' }>): WindowSpec {
   if (name === 'CUMULATE') throw sqlError('the CUMULATE window is not supported — use TUMBLE, HOP or SESSION', e.pos);
   const usage = name === 'TUMBLE' ? 'TUMBLE(ts, INTERVAL size)' : name === 'HOP' ? 'HOP(ts, INTERVAL slide, INTERVAL size)' : 'SESSION(ts, INTERVAL gap)';
   const [time, ...intervals] = e.args;
-  if (e.star || e.distinct || time?.kind !== 'column') throw sqlError(`${name} takes the time column first: ${usage}`, e.pos);
+  // A view's PROCTIME() column, inlined: the window is by processing time.
+  const processingTime = time?.kind === 'call' && time.name === 'PROCTIME' && time.args.length === 0;
+  if (e.star || e.distinct || (time?.kind !== 'column' && !processingTime)) throw sqlError(`${name} takes the time column first: ${usage}`, e.pos);
   const wanted = name === 'HOP' ? 2 : 1;
   for (const a of intervals) if (a.kind !== 'interval') throw sqlError(`${name} takes INTERVALs after the time column: ${usage}`, a.pos ?? e.pos);
   if (intervals.length > wanted) throw sqlError(`a window offset is not supported — windows are aligned to the epoch: ${usage}`, intervals[wanted]?.pos ?? e.pos);
@@ -169,8 +181,9 @@ function groupWindow(e: Extract<Expr, { kind: 'call' }>): WindowSpec {
   const ms = intervals.map((a) => (a.kind === 'interval' ? a.ms : 0));
   return {
     kind: name as WindowSpec['kind'],
-    timeColumn: time.name,
+    timeColumn: time.kind === 'column' ? time.name : 'PROCTIME()',
     timePos: time.pos,
+    processingTime,
     sizeMs: name === 'HOP' ? ms[1]! : name === 'TUMBLE' ? ms[0]! : 0,
     slideMs: name === 'HOP' ? ms[0]! : 0,
     gapMs: name === 'SESSION' ? ms[0]! : 0,

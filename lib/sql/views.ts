@@ -7,9 +7,9 @@
  * and is named as such.
  */
 import type { Expr, SelectItem, SelectQuery, WindowSpec } from './ast';
-import { show } from './expressions';
-import { PROCTIME_NOT_YET } from './functions';
-import { sqlError, type SourcePosition } from './sql-error';
+import { show, startOf } from './expressions';
+import type { TopN } from './query';
+import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 
 /** A query over one table (or window table function), with views and derived tables inlined. */
 export interface FlatQuery {
@@ -23,6 +23,8 @@ export interface FlatQuery {
   readonly where?: Expr | undefined;
   readonly groupBy: readonly Expr[];
   readonly having?: Expr | undefined;
+  /** Flink's Top-N over this query's rows (whose select list holds the ROW_NUMBER item). */
+  readonly topN?: TopN | undefined;
   readonly pos: SourcePosition;
 }
 
@@ -34,10 +36,11 @@ export interface Catalog {
 
 /** The columns a window table function adds. */
 const WINDOW_COLUMNS = ['window_start', 'window_end', 'window_time'];
-const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the DataStream API does not have yet';
+const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the SQL compiler does not build for it yet';
 
 /** The query with every view and derived table in FROM inlined. */
-export function flatten(q: SelectQuery, catalog: Catalog, seen: readonly string[] = []): FlatQuery {
+export function flatten(query: SelectQuery, catalog: Catalog, seen: readonly string[] = []): FlatQuery {
+  const q = query.distinct ? distinctAsGroupBy(query) : query;
   const from = q.from;
   const base = { items: q.items, where: q.where, groupBy: q.groupBy, having: q.having, pos: q.pos };
   if (from.kind === 'subquery') return inline(q, flatten(from.query, catalog, seen), from.alias, from.pos, catalog);
@@ -49,33 +52,57 @@ export function flatten(q: SelectQuery, catalog: Catalog, seen: readonly string[
   const inner = flatten(view, catalog, [...seen, name]);
   if (from.kind === 'table') return inline(q, inner, from.alias ?? name, from.pos, catalog);
   // TABLE(TUMBLE(TABLE view, DESCRIPTOR(ts), …)): the window is on the view's table, through the view's projection.
+  if (inner.topN || rankItem(inner)) throw sqlError(`a window over the view ${name}, a Top-N, is not supported yet — window the table, then rank the window's results`, from.pos);
   if (inner.groupBy.length > 0 || inner.windowTvf) throw sqlError(`a window over the view ${name}, which aggregates, is not supported yet — ${NEEDS_CHAINED_STAGES}`, from.pos);
   const names = outputNames(inner, catalog);
   const time = names.get(from.window.timeColumn);
-  if (time?.kind === 'call' && time.name === 'PROCTIME') throw sqlError(PROCTIME_NOT_YET, from.window.timePos ?? from.pos);
+  const outer = { ...q, from: { kind: 'table' as const, name, alias: from.alias, pos: from.pos } };
+  if (time?.kind === 'call' && time.name === 'PROCTIME') {
+    return { ...inline(outer, inner, from.alias ?? name, from.pos, catalog, true), windowTvf: { ...from.window, processingTime: true } };
+  }
   if (time?.kind !== 'column') {
     throw sqlError(`DESCRIPTOR(${from.window.timeColumn}): the view ${name} has no column ${from.window.timeColumn} that is a column of its table`, from.window.timePos ?? from.pos);
   }
-  const outer = { ...q, from: { kind: 'table' as const, name, alias: from.alias, pos: from.pos } };
   return { ...inline(outer, inner, from.alias ?? name, from.pos, catalog, true), windowTvf: { ...from.window, timeColumn: time.name } };
 }
 
 /** The inner query's columns by name: its aliases, column names, and EXPR$n for the rest (as Flink names them). */
 function outputNames(inner: FlatQuery, catalog: Catalog): Map<string, Expr> {
   const names = new Map<string, Expr>();
-  inner.items.forEach((item, i) => {
+  // EXPR$n counts the select list's columns with each star expanded, as the compiled query names them.
+  let position = 0;
+  for (const item of inner.items) {
     if (item.expr.kind === 'star') {
-      for (const column of catalog.columnsOf(inner.table) ?? []) names.set(column, { kind: 'column', name: column, qualifier: item.expr.qualifier, pos: item.expr.pos });
-      return;
+      for (const column of catalog.columnsOf(inner.table) ?? []) {
+        names.set(column, { kind: 'column', name: column, qualifier: item.expr.qualifier, pos: item.expr.pos });
+        position += 1;
+      }
+      continue;
     }
-    const name = item.alias ?? (item.expr.kind === 'column' ? item.expr.name : `EXPR$${i}`);
+    const name = item.alias ?? (item.expr.kind === 'column' ? item.expr.name : `EXPR$${position}`);
     names.set(name, item.expr);
-  });
+    position += 1;
+  }
   return names;
 }
 
+/** SELECT DISTINCT a, b FROM … is SELECT a, b FROM … GROUP BY a, b (as Flink plans it): a continuous aggregation without aggregates. */
+function distinctAsGroupBy(q: SelectQuery): SelectQuery {
+  for (const item of q.items) {
+    if (item.expr.kind === 'star') throw sqlError(`SELECT DISTINCT ${show(item.expr)} is not supported — list the columns: SELECT DISTINCT a, b FROM …`, item.pos ?? q.pos);
+    if (hasAggregate(item.expr) || item.expr.kind === 'over') throw sqlError(`SELECT DISTINCT with ${show(item.expr)} is not supported — aggregate with GROUP BY, or deduplicate the columns alone`, startOf(item.expr) ?? q.pos);
+  }
+  if (q.groupBy.length > 0) throw sqlError('SELECT DISTINCT with GROUP BY is not supported — the groups are distinct already: drop DISTINCT', q.groupBy[0]!.pos ?? q.pos);
+  return { ...q, distinct: false, groupBy: q.items.map((i) => i.expr) };
+}
+
+/** The select item holding ROW_NUMBER() OVER (…), if the query has one. */
+const rankItem = (q: FlatQuery): SelectItem | undefined => q.items.find((i) => i.expr.kind === 'over');
+
 /** The outer query over the inner one, as one query over the inner one's table. */
 function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, at: SourcePosition, catalog: Catalog, windowColumns = false): FlatQuery {
+  if (inner.topN) throw sqlError(`a query over ${alias ?? 'a subquery'}, a Top-N, is not supported yet — select its columns in the query that filters on the rank`, outer.items[0]?.pos ?? at);
+  if (rankItem(inner)) return topN(outer, inner, alias, at, catalog);
   const names = outputNames(inner, catalog);
   const replace = (e: Expr): Expr =>
     substituteColumns(e, (column) => {
@@ -115,7 +142,59 @@ function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined,
   };
 }
 
-function hasAggregate(e: Expr): boolean {
+/**
+ * The outer query of Flink's Top-N: `SELECT cols FROM (SELECT …, ROW_NUMBER() OVER (…) AS rn FROM …) WHERE
+ * rn <= N` is the inner query with a Top-N on it. The outer query only picks columns and filters on the rank.
+ */
+function topN(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, at: SourcePosition, catalog: Catalog): FlatQuery {
+  const item = rankItem(inner)!;
+  const over = item.expr as Extract<Expr, { kind: 'over' }>;
+  const names = outputNames(inner, catalog);
+  const rankName = [...names].find(([, e]) => e === over)![0];
+  // Every problem of the Top-N at once: the ranking, the filter, each outer column.
+  const problems = new SqlProblems();
+  if (over.fn !== 'ROW_NUMBER') problems.add(sqlError(`${over.fn}() in a Top-N is not supported yet — number the rows with ROW_NUMBER()`, over.pos));
+  if (over.orderBy.length === 0) problems.add(sqlError(`${over.fn}() OVER (…) in a Top-N needs ORDER BY: the order the rows are ranked in`, over.pos));
+  if (outer.groupBy.length > 0 || outer.having || outer.items.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr))) {
+    problems.add(sqlError(`an aggregation over ${alias ?? 'a subquery'}, a Top-N, is not supported yet — aggregate first, then rank`, outer.groupBy[0]?.pos ?? at));
+  }
+  const limit = problems.attempt(() => rankLimit(outer.where, rankName, outer.pos), 1);
+  const column = (i: SelectItem): TopN['columns'][number][] => {
+    const e = i.expr;
+    if (e.kind === 'star') {
+      if (e.qualifier !== undefined && e.qualifier !== alias) throw sqlError(`unknown table ${e.qualifier} in ${show(e)}`, e.pos);
+      return [...names.keys()].map((name) => ({ name, source: name, pos: i.pos }));
+    }
+    if (e.kind !== 'column') throw sqlError(`${show(e)}: the query over a Top-N selects its columns — compute ${show(e)} in the subquery, beside ${rankName}`, startOf(e) ?? i.pos);
+    if (e.qualifier !== undefined && e.qualifier !== alias) throw sqlError(`unknown table ${e.qualifier} in ${show(e)} — here FROM reads ${alias ?? 'a subquery'}`, e.pos);
+    if (!names.has(e.name)) throw sqlError(`unknown column ${e.name} in ${alias ?? 'the subquery'} — its columns are ${[...names.keys()].join(', ')}`, e.pos);
+    return [{ name: i.alias ?? e.name, source: e.name, pos: i.pos }];
+  };
+  const columns = outer.items.flatMap((i) => problems.attempt(() => column(i), []));
+  problems.check();
+  return { ...inner, topN: { partitionBy: over.partitionBy, orderBy: over.orderBy, limit, rankName, columns, pos: over.pos ?? at }, pos: outer.pos };
+}
+
+/** N of `WHERE rn <= N` (also `rn < N`, `rn = 1`, `N >= rn`): the one filter a Top-N's outer query may have. */
+function rankLimit(where: Expr | undefined, rankName: string, at: SourcePosition): number {
+  const usage = `filter on the rank alone: WHERE ${rankName} <= N (or ${rankName} = 1 to deduplicate)`;
+  if (!where) throw sqlError(`ROW_NUMBER() without a filter on ${rankName} numbers every row (an OVER aggregation), which is not supported — ${usage}`, at);
+  const isRank = (e: Expr): boolean => e.kind === 'column' && e.name === rankName;
+  const whole = (e: Expr): number | undefined => (e.kind === 'literal' && e.type === 'INT' && typeof e.value === 'number' ? e.value : undefined);
+  if (where.kind === 'binary' && (isRank(where.left) || isRank(where.right))) {
+    // `N >= rn` reads as `rn <= N`.
+    const flipped: Record<string, string> = { '>=': '<=', '>': '<', '=': '=' };
+    const op: string | undefined = isRank(where.left) ? where.op : flipped[where.op];
+    const n = whole(isRank(where.left) ? where.right : where.left);
+    const limit = n === undefined ? undefined : op === '<=' ? n : op === '<' ? n - 1 : op === '=' && n === 1 ? 1 : undefined;
+    if (limit !== undefined && limit >= 1) return limit;
+    if (op === '=' && n !== undefined) throw sqlError(`WHERE ${show(where)}: only the rows from rank 1 are supported — ${usage}`, startOf(where) ?? at);
+  }
+  throw sqlError(`WHERE ${show(where)} on a Top-N is not supported — ${usage}; filter the rows inside the subquery`, startOf(where) ?? at);
+}
+
+/** Whether an expression holds an aggregate call. */
+export function hasAggregate(e: Expr): boolean {
   let found = false;
   substituteColumns(e, (c) => c, (call) => {
     if (['COUNT', 'SUM', 'MIN', 'MAX', 'AVG'].includes(call.name)) found = true;
@@ -148,6 +227,8 @@ export function substituteColumns(e: Expr, replace: (column: Extract<Expr, { kin
       return { ...e, operand: e.operand && s(e.operand), whens: e.whens.map((w) => ({ when: s(w.when), then: s(w.then) })), otherwise: e.otherwise && s(e.otherwise) };
     case 'cast':
       return { ...e, value: s(e.value) };
+    case 'over':
+      return { ...e, partitionBy: e.partitionBy.map(s), orderBy: e.orderBy.map((k) => ({ ...k, expr: s(k.expr) })) };
     default:
       return e;
   }

@@ -82,6 +82,11 @@ export class ShardState {
     return this.marks.get(upstreamShard);
   }
 
+  /** Every mark, by name (an upstream shard, or an inherited mark: lib/runtime/keyed/inheritance.ts). */
+  allMarks(): IterableIterator<[string, Position]> {
+    return this.marks.entries();
+  }
+
   setMark(upstreamShard: string, position: Position): void {
     const before = this.marks.get(upstreamShard);
     if (before?.sequenceNumber === position.sequenceNumber && before.subIndex === position.subIndex) return;

@@ -248,7 +248,7 @@ export class Harness {
     const cold = new ShardStates(this.logs);
     const keys: Record<string, unknown> = {};
     for (const shardId of this.shardsOf(stage)) {
-      const state = await cold.current({ stageId: stage.id, shardId });
+      const state = await cold.current({ stageId: stage.stateId, shardId });
       for (const key of state.keys()) keys[key] = structuredClone(state.get(key));
     }
     return keys;

@@ -26,9 +26,9 @@ import { NO_WATERMARK } from '../../lib/time/watermark';
 import { IDLE_AFTER_MS, LATENESS_MS, namesOf, OUT_OF_ORDERNESS_MS, TUMBLING_SIZE_MS, type JobKind } from './jobs/settings';
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
 import { Random } from './random';
-import { boundViolations, compare, computeReference, lastWindowMaxTimestampMs, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
-import { listShards, mergeShards, putRecords, readBack, splitShard, type PutReceipt } from './stream';
-import { flushRecord, FLUSH_AHEAD_MS, keepAliveRecord, latenessRecords, workload, type PlannedRecord } from './workload';
+import { boundViolations, compare, computeReference, lastWindowMaxTimestampMs, pairRow, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
+import { listShards, mergeShards, putRecords, readBack, splitShard, type PutReceipt, type ShardInfo, type StreamRecord } from './stream';
+import { flushRecord, FLUSH_AHEAD_MS, keepAliveRecord, latenessRecords, partnerProbes, workload, type PlannedRecord, type Workload } from './workload';
 
 /** Which faults a run injects, and how hard. Drawn from the seed by {@link faultPlan}. */
 export interface FaultPlan {
@@ -121,8 +121,16 @@ export interface ChaosRunReport {
    * many reached the late output (all of them).
    */
   readonly lateness: { readonly withinSent: number; readonly lateFirings: number; readonly pastSent: number; readonly pastOnLateOutput: number };
+  /** The join kind's interval-join pairs: expected by the reference, found in the results table. */
+  readonly pairs: { readonly expected: number; readonly found: number };
   /** Set when the run could not finish (the job never reached its final watermark, or the harness failed). */
   readonly error?: string;
+}
+
+/** What one source stream of the job gets: the join kind has two, each with its own workload, reshards and late probes. */
+interface Feed {
+  readonly stream: string;
+  readonly work: Workload;
 }
 
 /**
@@ -208,15 +216,23 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   const names = namesOf(kind);
   const jobFile = path.join(ROOT, `tests/chaos/jobs/${kind}.ts`);
   const random = new Random(seed);
-  const work = workload(random.fork('workload'), {
-    events: options.quick ? 140 : random.fork('size').int(240, 360),
+  const workloadOptions = {
+    // With two source streams, as many events in all, half on each.
+    events: Math.round((options.quick ? 140 : random.fork('size').int(240, 360)) / names.sources.length),
     users: 8,
     spanMs: options.quick ? 14_000 : 30_000,
     disorder: plan.disorder,
     duplicates: plan.duplicates,
     malformed: plan.malformed,
     lateProbes: 4,
-  });
+  };
+  const feeds: Feed[] =
+    kind === 'join'
+      ? joinFeeds(random, workloadOptions, names.sources)
+      : [{ stream: names.source, work: workload(random.fork('workload'), workloadOptions) }];
+  /** With several source streams, a record's shard is named `<stream>:<shard>`, as the runtime names its origin. */
+  const shardPrefix = (stream: string): string => (feeds.length > 1 ? `${stream}:` : '');
+  const maxTs = Math.max(...feeds.map((f) => f.work.maxTs));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sf-chaos-${kind}-${seed}-`));
   const dataDir = path.join(dir, 'data');
   const faultDir = path.join(dir, 'faults');
@@ -283,33 +299,50 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     const dev = await startDevSubprocess([path.relative(ROOT, jobFile), '--no-demo', '--port', String(port), '--data', dataDir], env);
     return { kind: 'subprocess', dev };
   };
-  /** The first keyed stage (where records are late or not) and the last (whose windows are the results). */
-  const keyedStage = (): string => (kind === 'sliding' ? 's0' : 's1');
-  const resultStage = (): string => (kind === 'chained' ? 's2' : keyedStage());
   /**
-   * The watermark up to which a keyed stage has fired: the lowest of its open shards' (each keyed shard
+   * The keyed stages the source records reach (where records are late or not: the join kind's interval join
+   * and coGroup, each fed by both sources), and those whose results the run waits for (a chained job's last).
+   */
+  const keyedStages: readonly string[] = kind === 'sliding' ? ['s0'] : kind === 'join' ? ['s2', 's3'] : ['s1'];
+  const resultStages: readonly string[] = kind === 'chained' ? ['s2'] : keyedStages;
+  /**
+   * The watermark up to which keyed stages have fired: the lowest of their open shards' (each keyed shard
    * fires by its own), read from their logs. For the source-partitioned job the keyed shards are the
    * source's, whose closed parents keep the watermark they stopped at.
    */
   let shardStates: ShardStates | undefined;
-  const firedWatermark = async (stageId = keyedStage()): Promise<number> => {
+  const firedWatermark = async (stageIds = keyedStages): Promise<number> => {
     try {
       shardStates ??= new ShardStates(new DynamoLogStore(ddb, `${names.job}-state`));
-      const stream = stageId === 's0' ? names.source : `${names.job}-${stageId}`;
-      const open = (await listShards(kinesis, stream)).filter((s) => s.open);
       let min = Number.POSITIVE_INFINITY;
-      for (const { shardId } of open) min = Math.min(min, (await shardStates.current({ stageId, shardId })).watermarkMs);
-      return open.length === 0 ? NO_WATERMARK : min;
+      for (const stageId of stageIds) {
+        const stream = stageId === 's0' ? names.source : `${names.job}-${stageId}`;
+        const open = (await listShards(kinesis, stream)).filter((s) => s.open);
+        if (open.length === 0) return NO_WATERMARK;
+        for (const { shardId } of open) min = Math.min(min, (await shardStates.current({ stageId, shardId })).watermarkMs);
+      }
+      return min;
     } catch {
       shardStates = undefined;
       return NO_WATERMARK;
     }
   };
   /** Puts records with the fired watermark read before (or one read earlier, which the watermark can only have passed since). */
-  const put = async (records: readonly (PlannedRecord & { explicitHashKey?: string })[], firedBeforeMs?: number): Promise<void> => {
+  const put = async (stream: string, records: readonly (PlannedRecord & { explicitHashKey?: string })[], firedBeforeMs?: number): Promise<void> => {
     const wm = firedBeforeMs ?? (running?.kind === 'in-process' ? await firedWatermark() : NO_WATERMARK);
-    receipts.push(...(await putRecords(kinesis, names.source, records, wm)));
+    const accepted = await putRecords(kinesis, stream, records, wm);
+    receipts.push(...accepted.map((r) => ({ ...r, shardId: shardPrefix(stream) + r.shardId })));
     for (const r of records) if (r.ts !== undefined) highestPutMs = Math.max(highestPutMs, r.ts);
+  };
+  /** A record on every open shard of every source stream (one that carries its own hash key). */
+  const putOnEveryShard = async (record: PlannedRecord, firedBeforeMs?: number): Promise<number> => {
+    let shards = 0;
+    for (const { stream } of feeds) {
+      const open = (await listShards(kinesis, stream)).filter((s) => s.open);
+      await put(stream, open.map((s) => ({ ...record, explicitHashKey: s.startingHashKey.toString() })), firedBeforeMs);
+      shards += open.length;
+    }
+    return shards;
   };
   const killRandomWorker = (): void => {
     // Only this run's workers (another run may share the process).
@@ -345,41 +378,46 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         reconnect();
       }
     }
-    say(`${kind} seed ${seed}: ${work.records.length} records, ${running.kind} runtime on ${edgeUrl}`);
+    say(`${kind} seed ${seed}: ${feeds.map((f) => `${f.work.records.length} records for ${f.stream}`).join(', ')}, ${running.kind} runtime on ${edgeUrl}`);
 
-    // The schedule, in chunks of the producer's puts.
+    // The schedule, in chunks of each producer's puts (the producers take turns, chunk by chunk).
     const chunkSize = 15;
-    const chunks: PlannedRecord[][] = [];
-    for (let i = 0; i < work.records.length; i += chunkSize) chunks.push(work.records.slice(i, i + chunkSize));
-    const at = (share: number): number => Math.min(chunks.length - 1, Math.floor(chunks.length * share) + actions.int(0, 2));
-    const schedule = new Map<number, string[]>();
-    const scheduleAt = (chunk: number, action: string): void => {
+    const chunksOf = (records: readonly PlannedRecord[]): PlannedRecord[][] => Array.from({ length: Math.ceil(records.length / chunkSize) }, (_, i) => records.slice(i * chunkSize, (i + 1) * chunkSize));
+    const feedChunks = feeds.map((f) => chunksOf(f.work.records));
+    const chunkCount = Math.max(...feedChunks.map((c) => c.length));
+    const at = (share: number): number => Math.min(chunkCount - 1, Math.floor(chunkCount * share) + actions.int(0, 2));
+    type Action = { readonly kind: 'split' | 'merge'; readonly stream: string } | { readonly kind: 'kill' | 'restart' };
+    const schedule = new Map<number, Action[]>();
+    const scheduleAt = (chunk: number, action: Action): void => {
       schedule.set(chunk, [...(schedule.get(chunk) ?? []), action]);
     };
-    if (plan.split) scheduleAt(at(0.2), 'split');
-    if (plan.merge) scheduleAt(at(0.55), 'merge');
-    if (plan.restart !== 'none') scheduleAt(at(0.4), 'restart');
-    for (let i = 0; i < plan.randomKills; i++) scheduleAt(actions.int(1, chunks.length - 1), 'kill');
+    // Each source stream is resharded on its own, the second a tenth of the run after the first.
+    feeds.forEach(({ stream }, i) => {
+      if (plan.split) scheduleAt(at(0.2 + 0.1 * i), { kind: 'split', stream });
+      if (plan.merge) scheduleAt(at(0.55 + 0.1 * i), { kind: 'merge', stream });
+    });
+    if (plan.restart !== 'none') scheduleAt(at(0.4), { kind: 'restart' });
+    for (let i = 0; i < plan.randomKills; i++) scheduleAt(actions.int(1, chunkCount - 1), { kind: 'kill' });
     // Pauses for records for fired windows, each after a chunk is put: after the restart (they read the fired
     // watermark, from the in-process runtime), and never before a shard made by a split or merge has had records
     // (it holds the watermark until then, or until idleAfter).
     const pausesAfter = new Set(LATENESS_MS[kind] > 0 ? [0.6, 0.72, 0.85].map(at) : []);
 
-    for (let c = 0; c < chunks.length; c++) {
+    for (let c = 0; c < chunkCount; c++) {
       for (const action of schedule.get(c) ?? []) {
-        if (action === 'split') {
-          const shard = await splitShard(kinesis, names.source, (items) => actions.pick(items));
+        if (action.kind === 'split') {
+          const shard = await splitShard(kinesis, action.stream, (items) => actions.pick(items));
           counts.splits += 1;
-          say(`split ${shard}`);
-        } else if (action === 'merge') {
-          const pair = await mergeShards(kinesis, names.source, (items) => actions.pick(items));
+          say(`split ${shardPrefix(action.stream)}${shard}`);
+        } else if (action.kind === 'merge') {
+          const pair = await mergeShards(kinesis, action.stream, (items) => actions.pick(items));
           if (pair) {
             counts.merges += 1;
-            say(`merged ${pair.join(' + ')}`);
+            say(`merged ${shardPrefix(action.stream)}${pair.join(' + ')}`);
           }
-        } else if (action === 'kill') {
+        } else if (action.kind === 'kill') {
           killRandomWorker();
-        } else if (action === 'restart') {
+        } else {
           const how = running!.kind === 'subprocess' ? 'hard' : 'graceful';
           say(how === 'hard' ? 'SIGKILL to the process group of shardflow dev' : 'stopping the runtime');
           await stopRunning();
@@ -389,32 +427,35 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
           say(`runtime started again on the same --data (${how} restart)`);
         }
       }
-      await put(chunks[c]!);
+      // One read of the fired watermark for every producer's chunk: it can only have passed it since.
+      const firedBeforeMs = running?.kind === 'in-process' ? await firedWatermark() : NO_WATERMARK;
+      for (const [i, { stream }] of feeds.entries()) {
+        const chunk = feedChunks[i]![c];
+        if (chunk) await put(stream, chunk, firedBeforeMs);
+      }
       if (pausesAfter.has(c)) await putLatenessRecords();
       await sleep(150);
     }
 
     await putLateProbes();
-    // One flush event per open shard: every shard's watermark passes every window.
-    const flush = flushRecord(work.maxTs);
-    const open = (await listShards(kinesis, names.source)).filter((s) => s.open);
-    await put(open.map((s) => ({ ...flush, explicitHashKey: s.startingHashKey.toString() })));
-    const finalWatermark = work.maxTs + FLUSH_AHEAD_MS - OUT_OF_ORDERNESS_MS - 1;
-    say(`flushed ${open.length} shard(s); waiting for the watermark to reach ${finalWatermark} and the streams to drain`);
+    // One flush event per open shard of every source stream: every shard's watermark passes every window.
+    const flushed = await putOnEveryShard(flushRecord(maxTs));
+    const finalWatermark = maxTs + FLUSH_AHEAD_MS - OUT_OF_ORDERNESS_MS - 1;
+    say(`flushed ${flushed} shard(s); waiting for the watermark to reach ${finalWatermark} and the streams to drain`);
     const current = running;
     if (current?.kind !== 'in-process') throw new Error('the run must end on the in-process runtime');
     const runtime = current.runtime;
     // The runtime is idle once the watermark function stops ticking: idleAfter after the flush for each keyed
     // stage in the line (a second stage finds the first idle only idleAfter after the first went quiet), and
     // the ticks before that keep a second stage busy: give it twice that.
-    const deadline = Date.now() + (options.quick ? 60_000 : 120_000) + (resultStage() === keyedStage() ? 0 : 2 * IDLE_AFTER_MS);
+    const deadline = Date.now() + (options.quick ? 60_000 : 120_000) + (resultStages === keyedStages ? 0 : 2 * IDLE_AFTER_MS);
     let idleSince: number | undefined;
     for (;;) {
-      const done = (await firedWatermark(resultStage())) >= finalWatermark && runtime.idle();
+      const done = (await firedWatermark(resultStages)) >= finalWatermark && runtime.idle();
       idleSince = done ? (idleSince ?? Date.now()) : undefined;
       if (idleSince !== undefined && Date.now() - idleSince >= 1500) break;
       if (Date.now() > deadline) {
-        error = `did not finish: watermark ${await firedWatermark(resultStage())} of ${finalWatermark}, idle ${runtime.idle()}`;
+        error = `did not finish: watermark ${await firedWatermark(resultStages)} of ${finalWatermark}, idle ${runtime.idle()}`;
         say(error);
         break;
       }
@@ -431,7 +472,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     const until = Date.now() + boundMs;
     let firedMs = await firedWatermark();
     while (firedMs < targetMs) {
-      if (Date.now() > until) throw new Error(`${what}: waited ${boundMs / 1000} s for ${keyedStage()}'s fired watermark to reach ${targetMs}; it is at ${firedMs}`);
+      if (Date.now() > until) throw new Error(`${what}: waited ${boundMs / 1000} s for ${keyedStages.join(' and ')}'s fired watermark to reach ${targetMs}; it is at ${firedMs}`);
       await sleep(200);
       firedMs = await firedWatermark();
     }
@@ -449,9 +490,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     // While the producer waits, a record the job filters out, at the highest event time so far, goes to every open
     // shard now and then: no shard goes idle (an idle shard's next records could be late), the ceiling stays.
     const keepAlive = setInterval(() => {
-      void listShards(kinesis, names.source)
-        .then((shards) => put(shards.filter((sh) => sh.open).map((sh) => ({ ...keepAliveRecord(highestPutMs), explicitHashKey: sh.startingHashKey.toString() })), NO_WATERMARK))
-        .catch(() => {});
+      putOnEveryShard(keepAliveRecord(highestPutMs), NO_WATERMARK).catch(() => {});
     }, 3000);
     let firedMs: number;
     try {
@@ -460,7 +499,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
       clearInterval(keepAlive);
     }
     const records = latenessRecords(lateRandom, { firedMs, ceilingMs }, { sizeMs: TUMBLING_SIZE_MS, latenessMs: LATENESS_MS[kind], users: 8, within: 3, beyond: 2 });
-    await put(records, firedMs);
+    await put(feeds[0]!.stream, records, firedMs);
     say(`put ${records.length} records for fired windows (within and past the lateness) at fired watermark ${firedMs}, ceiling ${ceilingMs}`);
   }
 
@@ -469,10 +508,13 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     // and more before T0), after the clicks and before the flush events (so before the final watermark, on every
     // shard). The wait is bounded, and a watermark that does not get there fails the run, saying so.
     if (running?.kind !== 'in-process') throw new Error('late probes: the run must be on the in-process runtime by now, to read the fired watermark before the put');
-    const droppedAtMs = Math.max(...work.lateProbes.map((p) => lastWindowMaxTimestampMs(kind, p.ts!) + LATENESS_MS[kind]));
+    const probes = feeds.flatMap((f) => f.work.lateProbes);
+    // The join kind's probes must be late for its coGroup too: past their tumbling windows.
+    const droppedAt = (ts: number): number => Math.max(lastWindowMaxTimestampMs(kind, ts), kind === 'join' ? lastWindowMaxTimestampMs('tumbling', ts) : ts);
+    const droppedAtMs = Math.max(...probes.map((p) => droppedAt(p.ts!) + LATENESS_MS[kind]));
     const firedMs = await firedUpTo(droppedAtMs, "late probes (the end of the probes' last window, plus the allowed lateness)");
-    await put(work.lateProbes, firedMs);
-    say(`put ${work.lateProbes.length} late probes at fired watermark ${firedMs}`);
+    for (const f of feeds) await put(f.stream, f.work.lateProbes, firedMs);
+    say(`put ${probes.length} late probes at fired watermark ${firedMs}`);
   }
 
   // Read everything back with throttling off, then compare with the reference.
@@ -480,7 +522,14 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   let report: Omit<ChaosRunReport, 'durationMs'>;
   try {
     if (!running) running = await startInProcess().then((r) => ((throttle.enabled = false), r));
-    const { shards, records } = await readBack(kinesis, names.source);
+    const shards: ShardInfo[] = [];
+    const records: StreamRecord[] = [];
+    for (const { stream } of feeds) {
+      const read = await readBack(kinesis, stream);
+      const prefix = shardPrefix(stream);
+      shards.push(...read.shards.map((s) => ({ ...s, shardId: prefix + s.shardId, parents: s.parents.map((p) => prefix + p) })));
+      records.push(...read.records.map((r) => ({ ...r, shardId: prefix + r.shardId })));
+    }
     const before = new Map(receipts.map((r) => [recordId(r.shardId, r.sequenceNumber), r.watermarkBeforeMs]));
     const reference = await computeReference(kind, records, (id) => before.get(id) ?? NO_WATERMARK, dir);
     const found = await readFound(ddb, kind, names);
@@ -506,9 +555,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         killedAt,
         timeouts: injected.filter((f) => f.kind === 'hang').length,
         randomKills: counts.randomKills,
-        duplicates: work.counts.duplicates,
-        disordered: work.counts.disordered,
-        malformed: work.counts.malformed,
+        duplicates: sumOver(feeds, (f) => f.work.counts.duplicates),
+        disordered: sumOver(feeds, (f) => f.work.counts.disordered),
+        malformed: sumOver(feeds, (f) => f.work.counts.malformed),
         throttled: { ...throttle.counts },
         splits: counts.splits,
         merges: counts.merges,
@@ -523,6 +572,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
       discarded,
       boundViolations: violations,
       lateProbes: { sent: probeIds.length, onLateOutput: probeIds.filter((id) => found.late.has(id)).length },
+      pairs: { expected: reference.pairs.length, found: found.pairs.length },
       lateness: {
         withinSent: idsOf('late-firing').length,
         lateFirings: idsOf('late-firing').filter((id) => reference.lateFirings.has(id)).length,
@@ -562,12 +612,13 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
       },
       windowsExpected: 0,
       windowsFound: 0,
-      comparison: { missingWindows: 0, extraWindows: 0, wrongWindows: 0, deadMissing: 0, deadUnexpected: 0, lateMissing: 0, lateUnexpected: 0, total: 0, examples: [] },
+      comparison: { missingWindows: 0, extraWindows: 0, wrongWindows: 0, deadMissing: 0, deadUnexpected: 0, lateMissing: 0, lateUnexpected: 0, missingPairs: 0, extraPairs: 0, total: 0, examples: [] },
       late: 0,
       deadLettered: 0,
       discarded: 0,
       boundViolations: 0,
       lateProbes: { sent: 0, onLateOutput: 0 },
+      pairs: { expected: 0, found: 0 },
       lateness: { withinSent: 0, lateFirings: 0, pastSent: 0, pastOnLateOutput: 0 },
       mismatches: 1,
       error: error ?? message,
@@ -579,6 +630,23 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return { ...report, durationMs: Date.now() - started };
+}
+
+const sumOver = <T>(items: readonly T[], f: (item: T) => number): number => items.reduce((n, item) => n + f(item), 0);
+
+/**
+ * The join kind's two producers: clicks and impressions, each its own seeded workload with ids on its events.
+ * The impressions' late probes partner the clicks' (same user, half a second later): were the join to take late
+ * records, they would pair.
+ */
+function joinFeeds(random: Random, options: Parameters<typeof workload>[1], streams: readonly string[]): Feed[] {
+  const [clicks, impressions] = streams as [string, string];
+  const clickWork = workload(random.fork(`workload ${clicks}`), { ...options, idPrefix: 'c' });
+  const impressionWork = workload(random.fork(`workload ${impressions}`), { ...options, idPrefix: 'i' });
+  return [
+    { stream: clicks, work: clickWork },
+    { stream: impressions, work: { ...impressionWork, lateProbes: partnerProbes(clickWork.lateProbes, 'i') } },
+  ];
 }
 
 /** The container faults of a run, from its `faults.log`: only those that did something (a cache that was there, or behind). */
@@ -610,8 +678,15 @@ async function scanAll(ddb: DynamoDBClient, table: string): Promise<Record<strin
 }
 
 async function readFound(ddb: DynamoDBClient, kind: JobKind, names: ReturnType<typeof namesOf>): Promise<Found> {
-  const [results, late, dead] = await Promise.all([scanAll(ddb, names.results), scanAll(ddb, names.late), scanAll(ddb, `${names.job}-dead-letters`)]);
-  const windows = results.map((r): WindowRow => {
+  // The join kind: pairs in its results table, its coGroup's windows in another, no late output.
+  const join = kind === 'join';
+  const [results, windowResults, late, dead] = await Promise.all([
+    scanAll(ddb, names.results),
+    join ? scanAll(ddb, names.windows) : [],
+    join ? [] : scanAll(ddb, names.late),
+    scanAll(ddb, `${names.job}-dead-letters`),
+  ]);
+  const windows = (join ? windowResults : results).map((r): WindowRow => {
     // A window result's id ends in the firing that wrote it: <key>/<start>/<end>/v<n>.
     const firing = /\/v(\d+)$/.exec(String(r.id));
     return {
@@ -629,7 +704,7 @@ async function readFound(ddb: DynamoDBClient, kind: JobKind, names: ReturnType<t
     const m = /^late\/(.+)@(\d+)\.\d+$/.exec(String(l.key));
     lateIds.add(m ? recordId(m[1]!, m[2]!) : `unparsed:${String(l.key)}`);
   }
-  return { windows, deadLetters, late: lateIds };
+  return { windows, pairs: join ? results.map(pairRow) : [], deadLetters, late: lateIds };
 }
 
 /** Records the event source mapping discarded to its on-failure queue (kept in `failures.jsonl` under --data). */

@@ -3,14 +3,18 @@
  * sqlite3 — an SQL engine that is not ours — which decides each record's fate (counted, late,
  * dead-lettered, flush) from the jobs' documented rules and computes the windows the final watermark
  * closes: GROUP BY for tumbling windows, one row per (record, window) for sliding windows, gaps and
- * islands with LAG for sessions. The comparison then sets the job's tables against it.
+ * islands with LAG for sessions, a self-join of the two streams for the interval join. The comparison then sets
+ * the job's tables against it.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import {
+  JOIN_LOWER_MS,
+  JOIN_UPPER_MS,
   LATENESS_MS,
+  namesOf,
   OUT_OF_ORDERNESS_MS,
   SESSION_GAP_MS,
   SLIDING_SIZE_MS,
@@ -45,14 +49,38 @@ export interface Reference {
   readonly finalWatermarkMs: number;
   /** Records counted after their window had fired (within the allowed lateness): each fired it again. */
   readonly lateFirings: ReadonlySet<string>;
+  /** The interval join's pairs (the join kind), in no particular order. */
+  readonly pairs: readonly PairRow[];
+  /** Whether the job has a late output (its late records must be there); the joins drop late records. */
+  readonly lateOutput: boolean;
   /** The SQL text sqlite3 ran (kept for a failing run). */
   readonly sql: string;
 }
 
+/** One result of the join kind's interval join: a click and an impression of one user, and the pair's event time. */
+export interface PairRow {
+  readonly userId: string;
+  readonly clickId: string;
+  readonly impressionId: string;
+  readonly clickTs: number;
+  readonly impressionTs: number;
+  readonly clicks: number;
+  readonly at: number;
+}
+const PAIR_FIELDS = ['userId', 'clickId', 'impressionId', 'clickTs', 'impressionTs', 'clicks', 'at'] as const;
+
 export const recordId = (shardId: string, sequenceNumber: string): string => `${shardId}/${sequenceNumber}`;
 
 /** The aggregate fields each job's results carry. */
-export const VALUE_FIELDS: Record<JobKind, readonly string[]> = { tumbling: ['clicks'], sliding: ['count'], session: ['events', 'clicks'], chained: ['users', 'clicks'], lateness: ['clicks'] };
+export const VALUE_FIELDS: Record<JobKind, readonly string[]> = {
+  tumbling: ['clicks'],
+  sliding: ['count'],
+  session: ['events', 'clicks'],
+  chained: ['users', 'clicks'],
+  lateness: ['clicks'],
+  // The join kind's windows are its coGroup's: per user and window, the click records, their clicks, the impressions.
+  join: ['clickEvents', 'clicks', 'impressions'],
+};
 
 const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
@@ -69,7 +97,12 @@ const LAST_WINDOW_MAX_SQL: Record<JobKind, string> = {
   // Late at the first keyed stage (a tumbling window); its results are never late at the second.
   chained: `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1`,
   lateness: `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1`,
+  // The interval join drops a record behind the watermark (ts < watermark, Flink's isLate): as a window whose
+  // last millisecond is ts + 1. Its coGroup branch judges by its windows: JOIN_WINDOW_LATE_SQL.
+  join: `ts + 1`,
 };
+/** Late for the join kind's coGroup: every (tumbling) window of the record has fired. */
+const JOIN_WINDOW_LATE_SQL = `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1 <= wm_before`;
 
 /**
  * A record is late when its last window had been dropped at the watermark observed before it was put:
@@ -91,11 +124,23 @@ export function lastWindowMaxTimestampMs(kind: JobKind, ts: number): number {
       return floor(SLIDING_SLIDE_MS) + SLIDING_SIZE_MS - 1;
     case 'session':
       return ts + SESSION_GAP_MS - 1;
+    case 'join':
+      return ts + 1;
   }
 }
 
-/** Whether the job's window function refuses a record whose `clicks` is not a number (count() does not). */
-const REJECTS_BAD_CLICKS: Record<JobKind, boolean> = { tumbling: true, sliding: false, session: true, chained: true, lateness: true };
+/**
+ * Where the job refuses a record whose `clicks` is not a number: in its window function (after the key and the
+ * lateness), in a map before the key (the join kind), or nowhere (count()).
+ */
+const REFUSES_BAD_CLICKS: Record<JobKind, 'window' | 'before-key' | 'never'> = {
+  tumbling: 'window',
+  sliding: 'never',
+  session: 'window',
+  chained: 'window',
+  lateness: 'window',
+  join: 'before-key',
+};
 
 const tumblingStart = `ts - (ts % ${TUMBLING_SIZE_MS})`;
 const WINDOWS_SQL: Record<JobKind, string> = {
@@ -129,6 +174,16 @@ SELECT CAST(windowStart AS TEXT) AS key, windowStart, windowStart + ${TUMBLING_S
 FROM per_user GROUP BY windowStart HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY windowStart;`,
   // Each record counted after its window was due fired it once more (Flink's EventTimeTrigger.onElement);
   // the first firing is the watermark's, when the window had records by then.
+  // The coGroup: per user and window, both streams' records that were not late for it (the interval join's
+  // late records may not be: it drops what is behind the watermark, the coGroup what is behind a window's end).
+  join: `
+WITH grouped AS (
+  SELECT k, ${tumblingStart} AS windowStart, CASE WHEN shard LIKE ${q(`${namesOf('join').sources[0]}:%`)} THEN 1 ELSE 0 END AS is_click, clicks
+  FROM fate WHERE fate IN ('counted', 'late') AND NOT (${JOIN_WINDOW_LATE_SQL})
+)
+SELECT k AS key, windowStart, windowStart + ${TUMBLING_SIZE_MS} AS windowEnd,
+  SUM(is_click) AS clickEvents, SUM(CASE WHEN is_click = 1 THEN clicks ELSE 0 END) AS clicks, SUM(1 - is_click) AS impressions
+FROM grouped GROUP BY k, windowStart HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY key, windowStart;`,
   lateness: `
 SELECT k AS key, ${tumblingStart} AS windowStart, ${tumblingStart} + ${TUMBLING_SIZE_MS} AS windowEnd, SUM(clicks) AS clicks,
   SUM(late_firing) + MAX(1 - late_firing) AS firings
@@ -136,7 +191,23 @@ FROM fate WHERE fate = 'counted'
 GROUP BY k, windowStart HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY key, windowStart;`,
 };
 
-/** Runs the reference for one job kind over the accepted records. */
+/**
+ * The join kind's interval join: every click with every impression of its user at [t + lower, t + upper], both
+ * counted (emitted as the second of the two arrives, so the final watermark limits nothing).
+ */
+const PAIRS_SQL = (kind: JobKind): string => {
+  if (kind !== 'join') return 'SELECT 1 WHERE 0;';
+  const [clicks, impressions] = namesOf('join').sources.map((s) => q(`${s}:%`));
+  return `
+SELECT c.k AS userId, c.eid AS clickId, i.eid AS impressionId, c.ts AS clickTs, i.ts AS impressionTs, c.clicks AS clicks, MAX(c.ts, i.ts) AS at
+FROM fate c JOIN fate i ON i.k = c.k AND i.ts BETWEEN c.ts + (${JOIN_LOWER_MS}) AND c.ts + ${JOIN_UPPER_MS}
+WHERE c.fate = 'counted' AND i.fate = 'counted' AND c.shard LIKE ${clicks} AND i.shard LIKE ${impressions};`;
+};
+
+/**
+ * Runs the reference for one job kind over the accepted records. With several source streams (the join kind),
+ * each record's shard id is prefixed with its stream and a colon, as the runtime names a record's origin.
+ */
 export async function computeReference(kind: JobKind, records: readonly StreamRecord[], watermarkBefore: (id: string) => number, workDir: string): Promise<Reference> {
   const numeric = `('integer', 'real')`;
   const rows = records.map((r) => `(${q(r.shardId)}, ${q(r.sequenceNumber)}, ${q(r.data)}, ${watermarkBefore(recordId(r.shardId, r.sequenceNumber))})`);
@@ -152,16 +223,18 @@ CREATE TABLE parsed AS SELECT shard, seq, wm_before,
   CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_type(data, '$.userId') END AS key_type,
   CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_extract(data, '$.userId') END AS k,
   CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_type(data, '$.clicks') END AS clicks_type,
-  CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_extract(data, '$.clicks') END AS clicks
+  CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_extract(data, '$.clicks') END AS clicks,
+  CASE WHEN json_valid(data) AND json_type(data) = 'object' THEN json_extract(data, '$.id') END AS eid
 FROM accepted;
--- The order of the job's steps: parse, event time, filter (flush), key, window (late), window function.
+-- The order of the job's steps: parse, event time, filter (flush), a check of clicks (the join), key, window (late), window function.
 CREATE TABLE fate AS SELECT *, CASE
   WHEN NOT valid OR type IS NOT 'object' THEN 'dead'
   WHEN ts_type IS NULL OR ts_type NOT IN ${numeric} THEN 'dead'
   WHEN flush_type IS 'true' THEN 'flush'
+  WHEN ${REFUSES_BAD_CLICKS[kind] === 'before-key' ? 1 : 0} AND (clicks_type IS NULL OR clicks_type NOT IN ${numeric}) THEN 'dead'
   WHEN key_type IS NULL OR key_type NOT IN ('text', 'integer', 'real') THEN 'dead'
   WHEN ${lateRule(kind)} THEN 'late'
-  WHEN ${REJECTS_BAD_CLICKS[kind] ? 1 : 0} AND (clicks_type IS NULL OR clicks_type NOT IN ${numeric}) THEN 'dead'
+  WHEN ${REFUSES_BAD_CLICKS[kind] === 'window' ? 1 : 0} AND (clicks_type IS NULL OR clicks_type NOT IN ${numeric}) THEN 'dead'
   ELSE 'counted' END AS fate
 FROM parsed;
 ALTER TABLE fate ADD COLUMN late_firing INTEGER NOT NULL DEFAULT 0;
@@ -175,6 +248,8 @@ SELECT wm FROM final;
 SELECT shard, seq, fate, late_firing FROM fate;
 .print @@windows
 ${WINDOWS_SQL[kind]}
+.print @@pairs
+${PAIRS_SQL(kind)}
 `;
   const file = path.join(workDir, `reference-${kind}.sql`);
   fs.writeFileSync(file, sql);
@@ -209,7 +284,8 @@ ${WINDOWS_SQL[kind]}
       ...(w.firings !== undefined && { firings: Number(w.firings) }),
     }),
   );
-  return { fates, windows, finalWatermarkMs: final, lateFirings, sql };
+  const pairs = ((sections.get('pairs') ?? []) as Record<string, unknown>[]).map(pairRow);
+  return { fates, windows, finalWatermarkMs: final, lateFirings, pairs, lateOutput: kind !== 'join', sql };
 }
 
 /**
@@ -250,9 +326,24 @@ function tsOf(data: string): number | undefined {
   }
 }
 
+/** A pair as sqlite3 or the results table has it (numbers may come as strings from either). */
+export function pairRow(r: Record<string, unknown>): PairRow {
+  return {
+    userId: String(r.userId),
+    clickId: String(r.clickId),
+    impressionId: String(r.impressionId),
+    clickTs: Number(r.clickTs),
+    impressionTs: Number(r.impressionTs),
+    clicks: Number(r.clicks),
+    at: Number(r.at),
+  };
+}
+
 /** What the job's tables hold, read back after the run. */
 export interface Found {
   readonly windows: readonly WindowRow[];
+  /** The interval join's results (the join kind). */
+  readonly pairs: readonly PairRow[];
   /** Dead letters by `shardId/sequenceNumber`, with their reasons. */
   readonly deadLetters: ReadonlyMap<string, string>;
   /** Records on the late output, by `shardId/sequenceNumber`. */
@@ -267,6 +358,9 @@ export interface Comparison {
   readonly deadUnexpected: number;
   readonly lateMissing: number;
   readonly lateUnexpected: number;
+  /** Interval-join pairs expected and not found (as often as expected: a duplicate record makes a pair twice), and found beyond those. */
+  readonly missingPairs: number;
+  readonly extraPairs: number;
   readonly total: number;
   /** A few mismatches spelled out, for the log. */
   readonly examples: readonly string[];
@@ -321,7 +415,25 @@ export function compare(reference: Reference, found: Found): Comparison {
   const [deadMissing, deadUnexpected] = diff(ofFate('dead'), new Set(found.deadLetters.keys()), 'dead letter');
   for (const [r, reason] of found.deadLetters) if (!reason) note(`dead letter without a reason: ${r}`);
   const noReason = [...found.deadLetters.values()].filter((reason) => !reason).length;
-  const [lateMissing, lateUnexpected] = diff(ofFate('late'), found.late, 'late record');
-  const total = missingWindows + extraWindows + wrongWindows + deadMissing + deadUnexpected + lateMissing + lateUnexpected + noReason;
-  return { missingWindows, extraWindows, wrongWindows, deadMissing, deadUnexpected, lateMissing, lateUnexpected, total, examples };
+  const [lateMissing, lateUnexpected] = reference.lateOutput ? diff(ofFate('late'), found.late, 'late record') : [0, 0];
+  const [missingPairs, extraPairs] = comparePairs(reference.pairs, found.pairs, note);
+  const total = missingWindows + extraWindows + wrongWindows + deadMissing + deadUnexpected + lateMissing + lateUnexpected + noReason + missingPairs + extraPairs;
+  return { missingWindows, extraWindows, wrongWindows, deadMissing, deadUnexpected, lateMissing, lateUnexpected, missingPairs, extraPairs, total, examples };
+}
+
+/** Pairs as multisets: each expected pair found as often as expected, with the same values, and no other. */
+function comparePairs(expected: readonly PairRow[], found: readonly PairRow[], note: (line: string) => void): [number, number] {
+  const text = (p: PairRow): string => JSON.stringify(PAIR_FIELDS.map((f) => p[f]));
+  const count = new Map<string, number>();
+  for (const p of expected) count.set(text(p), (count.get(text(p)) ?? 0) + 1);
+  for (const p of found) count.set(text(p), (count.get(text(p)) ?? 0) - 1);
+  let missing = 0;
+  let extra = 0;
+  for (const [pair, n] of count) {
+    if (n > 0) note(`pair ${pair} expected ${n} more time(s) than found`);
+    if (n < 0) note(`pair ${pair} found ${-n} more time(s) than expected`);
+    missing += Math.max(0, n);
+    extra += Math.max(0, -n);
+  }
+  return [missing, extra];
 }

@@ -93,6 +93,27 @@ test('an element a session refuses as late goes to the late output even when the
   expect(h.results()).toEqual([{ key: 'a', windowStart: 10_000, windowEnd: 10_600, count: 2 }]);
 });
 
+test("with two sources, a record refused in a source stage is dead-lettered under its stream's name, apart from the other stream's", async () => {
+  // Found building the join kind of `npm run chaos` (two source streams): a source stage's dead letters named the
+  // bare shard (`shardId-000000000000`), which both streams have, so neither said which stream it came from, and
+  // the two streams' records at one position made one dead-letter id: one overwrote the other.
+  const j = job('dl-two-sources');
+  const checked = (c: Click): Click => {
+    if (typeof c.clicks !== 'number') throw new TypeError('clicks is not a number');
+    return c;
+  };
+  const clicks = j.source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts })).map(checked);
+  const views = j.source(kinesisSource<Click>('views', { eventTime: (c) => c.ts })).map(checked);
+  clicks.union(views).sink(dynamoSink('all'));
+  const h = harness(j);
+  // The same shard and position on each stream: unreadable JSON, then a value the map refuses.
+  await h.sendRaw(['{"userId":', JSON.stringify({ userId: 'a', clicks: 'two', ts: 1 })], 'shardId-000000000000', 'clicks');
+  await h.sendRaw(['{"userId":', JSON.stringify({ userId: 'b', clicks: 'two', ts: 1 })], 'shardId-000000000000', 'views');
+  const letters = h.deadLetters().map((d) => ({ id: d.id, shardId: d.shardId }));
+  expect(letters.map((d) => d.shardId).sort()).toEqual(['clicks:shardId-000000000000', 'clicks:shardId-000000000000', 'views:shardId-000000000000', 'views:shardId-000000000000']);
+  expect(new Set(letters.map((d) => d.id)).size).toBe(4);
+});
+
 describe('on DynamoDB (dynalite)', () => {
   let dynamo: Emulator;
   let ddb: ReturnType<typeof dynamoClient>;

@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --runs 20] [--kind tumbling|sliding|session|chained] [--seed N] [--parallel 2] [--quick] [--verbose] [--keep-log]`:
+ * `npm run chaos [-- --runs 20] [--kind tumbling|sliding|session|chained|lateness|join] [--seed N] [--parallel 2] [--quick] [--verbose] [--keep-log]`:
  * seeded chaos runs of each job kind (20 per kind by default), each compared with the sqlite3
  * reference. Prints a line per run and the totals per kind and overall, writes a JSON summary to
  * tests/chaos/results/latest.json, and exits non-zero if any run had a mismatch. `--seed N` re-runs

@@ -11,6 +11,9 @@ export interface ChaosTotals {
   readonly flush: number;
   readonly windowsExpected: number;
   readonly windowsFound: number;
+  /** The join kind's interval-join pairs. */
+  readonly pairsExpected: number;
+  readonly pairsFound: number;
   readonly mismatches: number;
   readonly discarded: number;
   readonly faults: Record<string, number>;
@@ -57,6 +60,8 @@ export function totalsOf(reports: readonly ChaosRunReport[]): ChaosTotals {
     flush: sum((r) => r.fates.flush),
     windowsExpected: sum((r) => r.windowsExpected),
     windowsFound: sum((r) => r.windowsFound),
+    pairsExpected: sum((r) => r.pairs.expected),
+    pairsFound: sum((r) => r.pairs.found),
     mismatches: sum((r) => r.mismatches),
     discarded: sum((r) => r.discarded),
     faults,
@@ -85,7 +90,8 @@ export function runLine(r: ChaosRunReport): string {
     ...(f['restart:hard-kill'] ? ['HARD-KILL'] : []),
   ].join(' · ');
   const status = r.mismatches === 0 ? '' : `  ✗ ${r.error ?? r.comparison.examples[0] ?? 'mismatch'}`;
-  return `${r.kind.padEnd(9)} ${pad(r.seed, 10)} ${pad(r.events, 6)} ${pad(`${r.windowsExpected}/${r.windowsFound}`, 17)} ${pad(r.mismatches, 4)} ${pad(r.late, 4)} ${pad(r.deadLettered, 4)} ${pad((r.durationMs / 1000).toFixed(0), 5)}  ${faults}${status}`;
+  const pairs = r.kind === 'join' ? ` · pairs ${r.pairs.expected}/${r.pairs.found}` : '';
+  return `${r.kind.padEnd(9)} ${pad(r.seed, 10)} ${pad(r.events, 6)} ${pad(`${r.windowsExpected}/${r.windowsFound}`, 17)} ${pad(r.mismatches, 4)} ${pad(r.late, 4)} ${pad(r.deadLettered, 4)} ${pad((r.durationMs / 1000).toFixed(0), 5)}  ${faults}${pairs}${status}`;
 }
 
 export function totalsText(title: string, t: ChaosTotals): string {
@@ -96,7 +102,7 @@ export function totalsText(title: string, t: ChaosTotals): string {
   return [
     `${title}: ${t.runs} runs, ${t.passed} with zero mismatches, ${(t.durationMs / 60_000).toFixed(1)} min of runs`,
     `  events ${t.events} (counted ${t.counted}, late ${t.late}, dead-lettered ${t.deadLettered}, flush ${t.flush})`,
-    `  windows expected ${t.windowsExpected}, found ${t.windowsFound}; mismatches ${t.mismatches}; discarded by the event source mapping ${t.discarded}`,
+    `  windows expected ${t.windowsExpected}, found ${t.windowsFound}${t.pairsExpected + t.pairsFound > 0 ? `; join pairs expected ${t.pairsExpected}, found ${t.pairsFound}` : ''}; mismatches ${t.mismatches}; discarded by the event source mapping ${t.discarded}`,
     `  faults: ${faults}`,
   ].join('\n');
 }

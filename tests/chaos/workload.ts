@@ -37,6 +37,8 @@ export interface WorkloadOptions {
   /** Share of malformed records among the clicks. */
   readonly malformed: number;
   readonly lateProbes: number;
+  /** When set, each event carries an `id`: this prefix and its index (a producer duplicate keeps its event's). */
+  readonly idPrefix?: string;
 }
 
 export interface Workload {
@@ -60,7 +62,7 @@ export function workload(random: Random, o: WorkloadOptions): Workload {
     const onTimeMs = T0_MS + shiftMs + Math.floor(i * stepMs);
     const ts = random.chance(o.disorder) ? onTimeMs - random.int(1, Math.floor(OUT_OF_ORDERNESS_MS * 0.9)) : onTimeMs;
     const userId = `u${Math.floor(random.next() ** 1.5 * o.users)}`;
-    base.push(click({ userId, clicks: random.int(1, 5), ts }));
+    base.push(click({ userId, clicks: random.int(1, 5), ts, ...(o.idPrefix !== undefined && { id: `${o.idPrefix}${i}` }) }));
     if (random.chance(o.malformed)) {
       base.push(malformedRecord(random.pick(MALFORMED), userId, onTimeMs));
       malformed += 1;
@@ -93,10 +95,22 @@ export function workload(random: Random, o: WorkloadOptions): Workload {
     if (r.ts < runningMax) disordered += 1;
     runningMax = Math.max(runningMax, r.ts);
   }
-  const lateProbes = Array.from({ length: o.lateProbes }, () =>
-    ({ ...click({ userId: `u${random.int(0, o.users - 1)}`, clicks: random.int(1, 5), ts: T0_MS - PROBE_BEFORE_T0_MS - random.int(0, 20 * 60_000) }), kind: 'late-probe' }) as const,
-  );
+  const lateProbes = Array.from({ length: o.lateProbes }, (_, i) => {
+    const event = { userId: `u${random.int(0, o.users - 1)}`, clicks: random.int(1, 5), ts: T0_MS - PROBE_BEFORE_T0_MS - random.int(0, 20 * 60_000) };
+    return { ...click({ ...event, ...(o.idPrefix !== undefined && { id: `${o.idPrefix}probe${i}` }) }), kind: 'late-probe' } as const;
+  });
   return { records, lateProbes, maxTs: runningMax, counts: { disordered, duplicates: inserts.length, malformed } };
+}
+
+/**
+ * Late probes for a second stream that would join the first's: each probe's user, half a second later, under
+ * ids of `idPrefix`. Were the join to take a late record, the pairs would show it.
+ */
+export function partnerProbes(probes: readonly PlannedRecord[], idPrefix: string): PlannedRecord[] {
+  return probes.map((p, i) => {
+    const { userId, clicks, ts } = JSON.parse(p.data) as ChaosEvent;
+    return { ...click({ userId, clicks, ts: ts + 500, id: `${idPrefix}probe${i}` }), kind: 'late-probe' };
+  });
 }
 
 /** The flush event for one shard: far ahead in event time, filtered out by the jobs. */

@@ -2,11 +2,15 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
+import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { loadJob } from '../../lib/cli/load-job';
 import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
+import { DevRuntime } from '../../lib/local/dev-runtime';
 import { checkpointKey, fileCheckpointStore, SHARD_END } from '../../lib/local/esm/checkpoint-store';
 import { planJob } from '../../lib/plan/planner';
 import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
@@ -61,7 +65,8 @@ export async function startDev(args: readonly string[], timeoutMs = 60_000, from
   };
 }
 
-function descendantsOf(root: number): number[] {
+/** Every process below `root`, by walking /proc. */
+export function descendantsOf(root: number): number[] {
   const parent = new Map<number, number>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -115,6 +120,41 @@ export async function putWithCli(port: number, stream: string, events: readonly 
 export async function scanResults(port: number, table: string): Promise<[string, number, number][]> {
   const out = (await aws(port, ['dynamodb', 'scan', '--table-name', table])) as { Items: Record<string, { S?: string; N?: string }>[] };
   return out.Items.map((i): [string, number, number] => [i.key!.S!, Number(i.windowStart!.N), Number(i.clicks!.N)]).sort(byKeyThenWindow);
+}
+
+/** A results table's (key, windowStart, clicks), sorted, read with the SDK (no CLI process per look). */
+export async function scanClickCounts(ddb: DynamoDBClient, table: string): Promise<[string, number, number][]> {
+  const { Items = [] } = await ddb.send(new ScanCommand({ TableName: table }));
+  return Items.map((i) => unmarshall(i) as { key: string; windowStart: number; clicks: number })
+    .map((i): [string, number, number] => [i.key, i.windowStart, i.clicks])
+    .sort(byKeyThenWindow);
+}
+
+/**
+ * Per test, a fresh directory and a job in it on the embedded runtime (in this process), stopped and
+ * removed after the test: `start(name, source)` writes `<name>.ts` and starts it on a free port.
+ */
+export function embeddedJobs(prefix: string): { dir: () => string; start: (name: string, source: string) => Promise<{ runtime: DevRuntime; jobFile: string; port: number }> } {
+  let dir = '';
+  let runtime: DevRuntime | undefined;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    await runtime?.stop();
+    runtime = undefined;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    dir: () => dir,
+    start: async (name, source) => {
+      const jobFile = path.join(dir, `${name}.ts`);
+      fs.writeFileSync(jobFile, source);
+      const port = await freePort();
+      runtime = await DevRuntime.start({ jobFile, port });
+      return { runtime, jobFile, port };
+    },
+  };
 }
 
 export const byKeyThenWindow = (a: [string, number, number], b: [string, number, number]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]);
@@ -201,7 +241,7 @@ export async function untilSettled(port: number, jobFile: string, dataDir: strin
         () => `${stage.id} to fire up to ${watermarkMs}; fired up to ${fired}`,
         async () => {
           fired = Number.POSITIVE_INFINITY;
-          for (const shardId of shards) fired = Math.min(fired, (await states.current({ stageId: stage.id, shardId })).watermarkMs);
+          for (const shardId of shards) fired = Math.min(fired, (await states.current({ stageId: stage.stateId, shardId })).watermarkMs);
           return fired >= watermarkMs;
         },
         deadline - Date.now(),

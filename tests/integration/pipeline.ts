@@ -67,7 +67,7 @@ export class Pipeline {
           sinks: this.sinks,
           clock: () => this.nowMs,
           shuffleWriters: shuffleWritersFor(s, (stream) => new KinesisWriter(this.kinesis, stream)),
-          ...(s.keyed && s.input.kind === 'source' && { lineage: (shardId: string) => shardLineage(this.kinesis, s.input.stream, shardId) }),
+          ...(s.keyed && { lineage: (shardId: string) => shardLineage(this.kinesis, s.input.stream, shardId) }),
         }),
       ]),
     );

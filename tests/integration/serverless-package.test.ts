@@ -113,7 +113,7 @@ describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.t
     expect(mappings.map(([, m]) => stageOf(m)).sort()).toEqual(plan.stages.map((s) => s.id).sort());
     for (const [, m] of mappings) {
       const { EventSourceArn: _input, FunctionName: _function, DestinationConfig, ...settings } = m.Properties as Json;
-      // docs/deploy.md's DEFAULT_BATCH, which neither job overrides.
+      // The defaults (docs/configuration.md), which none of these jobs overrides.
       expect({ stage: stageOf(m), ...settings }).toEqual({
         stage: stageOf(m),
         BatchSize: 500,
@@ -212,4 +212,22 @@ describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.t
     expect(new Set(charted)).toEqual(new Set(queues));
     expect(t.Outputs.Dashboard.Value['Fn::Sub']).toContain('#dashboards:name=${ShardflowDashboard}');
   });
+});
+
+test("a job's stage settings reach its functions, event source mappings and shard-state alarm in the template", async () => {
+  const { template: t } = await packaged('tests/fixtures/tuned-clicks.ts');
+  const fn = (stage: string): Json => ofType(t, 'AWS::Lambda::Function').find(([, f]) => f.Properties.Environment.Variables.SHARDFLOW_STAGE === stage)![1].Properties;
+  expect(fn('s0')).toMatchObject({ MemorySize: 256, Timeout: 30, ReservedConcurrentExecutions: 4 });
+  expect(fn('s1')).toMatchObject({ MemorySize: 2048, Timeout: 300 });
+  expect(fn('s1').ReservedConcurrentExecutions).toBeUndefined();
+  const mapping = (stage: string): Json => {
+    const [, m] = ofType(t, 'AWS::Lambda::EventSourceMapping').find(([, m]) => t.Resources[m.Properties.FunctionName['Fn::GetAtt'][0]].Properties.Environment.Variables.SHARDFLOW_STAGE === stage)!;
+    const { BatchSize, MaximumBatchingWindowInSeconds, MaximumRetryAttempts, MaximumRecordAgeInSeconds, BisectBatchOnFunctionError, ParallelizationFactor } = m.Properties as Json;
+    return { BatchSize, MaximumBatchingWindowInSeconds, MaximumRetryAttempts, MaximumRecordAgeInSeconds, BisectBatchOnFunctionError, ParallelizationFactor };
+  };
+  expect(mapping('s0')).toEqual({ BatchSize: 1000, MaximumBatchingWindowInSeconds: 2, MaximumRetryAttempts: 1000, MaximumRecordAgeInSeconds: 86_400, BisectBatchOnFunctionError: true, ParallelizationFactor: 1 });
+  expect(mapping('s1')).toEqual({ BatchSize: 100, MaximumBatchingWindowInSeconds: 0, MaximumRetryAttempts: 20, MaximumRecordAgeInSeconds: 7200, BisectBatchOnFunctionError: false, ParallelizationFactor: 1 });
+  expect(ofType(t, 'AWS::Kinesis::Stream').map(([, s]) => [s.Properties.Name, s.Properties.ShardCount])).toEqual([['tuned-clicks-prod', 2], ['tuned-clicks-s1-prod', 3]]);
+  // The keyed stage's alarm: 70 % of what one shard may hold in 2048 MB, not in the default 512.
+  expect(t.Resources[logicalId('ShardStateAlarm', 's1')].Properties.Threshold).toBe(Math.round(stateLimitsFor(2048).maxShardBytes * 0.7));
 });

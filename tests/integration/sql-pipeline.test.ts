@@ -77,11 +77,29 @@ describe('bundles and the command', () => {
     expect(stdout.trim()).toBe('function');
   });
 
+  test('a .sql job’s CREATE FUNCTION module is bundled into its functions, which load without the file', async () => {
+    const bundles = await bundleFunctions(path.join(ROOT, 'examples/nexmark-bid-kinds.sql'), path.join(dir, 'udf-bundle'), { minify: false });
+    expect(fs.readFileSync(bundles.operator, 'utf8')).toContain('text.split(char).length - 1');
+    // Loaded from elsewhere: the function comes from the bundle, not from examples/count-char.ts.
+    const load = `const m = require(${JSON.stringify(bundles.operator)}); console.log(typeof m.handler);`;
+    const { stdout } = await run(process.execPath, ['-e', load], { cwd: os.tmpdir(), env: { ...process.env, SHARDFLOW_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_REGION: 'us-east-1' } });
+    expect(stdout.trim()).toBe('function');
+  });
+
   test('shardflow plan prints a SQL job’s stages', async () => {
     const { stdout } = await run(process.execPath, [path.join(ROOT, 'bin/shardflow.js'), 'plan', 'examples/nexmark-hot-items.sql'], { cwd: ROOT });
     expect(stdout).toContain('job hot-items  (event time: out-of-orderness 1s, idle after 5s)');
     expect(stdout).toContain('window#4 sliding(10s, 2s).aggregate() → filter#5 → map#6');
     expect(stdout).toContain('sink dynamodb:nexmark-hot-items');
+  });
+
+  test('shardflow plan says whether a SQL job’s results are append-only or updating, and by which key', async () => {
+    const plan = async (file: string): Promise<string> => (await run(process.execPath, [path.join(ROOT, 'bin/shardflow.js'), 'plan', file], { cwd: ROOT })).stdout;
+    expect(await plan('examples/nexmark-hot-items.sql')).toContain('\nchangelog: append-only [+I], unique key (auction, window_start, window_end)\n');
+    const topBidders = await plan('examples/nexmark-top-bidders.sql');
+    expect(topBidders).toContain('process(state: accumulator)');
+    expect(topBidders).toContain('process(state: ranked)');
+    expect(topBidders).toContain('\nchangelog: updating [+I, +U, -D], unique key (channel, rn): the DynamoDB sink upserts by it (a deletion leaves the row with op = -D)\n');
   });
 
   test('a SQL error is one line naming the file, line and column, with exit code 2', async () => {

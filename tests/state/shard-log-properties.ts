@@ -264,7 +264,7 @@ export function describeShardLogProperties(o: PropertyOptions): void {
 
     const LOG_SHARD = 'down-0';
     const stateOf = async (store: ShardLogStore): Promise<Record<string, unknown>> => {
-      const s = await new ShardStates(store).current({ stageId: stage.id, shardId: LOG_SHARD });
+      const s = await new ShardStates(store).current({ stageId: stage.stateId, shardId: LOG_SHARD });
       return { watermarkMs: s.watermarkMs, keys: Object.fromEntries([...s.keys()].map((k) => [k, s.get(k)])) };
     };
 

@@ -11,7 +11,6 @@ import {
   kinesisSource,
   logSink,
   planJob,
-  PlanError,
   sliding,
   tumbling,
   valueState,
@@ -22,6 +21,7 @@ import {
 } from 'shardflow';
 import { selectKey } from '../../lib/api/source';
 import { describePlan } from '../../lib/plan/describe';
+import { planErrorOf } from './plan-error-of';
 
 const outputSummary = (o: StageOutput): string | string[] => (o.kind === 'shuffle' ? [o.stream, o.toStage, o.keyById] : o.sink.name);
 
@@ -35,17 +35,6 @@ const byUser = (c: Click): string => c.userId;
 
 /** How a plan error names an operator written in this file: where, then the call as written. */
 const written = (call: string): string => expect.stringMatching(new RegExp(`^tests/unit/plan\\.test\\.ts:\\d+ ${call.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-
-/** The PlanError a job fails with (fails the test if it plans). */
-function planErrorOf(definition: JobDefinition): PlanError {
-  try {
-    planJob(definition);
-  } catch (e) {
-    if (e instanceof PlanError) return e;
-    throw e;
-  }
-  throw new Error('the job planned without error');
-}
 
 describe('stages', () => {
   test('stateless operators chain; a keyBy ends the stage: source→map→filter→keyBy→window→map→sink is 2 stages', () => {

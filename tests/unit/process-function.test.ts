@@ -193,6 +193,15 @@ describe('event-time timers', () => {
     expect(new Set(ids).size).toBe(2);
   });
 
+  test('a key whose timers have all fired and whose state is empty leaves nothing in the shard (state stays bounded by live keys)', async () => {
+    const h = harness(timerJob());
+    for (const [i, user] of ['a', 'b', 'c'].entries()) await h.send(event(user, i, { timer: 1000 + i }));
+    expect(Object.keys(await h.state())).toEqual(['a', 'b', 'c']);
+    await h.watermark(5000);
+    expect(h.results()).toHaveLength(3);
+    expect(await h.state()).toEqual({});
+  });
+
   test('timers and state work together: emit a per-key sum when the key goes quiet', async () => {
     const gapMs = 1000;
     const h = harness(

@@ -97,8 +97,8 @@ describe('processing-time timers in a process function', () => {
     await h.send(event('a', { del: 4_000 }));
     await h.setProcessingTime(10_000);
     expect(h.outputs().filter((o) => 'fired' in o.record).map((o) => [o.record.fired, o.id])).toEqual([
-      [2_000, 'a/ptimer/2000/0/0'],
-      [3_000, 'a/ptimer/3000/1/0'],
+      [2_000, 'a/ptimer/2000/5.0/0'],
+      [3_000, 'a/ptimer/3000/5.1/0'],
     ]);
   });
 
@@ -116,7 +116,7 @@ describe('processing-time timers in a process function', () => {
     await h.send(event('b'), { arrivalMs: 400, shard: 'shard-1' });
     expect(h.outputs().map((o) => [o.id, o.record])).toEqual([
       ['shard-0@1.0/0', { event: 'a', at: 0 }],
-      ['a/ptimer/1000/0/0', { fired: 1_000, key: 'a', at: 1_000, domain: 'processing' }],
+      ['a/ptimer/1000/4.0/0', { fired: 1_000, key: 'a', at: 1_000, domain: 'processing' }],
       ['shard-1@1.0/0', { event: 'b', at: 1_000 }],
     ]);
   });

@@ -93,7 +93,7 @@ describe.each([
 
   const LOG_SHARD = 'down-0';
   const stateOf = async (store: MemoryLogStore): Promise<Record<string, unknown>> => {
-    const s = await new ShardStates(store).current({ stageId: stage.id, shardId: LOG_SHARD });
+    const s = await new ShardStates(store).current({ stageId: stage.stateId, shardId: LOG_SHARD });
     return { watermarkMs: s.watermarkMs, processingTimeMs: s.processingTimeMs, keys: Object.fromEntries([...s.keys()].map((k) => [k, s.get(k)])) };
   };
 

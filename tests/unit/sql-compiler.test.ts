@@ -263,8 +263,13 @@ describe('queries that cannot run get a SqlError at the place', () => {
     ['a column neither grouped nor aggregated', "INSERT INTO out SELECT page, COUNT(*) AS n FROM clicks GROUP BY userId, TUMBLE(ts, INTERVAL '5' SECOND)", 'page', 'column page is neither in GROUP BY nor inside an aggregate'],
     ['an aggregate in WHERE', "INSERT INTO out SELECT COUNT(*) AS n FROM clicks WHERE SUM(clicks) > 1 GROUP BY userId, TUMBLE(ts, INTERVAL '5' SECOND)", 'SUM', 'SUM(clicks) is not allowed in WHERE — filter aggregates with HAVING'],
     ['a nested aggregate', "INSERT INTO out SELECT SUM(COUNT(*)) AS n FROM clicks GROUP BY userId, TUMBLE(ts, INTERVAL '5' SECOND)", 'COUNT', 'COUNT(*) is not allowed in SUM(…)'],
-    ['an aggregate without a window', 'INSERT INTO out SELECT COUNT(*) AS n FROM clicks', 'COUNT', 'COUNT(*) needs GROUP BY with a window (TUMBLE, HOP or SESSION) — an aggregate over the whole stream (a continuous aggregation) is not supported yet'],
-    ['GROUP BY without a window', 'INSERT INTO out SELECT userId, COUNT(*) AS n FROM clicks GROUP BY userId', 'userId\n', 'GROUP BY without a window (a continuous aggregation) is not supported yet — its results update forever, which needs updating sinks and chained keyed stages; add TUMBLE(ts, …), HOP(…) or SESSION(…)'],
+    ['ROW_NUMBER() not filtered on', 'INSERT INTO out SELECT userId, ROW_NUMBER() OVER (PARTITION BY userId ORDER BY ts) AS rn FROM clicks', 'ROW_NUMBER', "ROW_NUMBER() OVER (…) is supported as Flink's Top-N or deduplication, a select item of a subquery filtered on it: SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY … ORDER BY … DESC) AS rn FROM …) WHERE rn <= N"],
+    ['a Top-N filtered on another column', 'INSERT INTO out SELECT userId FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY userId ORDER BY clicks DESC) AS rn FROM clicks) WHERE clicks > 3', 'clicks > 3', 'WHERE clicks > 3 on a Top-N is not supported — filter on the rank alone: WHERE rn <= N (or rn = 1 to deduplicate); filter the rows inside the subquery'],
+    ['a Top-N without ORDER BY', 'INSERT INTO out SELECT userId FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY userId) AS rn FROM clicks) WHERE rn <= 3', 'ROW_NUMBER', 'ROW_NUMBER() OVER (…) in a Top-N needs ORDER BY: the order the rows are ranked in'],
+    ['a Top-3 without its rank to DynamoDB', 'INSERT INTO out SELECT userId, clicks FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY userId ORDER BY clicks DESC) AS rn FROM clicks) WHERE rn <= 3', 'ROW_NUMBER', 'a Top-3 without its rank column writes to DynamoDB by a unique key it does not have — select rn (the key is then the partition and the rank), or write to a Kinesis sink'],
+    ['an expression over a Top-N', 'INSERT INTO out SELECT clicks * 2 AS c FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY userId ORDER BY clicks DESC) AS rn FROM clicks) WHERE rn = 1', 'clicks * 2', 'clicks * 2: the query over a Top-N selects its columns — compute clicks * 2 in the subquery, beside rn'],
+    ['PROCTIME() as a value', 'INSERT INTO out SELECT userId, PROCTIME() AS p FROM clicks', 'PROCTIME', 'PROCTIME() is supported as the time of a window only — declare it in a view (SELECT *, PROCTIME() AS p FROM t) and window on it: TUMBLE(TABLE v, DESCRIPTOR(p), …) or GROUP BY TUMBLE(p, …)'],
+    ['a window bound in a continuous aggregate', 'INSERT INTO out SELECT userId, window_start, COUNT(*) AS n FROM clicks GROUP BY userId', 'window_start', 'unknown column window_start in SELECT — its columns are userId, page, clicks, ts'],
     ['a HOP size that is not a multiple of the slide', "INSERT INTO out SELECT COUNT(*) AS n FROM clicks GROUP BY HOP(ts, INTERVAL '2' SECOND, INTERVAL '5' SECOND)", 'HOP', 'HOP size 5000 ms is not a multiple of its slide 2000 ms — HOP(ts, slide, size) takes the slide first; pick a slide that divides the size'],
     ['TUMBLE_END of another window', "INSERT INTO out SELECT TUMBLE_END(ts, INTERVAL '10' SECOND) AS e FROM clicks GROUP BY TUMBLE(ts, INTERVAL '5' SECOND)", 'TUMBLE_END', "TUMBLE_END(ts, INTERVAL '10' SECOND) does not match the GROUP BY window TUMBLE(ts, INTERVAL '5' SECOND)"],
     ['window_start with a GROUP BY window', "INSERT INTO out SELECT window_start FROM clicks GROUP BY TUMBLE(ts, INTERVAL '5' SECOND)", 'window_start', "window_start belongs to FROM TABLE(TUMBLE(…)); with GROUP BY TUMBLE(…) write TUMBLE_START(ts, …)"],
@@ -411,4 +416,19 @@ FROM clicks c JOIN pages p ON c.userId = p.page ORDER BY s`;
       '5:49 ORDER BY is not supported',
     ]);
   });
+});
+
+test('every problem of a Top-N is reported at once, each where it is written', () => {
+  const text = sql(`INSERT INTO out SELECT userid, clicks + 1 AS c
+FROM (SELECT *, RANK() OVER (PARTITION BY userId) AS rn FROM clicks)
+WHERE rn <= 3 AND clicks > 0`);
+  const e = errorOf(text);
+  const line = (marker: string): number => text.slice(0, text.indexOf(marker)).split('\n').length;
+  expect(e.problems.map((p) => `${p.line - line('INSERT') + 1}:${p.column} ${p.problem.split(' — ')[0]}`)).toEqual([
+    '1:26 unknown column userid in the subquery',
+    '1:34 clicks + 1: the query over a Top-N selects its columns',
+    '2:17 RANK() in a Top-N is not supported yet',
+    '2:17 RANK() OVER (…) in a Top-N needs ORDER BY: the order the rows are ranked in',
+    '3:7 WHERE rn <= 3 AND clicks > 0 on a Top-N is not supported',
+  ]);
 });

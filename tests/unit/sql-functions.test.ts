@@ -3,7 +3,7 @@
  * conditional, string, math and date/time functions; exact DECIMAL arithmetic with Flink's result types;
  * TIMESTAMP ± INTERVAL. The expected values are Flink's (its documentation's examples where it has them).
  */
-import { compileSql, SqlError } from 'shardflow';
+import { compileSql, scalarFunction, SqlError } from 'shardflow';
 import { harness } from 'shardflow/testing';
 import { avgType, decimalArithmetic, decimalResultType, decimalText, parseDecimal, sumType } from '../../lib/sql/decimal';
 
@@ -208,5 +208,62 @@ describe('DECIMAL', () => {
     expect(decimalText(decimalArithmetic('/', d('2', 0), { precision: 1, scale: 0 }, d('3', 0), { precision: 1, scale: 0 }, { precision: 8, scale: 6 })!, 6)).toBe('0.666667');
     expect(decimalText(decimalArithmetic('-', d('-1.005', 3), { precision: 4, scale: 3 }, d('0', 0), { precision: 1, scale: 0 }, { precision: 4, scale: 2 })!, 2)).toBe('-1.01');
     expect(decimalArithmetic('*', d('99', 0), { precision: 2, scale: 0 }, d('99', 0), { precision: 2, scale: 0 }, { precision: 3, scale: 0 })).toBeNull();
+  });
+});
+
+describe('user functions: CREATE FUNCTION name AS a TypeScript module', () => {
+  const script = (query: string, declaration = "CREATE FUNCTION f AS './f.ts';"): string => `${declaration}\n${TABLE}\nINSERT INTO out ${query}`;
+  const padded = scalarFunction('STRING', (s, n) => (typeof s === 'string' && typeof n === 'number' ? s.padStart(n, '*') : null));
+
+  test('a call gets its arguments as JS values and its result is read as the declared type', async () => {
+    const exact = scalarFunction('DECIMAL(10, 2)', (amount) => (typeof amount === 'number' ? amount * 3 : null));
+    // Names are case-insensitive, as in Flink.
+    const h = harness(compileSql(script("SELECT F(s, n) AS p FROM t WHERE f(s, 2) <> 'xx'"), { functions: { f: padded } }));
+    await h.sendBatch([{ s: 'ab', n: 4, ts: 0 }, { s: 'xx', n: 4, ts: 0 }]);
+    expect(h.results()).toEqual([{ p: '**ab' }]);
+    const tripled = harness(compileSql(script('SELECT f(amount) + 0.01 AS a FROM t'), { functions: { f: exact } }));
+    await tripled.send({ amount: '1.10', ts: 0 });
+    expect(tripled.results()).toEqual([{ a: 3.31 }]);
+  });
+
+  test('a result that does not fit its type, or a function that throws, sends the row to the dead letters', async () => {
+    const h = harness(
+      compileSql(script('SELECT f(s) AS v FROM t'), {
+        functions: {
+          f: scalarFunction('BIGINT', (s) => {
+            if (s === 'boom') throw new Error('no booms');
+            return s;
+          }),
+        },
+      }),
+    );
+    await h.sendBatch([{ s: '12', ts: 0 }, { s: 'many', ts: 0 }, { s: 'boom', ts: 0 }]);
+    expect(h.results()).toEqual([{ v: 12 }]);
+    expect(h.deadLetters().map((d) => d.reason)).toEqual([
+      "map#2 threw: column 'F(…)' BIGINT: \"many\" is not an integer",
+      'map#2 threw: F threw: no booms',
+    ]);
+  });
+
+  test.each([
+    ['a Java class', "CREATE FUNCTION count_char AS 'com.github.nexmark.flink.udf.CountChar';", {}, "CREATE FUNCTION count_char AS 'com.github.nexmark.flink.udf.CountChar': a Java class cannot run here — write it in TypeScript and name its module: CREATE FUNCTION count_char AS './count_char.ts' (docs/sql.md, \"User functions\")"],
+    ['a default export that is not a scalar function', "CREATE FUNCTION f AS './f.ts';", { f: (s: string) => s }, "CREATE FUNCTION f: the default export of './f.ts' is not a scalar function — export default scalarFunction('BIGINT', (…) => …) (from 'shardflow')"],
+    ['a result type that is not a SQL type', "CREATE FUNCTION f AS './f.ts';", { f: scalarFunction('VARBINARY', () => null) }, "CREATE FUNCTION f: its result type 'VARBINARY' is not a SQL type here — use STRING, INT, BIGINT, DOUBLE, DECIMAL(p, s), BOOLEAN or TIMESTAMP(3)"],
+    ['LANGUAGE', "CREATE FUNCTION f AS 'F' LANGUAGE JAVA;", {}, "LANGUAGE JAVA is not supported — a function is a TypeScript (or JavaScript) module: CREATE FUNCTION f AS './f.ts'"],
+  ])('%s is an error at the declaration', (_what, declaration, functions, problem) => {
+    try {
+      compileSql(script('SELECT s FROM t', declaration), { functions });
+      throw new Error('no error');
+    } catch (e) {
+      if (!(e instanceof SqlError)) throw e;
+      expect(e.problem).toBe(problem);
+      expect(e.line).toBe(1);
+    }
+  });
+
+  test('a module that does not load names its path', () => {
+    expect(() => compileSql(script('SELECT s FROM t', "CREATE FUNCTION f AS './no-such-module.ts';"), { file: '/tmp/jobs/q.sql' })).toThrow(
+      /^\/tmp\/jobs\/q\.sql, line 1, column 22: CREATE FUNCTION f: \/tmp\/jobs\/no-such-module\.ts does not load: .*Cannot find module/,
+    );
   });
 });

@@ -48,9 +48,14 @@ function world() {
   const writerOf = (stage: KeyedStage) =>
     ({
       openShards: async () => SHARDS[stage].map((shardId, i) => ({ shardId, startingHashKey: BigInt(i) * 2n ** 127n, endingHashKey: BigInt(i + 1) * 2n ** 127n - 1n })),
-      put: async (chains: readonly Chain[]) => {
-        for (const chain of chains) for (const e of chain) queued.push({ stage, shardId: SHARDS[stage][BigInt(e.explicitHashKey!) < 2n ** 127n ? 0 : 1]!, data: Buffer.from(e.data), atMs: nowMs });
-      },
+      put: async (chains: readonly Chain[]) =>
+        chains.map((chain) =>
+          chain.map((e) => {
+            const shardId = SHARDS[stage][BigInt(e.explicitHashKey!) < 2n ** 127n ? 0 : 1]!;
+            queued.push({ stage, shardId, data: Buffer.from(e.data), atMs: nowMs });
+            return shardId;
+          }),
+        ),
     }) as unknown as KinesisWriter;
   const wake = { wakeWatermark: async () => void wakes.push(`at ${nowMs}`) };
   const handlers = {

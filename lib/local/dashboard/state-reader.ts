@@ -100,14 +100,14 @@ export class StateReader {
     ]);
     return {
       watermarks: this.plan.stages.map((s) => this.watermarks(s, keyedShards)),
-      openWindows: this.plan.stages.filter((s) => s.keyed).map((s) => this.openWindows(s, keyedShards.get(s.id) ?? [])),
+      openWindows: this.plan.stages.filter((s) => s.keyed).map((s) => this.openWindows(s, keyedShards.get(s.stateId) ?? [])),
       results,
       deadLetters,
       lateSinks,
     };
   }
 
-  /** Every keyed shard with a log, per stage, at its log's head. */
+  /** Every keyed shard with a log, by the state id of its stage, at its log's head. */
   private async keyedShards(): Promise<Map<string, { shardId: string; state: ShardState }[]>> {
     const logs = new Map<string, Set<string>>();
     for (const item of await this.scan(this.plan.stateTable, 'pk', 'begins_with(pk, :l)', { ':l': { S: 'l#' } })) {
@@ -133,7 +133,7 @@ export class StateReader {
   private watermarks(stage: Stage, keyedShards: ReadonlyMap<string, readonly { shardId: string; state: ShardState }[]>): StageWatermarks {
     const known = (ms: number): number | undefined => (ms === NO_WATERMARK ? undefined : ms);
     if (stage.keyed) {
-      const shards = keyedShards.get(stage.id) ?? [];
+      const shards = keyedShards.get(stage.stateId) ?? [];
       const inputs: InputWatermark[] = [];
       for (const { shardId, state } of shards) {
         if (stage.input.kind === 'source') {
@@ -164,7 +164,7 @@ export class StateReader {
         else if (sender.startsWith(`${l.name}/`)) return sender.slice(l.name.length + 1);
         return undefined;
       };
-      for (const { state } of lanes.length > 0 ? (keyedShards.get(downstream.id) ?? []) : []) {
+      for (const { state } of lanes.length > 0 ? (keyedShards.get(downstream.stateId) ?? []) : []) {
         for (const [sender, input] of state.allInputs()) {
           const shardId = shardOf(sender);
           if (shardId === undefined) continue;

@@ -20,6 +20,11 @@ export interface OperatorContext {
   readonly watermarkMs: number;
   /** The shard's processing time at the record being processed: its Kinesis arrival time, never going back. */
   readonly processingTimeMs: number;
+  /**
+   * Names a firing of `key`'s timers uniquely and the same on every replay: the shard's input record being
+   * processed and how many of the key's firings that record has caused so far.
+   */
+  firingId(key: string): string;
   /** An output with its event time (a window's end − 1, a process function's element or timer time), and its side output's tag if it goes to one. */
   emit(output: Output, timestampMs: number, tag?: string): void;
   /** An element too late for every window it belongs to. */

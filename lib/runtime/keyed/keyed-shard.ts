@@ -2,6 +2,7 @@ import { isRedriveInput } from '../../io/redrive';
 import type { ShardState } from '../../state/shard-state';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../../time/watermark';
 import { comparePositions, type Element, type KeyedElement, type KeyedOutput, type Output } from '../records';
+import { appliedBefore, inheritedMarksOf, type InheritedMarks } from './inheritance';
 import { DueIndex, type Failure, type KeyedOperatorRuntime, type OperatorContext } from './keyed-operator';
 
 /** What a keyed shard needs to know of its stage to move its watermark. */
@@ -78,6 +79,10 @@ export class KeyedShardRun implements OperatorContext {
   private readonly hadProcessingTimer: boolean;
   /** The sequence number of the input record being processed: what it makes downstream is named after it. */
   private inputSequenceNumber = '0';
+  /** Per key, the timer firings the input record being processed has caused (see {@link firingId}). */
+  private readonly firings = new Map<string, number>();
+  /** The shard's inherited marks, read once per batch (a batch adds none). */
+  private inherited: InheritedMarks | undefined;
 
   constructor(
     readonly state: ShardState,
@@ -114,6 +119,13 @@ export class KeyedShardRun implements OperatorContext {
   /** The next input record (envelope, marker, tick or source record) is the one at `sequenceNumber` in the shard. */
   beginRecord(sequenceNumber: string): void {
     this.inputSequenceNumber = sequenceNumber;
+    this.firings.clear();
+  }
+
+  firingId(key: string): string {
+    const n = this.firings.get(key) ?? 0;
+    this.firings.set(key, n + 1);
+    return `${this.inputSequenceNumber}.${n}`;
   }
 
   late(element: Element): void {
@@ -145,16 +157,22 @@ export class KeyedShardRun implements OperatorContext {
 
   /**
    * A tick from the watermark function: the time of its arrival decides which inputs have gone idle, and
-   * `upstream` names every upstream shard that exists, heard from or not.
+   * `upstream` names every upstream shard that exists, heard from or not. `ended` names upstream shards a
+   * reshard closed and that are done (their children run): they will send nothing more, so they stop
+   * holding the watermark back now rather than `idleAfter` after their last marker.
    */
-  tick(arrivalMs: number, upstream: readonly string[]): void {
+  tick(arrivalMs: number, upstream: readonly string[], ended: readonly string[] = []): void {
     this.arriving(arrivalMs);
     for (const u of upstream) {
-      if (this.state.input(u)) continue;
+      if (this.state.input(u) || ended.includes(u)) continue;
       // A new input holds the watermark until it speaks or goes idle, which only a later tick can tell: a
       // sleeping watermark function must wake for it.
       this.state.setInput(u, { watermarkMs: NO_WATERMARK, heardAtMs: arrivalMs, idle: false });
       this.heardAgain = true;
+    }
+    for (const u of ended) {
+      const input = this.state.input(u);
+      if (input && !input.idle) this.state.setInput(u, { ...input, idle: true });
     }
     this.markIdle(arrivalMs);
     this.advanceTo(this.combined(arrivalMs, true));
@@ -232,10 +250,13 @@ export class KeyedShardRun implements OperatorContext {
 
   private applyElements(from: string, elements: readonly KeyedElement[], input: number): void {
     const mark = this.state.mark(from);
+    // A shard a reshard made skips, too, what its parents applied of their ranges (inheritance.ts).
+    const inherited = (this.inherited ??= inheritedMarksOf(this.state)).get(from);
     let last: KeyedElement | undefined;
     for (const e of elements) {
       // Elements of one upstream shard come in position order: once one is past the mark, all after it are.
       if (!last && mark && comparePositions(e.origin, mark) <= 0) continue;
+      if (inherited && appliedBefore(inherited, e)) continue;
       this.applyOne(e, input);
       last = e;
     }

@@ -13,8 +13,9 @@ interface Stamped<V = unknown> {
   t: number;
 }
 /**
- * A key's process-function state: named states, pending event-time timers, pending processing-time timers
- * (absent while none: most jobs have none, and the log bills per byte), and how many timers have fired (for ids).
+ * A key's process-function state: named states, pending event-time timers, and pending processing-time
+ * timers (absent while none: most jobs have none, and the log bills per byte). A key with none of them has
+ * no state at all.
  */
 interface ProcessData {
   values: Record<string, Stamped>;
@@ -22,7 +23,6 @@ interface ProcessData {
   maps: Record<string, Record<string, Stamped>>;
   timers: number[];
   ptimers?: number[];
-  timerFirings: number;
 }
 
 /** What a call runs at: the element's or timer's time, the clock TTL counts in, the shard's times. */
@@ -38,7 +38,7 @@ interface CallTime {
 /** Collects a call's outputs: the record, its event time, and its side output's tag (none: the main output). */
 type Emit = (record: object, timestampMs: number, tag?: string) => void;
 
-const emptyData = (): ProcessData => ({ values: {}, lists: {}, maps: {}, timers: [], timerFirings: 0 });
+const emptyData = (): ProcessData => ({ values: {}, lists: {}, maps: {}, timers: [] });
 
 /**
  * A process function (Flink's KeyedProcessFunction) on a shard: one state per key holding its named state
@@ -157,28 +157,27 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
       ctx.fail(failure(e instanceof Error ? e.message : String(e)));
       return;
     }
-    // The firing count names timer outputs: keep it, or a timer firing again for the same time after the
-    // state emptied would reuse an id, and consumers would drop its output as a repeat.
-    ctx.state.put(key, isEmpty(data) && data.timerFirings === 0 ? undefined : data);
+    // An empty key leaves no state: timer outputs are named after the input record that fired them, not a count kept here.
+    ctx.state.put(key, isEmpty(data) ? undefined : data);
     // Downstream, an output carries the time of what caused it: the element's, or the timer's (either clock), or a join's pair's.
     for (const e of emitted) ctx.emit(e.output, e.timestampMs, e.tag);
   };
 
   /**
    * Fires the key's timers of one clock due by `nowMs`, in time order; a timer registered while firing fires
-   * in the same pass if it is due. A timer is consumed (and counted) whether onTimer returns or throws: one
-   * bad timer must not stall the shard.
+   * in the same pass if it is due. A timer is consumed whether onTimer returns or throws: one bad timer
+   * must not stall the shard. Its outputs are named after the firing ({@link OperatorContext.firingId}).
    */
   const fireTimers = (key: string, ctx: OperatorContext, domain: 'event' | 'processing', nowMs: number): void => {
     const pendingOf = (d: ProcessData): number[] => (domain === 'event' ? d.timers : (d.ptimers ?? []));
     for (let data = ctx.state.get(key) as ProcessData | undefined; data && (pendingOf(data)[0] ?? Infinity) <= nowMs; data = ctx.state.get(key) as ProcessData | undefined) {
       const [ts, ...rest] = pendingOf(data) as [number, ...number[]];
-      const firing = data.timerFirings;
-      const consumed: ProcessData = { ...data, timerFirings: firing + 1 };
+      const firing = ctx.firingId(key);
+      const consumed: ProcessData = { ...data };
       if (domain === 'event') consumed.timers = rest;
       else if (rest.length > 0) consumed.ptimers = rest;
       else delete consumed.ptimers;
-      ctx.state.put(key, consumed);
+      ctx.state.put(key, isEmpty(consumed) ? undefined : consumed);
       const time: CallTime =
         domain === 'event'
           ? { timestamp: ts, ttlNowMs: ts, watermarkMs: ctx.watermarkMs, processingTimeMs: ctx.processingTimeMs, timeDomain: 'event' }

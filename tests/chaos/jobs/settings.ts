@@ -3,11 +3,14 @@
  * cannot drift apart.
  */
 
-/** What a chaos producer sends: clicks, plus one flush event per shard at the end (filtered out by the jobs). */
-export type ChaosEvent = { userId: string; clicks: number; ts: number; flush?: true };
+/**
+ * What a chaos producer sends: clicks, plus one flush event per shard at the end (filtered out by the jobs).
+ * The join kind's events carry an `id` (a producer duplicate keeps it), so that a pair names its two events.
+ */
+export type ChaosEvent = { userId: string; clicks: number; ts: number; id?: string; flush?: true };
 
-export type JobKind = 'tumbling' | 'sliding' | 'session' | 'chained' | 'lateness';
-export const JOB_KINDS: readonly JobKind[] = ['tumbling', 'sliding', 'session', 'chained', 'lateness'];
+export type JobKind = 'tumbling' | 'sliding' | 'session' | 'chained' | 'lateness' | 'join';
+export const JOB_KINDS: readonly JobKind[] = ['tumbling', 'sliding', 'session', 'chained', 'lateness', 'join'];
 
 export const OUT_OF_ORDERNESS_MS = 1000;
 /**
@@ -30,13 +33,22 @@ export const SESSION_GAP_MS = 1500;
  */
 export const ALLOWED_LATENESS_MS = 5000;
 /** Allowed lateness per job kind (0: a window is dropped as it fires). */
-export const LATENESS_MS: Record<JobKind, number> = { tumbling: 0, sliding: 0, session: 0, chained: 0, lateness: ALLOWED_LATENESS_MS };
+export const LATENESS_MS: Record<JobKind, number> = { tumbling: 0, sliding: 0, session: 0, chained: 0, lateness: ALLOWED_LATENESS_MS, join: 0 };
 
-/** Streams and tables of a chaos job. */
+/** The join job's interval: a click at t joins the impressions of its user at [t − 2 s, t + 1 s]. */
+export const JOIN_LOWER_MS = -2000;
+export const JOIN_UPPER_MS = 1000;
+
+/**
+ * Streams and tables of a chaos job. The join job reads two source streams (clicks, then impressions),
+ * writes its pairs to `results` and its per-window coGroup to `windows`, and has no late output.
+ */
 export const namesOf = (kind: JobKind) => ({
   job: `chaos-${kind}`,
   source: `chaos-${kind}-in`,
+  sources: kind === 'join' ? [`chaos-${kind}-clicks`, `chaos-${kind}-impressions`] : [`chaos-${kind}-in`],
   results: `chaos-${kind}-out`,
+  windows: `chaos-${kind}-windows`,
   late: `chaos-${kind}-late`,
 });
 

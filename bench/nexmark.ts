@@ -1,0 +1,69 @@
+/**
+ * `npm run bench:nexmark`: events/s per core for each Nexmark query that plans, in process as
+ * bench/engine.ts measures (the stage executor on whole batches of JSON records, the keyed shard's log in
+ * memory), on the bids of a generated Nexmark stream; beside Flink's published per-core figures. Writes
+ * bench/results/nexmark.json and the Nexmark section of bench/REPORT.md.
+ *
+ *   npm run bench:nexmark [-- --quick]        BENCH_NEXMARK_EVENTS (default 500,000), BENCH_NEXMARK_RUNS (3)
+ */
+import * as path from 'node:path';
+import { planJob } from 'shardflow';
+import { nexmarkRows } from '../lib/nexmark';
+import { compileNexmark, NEXMARK_QUERIES } from '../tests/fixtures/nexmark/queries';
+import { runOnce } from './engine';
+import { nexmarkSection, spliceIntoReport, type NexmarkResult } from './nexmark-report';
+import { benchOptions, commandOf, figure, loadavg, readResult, round, sized, table, writeResult } from './run-info';
+
+const options = benchOptions();
+const EVENTS = sized('BENCH_NEXMARK_EVENTS', 500_000, 100_000, options);
+const RUNS = sized('BENCH_NEXMARK_RUNS', 3, 1, options);
+/** Nexmark's own rate: it sets event time, so the windows (q11's sessions) close as they do in Flink's runs. */
+const EVENTS_PER_SECOND = 10_000_000;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const bids = nexmarkRows('bid', { count: EVENTS, eventsPerSecond: EVENTS_PER_SECOND, seed: 42 }).map((b) => JSON.stringify(b));
+  const compiled = NEXMARK_QUERIES.map((n) => ({ query: `q${n}`, outcome: compileNexmark(n) }));
+  const planned = compiled.flatMap(({ query, outcome }) => ('job' in outcome ? [{ query, job: outcome.job }] : []));
+  console.log(`nexmark: ${EVENTS.toLocaleString()} events (${bids.length.toLocaleString()} bids), ${RUNS} run(s) per query; ${planned.length} of ${compiled.length} queries plan; load ${loadavg().join(' / ')}`);
+  const rows: NexmarkResult['rows'][number][] = [];
+  const notMeasured: { query: string; reason: string }[] = [];
+  for (const { query, job } of planned) {
+    const plan = planJob(job)
+      .stages.map((s) => (s.keyed ? (s.keyed.kind === 'window' ? `${s.keyed.assigner.kind} window` : s.keyed.kind) : 'stateless'))
+      .join(' → ');
+    try {
+      await runOnce(job, bids.slice(0, 50_000)); // warm up the JIT
+    } catch (e) {
+      // A plan this in-process driver cannot run (more than two stages, a second source): said, not measured.
+      notMeasured.push({ query, reason: (e as Error).message });
+      console.log(`  ${query.padEnd(4)} ${plan.padEnd(26)} not measured: ${(e as Error).message}`);
+      continue;
+    }
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    const loads: [number, number, number][] = [];
+    let results = 0;
+    for (let run = 0; run < RUNS; run++) {
+      loads.push(loadavg());
+      const cpuBefore = process.cpuUsage();
+      const measured = await runOnce(job, bids);
+      const cpuUsed = process.cpuUsage(cpuBefore);
+      wall.push(round(measured.eventsPerSec, 4));
+      cpu.push(round(bids.length / ((cpuUsed.user + cpuUsed.system) / 1e6), 4));
+      results = measured.results;
+    }
+    rows.push({ query, plan, bidsPerSec: figure(wall, loads), bidsPerCpuSec: figure(cpu, loads), results });
+    console.log(`  ${query.padEnd(4)} ${plan.padEnd(26)} ${figure(wall).median.toLocaleString().padStart(10)} bids/s, ${figure(cpu).median.toLocaleString().padStart(10)} per CPU-second; ${results.toLocaleString()} results`);
+  }
+  console.log(`\n${table(['query', 'bids/s', 'per core (CPU)', 'results'], rows.map((r) => [r.query, r.bidsPerSec.median, r.bidsPerCpuSec.median, r.results]))}`);
+  const notPlanned = compiled.filter(({ outcome }) => 'error' in outcome).map(({ query }) => query);
+  const file = writeResult('nexmark', process.env.BENCH_COMMAND ?? commandOf('nexmark.ts', options), { events: EVENTS, bids: bids.length, runs: RUNS, quick: options.quick, rows, notPlanned, notMeasured, seconds: Math.round((Date.now() - started) / 1000) });
+  spliceIntoReport(nexmarkSection(readResult<NexmarkResult>('nexmark')));
+  console.log(`written ${path.relative(process.cwd(), file)} and its section of bench/REPORT.md`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

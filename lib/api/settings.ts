@@ -1,0 +1,35 @@
+import type { Duration } from '../time/duration';
+
+/**
+ * How one stage's Lambda function runs and how its event source mapping feeds it: what a Flink user sets
+ * per operator (memory, parallelism), in Lambda's terms. Every field is optional: an unset one keeps its
+ * default. Set with `.settings({...})` right after `.source(...)` (the source stage) or after a keyed
+ * operator (its stage). docs/configuration.md has every field's default and range.
+ *
+ * @example
+ * .keyBy(c => c.userId).window(tumbling('5s')).sum('clicks')
+ *   .settings({ memoryMb: 1024, timeout: '2m', batchSize: 1000, batchingWindow: '2s' })
+ */
+export interface StageSettings {
+  /** The function's memory (`MemorySize`), 128–10240 MB. A keyed shard may hold a fifth of it as state. Default 512. */
+  memoryMb?: number;
+  /** How long one invocation may run (`Timeout`), whole seconds, 1 s–15 min. Default '60s'. */
+  timeout?: Duration;
+  /** Most records per invocation (`BatchSize`), 1–10000. Default 500. */
+  batchSize?: number;
+  /** How long the mapping gathers records before invoking (`MaximumBatchingWindowInSeconds`), whole seconds, 0–300 s. Default '1s'. */
+  batchingWindow?: Duration;
+  /** Retries of a failed batch before it goes to the on-failure queue (`MaximumRetryAttempts`), 0–10000, or -1: until the records expire. Default 1000. */
+  retries?: number;
+  /** Records older than this are not sent to the function (`MaximumRecordAgeInSeconds`), whole seconds, 60 s–7 days, or -1: never. Default '1d'. */
+  maxRecordAge?: Duration | -1;
+  /** Split a failed batch in two before retrying it (`BisectBatchOnFunctionError`). Default true. */
+  bisectOnError?: boolean;
+  /**
+   * Concurrent batches per shard (`ParallelizationFactor`), 1–10. Above 1 only on a stage that keeps no
+   * state and sends no shuffle (its records go straight to a sink). Default 1.
+   */
+  parallelizationFactor?: number;
+  /** Concurrent invocations set aside for this function and its cap (`ReservedConcurrentExecutions`), at least 1. Default: none. */
+  reservedConcurrency?: number;
+}

@@ -1,0 +1,100 @@
+import type { KeySelector } from '../api/source';
+import { assigner } from './describe';
+import { stageOutputs, type KeyedOperator, type Plan, type Stage } from './plan';
+
+/**
+ * What a job's keyed state is: per stage, whose state its logs hold (its `stateId`: the keyed operator's
+ * uid, or the stage id), what kind of state that is, and by what key. Two versions of a job are compared by
+ * it before an upgrade (`shardflow plan JOB --against LAYOUT`, and `shardflow dev --data` on restart), as
+ * Flink maps a savepoint's state to operators by uid.
+ */
+export interface StateLayout {
+  readonly job: string;
+  readonly version: 1;
+  readonly operators: readonly StateLayoutEntry[];
+}
+
+export interface StateLayoutEntry {
+  readonly stateId: string;
+  /** The operator, as the plan names it (`window#3`). */
+  readonly operator: string;
+  /** What its state holds: the window and its function, or the process function's named states. */
+  readonly shape: string;
+  /** The key: a field name, or the key function's text. */
+  readonly key: string;
+  readonly shards: number;
+}
+
+export function stateLayout(plan: Plan): StateLayout {
+  return {
+    job: plan.job,
+    version: 1,
+    operators: plan.stages.filter((s): s is Stage & { keyed: KeyedOperator } => s.keyed !== undefined).map((s) => ({ stateId: s.stateId, operator: s.keyed.id, shape: shapeOf(s.keyed), key: keyOf(plan, s), shards: s.input.shards })),
+  };
+}
+
+/** What happens to one operator's state in an upgrade. */
+export interface StateChange {
+  readonly stateId: string;
+  /** kept: found and compatible; new: starts empty; dropped: nothing reads it any more; incompatible: found, but not the same kind of state or key. */
+  readonly verdict: 'kept' | 'new' | 'dropped' | 'incompatible';
+  readonly detail: string;
+}
+
+/** Compares the state of a running version (`before`) with what the new one (`after`) expects. */
+export function compareLayouts(before: StateLayout, after: StateLayout): StateChange[] {
+  const old = new Map(before.operators.map((o) => [o.stateId, o]));
+  const changes: StateChange[] = after.operators.map((o): StateChange => {
+    const was = old.get(o.stateId);
+    old.delete(o.stateId);
+    if (!was) return { stateId: o.stateId, verdict: 'new', detail: `${o.operator} ${o.shape}: starts with no state` };
+    if (was.shape !== o.shape) return { stateId: o.stateId, verdict: 'incompatible', detail: `was ${was.shape}, now ${o.shape}` };
+    if (was.key !== o.key) return { stateId: o.stateId, verdict: 'incompatible', detail: `keyed by ${was.key}, now by ${o.key}` };
+    const shards = was.shards === o.shards ? '' : ` (shards ${was.shards} → ${o.shards}: reshard the running stream with \`shardflow rescale\`, so that state follows its keys)`;
+    return { stateId: o.stateId, verdict: 'kept', detail: `${o.operator} ${o.shape}${shards}` };
+  });
+  for (const was of old.values()) changes.push({ stateId: was.stateId, verdict: 'dropped', detail: `${was.operator} ${was.shape}: no operator of the new version has this state` });
+  return changes;
+}
+
+/** Why an upgrade must not go ahead as it is, or undefined when it may. */
+export function upgradeRefusal(changes: readonly StateChange[], allowNonRestoredState: boolean): string | undefined {
+  const incompatible = changes.filter((c) => c.verdict === 'incompatible');
+  if (incompatible.length > 0) {
+    return `${incompatible.map((c) => `the state '${c.stateId}' ${c.detail}`).join('; ')} — give the changed operator a new .uid(...) (its old state is then dropped), or start from empty state`;
+  }
+  const dropped = changes.filter((c) => c.verdict === 'dropped');
+  if (dropped.length > 0 && !allowNonRestoredState) {
+    return `the state ${dropped.map((c) => `'${c.stateId}' (${c.detail})`).join(', ')} would be dropped — pass --allow-non-restored-state to go ahead without it (Flink's flag)`;
+  }
+  return undefined;
+}
+
+export function describeChanges(changes: readonly StateChange[]): string {
+  return changes.map((c) => `  ${c.verdict.padEnd(12)} ${c.stateId.padEnd(16)} ${c.detail}`).join('\n');
+}
+
+function shapeOf(k: KeyedOperator): string {
+  if (k.kind === 'window') return `${assigner(k.assigner)}.${k.fn.kind}(${'field' in k.fn ? k.fn.field : ''})`;
+  const states = Object.entries(k.fn.state)
+    .map(([name, d]) => `${name}: ${d.kind}`)
+    .sort()
+    .join(', ');
+  return `${k.written}(${states})`;
+}
+
+/** The key, as written: the in-stage keyBy, or the keyBys on the routes that feed the stage (a two-input operator has one per input). */
+function keyOf(plan: Plan, stage: Stage): string {
+  const text = (selector: KeySelector<unknown>): string => (typeof selector === 'string' ? `'${selector}'` : String(selector).replace(/\s+/g, ' '));
+  if (stage.keyBy !== undefined) return text(stage.keyBy);
+  const lanes = stage.input.kind === 'shuffle' ? stage.input.lanes : [];
+  const byInput = new Map<number, string>();
+  for (const s of plan.stages) {
+    for (const o of stageOutputs(s)) {
+      if (o.kind !== 'shuffle' || o.toStage !== stage.id) continue;
+      const lane = lanes.find((l) => (o.lane === '' ? l.name === '' : l.name === o.lane));
+      byInput.set(lane?.input ?? 0, text(o.keyBy));
+    }
+  }
+  return [...byInput.entries()].sort((a, b) => a[0] - b[0]).map(([, k]) => k).join(' / ') || 'none';
+}

@@ -1,0 +1,140 @@
+/**
+ * A keyed stage's shuffle stream resharded under it (split, merge): each child shard starts from its
+ * parents' state for its hash range — keys, watermark, what they applied of each upstream shard — so a
+ * window open across the reshard counts every element once. And the shuffle emitter, with a route map gone
+ * stale by a reshard, sends what landed on the wrong shard again, where the key's state now is.
+ */
+import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
+import { emitShuffle } from '../../lib/io/shuffle-emitter';
+import type { Chain, KinesisWriter } from '../../lib/io/kinesis-writer';
+import { decodeShuffleRecord } from '../../lib/io/envelope';
+import { hashKeyOf, type ShardRange } from '../../lib/io/shard-map';
+import type { KeyedElement } from '../../lib/runtime/records';
+import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
+import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
+import { ShardStates } from '../../lib/state/shard-states';
+
+type Click = { userId: string; clicks: number; ts: number };
+const plan = planJob(
+  job('rescaled')
+    .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, shards: 1 }))
+    .keyBy((c) => c.userId)
+    .window(tumbling('10s'))
+    .sum('clicks')
+    .sink(dynamoSink('out')),
+);
+const MAX_HASH = 2n ** 128n - 1n;
+
+/** Two users whose keys hash into different halves, and the hash key between them. */
+const [low, high] = ['ann', 'bob', 'cy', 'dee', 'eve'].sort((a, b) => (hashKeyOf(a) < hashKeyOf(b) ? -1 : 1)).filter((_, i, all) => i === 0 || i === all.length - 1) as [string, string];
+const middle = hashKeyOf(high);
+
+/** A stage-s1 executor over one log store, with the shard lineage given. */
+function executor(store: MemoryLogStore, lineage: Record<string, { parents: string[]; startingHashKey: bigint; endingHashKey: bigint }>): StageExecutor {
+  return new StageExecutor(plan, plan.stages[1]!, new ShardStates(store), async (shardId) => lineage[shardId]);
+}
+
+let seq = 0;
+/** An upstream shard's elements as an envelope, addressed to `to`. */
+const envelope = (elements: readonly KeyedElement[], to?: string): ShuffleInput => ({ kind: 'envelope', sequenceNumber: String(++seq), arrivalMs: 1_000 + seq, from: 'u0', elements, ...(to && { to }) });
+const marker = (watermarkMs: number): ShuffleInput => ({ kind: 'marker', sequenceNumber: String(++seq), arrivalMs: 1_000 + seq, from: 'u0', watermarkMs });
+/** Clicks of upstream shard u0 at positions first, first+1, …: one per user given, 1 click each at ts 1000. */
+const clicks = (first: number, users: readonly string[]): KeyedElement[] => users.map((u, i) => ({ key: u, origin: { shardId: 'u0', sequenceNumber: String(first + i), subIndex: 0 }, timestampMs: 1_000, value: { userId: u, clicks: 1, ts: 1_000 } }));
+
+/** Runs a batch on a shard and commits it; returns the window results it fired. */
+async function run(on: StageExecutor, shardId: string, inputs: readonly ShuffleInput[]): Promise<Record<string, unknown>[]> {
+  const batch = await on.run({ kind: 'shuffled', shardId, inputs });
+  expect(await batch.commit()).not.toBe('lost');
+  return batch.result.outputs.map((o) => o.output.record);
+}
+
+const sums = (results: Record<string, unknown>[]): Record<string, number> => Object.fromEntries(results.map((r) => [r.key as string, r.clicks as number]));
+
+test('a split: each child takes its half of the keys, with their open windows, and counts on from there', async () => {
+  const store = new MemoryLogStore();
+  const lineage = {
+    p: { parents: [], startingHashKey: 0n, endingHashKey: MAX_HASH },
+    c1: { parents: ['p'], startingHashKey: 0n, endingHashKey: middle - 1n },
+    c2: { parents: ['p'], startingHashKey: middle, endingHashKey: MAX_HASH },
+  };
+  const x = executor(store, lineage);
+  await run(x, 'p', [envelope(clicks(1, [low, high]), 'p'), marker(500)]);
+  // After the split the upstream shard sends each key to the child that owns its hash, then passes the window.
+  expect(sums(await run(x, 'c1', [envelope(clicks(3, [low]), 'c1'), marker(20_000)]))).toEqual({ [low]: 2 });
+  expect(sums(await run(x, 'c2', [envelope(clicks(4, [high]), 'c2'), marker(20_000)]))).toEqual({ [high]: 2 });
+});
+
+test('a merge after an upstream batch reached one parent only: the child applies the other part once and skips the first', async () => {
+  const store = new MemoryLogStore();
+  const lineage = {
+    a: { parents: [], startingHashKey: 0n, endingHashKey: middle - 1n },
+    b: { parents: [], startingHashKey: middle, endingHashKey: MAX_HASH },
+    m: { parents: ['a', 'b'], startingHashKey: 0n, endingHashKey: MAX_HASH },
+  };
+  const x = executor(store, lineage);
+  // Batch W (positions 1, 2) reached both parents.
+  await run(x, 'a', [envelope(clicks(1, [low]), 'a'), marker(500)]);
+  await run(x, 'b', [envelope(clicks(2, [high]), 'b'), marker(500)]);
+  // Batch X (position 3 for b's key, 4 for a's) reached a, then its sender died before b's envelope.
+  const batchX = clicks(3, [high, low]);
+  await run(x, 'a', [envelope([batchX[1]!], 'a')]);
+  // After the merge the retried batch X comes to m whole, then a marker past the window: position 3 is new
+  // there (b never had it), 4 is not (a had it) — one mark for both, the higher, would drop 3.
+  const fired = await run(x, 'm', [envelope(batchX, 'm'), marker(20_000)]);
+  expect(sums(fired)).toEqual({ [low]: 2, [high]: 2 });
+});
+
+test('an envelope that a stale route map sent to another shard changes nothing there', async () => {
+  const store = new MemoryLogStore();
+  const x = executor(store, { c1: { parents: [], startingHashKey: 0n, endingHashKey: middle - 1n } });
+  expect(await run(x, 'c1', [envelope(clicks(1, [low, high]), 'p'), envelope(clicks(3, [low]), 'c1'), marker(20_000)])).toEqual([expect.objectContaining({ key: low, clicks: 1 })]);
+});
+
+describe('the shuffle emitter with a route map gone stale', () => {
+  /** A stream whose shards change under a writer that cached them: `put` lands records where Kinesis would now. */
+  function reshardedStream(cached: ShardRange[], now: ShardRange[]) {
+    const landedOn: { shardId: string; record: ReturnType<typeof decodeShuffleRecord> }[] = [];
+    let current = cached;
+    const writer = {
+      stream: 'rescaled-s1',
+      openShards: async () => current,
+      forgetShards: () => void (current = now),
+      put: async (chains: readonly Chain[]) =>
+        chains.map((chain) =>
+          chain.map((e) => {
+            const h = BigInt(e.explicitHashKey!);
+            const shardId = now.find((s) => s.startingHashKey <= h && h <= s.endingHashKey)!.shardId;
+            landedOn.push({ shardId, record: decodeShuffleRecord(Buffer.from(e.data)) });
+            return shardId;
+          }),
+        ),
+    } as unknown as KinesisWriter;
+    return { writer, landedOn };
+  }
+
+  test('after a split, a chain addressed to the closed parent is sent again to each child for its keys, then markers go to the children', async () => {
+    const parent = { shardId: 'p', startingHashKey: 0n, endingHashKey: MAX_HASH };
+    const children = [
+      { shardId: 'c1', startingHashKey: 0n, endingHashKey: middle - 1n },
+      { shardId: 'c2', startingHashKey: middle, endingHashKey: MAX_HASH },
+    ];
+    const { writer, landedOn } = reshardedStream([parent], children);
+    const elements = clicks(1, [low, high, low]);
+    await emitShuffle(writer, 'u0', '', elements, 900);
+    // The first envelope (to p) landed on c1, which ignores it; then each child gets its keys, in order; then markers.
+    expect(landedOn.map((l) => [l.shardId, l.record.kind, l.record.kind === 'envelope' ? [l.record.to, l.record.elements.map((e) => e.origin.sequenceNumber)] : l.record.kind === 'marker' ? l.record.watermarkMs : undefined])).toEqual([
+      ['c1', 'envelope', ['p', ['1', '2', '3']]],
+      ['c1', 'envelope', ['c1', ['1', '3']]],
+      ['c2', 'envelope', ['c2', ['2']]],
+      ['c1', 'marker', 900],
+      ['c2', 'marker', 900],
+    ]);
+  });
+
+  test('routes that are still right send once', async () => {
+    const shards = [{ shardId: 's', startingHashKey: 0n, endingHashKey: MAX_HASH }];
+    const { writer, landedOn } = reshardedStream(shards, shards);
+    expect(await emitShuffle(writer, 'u0', '', clicks(1, [low, high]), 900)).toEqual({ envelopes: 1, markers: 1 });
+    expect(landedOn).toHaveLength(2);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * Upgrades with state: what a new version of a job keeps, starts anew, drops or must not do, decided from
+ * the two versions' state layouts (Flink maps a savepoint's state to operators by uid the same way).
+ */
+import { dynamoSink, job, kinesisSource, planJob, tumbling, valueState, type DataStream } from 'shardflow';
+import { compareLayouts, stateLayout, upgradeRefusal } from '../../lib/plan/state-layout';
+import { PlanError } from '../../lib/plan/plan-error';
+
+type Click = { userId: string; clicks: number; ts: number };
+const clicks = (name = 'clicks-job'): DataStream<Click> => job(name).source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts }));
+
+const v1 = () =>
+  clicks()
+    .keyBy((c) => c.userId)
+    .window(tumbling('5s'))
+    .sum('clicks')
+    .sink(dynamoSink('counts'));
+
+const layoutOf = (j: Parameters<typeof planJob>[0]) => stateLayout(planJob(j));
+
+test('a stateless operator added: every state kept', () => {
+  const v2 = clicks()
+    .filter((c) => c.clicks > 0)
+    .keyBy((c) => c.userId)
+    .window(tumbling('5s'))
+    .sum('clicks')
+    .sink(dynamoSink('counts'));
+  const changes = compareLayouts(layoutOf(v1()), layoutOf(v2));
+  expect(changes).toEqual([{ stateId: 's1', verdict: 'kept', detail: 'window#3 tumbling(5s).sum(clicks)' }]);
+  expect(upgradeRefusal(changes, false)).toBeUndefined();
+});
+
+test('a changed window size or key is refused, naming the state and the change', () => {
+  const bigger = clicks()
+    .keyBy((c) => c.userId)
+    .window(tumbling('10s'))
+    .sum('clicks')
+    .sink(dynamoSink('counts'));
+  expect(upgradeRefusal(compareLayouts(layoutOf(v1()), layoutOf(bigger)), true)).toBe(
+    "the state 's1' was tumbling(5s).sum(clicks), now tumbling(10s).sum(clicks) — give the changed operator a new .uid(...) (its old state is then dropped), or start from empty state",
+  );
+  const rekeyed = clicks()
+    .keyBy('userId')
+    .window(tumbling('5s'))
+    .sum('clicks')
+    .sink(dynamoSink('counts'));
+  // A key function is compared by its text (as compiled): here a function, then a field name.
+  expect(compareLayouts(layoutOf(v1()), layoutOf(rekeyed))).toEqual([{ stateId: 's1', verdict: 'incompatible', detail: expect.stringMatching(/^keyed by \(c\) ?=> ?c\.userId, now by 'userId'$/) }]);
+});
+
+test('a keyed stage added before another renumbers the stages: with a uid the state follows its operator; without, the upgrade is refused', () => {
+  const withUid = (prefix: boolean) => {
+    let s: DataStream<Click> = clicks();
+    if (prefix) {
+      s = s
+        .keyBy((c) => c.userId)
+        .process({ state: { seen: valueState(false) }, onEvent: (c: Click, ctx) => (ctx.state.seen.value() ? undefined : (ctx.state.seen.update(true), ctx.emit(c))) })
+        .map((r) => r as unknown as Click);
+    }
+    return s
+      .keyBy((c) => c.userId)
+      .window(tumbling('5s'))
+      .sum('clicks')
+      .uid('clicks-per-user')
+      .sink(dynamoSink('counts'));
+  };
+  const kept = compareLayouts(layoutOf(withUid(false)), layoutOf(withUid(true)));
+  expect(kept.map((c) => [c.stateId, c.verdict])).toEqual([
+    ['s1', 'new'],
+    ['clicks-per-user', 'kept'],
+  ]);
+  expect(upgradeRefusal(kept, false)).toBeUndefined();
+
+  const noUid = (prefix: boolean) => {
+    let s: DataStream<Click> = clicks();
+    if (prefix) s = s.keyBy((c) => c.userId).process({ state: { seen: valueState(false) }, onEvent: (c: Click, ctx) => ctx.emit(c) }).map((r) => r as unknown as Click);
+    return s.keyBy((c) => c.userId).window(tumbling('5s')).sum('clicks').sink(dynamoSink('counts'));
+  };
+  // Without a uid the window's state is the stage's, s1, which is now the process function's: refused.
+  expect(upgradeRefusal(compareLayouts(layoutOf(noUid(false)), layoutOf(noUid(true))), true)).toMatch(/^the state 's1' was tumbling\(5s\)\.sum\(clicks\), now process\(seen: value\)/);
+});
+
+test('a removed keyed operator drops its state: refused unless --allow-non-restored-state', () => {
+  const stateless = clicks().map((c) => ({ ...c, seen: true })).sink(dynamoSink('counts'));
+  const changes = compareLayouts(layoutOf(v1()), layoutOf(stateless));
+  expect(changes).toEqual([{ stateId: 's1', verdict: 'dropped', detail: 'window#2 tumbling(5s).sum(clicks): no operator of the new version has this state' }]);
+  expect(upgradeRefusal(changes, false)).toBe("the state 's1' (window#2 tumbling(5s).sum(clicks): no operator of the new version has this state) would be dropped — pass --allow-non-restored-state to go ahead without it (Flink's flag)");
+  expect(upgradeRefusal(changes, true)).toBeUndefined();
+});
+
+test('a uid is checked at plan time: after a keyed operator, usable in a name, unique', () => {
+  const planError = (build: () => unknown): string => {
+    try {
+      planJob(build() as never);
+    } catch (e) {
+      if (e instanceof PlanError) return e.problem;
+      throw e;
+    }
+    return 'planned';
+  };
+  expect(planError(() => clicks().map((c) => c).uid('x').sink(dynamoSink('counts')))).toBe(".uid('x') follows map");
+  expect(planError(() => clicks().keyBy((c) => c.userId).window(tumbling('5s')).count().uid('s2').sink(dynamoSink('counts')))).toBe("uid 's2' is not usable");
+  expect(planError(() => clicks().keyBy((c) => c.userId).window(tumbling('5s')).count().uid('a#b').sink(dynamoSink('counts')))).toBe("uid 'a#b' is not usable");
+  const j = job('twice');
+  const s = j.source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts })).keyBy((c) => c.userId);
+  s.window(tumbling('5s')).count().uid('same').sink(dynamoSink('a-table'));
+  s.window(tumbling('10s')).count().uid('same').sink(dynamoSink('b-table'));
+  expect(planError(() => j)).toBe("two keyed operators have the uid 'same' (the other is window#2)");
+  const named = planJob(clicks().keyBy((c) => c.userId).window(tumbling('5s')).count().uid('per-user').sink(dynamoSink('counts')));
+  expect(named.stages[1]).toMatchObject({ id: 's1', stateId: 'per-user' });
+});
