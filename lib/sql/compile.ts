@@ -14,7 +14,6 @@ import { job, type DataStream, type JobBuilder } from '../api/builder';
 import type { WindowMeta } from '../api/functions';
 import type { JobDefinition } from '../api/graph';
 import type { SinkSpec } from '../api/sink';
-import { kinesisSource, type KinesisSourceOptions } from '../api/source';
 import { session, sliding, tumbling, type TimeWindowOptions } from '../api/windows';
 import type { WindowAssignerSpec } from '../time/window';
 import { aggregateResultType, groupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
@@ -28,7 +27,7 @@ import type { JoinInput } from './joins';
 import type { LogicalQuery } from './query';
 import { SqlError, SqlProblems, sqlError } from './sql-error';
 import { queryFromStatements } from './statements';
-import { kinesisSourceOptions, readColumns } from './records';
+import { readColumns, tableRecords } from './records';
 import { continuousTopN, windowTopN, type RankChange, type RankInput, type TopNOptions } from './top-n';
 import { RowError, type Column, type SqlValue } from './types';
 import { decimalOf, fromPortable, toPortable } from './values';
@@ -171,7 +170,7 @@ class QueryCompiler {
     const outputs = this.outputs(this.expandStars(q.select), scope);
     const ranking = q.topN && this.problems.attempt(() => this.ranking(scope), undefined);
     this.problems.check();
-    let rows = q.join ? q.join.rows(builder, this.used) : builder.source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(this.decoder());
+    let rows = q.join ? q.join.rows(builder, this.used) : tableRecords(builder, q.source).map(this.decoder());
     if (where) rows = rows.filter((row) => where.eval(row) === true);
     if (!ranking) return { stream: rows.map((row) => project(outputs, row, {})), sink: q.sink.sink };
     return this.rankedJob(rows.map((row) => ranking.input(row, project(outputs, row, {}))), ranking);
@@ -223,7 +222,7 @@ class QueryCompiler {
     };
 
     const decode = this.decoder();
-    let rows = builder.source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(decode);
+    let rows = tableRecords(builder, q.source).map(decode);
     if (where) rows = rows.filter((row) => where.eval(row) === true);
     const grouped = rows.map(toGrouped).keyBy((r) => keyText(r.g));
     const aggregate = groupAggregate(this.calls.map((c) => c.call));
@@ -618,10 +617,6 @@ class QueryCompiler {
   }
 
   // ——— the source ———
-
-  private sourceOptions(): KinesisSourceOptions<unknown> {
-    return kinesisSourceOptions(this.q.source);
-  }
 
   /** Reads the columns the query uses from a JSON record, as their declared types (projection pushdown). */
   private decoder(): (record: unknown) => Row {

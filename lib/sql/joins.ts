@@ -21,9 +21,8 @@ import type { DataStream, JobBuilder } from '../api/builder';
 import { listState } from '../api/state';
 import { sliding, tumbling } from '../api/windows';
 import type { Expr, FromClause, SelectItem, SelectQuery, WindowSpec } from './ast';
-import { kinesisSourceOptions, readColumns } from './records';
+import { readColumns, tableRecords } from './records';
 import { compileExpression, show, startOf, type ColumnExpr, type Compiled, type Scope } from './expressions';
-import { kinesisSource } from '../api/source';
 import type { LogicalQuery, SourceTable } from './query';
 import { sqlError, type SourcePosition } from './sql-error';
 import { substituteColumns } from './views';
@@ -63,8 +62,9 @@ interface Side {
   readonly pos: SourcePosition;
   /** Its columns, with window_start, window_end and window_time for a window table function. */
   readonly columns: ReadonlyMap<string, Column>;
-  /** The Kinesis stream it reads. */
+  /** The Kinesis stream it reads, and the table it reads it as. */
   readonly stream: string;
+  readonly reads: string;
   /** A window aggregation's results: read from its query; `start`/`end` name the result columns that are its window's. */
   readonly aggregate?: { readonly input: JoinInput; readonly window?: WindowSpec | undefined; readonly start?: string; readonly end?: string } | undefined;
 }
@@ -124,8 +124,9 @@ export class JoinedTables {
     const left = this.side(from.left);
     const right = this.side(from.right);
     if (left.name === right.name) throw sqlError(`both sides of the join are named ${left.name}: give one an alias (FROM ${left.table.name} AS a JOIN … AS b)`, from.right.pos);
-    if (left.stream === right.stream) {
-      throw sqlError(`a join of a table with itself ${NOT_YET} — both sides read the stream ${left.stream}, and a job reads each stream once`, from.pos);
+    // A table joined with itself (Nexmark q7) reads its stream once, fanned out to both sides.
+    if (left.stream === right.stream && left.reads !== right.reads) {
+      throw sqlError(`${left.reads} and ${right.reads} both read the stream ${left.stream}: a job reads a stream as one table — join ${left.reads} with itself`, from.pos);
     }
     this.sides = [left, right];
     this.decimals = ([0, 1] as const).flatMap((i) =>
@@ -152,7 +153,7 @@ export class JoinedTables {
       }
       for (const name of WINDOW_COLUMNS) columns.set(name, { name, type: 'TIMESTAMP', declared: 'TIMESTAMP(3)', notNull: true });
     }
-    return { table: source, name: from.alias ?? table, window, pos: from.pos, columns, stream: source.stream };
+    return { table: source, name: from.alias ?? table, window, pos: from.pos, columns, stream: source.stream, reads: source.name };
   }
 
   /**
@@ -190,6 +191,7 @@ export class JoinedTables {
       pos,
       columns: new Map(input.columns.map((c) => [c.name, c])),
       stream: q.source.stream,
+      reads: q.source.name,
       aggregate: { input, window: q.window.kind === 'SESSION' ? undefined : q.window, start: windowColumn('start'), end: windowColumn('end') },
     };
   }
@@ -504,7 +506,7 @@ export class JoinedTables {
     const columns = side.table.columns.filter((c) => wanted.has(c.name));
     // A table's JSON records are read as its columns' types; an aggregation's results are those values already.
     const read = side.aggregate ? (record: unknown): Row => record as Row : readColumns(columns);
-    const records = side.aggregate ? side.aggregate.input.stream(j) : j.source(kinesisSource<unknown>(side.table.stream, kinesisSourceOptions(side.table)));
+    const records = side.aggregate ? side.aggregate.input.stream(j) : tableRecords(j, side.table);
     const names = columns.map((c) => ({ name: `${prefix}${c.name}`, source: c.name, portable: toPortable(c) }));
     const filters = this.filters[index];
     const keys = this.keys.map((k) => (index === 0 ? k.left : k.right).eval);

@@ -1,10 +1,30 @@
 /**
- * How a Kinesis table's JSON records are read: the event time of its WATERMARK column, and the columns a
- * query uses as their declared types (projection pushdown).
+ * How a Kinesis table's JSON records are read: one source per stream in a job, the event time of its
+ * WATERMARK column, and the columns a query uses as their declared types (projection pushdown).
  */
-import type { KinesisSourceOptions } from '../api/source';
+import type { DataStream, JobBuilder } from '../api/builder';
+import { kinesisSource, type KinesisSourceOptions } from '../api/source';
 import type { SourceTable } from './query';
 import { decodeValue, RowError, timestampMs, type Column, type SqlValue } from './types';
+
+const sources = new WeakMap<JobBuilder, Map<string, { readonly table: string; readonly records: DataStream<unknown> }>>();
+
+/**
+ * A table's records in a job. A job reads each Kinesis stream once: every part of a query that reads the
+ * table (both sides of a self-join, a side and its aggregating subquery) shares one source, its records
+ * fanned out to each.
+ */
+export function tableRecords(builder: JobBuilder, table: SourceTable): DataStream<unknown> {
+  let byStream = sources.get(builder);
+  if (!byStream) sources.set(builder, (byStream = new Map()));
+  const known = byStream.get(table.stream);
+  // Two tables on one stream are refused where the query names them (joins.ts).
+  if (known && known.table !== table.name) throw new Error(`unreachable: the tables ${known.table} and ${table.name} both read the stream ${table.stream}`);
+  if (known) return known.records;
+  const records = builder.source(kinesisSource<unknown>(table.stream, kinesisSourceOptions(table)));
+  byStream.set(table.stream, { table: table.name, records });
+  return records;
+}
 
 /** The source options of a table: its event time and out-of-orderness, idleness and shard count. */
 export function kinesisSourceOptions(source: SourceTable): KinesisSourceOptions<unknown> {
