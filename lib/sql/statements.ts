@@ -10,7 +10,7 @@ import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 import { optionDurationMs, type Column } from './types';
 import { and, JoinedTables } from './joins';
 import type { FunctionDeclaration } from './user-functions';
-import { flatten } from './views';
+import { flatten, type Catalog, type FlatQuery } from './views';
 
 type CreateTable = Extract<Statement, { kind: 'createTable' }>;
 type Insert = Extract<Statement, { kind: 'insert' }>;
@@ -70,13 +70,13 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
   }
   problems.check();
   if (!insert) throw new Error('unreachable: a script without INSERT has a problem');
-  const from = insert.query.from;
   const functionDeclarations = [...functions.values()];
-  const catalog = { columnsOf: (t: string) => tables.get(t)?.columns.map((c) => c.name), view: (v: string) => views.get(v) };
-  if (from.kind === 'join') {
-    const subquery = (query: SelectQuery): LogicalQuery => logicalQuery(flatten(query, catalog), insert!, tables, settings);
-    return { ...logicalQuery(joinedQuery(insert.query, from, tables, views, settings, subquery, insert.table), insert, tables, settings), functionDeclarations };
-  }
+  const subquery = (query: SelectQuery): LogicalQuery => logicalQuery(flatten(query, catalog), insert!, tables, settings);
+  const catalog: Catalog = {
+    columnsOf: (t) => tables.get(t)?.columns.map((c) => c.name),
+    view: (v) => views.get(v),
+    join: (query, from) => joinedQuery(query, from, tables, views, settings, subquery, insert!.table),
+  };
   const q = flatten(insert.query, catalog);
   return { ...logicalQuery(q, insert, tables, settings), functionDeclarations };
 }
@@ -90,7 +90,7 @@ function joinedQuery(
   settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>,
   subquery: (query: SelectQuery) => LogicalQuery,
   sink: string,
-): ReturnType<typeof flatten> & { join: JoinedTables } {
+): FlatQuery {
   const idle = settings.get('table.exec.source.idle-timeout');
   const ttl = settings.get('table.exec.state.ttl');
   const condition = and(from.on, query.where);
@@ -108,7 +108,7 @@ function joinedQuery(
   return { table: join.source.name, tablePos: from.pos, items: query.items, where: condition, groupBy: query.groupBy, having: query.having, pos: query.pos, join };
 }
 
-function logicalQuery(q: ReturnType<typeof flatten> & { join?: JoinedTables }, insert: Insert, tables: ReadonlyMap<string, CreateTable>, settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>): LogicalQuery {
+function logicalQuery(q: FlatQuery, insert: Insert, tables: ReadonlyMap<string, CreateTable>, settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>): LogicalQuery {
   const fromName = q.table;
   const sourceDdl = tables.get(fromName);
   if (!sourceDdl && !q.join) throw sqlError(`unknown table ${fromName}: declare it with CREATE TABLE ${fromName} (…) WITH ('connector' = 'kinesis', …)`, q.tablePos);

@@ -8,6 +8,7 @@
  */
 import type { Expr, SelectItem, SelectQuery, WindowSpec } from './ast';
 import { show, startOf } from './expressions';
+import type { JoinedTables } from './joins';
 import type { TopN } from './query';
 import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 
@@ -25,6 +26,8 @@ export interface FlatQuery {
   readonly having?: Expr | undefined;
   /** Flink's Top-N over this query's rows (whose select list holds the ROW_NUMBER item). */
   readonly topN?: TopN | undefined;
+  /** FROM a JOIN b: `table` is then the join's name, and the columns are the two sides' (`alias.column`). */
+  readonly join?: JoinedTables | undefined;
   readonly pos: SourcePosition;
 }
 
@@ -32,7 +35,11 @@ export interface FlatQuery {
 export interface Catalog {
   columnsOf(table: string): readonly string[] | undefined;
   view(name: string): SelectQuery | undefined;
+  /** A query whose FROM is a join, as one query over the joined rows (statements.ts). */
+  join(query: SelectQuery, from: JoinFrom): FlatQuery;
 }
+
+type JoinFrom = Extract<SelectQuery['from'], { kind: 'join' }>;
 
 /** The columns a window table function adds. */
 const WINDOW_COLUMNS = ['window_start', 'window_end', 'window_time'];
@@ -44,7 +51,10 @@ export function flatten(query: SelectQuery, catalog: Catalog, seen: readonly str
   const from = q.from;
   const base = { items: q.items, where: q.where, groupBy: q.groupBy, having: q.having, pos: q.pos };
   if (from.kind === 'subquery') return inline(q, flatten(from.query, catalog, seen), from.alias, from.pos, catalog);
-  if (from.kind === 'join') throw sqlError('a join inside a view or a subquery is not supported yet — write the join in the INSERT\'s own FROM', from.pos);
+  if (from.kind === 'join') {
+    if (seen.length > 0) throw sqlError('a join inside a view is not supported yet — write the join in the query that reads the view', from.pos);
+    return catalog.join(q, from);
+  }
   const name = from.kind === 'table' ? from.name : from.table;
   const view = catalog.view(name);
   if (!view) return { ...base, table: name, tablePos: from.pos, alias: from.alias, windowTvf: from.kind === 'windowTvf' ? from.window : undefined };
@@ -73,8 +83,13 @@ function outputNames(inner: FlatQuery, catalog: Catalog): Map<string, Expr> {
   let position = 0;
   for (const item of inner.items) {
     if (item.expr.kind === 'star') {
-      for (const column of catalog.columnsOf(inner.table) ?? []) {
-        names.set(column, { kind: 'column', name: column, qualifier: item.expr.qualifier, pos: item.expr.pos });
+      const columns = inner.join
+        ? inner.join.starColumns(item.expr.qualifier, item.expr.pos ?? inner.pos)
+        : (catalog.columnsOf(inner.table) ?? []).map((name) => ({ name, qualifier: item.expr.kind === 'star' ? item.expr.qualifier : undefined }));
+      for (const column of columns) {
+        // Flink would rename the second `id` of a join's two sides `id0`; here it is to be named.
+        if (inner.join && names.has(column.name)) throw sqlError(`${show(item.expr)} has two columns named ${column.name} (both sides have one): select them by name, one with an alias`, item.expr.pos ?? inner.pos);
+        names.set(column.name, { kind: 'column', name: column.name, qualifier: column.qualifier, pos: item.expr.pos });
         position += 1;
       }
       continue;
@@ -133,6 +148,7 @@ function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined,
     tablePos: inner.tablePos,
     alias: inner.alias,
     windowTvf: inner.windowTvf,
+    join: inner.join,
     items,
     // A filter on an aggregating subquery's rows is a filter on its groups: its HAVING.
     where: aggregates ? inner.where : and(inner.where, where),

@@ -135,6 +135,19 @@ describe('joins give what sqlite3 gives joining the same rows', () => {
     expect(sorted(h.results())).toEqual(sorted(expected));
   });
 
+  test('a query over a join (a derived table joining two tables) filters and projects the joined rows', async () => {
+    const definition = job('SELECT payId, amount FROM (SELECT p.payId, o.amount, p.paid FROM orders o JOIN payments p ON o.orderId = p.orderRef) AS j WHERE paid > amount');
+    const h = await run(definition, DATA);
+    const expected = sqlite(DATA, 'SELECT p.payId, o.amount FROM orders o JOIN payments p ON o.orderId = p.orderRef WHERE p.paid > o.amount').map((r) => ({ ...r, amount: Number(r.amount) / 100 }));
+    expect(expected.length).toBeGreaterThan(20);
+    expect(sorted(h.results())).toEqual(sorted(expected));
+  });
+
+  test('a join inside a view is refused where the view joins', () => {
+    const view = 'CREATE VIEW paid AS SELECT p.payId, o.amount FROM orders o JOIN payments p ON o.orderId = p.orderRef;';
+    expect(() => compileSql(`${TABLES}${view}\nINSERT INTO out_table SELECT payId FROM paid;`)).toThrow(/a join inside a view is not supported yet — write the join in the query that reads the view/);
+  });
+
   test('two tables on one stream are refused where the join names them', () => {
     const twin = "CREATE TABLE orders2 (orderId INT, userId INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kinesis', 'stream' = 'orders');";
     expect(() => compileSql(`${TABLES}${twin}\nINSERT INTO out_table SELECT a.orderId FROM orders a JOIN orders2 b ON a.orderId = b.orderId;`)).toThrow(
