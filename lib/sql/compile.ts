@@ -28,6 +28,7 @@ import type { LogicalQuery } from './query';
 import { SqlError, SqlProblems, sqlError } from './sql-error';
 import { queryFromStatements } from './statements';
 import { readColumns, tableRecords } from './records';
+import { resultWindow } from './result-window';
 import { continuousTopN, windowTopN, type RankChange, type RankInput, type TopNOptions } from './top-n';
 import { RowError, type Column, type SqlValue } from './types';
 import { decimalOf, fromPortable, toPortable } from './values';
@@ -134,13 +135,19 @@ class QueryCompiler {
   /** The result's columns (after `results`). */
   resultColumns: Column[] = [];
 
+  private readonly q: LogicalQuery;
+  /** An aggregation over an aggregating subquery: that query's results, which are its rows. */
+  private readonly input: JoinInput | undefined;
+
   constructor(
-    private readonly q: LogicalQuery,
-    /** Read by a join, not written to the sink: every column under its own name. */
+    query: LogicalQuery,
+    /** Read by a join or another query, not written to the sink: every column under its own name. */
     private readonly joinInput = false,
   ) {
-    this.columns = new Map(q.source.columns.map((c) => [c.name, c]));
-    q.join?.prepare(queryResults);
+    this.input = query.over && queryResults(query.over.query);
+    this.q = this.input ? { ...query, source: { ...query.source, columns: this.input.columns } } : query;
+    this.columns = new Map(this.q.source.columns.map((c) => [c.name, c]));
+    query.join?.prepare(queryResults);
   }
 
   job(): JobDefinition {
@@ -154,9 +161,9 @@ class QueryCompiler {
     const q = this.q;
     this.updating = changelog.mode === 'updating';
     if (this.joinInput && this.updating) {
-      this.problems.add(sqlError('a join of an updating query (a GROUP BY without a window, or a Top-N) is not supported yet — join the tables, or window the aggregation', q.pos));
+      this.problems.add(sqlError('reading an updating query\'s results (a GROUP BY without a window, or a Top-N) in a join or another aggregation is not supported yet — window the aggregation', q.pos));
     }
-    const assigner = this.problems.attempt(() => this.window(), undefined);
+    const assigner = this.problems.attempt(() => (q.over ? this.resultsWindow() : this.window()), undefined);
     const where = q.where && this.problems.attempt(() => this.condition(q.where!, this.rowScope('WHERE'), 'WHERE'), undefined);
     const aggregates = q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr));
     return q.grouped || q.window || aggregates ? this.groupedJob(builder, assigner, where) : this.rowJob(builder, where);
@@ -170,7 +177,7 @@ class QueryCompiler {
     const outputs = this.outputs(this.expandStars(q.select), scope);
     const ranking = q.topN && this.problems.attempt(() => this.ranking(scope), undefined);
     this.problems.check();
-    let rows = q.join ? q.join.rows(builder, this.used) : tableRecords(builder, q.source).map(this.decoder());
+    let rows = q.join ? q.join.rows(builder, this.used) : this.rows(builder);
     if (where) rows = rows.filter((row) => where.eval(row) === true);
     if (!ranking) return { stream: rows.map((row) => project(outputs, row, {})), sink: q.sink.sink };
     return this.rankedJob(rows.map((row) => ranking.input(row, project(outputs, row, {}))), ranking);
@@ -221,8 +228,7 @@ class QueryCompiler {
       return skipped.length > 0 ? { g, v, skip: skipped } : { g, v };
     };
 
-    const decode = this.decoder();
-    let rows = tableRecords(builder, q.source).map(decode);
+    let rows = this.rows(builder);
     if (where) rows = rows.filter((row) => where.eval(row) === true);
     const grouped = rows.map(toGrouped).keyBy((r) => keyText(r.g));
     const aggregate = groupAggregate(this.calls.map((c) => c.call));
@@ -343,7 +349,8 @@ class QueryCompiler {
     const sink = q.sink.sink.kind === 'dynamodb' ? 'upsert' : 'retract';
     const keys = q.groupBy.filter((e) => !(e.kind === 'call' && ['TUMBLE', 'HOP', 'SESSION'].includes(e.name)) && !this.windowPropertyOf(e)).map(show);
     const windowKey = q.window ? ['window_start', 'window_end'] : [];
-    const continuous = !q.window && (q.grouped || q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)));
+    const windowed = q.window !== undefined || (q.over !== undefined && resultWindow(q) !== undefined);
+    const continuous = !windowed && (q.grouped || q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)));
     const topN = q.topN;
     if (topN) {
       const bounds = topN.partitionBy.map((e) => this.windowPropertyOf(e));
@@ -358,7 +365,7 @@ class QueryCompiler {
       const kinds: RowKind[] = withoutKey ? (continuous ? ['+I', '-U', '+U', '-D'] : ['+I', '-D']) : continuous ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'];
       return { mode: 'updating', kinds, uniqueKey: withoutKey ? [] : uniqueKey, sink };
     }
-    if (q.window) return { mode: 'append-only', kinds: ['+I'], uniqueKey: [...keys, ...windowKey], sink };
+    if (windowed) return { mode: 'append-only', kinds: ['+I'], uniqueKey: [...keys, ...windowKey], sink };
     if (continuous) {
       return { mode: 'updating', kinds: q.having ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'], uniqueKey: keys, sink };
     }
@@ -617,6 +624,27 @@ class QueryCompiler {
   }
 
   // ——— the source ———
+
+  /** The rows the query reads: its table's records, read as its columns; or the subquery's results, which are rows already. */
+  private rows(builder: JobBuilder): DataStream<Row> {
+    if (this.input) return this.input.stream(builder) as DataStream<Row>;
+    return tableRecords(builder, this.q.source).map(this.decoder());
+  }
+
+  /**
+   * The window of an aggregation over a window aggregation's results, grouped by its window's columns: the
+   * results of one window carry its last millisecond as their time, so a tumbling window of the inner
+   * window's slide holds exactly one inner window's results (Flink keeps the window the same way).
+   */
+  private resultsWindow(): WindowAssignerSpec | undefined {
+    const windowed = resultWindow(this.q);
+    if (!windowed) return undefined;
+    const w = windowed.window;
+    if (w.kind === 'SESSION' || w.processingTime) {
+      throw sqlError(`an aggregation per window over the results of a ${w.processingTime ? 'processing-time' : 'SESSION'} window is not supported yet — aggregate the results of TUMBLE or HOP windows`, this.q.over!.pos);
+    }
+    return tumbling(w.kind === 'HOP' ? w.slideMs : w.sizeMs);
+  }
 
   /** Reads the columns the query uses from a JSON record, as their declared types (projection pushdown). */
   private decoder(): (record: unknown) => Row {

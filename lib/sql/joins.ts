@@ -22,6 +22,7 @@ import { listState } from '../api/state';
 import { sliding, tumbling } from '../api/windows';
 import type { Expr, FromClause, SelectItem, SelectQuery, WindowSpec } from './ast';
 import { readColumns, tableRecords } from './records';
+import { resultWindow } from './result-window';
 import { compileExpression, show, startOf, type ColumnExpr, type Compiled, type Scope } from './expressions';
 import type { LogicalQuery, SourceTable } from './query';
 import { sqlError, type SourcePosition } from './sql-error';
@@ -171,19 +172,11 @@ export class JoinedTables {
       );
     }
     const q = this.catalog.subquery(query);
-    if (!q.window) throw sqlError(`a join of a GROUP BY without a window ${NOT_YET} — its results update; aggregate per TUMBLE or HOP window`, pos);
+    const results = resultWindow(q);
+    if (!results) throw sqlError(`a join of a GROUP BY without a window ${NOT_YET} — its results update; aggregate per TUMBLE or HOP window`, pos);
     if (!alias) throw sqlError('a subquery joined needs an alias: (SELECT …) AS s', pos);
     const input = this.results!(q);
     const name = alias;
-    // Its result columns are named as the compiler names them: the alias, a column's name, window_start / window_end, EXPR$i.
-    const resultName = (item: SelectItem, i: number): string => {
-      const property = windowPropertyOf(item.expr);
-      return item.alias ?? (item.expr.kind === 'column' ? item.expr.name : property ? `window_${property}` : `EXPR$${i}`);
-    };
-    const windowColumn = (property: 'start' | 'end'): string | undefined => {
-      const i = q.select.findIndex((item) => windowPropertyOf(item.expr) === property);
-      return i === -1 ? undefined : resultName(q.select[i]!, i);
-    };
     const table: SourceTable = { name, stream: '', columns: input.columns };
     return {
       table,
@@ -191,8 +184,8 @@ export class JoinedTables {
       pos,
       columns: new Map(input.columns.map((c) => [c.name, c])),
       stream: q.source.stream,
-      reads: q.source.name,
-      aggregate: { input, window: q.window.kind === 'SESSION' ? undefined : q.window, start: windowColumn('start'), end: windowColumn('end') },
+      reads: tableRead(q),
+      aggregate: { input, window: results.window.kind === 'SESSION' ? undefined : results.window, start: results.start, end: results.end },
     };
   }
 
@@ -537,19 +530,14 @@ export class JoinedTables {
   }
 }
 
+/** The table a query reads, through aggregations of aggregations. */
+const tableRead = (q: LogicalQuery): string => (q.over ? tableRead(q.over.query) : q.source.name);
+
 const sameWindow = (a: WindowSpec, b: WindowSpec): boolean => a.kind === b.kind && a.sizeMs === b.sizeMs && a.slideMs === b.slideMs;
 
 /** The name a side is qualified with, for messages before it is resolved. */
 function sideName(from: FromClause): string {
   return from.kind === 'table' ? (from.alias ?? from.name) : from.kind === 'windowTvf' ? (from.alias ?? from.table) : from.kind === 'subquery' ? (from.alias ?? '(subquery)') : '(join)';
-}
-
-/** Whether a select item is its window's start or end, however written (window_start, TUMBLE_START(…), $('w').start()). */
-function windowPropertyOf(e: Expr): 'start' | 'end' | undefined {
-  if (e.kind === 'windowProperty') return e.property === 'rowtime' ? undefined : e.property;
-  if (e.kind === 'column') return e.name === 'window_start' ? 'start' : e.name === 'window_end' ? 'end' : undefined;
-  const m = e.kind === 'call' ? /^(?:TUMBLE|HOP)_(START|END)$/.exec(e.name) : null;
-  return m ? (m[1] === 'START' ? 'start' : 'end') : undefined;
 }
 
 const flip = (op: string): string => ({ '<': '>', '<=': '>=', '>': '<', '>=': '<=' })[op] ?? op;

@@ -61,6 +61,11 @@ export interface LogicalQuery {
   readonly source: SourceTable;
   /** FROM a JOIN b: `source` is the joined row (columns `alias.column`), read from both tables. */
   readonly join?: JoinedTables | undefined;
+  /**
+   * FROM (an aggregating subquery) AS s, aggregated again: the rows are that query's results (`source`
+   * names them, its columns are known once compiled). Nexmark q5's MaxBids.
+   */
+  readonly over?: { readonly query: LogicalQuery; readonly pos: SourcePosition } | undefined;
   /** The name the query may qualify columns with (`c.userId`). */
   readonly sourceAlias?: string | undefined;
   readonly where?: Expr | undefined;

@@ -109,6 +109,7 @@ function joinedQuery(
 }
 
 function logicalQuery(q: FlatQuery, insert: Insert, tables: ReadonlyMap<string, CreateTable>, settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>): LogicalQuery {
+  if (q.over) return aggregationOfResults(q, q.over, insert, tables, settings);
   const fromName = q.table;
   const sourceDdl = tables.get(fromName);
   if (!sourceDdl && !q.join) throw sqlError(`unknown table ${fromName}: declare it with CREATE TABLE ${fromName} (…) WITH ('connector' = 'kinesis', …)`, q.tablePos);
@@ -161,6 +162,43 @@ function logicalQuery(q: FlatQuery, insert: Insert, tables: ReadonlyMap<string, 
     topN: q.topN,
     stateTtlMs: ttl && durationOption(ttl.value, 'table.exec.state.ttl', ttl.pos),
     sink,
+    pos: q.pos,
+  };
+}
+
+/**
+ * An aggregation over an aggregating subquery's results: its rows are the subquery's result records (their
+ * columns known once the subquery is compiled), its GROUP BY plain keys. Grouped by the subquery's window
+ * columns, the compiler aggregates them window by window (result-window.ts); else continuously.
+ */
+function aggregationOfResults(
+  q: FlatQuery,
+  over: NonNullable<FlatQuery['over']>,
+  insert: Insert,
+  tables: ReadonlyMap<string, CreateTable>,
+  settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>,
+): LogicalQuery {
+  const inner = logicalQuery(over.query, insert, tables, settings);
+  for (const e of q.groupBy) {
+    if (e.kind === 'call' && ['TUMBLE', 'HOP', 'SESSION', 'CUMULATE'].includes(e.name)) {
+      throw sqlError(`a window (${e.name}) over an aggregation's results is not supported — group by the subquery's window_start and window_end columns`, e.pos);
+    }
+  }
+  const ttl = settings.get('table.exec.state.ttl');
+  return {
+    ...inner,
+    source: { name: q.alias ?? '(subquery)', stream: inner.source.stream, columns: [] },
+    over: { query: inner, pos: over.pos },
+    join: undefined,
+    sourceAlias: q.alias,
+    where: q.where,
+    window: undefined,
+    groupBy: q.groupBy,
+    grouped: q.groupBy.length > 0,
+    select: q.items,
+    having: q.having,
+    topN: q.topN,
+    stateTtlMs: ttl && durationOption(ttl.value, 'table.exec.state.ttl', ttl.pos),
     pos: q.pos,
   };
 }

@@ -1,10 +1,9 @@
 /**
  * Views and derived tables, inlined: `FROM (SELECT … FROM t WHERE …) AS v` and `CREATE VIEW v AS …` are
  * read as the one query over `t` they stand for, by putting the inner select list's expressions in
- * place of the outer query's names. So a view runs as what the DataStream API has today: projections
- * and filters of one table, with at most one windowed aggregation (an outer filter on an aggregating
- * view is its HAVING). An aggregation over an aggregation needs keyed stages chained after one another,
- * and is named as such.
+ * place of the outer query's names: projections and filters of one table, with at most one aggregation
+ * (an outer filter on an aggregating view is its HAVING). An aggregation over an aggregation is kept as
+ * two queries (`over`): the outer one reads the inner one's results.
  */
 import type { Expr, SelectItem, SelectQuery, WindowSpec } from './ast';
 import { show, startOf } from './expressions';
@@ -26,6 +25,8 @@ export interface FlatQuery {
   readonly having?: Expr | undefined;
   /** Flink's Top-N over this query's rows (whose select list holds the ROW_NUMBER item). */
   readonly topN?: TopN | undefined;
+  /** An aggregation over an aggregating subquery: the rows are `query`'s results, named as its select list names them. */
+  readonly over?: { readonly query: FlatQuery; readonly pos: SourcePosition } | undefined;
   /** FROM a JOIN b: `table` is then the join's name, and the columns are the two sides' (`alias.column`). */
   readonly join?: JoinedTables | undefined;
   readonly pos: SourcePosition;
@@ -116,6 +117,7 @@ const rankItem = (q: FlatQuery): SelectItem | undefined => q.items.find((i) => i
 
 /** The outer query over the inner one, as one query over the inner one's table. */
 function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, at: SourcePosition, catalog: Catalog, windowColumns = false): FlatQuery {
+  if (inner.over) throw sqlError(`a query over ${alias ?? 'a subquery'}, an aggregation of an aggregation's results, is not supported yet — ${NEEDS_CHAINED_STAGES}`, outer.items[0]?.pos ?? at);
   if (inner.topN) throw sqlError(`a query over ${alias ?? 'a subquery'}, a Top-N, is not supported yet — select its columns in the query that filters on the rank`, outer.items[0]?.pos ?? at);
   if (rankItem(inner)) return topN(outer, inner, alias, at, catalog);
   const names = outputNames(inner, catalog);
@@ -140,7 +142,10 @@ function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined,
   const where = outer.where && replace(outer.where);
   const aggregates = inner.groupBy.length > 0 || inner.windowTvf !== undefined;
   if (aggregates && (outer.groupBy.length > 0 || outer.items.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)))) {
-    throw sqlError(`an aggregation over ${alias ?? 'a subquery'}, which aggregates, is not supported yet — ${NEEDS_CHAINED_STAGES}`, outer.groupBy[0]?.pos ?? at);
+    // An aggregation of the results: a keyed stage after the subquery's (compile.ts), reading its result columns.
+    if (inner.join) throw sqlError(`an aggregation over ${alias ?? 'a subquery'}, a GROUP BY over a join, is not supported yet — ${NEEDS_CHAINED_STAGES}`, outer.groupBy[0]?.pos ?? at);
+    for (const item of outer.items) if (item.expr.kind === 'star') throw sqlError(`SELECT * with GROUP BY: list the grouped columns and the aggregates`, item.pos ?? at);
+    return { table: alias ?? inner.table, tablePos: at, alias, items: outer.items, where: outer.where, groupBy: outer.groupBy, having: outer.having, pos: outer.pos, over: { query: inner, pos: at } };
   }
   const and = (a: Expr | undefined, b: Expr | undefined): Expr | undefined => (a && b ? { kind: 'binary', op: 'AND', left: a, right: b, pos: b.pos } : a ?? b);
   return {
