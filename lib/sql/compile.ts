@@ -177,7 +177,7 @@ class QueryCompiler {
     const outputs = this.outputs(this.expandStars(q.select), scope);
     const ranking = q.topN && this.problems.attempt(() => this.ranking(scope), undefined);
     this.problems.check();
-    let rows = q.join ? q.join.rows(builder, this.used) : this.rows(builder);
+    let rows = this.rows(builder);
     if (where) rows = rows.filter((row) => where.eval(row) === true);
     if (!ranking) return { stream: rows.map((row) => project(outputs, row, {})), sink: q.sink.sink };
     return this.rankedJob(rows.map((row) => ranking.input(row, project(outputs, row, {}))), ranking);
@@ -186,13 +186,13 @@ class QueryCompiler {
   /** A GROUP BY (or aggregates without one): per window, or continuous (updating); then maybe a Top-N of the groups. */
   private groupedJob(builder: JobBuilder, assigner: WindowAssignerSpec | undefined, where: Compiled<Row> | undefined): Results {
     const q = this.q;
-    if (q.join) this.problems.add(sqlError('GROUP BY over a join is not supported yet — the SQL compiler does not yet feed joined rows to an aggregating stage; aggregate in a second job reading this one\'s output', q.groupBy[0] ? startOf(q.groupBy[0]) : q.pos));
     const rowKeys = this.rowScope('GROUP BY');
     for (const e of q.groupBy) {
       const text = show(e);
       if (this.keys.some((k) => k.text === text)) continue;
       const value = this.problems.attempt(() => compileExpression(e, rowKeys), undefined);
-      if (value) this.keys.push({ text, column: e.kind === 'column' ? e.name : undefined, value });
+      // A column key by the name the row has it under (`A.category` for a join's).
+      if (value) this.keys.push({ text, column: e.kind === 'column' ? this.column(e, 'GROUP BY').name : undefined, value });
     }
     const window = q.window;
     if (window?.kind === 'SESSION' && window.form === 'table-function') {
@@ -377,6 +377,7 @@ class QueryCompiler {
   private window(): WindowAssignerSpec | undefined {
     const w = this.q.window;
     if (!w) return undefined;
+    if (this.q.join) throw sqlError(`a ${w.kind} window over a join's rows is not supported yet — window each table and join the windows (a window join), or aggregate the joined rows without a window`, w.pos);
     const source = this.q.source;
     const clock: TimeWindowOptions = w.processingTime ? { time: 'processing' } : {};
     // Windows by arrival time (on a PROCTIME() column) need no event time.
@@ -625,8 +626,9 @@ class QueryCompiler {
 
   // ——— the source ———
 
-  /** The rows the query reads: its table's records, read as its columns; or the subquery's results, which are rows already. */
+  /** The rows the query reads: its table's records, read as its columns; the joined rows; or the subquery's results, which are rows already. */
   private rows(builder: JobBuilder): DataStream<Row> {
+    if (this.q.join) return this.q.join.rows(builder, this.used);
     if (this.input) return this.input.stream(builder) as DataStream<Row>;
     return tableRecords(builder, this.q.source).map(this.decoder());
   }

@@ -143,7 +143,6 @@ function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined,
   const aggregates = inner.groupBy.length > 0 || inner.windowTvf !== undefined;
   if (aggregates && (outer.groupBy.length > 0 || outer.items.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)))) {
     // An aggregation of the results: a keyed stage after the subquery's (compile.ts), reading its result columns.
-    if (inner.join) throw sqlError(`an aggregation over ${alias ?? 'a subquery'}, a GROUP BY over a join, is not supported yet — ${NEEDS_CHAINED_STAGES}`, outer.groupBy[0]?.pos ?? at);
     for (const item of outer.items) if (item.expr.kind === 'star') throw sqlError(`SELECT * with GROUP BY: list the grouped columns and the aggregates`, item.pos ?? at);
     return { table: alias ?? inner.table, tablePos: at, alias, items: outer.items, where: outer.where, groupBy: outer.groupBy, having: outer.having, pos: outer.pos, over: { query: inner, pos: at } };
   }
