@@ -16,7 +16,7 @@ import type { JobDefinition } from '../api/graph';
 import type { SinkSpec } from '../api/sink';
 import { session, sliding, tumbling, type TimeWindowOptions } from '../api/windows';
 import type { WindowAssignerSpec } from '../time/window';
-import { aggregateResultType, groupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
+import { aggregateResultType, groupAggregate, retractingGroupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
 import type { Expr, SelectItem } from './ast';
 import { CHANGE_KIND_FIELD, upsertSink, withChangelog, type Changelog, type RowKind } from './changelog';
 import { continuousAggregate } from './continuous';
@@ -112,12 +112,15 @@ export function compileQuery(q: LogicalQuery): JobDefinition {
   return c.job();
 }
 
-/** A query's result columns and records, for a join that reads it (an aggregating subquery as a side). */
-function queryResults(q: LogicalQuery): JoinInput {
-  // Compiled once to learn its columns, and again in the job (on its builder) when the join reads it.
-  const probe = new QueryCompiler(q, true);
+/** Who reads a query's results: the sink, a join (an aggregating subquery as a side), or another aggregation. */
+type Reader = 'sink' | 'join' | 'aggregation';
+
+/** A query's result columns and records, for a join or an aggregation that reads it. */
+function queryResults(q: LogicalQuery, reader: Exclude<Reader, 'sink'>): JoinInput {
+  // Compiled once to learn its columns, and again in the job (on its builder) when it is read.
+  const probe = new QueryCompiler(q, reader);
   probe.results(job(q.jobName));
-  return { columns: probe.resultColumns, stream: (builder) => new QueryCompiler(q, true).results(builder).stream };
+  return { columns: probe.resultColumns, updating: probe.updating, stream: (builder) => new QueryCompiler(q, reader).results(builder).stream };
 }
 
 class QueryCompiler {
@@ -129,8 +132,8 @@ class QueryCompiler {
   private readonly calls: { call: AggregateCall; text: string; arg: Compiled<Row> | undefined; filter: Compiled<Row> | undefined }[] = [];
   /** Every problem found, reported together. */
   private readonly problems = new SqlProblems();
-  /** Whether the query's results update (its records then carry their change kind). */
-  private updating = false;
+  /** Whether the query's results update: its records are changes, their kind in `op` (after `results`). */
+  updating = false;
 
   /** The result's columns (after `results`). */
   resultColumns: Column[] = [];
@@ -139,15 +142,18 @@ class QueryCompiler {
   /** An aggregation over an aggregating subquery: that query's results, which are its rows. */
   private readonly input: JoinInput | undefined;
 
+  /** Read by a join or another query, not written to the sink: every column under its own name. */
+  private readonly joinInput: boolean;
+
   constructor(
     query: LogicalQuery,
-    /** Read by a join or another query, not written to the sink: every column under its own name. */
-    private readonly joinInput = false,
+    private readonly reader: Reader = 'sink',
   ) {
-    this.input = query.over && queryResults(query.over.query);
+    this.joinInput = reader !== 'sink';
+    this.input = query.over && queryResults(query.over.query, 'aggregation');
     this.q = this.input ? { ...query, source: { ...query.source, columns: this.input.columns } } : query;
     this.columns = new Map(this.q.source.columns.map((c) => [c.name, c]));
-    query.join?.prepare(queryResults);
+    query.join?.prepare((side) => queryResults(side, 'join'));
   }
 
   job(): JobDefinition {
@@ -160,9 +166,11 @@ class QueryCompiler {
   results(builder: JobBuilder, changelog = this.changelog()): Results {
     const q = this.q;
     this.updating = changelog.mode === 'updating';
-    if (this.joinInput && this.updating) {
-      this.problems.add(sqlError('reading an updating query\'s results (a GROUP BY without a window, or a Top-N) in a join or another aggregation is not supported yet — window the aggregation', q.pos));
+    // An aggregation takes a GROUP BY's changes back as they come (retractingGroupAggregate); a join cannot, nor anything a Top-N.
+    if (this.updating && (this.reader === 'join' || (this.reader === 'aggregation' && q.topN))) {
+      this.problems.add(sqlError(`reading an updating query's results (${q.topN ? 'a Top-N' : 'a GROUP BY without a window'}) in a ${this.reader === 'join' ? 'join' : 'aggregation'} is not supported yet — window the aggregation`, q.pos));
     }
+    if (this.input?.updating && q.topN) this.problems.add(sqlError('a Top-N over an aggregation of an updating query is not supported yet', q.topN.pos));
     const assigner = this.problems.attempt(() => (q.over ? this.resultsWindow() : this.window()), undefined);
     const where = q.where && this.problems.attempt(() => this.condition(q.where!, this.rowScope('WHERE'), 'WHERE'), undefined);
     const aggregates = q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr));
@@ -217,6 +225,9 @@ class QueryCompiler {
     const keys = this.keys.map((k) => ({ ...k, portable: toPortable(k.value) }));
     const args = this.calls.map((c) => c.arg && { eval: c.arg.eval, portable: toPortable(c.arg) });
     const filters = this.calls.map((c) => c.filter?.eval);
+    // Over an updating query's results, its -U and -D take back what their row added.
+    const retracting = this.input?.updating === true;
+    const retraction = (row: Row): boolean => retracting && (row[CHANGE_KIND_FIELD] === '-U' || row[CHANGE_KIND_FIELD] === '-D');
     const toGrouped = (row: Row): GroupedRow => {
       const g = keys.map((k) => {
         const v = k.value.eval(row);
@@ -225,19 +236,21 @@ class QueryCompiler {
       });
       const skipped = filters.flatMap((f, i) => (f && f(row) !== true ? [i] : []));
       const v = args.map((a) => (a ? a.portable(a.eval(row)) : null));
-      return skipped.length > 0 ? { g, v, skip: skipped } : { g, v };
+      return { g, v, ...(skipped.length > 0 && { skip: skipped }), ...(retraction(row) && { r: true as const }) };
     };
 
     let rows = this.rows(builder);
     if (where) rows = rows.filter((row) => where.eval(row) === true);
     const grouped = rows.map(toGrouped).keyBy((r) => keyText(r.g));
-    const aggregate = groupAggregate(this.calls.map((c) => c.call));
+    const aggregate = (retracting ? retractingGroupAggregate : groupAggregate)(this.calls.map((c) => c.call));
 
     if (!assigner) {
       // Continuous: every change of a group is a change of its row (Flink's GroupAggFunction, without mini-batch).
-      const visible = (r: GroupResult): Row | null => (having && having.eval(r) !== true ? null : project(outputs, r, {}) as Row);
+      // A group whose rows were all taken back is gone (-D), as one HAVING filters out.
+      const visible = (r: GroupResult): Row | null => (r.$rows === 0 || (having && having.eval(r) !== true) ? null : (project(outputs, r, {}) as Row));
       if (!ranking) {
-        const upsert = q.sink.sink.kind === 'dynamodb';
+        // A DynamoDB sink takes the new row alone; a query reading these results takes back the old one (-U).
+        const upsert = q.sink.sink.kind === 'dynamodb' && this.reader === 'sink';
         return {
           stream: grouped.process(continuousAggregate(aggregate, visible, upsert, q.stateTtlMs)).map((c) => ({ key: c.key, [CHANGE_KIND_FIELD]: c.op, ...c.row })),
           sink: upsertSink(q.sink.sink),
@@ -367,7 +380,8 @@ class QueryCompiler {
     }
     if (windowed) return { mode: 'append-only', kinds: ['+I'], uniqueKey: [...keys, ...windowKey], sink };
     if (continuous) {
-      return { mode: 'updating', kinds: q.having ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'], uniqueKey: keys, sink };
+      // A group goes (-D) when HAVING drops it, or when an updating input takes back all its rows.
+      return { mode: 'updating', kinds: q.having || this.input?.updating ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'], uniqueKey: keys, sink };
     }
     return { mode: 'append-only', kinds: ['+I'], uniqueKey: [], sink };
   }

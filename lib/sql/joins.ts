@@ -50,6 +50,8 @@ export interface JoinCatalog {
 /** A query's result columns and records, as a join reads an aggregating subquery (compile.ts makes them). */
 export interface JoinInput {
   readonly columns: readonly Column[];
+  /** Whether its records are changes (+I, -U, +U, -D in `op`) of an updating query, rather than rows. */
+  readonly updating: boolean;
   stream(builder: JobBuilder): DataStream<Record<string, unknown>>;
 }
 

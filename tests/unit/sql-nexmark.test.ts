@@ -23,7 +23,7 @@ const EXPECTED: Record<number, string | RegExp[]> = {
   1: 'stateless',
   2: 'stateless',
   3: 'stateless → stateless → process',
-  4: [/reading an updating query's results \(a GROUP BY without a window, or a Top-N\) in a join or another aggregation is not supported yet/],
+  4: 'stateless → stateless → process → process → process',
   5: 'stateless → window:sliding → window:sliding → window:tumbling → process',
   6: [/an OVER window is not supported yet/],
   7: 'stateless → window:tumbling → process',
@@ -59,9 +59,9 @@ describe('the 23 Nexmark queries as written for Flink', () => {
     for (const p of result.error.problems) expect(p.line).toBeGreaterThan(0);
   });
 
-  test('19 of 23 plan (q0–q3, q5, q7–q12, q15–q22); Flink runs 22 (not q6)', () => {
+  test('20 of 23 plan (q0–q5, q7–q12, q15–q22); Flink runs 22 (not q6)', () => {
     const planned = Object.keys(EXPECTED).map(Number).filter((n) => 'job' in outcome(n));
-    expect(planned).toEqual([0, 1, 2, 3, 5, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22]);
+    expect(planned).toEqual([0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 15, 16, 17, 18, 19, 20, 21, 22]);
   });
 });
 
@@ -265,10 +265,10 @@ describe('the Nexmark queries that plan give what sqlite3 gives on the same bids
 // ——— the joins (q3, q8, q20), on the people, auctions and bids of one Nexmark stream ———
 
 /**
- * 12,000 events at 200 per second (a minute): 240 people, 720 auctions (their sellers among the people), 11,040
+ * 6,000 events at 200 per second (30 s): 120 people, 360 auctions (their sellers among the people), 5,520
  * bids on them. At this rate a 10 s window holds 40 new people, so some of them sell in the window they join in (q8).
  */
-const STREAM = { count: 12_000, eventsPerSecond: 200, seed: 20 };
+const STREAM = { count: 6000, eventsPerSecond: 200, seed: 20 };
 const EVENTS = [...nexmarkEvents(STREAM)];
 const TABLES = ['person', 'auction', 'bid'] as const;
 const ROWS = { person: nexmarkRows('person', STREAM), auction: nexmarkRows('auction', STREAM), bid: nexmarkRows('bid', STREAM) };
@@ -330,6 +330,22 @@ describe('the Nexmark joins give what sqlite3 gives on the same stream', () => {
     expect(byJson(records.map(({ id_, name, stime }) => ({ id_, name, stime })))).toEqual(byJson(expected));
   });
 
+  test('q4: the average winning price per category (an AVG over a continuous GROUP BY over a join: the inner results retracted and added again as they update) — its changelog folds to sqlite3’s', async () => {
+    const records = await joinRecordsOf(4);
+    // The inner GROUP BY updates each auction's highest bid: the outer takes the old one back (-U) and adds the new.
+    expect(records.filter((r) => r.op === '+U').length).toBeGreaterThan(10);
+    const expected = sqliteNexmark(
+      `SELECT category AS id_, AVG(final) AS final FROM (
+         SELECT MAX(B.price) AS final, A.category FROM auction A, bid B
+         WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires GROUP BY A.id, A.category)
+       GROUP BY category;`,
+    );
+    expect(expected.length).toBe(5);
+    // AVG of a BIGINT is a DOUBLE here (Flink truncates it): compare to the nearest millionth.
+    const rounded = (rows: Record<string, unknown>[]) => rows.map((r) => ({ ...r, final: Math.round(Number(r.final) * 1e6) / 1e6 }));
+    expect(byJson(rounded(foldChangelog(records)))).toEqual(byJson(rounded(expected)));
+  });
+
   test('q5: the hot items — each 10 s window’s (every 2 s) auctions with the most bids (a window join of the counts with their maximum, an aggregation of the counts window by window)', async () => {
     const records = await joinRecordsOf(5);
     const expected = sqliteNexmark(
@@ -339,7 +355,7 @@ describe('the Nexmark joins give what sqlite3 gives on the same stream', () => {
          maxima AS (SELECT MAX(num) AS maxn, ws FROM counts GROUP BY ws)
        SELECT counts.auction, counts.num FROM counts JOIN maxima ON counts.ws = maxima.ws AND counts.num >= maxima.maxn;`,
     );
-    expect(expected.length).toBeGreaterThan(25);
+    expect(expected.length).toBeGreaterThan(10);
     expect(byJson(records.map((r) => columnsOf(r)))).toEqual(byJson(expected));
   });
 
@@ -351,7 +367,8 @@ describe('the Nexmark joins give what sqlite3 gives on the same stream', () => {
        FROM bid B JOIN (SELECT MAX(price) AS maxprice, dateTime - dateTime % 10000 + 10000 AS windowEnd FROM bid GROUP BY dateTime - dateTime % 10000) B1
        ON B.price = B1.maxprice WHERE B.dateTime BETWEEN B1.windowEnd - 10000 AND B1.windowEnd;`,
     );
-    expect(expected.length).toBeGreaterThan(5);
+    // A window's highest bid, and any equal to it in the 10 s before its end: one or more per window.
+    expect(expected.length).toBeGreaterThanOrEqual(3);
     expect(byJson(records)).toEqual(byJson(expected));
   });
 
