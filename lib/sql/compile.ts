@@ -168,7 +168,7 @@ class QueryCompiler {
     this.updating = changelog.mode === 'updating';
     // An aggregation takes a GROUP BY's changes back as they come (retractingGroupAggregate); a join cannot, nor anything a Top-N.
     if (this.updating && (this.reader === 'join' || (this.reader === 'aggregation' && q.topN))) {
-      this.problems.add(sqlError(`reading an updating query's results (${q.topN ? 'a Top-N' : 'a GROUP BY without a window'}) in a ${this.reader === 'join' ? 'join' : 'aggregation'} is not supported yet — window the aggregation`, q.pos));
+      this.problems.add(sqlError(`reading an updating query's results (${q.topN ? 'a Top-N' : 'a GROUP BY without a window'}) in ${this.reader === 'join' ? 'a join' : 'an aggregation'} is not supported yet — window the aggregation`, q.pos));
     }
     if (this.input?.updating && q.topN) this.problems.add(sqlError('a Top-N over an aggregation of an updating query is not supported yet', q.topN.pos));
     const assigner = this.problems.attempt(() => (q.over ? this.resultsWindow() : this.window()), undefined);
