@@ -28,22 +28,30 @@ export interface GroupedRow {
   readonly g: SqlValue[];
   readonly v: SqlValue[];
   readonly skip?: number[];
+  /** A retraction (-U or -D) of an updating input: the row takes back what it added. */
+  readonly r?: true;
 }
 
 type DistinctValues = Record<string, SqlValue>;
-type AggregateState = SqlValue | [SqlValue, number] | DistinctValues;
+/** Values with how often each is in the group (by their JSON text): what MIN, MAX and DISTINCT take values back from. */
+type Multiset = Record<string, [SqlValue, number]>;
+type AggregateState = SqlValue | [SqlValue, number] | DistinctValues | Multiset;
 
 /** A group's window state: JSON data, so any state store can keep it. */
 export interface GroupAccumulator {
   /** The group's key values (from its first row: every row of a key has the same ones). */
   readonly g: SqlValue[] | null;
   readonly a: AggregateState[];
+  /** The group's rows, for an updating input (retractingGroupAggregate): at 0 the group is gone. */
+  readonly n?: number;
 }
 
 /** The fired window's values: key columns and final aggregate values, in call order. */
 export interface GroupResult {
   readonly $g: SqlValue[];
   readonly $a: SqlValue[];
+  /** The group's rows, over an updating input: 0 when every row it had was taken back. */
+  readonly $rows?: number;
 }
 
 /** An aggregate's result type: COUNT is BIGINT; SUM and AVG of a DECIMAL follow Flink (DECIMAL(38, s), DECIMAL(38, max(6, s))); AVG of other numbers is a DOUBLE. */
@@ -64,6 +72,7 @@ export function aggregateResultType(call: AggregateCall, arg: Typed): Typed {
 /** Adds and compares values: numbers as numbers, decimals exactly through their text. */
 interface Arithmetic {
   add(a: SqlValue, b: SqlValue): SqlValue;
+  subtract(a: SqlValue, b: SqlValue): SqlValue;
   compare(a: SqlValue, b: SqlValue): number;
   /** The mean of a sum over a count (as the result type's value). */
   mean(sum: SqlValue, count: number): SqlValue;
@@ -71,6 +80,7 @@ interface Arithmetic {
 
 const numbers: Arithmetic = {
   add: (a, b) => (a as number) + (b as number),
+  subtract: (a, b) => (a as number) - (b as number),
   compare: compareValues,
   mean: (sum, count) => (sum as number) / count,
 };
@@ -83,6 +93,10 @@ function decimals(t: DecimalType): Arithmetic {
     add: (a, b) => {
       const total = fit(value(a) + value(b), sum);
       // Past 38 digits the sum is NULL, as Flink's SUM of a DECIMAL overflows.
+      return total === null ? null : decimalText(total, t.scale);
+    },
+    subtract: (a, b) => {
+      const total = fit(value(a) - value(b), sum);
       return total === null ? null : decimalText(total, t.scale);
     },
     compare: (a, b) => compareValues(value(a), value(b)),
@@ -174,5 +188,70 @@ export function groupAggregate(calls: readonly AggregateCall[]): AggregateFuncti
     }),
     merge: (x, y) => ({ g: x.g ?? y.g, a: calls.map((call, i) => combine(call, maths[i]!, x.a[i]!, y.a[i]!)) }),
     result: (acc) => ({ $g: acc.g ?? [], $a: calls.map((call, i) => final(call, maths[i]!, acc.a[i]!)) }),
+  };
+}
+
+/**
+ * The same aggregates over an updating input — the results of a GROUP BY without a window, read by another
+ * aggregation (Nexmark q4): each row adds to its group, and a retraction (`r`: a -U or -D of the input)
+ * takes back what its row added, as Flink's retractable accumulators do. So every aggregate keeps what it
+ * needs to take a value back: COUNT a count, SUM and AVG a sum and a count, MIN, MAX and DISTINCT the
+ * multiset of their values. The group's row count comes out as `$rows`: at 0 the group is gone.
+ */
+export function retractingGroupAggregate(calls: readonly AggregateCall[]): AggregateFunction<GroupedRow, GroupAccumulator, GroupResult> {
+  const maths = calls.map((call) => (call.decimal ? decimals(call.decimal) : numbers));
+  const kept = (call: AggregateCall): 'count' | 'sum' | 'values' => (call.distinct || call.fn === 'MIN' || call.fn === 'MAX' ? 'values' : call.fn === 'COUNT' ? 'count' : 'sum');
+  const initialState = (call: AggregateCall): AggregateState => ({ count: 0, sum: [null, 0] as [SqlValue, number], values: {} })[kept(call)];
+  const change = (call: AggregateCall, math: Arithmetic, state: AggregateState, value: SqlValue, sign: 1 | -1): AggregateState => {
+    if (value === null && !(call.fn === 'COUNT' && call.star)) return state;
+    switch (kept(call)) {
+      case 'count':
+        return (state as number) + sign;
+      case 'sum': {
+        const [sum, count] = state as [SqlValue, number];
+        if (count + sign === 0) return [null, 0];
+        return [sign === 1 ? plus(math, sum, value) : math.subtract(sum, value), count + sign];
+      }
+      case 'values': {
+        const values = { ...(state as Multiset) };
+        const text = JSON.stringify(value);
+        const count = (values[text]?.[1] ?? 0) + sign;
+        if (count <= 0) delete values[text];
+        else values[text] = [value, count];
+        return values;
+      }
+    }
+  };
+  const result = (call: AggregateCall, math: Arithmetic, state: AggregateState): SqlValue => {
+    switch (kept(call)) {
+      case 'count':
+        return state as number;
+      case 'sum': {
+        const [sum, count] = state as [SqlValue, number];
+        return count === 0 || sum === null ? null : call.fn === 'AVG' ? math.mean(sum, count) : sum;
+      }
+      case 'values': {
+        const entries = Object.values(state as Multiset);
+        if (!call.distinct) return entries.reduce<SqlValue>((best, [v]) => better(call.fn as 'MIN' | 'MAX', math, best, v), null);
+        // DISTINCT: each value once, however often it is in the group.
+        const distinct: DistinctValues = Object.fromEntries(entries.map(([v]) => [JSON.stringify(v), v]));
+        return final(call, math, distinct);
+      }
+    }
+  };
+  return {
+    create: () => ({ g: null, a: calls.map(initialState), n: 0 }),
+    add: (acc, row) => {
+      const sign = row.r ? -1 : 1;
+      return {
+        g: acc.g ?? row.g,
+        a: calls.map((call, i) => (row.skip?.includes(i) ? acc.a[i]! : change(call, maths[i]!, acc.a[i]!, row.v[i] ?? null, sign))),
+        n: (acc.n ?? 0) + sign,
+      };
+    },
+    merge: () => {
+      throw new Error('unreachable: an aggregation over an updating input is continuous, never a merging window');
+    },
+    result: (acc) => ({ $g: acc.g ?? [], $a: calls.map((call, i) => result(call, maths[i]!, acc.a[i]!)), $rows: acc.n ?? 0 }),
   };
 }

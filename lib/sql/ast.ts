@@ -85,7 +85,11 @@ export type FromClause =
   | { readonly kind: 'table'; readonly name: string; readonly alias?: string | undefined; readonly pos: SourcePosition }
   /** FROM (SELECT …) AS alias: a derived table. */
   | { readonly kind: 'subquery'; readonly query: SelectQuery; readonly alias?: string | undefined; readonly pos: SourcePosition }
-  | { readonly kind: 'windowTvf'; readonly table: string; readonly window: WindowSpec; readonly alias?: string | undefined; readonly pos: SourcePosition };
+  | { readonly kind: 'windowTvf'; readonly table: string; readonly window: WindowSpec; readonly alias?: string | undefined; readonly pos: SourcePosition }
+  /** `left [INNER | LEFT | RIGHT | FULL] JOIN right ON …`, and `left, right` (`comma`: the condition is in WHERE); `pos` is the join's first word. */
+  | { readonly kind: 'join'; readonly type: JoinType; readonly left: FromClause; readonly right: FromClause; readonly on?: Expr | undefined; readonly comma: boolean; readonly pos: SourcePosition };
+
+export type JoinType = 'INNER' | 'LEFT' | 'RIGHT' | 'FULL' | 'CROSS';
 
 export interface SelectQuery {
   /** `*` and `t.*` are items whose expression is a 'star'. */

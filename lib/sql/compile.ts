@@ -10,24 +10,27 @@
  * process stage in place of the window (continuous.ts). A Top-N (top-n.ts) is one keyed stage more, keyed
  * by its PARTITION BY, after the rows it ranks. Every job knows its changelog (changelog.ts).
  */
-import { job, type DataStream } from '../api/builder';
+import { job, type DataStream, type JobBuilder } from '../api/builder';
 import type { WindowMeta } from '../api/functions';
 import type { JobDefinition } from '../api/graph';
-import { kinesisSource, type KinesisSourceOptions } from '../api/source';
+import type { SinkSpec } from '../api/sink';
 import { session, sliding, tumbling, type TimeWindowOptions } from '../api/windows';
 import type { WindowAssignerSpec } from '../time/window';
-import { aggregateResultType, groupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
+import { aggregateResultType, groupAggregate, retractingGroupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
 import type { Expr, SelectItem } from './ast';
 import { CHANGE_KIND_FIELD, upsertSink, withChangelog, type Changelog, type RowKind } from './changelog';
 import { continuousAggregate } from './continuous';
 import { decimalToNumber } from './decimal';
 import { AGGREGATES, compileExpression, show, startOf, type CallExpr, type ColumnExpr, type Compiled, type Scope } from './expressions';
 import { parseSql } from './parser';
+import type { JoinInput } from './joins';
 import type { LogicalQuery } from './query';
 import { SqlError, SqlProblems, sqlError } from './sql-error';
 import { queryFromStatements } from './statements';
+import { readColumns, tableRecords } from './records';
+import { resultWindow } from './result-window';
 import { continuousTopN, windowTopN, type RankChange, type RankInput, type TopNOptions } from './top-n';
-import { decodeValue, RowError, timestampMs, type Column, type SqlValue } from './types';
+import { RowError, type Column, type SqlValue } from './types';
 import { decimalOf, fromPortable, toPortable } from './values';
 import { loadFunctions } from './user-functions';
 import { hasAggregate } from './views';
@@ -77,6 +80,12 @@ type WindowRecord = Partial<WindowMeta> & GroupResult;
 /** A group's or partition's key as text: one value as itself, several as a JSON array, none {@link GLOBAL_KEY}. */
 const keyText = (values: readonly SqlValue[]): string => (values.length === 0 ? GLOBAL_KEY : values.length === 1 ? String(values[0]) : JSON.stringify(values));
 
+/** A query's result records and the sink they are written to (a join reads the records of its sides). */
+interface Results {
+  readonly stream: DataStream<Record<string, unknown>>;
+  readonly sink: SinkSpec;
+}
+
 /** A Top-N compiled against the rows it ranks (of type C): how each becomes the Top-N stage's input. */
 interface Ranking<C> {
   readonly perWindow: boolean;
@@ -103,6 +112,17 @@ export function compileQuery(q: LogicalQuery): JobDefinition {
   return c.job();
 }
 
+/** Who reads a query's results: the sink, a join (an aggregating subquery as a side), or another aggregation. */
+type Reader = 'sink' | 'join' | 'aggregation';
+
+/** A query's result columns and records, for a join or an aggregation that reads it. */
+function queryResults(q: LogicalQuery, reader: Exclude<Reader, 'sink'>): JoinInput {
+  // Compiled once to learn its columns, and again in the job (on its builder) when it is read.
+  const probe = new QueryCompiler(q, reader);
+  probe.results(job(q.jobName));
+  return { columns: probe.resultColumns, updating: probe.updating, stream: (builder) => new QueryCompiler(q, reader).results(builder).stream };
+}
+
 class QueryCompiler {
   private readonly columns: Map<string, Column>;
   /** Columns the query reads: only these are decoded from the JSON record. */
@@ -112,48 +132,75 @@ class QueryCompiler {
   private readonly calls: { call: AggregateCall; text: string; arg: Compiled<Row> | undefined; filter: Compiled<Row> | undefined }[] = [];
   /** Every problem found, reported together. */
   private readonly problems = new SqlProblems();
-  /** Whether the query's results update (its records then carry their change kind). */
-  private updating = false;
+  /** Whether the query's results update: its records are changes, their kind in `op` (after `results`). */
+  updating = false;
 
-  constructor(private readonly q: LogicalQuery) {
-    this.columns = new Map(q.source.columns.map((c) => [c.name, c]));
+  /** The result's columns (after `results`). */
+  resultColumns: Column[] = [];
+
+  private readonly q: LogicalQuery;
+  /** An aggregation over an aggregating subquery: that query's results, which are its rows. */
+  private readonly input: JoinInput | undefined;
+
+  /** Read by a join or another query, not written to the sink: every column under its own name. */
+  private readonly joinInput: boolean;
+
+  constructor(
+    query: LogicalQuery,
+    private readonly reader: Reader = 'sink',
+  ) {
+    this.joinInput = reader !== 'sink';
+    this.input = query.over && queryResults(query.over.query, 'aggregation');
+    this.q = this.input ? { ...query, source: { ...query.source, columns: this.input.columns } } : query;
+    this.columns = new Map(this.q.source.columns.map((c) => [c.name, c]));
+    query.join?.prepare((side) => queryResults(side, 'join'));
   }
 
   job(): JobDefinition {
-    const q = this.q;
     const changelog = this.changelog();
-    this.updating = changelog.mode === 'updating';
-    const assigner = this.problems.attempt(() => this.window(), undefined);
-    const where = q.where && this.problems.attempt(() => this.condition(q.where!, this.rowScope('WHERE'), 'WHERE'), undefined);
-    const aggregates = q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr));
-    const definition = q.grouped || q.window || aggregates ? this.groupedJob(assigner, where) : this.rowJob(where);
-    return withChangelog(definition, changelog);
+    const { stream, sink } = this.results(job(this.q.jobName), changelog);
+    return withChangelog(stream.sink(sink), changelog);
   }
 
-  /** A query without GROUP BY: a projection of each row, or a Top-N of the rows. */
-  private rowJob(where: Compiled<Row> | undefined): JobDefinition {
+  /** The query's result records, its tables read by `builder`'s sources, and the sink they are written to. */
+  results(builder: JobBuilder, changelog = this.changelog()): Results {
+    const q = this.q;
+    this.updating = changelog.mode === 'updating';
+    // An aggregation takes a GROUP BY's changes back as they come (retractingGroupAggregate); a join cannot, nor anything a Top-N.
+    if (this.updating && (this.reader === 'join' || (this.reader === 'aggregation' && q.topN))) {
+      this.problems.add(sqlError(`reading an updating query's results (${q.topN ? 'a Top-N' : 'a GROUP BY without a window'}) in ${this.reader === 'join' ? 'a join' : 'an aggregation'} is not supported yet — window the aggregation`, q.pos));
+    }
+    if (this.input?.updating && q.topN) this.problems.add(sqlError('a Top-N over an aggregation of an updating query is not supported yet', q.topN.pos));
+    const assigner = this.problems.attempt(() => (q.over ? this.resultsWindow() : this.window()), undefined);
+    const where = q.where && this.problems.attempt(() => this.condition(q.where!, this.rowScope('WHERE'), 'WHERE'), undefined);
+    const aggregates = q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr));
+    return q.grouped || q.window || aggregates ? this.groupedJob(builder, assigner, where) : this.rowJob(builder, where);
+  }
+
+  /** A query without GROUP BY: a projection of each row (of a table, or of a join), or a Top-N of the rows. */
+  private rowJob(builder: JobBuilder, where: Compiled<Row> | undefined): Results {
     const q = this.q;
     if (q.having) this.problems.add(sqlError('HAVING needs GROUP BY', startOf(q.having)));
     const scope = this.rowScope('SELECT');
     const outputs = this.outputs(this.expandStars(q.select), scope);
     const ranking = q.topN && this.problems.attempt(() => this.ranking(scope), undefined);
     this.problems.check();
-    const decode = this.decoder();
-    let rows = job(q.jobName).source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(decode);
+    let rows = this.rows(builder);
     if (where) rows = rows.filter((row) => where.eval(row) === true);
-    if (!ranking) return rows.map((row) => project(outputs, row, {})).sink(q.sink.sink);
+    if (!ranking) return { stream: rows.map((row) => project(outputs, row, {})), sink: q.sink.sink };
     return this.rankedJob(rows.map((row) => ranking.input(row, project(outputs, row, {}))), ranking);
   }
 
   /** A GROUP BY (or aggregates without one): per window, or continuous (updating); then maybe a Top-N of the groups. */
-  private groupedJob(assigner: WindowAssignerSpec | undefined, where: Compiled<Row> | undefined): JobDefinition {
+  private groupedJob(builder: JobBuilder, assigner: WindowAssignerSpec | undefined, where: Compiled<Row> | undefined): Results {
     const q = this.q;
     const rowKeys = this.rowScope('GROUP BY');
     for (const e of q.groupBy) {
       const text = show(e);
       if (this.keys.some((k) => k.text === text)) continue;
       const value = this.problems.attempt(() => compileExpression(e, rowKeys), undefined);
-      if (value) this.keys.push({ text, column: e.kind === 'column' ? e.name : undefined, value });
+      // A column key by the name the row has it under (`A.category` for a join's).
+      if (value) this.keys.push({ text, column: e.kind === 'column' ? this.column(e, 'GROUP BY').name : undefined, value });
     }
     const window = q.window;
     if (window?.kind === 'SESSION' && window.form === 'table-function') {
@@ -178,6 +225,9 @@ class QueryCompiler {
     const keys = this.keys.map((k) => ({ ...k, portable: toPortable(k.value) }));
     const args = this.calls.map((c) => c.arg && { eval: c.arg.eval, portable: toPortable(c.arg) });
     const filters = this.calls.map((c) => c.filter?.eval);
+    // Over an updating query's results, its -U and -D take back what their row added.
+    const retracting = this.input?.updating === true;
+    const retraction = (row: Row): boolean => retracting && (row[CHANGE_KIND_FIELD] === '-U' || row[CHANGE_KIND_FIELD] === '-D');
     const toGrouped = (row: Row): GroupedRow => {
       const g = keys.map((k) => {
         const v = k.value.eval(row);
@@ -186,24 +236,25 @@ class QueryCompiler {
       });
       const skipped = filters.flatMap((f, i) => (f && f(row) !== true ? [i] : []));
       const v = args.map((a) => (a ? a.portable(a.eval(row)) : null));
-      return skipped.length > 0 ? { g, v, skip: skipped } : { g, v };
+      return { g, v, ...(skipped.length > 0 && { skip: skipped }), ...(retraction(row) && { r: true as const }) };
     };
 
-    const decode = this.decoder();
-    let rows = job(q.jobName).source(kinesisSource<unknown>(q.source.stream, this.sourceOptions())).map(decode);
+    let rows = this.rows(builder);
     if (where) rows = rows.filter((row) => where.eval(row) === true);
     const grouped = rows.map(toGrouped).keyBy((r) => keyText(r.g));
-    const aggregate = groupAggregate(this.calls.map((c) => c.call));
+    const aggregate = (retracting ? retractingGroupAggregate : groupAggregate)(this.calls.map((c) => c.call));
 
     if (!assigner) {
       // Continuous: every change of a group is a change of its row (Flink's GroupAggFunction, without mini-batch).
-      const visible = (r: GroupResult): Row | null => (having && having.eval(r) !== true ? null : project(outputs, r, {}) as Row);
+      // A group whose rows were all taken back is gone (-D), as one HAVING filters out.
+      const visible = (r: GroupResult): Row | null => (r.$rows === 0 || (having && having.eval(r) !== true) ? null : (project(outputs, r, {}) as Row));
       if (!ranking) {
-        const upsert = q.sink.sink.kind === 'dynamodb';
-        return grouped
-          .process(continuousAggregate(aggregate, visible, upsert, q.stateTtlMs))
-          .map((c) => ({ key: c.key, [CHANGE_KIND_FIELD]: c.op, ...c.row }))
-          .sink(upsertSink(q.sink.sink));
+        // A DynamoDB sink takes the new row alone; a query reading these results takes back the old one (-U).
+        const upsert = q.sink.sink.kind === 'dynamodb' && this.reader === 'sink';
+        return {
+          stream: grouped.process(continuousAggregate(aggregate, visible, upsert, q.stateTtlMs)).map((c) => ({ key: c.key, [CHANGE_KIND_FIELD]: c.op, ...c.row })),
+          sink: upsertSink(q.sink.sink),
+        };
       }
       // A Top-N of the groups: its input updates, by the group key.
       return this.rankedJob(
@@ -215,7 +266,7 @@ class QueryCompiler {
     }
     let results = grouped.window(assigner).aggregate(aggregate);
     if (having) results = results.filter((r) => having.eval(r) === true);
-    if (!ranking) return results.map((r) => project(outputs, r, { key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd })).sink(q.sink.sink);
+    if (!ranking) return { stream: results.map((r) => project(outputs, r, { key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd })), sink: q.sink.sink };
     return this.rankedJob(results.map((r) => ranking.input(r, project(outputs, r, {}))), ranking);
   }
 
@@ -282,7 +333,7 @@ class QueryCompiler {
   }
 
   /** The Top-N stage after the ranked query's rows, then the outer select list to the sink. */
-  private rankedJob<C extends object>(inputs: DataStream<RankInput>, ranking: Ranking<C>): JobDefinition {
+  private rankedJob<C extends object>(inputs: DataStream<RankInput>, ranking: Ranking<C>): Results {
     const q = this.q;
     const topN = q.topN!;
     const columns = topN.columns.map((c, i) => {
@@ -291,8 +342,7 @@ class QueryCompiler {
     });
     const partitions = inputs.keyBy((r) => r.k);
     const ranked: DataStream<RankChange> = ranking.perWindow ? partitions.process(windowTopN(ranking.options)) : partitions.process(continuousTopN(ranking.options));
-    return ranked
-      .map((change) => {
+    const stream = ranked.map((change) => {
         // The unique key: the partition and the rank when the rank is selected; else the partition (for N > 1 then
         // no unique key, but a Kinesis sink still keeps a partition's changes in order on one shard).
         const record: Record<string, unknown> = { key: keyText(ranking.rankSelected ? [...change.p, change.rank] : change.p) };
@@ -302,8 +352,8 @@ class QueryCompiler {
         } else record[CHANGE_KIND_FIELD] = change.op;
         for (const c of columns) record[c.name] = c.value(change);
         return record;
-      })
-      .sink(ranking.perWindow ? q.sink.sink : upsertSink(q.sink.sink));
+      });
+    return { stream, sink: ranking.perWindow ? q.sink.sink : upsertSink(q.sink.sink) };
   }
 
   /** Flink's changelog mode of the query: append-only, or updating by a unique key. */
@@ -312,7 +362,8 @@ class QueryCompiler {
     const sink = q.sink.sink.kind === 'dynamodb' ? 'upsert' : 'retract';
     const keys = q.groupBy.filter((e) => !(e.kind === 'call' && ['TUMBLE', 'HOP', 'SESSION'].includes(e.name)) && !this.windowPropertyOf(e)).map(show);
     const windowKey = q.window ? ['window_start', 'window_end'] : [];
-    const continuous = !q.window && (q.grouped || q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)));
+    const windowed = q.window !== undefined || (q.over !== undefined && resultWindow(q) !== undefined);
+    const continuous = !windowed && (q.grouped || q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)));
     const topN = q.topN;
     if (topN) {
       const bounds = topN.partitionBy.map((e) => this.windowPropertyOf(e));
@@ -327,9 +378,10 @@ class QueryCompiler {
       const kinds: RowKind[] = withoutKey ? (continuous ? ['+I', '-U', '+U', '-D'] : ['+I', '-D']) : continuous ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'];
       return { mode: 'updating', kinds, uniqueKey: withoutKey ? [] : uniqueKey, sink };
     }
-    if (q.window) return { mode: 'append-only', kinds: ['+I'], uniqueKey: [...keys, ...windowKey], sink };
+    if (windowed) return { mode: 'append-only', kinds: ['+I'], uniqueKey: [...keys, ...windowKey], sink };
     if (continuous) {
-      return { mode: 'updating', kinds: q.having ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'], uniqueKey: keys, sink };
+      // A group goes (-D) when HAVING drops it, or when an updating input takes back all its rows.
+      return { mode: 'updating', kinds: q.having || this.input?.updating ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'], uniqueKey: keys, sink };
     }
     return { mode: 'append-only', kinds: ['+I'], uniqueKey: [], sink };
   }
@@ -339,6 +391,7 @@ class QueryCompiler {
   private window(): WindowAssignerSpec | undefined {
     const w = this.q.window;
     if (!w) return undefined;
+    if (this.q.join) throw sqlError(`a ${w.kind} window over a join's rows is not supported yet — window each table and join the windows (a window join), or aggregate the joined rows without a window`, w.pos);
     const source = this.q.source;
     const clock: TimeWindowOptions = w.processingTime ? { time: 'processing' } : {};
     // Windows by arrival time (on a PROCTIME() column) need no event time.
@@ -373,6 +426,11 @@ class QueryCompiler {
 
   private column(e: ColumnExpr, clause: string): Column {
     const q = this.q;
+    if (q.join) {
+      const joined = q.join.column(e, clause);
+      this.used.add(joined.name);
+      return joined;
+    }
     if (e.qualifier !== undefined && e.qualifier !== q.source.name && e.qualifier !== q.sourceAlias) {
       throw sqlError(`unknown table ${e.qualifier} in ${e.qualifier}.${e.name} — the query reads ${q.source.name}${q.sourceAlias ? ` (as ${q.sourceAlias})` : ''}`, e.pos);
     }
@@ -392,6 +450,7 @@ class QueryCompiler {
     return items.flatMap((item): SelectItem[] => {
       if (item.expr.kind !== 'star') return [item];
       const qualifier = item.expr.qualifier;
+      if (q.join) return this.problems.attempt(() => q.join!.star(qualifier, item.expr.pos), []);
       if (qualifier !== undefined && qualifier !== q.source.name && qualifier !== q.sourceAlias) {
         this.problems.add(sqlError(`unknown table ${qualifier} in ${qualifier}.* — the query reads ${q.source.name}${q.sourceAlias ? ` (as ${q.sourceAlias})` : ''}`, item.expr.pos));
         return [];
@@ -514,10 +573,11 @@ class QueryCompiler {
 
   private outputs<C>(items: readonly SelectItem[], scope: Scope<C>): OutputColumn<C>[] {
     const q = this.q;
-    // A Top-N's columns are named by its outer select list (rankedJob); these are the ranked query's.
+    // A Top-N's columns are named by its outer select list (rankedJob); these are the ranked query's. A join's
+    // side is read by the join, not written: its columns keep their own names.
     const ranked = q.topN !== undefined;
-    const sinkColumns = ranked ? [] : q.sink.columns;
-    if (!ranked) this.checkColumnCount(items.length);
+    const sinkColumns = ranked || this.joinInput ? [] : q.sink.columns;
+    if (!ranked && !this.joinInput) this.checkColumnCount(items.length);
     const seen = new Set<string>();
     return items.flatMap((item, i): OutputColumn<C>[] => {
       // The ROW_NUMBER item is the Top-N's rank; anywhere else compiling it says where it belongs.
@@ -530,8 +590,9 @@ class QueryCompiler {
       const declared = sinkColumns[i]?.name ?? item.alias ?? defaultName;
       const at = item.pos ?? item.expr.pos;
       const carried =
-        !ranked && ((property === 'start' && (declared === 'window_start' || declared === 'windowStart')) || (property === 'end' && (declared === 'window_end' || declared === 'windowEnd')));
-      const name = ranked ? declared : this.outputName(declared, carried);
+        !ranked && !this.joinInput &&
+        ((property === 'start' && (declared === 'window_start' || declared === 'windowStart')) || (property === 'end' && (declared === 'window_end' || declared === 'windowEnd')));
+      const name = ranked || this.joinInput ? declared : this.outputName(declared, carried);
       if (compiled.type === 'INTERVAL') {
         this.problems.add(sqlError(`${show(item.expr)} is an INTERVAL, not a column value — add it to a TIMESTAMP`, at));
         return [];
@@ -545,6 +606,8 @@ class QueryCompiler {
       const scale = compiled.type === 'DECIMAL' ? decimalOf(compiled).scale : 0;
       // DECIMAL is written as a JSON number (its nearest double), as Flink's JSON format writes it.
       const written = compiled.type === 'DECIMAL' ? (c: C): SqlValue => { const v = value(c); return v === null ? null : decimalToNumber(v as bigint, scale); } : value;
+      // A join reads a DECIMAL result as the number it is written as.
+      this.resultColumns.push({ name, type: compiled.type === 'DECIMAL' ? 'DOUBLE' : compiled.type, declared: compiled.type, notNull: false });
       return [{ name, value: written, carried }];
     });
   }
@@ -577,39 +640,31 @@ class QueryCompiler {
 
   // ——— the source ———
 
-  private sourceOptions(): KinesisSourceOptions<unknown> {
-    const source = this.q.source;
-    const rowtime = source.rowtime?.column;
-    const eventTime = rowtime
-      ? (record: unknown): number => {
-          if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new RowError('the record is not a JSON object');
-          const value = (record as Record<string, unknown>)[rowtime];
-          const ms = timestampMs(value);
-          if (ms === undefined) {
-            throw new RowError(`the event-time column '${rowtime}' is ${value === undefined ? 'missing' : `${JSON.stringify(value)}, not a timestamp (epoch ms or ISO-8601)`}`);
-          }
-          return ms;
-        }
-      : // Without a WATERMARK a table has no event time: only queries without windows read it.
-        (): number => 0;
-    return {
-      eventTime,
-      outOfOrderness: source.rowtime?.outOfOrdernessMs ?? 0,
-      ...(source.idleAfterMs !== undefined && { idleAfter: source.idleAfterMs }),
-      ...(source.shards !== undefined && { shards: source.shards }),
-    };
+  /** The rows the query reads: its table's records, read as its columns; the joined rows; or the subquery's results, which are rows already. */
+  private rows(builder: JobBuilder): DataStream<Row> {
+    if (this.q.join) return this.q.join.rows(builder, this.used);
+    if (this.input) return this.input.stream(builder) as DataStream<Row>;
+    return tableRecords(builder, this.q.source).map(this.decoder());
+  }
+
+  /**
+   * The window of an aggregation over a window aggregation's results, grouped by its window's columns: the
+   * results of one window carry its last millisecond as their time, so a tumbling window of the inner
+   * window's slide holds exactly one inner window's results (Flink keeps the window the same way).
+   */
+  private resultsWindow(): WindowAssignerSpec | undefined {
+    const windowed = resultWindow(this.q);
+    if (!windowed) return undefined;
+    const w = windowed.window;
+    if (w.kind === 'SESSION' || w.processingTime) {
+      throw sqlError(`an aggregation per window over the results of a ${w.processingTime ? 'processing-time' : 'SESSION'} window is not supported yet — aggregate the results of TUMBLE or HOP windows`, this.q.over!.pos);
+    }
+    return tumbling(w.kind === 'HOP' ? w.slideMs : w.sizeMs);
   }
 
   /** Reads the columns the query uses from a JSON record, as their declared types (projection pushdown). */
   private decoder(): (record: unknown) => Row {
-    const columns = this.q.source.columns.filter((c) => this.used.has(c.name));
-    return (record) => {
-      if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new RowError('the record is not a JSON object');
-      const fields = record as Record<string, unknown>;
-      const row: Row = {};
-      for (const c of columns) row[c.name] = decodeValue(c, fields[c.name]);
-      return row;
-    };
+    return readColumns(this.q.source.columns.filter((c) => this.used.has(c.name)));
   }
 }
 

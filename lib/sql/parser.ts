@@ -3,7 +3,7 @@
  * that what the subset lacks (JOIN, ORDER BY, subqueries, OVER windows, …) is reported by name at the
  * place it was written, rather than as "unexpected token". See docs/sql.md for the grammar.
  */
-import type { BinaryOp, ColumnDef, Expr, FromClause, OrderKey, SelectItem, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
+import type { BinaryOp, ColumnDef, Expr, FromClause, JoinType, OrderKey, SelectItem, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
 import { tokenize, type Token } from './lexer';
 import { parseDecimal } from './decimal';
 import { SqlProblems, sqlError, type SqlError, type SourcePosition } from './sql-error';
@@ -23,8 +23,7 @@ const AGGREGATE_HINT = 'supported: COUNT, SUM, MIN, MAX, AVG and the window func
 /** Ranking functions: with OVER in a subquery filtered on the rank, Flink's Top-N and deduplication. */
 const RANKING = new Set(['ROW_NUMBER', 'RANK', 'DENSE_RANK']);
 /** What Flink has and shardflow does not yet, because it needs keyed stages chained after one another. */
-const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the DataStream API does not have yet';
-const JOIN_HINT = 'a join reads two streams into one keyed stage, which the DataStream API does not have yet; a job reads one table';
+const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the SQL compiler does not build for it yet';
 const TOP_N_HINT = 'write Top-N as Flink does: SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY … ORDER BY … DESC) AS rn FROM …) WHERE rn <= N';
 const OVER_AGGREGATION_HINT = `OVER aggregation keeps ordered rows per key; ${NEEDS_CHAINED_STAGES}; use GROUP BY with TUMBLE, HOP or SESSION`;
 
@@ -424,12 +423,11 @@ class Parser {
 
   /** Names a clause the subset lacks when the query continues with one. */
   private rejectClauseWord(t: Token): void {
-    if (t.kind === 'op' && t.text === ',') throw this.notYet('a second table in FROM (a join)', t, JOIN_HINT);
     if (t.kind !== 'ident') return;
     if (t.upper === 'ORDER') throw this.unsupported('ORDER BY', t, 'a stream has no end to sort at; sort the results table when you read it');
     if (t.upper === 'LIMIT' || t.upper === 'FETCH' || t.upper === 'OFFSET') throw this.unsupported(t.upper, t, 'a streaming query has no end to count to');
     if (SET_OPERATIONS.has(t.upper)) throw this.unsupported(t.upper, t, 'write one query per job');
-    if (JOIN_WORDS.has(t.upper)) throw this.notYet('JOIN', t, JOIN_HINT);
+    if (JOIN_WORDS.has(t.upper)) throw this.error(`${t.upper} is out of place: joins are written in FROM, before WHERE`, t);
     if (t.upper === 'WINDOW') throw this.unsupported('a WINDOW clause (OVER windows)', t, 'use GROUP BY with TUMBLE, HOP or SESSION');
     if (t.upper === 'QUALIFY') throw this.unsupported('QUALIFY', t, TOP_N_HINT);
     if (t.upper === 'WHERE' || t.upper === 'GROUP' || t.upper === 'HAVING') throw this.error(`${t.upper} is out of place: the order is SELECT … FROM … WHERE … GROUP BY … HAVING …`, t);
@@ -455,26 +453,27 @@ class Parser {
     return items;
   }
 
-  /** A table, a window table function or a derived table (SELECT …), with its alias; a join after it is noted and read past. */
+  /** A table, a window table function or a derived table (SELECT …), with its alias, and the joins after it (left-deep). */
   private from(): FromClause {
-    const from = this.fromItem();
+    let from = this.fromItem();
     for (;;) {
       const t = this.peek();
       if (this.isWord('MATCH_RECOGNIZE')) throw this.unsupported('MATCH_RECOGNIZE', t);
-      const comma = t.kind === 'op' && t.text === ',';
-      if (!comma && !(t.kind === 'ident' && JOIN_WORDS.has(t.upper))) return from;
-      this.problems.add(comma ? this.notYet('a second table in FROM (a join)', t, JOIN_HINT) : this.notYet('JOIN', t, JOIN_HINT));
-      // Read past the join to find the problems after it.
-      this.next();
-      while (this.peek().kind === 'ident' && JOIN_WORDS.has(this.peek().upper)) this.next();
-      this.acceptWord('OUTER');
-      this.acceptWord('JOIN');
-      this.fromItem();
-      if (this.acceptWord('ON')) this.expression();
-      else if (this.isWord('USING')) {
-        this.next();
-        if (this.isOp('(')) this.skipGroup();
+      if (this.acceptOp(',')) {
+        from = { kind: 'join', type: 'INNER', left: from, right: this.fromItem(), comma: true, pos: at(t) };
+        continue;
       }
+      if (!(t.kind === 'ident' && JOIN_WORDS.has(t.upper))) return from;
+      if (t.upper === 'NATURAL') throw this.unsupported('NATURAL JOIN', t, 'name the columns: JOIN … ON a.k = b.k');
+      const type: JoinType = t.upper === 'JOIN' ? 'INNER' : (t.upper as JoinType);
+      if (t.upper !== 'JOIN') this.next();
+      if (type !== 'INNER' && type !== 'CROSS') this.acceptWord('OUTER');
+      this.expectWord('JOIN', `after ${t.upper}`);
+      const right = this.fromItem();
+      if (this.isWord('USING')) throw this.unsupported('JOIN … USING', this.peek(), 'write the condition: JOIN … ON a.k = b.k');
+      const on = type !== 'CROSS' && this.acceptWord('ON') ? this.expression() : undefined;
+      if (!on && type !== 'CROSS') throw this.error(`expected ON after ${t.upper === 'JOIN' ? 'JOIN' : `${t.upper} JOIN`} …, found ${describe(this.peek())}`, this.peek());
+      from = { kind: 'join', type, left: from, right, on, comma: false, pos: at(t) };
     }
   }
 

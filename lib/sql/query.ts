@@ -1,10 +1,11 @@
 /**
  * The logical query both front ends produce — SQL text (`statements.ts`) and the Table API
- * (`table-api.ts`) — and `compile.ts` turns into a job: one source table, an optional filter, an
+ * (`table-api.ts`) — and `compile.ts` turns into a job: one source table (or two, `join`), an optional filter, an
  * optional window with its group keys, the select list, an optional HAVING, one sink table.
  */
 import type { SinkSpec } from '../api/sink';
 import type { Expr, OrderKey, SelectItem, WindowSpec } from './ast';
+import type { JoinedTables } from './joins';
 import type { SourcePosition } from './sql-error';
 import type { Column } from './types';
 import type { FunctionDeclaration, ScalarFunction } from './user-functions';
@@ -58,6 +59,13 @@ export interface LogicalQuery {
   /** Where the job name came from, for messages. */
   readonly jobNamePos?: SourcePosition | undefined;
   readonly source: SourceTable;
+  /** FROM a JOIN b: `source` is the joined row (columns `alias.column`), read from both tables. */
+  readonly join?: JoinedTables | undefined;
+  /**
+   * FROM (an aggregating subquery) AS s, aggregated again: the rows are that query's results (`source`
+   * names them, its columns are known once compiled). Nexmark q5's MaxBids.
+   */
+  readonly over?: { readonly query: LogicalQuery; readonly pos: SourcePosition } | undefined;
   /** The name the query may qualify columns with (`c.userId`). */
   readonly sourceAlias?: string | undefined;
   readonly where?: Expr | undefined;

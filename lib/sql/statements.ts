@@ -8,8 +8,9 @@ import type { Expr, SelectQuery, Statement, TableOption, WindowSpec } from './as
 import type { LogicalQuery, SinkTable, SourceTable } from './query';
 import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 import { optionDurationMs, type Column } from './types';
+import { and, JoinedTables } from './joins';
 import type { FunctionDeclaration } from './user-functions';
-import { flatten } from './views';
+import { flatten, type Catalog, type FlatQuery } from './views';
 
 type CreateTable = Extract<Statement, { kind: 'createTable' }>;
 type Insert = Extract<Statement, { kind: 'insert' }>;
@@ -69,16 +70,51 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
   }
   problems.check();
   if (!insert) throw new Error('unreachable: a script without INSERT has a problem');
-  const q = flatten(insert.query, { columnsOf: (t) => tables.get(t)?.columns.map((c) => c.name), view: (v) => views.get(v) });
-  return { ...logicalQuery(q, insert, tables, settings), functionDeclarations: [...functions.values()] };
+  const functionDeclarations = [...functions.values()];
+  const subquery = (query: SelectQuery): LogicalQuery => logicalQuery(flatten(query, catalog), insert!, tables, settings);
+  const catalog: Catalog = {
+    columnsOf: (t) => tables.get(t)?.columns.map((c) => c.name),
+    view: (v) => views.get(v),
+    join: (query, from) => joinedQuery(query, from, tables, views, settings, subquery, insert!.table),
+  };
+  const q = flatten(insert.query, catalog);
+  return { ...logicalQuery(q, insert, tables, settings), functionDeclarations };
 }
 
-function logicalQuery(q: ReturnType<typeof flatten>, insert: Insert, tables: ReadonlyMap<string, CreateTable>, settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>): LogicalQuery {
+/** FROM a JOIN b as one query over the joined row; its condition (ON, and WHERE: joins are inner) filters the pairs. */
+function joinedQuery(
+  query: SelectQuery,
+  from: Extract<SelectQuery['from'], { kind: 'join' }>,
+  tables: ReadonlyMap<string, CreateTable>,
+  views: ReadonlyMap<string, SelectQuery>,
+  settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>,
+  subquery: (query: SelectQuery) => LogicalQuery,
+  sink: string,
+): FlatQuery {
+  const idle = settings.get('table.exec.source.idle-timeout');
+  const ttl = settings.get('table.exec.state.ttl');
+  const condition = and(from.on, query.where);
+  const join = new JoinedTables(from, condition, {
+    source: (name, pos) => {
+      const ddl = tables.get(name);
+      if (name === sink) throw sqlError(`the job reads and writes ${name}: write the results to another table`, pos);
+      if (!ddl) throw sqlError(`unknown table ${name}: declare it with CREATE TABLE ${name} (…) WITH ('connector' = 'kinesis', …)`, pos);
+      return sourceTable(ddl, idle && { ms: durationOption(idle.value, 'table.exec.source.idle-timeout', idle.pos), pos: idle.pos });
+    },
+    isView: (name) => views.has(name),
+    subquery,
+    stateTtlMs: ttl && durationOption(ttl.value, 'table.exec.state.ttl', ttl.pos),
+  });
+  return { table: join.source.name, tablePos: from.pos, items: query.items, where: condition, groupBy: query.groupBy, having: query.having, pos: query.pos, join };
+}
+
+function logicalQuery(q: FlatQuery, insert: Insert, tables: ReadonlyMap<string, CreateTable>, settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>): LogicalQuery {
+  if (q.over) return aggregationOfResults(q, q.over, insert, tables, settings);
   const fromName = q.table;
   const sourceDdl = tables.get(fromName);
-  if (!sourceDdl) throw sqlError(`unknown table ${fromName}: declare it with CREATE TABLE ${fromName} (…) WITH ('connector' = 'kinesis', …)`, q.tablePos);
+  if (!sourceDdl && !q.join) throw sqlError(`unknown table ${fromName}: declare it with CREATE TABLE ${fromName} (…) WITH ('connector' = 'kinesis', …)`, q.tablePos);
   const idle = settings.get('table.exec.source.idle-timeout');
-  const source = sourceTable(sourceDdl, idle && { ms: durationOption(idle.value, 'table.exec.source.idle-timeout', idle.pos), pos: idle.pos });
+  const source = q.join?.source ?? sourceTable(sourceDdl!, idle && { ms: durationOption(idle.value, 'table.exec.source.idle-timeout', idle.pos), pos: idle.pos });
   const sinkDdl = tables.get(insert.table);
   if (!sinkDdl) throw sqlError(`unknown table ${insert.table}: declare it with CREATE TABLE ${insert.table} (…) WITH ('connector' = 'dynamodb')`, insert.pos);
   if (sinkDdl === sourceDdl) throw sqlError(`the job reads and writes ${insert.table}: write the results to another table`, insert.pos);
@@ -115,6 +151,7 @@ function logicalQuery(q: ReturnType<typeof flatten>, insert: Insert, tables: Rea
     jobName: setName?.value ?? jobNameFromTable(sink.name),
     jobNamePos: setName?.pos ?? insert.pos,
     source,
+    join: q.join,
     sourceAlias: q.alias,
     where: q.where,
     window,
@@ -125,6 +162,43 @@ function logicalQuery(q: ReturnType<typeof flatten>, insert: Insert, tables: Rea
     topN: q.topN,
     stateTtlMs: ttl && durationOption(ttl.value, 'table.exec.state.ttl', ttl.pos),
     sink,
+    pos: q.pos,
+  };
+}
+
+/**
+ * An aggregation over an aggregating subquery's results: its rows are the subquery's result records (their
+ * columns known once the subquery is compiled), its GROUP BY plain keys. Grouped by the subquery's window
+ * columns, the compiler aggregates them window by window (result-window.ts); else continuously.
+ */
+function aggregationOfResults(
+  q: FlatQuery,
+  over: NonNullable<FlatQuery['over']>,
+  insert: Insert,
+  tables: ReadonlyMap<string, CreateTable>,
+  settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>,
+): LogicalQuery {
+  const inner = logicalQuery(over.query, insert, tables, settings);
+  for (const e of q.groupBy) {
+    if (e.kind === 'call' && ['TUMBLE', 'HOP', 'SESSION', 'CUMULATE'].includes(e.name)) {
+      throw sqlError(`a window (${e.name}) over an aggregation's results is not supported — group by the subquery's window_start and window_end columns`, e.pos);
+    }
+  }
+  const ttl = settings.get('table.exec.state.ttl');
+  return {
+    ...inner,
+    source: { name: q.alias ?? '(subquery)', stream: inner.source.stream, columns: [] },
+    over: { query: inner, pos: over.pos },
+    join: undefined,
+    sourceAlias: q.alias,
+    where: q.where,
+    window: undefined,
+    groupBy: q.groupBy,
+    grouped: q.groupBy.length > 0,
+    select: q.items,
+    having: q.having,
+    topN: q.topN,
+    stateTtlMs: ttl && durationOption(ttl.value, 'table.exec.state.ttl', ttl.pos),
     pos: q.pos,
   };
 }

@@ -1,13 +1,13 @@
 /**
  * Views and derived tables, inlined: `FROM (SELECT … FROM t WHERE …) AS v` and `CREATE VIEW v AS …` are
  * read as the one query over `t` they stand for, by putting the inner select list's expressions in
- * place of the outer query's names. So a view runs as what the DataStream API has today: projections
- * and filters of one table, with at most one windowed aggregation (an outer filter on an aggregating
- * view is its HAVING). An aggregation over an aggregation needs keyed stages chained after one another,
- * and is named as such.
+ * place of the outer query's names: projections and filters of one table, with at most one aggregation
+ * (an outer filter on an aggregating view is its HAVING). An aggregation over an aggregation is kept as
+ * two queries (`over`): the outer one reads the inner one's results.
  */
 import type { Expr, SelectItem, SelectQuery, WindowSpec } from './ast';
 import { show, startOf } from './expressions';
+import type { JoinedTables } from './joins';
 import type { TopN } from './query';
 import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 
@@ -25,6 +25,10 @@ export interface FlatQuery {
   readonly having?: Expr | undefined;
   /** Flink's Top-N over this query's rows (whose select list holds the ROW_NUMBER item). */
   readonly topN?: TopN | undefined;
+  /** An aggregation over an aggregating subquery: the rows are `query`'s results, named as its select list names them. */
+  readonly over?: { readonly query: FlatQuery; readonly pos: SourcePosition } | undefined;
+  /** FROM a JOIN b: `table` is then the join's name, and the columns are the two sides' (`alias.column`). */
+  readonly join?: JoinedTables | undefined;
   readonly pos: SourcePosition;
 }
 
@@ -32,11 +36,15 @@ export interface FlatQuery {
 export interface Catalog {
   columnsOf(table: string): readonly string[] | undefined;
   view(name: string): SelectQuery | undefined;
+  /** A query whose FROM is a join, as one query over the joined rows (statements.ts). */
+  join(query: SelectQuery, from: JoinFrom): FlatQuery;
 }
+
+type JoinFrom = Extract<SelectQuery['from'], { kind: 'join' }>;
 
 /** The columns a window table function adds. */
 const WINDOW_COLUMNS = ['window_start', 'window_end', 'window_time'];
-const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the DataStream API does not have yet';
+const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the SQL compiler does not build for it yet';
 
 /** The query with every view and derived table in FROM inlined. */
 export function flatten(query: SelectQuery, catalog: Catalog, seen: readonly string[] = []): FlatQuery {
@@ -44,6 +52,10 @@ export function flatten(query: SelectQuery, catalog: Catalog, seen: readonly str
   const from = q.from;
   const base = { items: q.items, where: q.where, groupBy: q.groupBy, having: q.having, pos: q.pos };
   if (from.kind === 'subquery') return inline(q, flatten(from.query, catalog, seen), from.alias, from.pos, catalog);
+  if (from.kind === 'join') {
+    if (seen.length > 0) throw sqlError('a join inside a view is not supported yet — write the join in the query that reads the view', from.pos);
+    return catalog.join(q, from);
+  }
   const name = from.kind === 'table' ? from.name : from.table;
   const view = catalog.view(name);
   if (!view) return { ...base, table: name, tablePos: from.pos, alias: from.alias, windowTvf: from.kind === 'windowTvf' ? from.window : undefined };
@@ -72,8 +84,13 @@ function outputNames(inner: FlatQuery, catalog: Catalog): Map<string, Expr> {
   let position = 0;
   for (const item of inner.items) {
     if (item.expr.kind === 'star') {
-      for (const column of catalog.columnsOf(inner.table) ?? []) {
-        names.set(column, { kind: 'column', name: column, qualifier: item.expr.qualifier, pos: item.expr.pos });
+      const columns = inner.join
+        ? inner.join.starColumns(item.expr.qualifier, item.expr.pos ?? inner.pos)
+        : (catalog.columnsOf(inner.table) ?? []).map((name) => ({ name, qualifier: item.expr.kind === 'star' ? item.expr.qualifier : undefined }));
+      for (const column of columns) {
+        // Flink would rename the second `id` of a join's two sides `id0`; here it is to be named.
+        if (inner.join && names.has(column.name)) throw sqlError(`${show(item.expr)} has two columns named ${column.name} (both sides have one): select them by name, one with an alias`, item.expr.pos ?? inner.pos);
+        names.set(column.name, { kind: 'column', name: column.name, qualifier: column.qualifier, pos: item.expr.pos });
         position += 1;
       }
       continue;
@@ -100,6 +117,7 @@ const rankItem = (q: FlatQuery): SelectItem | undefined => q.items.find((i) => i
 
 /** The outer query over the inner one, as one query over the inner one's table. */
 function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, at: SourcePosition, catalog: Catalog, windowColumns = false): FlatQuery {
+  if (inner.over) throw sqlError(`a query over ${alias ?? 'a subquery'}, an aggregation of an aggregation's results, is not supported yet — ${NEEDS_CHAINED_STAGES}`, outer.items[0]?.pos ?? at);
   if (inner.topN) throw sqlError(`a query over ${alias ?? 'a subquery'}, a Top-N, is not supported yet — select its columns in the query that filters on the rank`, outer.items[0]?.pos ?? at);
   if (rankItem(inner)) return topN(outer, inner, alias, at, catalog);
   const names = outputNames(inner, catalog);
@@ -124,7 +142,9 @@ function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined,
   const where = outer.where && replace(outer.where);
   const aggregates = inner.groupBy.length > 0 || inner.windowTvf !== undefined;
   if (aggregates && (outer.groupBy.length > 0 || outer.items.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)))) {
-    throw sqlError(`an aggregation over ${alias ?? 'a subquery'}, which aggregates, is not supported yet — ${NEEDS_CHAINED_STAGES}`, outer.groupBy[0]?.pos ?? at);
+    // An aggregation of the results: a keyed stage after the subquery's (compile.ts), reading its result columns.
+    for (const item of outer.items) if (item.expr.kind === 'star') throw sqlError(`SELECT * with GROUP BY: list the grouped columns and the aggregates`, item.pos ?? at);
+    return { table: alias ?? inner.table, tablePos: at, alias, items: outer.items, where: outer.where, groupBy: outer.groupBy, having: outer.having, pos: outer.pos, over: { query: inner, pos: at } };
   }
   const and = (a: Expr | undefined, b: Expr | undefined): Expr | undefined => (a && b ? { kind: 'binary', op: 'AND', left: a, right: b, pos: b.pos } : a ?? b);
   return {
@@ -132,6 +152,7 @@ function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined,
     tablePos: inner.tablePos,
     alias: inner.alias,
     windowTvf: inner.windowTvf,
+    join: inner.join,
     items,
     // A filter on an aggregating subquery's rows is a filter on its groups: its HAVING.
     where: aggregates ? inner.where : and(inner.where, where),

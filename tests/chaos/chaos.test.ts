@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { drawFault, FAULTS_ENV, readInjectedFaults } from '../../lib/io/fault-points';
 import { runChaos, type ChaosRunReport } from './harness';
-import { JOB_KINDS } from './jobs/settings';
+import { JOB_KINDS, joinsTwoStreams } from './jobs/settings';
 import { ROOT } from './processes';
 import { runLine } from './summary';
 
@@ -26,7 +26,7 @@ jest.setTimeout(900_000);
  * fifth quick run would be a third round of runs: it runs in `npm run chaos`; in `npm test` the joins run on
  * `shardflow dev` (tests/e2e/fraud.test.ts) and against sqlite3 (tests/unit/joins-property.test.ts).
  */
-const QUICK_KINDS = JOB_KINDS.filter((kind) => kind !== 'chained' && kind !== 'join');
+const QUICK_KINDS = JOB_KINDS.filter((kind) => kind !== 'chained' && !joinsTwoStreams(kind));
 
 describe('the quick chaos subset', () => {
   const reports = new Map<string, ChaosRunReport>();

@@ -23,7 +23,7 @@ import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
 import type { KinesisFailureRecord } from '../../lib/local/event-source-mapping';
 import { NO_WATERMARK } from '../../lib/time/watermark';
-import { IDLE_AFTER_MS, LATENESS_MS, namesOf, OUT_OF_ORDERNESS_MS, TUMBLING_SIZE_MS, type JobKind } from './jobs/settings';
+import { IDLE_AFTER_MS, joinsTwoStreams, LATENESS_MS, namesOf, OUT_OF_ORDERNESS_MS, TUMBLING_SIZE_MS, type JobKind } from './jobs/settings';
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
 import { Random } from './random';
 import { boundViolations, compare, computeReference, lastWindowMaxTimestampMs, pairRow, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
@@ -227,7 +227,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     lateProbes: 4,
   };
   const feeds: Feed[] =
-    kind === 'join'
+    joinsTwoStreams(kind)
       ? joinFeeds(random, workloadOptions, names.sources)
       : [{ stream: names.source, work: workload(random.fork('workload'), workloadOptions) }];
   /** With several source streams, a record's shard is named `<stream>:<shard>`, as the runtime names its origin. */
@@ -303,7 +303,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
    * The keyed stages the source records reach (where records are late or not: the join kind's interval join
    * and coGroup, each fed by both sources), and those whose results the run waits for (a chained job's last).
    */
-  const keyedStages: readonly string[] = kind === 'sliding' ? ['s0'] : kind === 'join' ? ['s2', 's3'] : ['s1'];
+  const keyedStages: readonly string[] = kind === 'sliding' ? ['s0'] : kind === 'join' ? ['s2', 's3'] : kind === 'sql-join' ? ['s2'] : ['s1'];
   const resultStages: readonly string[] = kind === 'chained' ? ['s2'] : keyedStages;
   /**
    * The watermark up to which keyed stages have fired: the lowest of their open shards' (each keyed shard
@@ -678,11 +678,11 @@ async function scanAll(ddb: DynamoDBClient, table: string): Promise<Record<strin
 }
 
 async function readFound(ddb: DynamoDBClient, kind: JobKind, names: ReturnType<typeof namesOf>): Promise<Found> {
-  // The join kind: pairs in its results table, its coGroup's windows in another, no late output.
-  const join = kind === 'join';
+  // The join kinds: pairs in the results table, no late output; the DataStream one's coGroup windows in another table.
+  const join = joinsTwoStreams(kind);
   const [results, windowResults, late, dead] = await Promise.all([
     scanAll(ddb, names.results),
-    join ? scanAll(ddb, names.windows) : [],
+    kind === 'join' ? scanAll(ddb, names.windows) : [],
     join ? [] : scanAll(ddb, names.late),
     scanAll(ddb, `${names.job}-dead-letters`),
   ]);

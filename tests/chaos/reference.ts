@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import {
   JOIN_LOWER_MS,
   JOIN_UPPER_MS,
+  joinsTwoStreams,
   LATENESS_MS,
   namesOf,
   OUT_OF_ORDERNESS_MS,
@@ -80,6 +81,8 @@ export const VALUE_FIELDS: Record<JobKind, readonly string[]> = {
   lateness: ['clicks'],
   // The join kind's windows are its coGroup's: per user and window, the click records, their clicks, the impressions.
   join: ['clickEvents', 'clicks', 'impressions'],
+  // The SQL join writes pairs only.
+  'sql-join': [],
 };
 
 const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
@@ -100,6 +103,7 @@ const LAST_WINDOW_MAX_SQL: Record<JobKind, string> = {
   // The interval join drops a record behind the watermark (ts < watermark, Flink's isLate): as a window whose
   // last millisecond is ts + 1. Its coGroup branch judges by its windows: JOIN_WINDOW_LATE_SQL.
   join: `ts + 1`,
+  'sql-join': `ts + 1`,
 };
 /** Late for the join kind's coGroup: every (tumbling) window of the record has fired. */
 const JOIN_WINDOW_LATE_SQL = `ts - (ts % ${TUMBLING_SIZE_MS}) + ${TUMBLING_SIZE_MS} - 1 <= wm_before`;
@@ -125,6 +129,7 @@ export function lastWindowMaxTimestampMs(kind: JobKind, ts: number): number {
     case 'session':
       return ts + SESSION_GAP_MS - 1;
     case 'join':
+    case 'sql-join':
       return ts + 1;
   }
 }
@@ -140,6 +145,8 @@ const REFUSES_BAD_CLICKS: Record<JobKind, 'window' | 'before-key' | 'never'> = {
   chained: 'window',
   lateness: 'window',
   join: 'before-key',
+  // The SQL join's tables declare clicks INT NOT NULL, read on both sides before the shuffle.
+  'sql-join': 'before-key',
 };
 
 const tumblingStart = `ts - (ts % ${TUMBLING_SIZE_MS})`;
@@ -189,6 +196,7 @@ SELECT k AS key, ${tumblingStart} AS windowStart, ${tumblingStart} + ${TUMBLING_
   SUM(late_firing) + MAX(1 - late_firing) AS firings
 FROM fate WHERE fate = 'counted'
 GROUP BY k, windowStart HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY key, windowStart;`,
+  'sql-join': 'SELECT 1 WHERE 0;',
 };
 
 /**
@@ -196,8 +204,8 @@ GROUP BY k, windowStart HAVING windowEnd - 1 <= (SELECT wm FROM final) ORDER BY 
  * counted (emitted as the second of the two arrives, so the final watermark limits nothing).
  */
 const PAIRS_SQL = (kind: JobKind): string => {
-  if (kind !== 'join') return 'SELECT 1 WHERE 0;';
-  const [clicks, impressions] = namesOf('join').sources.map((s) => q(`${s}:%`));
+  if (!joinsTwoStreams(kind)) return 'SELECT 1 WHERE 0;';
+  const [clicks, impressions] = namesOf(kind).sources.map((s) => q(`${s}:%`));
   return `
 SELECT c.k AS userId, c.eid AS clickId, i.eid AS impressionId, c.ts AS clickTs, i.ts AS impressionTs, c.clicks AS clicks, MAX(c.ts, i.ts) AS at
 FROM fate c JOIN fate i ON i.k = c.k AND i.ts BETWEEN c.ts + (${JOIN_LOWER_MS}) AND c.ts + ${JOIN_UPPER_MS}
@@ -285,7 +293,7 @@ ${PAIRS_SQL(kind)}
     }),
   );
   const pairs = ((sections.get('pairs') ?? []) as Record<string, unknown>[]).map(pairRow);
-  return { fates, windows, finalWatermarkMs: final, lateFirings, pairs, lateOutput: kind !== 'join', sql };
+  return { fates, windows, finalWatermarkMs: final, lateFirings, pairs, lateOutput: !joinsTwoStreams(kind), sql };
 }
 
 /**

@@ -1,5 +1,6 @@
 /** Per-run lines and totals of chaos runs, for the terminal and the JSON summary. */
 import type { ChaosRunReport } from './harness';
+import { joinsTwoStreams } from './jobs/settings';
 
 export interface ChaosTotals {
   readonly runs: number;
@@ -90,7 +91,7 @@ export function runLine(r: ChaosRunReport): string {
     ...(f['restart:hard-kill'] ? ['HARD-KILL'] : []),
   ].join(' · ');
   const status = r.mismatches === 0 ? '' : `  ✗ ${r.error ?? r.comparison.examples[0] ?? 'mismatch'}`;
-  const pairs = r.kind === 'join' ? ` · pairs ${r.pairs.expected}/${r.pairs.found}` : '';
+  const pairs = joinsTwoStreams(r.kind) ? ` · pairs ${r.pairs.expected}/${r.pairs.found}` : '';
   return `${r.kind.padEnd(9)} ${pad(r.seed, 10)} ${pad(r.events, 6)} ${pad(`${r.windowsExpected}/${r.windowsFound}`, 17)} ${pad(r.mismatches, 4)} ${pad(r.late, 4)} ${pad(r.deadLettered, 4)} ${pad((r.durationMs / 1000).toFixed(0), 5)}  ${faults}${pairs}${status}`;
 }
 

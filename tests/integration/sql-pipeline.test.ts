@@ -104,11 +104,11 @@ describe('bundles and the command', () => {
 
   test('a SQL error is one line naming the file, line and column, with exit code 2', async () => {
     const file = path.join(dir, 'bad.sql');
-    fs.writeFileSync(file, `CREATE TABLE a (x INT) WITH ('connector' = 'kinesis');\nCREATE TABLE b (x INT) WITH ('connector' = 'kinesis');\nINSERT INTO b SELECT a.x FROM a JOIN b ON a.x = b.x;\n`);
+    fs.writeFileSync(file, `CREATE TABLE a (x INT) WITH ('connector' = 'kinesis');\nCREATE TABLE b (x INT) WITH ('connector' = 'kinesis');\nCREATE TABLE c (x INT) WITH ('connector' = 'print');\nINSERT INTO c SELECT a.x FROM a LEFT JOIN b ON a.x = b.x;\n`);
     const failed = await run(process.execPath, [path.join(ROOT, 'bin/shardflow.js'), 'plan', file], { cwd: ROOT }).catch((e: { code: number; stderr: string }) => e);
     expect(failed).toMatchObject({
       code: 2,
-      stderr: `shardflow: ${file}, line 3, column 33: JOIN is not supported yet — a join reads two streams into one keyed stage, which the DataStream API does not have yet; a job reads one table\n`,
+      stderr: `shardflow: ${file}, line 4, column 33: LEFT JOIN is not supported yet — an outer join's results update (a row without a match yet is sent with NULLs, then retracted when its match arrives), which needs sinks that take retractions; write INNER JOIN\n`,
     });
   });
 });

@@ -9,8 +9,14 @@
  */
 export type ChaosEvent = { userId: string; clicks: number; ts: number; id?: string; flush?: true };
 
-export type JobKind = 'tumbling' | 'sliding' | 'session' | 'chained' | 'lateness' | 'join';
-export const JOB_KINDS: readonly JobKind[] = ['tumbling', 'sliding', 'session', 'chained', 'lateness', 'join'];
+export type JobKind = 'tumbling' | 'sliding' | 'session' | 'chained' | 'lateness' | 'join' | 'sql-join';
+export const JOB_KINDS: readonly JobKind[] = ['tumbling', 'sliding', 'session', 'chained', 'lateness', 'join', 'sql-join'];
+
+/**
+ * The kinds that join two source streams (clicks, then impressions) by user, with an interval join:
+ * `join` in the DataStream API (with a coGroup beside it), `sql-join` in SQL (compileSql).
+ */
+export const joinsTwoStreams = (kind: JobKind): boolean => kind === 'join' || kind === 'sql-join';
 
 export const OUT_OF_ORDERNESS_MS = 1000;
 /**
@@ -33,20 +39,21 @@ export const SESSION_GAP_MS = 1500;
  */
 export const ALLOWED_LATENESS_MS = 5000;
 /** Allowed lateness per job kind (0: a window is dropped as it fires). */
-export const LATENESS_MS: Record<JobKind, number> = { tumbling: 0, sliding: 0, session: 0, chained: 0, lateness: ALLOWED_LATENESS_MS, join: 0 };
+export const LATENESS_MS: Record<JobKind, number> = { tumbling: 0, sliding: 0, session: 0, chained: 0, lateness: ALLOWED_LATENESS_MS, join: 0, 'sql-join': 0 };
 
-/** The join job's interval: a click at t joins the impressions of its user at [t − 2 s, t + 1 s]. */
+/** The join jobs' interval: a click at t joins the impressions of its user at [t − 2 s, t + 1 s]. */
 export const JOIN_LOWER_MS = -2000;
 export const JOIN_UPPER_MS = 1000;
 
 /**
- * Streams and tables of a chaos job. The join job reads two source streams (clicks, then impressions),
- * writes its pairs to `results` and its per-window coGroup to `windows`, and has no late output.
+ * Streams and tables of a chaos job. The join jobs read two source streams (clicks, then impressions) and
+ * write their pairs to `results`; the DataStream one writes its per-window coGroup to `windows`. Neither has
+ * a late output.
  */
 export const namesOf = (kind: JobKind) => ({
   job: `chaos-${kind}`,
   source: `chaos-${kind}-in`,
-  sources: kind === 'join' ? [`chaos-${kind}-clicks`, `chaos-${kind}-impressions`] : [`chaos-${kind}-in`],
+  sources: joinsTwoStreams(kind) ? [`chaos-${kind}-clicks`, `chaos-${kind}-impressions`] : [`chaos-${kind}-in`],
   results: `chaos-${kind}-out`,
   windows: `chaos-${kind}-windows`,
   late: `chaos-${kind}-late`,
