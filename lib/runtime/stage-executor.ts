@@ -120,7 +120,8 @@ export class StageExecutor {
       this.keyedShard = new KeyedShard(operator, {
         idleAfterMs: stage.eventTime.idleAfterMs,
         outOfOrdernessMs: stage.eventTime.outOfOrdernessMs,
-        plannedInputs: lanes.length === 0 ? 1 : lanes.reduce((n, l) => n + plan.stages.find((s) => s.id === l.fromStage)!.input.shards, 0),
+        plannedInputs: lanes.length === 0 ? 1 : lanes.reduce((n, l) => n + plannedShards(plan, l), 0),
+        ...(lanes.length > 0 && { isPlannedInput: plannedSender(lanes, (l) => plannedShards(plan, l)) }),
         inputOf: inputOfSender(lanes),
       });
     }
@@ -479,6 +480,29 @@ function inputOfSender(lanes: readonly Lane[]): (from: string) => number {
   return (from) => {
     const bare = isRedriveInput(from) ? from.slice(REDRIVE_PREFIX.length) : from;
     return byName.get(bare.slice(0, bare.indexOf('/'))) ?? 0;
+  };
+}
+
+/** The shards the plan gives a lane's upstream stage's input. */
+const plannedShards = (plan: Plan, lane: Lane): number => plan.stages.find((s) => s.id === lane.fromStage)!.input.shards;
+
+/**
+ * Whether a sender is one of the upstream shards the plan sizes: its shard numbered below its lane's planned
+ * shard count. Kinesis numbers a stream's shards in the order they are made, so a reshard's children come
+ * after: their markers must not stand in for a planned shard that has not spoken yet (chaos join seed 6010:
+ * a split child's markers did, and the coGroup fired its first windows before the slow shard's clicks came).
+ */
+function plannedSender(lanes: readonly Lane[], shardsOf: (lane: Lane) => number): (from: string) => boolean {
+  const single = lanes.length === 1 ? lanes[0] : undefined;
+  const planned = new Map(lanes.map((l) => [l.name, shardsOf(l)]));
+  return (from) => {
+    if (isRedriveInput(from)) return false;
+    // A stream's only lane keeps the bare shard id; otherwise the sender is `<lane>/<shard>`.
+    const slash = from.lastIndexOf('/');
+    const shards = single ? shardsOf(single) : (planned.get(from.slice(0, slash)) ?? 0);
+    // A sender without a shard number (a test's name for it) counts, as every sender did before.
+    const number = /(\d+)$/.exec(single ? from : from.slice(slash + 1));
+    return number === null || Number(number[1]) < shards;
   };
 }
 

@@ -15,6 +15,11 @@ export interface KeyedShardSettings {
    * input channel — so a late starter's on-time records are not late.
    */
   readonly plannedInputs: number;
+  /**
+   * Whether a sender is one of those planned shards (a shuffled stage). A reshard's children are not: one that
+   * speaks first must not stand in for a planned shard not heard yet. Without it, every sender counts.
+   */
+  readonly isPlannedInput?: (from: string) => boolean;
   /** Which input of the operator a sender feeds (a co-process function has two; see Lane). */
   readonly inputOf: (from: string) => number;
 }
@@ -286,17 +291,20 @@ export class KeyedShardRun implements OperatorContext {
 
   /**
    * The minimum over active inputs; when every input is idle, the highest (nothing holds it back). No
-   * watermark while fewer inputs than planned have spoken, unless a tick named them all or the first is
-   * `idleAfter` old.
+   * watermark while fewer of the planned inputs have spoken than the plan has, unless a tick named them all
+   * or the first is `idleAfter` old.
    */
   private combined(nowMs: number, named: boolean): number {
     let min = Number.POSITIVE_INFINITY;
     let max = NO_WATERMARK;
     let firstHeardMs = Number.POSITIVE_INFINITY;
     let inputs = 0;
+    let planned = 0;
     let active = 0;
-    for (const [, input] of this.state.allInputs()) {
+    const isPlanned = this.settings.isPlannedInput;
+    for (const [from, input] of this.state.allInputs()) {
       inputs += 1;
+      if (!isPlanned || isPlanned(from)) planned += 1;
       firstHeardMs = Math.min(firstHeardMs, input.heardAtMs);
       if (input.watermarkMs > max) max = input.watermarkMs;
       if (input.idle) continue;
@@ -304,7 +312,7 @@ export class KeyedShardRun implements OperatorContext {
       if (input.watermarkMs < min) min = input.watermarkMs;
     }
     if (inputs === 0) return NO_WATERMARK;
-    if (!named && inputs < this.settings.plannedInputs && nowMs - firstHeardMs < this.settings.idleAfterMs) return NO_WATERMARK;
+    if (!named && planned < this.settings.plannedInputs && nowMs - firstHeardMs < this.settings.idleAfterMs) return NO_WATERMARK;
     return active > 0 ? min : max;
   }
 }
