@@ -2,7 +2,7 @@
 export { job, JobBuilder, DataStream, KeyedStream, WindowedStream, ConnectedStreams, KeyedConnectedStreams, IntervalJoin, JoinBuilder, WindowJoin } from './api/builder';
 export { kinesisSource, type KinesisSourceOptions, type KeySelector, type SourceSpec } from './api/source';
 export { dynamoSink, kinesisSink, logSink, type SinkSpec, type DynamoSinkOptions } from './api/sink';
-export { tumbling, sliding, session, countWindow, type TimeWindowOptions } from './api/windows';
+export { tumbling, sliding, cumulative, session, countWindow, type TimeWindowOptions } from './api/windows';
 export { valueState, listState, mapState, type StateDescriptor, type ValueState, type ListState, type MapState } from './api/state';
 export { outputTag } from './api/functions';
 export type { AggregateFunction, AsyncCallContext, CoGroupFunction, JoinContext, JoinFunction, KeyedCoProcessFunction, KeyedContext, KeyedProcessFunction, MapAsyncOptions, NumericField, OutputTag, WindowContext, WindowMeta } from './api/functions';

@@ -36,6 +36,22 @@ export const sliding = (size: Duration, slide: Duration, options: TimeWindowOpti
 });
 
 /**
+ * Cumulating windows (Flink SQL's CUMULATE): windows start every `size` (epoch-aligned) and end `step`,
+ * 2 × `step`, … up to `size` after their start, so each result is the running aggregate of its period so far.
+ * An element belongs to every window of its period that ends after it; `size` must be a multiple of `step`.
+ * The windows of a period share their `windowStart`, so a DynamoDB results table (an item per key and
+ * windowStart) holds each period's latest window: the running total so far.
+ * @example .window(cumulative('1d', '1h'))   // [00:00, 01:00), [00:00, 02:00), …, [00:00, 24:00) each day
+ */
+export const cumulative = (size: Duration, step: Duration, options: TimeWindowOptions = {}): WindowAssignerSpec => ({
+  kind: 'cumulative',
+  sizeMs: durationField(size),
+  stepMs: durationField(step),
+  ...clock(options),
+  ...invalid({ size, step }),
+});
+
+/**
  * Per-key sessions: a session closes after `gap` without elements; sessions that come to overlap merge.
  * @example .window(session('30s'))
  */

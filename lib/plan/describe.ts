@@ -10,6 +10,8 @@ export const assigner = (a: WindowAssignerSpec): string => {
       return `tumbling(${formatMs(a.sizeMs)}${processing})`;
     case 'sliding':
       return `sliding(${formatMs(a.sizeMs)}, ${formatMs(a.slideMs)}${processing})`;
+    case 'cumulative':
+      return `cumulative(${formatMs(a.sizeMs)}, ${formatMs(a.stepMs)}${processing})`;
     case 'session':
       return `session(${formatMs(a.gapMs)}${processing})`;
     case 'count':

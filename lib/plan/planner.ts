@@ -535,6 +535,11 @@ function checkAssigner(where: () => string, a: WindowAssignerSpec): void {
       positive('slide', a.slideMs);
       if (a.sizeMs % a.slideMs !== 0) throw new PlanError(where(), `sliding size ${a.sizeMs}ms is not a multiple of slide ${a.slideMs}ms`, 'pick a slide that divides the size');
       return;
+    case 'cumulative':
+      positive('size', a.sizeMs);
+      positive('step', a.stepMs);
+      if (a.sizeMs % a.stepMs !== 0) throw new PlanError(where(), `cumulative size ${a.sizeMs}ms is not a multiple of step ${a.stepMs}ms`, 'pick a step that divides the size: cumulative(size, step) takes the size first');
+      return;
     case 'session':
       return positive('gap', a.gapMs);
     case 'count':
@@ -542,7 +547,7 @@ function checkAssigner(where: () => string, a: WindowAssignerSpec): void {
       if (!Number.isInteger(a.slide) || a.slide < 1 || a.slide > a.size) throw new PlanError(where(), `count window slide ${a.slide} is not between 1 and the size ${a.size}`, 'write countWindow(100, 10)');
       return;
     default:
-      throw new PlanError(where(), 'unknown window assigner', 'use tumbling, sliding, session or countWindow');
+      throw new PlanError(where(), 'unknown window assigner', 'use tumbling, sliding, cumulative, session or countWindow');
   }
 }
 

@@ -64,13 +64,13 @@ export interface SelectItem {
   readonly pos?: SourcePosition | undefined;
 }
 
-/** TUMBLE / HOP / SESSION as Flink names them; sizes in ms. */
+/** TUMBLE / HOP / CUMULATE / SESSION as Flink names them; sizes in ms. CUMULATE is a window table function only. */
 export interface WindowSpec {
-  readonly kind: 'TUMBLE' | 'HOP' | 'SESSION';
+  readonly kind: 'TUMBLE' | 'HOP' | 'CUMULATE' | 'SESSION';
   readonly timeColumn: string;
   readonly timePos?: SourcePosition | undefined;
   readonly sizeMs: number;
-  /** HOP only. */
+  /** HOP's slide; CUMULATE's step (by which its windows' ends grow). */
   readonly slideMs: number;
   /** SESSION only. */
   readonly gapMs: number;

@@ -3,7 +3,7 @@
  * guarantees as one written by hand:
  *
  *   source(kinesis) → map(read the row's columns) → filter(WHERE) → map(group key values + aggregate
- *   arguments) → keyBy(group key) → window(TUMBLE | HOP | SESSION).aggregate(the select list's
+ *   arguments) → keyBy(group key) → window(TUMBLE | HOP | CUMULATE | SESSION).aggregate(the select list's
  *   aggregates) → filter(HAVING) → map(the select list) → sink
  *
  * A query without GROUP BY is source → map → filter → map → sink. A GROUP BY without a window is a keyed
@@ -14,7 +14,7 @@ import { job, type DataStream, type JobBuilder } from '../api/builder';
 import type { WindowMeta } from '../api/functions';
 import type { JobDefinition } from '../api/graph';
 import type { SinkSpec } from '../api/sink';
-import { session, sliding, tumbling, type TimeWindowOptions } from '../api/windows';
+import { cumulative, session, sliding, tumbling, type TimeWindowOptions } from '../api/windows';
 import type { WindowAssignerSpec } from '../time/window';
 import { aggregateResultType, groupAggregate, retractingGroupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
 import type { Expr, SelectItem } from './ast';
@@ -416,6 +416,14 @@ class QueryCompiler {
           throw sqlError(`HOP size ${w.sizeMs} ms is not a multiple of its slide ${w.slideMs} ms — HOP(ts, slide, size) takes the slide first; pick a slide that divides the size`, w.pos);
         }
         return sliding(w.sizeMs, w.slideMs, clock);
+      case 'CUMULATE': {
+        positive('step', w.slideMs);
+        positive('size', w.sizeMs);
+        const usage = 'CUMULATE(TABLE t, DESCRIPTOR(ts), INTERVAL step, INTERVAL size) takes the step first';
+        if (w.slideMs > w.sizeMs) throw sqlError(`CUMULATE step ${w.slideMs} ms is larger than its size ${w.sizeMs} ms — ${usage}`, w.pos);
+        if (w.sizeMs % w.slideMs !== 0) throw sqlError(`CUMULATE size ${w.sizeMs} ms is not a multiple of its step ${w.slideMs} ms — ${usage}; pick a step that divides the size`, w.pos);
+        return cumulative(w.sizeMs, w.slideMs, clock);
+      }
       case 'SESSION':
         positive('gap', w.gapMs);
         return session(w.gapMs, clock);
@@ -657,9 +665,10 @@ class QueryCompiler {
     if (!windowed) return undefined;
     const w = windowed.window;
     if (w.kind === 'SESSION' || w.processingTime) {
-      throw sqlError(`an aggregation per window over the results of a ${w.processingTime ? 'processing-time' : 'SESSION'} window is not supported yet — aggregate the results of TUMBLE or HOP windows`, this.q.over!.pos);
+      throw sqlError(`an aggregation per window over the results of a ${w.processingTime ? 'processing-time' : 'SESSION'} window is not supported yet — aggregate the results of TUMBLE, HOP or CUMULATE windows`, this.q.over!.pos);
     }
-    return tumbling(w.kind === 'HOP' ? w.slideMs : w.sizeMs);
+    // HOP and CUMULATE windows end at multiples of their slide (step), each end one window's.
+    return tumbling(w.kind === 'TUMBLE' ? w.sizeMs : w.slideMs);
   }
 
   /** Reads the columns the query uses from a JSON record, as their declared types (projection pushdown). */

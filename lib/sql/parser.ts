@@ -513,15 +513,14 @@ class Parser {
     return undefined;
   }
 
-  /** FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '5' SECOND)), and HOP / SESSION. */
+  /** FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '5' SECOND)), and HOP / CUMULATE / SESSION. */
   private windowTvf(): FromClause {
     const start = this.next();
     this.expectOp('(', 'after TABLE');
     const fnToken = this.peek();
-    if (fnToken.kind !== 'ident' || !this.isOp('(', 1)) throw this.error(`expected a window function (TUMBLE, HOP or SESSION) in TABLE(…), found ${describe(fnToken)}`, fnToken);
+    if (fnToken.kind !== 'ident' || !this.isOp('(', 1)) throw this.error(`expected a window function (TUMBLE, HOP, CUMULATE or SESSION) in TABLE(…), found ${describe(fnToken)}`, fnToken);
     const fn = fnToken.upper;
-    if (fn === 'CUMULATE') throw this.unsupported('the CUMULATE window', fnToken, 'use TUMBLE, HOP or SESSION');
-    if (fn !== 'TUMBLE' && fn !== 'HOP' && fn !== 'SESSION') throw this.unsupported(`the table function ${fn}`, fnToken, 'use TUMBLE, HOP or SESSION');
+    if (fn !== 'TUMBLE' && fn !== 'HOP' && fn !== 'CUMULATE' && fn !== 'SESSION') throw this.unsupported(`the table function ${fn}`, fnToken, 'use TUMBLE, HOP, CUMULATE or SESSION');
     this.next();
     this.next();
     if (this.peek(1).kind === 'op' && this.peek(1).text === '=>') throw this.unsupported('a named argument', this.peek(), `write ${fn}(TABLE src, DESCRIPTOR(ts), INTERVAL …)`);
@@ -561,10 +560,17 @@ class Parser {
       intervals.push({ ms: e.ms, pos: at(argToken) });
     }
     const close = this.expectOp(')', `to close ${fn}(…)`);
-    const wanted = fn === 'HOP' ? 2 : 1;
+    const twoIntervals = fn === 'HOP' || fn === 'CUMULATE';
+    const wanted = twoIntervals ? 2 : 1;
     if (intervals.length > wanted) throw this.unsupported(`a window offset`, intervals[wanted]!.pos, 'windows are aligned to the epoch');
     if (intervals.length < wanted) {
-      throw this.error(fn === 'HOP' ? 'HOP needs a slide and a size: HOP(TABLE src, DESCRIPTOR(ts), INTERVAL slide, INTERVAL size)' : `${fn} needs an INTERVAL ${fn === 'SESSION' ? 'gap' : 'size'}`, close);
+      const needs =
+        fn === 'HOP'
+          ? 'HOP needs a slide and a size: HOP(TABLE src, DESCRIPTOR(ts), INTERVAL slide, INTERVAL size)'
+          : fn === 'CUMULATE'
+            ? 'CUMULATE needs a step and a size: CUMULATE(TABLE src, DESCRIPTOR(ts), INTERVAL step, INTERVAL size)'
+            : `${fn} needs an INTERVAL ${fn === 'SESSION' ? 'gap' : 'size'}`;
+      throw this.error(needs, close);
     }
     this.expectOp(')', 'to close TABLE(…)');
     const alias = this.tableAlias();
@@ -572,8 +578,8 @@ class Parser {
       kind: fn,
       timeColumn: time.name,
       timePos: time.pos,
-      sizeMs: fn === 'HOP' ? intervals[1]!.ms : fn === 'TUMBLE' ? intervals[0]!.ms : 0,
-      slideMs: fn === 'HOP' ? intervals[0]!.ms : 0,
+      sizeMs: twoIntervals ? intervals[1]!.ms : fn === 'TUMBLE' ? intervals[0]!.ms : 0,
+      slideMs: twoIntervals ? intervals[0]!.ms : 0,
       gapMs: fn === 'SESSION' ? intervals[0]!.ms : 0,
       partitionBy,
       pos: at(fnToken),

@@ -94,6 +94,8 @@ function joinedQuery(
   const idle = settings.get('table.exec.source.idle-timeout');
   const ttl = settings.get('table.exec.state.ttl');
   const condition = and(from.on, query.where);
+  const cumulate = cumulateIn(from);
+  if (cumulate) throw sqlError('a join of CUMULATE windows (or of their results) is not supported yet — join TUMBLE or HOP windows', cumulate.pos);
   const join = new JoinedTables(from, condition, {
     source: (name, pos) => {
       const ddl = tables.get(name);
@@ -203,10 +205,29 @@ function aggregationOfResults(
   };
 }
 
+/** A CUMULATE window table function in a FROM clause or its subqueries: the joins take none yet (their windows share a start). */
+function cumulateIn(from: SelectQuery['from']): WindowSpec | undefined {
+  switch (from.kind) {
+    case 'windowTvf':
+      return from.window.kind === 'CUMULATE' ? from.window : undefined;
+    case 'subquery':
+      return cumulateIn(from.query.from);
+    case 'join':
+      return cumulateIn(from.left) ?? cumulateIn(from.right);
+    case 'table':
+      return undefined;
+  }
+}
+
 /** TUMBLE(ts, size), HOP(ts, slide, size), SESSION(ts, gap) in GROUP BY. */
 function groupWindow(e: Extract<Expr, { kind: 'call' }>): WindowSpec {
   const name = e.name;
-  if (name === 'CUMULATE') throw sqlError('the CUMULATE window is not supported — use TUMBLE, HOP or SESSION', e.pos);
+  if (name === 'CUMULATE') {
+    throw sqlError(
+      'CUMULATE is a window table function, not a GROUP BY window (as in Flink) — write FROM TABLE(CUMULATE(TABLE t, DESCRIPTOR(ts), INTERVAL step, INTERVAL size)) … GROUP BY window_start, window_end',
+      e.pos,
+    );
+  }
   const usage = name === 'TUMBLE' ? 'TUMBLE(ts, INTERVAL size)' : name === 'HOP' ? 'HOP(ts, INTERVAL slide, INTERVAL size)' : 'SESSION(ts, INTERVAL gap)';
   const [time, ...intervals] = e.args;
   // A view's PROCTIME() column, inlined: the window is by processing time.

@@ -17,6 +17,8 @@ export type WindowAssignerSpec = (
   | { readonly kind: 'tumbling'; readonly sizeMs: number; readonly time?: 'processing' }
   | { readonly kind: 'sliding'; readonly sizeMs: number; readonly slideMs: number; readonly time?: 'processing' }
   | { readonly kind: 'session'; readonly gapMs: number; readonly time?: 'processing' }
+  /** Flink's CumulativeWindowAssigner: windows start every `sizeMs` and end every `stepMs` after their start, up to `sizeMs`. */
+  | { readonly kind: 'cumulative'; readonly sizeMs: number; readonly stepMs: number; readonly time?: 'processing' }
   | { readonly kind: 'count'; readonly size: number; readonly slide: number }
 ) & {
   /** The values as written when one is not a duration (`{ size: '-1s' }`), for the planner's message. */
@@ -32,6 +34,8 @@ const mod = (a: number, b: number): number => ((a % b) + b) % b;
 /**
  * The time windows an element with timestamp `ts` belongs to, aligned to the epoch
  * (start = ts − ts mod slide), earliest first. Sessions start as [ts, ts + gap) and merge later.
+ * Cumulative windows share the start of the size's period and end at each step after `ts` up to its end,
+ * earliest end first: for size 10 s, step 2 s, 13 s is in [10 s, 14 s), [10 s, 16 s), [10 s, 18 s), [10 s, 20 s).
  */
 export function assignTimeWindows(spec: WindowAssignerSpec, ts: number): TimeWindow[] {
   switch (spec.kind) {
@@ -49,6 +53,12 @@ export function assignTimeWindows(spec: WindowAssignerSpec, ts: number): TimeWin
     }
     case 'session':
       return [{ start: ts, end: ts + spec.gapMs }];
+    case 'cumulative': {
+      const windows: TimeWindow[] = [];
+      const start = ts - mod(ts, spec.sizeMs);
+      for (let end = ts - mod(ts, spec.stepMs) + spec.stepMs; end <= start + spec.sizeMs; end += spec.stepMs) windows.push({ start, end });
+      return windows;
+    }
     case 'count':
       throw new Error('count windows are assigned by element count, not by time');
   }

@@ -4,7 +4,7 @@
  * before failing. Whatever the retry sequence, state and results must end up as if each record were
  * applied once, and outputs emitted in-band must come back with the same ids (the outbox), never new ones.
  */
-import { countWindow, dynamoSink, job, kinesisSource, session, sliding, tumbling, valueState, type JobDefinition } from 'shardflow';
+import { countWindow, cumulative, dynamoSink, job, kinesisSource, session, sliding, tumbling, valueState, type JobDefinition } from 'shardflow';
 import { harness, type Harness } from 'shardflow/testing';
 import clickTotals from '../../examples/click-totals';
 
@@ -55,6 +55,7 @@ const keyed = () => job('exactly-once').source(source()).keyBy((c) => c.userId);
 const jobs: [string, JobDefinition][] = [
   ['tumbling sum', keyed().window(tumbling('1s')).sum('clicks').sink(dynamoSink('sums'))],
   ['sliding count', keyed().window(sliding('2s', '500ms')).count().sink(dynamoSink('counts'))],
+  ['cumulative sum', keyed().window(cumulative('2s', '500ms')).sum('clicks').sink(dynamoSink('running-sums'))],
   ['session max', keyed().window(session('700ms')).max('clicks').sink(dynamoSink('maxes'))],
   ['count window (in-band outputs)', keyed().window(countWindow(2, 1)).sum('clicks').sink(dynamoSink('pairs'))],
   ['process function (in-band outputs)', clickTotals],

@@ -43,6 +43,8 @@ const assignerLabel = (a: WindowAssignerSpec): string => {
       return `tumbling ${formatMs(a.sizeMs)}`;
     case 'sliding':
       return `sliding ${formatMs(a.sizeMs)} every ${formatMs(a.slideMs)}`;
+    case 'cumulative':
+      return `cumulative ${formatMs(a.sizeMs)} by ${formatMs(a.stepMs)}`;
     case 'session':
       return `session gap ${formatMs(a.gapMs)}`;
     case 'count':

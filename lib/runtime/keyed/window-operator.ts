@@ -6,7 +6,10 @@ import { shortText, type KeyedOperatorRuntime, type OperatorContext } from './ke
 
 type WindowOperator = Extract<KeyedOperator, { kind: 'window' }>;
 
-/** One window of a key: [start, end, accumulator, firings] (a tuple: the shard's log bills per byte). */
+/**
+ * One window of a key: [start, end, accumulator, firings] (a tuple: the shard's log bills per byte). A window
+ * is its start and end: cumulative windows share their start.
+ */
 type Win = [start: number, end: number, acc: unknown, firings: number];
 /**
  * A key's time windows or sessions, earliest first, and how many results the key has emitted: the sink
@@ -43,7 +46,7 @@ export function windowOperator(op: WindowOperator): KeyedOperatorRuntime {
 }
 
 /**
- * Tumbling, sliding and session windows, with Flink's EventTimeTrigger and cleanup: a window fires when the
+ * Tumbling, sliding, cumulative and session windows, with Flink's EventTimeTrigger and cleanup: a window fires when the
  * watermark reaches its last timestamp; an element for a window already due fires it again at once (a late
  * firing, within the allowed lateness); the window is dropped once the watermark passes its last timestamp
  * plus the allowed lateness, and an element for a dropped window is late. Sessions merge first and decide
@@ -136,7 +139,7 @@ function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accu
     const kw = keyWindows(key, ctx);
     let reported = false;
     for (const { start, end } of windows) {
-      let w = kw.w.find((x) => x[0] === start);
+      let w = kw.w.find((x) => x[0] === start && x[1] === end);
       const a = added(w ? w[2] : acc.create(), element, ctx, !reported);
       if (a === undefined) {
         reported = true;
@@ -144,7 +147,7 @@ function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accu
       }
       if (!w) {
         w = [start, end, a, 0];
-        insertByStart(kw.w, w);
+        insertInOrder(kw.w, w);
       } else {
         w[2] = a;
       }
@@ -177,7 +180,7 @@ function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accu
       merged = [merged[0], merged[1], acc.merge(s[2], merged[2]), Math.max(s[3], merged[3])];
       kw.w.splice(kw.w.indexOf(s), 1);
     }
-    insertByStart(kw.w, merged);
+    insertInOrder(kw.w, merged);
     // Due: a late firing, or the first firing of a session created or extended within the allowed
     // lateness. Not due: a session that grew past the watermark fires again when the watermark reaches
     // its new end.
@@ -211,9 +214,10 @@ function timeWindows(op: WindowOperator, assigner: WindowAssignerSpec, acc: Accu
 
 const touches = (s: Win, w: TimeWindow): boolean => intersects({ start: s[0], end: s[1] }, w);
 
-function insertByStart(windows: Win[], w: Win): void {
+/** By start, then end: the windows of one start (cumulative) fire earliest end first. */
+function insertInOrder(windows: Win[], w: Win): void {
   let i = windows.length;
-  while (i > 0 && windows[i - 1]![0] > w[0]) i--;
+  while (i > 0 && (windows[i - 1]![0] > w[0] || (windows[i - 1]![0] === w[0] && windows[i - 1]![1] > w[1]))) i--;
   windows.splice(i, 0, w);
 }
 
