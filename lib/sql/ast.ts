@@ -32,6 +32,8 @@ export type Expr =
       readonly star: boolean;
       /** An aggregate's FILTER (WHERE …): only rows for which it is TRUE count. */
       readonly filter?: Expr | undefined;
+      /** An OVER aggregation: the aggregate of each row's frame (over.ts), not of a group. */
+      readonly over?: OverWindow | undefined;
     })
   | (At & { readonly kind: 'case'; readonly operand?: Expr | undefined; readonly whens: readonly { readonly when: Expr; readonly then: Expr }[]; readonly otherwise?: Expr | undefined })
   /** CAST(value AS type); TRY_CAST gives NULL where CAST fails. */
@@ -50,6 +52,25 @@ export type Expr =
       /** The window's alias it was asked of (`$('w').start()`), checked against the query's window. */
       readonly windowAlias?: string | undefined;
     });
+
+/**
+ * The window of an OVER aggregation: `OVER (PARTITION BY … ORDER BY ts [ROWS | RANGE BETWEEN … PRECEDING AND
+ * CURRENT ROW])`. Without a frame it is RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, as in SQL.
+ */
+export interface OverWindow {
+  readonly partitionBy: readonly Expr[];
+  readonly orderBy: readonly OrderKey[];
+  readonly frame: OverFrame;
+  readonly pos?: SourcePosition | undefined;
+}
+
+/** A frame from some rows (ROWS) or some time (RANGE) before the current row up to it. */
+export interface OverFrame {
+  readonly unit: 'ROWS' | 'RANGE';
+  /** How far back it reaches: a number of rows (ROWS) or of milliseconds (RANGE); undefined: UNBOUNDED PRECEDING. */
+  readonly preceding?: number | undefined;
+  readonly pos?: SourcePosition | undefined;
+}
 
 /** One key of ORDER BY in an OVER window. NULL sorts lowest unless NULLS FIRST / LAST says otherwise (Flink's default). */
 export interface OrderKey {

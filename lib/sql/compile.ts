@@ -8,7 +8,8 @@
  *
  * A query without GROUP BY is source → map → filter → map → sink. A GROUP BY without a window is a keyed
  * process stage in place of the window (continuous.ts). A Top-N (top-n.ts) is one keyed stage more, keyed
- * by its PARTITION BY, after the rows it ranks. Every job knows its changelog (changelog.ts).
+ * by its PARTITION BY, after the rows it ranks; so is an OVER aggregation (over.ts), after the rows it
+ * aggregates. Every job knows its changelog (changelog.ts).
  */
 import { job, type DataStream, type JobBuilder } from '../api/builder';
 import type { WindowMeta } from '../api/functions';
@@ -17,11 +18,11 @@ import type { SinkSpec } from '../api/sink';
 import { cumulative, session, sliding, tumbling, type TimeWindowOptions } from '../api/windows';
 import type { WindowAssignerSpec } from '../time/window';
 import { aggregateResultType, groupAggregate, retractingGroupAggregate, type AggregateCall, type AggregateName, type GroupedRow, type GroupResult } from './aggregates';
-import type { Expr, SelectItem } from './ast';
+import type { Expr, OverWindow, SelectItem } from './ast';
 import { CHANGE_KIND_FIELD, upsertSink, withChangelog, type Changelog, type RowKind } from './changelog';
 import { continuousAggregate } from './continuous';
 import { decimalToNumber } from './decimal';
-import { AGGREGATES, compileExpression, show, startOf, type CallExpr, type ColumnExpr, type Compiled, type Scope } from './expressions';
+import { AGGREGATES, compileExpression, show, showOverWindow, startOf, type CallExpr, type ColumnExpr, type Compiled, type Scope } from './expressions';
 import { parseSql } from './parser';
 import type { JoinInput } from './joins';
 import type { LogicalQuery } from './query';
@@ -33,7 +34,8 @@ import { continuousTopN, windowTopN, type RankChange, type RankInput, type TopNO
 import { RowError, type Column, type SqlValue } from './types';
 import { decimalOf, fromPortable, toPortable } from './values';
 import { loadFunctions } from './user-functions';
-import { hasAggregate } from './views';
+import { overAggregate, type OverInput, type OverOutput } from './over';
+import { hasAggregate, isOverAggregation, overAggregates } from './views';
 
 /** Options of {@link compileSql}. */
 export interface CompileSqlOptions {
@@ -76,6 +78,8 @@ export const GLOBAL_KEY = 'all';
 type Row = Record<string, SqlValue>;
 /** A group's values: of a fired window (with its bounds), or of a continuous group (without). */
 type WindowRecord = Partial<WindowMeta> & GroupResult;
+/** A row of an OVER aggregation with its frame's aggregates (in `$a`, as a group's). */
+type OverRecord = WindowRecord & { readonly row: Row };
 
 /** A group's or partition's key as text: one value as itself, several as a JSON array, none {@link GLOBAL_KEY}. */
 const keyText = (values: readonly SqlValue[]): string => (values.length === 0 ? GLOBAL_KEY : values.length === 1 ? String(values[0]) : JSON.stringify(values));
@@ -174,6 +178,18 @@ class QueryCompiler {
     const assigner = this.problems.attempt(() => (q.over ? this.resultsWindow() : this.window()), undefined);
     const where = q.where && this.problems.attempt(() => this.condition(q.where!, this.rowScope('WHERE'), 'WHERE'), undefined);
     const aggregates = q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr));
+    if (isOverAggregation(q.select)) {
+      if (q.grouped || q.window || aggregates) {
+        const first = q.select.flatMap((i) => overAggregates(i.expr))[0]!;
+        this.problems.add(
+          sqlError(
+            `${show(first)} beside ${q.grouped || q.window ? 'GROUP BY' : 'aggregates without OVER'} is not supported — an OVER aggregation gives each row of the table the aggregates of its frame: aggregate the groups and the frames in separate queries`,
+            first.pos,
+          ),
+        );
+      }
+      return this.overJob(builder, where);
+    }
     return q.grouped || q.window || aggregates ? this.groupedJob(builder, assigner, where) : this.rowJob(builder, where);
   }
 
@@ -223,8 +239,7 @@ class QueryCompiler {
     this.problems.check();
 
     const keys = this.keys.map((k) => ({ ...k, portable: toPortable(k.value) }));
-    const args = this.calls.map((c) => c.arg && { eval: c.arg.eval, portable: toPortable(c.arg) });
-    const filters = this.calls.map((c) => c.filter?.eval);
+    const aggregateInputs = this.aggregateInputs();
     // Over an updating query's results, its -U and -D take back what their row added.
     const retracting = this.input?.updating === true;
     const retraction = (row: Row): boolean => retracting && (row[CHANGE_KIND_FIELD] === '-U' || row[CHANGE_KIND_FIELD] === '-D');
@@ -234,9 +249,7 @@ class QueryCompiler {
         if (v === null) throw new RowError(k.column !== undefined ? `GROUP BY column '${k.column}' is NULL` : `GROUP BY ${k.text} is NULL`);
         return k.portable(v);
       });
-      const skipped = filters.flatMap((f, i) => (f && f(row) !== true ? [i] : []));
-      const v = args.map((a) => (a ? a.portable(a.eval(row)) : null));
-      return { g, v, ...(skipped.length > 0 && { skip: skipped }), ...(retraction(row) && { r: true as const }) };
+      return { g, ...aggregateInputs(row), ...(retraction(row) && { r: true as const }) };
     };
 
     let rows = this.rows(builder);
@@ -268,6 +281,115 @@ class QueryCompiler {
     if (having) results = results.filter((r) => having.eval(r) === true);
     if (!ranking) return { stream: results.map((r) => project(outputs, r, { key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd })), sink: q.sink.sink };
     return this.rankedJob(results.map((r) => ranking.input(r, project(outputs, r, {}))), ranking);
+  }
+
+  /** What a row gives the aggregates, evaluated before the shuffle: each one's argument, and those whose FILTER leaves the row out. */
+  private aggregateInputs(): (row: Row) => Pick<GroupedRow, 'v' | 'skip'> {
+    const args = this.calls.map((c) => c.arg && { eval: c.arg.eval, portable: toPortable(c.arg) });
+    const filters = this.calls.map((c) => c.filter?.eval);
+    return (row) => {
+      const skipped = filters.flatMap((f, i) => (f && f(row) !== true ? [i] : []));
+      return { v: args.map((a) => (a ? a.portable(a.eval(row)) : null)), ...(skipped.length > 0 && { skip: skipped }) };
+    };
+  }
+
+  // ——— OVER aggregation ———
+
+  /** Each row with the aggregates of its frame, emitted once the watermark passes it (over.ts): one keyed stage, by PARTITION BY. */
+  private overJob(builder: JobBuilder, where: Compiled<Row> | undefined): Results {
+    const q = this.q;
+    if (q.having) this.problems.add(sqlError('HAVING needs GROUP BY', startOf(q.having)));
+    if (q.topN) this.problems.add(sqlError('a Top-N of an OVER aggregation is not supported yet — rank the rows of the table, or aggregate them OVER a window', q.topN.pos));
+    const items = this.expandStars(q.select);
+    const window = this.problems.attempt(() => this.overWindow(items), undefined);
+    const partition = (window?.partitionBy ?? []).map((e) => this.problems.attempt(() => compileExpression(e, this.rowScope('PARTITION BY')), undefined));
+    const outputs = this.outputs(items, this.overScope());
+    this.problems.check();
+
+    const time = q.source.rowtime!.column;
+    const keys = partition.map((c) => ({ eval: c!.eval, portable: toPortable(c!) }));
+    const aggregateInputs = this.aggregateInputs();
+    // The row's columns the select list reads cross the shuffle with it, as portable values (a DECIMAL as its text).
+    const columns = [...this.used].map((name) => {
+      const column = this.columns.get(name)!;
+      return { name, to: toPortable(column), from: fromPortable(column) };
+    });
+    const toInput = (row: Row): OverInput => {
+      const t = row[time];
+      if (typeof t !== 'number') throw new RowError(`the event-time column '${time}' is NULL`);
+      return {
+        k: keyText(keys.map((k) => k.portable(k.eval(row)))),
+        t,
+        r: Object.fromEntries(columns.map((c) => [c.name, c.to(row[c.name] ?? null)])),
+        ...aggregateInputs(row),
+      };
+    };
+    const toRecord = (out: OverOutput): OverRecord => ({ row: Object.fromEntries(columns.map((c) => [c.name, c.from(out.r[c.name] ?? null)])), $g: [], $a: out.a });
+    let rows = this.rows(builder);
+    if (where) rows = rows.filter((row) => where.eval(row) === true);
+    const frame = window!.frame;
+    // A bounded frame takes back the rows that leave it: its accumulators keep what they need to (MIN and MAX their values).
+    const aggregate = (frame.preceding === undefined ? groupAggregate : retractingGroupAggregate)(this.calls.map((c) => c.call));
+    const stream = rows
+      .map(toInput)
+      .keyBy((r) => r.k)
+      .process(overAggregate(frame, aggregate, q.stateTtlMs))
+      .map((out) => project(outputs, toRecord(out), {}));
+    return { stream, sink: q.sink.sink };
+  }
+
+  /** The one window of the query's OVER aggregates, checked as Flink's streaming OVER aggregation has it. */
+  private overWindow(items: readonly SelectItem[]): OverWindow {
+    const q = this.q;
+    const calls = items.flatMap((i) => overAggregates(i.expr));
+    const first = calls[0]!;
+    const window = first.over!;
+    const at = window.pos ?? first.pos;
+    if (q.join) throw sqlError(`an OVER aggregation over a join's rows is not supported yet — aggregate OVER one table's rows`, at);
+    const problems = new SqlProblems();
+    const text = showOverWindow(window);
+    for (const c of calls.slice(1)) {
+      if (showOverWindow(c.over!) !== text) {
+        problems.add(sqlError(`${show(c)}: every OVER aggregate of a query must be on the same window, as in Flink — write OVER (${text}) here too, or compute the other window in a query of its own`, c.over!.pos ?? c.pos));
+      }
+    }
+    const rowtime = q.source.rowtime?.column;
+    const orderHint = rowtime ? `write ORDER BY ${rowtime}` : `declare WATERMARK FOR ts AS ts - INTERVAL '2' SECOND in CREATE TABLE ${q.source.name}, then ORDER BY ts`;
+    const [order, ...more] = window.orderBy;
+    if (!order) problems.add(sqlError(`${show(first)}: an OVER window in a stream needs ORDER BY its event-time column (Flink orders OVER windows by a time attribute) — ${orderHint}`, at));
+    else {
+      const column = order.expr.kind === 'column' ? problems.attempt(() => this.column(order.expr as ColumnExpr, 'ORDER BY'), undefined) : undefined;
+      if (order.expr.kind !== 'column' || (column && column.name !== rowtime)) {
+        const why = rowtime ? `not the event-time column: the WATERMARK of ${q.source.name} is on ${rowtime}` : `${q.source.name} has no event-time column`;
+        problems.add(sqlError(`ORDER BY ${show(order.expr)} in an OVER window: ${why} — an OVER window in a stream is ordered by event time (${orderHint})`, startOf(order.expr) ?? at));
+      } else if (order.descending) {
+        problems.add(sqlError(`ORDER BY ${rowtime} DESC in an OVER window is not supported — rows come in time order, so a stream's OVER window is ordered by ascending time, as in Flink: write ORDER BY ${rowtime}`, order.expr.pos ?? at));
+      }
+      if (more.length > 0) problems.add(sqlError(`ORDER BY ${show(more[0]!.expr)}: an OVER window in a stream is ordered by its event-time column alone, as in Flink`, startOf(more[0]!.expr) ?? at));
+    }
+    problems.check();
+    return window;
+  }
+
+  /** The select list of an OVER aggregation: the row's columns, and its frame's aggregates. */
+  private overScope(): Scope<OverRecord> {
+    const rows = this.rowScope('SELECT');
+    return {
+      clause: 'SELECT',
+      functions: this.q.functions,
+      column: (e) => {
+        const c = rows.column(e);
+        return { ...c, eval: (r) => c.eval(r.row) };
+      },
+      call: (e) => {
+        if (AGGREGATES.has(e.name)) throw sqlError(`${show(e)} without OVER beside OVER aggregates is not supported — every aggregate of an OVER aggregation is over the window: ${show(e)} OVER (…)`, e.pos);
+        return undefined;
+      },
+      over: (e) => this.aggregate({ ...e, over: undefined }),
+      windowProperty: (e) => {
+        throw sqlError(`${show(e)} belongs to a window aggregation; an OVER aggregation gives each row its frame's aggregates, without a window of its own`, e.pos);
+      },
+    };
   }
 
   // ——— Top-N ———

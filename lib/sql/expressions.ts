@@ -5,7 +5,7 @@
  * SQL's three-valued logic: a comparison with NULL is NULL, and WHERE keeps only rows that are TRUE.
  * Numbers: INT op INT is INT, with a DECIMAL exact DECIMAL (decimal.ts), with a DOUBLE a DOUBLE.
  */
-import type { BinaryOp, Expr } from './ast';
+import type { BinaryOp, Expr, OrderKey, OverWindow } from './ast';
 import { decimalArithmetic, decimalResultType, decimalText } from './decimal';
 import { castTo, compileFunction } from './functions';
 import { sqlError } from './sql-error';
@@ -26,6 +26,8 @@ export interface Scope<C> {
   /** Aggregates and window functions where the scope has them; undefined for a function it does not know. */
   call(e: CallExpr): Compiled<C> | undefined;
   windowProperty(e: Extract<Expr, { kind: 'windowProperty' }>): Compiled<C>;
+  /** An OVER aggregate, where the scope has them (the select list of an OVER aggregation). */
+  over?(e: CallExpr): Compiled<C>;
   /** A whole expression the scope already has a value for (a GROUP BY expression), before it is compiled part by part. */
   known?(e: Expr): Compiled<C> | undefined;
   /** The script's user functions (CREATE FUNCTION), by upper-case name. */
@@ -58,7 +60,7 @@ export function show(e: Expr): string {
     case 'isNull':
       return `${show(e.value)} IS ${e.negated ? 'NOT ' : ''}NULL`;
     case 'call':
-      return `${e.name}(${e.distinct ? 'DISTINCT ' : ''}${e.star ? '*' : e.args.map(show).join(', ')})${e.filter ? ` FILTER (WHERE ${show(e.filter)})` : ''}`;
+      return `${e.name}(${e.distinct ? 'DISTINCT ' : ''}${e.star ? '*' : e.args.map(show).join(', ')})${e.filter ? ` FILTER (WHERE ${show(e.filter)})` : ''}${e.over ? ` OVER (${showOverWindow(e.over)})` : ''}`;
     case 'windowProperty':
       return `window_${e.property === 'rowtime' ? 'time' : e.property}`;
     case 'case':
@@ -67,12 +69,23 @@ export function show(e: Expr): string {
       return `${e.safe ? 'TRY_CAST' : 'CAST'}(${show(e.value)} AS ${e.declared})`;
     case 'star':
       return e.qualifier ? `${e.qualifier}.*` : '*';
-    case 'over': {
-      const partition = e.partitionBy.length > 0 ? `PARTITION BY ${e.partitionBy.map(show).join(', ')}` : '';
-      const order = e.orderBy.length > 0 ? `ORDER BY ${e.orderBy.map((k) => `${show(k.expr)}${k.descending ? ' DESC' : ''}`).join(', ')}` : '';
-      return `${e.fn}() OVER (${[partition, order].filter(Boolean).join(' ')})`;
-    }
+    case 'over':
+      return `${e.fn}() OVER (${partitionAndOrder(e.partitionBy, e.orderBy).join(' ')})`;
   }
+}
+
+function partitionAndOrder(partitionBy: readonly Expr[], orderBy: readonly OrderKey[]): string[] {
+  const partition = partitionBy.length > 0 ? `PARTITION BY ${partitionBy.map(show).join(', ')}` : '';
+  const order = orderBy.length > 0 ? `ORDER BY ${orderBy.map((k) => `${show(k.expr)}${k.descending ? ' DESC' : ''}`).join(', ')}` : '';
+  return [partition, order].filter(Boolean);
+}
+
+/** An OVER window as text, its frame spelled out: two windows are the same when their texts are. */
+export function showOverWindow(w: OverWindow): string {
+  const f = w.frame;
+  const start = f.preceding === undefined ? 'UNBOUNDED' : f.unit === 'ROWS' ? String(f.preceding) : f.preceding === 0 ? undefined : `INTERVAL '${f.preceding / 1000}' SECOND`;
+  const frame = `${f.unit} BETWEEN ${start === undefined ? 'CURRENT ROW' : `${start} PRECEDING`} AND CURRENT ROW`;
+  return [...partitionAndOrder(w.partitionBy, w.orderBy), frame].join(' ');
 }
 
 /** Flink's Top-N, as the message for a ranking function written elsewhere. */
@@ -133,6 +146,10 @@ export function compileExpression<C>(e: Expr, scope: Scope<C>): Compiled<C> {
       return { type: 'INTERVAL', eval: () => ms };
     }
     case 'call': {
+      if (e.over) {
+        if (!scope.over) throw sqlError(`${show(e)} is not allowed in ${scope.clause} — an OVER aggregate belongs in the select list of a query without GROUP BY`, e.pos);
+        return scope.over(e);
+      }
       const compiled = scope.call(e);
       if (compiled) return compiled;
       if (AGGREGATES.has(e.name)) {

@@ -3,7 +3,7 @@
  * that what the subset lacks (JOIN, ORDER BY, subqueries, OVER windows, …) is reported by name at the
  * place it was written, rather than as "unexpected token". See docs/sql.md for the grammar.
  */
-import type { BinaryOp, ColumnDef, Expr, FromClause, JoinType, OrderKey, SelectItem, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
+import type { BinaryOp, ColumnDef, Expr, FromClause, JoinType, OrderKey, OverFrame, OverWindow, SelectItem, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
 import { tokenize, type Token } from './lexer';
 import { parseDecimal } from './decimal';
 import { SqlProblems, sqlError, type SqlError, type SourcePosition } from './sql-error';
@@ -25,7 +25,9 @@ const RANKING = new Set(['ROW_NUMBER', 'RANK', 'DENSE_RANK']);
 /** What Flink has and shardflow does not yet, because it needs keyed stages chained after one another. */
 const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the SQL compiler does not build for it yet';
 const TOP_N_HINT = 'write Top-N as Flink does: SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY … ORDER BY … DESC) AS rn FROM …) WHERE rn <= N';
-const OVER_AGGREGATION_HINT = `OVER aggregation keeps ordered rows per key; ${NEEDS_CHAINED_STAGES}; use GROUP BY with TUMBLE, HOP or SESSION`;
+/** The aggregates an OVER window takes (Flink's streaming OVER aggregation). */
+const OVER_AGGREGATES = new Set(['COUNT', 'SUM', 'MIN', 'MAX', 'AVG']);
+const FRAME_END_HINT = 'a streaming OVER aggregation emits each row once the watermark passes it, as Flink does: end the frame at CURRENT ROW';
 
 /**
  * Parses a whole SQL script: CREATE TABLE, CREATE VIEW, SET and INSERT INTO statements separated by
@@ -428,7 +430,7 @@ class Parser {
     if (t.upper === 'LIMIT' || t.upper === 'FETCH' || t.upper === 'OFFSET') throw this.unsupported(t.upper, t, 'a streaming query has no end to count to');
     if (SET_OPERATIONS.has(t.upper)) throw this.unsupported(t.upper, t, 'write one query per job');
     if (JOIN_WORDS.has(t.upper)) throw this.error(`${t.upper} is out of place: joins are written in FROM, before WHERE`, t);
-    if (t.upper === 'WINDOW') throw this.unsupported('a WINDOW clause (OVER windows)', t, 'use GROUP BY with TUMBLE, HOP or SESSION');
+    if (t.upper === 'WINDOW') throw this.unsupported('a WINDOW clause (named OVER windows)', t, 'write the window in place: SUM(x) OVER (PARTITION BY … ORDER BY ts …)');
     if (t.upper === 'QUALIFY') throw this.unsupported('QUALIFY', t, TOP_N_HINT);
     if (t.upper === 'WHERE' || t.upper === 'GROUP' || t.upper === 'HAVING') throw this.error(`${t.upper} is out of place: the order is SELECT … FROM … WHERE … GROUP BY … HAVING …`, t);
   }
@@ -825,18 +827,9 @@ class Parser {
     const after = this.peek();
     if (this.isWord('OVER') && RANKING.has(t.upper) && this.isOp('(', 1)) {
       if (args.length > 0 || distinct || star) throw this.error(`${t.upper}() takes no arguments`, t);
-      return this.overWindow(t);
-    }
-    if (this.isWord('OVER')) {
-      this.problems.add(
-        RANKING.has(t.upper)
-          ? this.unsupported(`${t.upper}() OVER a named window`, after, `write the window in place: ${t.upper}() OVER (PARTITION BY … ORDER BY …)`)
-          : this.notYet('an OVER window', after, OVER_AGGREGATION_HINT),
-      );
-      // Read past the window to find the problems after it.
       this.next();
-      if (this.isOp('(')) this.skipGroup();
-      else this.next();
+      const { partitionBy, orderBy } = this.overSpecification(t, 'ranking');
+      return { kind: 'over', fn: t.upper, partitionBy, orderBy, pos: at(t) };
     }
     let filter: Expr | undefined;
     if (this.isWord('FILTER') && this.isOp('(', 1)) {
@@ -846,13 +839,37 @@ class Parser {
       filter = this.expression();
       this.expectOp(')', 'to close FILTER (WHERE …)');
     }
+    const over = this.isWord('OVER') ? this.overAggregateWindow(t) : undefined;
     if (this.isWord('WITHIN')) throw this.unsupported('WITHIN GROUP', after, AGGREGATE_HINT);
-    return { kind: 'call', name: t.upper, args, distinct, star, filter, pos: at(t) };
+    return { kind: 'call', name: t.upper, args, distinct, star, filter, ...(over && { over }), pos: at(t) };
   }
 
-  /** ROW_NUMBER() OVER ([PARTITION BY e, …] [ORDER BY e [ASC | DESC] [NULLS FIRST | LAST], …]), the next word being OVER. */
-  private overWindow(fn: Token): Expr {
-    this.next();
+  /**
+   * The window of `fn(…) OVER (…)`, the next word being OVER: an aggregate's, with its frame. A named window,
+   * or OVER on another function, is noted and read past (the call is then returned without it).
+   */
+  private overAggregateWindow(fn: Token): OverWindow | undefined {
+    const over = this.next();
+    const call = RANKING.has(fn.upper) ? `${fn.upper}()` : `${fn.upper}(…)`;
+    if (!this.isOp('(')) {
+      this.problems.add(this.unsupported(`${call} OVER a named window`, over, `write the window in place: ${call} OVER (PARTITION BY … ORDER BY …)`));
+      this.next();
+      return undefined;
+    }
+    if (!OVER_AGGREGATES.has(fn.upper)) {
+      this.problems.add(this.unsupported(`${call} OVER (…)`, fn, 'an OVER window takes the aggregates COUNT, SUM, MIN, MAX and AVG'));
+      this.skipGroup();
+      return undefined;
+    }
+    const { partitionBy, orderBy, frame } = this.overSpecification(fn, 'aggregate');
+    return { partitionBy, orderBy, frame: frame ?? { unit: 'RANGE', pos: at(over) }, pos: at(over) };
+  }
+
+  /**
+   * ([PARTITION BY e, …] [ORDER BY e [ASC | DESC] [NULLS FIRST | LAST], …] [frame]) after OVER. A ranking
+   * function numbers the whole partition: it takes no frame.
+   */
+  private overSpecification(fn: Token, use: 'ranking' | 'aggregate'): { partitionBy: Expr[]; orderBy: OrderKey[]; frame: OverFrame | undefined } {
     this.expectOp('(', 'after OVER');
     const partitionBy: Expr[] = [];
     if (this.acceptWord('PARTITION')) {
@@ -877,10 +894,55 @@ class Parser {
         orderBy.push({ expr, descending, nullsFirst });
       } while (this.acceptOp(','));
     }
-    const frame = this.peek();
-    if (this.isWord('ROWS') || this.isWord('RANGE')) throw this.unsupported(`a ${frame.upper} frame with ${fn.upper}()`, frame, `a ranking function numbers the whole partition: write ${fn.upper}() OVER (PARTITION BY … ORDER BY …)`);
-    this.expectOp(')', `to close ${fn.upper}() OVER (…)`);
-    return { kind: 'over', fn: fn.upper, partitionBy, orderBy, pos: at(fn) };
+    const frameToken = this.peek();
+    if (use === 'ranking' && (this.isWord('ROWS') || this.isWord('RANGE'))) {
+      throw this.unsupported(`a ${frameToken.upper} frame with ${fn.upper}()`, frameToken, `a ranking function numbers the whole partition: write ${fn.upper}() OVER (PARTITION BY … ORDER BY …)`);
+    }
+    const frame = this.frame();
+    this.expectOp(')', `to close ${use === 'ranking' ? `${fn.upper}()` : `${fn.upper}(…)`} OVER (…)`);
+    return { partitionBy, orderBy, frame };
+  }
+
+  /** ROWS | RANGE [BETWEEN] start [AND CURRENT ROW], where start is UNBOUNDED PRECEDING, n PRECEDING (ROWS), INTERVAL … PRECEDING (RANGE) or CURRENT ROW. */
+  private frame(): OverFrame | undefined {
+    const unitToken = this.peek();
+    if (!this.isWord('ROWS') && !this.isWord('RANGE')) return undefined;
+    this.next();
+    const unit = unitToken.upper as OverFrame['unit'];
+    const between = this.acceptWord('BETWEEN');
+    const preceding = this.frameStart(unit);
+    if (between) {
+      this.expectWord('AND', `in ${unit} BETWEEN … AND CURRENT ROW`);
+      const end = this.peek();
+      if (!this.acceptWord('CURRENT', 'ROW')) {
+        // n FOLLOWING, UNBOUNDED FOLLOWING, INTERVAL 'n' UNIT FOLLOWING
+        if ([1, 3].some((ahead) => this.isWord('FOLLOWING', ahead))) throw this.unsupported('a frame that ends after the current row (FOLLOWING)', end, FRAME_END_HINT);
+        throw this.error(`expected CURRENT ROW after ${unit} BETWEEN … AND, found ${describe(end)} — ${FRAME_END_HINT}`, end);
+      }
+    }
+    return { unit, preceding, pos: at(unitToken) };
+  }
+
+  /** Where a frame starts: rows (ROWS) or milliseconds (RANGE) before the current row; undefined for UNBOUNDED PRECEDING. */
+  private frameStart(unit: OverFrame['unit']): number | undefined {
+    const t = this.peek();
+    const preceding = (amount: number | undefined): number | undefined => {
+      if (this.isWord('FOLLOWING')) throw this.unsupported(`${unit} … FOLLOWING`, this.peek(), FRAME_END_HINT);
+      this.expectWord('PRECEDING', `in ${unit} BETWEEN … PRECEDING AND CURRENT ROW`);
+      return amount;
+    };
+    if (this.acceptWord('UNBOUNDED')) return preceding(undefined);
+    if (this.acceptWord('CURRENT', 'ROW')) return 0;
+    if (unit === 'ROWS') {
+      if (t.kind !== 'number' || !/^\d+$/.test(t.text)) throw this.error(`expected a number of rows in ROWS BETWEEN n PRECEDING AND CURRENT ROW, found ${describe(t)}`, t);
+      this.next();
+      return preceding(Number(t.text));
+    }
+    if (t.kind === 'number') throw this.unsupported(`RANGE BETWEEN ${t.text} PRECEDING`, t, "the rows are ordered by their time: write RANGE BETWEEN INTERVAL '10' SECOND PRECEDING AND CURRENT ROW");
+    if (!this.isWord('INTERVAL')) throw this.error(`expected UNBOUNDED, INTERVAL … or CURRENT ROW after RANGE BETWEEN, found ${describe(t)}`, t);
+    const interval = this.interval();
+    if (interval.kind !== 'interval' || interval.ms < 0) throw this.error(`a frame reaches back a positive interval: write RANGE BETWEEN INTERVAL '10' SECOND PRECEDING AND CURRENT ROW`, t);
+    return preceding(interval.ms);
   }
 
   /** CASE [operand] WHEN … THEN … [ELSE …] END. */

@@ -51,7 +51,12 @@ export function flatten(query: SelectQuery, catalog: Catalog, seen: readonly str
   const q = query.distinct ? distinctAsGroupBy(query) : query;
   const from = q.from;
   const base = { items: q.items, where: q.where, groupBy: q.groupBy, having: q.having, pos: q.pos };
-  if (from.kind === 'subquery') return inline(q, flatten(from.query, catalog, seen), from.alias, from.pos, catalog);
+  if (from.kind === 'subquery') {
+    // Before the subquery is flattened, so that an OVER of a Top-N is told as such even when the Top-N has problems of its own (Nexmark q6's).
+    const inner = from.query;
+    rejectOverOfUpdatingRows(q, inner.items.some((i) => i.expr.kind === 'over'), inner.groupBy.length > 0 || inner.from.kind === 'windowTvf' || inner.items.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)), from.alias, from.pos);
+    return inline(q, flatten(inner, catalog, seen), from.alias, from.pos, catalog);
+  }
   if (from.kind === 'join') {
     if (seen.length > 0) throw sqlError('a join inside a view is not supported yet — write the join in the query that reads the view', from.pos);
     return catalog.join(q, from);
@@ -106,7 +111,7 @@ function outputNames(inner: FlatQuery, catalog: Catalog): Map<string, Expr> {
 function distinctAsGroupBy(q: SelectQuery): SelectQuery {
   for (const item of q.items) {
     if (item.expr.kind === 'star') throw sqlError(`SELECT DISTINCT ${show(item.expr)} is not supported — list the columns: SELECT DISTINCT a, b FROM …`, item.pos ?? q.pos);
-    if (hasAggregate(item.expr) || item.expr.kind === 'over') throw sqlError(`SELECT DISTINCT with ${show(item.expr)} is not supported — aggregate with GROUP BY, or deduplicate the columns alone`, startOf(item.expr) ?? q.pos);
+    if (hasAggregate(item.expr) || item.expr.kind === 'over' || overAggregates(item.expr).length > 0) throw sqlError(`SELECT DISTINCT with ${show(item.expr)} is not supported — aggregate with GROUP BY, or deduplicate the columns alone`, startOf(item.expr) ?? q.pos);
   }
   if (q.groupBy.length > 0) throw sqlError('SELECT DISTINCT with GROUP BY is not supported — the groups are distinct already: drop DISTINCT', q.groupBy[0]!.pos ?? q.pos);
   return { ...q, distinct: false, groupBy: q.items.map((i) => i.expr) };
@@ -117,6 +122,7 @@ const rankItem = (q: FlatQuery): SelectItem | undefined => q.items.find((i) => i
 
 /** The outer query over the inner one, as one query over the inner one's table. */
 function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, at: SourcePosition, catalog: Catalog, windowColumns = false): FlatQuery {
+  checkOverAggregation(outer, inner, alias, at);
   if (inner.over) throw sqlError(`a query over ${alias ?? 'a subquery'}, an aggregation of an aggregation's results, is not supported yet — ${NEEDS_CHAINED_STAGES}`, outer.items[0]?.pos ?? at);
   if (inner.topN) throw sqlError(`a query over ${alias ?? 'a subquery'}, a Top-N, is not supported yet — select its columns in the query that filters on the rank`, outer.items[0]?.pos ?? at);
   if (rankItem(inner)) return topN(outer, inner, alias, at, catalog);
@@ -160,6 +166,29 @@ function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined,
     having: aggregates ? and(inner.having, where) : outer.having && replace(outer.having),
     pos: outer.pos,
   };
+}
+
+/**
+ * An OVER aggregation reads the rows of one table as they come (append-only, ordered by their time), and its
+ * frames are of those rows: a query around it may only pick and compute columns, and what it reads must not update.
+ */
+function checkOverAggregation(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, at: SourcePosition): void {
+  rejectOverOfUpdatingRows(outer, inner.topN !== undefined || rankItem(inner) !== undefined, inner.over !== undefined || inner.groupBy.length > 0 || inner.windowTvf !== undefined, alias, at);
+  if (isOverAggregation(inner.items) && (outer.where || outer.groupBy.length > 0 || outer.items.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr)))) {
+    const clause = outer.where ? 'a filter' : 'an aggregation';
+    throw sqlError(`${clause} of an OVER aggregation's results (${alias ?? 'a subquery'}) is not supported yet — filter the rows inside, before the OVER aggregation, if that is what you mean`, (outer.where && startOf(outer.where)) ?? outer.groupBy[0]?.pos ?? at);
+  }
+}
+
+/** An OVER aggregation reads a table's rows: not a Top-N's (they update), nor an aggregation's. */
+function rejectOverOfUpdatingRows(outer: SelectQuery, ranked: boolean, aggregates: boolean, alias: string | undefined, at: SourcePosition): void {
+  const outerOver = outer.items.flatMap((i) => overAggregates(i.expr))[0];
+  const what = ranked ? 'a Top-N, whose rows update' : aggregates ? 'an aggregation' : undefined;
+  if (!outerOver || !what) return;
+  throw sqlError(
+    `an OVER aggregation over ${alias ?? 'a subquery'}, ${what}, is not supported — an OVER aggregation reads append-only rows in their time order (Flink refuses an OVER on an updating input too); aggregate OVER the table's rows`,
+    outerOver.pos ?? at,
+  );
 }
 
 /**
@@ -213,14 +242,26 @@ function rankLimit(where: Expr | undefined, rankName: string, at: SourcePosition
   throw sqlError(`WHERE ${show(where)} on a Top-N is not supported — ${usage}; filter the rows inside the subquery`, startOf(where) ?? at);
 }
 
-/** Whether an expression holds an aggregate call. */
+/** Whether an expression holds an aggregate call of a group (not an OVER aggregate: that is per row). */
 export function hasAggregate(e: Expr): boolean {
   let found = false;
   substituteColumns(e, (c) => c, (call) => {
-    if (['COUNT', 'SUM', 'MIN', 'MAX', 'AVG'].includes(call.name)) found = true;
+    if (['COUNT', 'SUM', 'MIN', 'MAX', 'AVG'].includes(call.name) && !call.over) found = true;
   });
   return found;
 }
+
+/** The OVER aggregates in an expression (`SUM(x) OVER (…)`), outermost first. */
+export function overAggregates(e: Expr): Extract<Expr, { kind: 'call' }>[] {
+  const found: Extract<Expr, { kind: 'call' }>[] = [];
+  substituteColumns(e, (c) => c, (call) => {
+    if (call.over) found.push(call);
+  });
+  return found;
+}
+
+/** Whether a query's select list has OVER aggregates: an OVER aggregation (over.ts). */
+export const isOverAggregation = (items: readonly SelectItem[]): boolean => items.some((i) => overAggregates(i.expr).length > 0);
 
 /** The expression with each column replaced (`visit` sees every call on the way). */
 export function substituteColumns(e: Expr, replace: (column: Extract<Expr, { kind: 'column' }>) => Expr, visit?: (call: Extract<Expr, { kind: 'call' }>) => void): Expr {
@@ -242,7 +283,12 @@ export function substituteColumns(e: Expr, replace: (column: Extract<Expr, { kin
       return { ...e, value: s(e.value) };
     case 'call':
       visit?.(e);
-      return { ...e, args: e.args.map(s), filter: e.filter && s(e.filter) };
+      return {
+        ...e,
+        args: e.args.map(s),
+        filter: e.filter && s(e.filter),
+        ...(e.over && { over: { ...e.over, partitionBy: e.over.partitionBy.map(s), orderBy: e.over.orderBy.map((k) => ({ ...k, expr: s(k.expr) })) } }),
+      };
     case 'case':
       return { ...e, operand: e.operand && s(e.operand), whens: e.whens.map((w) => ({ when: s(w.when), then: s(w.then) })), otherwise: e.otherwise && s(e.otherwise) };
     case 'cast':

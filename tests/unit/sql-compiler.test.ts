@@ -407,12 +407,12 @@ WHERE clicks = 'many'`);
     const text = `CREATE TABLE clicks (userId STRING, n FANCYTYPE) WITH ('connector' = 'kinesis');
 CREATE TABLE pages (page STRING) WITH ('connector' = 'kinesis');
 CREATE TABLE out WITH ('connector' = 'print');
-INSERT INTO out SELECT c.userId, SUM(n) OVER (PARTITION BY userId ORDER BY ts) AS s
+INSERT INTO out SELECT c.userId, SUM(n) OVER w AS s
 FROM clicks c JOIN pages p ON c.userId = p.page ORDER BY s`;
     const e = errorOf(text);
     expect(e.problems.map((p) => `${p.line}:${p.column} ${p.problem.split(' — ')[0]}`)).toEqual([
       '1:39 type FANCYTYPE is not supported',
-      '4:41 an OVER window is not supported yet',
+      '4:41 SUM(…) OVER a named window is not supported',
       '5:49 ORDER BY is not supported',
     ]);
   });
