@@ -1,7 +1,8 @@
 /**
  * Changelog semantics, as Flink's planner has them: a query's output is append-only (every row an insert,
  * never changed) or updating (rows are inserted, updated and deleted by a unique key). A windowed
- * aggregation is append-only; a GROUP BY without a window, a Top-N or a deduplication is updating.
+ * aggregation is append-only; a GROUP BY without a window, a Top-N or a deduplication is updating, and so is
+ * an outer join (+I, -D: a row sent with NULLs is deleted when its match comes), without a unique key.
  *
  * How a sink honours it: a DynamoDB sink **upserts** by the unique key (the item's `key` is the key's
  * values, so an update overwrites the row; a deletion leaves a tombstone, the row with `op = '-D'`); a

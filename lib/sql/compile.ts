@@ -24,7 +24,7 @@ import { continuousAggregate } from './continuous';
 import { decimalToNumber } from './decimal';
 import { AGGREGATES, compileExpression, show, showOverWindow, startOf, type CallExpr, type ColumnExpr, type Compiled, type Scope } from './expressions';
 import { parseSql } from './parser';
-import type { JoinInput } from './joins';
+import { JOIN_KEY_FIELD, type JoinInput } from './joins';
 import type { LogicalQuery } from './query';
 import { SqlError, SqlProblems, sqlError } from './sql-error';
 import { queryFromStatements } from './statements';
@@ -175,6 +175,9 @@ class QueryCompiler {
       this.problems.add(sqlError(`reading an updating query's results (${q.topN ? 'a Top-N' : 'a GROUP BY without a window'}) in ${this.reader === 'join' ? 'a join' : 'an aggregation'} is not supported yet — window the aggregation`, q.pos));
     }
     if (this.input?.updating && q.topN) this.problems.add(sqlError('a Top-N over an aggregation of an updating query is not supported yet', q.topN.pos));
+    if (q.join?.updating && q.topN) {
+      this.problems.add(sqlError(`a Top-N over a ${q.join.joinType} is not supported yet — its rows sent with NULLs are taken back (-D) as their matches come; rank the rows of an INNER JOIN`, q.topN.pos));
+    }
     const assigner = this.problems.attempt(() => (q.over ? this.resultsWindow() : this.window()), undefined);
     const where = q.where && this.problems.attempt(() => this.condition(q.where!, this.rowScope('WHERE'), 'WHERE'), undefined);
     const aggregates = q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr));
@@ -200,10 +203,22 @@ class QueryCompiler {
     const scope = this.rowScope('SELECT');
     const outputs = this.outputs(this.expandStars(q.select), scope);
     const ranking = q.topN && this.problems.attempt(() => this.ranking(scope), undefined);
+    // An outer join's rows are changes (+I, -D) without a unique key.
+    const outerJoin = q.join?.updating ? q.join : undefined;
+    if (outerJoin && q.sink.sink.kind === 'dynamodb' && this.reader === 'sink') {
+      this.problems.add(
+        sqlError(
+          `a ${outerJoin.joinType}'s rows (+I, and -D when a row sent with NULLs finds its match) have no unique key to write to the DynamoDB table ${q.sink.name} by — write them to a Kinesis sink ('connector' = 'kinesis'), or aggregate them with GROUP BY`,
+          outerJoin.pos,
+        ),
+      );
+    }
     this.problems.check();
     let rows = this.rows(builder);
     if (where) rows = rows.filter((row) => where.eval(row) === true);
-    if (!ranking) return { stream: rows.map((row) => project(outputs, row, {})), sink: q.sink.sink };
+    // Each record of an outer join keeps its change kind, and the join key a Kinesis sink partitions by.
+    const change = (row: Row): Record<string, unknown> => (outerJoin ? { key: row[JOIN_KEY_FIELD], [CHANGE_KIND_FIELD]: row[CHANGE_KIND_FIELD] } : {});
+    if (!ranking) return { stream: rows.map((row) => project(outputs, row, change(row))), sink: q.sink.sink };
     return this.rankedJob(rows.map((row) => ranking.input(row, project(outputs, row, {}))), ranking);
   }
 
@@ -240,8 +255,8 @@ class QueryCompiler {
 
     const keys = this.keys.map((k) => ({ ...k, portable: toPortable(k.value) }));
     const aggregateInputs = this.aggregateInputs();
-    // Over an updating query's results, its -U and -D take back what their row added.
-    const retracting = this.input?.updating === true;
+    // Over an updating query's results (or an outer join's rows), its -U and -D take back what their row added.
+    const retracting = this.input?.updating === true || q.join?.updating === true;
     const retraction = (row: Row): boolean => retracting && (row[CHANGE_KIND_FIELD] === '-U' || row[CHANGE_KIND_FIELD] === '-D');
     const toGrouped = (row: Row): GroupedRow => {
       const g = keys.map((k) => {
@@ -503,8 +518,10 @@ class QueryCompiler {
     if (windowed) return { mode: 'append-only', kinds: ['+I'], uniqueKey: [...keys, ...windowKey], sink };
     if (continuous) {
       // A group goes (-D) when HAVING drops it, or when an updating input takes back all its rows.
-      return { mode: 'updating', kinds: q.having || this.input?.updating ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'], uniqueKey: keys, sink };
+      return { mode: 'updating', kinds: q.having || this.input?.updating || q.join?.updating ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'], uniqueKey: keys, sink };
     }
+    // An outer join's rows: a row sent with NULLs is deleted when its match comes (Flink's StreamingJoinOperator).
+    if (q.join?.updating) return { mode: 'updating', kinds: ['+I', '-D'], uniqueKey: [], sink };
     return { mode: 'append-only', kinds: ['+I'], uniqueKey: [], sink };
   }
 

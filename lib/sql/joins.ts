@@ -2,11 +2,13 @@
  * Joins of two tables, compiled onto the DataStream API's two-input keyed stages. The condition (ON, and
  * WHERE for an inner join) is read for what partitions and bounds the join, and the whole of it is still
  * applied to each joined row afterwards (so what is read here decides only where rows meet and how long they
- * are kept, never which pairs are results):
+ * are kept, never which pairs are results). An outer join (LEFT, RIGHT, FULL) is a regular join whose ON
+ * decides which pairs match, in the join itself, and whose WHERE filters its rows afterwards:
  *
  * - equalities of the two sides' columns (`A.seller = P.id`) are the key both sides are shuffled by;
  * - conditions on one side only (`A.category = 10`) filter that side before the shuffle, so its
- *   rows are neither sent nor kept when they cannot join;
+ *   rows are neither sent nor kept when they cannot join (an outer join's preserved side's rows all go on,
+ *   those that cannot match marked to be sent with NULLs);
  * - bounds on the two event-time columns (`B.ts BETWEEN A.ts - INTERVAL '5' MINUTE AND A.ts`) make an
  *   interval join: each side kept until the watermark passes the last time it can still match;
  * - both sides `TABLE(TUMBLE(…))` (or HOP) with equal window_start and window_end make a window join;
@@ -15,9 +17,13 @@
  * - otherwise a regular join keeps both sides per key, for `table.exec.state.ttl` when it is set.
  *
  * Each side's rows cross the shuffle as `{ k: key, r: row }`, the row's columns named `alias.column`,
- * DECIMALs as their text (as group keys cross it): the joined row is both rows' fields together.
+ * DECIMALs as their text (as group keys cross it): the joined row is both rows' fields together. An outer
+ * join's rows are changes (Flink's StreamingJoinOperator): a preserved side's row without a match is sent
+ * with the other side's columns absent (NULL), `+I`, and taken back, `-D`, when its first match comes; the
+ * joined row then carries its change kind in `op` and the join key in `key`.
  */
 import type { DataStream, JobBuilder } from '../api/builder';
+import type { KeyedContext } from '../api/functions';
 import { listState } from '../api/state';
 import { sliding, tumbling } from '../api/windows';
 import type { Expr, FromClause, SelectItem, SelectQuery, WindowSpec } from './ast';
@@ -28,6 +34,7 @@ import type { LogicalQuery, SourceTable } from './query';
 import { sqlError, type SourcePosition } from './sql-error';
 import { substituteColumns } from './views';
 import type { Column, SqlValue } from './types';
+import { CHANGE_KIND_FIELD, type RowKind } from './changelog';
 import { commonType, converted, fromPortable, toPortable } from './values';
 
 type Row = Record<string, SqlValue>;
@@ -35,7 +42,12 @@ type Row = Record<string, SqlValue>;
 interface Keyed {
   readonly k: string;
   readonly r: Row;
+  /** A preserved side's row that can match nothing (its own ON conditions fail, or its key is NULL): sent with NULLs, never kept. */
+  readonly lone?: true;
 }
+
+/** The field of an outer join's rows that holds the join key: a Kinesis sink keeps a key's changes in order on one shard. */
+export const JOIN_KEY_FIELD = 'key';
 
 /** What a join's FROM names resolve through. */
 export interface JoinCatalog {
@@ -91,6 +103,7 @@ export class JoinedTables {
   private sides!: readonly [Side, Side];
   /** The key: pairs of expressions of the left and the right side, compiled in each side's row. */
   private readonly keys: { readonly left: Compiled<Row>; readonly right: Compiled<Row> }[] = [];
+  /** Each side's own conditions, by side: what a row needs to meet the other side's at all. */
   private readonly filters: [Compiled<Row>[], Compiled<Row>[]] = [[], []];
   private shape!: Shape;
   /** Columns the join itself reads (keys, side filters), by side. */
@@ -100,23 +113,35 @@ export class JoinedTables {
   private results: ((q: LogicalQuery) => JoinInput) | undefined;
   /** The DECIMAL columns of the joined row, carried as text across the shuffle. */
   private decimals: { readonly name: string; readonly value: (v: SqlValue) => SqlValue }[] = [];
+  /** LEFT, RIGHT or FULL: whose rows are kept without a match — the left side's, the right side's. */
+  private readonly preserved: readonly [boolean, boolean];
+  /** An outer join's ON beyond its keys and one-side conditions, over a pair kept by the join: what else a pair needs to match. */
+  private pairCondition: Compiled<Row> | undefined;
 
   constructor(
     private readonly from: Extract<FromClause, { kind: 'join' }>,
-    /** ON, and for an inner join WHERE too: everything the pairs must satisfy. */
+    /** ON, and for an inner join WHERE too: everything the pairs must satisfy (an outer join's WHERE filters its rows afterwards). */
     private readonly condition: Expr | undefined,
     private readonly catalog: JoinCatalog,
   ) {
-    if (from.type !== 'INNER') {
-      const name = from.type === 'CROSS' ? 'CROSS JOIN' : `${from.type} JOIN`;
-      throw sqlError(
-        from.type === 'CROSS'
-          ? `${name} is not supported — it pairs every row with every other row for ever; join ON an equality of the two tables' columns`
-          : `${name} ${NOT_YET} — an outer join's results update (a row without a match yet is sent with NULLs, then retracted when its match arrives), which needs sinks that take retractions; write INNER JOIN`,
-        from.pos,
-      );
-    }
+    if (from.type === 'CROSS') throw sqlError(`CROSS JOIN is not supported — it pairs every row with every other row for ever; join ON an equality of the two tables' columns`, from.pos);
+    this.preserved = [from.type === 'LEFT' || from.type === 'FULL', from.type === 'RIGHT' || from.type === 'FULL'];
     this.source = { name: `${sideName(from.left)} JOIN ${sideName(from.right)}`, stream: '', columns: [] };
+  }
+
+  /** An outer join (LEFT, RIGHT or FULL): its rows are changes, `+I` and `-D`, without a unique key. */
+  get updating(): boolean {
+    return this.preserved.includes(true);
+  }
+
+  /** `LEFT JOIN` (or RIGHT, FULL, INNER), as the query names it, for messages. */
+  get joinType(): string {
+    return `${this.from.type} JOIN`;
+  }
+
+  /** Where the join is written: its first word. */
+  get pos(): SourcePosition {
+    return this.from.pos;
   }
 
   /** Resolves both sides and reads the condition; `results` compiles a subquery a side aggregates in. */
@@ -249,15 +274,19 @@ export class JoinedTables {
     return found;
   }
 
-  /** An expression of one side's columns, evaluated in that side's row (`alias.column` fields). */
-  private compileOn(index: SideIndex, e: Expr): Compiled<Row> {
+  /**
+   * A part of the condition, evaluated in one side's row as read (`alias.column` fields), or in a pair of rows
+   * the join keeps (`kept`: as they crossed the shuffle, DECIMALs as their text).
+   */
+  private compileOn(e: Expr, rows: 'read' | 'kept' = 'read'): Compiled<Row> {
     const scope: Scope<Row> = {
       clause: 'ON',
       column: (c) => {
-        const [, column] = this.resolve(c, 'ON');
+        const [index, column] = this.resolve(c, 'ON');
         const name = `${this.sides[index].name}.${column.name}`;
         if (!WINDOW_COLUMNS.includes(column.name) || !this.sides[index].window) this.read[index].add(column.name);
-        return { type: column.type, decimal: column.decimal, eval: (row) => row[name] ?? null };
+        const value = fromPortable(column);
+        return { type: column.type, decimal: column.decimal, eval: rows === 'kept' ? (row) => value(row[name] ?? null) : (row) => row[name] ?? null };
       },
       call: () => undefined,
       windowProperty: (w) => {
@@ -273,33 +302,18 @@ export class JoinedTables {
     const lower: Bound[] = [];
     const upper: Bound[] = [];
     const windowEqualities = new Set<string>();
+    /** What is neither a key nor one side's condition: an outer join matches a pair only if these hold too. */
+    const pairConditions: Expr[] = [];
     for (const part of parts) {
       const sides = this.sidesOf(part);
       if (sides.size === 1) {
         const [index] = sides;
         // A side's window columns exist only once the pair is made: such a condition is applied to the pairs.
         if (this.readsWindowColumns(part)) continue;
-        this.filters[index!].push(this.compileOn(index!, part));
+        this.filters[index!].push(this.compileOn(part));
         continue;
       }
-      if (sides.size !== 2) continue;
-      const bounds = this.timeBounds(part);
-      if (bounds) {
-        lower.push(...bounds.lower);
-        upper.push(...bounds.upper);
-        continue;
-      }
-      if (part.kind !== 'binary' || part.op !== '=') continue;
-      const [l, r] = [this.sidesOf(part.left), this.sidesOf(part.right)];
-      if (l.size !== 1 || r.size !== 1 || [...l][0] === [...r][0]) continue;
-      const [leftExpr, rightExpr] = l.has(0) ? [part.left, part.right] : [part.right, part.left];
-      const windowColumn = this.windowColumnOf(leftExpr);
-      if (windowColumn && windowColumn === this.windowColumnOf(rightExpr)) {
-        windowEqualities.add(windowColumn);
-        // A table function's window columns exist only in the pair; an aggregation's results carry theirs.
-        if (this.sides[0].window) continue;
-      }
-      this.addKey(leftExpr, rightExpr, part);
+      if (!this.readsKey(part, lower, upper, windowEqualities)) pairConditions.push(part);
     }
     const [left, right] = this.sides;
     if (this.keys.length === 0) {
@@ -308,6 +322,49 @@ export class JoinedTables {
         at,
       );
     }
+    const shape = this.shapeOf(lower, upper, windowEqualities, at);
+    if (this.updating) {
+      // Flink pads a row whose interval or window has passed without a match (append-only): not built here yet.
+      if (shape.kind !== 'regular') {
+        throw sqlError(
+          `${this.joinType} of ${shape.kind === 'window' ? 'windows (an outer window join)' : 'rows within time bounds of each other (an outer interval join)'} ${NOT_YET} — write INNER JOIN, or drop the ${shape.kind === 'window' ? 'windows' : 'time bounds'} for a regular ${this.joinType} (with 'table.exec.state.ttl')`,
+          at,
+        );
+      }
+      const pair = pairConditions.reduce<Expr | undefined>((all, part) => and(all, part), undefined);
+      this.pairCondition = pair && this.compileOn(pair, 'kept');
+    }
+    return shape;
+  }
+
+  /**
+   * Reads a condition of both sides as a key (an equality of one side's expression with the other's) or a time
+   * bound; false when it is neither, or a bound of a join that turns out regular: then it only filters pairs.
+   */
+  private readsKey(part: Expr, lower: Bound[], upper: Bound[], windowEqualities: Set<string>): boolean {
+    if (this.sidesOf(part).size !== 2) return false;
+    const bounds = this.timeBounds(part);
+    if (bounds) {
+      lower.push(...bounds.lower);
+      upper.push(...bounds.upper);
+      return false;
+    }
+    if (part.kind !== 'binary' || part.op !== '=') return false;
+    const [l, r] = [this.sidesOf(part.left), this.sidesOf(part.right)];
+    if (l.size !== 1 || r.size !== 1 || [...l][0] === [...r][0]) return false;
+    const [leftExpr, rightExpr] = l.has(0) ? [part.left, part.right] : [part.right, part.left];
+    const windowColumn = this.windowColumnOf(leftExpr);
+    if (windowColumn && windowColumn === this.windowColumnOf(rightExpr)) {
+      windowEqualities.add(windowColumn);
+      // A table function's window columns exist only in the pair; an aggregation's results carry theirs.
+      if (this.sides[0].window) return true;
+    }
+    this.addKey(leftExpr, rightExpr, part);
+    return true;
+  }
+
+  private shapeOf(lower: Bound[], upper: Bound[], windowEqualities: ReadonlySet<string>, at: SourcePosition): Shape {
+    const [left, right] = this.sides;
     if (left.window || right.window) return { kind: 'window', window: this.windowJoin(windowEqualities, at) };
     const [a, b] = [left.aggregate?.window, right.aggregate?.window];
     if (a && b && sameWindow(a, b) && windowEqualities.size === 2) {
@@ -324,8 +381,8 @@ export class JoinedTables {
   }
 
   private addKey(leftExpr: Expr, rightExpr: Expr, part: Expr): void {
-    const left = this.compileOn(0, leftExpr);
-    const right = this.compileOn(1, rightExpr);
+    const left = this.compileOn(leftExpr);
+    const right = this.compileOn(rightExpr);
     const common = commonType([left, right]);
     if (!common || common.type === 'INTERVAL' || common.type === 'NULL') {
       throw sqlError(`the join key ${show(part)} compares ${left.type} with ${right.type} — CAST one side to the other's type`, startOf(part));
@@ -472,12 +529,48 @@ export class JoinedTables {
    * Flink's regular join: each row is kept under its key and joined with the other side's rows kept so
    * far, so every pair is made once, by whichever of the two comes second. With a state TTL a row is kept
    * that long after it arrived (processing time, as Flink's `table.exec.state.ttl`), then dropped.
+   *
+   * An outer join (Flink's StreamingJoinOperator) keeps with each preserved row whether it has matched: a
+   * row without a match is sent with NULLs (+I), and its first match takes that back (-D) before sending the
+   * pair (+I). Its inputs only insert (tables, window results), so a match is never taken back: whether a
+   * row has matched is all of Flink's match count that is needed. A row the TTL drops goes silently, as in Flink.
    */
   private regularJoin(left: DataStream<Keyed>, right: DataStream<Keyed>, merge: (l: Keyed, r: Keyed) => Row): DataStream<Row> {
     const ttl = this.catalog.stateTtlMs;
-    type Kept = { readonly s: Keyed; readonly at: number };
+    const preserved = this.preserved;
+    const outer = this.updating;
+    const pairCondition = this.pairCondition;
+    /** A row kept; a preserved side's row knows whether it has matched (until then it stands in the results with NULLs). */
+    type Kept = { readonly s: Keyed; readonly at: number; readonly matched?: boolean };
     const state = { left: listState<Kept>(), right: listState<Kept>() };
     const live = (now: number) => (k: Kept) => ttl === undefined || k.at + ttl > now;
+    const change = (op: RowKind, row: Row, key: string): Row => (outer ? { ...row, [CHANGE_KIND_FIELD]: op, [JOIN_KEY_FIELD]: key } : row);
+    const join = (input: SideIndex, s: Keyed, ctx: KeyedContext<typeof state, Row>): void => {
+      if (s.lone) {
+        ctx.emit(change('+I', { ...s.r }, s.k));
+        return;
+      }
+      const [own, other] = input === 0 ? [ctx.state.left, ctx.state.right] : [ctx.state.right, ctx.state.left];
+      const now = ctx.processingTime;
+      let matched = false;
+      let firstMatched = false;
+      const others = other.get().map((o): Kept => {
+        if (!live(now)(o)) return o;
+        const pair = input === 0 ? merge(s, o.s) : merge(o.s, s);
+        if (pairCondition && pairCondition.eval(pair) !== true) return o;
+        matched = true;
+        if (o.matched === false) {
+          ctx.emit(change('-D', { ...o.s.r }, s.k));
+          firstMatched = true;
+        }
+        ctx.emit(change('+I', pair, s.k));
+        return o.matched === false ? { ...o, matched: true } : o;
+      });
+      if (firstMatched) other.update(others);
+      if (preserved[input] && !matched) ctx.emit(change('+I', { ...s.r }, s.k));
+      own.add(preserved[input] ? { s, at: now, matched } : { s, at: now });
+      if (ttl !== undefined) ctx.timers.registerProcessingTime(now + ttl);
+    };
     return left
       .connect(right)
       .keyBy(
@@ -486,16 +579,8 @@ export class JoinedTables {
       )
       .process<typeof state, Row>({
         state,
-        onEvent1(s, ctx) {
-          for (const other of ctx.state.right.get().filter(live(ctx.processingTime))) ctx.emit(merge(s, other.s));
-          ctx.state.left.add({ s, at: ctx.processingTime });
-          if (ttl !== undefined) ctx.timers.registerProcessingTime(ctx.processingTime + ttl);
-        },
-        onEvent2(s, ctx) {
-          for (const other of ctx.state.left.get().filter(live(ctx.processingTime))) ctx.emit(merge(other.s, s));
-          ctx.state.right.add({ s, at: ctx.processingTime });
-          if (ttl !== undefined) ctx.timers.registerProcessingTime(ctx.processingTime + ttl);
-        },
+        onEvent1: (s, ctx) => join(0, s, ctx),
+        onEvent2: (s, ctx) => join(1, s, ctx),
         onTimer(timestampMs, ctx) {
           for (const kept of [ctx.state.left, ctx.state.right]) {
             const list = kept.get();
@@ -507,7 +592,10 @@ export class JoinedTables {
       });
   }
 
-  /** One side: read, filtered by its own conditions, its key computed; rows with a NULL key never join and stop here. */
+  /**
+   * One side: read, filtered by its own conditions, its key computed; rows with a NULL key never join and stop
+   * here. A preserved side's rows all go on to the join (that sends those that cannot match with NULLs).
+   */
   private keyed(j: JobBuilder, index: SideIndex, used: ReadonlySet<string>): DataStream<Keyed> {
     const side = this.sides[index];
     const prefix = `${side.name}.`;
@@ -519,15 +607,18 @@ export class JoinedTables {
     const names = columns.map((c) => ({ name: `${prefix}${c.name}`, source: c.name, portable: toPortable(c) }));
     const filters = this.filters[index];
     const keys = this.keys.map((k) => (index === 0 ? k.left : k.right).eval);
+    const preserved = this.preserved[index];
     return records.flatMap((record): Keyed[] => {
       const columnsRead = read(record);
       const row: Row = {};
       for (const n of names) row[n.name] = columnsRead[n.source] ?? null;
-      if (!filters.every((f) => f.eval(row) === true)) return [];
+      const passes = filters.every((f) => f.eval(row) === true);
+      if (!passes && !preserved) return [];
       const key = keys.map((k) => k(row));
-      if (key.includes(null)) return [];
+      const lone = !passes || key.includes(null);
+      if (lone && !preserved) return [];
       for (const n of names) row[n.name] = n.portable(row[n.name] ?? null);
-      return [{ k: key.length === 1 ? String(key[0]) : JSON.stringify(key), r: row }];
+      return [{ k: key.length === 1 ? String(key[0]) : JSON.stringify(key), r: row, ...(lone && { lone: true as const }) }];
     });
   }
 }

@@ -81,7 +81,11 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
   return { ...logicalQuery(q, insert, tables, settings), functionDeclarations };
 }
 
-/** FROM a JOIN b as one query over the joined row; its condition (ON, and WHERE: joins are inner) filters the pairs. */
+/**
+ * FROM a JOIN b as one query over the joined row. An inner join's condition (ON and WHERE) filters the pairs;
+ * an outer join's ON decides which rows match and its WHERE filters the joined rows, NULLs and all: so
+ * `LEFT JOIN p … WHERE p.id IS NULL` keeps the rows without a match.
+ */
 function joinedQuery(
   query: SelectQuery,
   from: Extract<SelectQuery['from'], { kind: 'join' }>,
@@ -93,7 +97,8 @@ function joinedQuery(
 ): FlatQuery {
   const idle = settings.get('table.exec.source.idle-timeout');
   const ttl = settings.get('table.exec.state.ttl');
-  const condition = and(from.on, query.where);
+  const outer = from.type === 'LEFT' || from.type === 'RIGHT' || from.type === 'FULL';
+  const condition = outer ? from.on : and(from.on, query.where);
   const cumulate = cumulateIn(from);
   if (cumulate) throw sqlError('a join of CUMULATE windows (or of their results) is not supported yet — join TUMBLE or HOP windows', cumulate.pos);
   const join = new JoinedTables(from, condition, {
@@ -107,7 +112,7 @@ function joinedQuery(
     subquery,
     stateTtlMs: ttl && durationOption(ttl.value, 'table.exec.state.ttl', ttl.pos),
   });
-  return { table: join.source.name, tablePos: from.pos, items: query.items, where: condition, groupBy: query.groupBy, having: query.having, pos: query.pos, join };
+  return { table: join.source.name, tablePos: from.pos, items: query.items, where: outer ? query.where : condition, groupBy: query.groupBy, having: query.having, pos: query.pos, join };
 }
 
 function logicalQuery(q: FlatQuery, insert: Insert, tables: ReadonlyMap<string, CreateTable>, settings: ReadonlyMap<string, { value: string; pos: SourcePosition }>): LogicalQuery {

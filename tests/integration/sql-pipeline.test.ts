@@ -104,11 +104,11 @@ describe('bundles and the command', () => {
 
   test('a SQL error is one line naming the file, line and column, with exit code 2', async () => {
     const file = path.join(dir, 'bad.sql');
-    fs.writeFileSync(file, `CREATE TABLE a (x INT) WITH ('connector' = 'kinesis');\nCREATE TABLE b (x INT) WITH ('connector' = 'kinesis');\nCREATE TABLE c (x INT) WITH ('connector' = 'print');\nINSERT INTO c SELECT a.x FROM a LEFT JOIN b ON a.x = b.x;\n`);
+    fs.writeFileSync(file, `CREATE TABLE a (x INT) WITH ('connector' = 'kinesis');\nCREATE TABLE b (x INT) WITH ('connector' = 'kinesis');\nCREATE TABLE c (x INT) WITH ('connector' = 'dynamodb');\nINSERT INTO c SELECT a.x FROM a LEFT JOIN b ON a.x = b.x;\n`);
     const failed = await run(process.execPath, [path.join(ROOT, 'bin/shardflow.js'), 'plan', file], { cwd: ROOT }).catch((e: { code: number; stderr: string }) => e);
     expect(failed).toMatchObject({
       code: 2,
-      stderr: `shardflow: ${file}, line 4, column 33: LEFT JOIN is not supported yet — an outer join's results update (a row without a match yet is sent with NULLs, then retracted when its match arrives), which needs sinks that take retractions; write INNER JOIN\n`,
+      stderr: `shardflow: ${file}, line 4, column 33: a LEFT JOIN's rows (+I, and -D when a row sent with NULLs finds its match) have no unique key to write to the DynamoDB table c by — write them to a Kinesis sink ('connector' = 'kinesis'), or aggregate them with GROUP BY\n`,
     });
   });
 });
