@@ -1,4 +1,4 @@
-import { batchingWindowSeconds, failureQueueName, shuffleStreamsOf, type Plan, type Stage } from '../lib/plan/plan';
+import { batchingWindowSeconds, failureQueueName, shuffleStreamsOf, tablesReadBy, type Plan, type Stage } from '../lib/plan/plan';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, metricsServiceName } from '../lib/io/metrics';
 import { stateLimitsFor } from '../lib/state/shard-states';
 import { dashboardResource } from './dashboard';
@@ -130,6 +130,12 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [getAtt(queue)] },
       ...writeSinks(),
     ];
+    const lookups = tablesReadBy(stage);
+    if (lookups.length > 0) {
+      // Tables the job does not own (a lookup join's): read only, named as the user wrote them.
+      const arn = (t: string): Json => sub(`arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${t}`);
+      statements.push({ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], Resource: lookups.map(arn) });
+    }
     const shuffles = shuffleStreamsOf(stage);
     if (shuffles.length > 0) {
       statements.push({ Effect: 'Allow', Action: ['kinesis:PutRecords', 'kinesis:ListShards'], Resource: shuffles.map((s) => getAtt(streamId(s))) });

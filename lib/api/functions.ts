@@ -142,4 +142,9 @@ export interface MapAsyncOptions {
   retries?: number;
   /** The wait before the first retry. Default 100. */
   backoffMs?: number;
+  /**
+   * DynamoDB tables the calls read (by their names in AWS): a deployment lets the stage's function GetItem,
+   * BatchGetItem and Query them, and nothing else of them. A SQL lookup join sets it for its table.
+   */
+  readsTables?: readonly string[];
 }

@@ -25,7 +25,7 @@ const keyedLabel = (k: KeyedOperator): string =>
     : `${k.id} ${k.written}(state: ${Object.keys(k.fn.state ?? {}).join(', ') || 'none'})`;
 
 const statelessLabel = (o: StatelessOperator): string =>
-  o.kind === 'mapAsync' ? `${o.id} (concurrency ${o.concurrency}, timeout ${formatMs(o.timeoutMs)}, retries ${o.retries})` : o.id;
+  o.kind === 'mapAsync' ? `${o.id} (concurrency ${o.concurrency}, timeout ${formatMs(o.timeoutMs)}, retries ${o.retries}${o.readsTables.length > 0 ? `, reads ${o.readsTables.join(', ')}` : ''})` : o.id;
 
 const outputLabel = (o: StageOutput): string => (o.kind === 'shuffle' ? `${o.keyById} → stream ${o.stream}` : `sink ${o.sink.kind}:${o.sink.name}`);
 

@@ -41,6 +41,8 @@ export interface AsyncOperator {
   readonly timeoutMs: number;
   readonly retries: number;
   readonly backoffMs: number;
+  /** The DynamoDB tables its calls read (MapAsyncOptions.readsTables): the stage's role may read them. */
+  readonly readsTables: readonly string[];
 }
 
 /** A stateless operator, chained into its stage. */
@@ -215,6 +217,13 @@ export const soleOutput = (stage: Stage): StageOutput | undefined => (stage.flow
 export function mapStageOutputs(stage: Stage, fn: (output: StageOutput) => StageOutput): Stage {
   const mapFlow = (f: Flow): Flow => ({ ops: f.ops, next: f.next.map((n) => (isFlow(n) ? mapFlow(n) : fn(n))) });
   return { ...stage, flow: mapFlow(stage.flow), sideFlows: Object.fromEntries(Object.entries(stage.sideFlows).map(([tag, f]) => [tag, mapFlow(f)])) };
+}
+
+/** The DynamoDB tables a stage's calls read (its mapAsync operators' `readsTables`). */
+export function tablesReadBy(stage: Stage): string[] {
+  const flowOps = (f: Flow): StatelessOperator[] => [...f.ops, ...f.next.flatMap((n) => (isFlow(n) ? flowOps(n) : []))];
+  const ops = [...stage.pre, ...flowOps(stage.flow), ...Object.values(stage.sideFlows).flatMap(flowOps)];
+  return [...new Set(ops.flatMap((o) => (o.kind === 'mapAsync' ? o.readsTables : [])))];
 }
 
 /** The streams a stage puts shuffled records on. */

@@ -570,19 +570,25 @@ function checkSignedDuration(where: () => string, field: string, value: Duration
   return negative ? -ms : ms;
 }
 
+/** What DynamoDB accepts as a table name. */
+const DYNAMODB_TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
+
 /** Lambda's own limit: a call may not outlast the function (15 minutes). */
 const MAX_ASYNC_TIMEOUT_MS = 900_000;
 
 function checkMapAsync(node: Extract<OperatorNode, { kind: 'mapAsync' }>): AsyncOperator {
   const where = (): string => operatorLabel(node);
   if (typeof node.fn !== 'function') throw new PlanError(where(), 'mapAsync needs a function', 'pass an async function to .mapAsync(async (record, { signal }) => ...)');
-  const { concurrency = 10, timeoutMs = 5000, retries = 0, backoffMs = 100 } = node.options ?? {};
+  const { concurrency = 10, timeoutMs = 5000, retries = 0, backoffMs = 100, readsTables = [] } = node.options ?? {};
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new PlanError(where(), `mapAsync concurrency ${String(concurrency)} is not a whole number of at least 1`, 'write { concurrency: 10 }');
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw new PlanError(where(), `mapAsync timeoutMs ${String(timeoutMs)} is not a time above 0 ms`, 'write { timeoutMs: 5000 }');
   if (timeoutMs > MAX_ASYNC_TIMEOUT_MS) throw new PlanError(where(), `mapAsync timeoutMs ${timeoutMs} outlasts a Lambda function (${MAX_ASYNC_TIMEOUT_MS} ms)`, 'give calls a shorter timeout');
   if (!Number.isInteger(retries) || retries < 0) throw new PlanError(where(), `mapAsync retries ${String(retries)} is not a whole number of at least 0`, 'write { retries: 2 }');
   if (typeof backoffMs !== 'number' || !(backoffMs >= 0) || !Number.isFinite(backoffMs)) throw new PlanError(where(), `mapAsync backoffMs ${String(backoffMs)} is not a time of at least 0 ms`, 'write { backoffMs: 100 }');
-  return { kind: 'mapAsync', id: node.id, fn: node.fn, concurrency, timeoutMs, retries, backoffMs };
+  if (!Array.isArray(readsTables) || readsTables.some((t) => typeof t !== 'string' || !DYNAMODB_TABLE_NAME.test(t))) {
+    throw new PlanError(where(), `mapAsync readsTables ${JSON.stringify(readsTables)} is not a list of DynamoDB table names`, "write { readsTables: ['my-table'] } (3–255 letters, digits, '_', '-', '.')");
+  }
+  return { kind: 'mapAsync', id: node.id, fn: node.fn, concurrency, timeoutMs, retries, backoffMs, readsTables };
 }
 
 /**

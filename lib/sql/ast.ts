@@ -103,7 +103,8 @@ export interface WindowSpec {
 }
 
 export type FromClause =
-  | { readonly kind: 'table'; readonly name: string; readonly alias?: string | undefined; readonly pos: SourcePosition }
+  /** `asOf`: `t FOR SYSTEM_TIME AS OF x.proc`, a lookup join's table (looked up as of the row's processing time). */
+  | { readonly kind: 'table'; readonly name: string; readonly alias?: string | undefined; readonly asOf?: Expr | undefined; readonly pos: SourcePosition }
   /** FROM (SELECT …) AS alias: a derived table. */
   | { readonly kind: 'subquery'; readonly query: SelectQuery; readonly alias?: string | undefined; readonly pos: SourcePosition }
   | { readonly kind: 'windowTvf'; readonly table: string; readonly window: WindowSpec; readonly alias?: string | undefined; readonly pos: SourcePosition }

@@ -32,7 +32,8 @@ import { readColumns, tableRecords } from './records';
 import { resultWindow } from './result-window';
 import { continuousTopN, windowTopN, type RankChange, type RankInput, type TopNOptions } from './top-n';
 import { RowError, type Column, type SqlValue } from './types';
-import { decimalOf, fromPortable, toPortable } from './values';
+import { converted, decimalOf, fromPortable, toPortable } from './values';
+import { lookupField, lookupRow, NO_MATCH, type LookupJoin } from './lookup';
 import { loadFunctions } from './user-functions';
 import { overAggregate, type OverInput, type OverOutput } from './over';
 import { hasAggregate, isOverAggregation, overAggregates } from './views';
@@ -573,6 +574,8 @@ class QueryCompiler {
 
   private column(e: ColumnExpr, clause: string): Column {
     const q = this.q;
+    const looked = q.lookup && this.lookupColumn(q.lookup, e);
+    if (looked) return looked;
     if (q.join) {
       const joined = q.join.column(e, clause);
       this.used.add(joined.name);
@@ -589,6 +592,15 @@ class QueryCompiler {
     }
     this.used.add(col.name);
     return col;
+  }
+
+  /** A lookup table's column (`s.value`, or a name only it has), named as the enriched row holds it. */
+  private lookupColumn(join: LookupJoin, e: ColumnExpr): Column | undefined {
+    if (e.qualifier !== join.alias && (e.qualifier !== undefined || this.columns.has(e.name))) return undefined;
+    const column = join.table.columns.find((c) => c.name === e.name);
+    if (!column && e.qualifier === undefined) return undefined;
+    if (!column) throw sqlError(`unknown column ${e.name} in ${join.alias} — the lookup table ${join.table.name} has ${join.table.columns.map((c) => c.name).join(', ')}`, e.pos);
+    return { ...column, name: lookupField(join, column.name) };
   }
 
   /** `*` and `t.*` as the source's columns. */
@@ -791,7 +803,28 @@ class QueryCompiler {
   private rows(builder: JobBuilder): DataStream<Row> {
     if (this.q.join) return this.q.join.rows(builder, this.used);
     if (this.input) return this.input.stream(builder) as DataStream<Row>;
-    return tableRecords(builder, this.q.source).map(this.decoder());
+    const lookup = this.q.lookup;
+    if (!lookup) return tableRecords(builder, this.q.source).map(this.decoder());
+    // The key's columns are read from the record too: compiled before the decoder is made.
+    const enrich = lookupRow(lookup, this.lookupKeys(lookup));
+    return tableRecords(builder, this.q.source)
+      .map(this.decoder())
+      .mapAsync((row) => enrich(row), { readsTables: [lookup.table.tableName], retries: 2 })
+      .filter((row): boolean => row !== NO_MATCH) as DataStream<Row>;
+  }
+
+  /** The values a row looks up, each as its key column's type: a number for a numeric key, text for a STRING one. */
+  private lookupKeys(lookup: LookupJoin): (row: Row) => SqlValue[] {
+    const keys = lookup.keys.map(({ column, expr, written }) => {
+      const compiled = compileExpression(expr, this.rowScope('ON'));
+      const numeric = (t: string): boolean => ['INT', 'DOUBLE', 'DECIMAL'].includes(t);
+      const fits = compiled.type === 'NULL' || compiled.type === column.type || (numeric(compiled.type) && numeric(column.type));
+      if (!fits) {
+        throw sqlError(`ON ${show(written)} = ${lookup.alias}.${column.name}: ${compiled.type} beside ${column.declared} — CAST one side so that both are text or both numbers`, startOf(written) ?? lookup.pos);
+      }
+      return converted(compiled, column);
+    });
+    return (row) => keys.map((k) => k(row));
   }
 
   /**

@@ -497,15 +497,14 @@ class Parser {
     }
     if (this.isWord('TABLE') && this.isOp('(', 1)) return this.windowTvf();
     const { name, pos } = this.tableName();
-    if (this.isWord('FOR')) {
-      this.problems.add(this.notYet('FOR SYSTEM_TIME AS OF (a lookup join)', this.peek(), 'a lookup join against a DynamoDB table is planned; the DataStream API has no lookup yet'));
-      this.next();
-      this.acceptWord('SYSTEM_TIME');
-      this.acceptWord('AS');
-      this.acceptWord('OF');
-      this.additive();
+    let asOf: Expr | undefined;
+    if (this.acceptWord('FOR')) {
+      this.expectWord('SYSTEM_TIME', 'after FOR (FOR SYSTEM_TIME AS OF …)');
+      this.expectWord('AS', 'after FOR SYSTEM_TIME');
+      this.expectWord('OF', 'after FOR SYSTEM_TIME AS');
+      asOf = this.additive();
     }
-    return { kind: 'table', name, alias: this.tableAlias(), pos };
+    return { kind: 'table', name, alias: this.tableAlias(), asOf, pos };
   }
 
   private tableAlias(): string | undefined {

@@ -6,6 +6,7 @@
 import type { SinkSpec } from '../api/sink';
 import type { Expr, OrderKey, SelectItem, WindowSpec } from './ast';
 import type { JoinedTables } from './joins';
+import type { LookupJoin } from './lookup';
 import type { SourcePosition } from './sql-error';
 import type { Column } from './types';
 import type { FunctionDeclaration, ScalarFunction } from './user-functions';
@@ -61,6 +62,8 @@ export interface LogicalQuery {
   readonly source: SourceTable;
   /** FROM a JOIN b: `source` is the joined row (columns `alias.column`), read from both tables. */
   readonly join?: JoinedTables | undefined;
+  /** FROM a JOIN t FOR SYSTEM_TIME AS OF …: each row of `source` enriched with t's item for its key (lookup.ts). */
+  readonly lookup?: LookupJoin | undefined;
   /**
    * FROM (an aggregating subquery) AS s, aggregated again: the rows are that query's results (`source`
    * names them, its columns are known once compiled). Nexmark q5's MaxBids.

@@ -9,6 +9,7 @@ import type { LogicalQuery, SinkTable, SourceTable } from './query';
 import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 import { optionDurationMs, type Column } from './types';
 import { and, JoinedTables } from './joins';
+import type { LookupTable } from './lookup';
 import type { FunctionDeclaration } from './user-functions';
 import { flatten, type Catalog, type FlatQuery } from './views';
 
@@ -20,7 +21,7 @@ const SET_KEYS = ['pipeline.name', 'table.exec.source.idle-timeout', 'table.exec
 /** The WITH options each connector takes. */
 const CONNECTOR_OPTIONS: Record<string, string[]> = {
   kinesis: ['connector', 'stream', 'format', 'shards', 'scan.watermark.idle-timeout'],
-  dynamodb: ['connector', 'table-name'],
+  dynamodb: ['connector', 'table-name', 'lookup.cache', 'lookup.partial-cache.max-rows', 'lookup.partial-cache.expire-after-write'],
   print: ['connector'],
 };
 
@@ -76,6 +77,12 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
     columnsOf: (t) => tables.get(t)?.columns.map((c) => c.name),
     view: (v) => views.get(v),
     join: (query, from) => joinedQuery(query, from, tables, views, settings, subquery, insert!.table),
+    lookupTable: (name, pos) => {
+      const ddl = tables.get(name);
+      if (name === insert!.table) throw sqlError(`the job reads and writes ${name}: write the results to another table`, pos);
+      if (!ddl) throw sqlError(`unknown table ${name}: declare it with CREATE TABLE ${name} (…) WITH ('connector' = 'dynamodb', 'table-name' = '…')`, pos);
+      return lookupTable(ddl);
+    },
   };
   const q = flatten(insert.query, catalog);
   return { ...logicalQuery(q, insert, tables, settings), functionDeclarations };
@@ -159,6 +166,7 @@ function logicalQuery(q: FlatQuery, insert: Insert, tables: ReadonlyMap<string, 
     jobNamePos: setName?.pos ?? insert.pos,
     source,
     join: q.join,
+    lookup: q.lookup,
     sourceAlias: q.alias,
     where: q.where,
     window,
@@ -315,6 +323,35 @@ function sourceTable(ddl: CreateTable, idle: { ms: number; pos: SourcePosition }
     idleAfterMs: idleOption ? durationOption(idleOption.value, idleOption.key, idleOption.pos) : idle?.ms,
     shards: shardsOption(opts.get('shards')),
   };
+}
+
+/** A DynamoDB table read FOR SYSTEM_TIME AS OF: its columns, and Flink's lookup cache options. */
+function lookupTable(ddl: CreateTable): LookupTable {
+  const connector = connectorOf(ddl);
+  if (connector.value !== 'dynamodb') {
+    throw sqlError(`table ${ddl.name} is read FOR SYSTEM_TIME AS OF (a lookup join), but '${connector.value}' tables cannot be looked up — lookup tables are 'connector' = 'dynamodb'`, connector.pos);
+  }
+  if (ddl.watermark) throw sqlError(`the lookup table ${ddl.name} has a WATERMARK: a lookup table is read as of processing time, not as a stream — drop the WATERMARK`, ddl.watermark.pos);
+  if (ddl.columns.length === 0) throw sqlError(`table ${ddl.name} declares no columns: list the attributes of its items`, ddl.pos);
+  const opts = options(ddl, CONNECTOR_OPTIONS.dynamodb!, 'dynamodb table');
+  const mode = opts.get('lookup.cache');
+  const maxRows = opts.get('lookup.partial-cache.max-rows');
+  const expiry = opts.get('lookup.partial-cache.expire-after-write');
+  let cache: LookupTable['cache'];
+  if (mode && !['NONE', 'PARTIAL'].includes(mode.value.toUpperCase())) throw sqlError(`'lookup.cache' = '${mode.value}' is not supported — 'NONE' (every row looks its item up, the default) or 'PARTIAL' (items kept per function instance)`, mode.pos);
+  if (mode?.value.toUpperCase() === 'PARTIAL') {
+    const rows = maxRows ? Number(maxRows.value.trim()) : 10_000;
+    if (!Number.isInteger(rows) || rows < 1) throw sqlError(`'lookup.partial-cache.max-rows' = '${maxRows!.value}' is not a whole number of rows above 0`, maxRows!.pos);
+    cache = { maxRows: rows, ttlMs: expiry ? durationOption(expiry.value, expiry.key, expiry.pos) : Number.POSITIVE_INFINITY };
+  } else if (maxRows ?? expiry) {
+    const o = (maxRows ?? expiry)!;
+    throw sqlError(`'${o.key}' needs 'lookup.cache' = 'PARTIAL'`, o.pos);
+  }
+  const columns = checkColumns(ddl);
+  for (const c of columns) {
+    if (!['STRING', 'INT', 'DOUBLE', 'DECIMAL', 'BOOLEAN', 'TIMESTAMP'].includes(c.type)) throw sqlError(`column ${c.name} ${c.declared} of the lookup table ${ddl.name} cannot be read from an item`, ddl.pos);
+  }
+  return { name: ddl.name, tableName: opts.get('table-name')?.value ?? ddl.name, columns, cache };
 }
 
 function sinkTable(ddl: CreateTable): SinkTable {

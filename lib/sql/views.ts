@@ -8,6 +8,7 @@
 import type { Expr, SelectItem, SelectQuery, WindowSpec } from './ast';
 import { show, startOf } from './expressions';
 import type { JoinedTables } from './joins';
+import type { LookupJoin, LookupTable } from './lookup';
 import type { TopN } from './query';
 import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
 
@@ -29,6 +30,8 @@ export interface FlatQuery {
   readonly over?: { readonly query: FlatQuery; readonly pos: SourcePosition } | undefined;
   /** FROM a JOIN b: `table` is then the join's name, and the columns are the two sides' (`alias.column`). */
   readonly join?: JoinedTables | undefined;
+  /** FROM a JOIN t FOR SYSTEM_TIME AS OF …: `table` is a's, and t's columns are read as `alias.column` (lookup.ts). */
+  readonly lookup?: LookupJoin | undefined;
   readonly pos: SourcePosition;
 }
 
@@ -38,7 +41,13 @@ export interface Catalog {
   view(name: string): SelectQuery | undefined;
   /** A query whose FROM is a join, as one query over the joined rows (statements.ts). */
   join(query: SelectQuery, from: JoinFrom): FlatQuery;
+  /** A table read FOR SYSTEM_TIME AS OF: a DynamoDB table a lookup join reads (statements.ts). */
+  lookupTable(name: string, pos: SourcePosition): LookupTable;
+  /** Inside a lookup join: the lookup table's columns, which its left side's subqueries pass through as they are. */
+  readonly isLookupColumn?: ((column: ColumnExpr) => boolean) | undefined;
 }
+
+type ColumnExpr = Extract<Expr, { kind: 'column' }>;
 
 type JoinFrom = Extract<SelectQuery['from'], { kind: 'join' }>;
 
@@ -59,8 +68,12 @@ export function flatten(query: SelectQuery, catalog: Catalog, seen: readonly str
   }
   if (from.kind === 'join') {
     if (seen.length > 0) throw sqlError('a join inside a view is not supported yet — write the join in the query that reads the view', from.pos);
+    if (from.right.kind === 'table' && from.right.asOf) return lookupJoin(q, from, catalog, seen);
+    const asOf = lookupSide(from.left);
+    if (asOf) throw sqlError(`FOR SYSTEM_TIME AS OF belongs to the table after JOIN (a lookup join: FROM x JOIN ${asOf.name} FOR SYSTEM_TIME AS OF x.proc_time AS t ON …)`, asOf.pos);
     return catalog.join(q, from);
   }
+  if (from.kind === 'table' && from.asOf) throw sqlError(`FOR SYSTEM_TIME AS OF belongs to the table after JOIN (a lookup join: FROM x JOIN ${from.name} FOR SYSTEM_TIME AS OF x.proc_time AS t ON …)`, from.pos);
   const name = from.kind === 'table' ? from.name : from.table;
   const view = catalog.view(name);
   if (!view) return { ...base, table: name, tablePos: from.pos, alias: from.alias, windowTvf: from.kind === 'windowTvf' ? from.window : undefined };
@@ -129,6 +142,7 @@ function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined,
   const names = outputNames(inner, catalog);
   const replace = (e: Expr): Expr =>
     substituteColumns(e, (column) => {
+      if (catalog.isLookupColumn?.(column)) return column;
       if (column.qualifier !== undefined && column.qualifier !== alias) {
         throw sqlError(`unknown table ${column.qualifier} in ${show(column)} — here FROM reads ${alias ?? 'a subquery'}`, column.pos);
       }
@@ -159,6 +173,7 @@ function inline(outer: SelectQuery, inner: FlatQuery, alias: string | undefined,
     alias: inner.alias,
     windowTvf: inner.windowTvf,
     join: inner.join,
+    lookup: inner.lookup,
     items,
     // A filter on an aggregating subquery's rows is a filter on its groups: its HAVING.
     where: aggregates ? inner.where : and(inner.where, where),
@@ -298,4 +313,94 @@ export function substituteColumns(e: Expr, replace: (column: Extract<Expr, { kin
     default:
       return e;
   }
+}
+
+// ——— lookup joins ———
+
+type TableFrom = Extract<SelectQuery['from'], { kind: 'table' }>;
+
+/** The table read FOR SYSTEM_TIME AS OF in a FROM clause (outside a subquery), if any. */
+function lookupSide(from: SelectQuery['from']): TableFrom | undefined {
+  if (from.kind === 'table') return from.asOf ? from : undefined;
+  return from.kind === 'join' ? lookupSide(from.left) ?? lookupSide(from.right) : undefined;
+}
+
+/**
+ * `FROM x JOIN t FOR SYSTEM_TIME AS OF x.p AS s ON f(x) = s.k [AND …]` as the query over x alone, each row
+ * enriched with t's item for its key (lookup.ts): the equalities of t's columns with expressions of x are
+ * the key; the rest of an inner join's ON filters the enriched rows, as its WHERE does. t's columns are
+ * qualified (`s.value`) and pass through x's subqueries untouched.
+ */
+function lookupJoin(q: SelectQuery, from: JoinFrom, catalog: Catalog, seen: readonly string[]): FlatQuery {
+  const right = from.right as TableFrom;
+  const table = catalog.lookupTable(right.name, right.pos);
+  const alias = right.alias ?? right.name;
+  if (from.type !== 'INNER' && from.type !== 'LEFT') throw sqlError(`${from.type} JOIN … FOR SYSTEM_TIME AS OF is not supported — a lookup join is an INNER or a LEFT JOIN (as in Flink)`, from.pos);
+  if (lookupSide(from.left)) throw sqlError('a lookup join of a lookup join is not supported yet — enrich the rows with one table per query', from.pos);
+  const leftAlias = from.left.kind === 'join' ? undefined : from.left.alias ?? (from.left.kind === 'table' ? from.left.name : undefined);
+  const star = { kind: 'star' as const, pos: from.pos };
+  const leftNames = outputNames(flatten({ items: [{ expr: star, pos: from.pos }], from: from.left, groupBy: [], pos: from.pos }, catalog, seen), catalog);
+  const tableColumns = new Set(table.columns.map((c) => c.name));
+  // A column of t: qualified by its alias, or a name only t has.
+  const lookupColumn = (c: ColumnExpr): ColumnExpr | undefined =>
+    c.qualifier === alias ? c : c.qualifier === undefined && tableColumns.has(c.name) && !leftNames.has(c.name) ? { ...c, qualifier: alias } : undefined;
+  const qualify = (e: Expr): Expr => substituteColumns(e, (c) => lookupColumn(c) ?? c);
+  const hasLookupColumn = (e: Expr): boolean => {
+    let found = false;
+    substituteColumns(e, (c) => {
+      if (lookupColumn(c)) found = true;
+      return c;
+    });
+    return found;
+  };
+
+  // The key: `expr of x = s.column` (either way round); the rest of ON.
+  const on = from.comma ? q.where : from.on;
+  const keys: { column: string; expr: Expr; pos?: SourcePosition | undefined }[] = [];
+  const rest: Expr[] = [];
+  for (const c of conjuncts(on)) {
+    const pair = c.kind === 'binary' && c.op === '=' ? ([[c.left, c.right], [c.right, c.left]] as const).find(([t, x]) => t.kind === 'column' && lookupColumn(t) && !hasLookupColumn(x)) : undefined;
+    const column = pair && (pair[0] as ColumnExpr).name;
+    if (pair && column !== undefined && !keys.some((k) => k.column === column)) keys.push({ column, expr: pair[1], pos: c.pos });
+    else rest.push(c);
+  }
+  if (keys.length === 0) {
+    throw sqlError(`a lookup join needs the key it looks up by: ON <an expression of ${leftAlias ?? 'the row'}> = ${alias}.<a key column of ${table.name}> (the DynamoDB table's partition key, and its sort key if it has one)`, on ? startOf(on) ?? from.pos : from.pos);
+  }
+  if (from.type === 'LEFT' && rest.length > 0) {
+    throw sqlError(`${show(rest[0]!)} in the ON of a LEFT lookup join is not supported yet — ON names only the key equalities; filter in WHERE (rows without an item have NULL ${alias} columns)`, startOf(rest[0]!) ?? from.pos);
+  }
+  const condition = [...rest, ...(from.comma ? [] : q.where ? [q.where] : [])].reduce<Expr | undefined>((a, b) => (a ? { kind: 'binary', op: 'AND', left: a, right: b, pos: b.pos } : b), undefined);
+  // `*` is x's columns and then t's; `s.*` is t's.
+  const tableItems = (pos: SourcePosition | undefined): SelectItem[] => table.columns.map((c) => ({ expr: { kind: 'column', name: c.name, qualifier: alias, pos }, alias: c.name, pos }));
+  const items = q.items.flatMap((i): SelectItem[] => {
+    if (i.expr.kind !== 'star') return [{ ...i, expr: qualify(i.expr) }];
+    if (i.expr.qualifier === alias) return tableItems(i.pos);
+    if (i.expr.qualifier !== undefined) return [i];
+    return [{ ...i, expr: { ...i.expr, qualifier: leftAlias } }, ...tableItems(i.pos)];
+  });
+  const inner = { ...catalog, isLookupColumn: (c: ColumnExpr) => c.qualifier === alias };
+  const body = flatten({ ...q, from: from.left, items, where: from.type === 'LEFT' && !from.comma ? q.where && qualify(q.where) : condition && qualify(condition), groupBy: q.groupBy.map(qualify), having: q.having && qualify(q.having) }, inner, seen);
+  if (body.join || body.over || body.lookup) throw sqlError(`a lookup join of ${body.join ? 'a join' : 'an aggregation\'s results'} is not supported yet — look up the rows of a table (or of a view of one)`, from.pos);
+  // The key expressions and the AS OF time, in the terms of x's table (through its subqueries).
+  const asOf = right.asOf!;
+  const probe = flatten({ items: [...keys.map((k) => ({ expr: k.expr, pos: k.pos })), { expr: asOf, pos: asOf.pos }], from: from.left, groupBy: [], pos: from.pos }, catalog, seen);
+  const time = probe.items[keys.length]!.expr;
+  if (!(time.kind === 'call' && time.name === 'PROCTIME' && time.args.length === 0)) {
+    throw sqlError(
+      `FOR SYSTEM_TIME AS OF ${show(asOf)}: a lookup join looks up as of the row's processing time, a PROCTIME() column of ${leftAlias ?? 'the row'} — FROM (SELECT *, PROCTIME() AS proc_time FROM …) ${leftAlias ?? 'x'} JOIN ${right.name} FOR SYSTEM_TIME AS OF ${leftAlias ?? 'x'}.proc_time (a temporal join on event time, against a versioned table, is not supported)`,
+      startOf(asOf) ?? right.pos,
+    );
+  }
+  const lookupKeys = keys.map((k, i) => {
+    const column = table.columns.find((c) => c.name === k.column)!;
+    return { column, expr: probe.items[i]!.expr, written: k.expr };
+  });
+  return { ...body, lookup: { table, alias, type: from.type, keys: lookupKeys, pos: from.pos } };
+}
+
+/** The AND-ed parts of a condition. */
+function conjuncts(e: Expr | undefined): Expr[] {
+  if (!e) return [];
+  return e.kind === 'binary' && e.op === 'AND' ? [...conjuncts(e.left), ...conjuncts(e.right)] : [e];
 }

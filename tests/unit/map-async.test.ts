@@ -71,7 +71,7 @@ test('failures and timeouts are retried with backoff; a record whose calls all f
 
 test('retries wait backoffMs, then twice that', async () => {
   const waits: number[] = [];
-  const op: AsyncOperator = { kind: 'mapAsync', id: 'mapAsync#1', fn: () => Promise.reject(new Error('no')), concurrency: 1, timeoutMs: 1000, retries: 3, backoffMs: 40 };
+  const op: AsyncOperator = { kind: 'mapAsync', id: 'mapAsync#1', fn: () => Promise.reject(new Error('no')), concurrency: 1, timeoutMs: 1000, retries: 3, backoffMs: 40, readsTables: [] };
   const outcomes = await runAsyncTail([op], ['x'], async (ms) => void waits.push(ms));
   expect(waits).toEqual([40, 80, 160]);
   expect(outcomes).toEqual([{ error: expect.objectContaining({ operator: 'mapAsync#1', message: 'mapAsync#1 threw: no (4 attempts)' }) }]);

@@ -349,6 +349,8 @@ describe('mapAsync: plan-time errors name the operator', () => {
     ['timeoutMs 0', withAsync({ timeoutMs: 0 }), 'mapAsync timeoutMs 0 is not a time above 0 ms'],
     ['timeoutMs -5', withAsync({ timeoutMs: -5 }), 'mapAsync timeoutMs -5 is not a time above 0 ms'],
     ['retries -1', withAsync({ retries: -1 }), 'mapAsync retries -1 is not a whole number of at least 0'],
+    ['readsTables not a list', withAsync({ readsTables: 'tiers' as unknown as string[] }), 'mapAsync readsTables "tiers" is not a list of DynamoDB table names'],
+    ['readsTables with a bad name', withAsync({ readsTables: ['tiers', 'a b'] }), 'mapAsync readsTables ["tiers","a b"] is not a list of DynamoDB table names'],
   ])('%s', (_name, definition, problem) => {
     const error = planErrorOf(definition);
     expect([error.operator, error.problem]).toEqual([expect.stringMatching(/^tests\/unit\/plan\.test\.ts:\d+ \.mapAsync\(/), problem]);
@@ -362,5 +364,6 @@ describe('mapAsync: plan-time errors name the operator', () => {
 
   test('the plan prints its settings', () => {
     expect(describePlan(planJob(withAsync({ concurrency: 4, timeoutMs: 500, retries: 1 })))).toContain('operators: mapAsync#1 (concurrency 4, timeout 500ms, retries 1)');
+    expect(describePlan(planJob(withAsync({ readsTables: ['user-tiers'] })))).toContain('operators: mapAsync#1 (concurrency 10, timeout 5s, retries 0, reads user-tiers)');
   });
 });
