@@ -9,20 +9,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dynamoSink, job, kinesisSource, session, sliding, tumbling, type JobDefinition } from 'shardflow';
 import { planJob } from '../lib/plan/planner';
-import { StageExecutor, type ShuffleInput } from '../lib/runtime/stage-executor';
-import { MemoryLogStore } from '../lib/state/memory/memory-log-store';
-import { ShardStates } from '../lib/state/shard-states';
+import type { ShardStates } from '../lib/state/shard-states';
+import { BATCH, ENVELOPES_PER_KEYED_BATCH, runPipeline } from './pipeline-run';
 import { clicks, summary, type Click } from './workload';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const BATCH = 500;
-/**
- * Upstream batches per keyed-stage batch. Between stages a batch travels as one envelope per
- * destination shard, so a keyed batch of N records holds N upstream batches: 20 = 10,000 events,
- * one second of this workload (the stages' 1 s batching window).
- */
-const ENVELOPES_PER_KEYED_BATCH = Number(process.env.BENCH_ENVELOPES ?? 20);
 const USERS = 1000;
 
 const source = () => kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: '2s' });
@@ -33,39 +25,13 @@ export const jobs: Record<string, JobDefinition> = {
 };
 
 /**
- * Runs all events through the job's stages in batches (a stateless job's one stage, or a source stage and
- * a keyed one); returns events per second and results emitted.
+ * Runs all events through the job's stages in batches (bench/pipeline-run.ts: source batches of 500, keyed
+ * batches of 20 envelopes); returns events per second and results emitted.
  */
-export async function runOnce(definition: JobDefinition, data: string[], states: ShardStates = new ShardStates(new MemoryLogStore())): Promise<{ eventsPerSec: number; results: number }> {
-  const plan = planJob(definition);
-  if (plan.stages.length > 2) throw new Error(`${plan.job}: ${plan.stages.length} stages; runOnce runs one or two`);
-  const [s0, s1] = plan.stages.map((s) => new StageExecutor(plan, s, states));
-  let results = 0;
-  let seq = 1n;
-  const started = process.hrtime.bigint();
-  let pending: ShuffleInput[] = [];
-  const runKeyed = async (inputs: ShuffleInput[]): Promise<void> => {
-    const p1 = await s1!.run({ kind: 'shuffled', shardId: 's1-0', inputs });
-    results += p1.result.outputs.length;
-    await p1.commit();
-  };
-  for (let i = 0, batches = 0; i < data.length; i += BATCH) {
-    const records = data.slice(i, i + BATCH).map((d) => ({ shardId: 'shard-0', sequenceNumber: String(seq++), data: d }));
-    const { result } = await s0!.run({ kind: 'source', shardId: 'shard-0', records });
-    if (!s1) {
-      results += result.outputs.length;
-      continue;
-    }
-    // What the source stage sends the keyed shard: its envelope, then a marker with its watermark.
-    pending.push({ kind: 'envelope', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, elements: result.shuffles[0]!.elements }, { kind: 'marker', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, watermarkMs: result.markerWatermarkMs! });
-    if (++batches % ENVELOPES_PER_KEYED_BATCH === 0) {
-      await runKeyed(pending);
-      pending = [];
-    }
-  }
-  if (s1) await runKeyed([...pending, { kind: 'marker', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, watermarkMs: Number.MAX_SAFE_INTEGER }]);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { eventsPerSec: data.length / seconds, results };
+export async function runOnce(definition: JobDefinition, data: string[], states?: ShardStates): Promise<{ eventsPerSec: number; results: number }> {
+  const stream = planJob(definition).stages.find((s) => s.input.kind === 'source')!.input.stream;
+  const run = await runPipeline(definition, data.map((d) => ({ stream, data: d })), states);
+  return { eventsPerSec: run.recordsPerSec, results: run.results };
 }
 
 async function main(): Promise<void> {

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   const harnessRun = readResult<{ rows: { job: string; eventsPerSec: Figure; outputs: number }[] }>('harness');
   for (const r of harnessRun?.rows ?? []) rows.push(['test harness (1 core, memory)', r.job, `${Math.round(r.eventsPerSec.median).toLocaleString()} events/s (${Math.round(r.eventsPerSec.min).toLocaleString()}–${Math.round(r.eventsPerSec.max).toLocaleString()}), ${r.outputs.toLocaleString()} outputs`]);
   const nexmark = readResult<NexmarkResult>('nexmark');
-  for (const r of nexmark?.rows ?? []) rows.push(['nexmark (in process)', r.query, `${Math.round(r.bidsPerCpuSec.median).toLocaleString()} bids/s per core; Flink ${FLINK_PER_CORE[r.query]?.toLocaleString() ?? '—'} events/s per core`]);
+  for (const r of nexmark?.rows ?? []) rows.push(['nexmark (in process)', r.query, `${Math.round(r.eventsPerCpuSec.median).toLocaleString()} events/s per core; Flink ${FLINK_PER_CORE[r.query]?.toLocaleString() ?? '—'} events/s per core`]);
   const e2e = readResult<{ throughput: { shards: number; eventsPerSec: Figure }[]; overload: { recoverySeconds: number | null; peakLagMs: number } }>('e2e');
   for (const t of e2e?.throughput ?? []) rows.push(['end to end (embedded)', `${t.shards} shard(s)`, `${Math.round(t.eventsPerSec.median).toLocaleString()} events/s (${Math.round(t.eventsPerSec.min)}–${Math.round(t.eventsPerSec.max)})`]);
   if (e2e) rows.push(['end to end (embedded)', 'overload, then none', `peak lag ${round(e2e.overload.peakLagMs / 1000, 3)} s; ${e2e.overload.recoverySeconds === null ? 'no recovery' : `recovered in ${e2e.overload.recoverySeconds} s`}`]);

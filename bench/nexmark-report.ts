@@ -35,14 +35,16 @@ export interface NexmarkResult {
   readonly rows: readonly {
     readonly query: string;
     readonly plan: string;
-    /** Bids per second of wall time, on the one thread that runs the stages. */
-    readonly bidsPerSec: Figure;
-    /** Bids per second of CPU time of the whole process (the JIT and GC threads too): Flink's "per core". */
-    readonly bidsPerCpuSec: Figure;
+    /** The records the query reads, of the tables it names (bids; persons and auctions too for the joins). */
+    readonly read: number;
+    /** Records read per second of wall time, on the one thread that runs the stages. */
+    readonly eventsPerSec: Figure;
+    /** Records read per second of CPU time of the whole process (the JIT and GC threads too): Flink's "per core". */
+    readonly eventsPerCpuSec: Figure;
     readonly results: number;
   }[];
   readonly notPlanned: readonly string[];
-  /** Queries that plan but that bench/engine.ts's runOnce cannot drive, and why. */
+  /** Queries that plan but that bench/pipeline-run.ts cannot drive, and why. */
   readonly notMeasured?: readonly { readonly query: string; readonly reason: string }[];
 }
 
@@ -53,20 +55,20 @@ export function nexmarkSection(r: NexmarkResult | undefined): string[] {
   const out = ['## 9. Nexmark: events/s per core per query', ''];
   if (!r) return [...out, '_Not run: `npm run bench:nexmark`._', ''];
   out.push(
-    `The Nexmark queries that plan today (${r.rows.map((x) => x.query).join(', ')}), each as written for Flink with only its connectors changed (\`tests/fixtures/nexmark\`), on the bids of ${r.events.toLocaleString('en-US')} Nexmark events (${r.bids.toLocaleString('en-US')} bids; \`lib/nexmark\`, the port of nexmark-flink's generator) as JSON records, through the stage executor in process as \`bench/engine.ts\` runs it (source batches of 500, the keyed shard's log in memory). ${r.runs} run(s) per query after a warm-up (\`bench/nexmark.ts\`). One thread runs the stages; **per core** is bids per second of the process's CPU time (user + system, GC and JIT threads included), the way Nexmark counts Flink's cores.`,
+    `The Nexmark queries that plan today (${r.rows.map((x) => x.query).join(', ')}), each as written for Flink with only its connectors changed (\`tests/fixtures/nexmark\`), on ${r.events.toLocaleString('en-US')} Nexmark events (${r.bids.toLocaleString('en-US')} bids; \`lib/nexmark\`, the port of nexmark-flink's generator) as JSON records on the person, auction and bid streams, through every stage of the query in process (\`bench/pipeline-run.ts\`: each stage's executor as \`bench/engine.ts\` runs it, source batches of 500, keyed batches of 20 envelopes, the keyed shards' logs in memory; q13's lookups go to a local DynamoDB, dynalite, its 10,000 items cached after their first read). A query reads the records of the tables it names — **read** — and its rate is of those. ${r.runs} run(s) per query after a warm-up (\`bench/nexmark.ts\`). One thread runs the stages; **per core** is records read per second of the process's CPU time (user + system, GC and JIT threads included), the way Nexmark counts Flink's cores.`,
   );
   out.push('');
   out.push(
     [
-      '| query | plan | bids/s (one thread) | bids/s per core (CPU time) | Flink events/s per core | results | load (1-min) per run |',
-      '|---|---|---|---|---|---|---|',
-      ...r.rows.map((x) => `| ${x.query} | ${x.plan} | ${fmt(x.bidsPerSec.median)} (${fmt(x.bidsPerSec.min)}–${fmt(x.bidsPerSec.max)}) | ${fmt(x.bidsPerCpuSec.median)} | ${FLINK_PER_CORE[x.query]?.toLocaleString('en-US') ?? '—'} | ${x.results.toLocaleString('en-US')} | ${x.bidsPerSec.loadavg.map((l) => l[0]).join(', ')} |`),
+      '| query | plan | read | events/s (one thread) | events/s per core (CPU time) | Flink events/s per core | results | load (1-min) per run |',
+      '|---|---|---|---|---|---|---|---|',
+      ...r.rows.map((x) => `| ${x.query} | ${x.plan} | ${x.read.toLocaleString('en-US')} | ${fmt(x.eventsPerSec.median)} (${fmt(x.eventsPerSec.min)}–${fmt(x.eventsPerSec.max)}) | ${fmt(x.eventsPerCpuSec.median)} | ${FLINK_PER_CORE[x.query]?.toLocaleString('en-US') ?? '—'} | ${x.results.toLocaleString('en-US')} | ${x.eventsPerSec.loadavg.map((l) => l[0]).join(', ')} |`),
     ].join('\n'),
   );
   out.push('');
   out.push(
     `Flink's figures: ${FLINK_SOURCE.what}, ${FLINK_SOURCE.url} — ${FLINK_SOURCE.machine}; per core is ${FLINK_SOURCE.perCore}. ` +
-      "They are not the same measurement: Flink's count all events (its bid view filters out the 8 % that are persons and auctions), generated in the source rather than decoded from JSON, and include checkpointing, the network between TaskManagers and the sink; shardflow's are bids decoded from JSON records by one stage executor with no AWS calls (what a stage function does between receiving a batch and its writes). " +
+      "They are not the same measurement: Flink's count all events (its bid view filters out the 8 % that are persons and auctions), generated in the source rather than decoded from JSON, and include checkpointing, the network between TaskManagers and the sink; shardflow's are records decoded from JSON by the query's stage executors in one thread with no AWS calls (what its stage functions do between receiving a batch and their writes). " +
       `Not planned yet, so not measured: ${r.notPlanned.join(', ')}.` +
       (r.notMeasured?.length ? ` Planned but not measured by this in-process driver: ${r.notMeasured.map((m) => `${m.query} (${m.reason})`).join('; ')}.` : ''),
   );

@@ -14,13 +14,13 @@ const result: NexmarkResult = {
   bids: 920,
   runs: 1,
   quick: true,
-  rows: [{ query: 'q1', plan: 'stateless', bidsPerSec: figure(100_000), bidsPerCpuSec: figure(90_000), results: 920 }],
+  rows: [{ query: 'q1', plan: 'stateless', read: 920, eventsPerSec: figure(100_000), eventsPerCpuSec: figure(90_000), results: 920 }],
   notPlanned: ['q3'],
 };
 
 test('the section names each query beside Flink’s figure, the load, and says a quick run is indicative', () => {
   const text = nexmarkSection(result).join('\n');
-  expect(text).toContain('| q1 | stateless | 100,000 (90,000–110,000) | 90,000 | 157,940 | 920 | 0.5 |');
+  expect(text).toContain('| q1 | stateless | 920 | 100,000 (90,000–110,000) | 90,000 | 157,940 | 920 | 0.5 |');
   expect(text).toContain('**A quick run**');
   expect(text).toContain('Not planned yet, so not measured: q3.');
   expect(nexmarkSection(undefined).join('\n')).toContain('_Not run: `npm run bench:nexmark`._');
