@@ -35,7 +35,9 @@ export interface NexmarkResult {
   readonly rows: readonly {
     readonly query: string;
     readonly plan: string;
-    /** The records the query reads, of the tables it names (bids; persons and auctions too for the joins). */
+    /** The events it ran on: all of them, or the first ones when the whole stream would outlast a run's time budget. */
+    readonly events: number;
+    /** The records the query reads of those, of the tables it names (bids; persons and auctions too for the joins). */
     readonly read: number;
     /** Records read per second of wall time, on the one thread that runs the stages. */
     readonly eventsPerSec: Figure;
@@ -55,14 +57,14 @@ export function nexmarkSection(r: NexmarkResult | undefined): string[] {
   const out = ['## 9. Nexmark: events/s per core per query', ''];
   if (!r) return [...out, '_Not run: `npm run bench:nexmark`._', ''];
   out.push(
-    `The Nexmark queries that plan today (${r.rows.map((x) => x.query).join(', ')}), each as written for Flink with only its connectors changed (\`tests/fixtures/nexmark\`), on ${r.events.toLocaleString('en-US')} Nexmark events (${r.bids.toLocaleString('en-US')} bids; \`lib/nexmark\`, the port of nexmark-flink's generator) as JSON records on the person, auction and bid streams, through every stage of the query in process (\`bench/pipeline-run.ts\`: each stage's executor as \`bench/engine.ts\` runs it, source batches of 500, keyed batches of 20 envelopes, the keyed shards' logs in memory; q13's lookups go to a local DynamoDB, dynalite, its 10,000 items cached after their first read). A query reads the records of the tables it names — **read** — and its rate is of those. ${r.runs} run(s) per query after a warm-up (\`bench/nexmark.ts\`). One thread runs the stages; **per core** is records read per second of the process's CPU time (user + system, GC and JIT threads included), the way Nexmark counts Flink's cores.`,
+    `The Nexmark queries that plan today (${r.rows.map((x) => x.query).join(', ')}), each as written for Flink with only its connectors changed (\`tests/fixtures/nexmark\`), on ${r.events.toLocaleString('en-US')} Nexmark events (${r.bids.toLocaleString('en-US')} bids; \`lib/nexmark\`, the port of nexmark-flink's generator) as JSON records on the person, auction and bid streams, through every stage of the query in process (\`bench/pipeline-run.ts\`: each stage's executor as \`bench/engine.ts\` runs it, source batches of 500, keyed batches of 20 envelopes, the keyed shards' logs in memory; q13's lookups go to a local DynamoDB, dynalite, its 10,000 items cached after their first read). A query reads the records of the tables it names — **read** — and its rate is of those. A query that would take more than about a minute a run over the whole stream runs on its first **events** only (in bold): a slower rate means fewer events. ${r.runs} run(s) per query after a warm-up (\`bench/nexmark.ts\`). One thread runs the stages; **per core** is records read per second of the process's CPU time (user + system, GC and JIT threads included), the way Nexmark counts Flink's cores.`,
   );
   out.push('');
   out.push(
     [
-      '| query | plan | read | events/s (one thread) | events/s per core (CPU time) | Flink events/s per core | results | load (1-min) per run |',
-      '|---|---|---|---|---|---|---|---|',
-      ...r.rows.map((x) => `| ${x.query} | ${x.plan} | ${x.read.toLocaleString('en-US')} | ${fmt(x.eventsPerSec.median)} (${fmt(x.eventsPerSec.min)}–${fmt(x.eventsPerSec.max)}) | ${fmt(x.eventsPerCpuSec.median)} | ${FLINK_PER_CORE[x.query]?.toLocaleString('en-US') ?? '—'} | ${x.results.toLocaleString('en-US')} | ${x.eventsPerSec.loadavg.map((l) => l[0]).join(', ')} |`),
+      '| query | plan | events | read | events/s (one thread) | events/s per core (CPU time) | Flink events/s per core | results | load (1-min) per run |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...r.rows.map((x) => `| ${x.query} | ${x.plan} | ${x.events === r.events ? 'all' : `**${x.events.toLocaleString('en-US')}**`} | ${x.read.toLocaleString('en-US')} | ${fmt(x.eventsPerSec.median)} (${fmt(x.eventsPerSec.min)}–${fmt(x.eventsPerSec.max)}) | ${fmt(x.eventsPerCpuSec.median)} | ${FLINK_PER_CORE[x.query]?.toLocaleString('en-US') ?? '—'} | ${x.results.toLocaleString('en-US')} | ${x.eventsPerSec.loadavg.map((l) => l[0]).join(', ')} |`),
     ].join('\n'),
   );
   out.push('');

@@ -14,13 +14,17 @@ const result: NexmarkResult = {
   bids: 920,
   runs: 1,
   quick: true,
-  rows: [{ query: 'q1', plan: 'stateless', read: 920, eventsPerSec: figure(100_000), eventsPerCpuSec: figure(90_000), results: 920 }],
+  rows: [
+    { query: 'q1', plan: 'stateless', events: 1000, read: 920, eventsPerSec: figure(100_000), eventsPerCpuSec: figure(90_000), results: 920 },
+    { query: 'q15', plan: 'stateless → process', events: 400, read: 368, eventsPerSec: figure(1_000), eventsPerCpuSec: figure(900), results: 736 },
+  ],
   notPlanned: ['q3'],
 };
 
 test('the section names each query beside Flink’s figure, the load, and says a quick run is indicative', () => {
   const text = nexmarkSection(result).join('\n');
-  expect(text).toContain('| q1 | stateless | 920 | 100,000 (90,000–110,000) | 90,000 | 157,940 | 920 | 0.5 |');
+  expect(text).toContain('| q1 | stateless | all | 920 | 100,000 (90,000–110,000) | 90,000 | 157,940 | 920 | 0.5 |');
+  expect(text).toContain('| q15 | stateless → process | **400** | 368 | 1,000 (900–1,100) | 900 | 72,420 | 736 | 0.5 |');
   expect(text).toContain('**A quick run**');
   expect(text).toContain('Not planned yet, so not measured: q3.');
   expect(nexmarkSection(undefined).join('\n')).toContain('_Not run: `npm run bench:nexmark`._');
