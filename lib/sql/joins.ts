@@ -2,8 +2,9 @@
  * Joins of two tables, compiled onto the DataStream API's two-input keyed stages. The condition (ON, and
  * WHERE for an inner join) is read for what partitions and bounds the join, and the whole of it is still
  * applied to each joined row afterwards (so what is read here decides only where rows meet and how long they
- * are kept, never which pairs are results). An outer join (LEFT, RIGHT, FULL) is a regular join whose ON
- * decides which pairs match, in the join itself, and whose WHERE filters its rows afterwards:
+ * are kept, never which pairs are results). An outer join (LEFT, RIGHT, FULL) is one whose ON decides which
+ * pairs match, in the join itself, and whose WHERE filters its rows afterwards (on keys alone it updates; an
+ * outer interval or window join pads a row once no match can come, append-only):
  *
  * - equalities of the two sides' columns (`A.seller = P.id`) are the key both sides are shuffled by;
  * - conditions on one side only (`A.category = 10`) filter that side before the shuffle, so its
@@ -24,6 +25,7 @@
  */
 import type { DataStream, JobBuilder } from '../api/builder';
 import type { KeyedContext } from '../api/functions';
+import type { StateDescriptor } from '../api/state';
 import { listState } from '../api/state';
 import { sliding, tumbling } from '../api/windows';
 import type { Expr, FromClause, SelectItem, SelectQuery, WindowSpec } from './ast';
@@ -85,6 +87,8 @@ interface Side {
 }
 
 type SideIndex = 0 | 1;
+/** The process operator's context also sends a record at a time of its own (as the DataStream joins use it). */
+type TimedContext<S extends Record<string, StateDescriptor>> = KeyedContext<S, Row> & { emitAt(record: Row, timestampMs: number): void };
 const WINDOW_COLUMNS = ['window_start', 'window_end', 'window_time'];
 const NOT_YET = 'is not supported yet';
 
@@ -129,9 +133,18 @@ export class JoinedTables {
     this.source = { name: `${sideName(from.left)} JOIN ${sideName(from.right)}`, stream: '', columns: [] };
   }
 
-  /** An outer join (LEFT, RIGHT or FULL): its rows are changes, `+I` and `-D`, without a unique key. */
-  get updating(): boolean {
+  /** LEFT, RIGHT or FULL. */
+  get outer(): boolean {
     return this.preserved.includes(true);
+  }
+
+  /**
+   * A regular outer join: its rows are changes, `+I` and `-D`, without a unique key. An outer interval or
+   * window join is append-only, as in Flink: a row without a match is sent with NULLs once its interval or
+   * window has passed, when no match can come any more.
+   */
+  get updating(): boolean {
+    return this.outer && this.shape.kind === 'regular';
   }
 
   /** `LEFT JOIN` (or RIGHT, FULL, INNER), as the query names it, for messages. */
@@ -323,14 +336,7 @@ export class JoinedTables {
       );
     }
     const shape = this.shapeOf(lower, upper, windowEqualities, at);
-    if (this.updating) {
-      // Flink pads a row whose interval or window has passed without a match (append-only): not built here yet.
-      if (shape.kind !== 'regular') {
-        throw sqlError(
-          `${this.joinType} of ${shape.kind === 'window' ? 'windows (an outer window join)' : 'rows within time bounds of each other (an outer interval join)'} ${NOT_YET} — write INNER JOIN, or drop the ${shape.kind === 'window' ? 'windows' : 'time bounds'} for a regular ${this.joinType} (with 'table.exec.state.ttl')`,
-          at,
-        );
-      }
+    if (this.outer) {
       const pair = pairConditions.reduce<Expr | undefined>((all, part) => and(all, part), undefined);
       this.pairCondition = pair && this.compileOn(pair, 'kept');
     }
@@ -486,6 +492,10 @@ export class JoinedTables {
     const shape = this.shape;
     switch (shape.kind) {
       case 'interval': {
+        if (this.outer) {
+          joined = this.outerIntervalJoin(left, right, merge, shape.lower, shape.upper);
+          break;
+        }
         let join = left
           .keyBy((s) => s.k)
           .intervalJoin(right.keyBy((s) => s.k))
@@ -497,21 +507,28 @@ export class JoinedTables {
       }
       case 'window': {
         const w = shape.window;
-        const tableFunctions = this.sides.filter((s) => s.window).map((s) => s.name);
+        const assigner = w.kind === 'TUMBLE' ? tumbling(w.sizeMs) : sliding(w.sizeMs, w.slideMs);
+        // A table function side's window columns, on the rows it is in (NULL beside the padded side's NULLs).
+        const withWindow = (row: Row, timestamp: number, present: readonly SideIndex[]): Row => {
+          for (const i of present) {
+            const side = this.sides[i];
+            if (!side.window) continue;
+            row[`${side.name}.window_start`] = timestamp + 1 - w.sizeMs;
+            row[`${side.name}.window_end`] = timestamp + 1;
+            row[`${side.name}.window_time`] = timestamp;
+          }
+          return row;
+        };
+        if (this.outer) {
+          joined = this.outerWindowJoin(left, right, merge, assigner, withWindow);
+          break;
+        }
         joined = left
           .join(right)
           .where((s) => s.k)
           .equalTo((s) => s.k)
-          .window(w.kind === 'TUMBLE' ? tumbling(w.sizeMs) : sliding(w.sizeMs, w.slideMs))
-          .apply((l, r, { timestamp }) => {
-            const row = merge(l, r);
-            for (const name of tableFunctions) {
-              row[`${name}.window_start`] = timestamp + 1 - w.sizeMs;
-              row[`${name}.window_end`] = timestamp + 1;
-              row[`${name}.window_time`] = timestamp;
-            }
-            return row;
-          });
+          .window(assigner)
+          .apply((l, r, { timestamp }) => withWindow(merge(l, r), timestamp, [0, 1]));
         break;
       }
       default:
@@ -588,6 +605,118 @@ export class JoinedTables {
             if (remaining.length === 0) kept.clear();
             else if (remaining.length < list.length) kept.update(remaining);
           }
+        },
+      });
+  }
+
+  /**
+   * An outer window join (Flink's, append-only): each window's rows of a key at once, when the window fires;
+   * the pairs that meet the rest of ON, then each preserved side's rows that matched nothing, with NULLs.
+   */
+  private outerWindowJoin(
+    left: DataStream<Keyed>,
+    right: DataStream<Keyed>,
+    merge: (l: Keyed, r: Keyed) => Row,
+    assigner: ReturnType<typeof tumbling>,
+    withWindow: (row: Row, timestamp: number, present: readonly SideIndex[]) => Row,
+  ): DataStream<Row> {
+    const [padLeft, padRight] = this.preserved;
+    const pairCondition = this.pairCondition;
+    const none: Keyed = { k: '', r: {} };
+    return left
+      .coGroup(right)
+      .where((s) => s.k)
+      .equalTo((s) => s.k)
+      .window(assigner)
+      .apply((ls, rs, { timestamp }) => {
+        const out: Row[] = [];
+        const rightMatched = new Set<number>();
+        for (const l of ls) {
+          let matched = false;
+          if (!l.lone) {
+            rs.forEach((r, i) => {
+              if (r.lone) return;
+              const pair = merge(l, r);
+              if (pairCondition && pairCondition.eval(pair) !== true) return;
+              matched = true;
+              rightMatched.add(i);
+              out.push(withWindow(pair, timestamp, [0, 1]));
+            });
+          }
+          if (!matched && padLeft) out.push(withWindow(merge(l, none), timestamp, [0]));
+        }
+        if (padRight) rs.forEach((r, i) => rightMatched.has(i) || out.push(withWindow(merge(none, r), timestamp, [1])));
+        return out;
+      });
+  }
+
+  /**
+   * An outer interval join (Flink's, append-only): both sides' rows kept per key until the watermark passes
+   * the last time a match can come (a left row at t: t + upper; a right row at t: t − lower), each pair that
+   * meets the rest of ON sent at the later of its two times; a preserved side's row that matched nothing is
+   * sent with NULLs when it is dropped, at its own time. A row behind the watermark is late and dropped, as
+   * the inner interval join drops it.
+   */
+  private outerIntervalJoin(left: DataStream<Keyed>, right: DataStream<Keyed>, merge: (l: Keyed, r: Keyed) => Row, lower: Bound, upper: Bound): DataStream<Row> {
+    const preserved = this.preserved;
+    const pairCondition = this.pairCondition;
+    type Kept = { readonly s: Keyed; readonly t: number; readonly matched: boolean };
+    const state = { left: listState<Kept>(), right: listState<Kept>() };
+    const none: Keyed = { k: '', r: {} };
+    // b.t − a.t within [lower, upper], each bound inclusive or not.
+    const within = (a: number, b: number): boolean => {
+      const d = b - a;
+      return (lower.exclusive ? d > lower.ms : d >= lower.ms) && (upper.exclusive ? d < upper.ms : d <= upper.ms);
+    };
+    /** When a side's row can match nothing more: the watermark past its last partner's time. */
+    const expiry = (input: SideIndex, t: number): number => (input === 0 ? t + upper.ms : t - lower.ms) + 1;
+    const padded = (input: SideIndex, s: Keyed): Row => (input === 0 ? merge(s, none) : merge(none, s));
+    const join = (input: SideIndex, s: Keyed, context: KeyedContext<typeof state, Row>): void => {
+      const ctx = context as TimedContext<typeof state>;
+      const t = ctx.timestamp;
+      if (t < ctx.watermark) return;
+      if (s.lone) {
+        ctx.emit(padded(input, s));
+        return;
+      }
+      const [own, other] = input === 0 ? [ctx.state.left, ctx.state.right] : [ctx.state.right, ctx.state.left];
+      let matched = false;
+      let changed = false;
+      const others = other.get().map((o): Kept => {
+        if (!(input === 0 ? within(t, o.t) : within(o.t, t))) return o;
+        const pair = input === 0 ? merge(s, o.s) : merge(o.s, s);
+        if (pairCondition && pairCondition.eval(pair) !== true) return o;
+        matched = true;
+        ctx.emitAt(pair, Math.max(t, o.t));
+        if (o.matched) return o;
+        changed = true;
+        return { ...o, matched: true };
+      });
+      if (changed) other.update(others);
+      own.add({ s, t, matched });
+      ctx.timers.registerEventTime(expiry(input, t));
+    };
+    return left
+      .connect(right)
+      .keyBy(
+        (s) => s.k,
+        (s) => s.k,
+      )
+      .process<typeof state, Row>({
+        state,
+        onEvent1: (s, ctx) => join(0, s, ctx),
+        onEvent2: (s, ctx) => join(1, s, ctx),
+        onTimer(timestampMs, context) {
+          const ctx = context as TimedContext<typeof state>;
+          ([0, 1] as const).forEach((input) => {
+            const kept = input === 0 ? ctx.state.left : ctx.state.right;
+            const list = kept.get();
+            const remaining = list.filter((k) => expiry(input, k.t) > timestampMs);
+            if (remaining.length === list.length) return;
+            if (preserved[input]) for (const k of list) if (!k.matched && expiry(input, k.t) <= timestampMs) ctx.emitAt(padded(input, k.s), k.t);
+            if (remaining.length === 0) kept.clear();
+            else kept.update(remaining);
+          });
         },
       });
   }

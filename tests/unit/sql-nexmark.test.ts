@@ -129,7 +129,7 @@ describe('the Nexmark queries that plan give what sqlite3 gives on the same bids
          CASE WHEN ${hour} >= 8 AND ${hour} <= 18 THEN 'dayTime' WHEN ${hour} <= 6 OR ${hour} >= 20 THEN 'nightTime' ELSE 'otherTime' END AS bidTimeType,
          t AS dateTime, extra, length(extra) - length(replace(extra, 'c', '')) AS c_counts
        FROM bid WHERE 908 * price > 1000000000 AND 908 * price < 50000000000;`,
-    ).map((r) => ({ ...r, price: Number(r.price) }));
+    ).map((r): Record<string, unknown> => ({ ...r, price: Number(r.price) }));
     expect(expected.length).toBeGreaterThan(10);
     expect(expected.some((r) => Number(r.c_counts) > 0)).toBe(true);
     expect(byJson(records)).toEqual(byJson(expected));
