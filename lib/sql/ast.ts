@@ -58,6 +58,8 @@ export type Expr =
  * CURRENT ROW])`. Without a frame it is RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, as in SQL.
  */
 export interface OverWindow {
+  /** `OVER w`: a window of the query's WINDOW clause, which the parser puts in its place. */
+  readonly name?: string | undefined;
   readonly partitionBy: readonly Expr[];
   readonly orderBy: readonly OrderKey[];
   readonly frame: OverFrame;

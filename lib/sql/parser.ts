@@ -5,6 +5,7 @@
  */
 import type { BinaryOp, ColumnDef, Expr, FromClause, JoinType, OrderKey, OverFrame, OverWindow, SelectItem, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
 import { tokenize, type Token } from './lexer';
+import { substituteColumns } from './views';
 import { parseDecimal } from './decimal';
 import { SqlProblems, sqlError, type SqlError, type SourcePosition } from './sql-error';
 import { declaredDecimal, intervalMs, timestampMs, typeOf, type SqlType } from './types';
@@ -411,7 +412,37 @@ class Parser {
     }
     let having: Expr | undefined;
     if (this.acceptWord('HAVING')) having = this.expression();
-    return { items, from, where, groupBy, having, ...(distinct && { distinct }), pos: at(start) };
+    const windows = this.isWord('WINDOW') ? this.windowClause() : new Map<string, OverWindow>();
+    return { items: this.withNamedWindows(items, windows), from, where, groupBy, having, ...(distinct && { distinct }), pos: at(start) };
+  }
+
+  /** WINDOW w AS (PARTITION BY … ORDER BY … [frame]), …: the OVER windows the select list names. */
+  private windowClause(): Map<string, OverWindow> {
+    const word = this.next();
+    const windows = new Map<string, OverWindow>();
+    do {
+      const name = this.name('a window name in WINDOW');
+      if (windows.has(name.name)) throw this.error(`the window ${name.name} is defined twice in WINDOW`, name.pos);
+      this.expectWord('AS', `after WINDOW ${name.name}`);
+      const open = this.peek();
+      const { partitionBy, orderBy, frame } = this.overSpecification(word, 'aggregate');
+      windows.set(name.name, { partitionBy, orderBy, frame: frame ?? { unit: 'RANGE', pos: at(open) }, pos: at(open) });
+    } while (this.acceptOp(','));
+    return windows;
+  }
+
+  /** The select list with each `OVER w` given w's definition; a name WINDOW does not define is a problem, noted. */
+  private withNamedWindows(items: SelectItem[], windows: ReadonlyMap<string, OverWindow>): SelectItem[] {
+    const resolve = (call: Extract<Expr, { kind: 'call' }>): Extract<Expr, { kind: 'call' }> | undefined => {
+      const name = call.over?.name;
+      if (name === undefined) return undefined;
+      const window = windows.get(name);
+      if (window) return { ...call, over: window };
+      const defined = [...windows.keys()];
+      this.problems.add(sqlError(`unknown window ${name} in OVER ${name} — ${defined.length > 0 ? `WINDOW defines ${defined.join(', ')}` : `define it after the query: WINDOW ${name} AS (PARTITION BY … ORDER BY …)`}`, call.over!.pos ?? call.pos));
+      return { ...call, over: undefined };
+    };
+    return items.map((i) => ({ ...i, expr: substituteColumns(i.expr, (c) => c, resolve) }));
   }
 
   /** After a statement's query: its end, or a clause the subset lacks (named). */
@@ -430,7 +461,6 @@ class Parser {
     if (t.upper === 'LIMIT' || t.upper === 'FETCH' || t.upper === 'OFFSET') throw this.unsupported(t.upper, t, 'a streaming query has no end to count to');
     if (SET_OPERATIONS.has(t.upper)) throw this.unsupported(t.upper, t, 'write one query per job');
     if (JOIN_WORDS.has(t.upper)) throw this.error(`${t.upper} is out of place: joins are written in FROM, before WHERE`, t);
-    if (t.upper === 'WINDOW') throw this.unsupported('a WINDOW clause (named OVER windows)', t, 'write the window in place: SUM(x) OVER (PARTITION BY … ORDER BY ts …)');
     if (t.upper === 'QUALIFY') throw this.unsupported('QUALIFY', t, TOP_N_HINT);
     if (t.upper === 'WHERE' || t.upper === 'GROUP' || t.upper === 'HAVING') throw this.error(`${t.upper} is out of place: the order is SELECT … FROM … WHERE … GROUP BY … HAVING …`, t);
   }
@@ -850,6 +880,10 @@ class Parser {
   private overAggregateWindow(fn: Token): OverWindow | undefined {
     const over = this.next();
     const call = RANKING.has(fn.upper) ? `${fn.upper}()` : `${fn.upper}(…)`;
+    if (!this.isOp('(') && OVER_AGGREGATES.has(fn.upper)) {
+      const name = this.name(`a window's name after OVER (or its definition: OVER (PARTITION BY … ORDER BY …))`);
+      return { name: name.name, partitionBy: [], orderBy: [], frame: { unit: 'RANGE', pos: at(over) }, pos: name.pos };
+    }
     if (!this.isOp('(')) {
       this.problems.add(this.unsupported(`${call} OVER a named window`, over, `write the window in place: ${call} OVER (PARTITION BY … ORDER BY …)`));
       this.next();

@@ -278,8 +278,12 @@ export function overAggregates(e: Expr): Extract<Expr, { kind: 'call' }>[] {
 /** Whether a query's select list has OVER aggregates: an OVER aggregation (over.ts). */
 export const isOverAggregation = (items: readonly SelectItem[]): boolean => items.some((i) => overAggregates(i.expr).length > 0);
 
-/** The expression with each column replaced (`visit` sees every call on the way). */
-export function substituteColumns(e: Expr, replace: (column: Extract<Expr, { kind: 'column' }>) => Expr, visit?: (call: Extract<Expr, { kind: 'call' }>) => void): Expr {
+/** The expression with each column replaced (`visit` sees every call on the way, and may give one in its place). */
+export function substituteColumns(
+  e: Expr,
+  replace: (column: Extract<Expr, { kind: 'column' }>) => Expr,
+  visit?: (call: Extract<Expr, { kind: 'call' }>) => Extract<Expr, { kind: 'call' }> | void,
+): Expr {
   const s = (x: Expr): Expr => substituteColumns(x, replace, visit);
   switch (e.kind) {
     case 'column':
@@ -296,14 +300,15 @@ export function substituteColumns(e: Expr, replace: (column: Extract<Expr, { kin
       return { ...e, value: s(e.value), low: s(e.low), high: s(e.high) };
     case 'isNull':
       return { ...e, value: s(e.value) };
-    case 'call':
-      visit?.(e);
+    case 'call': {
+      const call = visit?.(e) ?? e;
       return {
-        ...e,
-        args: e.args.map(s),
-        filter: e.filter && s(e.filter),
-        ...(e.over && { over: { ...e.over, partitionBy: e.over.partitionBy.map(s), orderBy: e.over.orderBy.map((k) => ({ ...k, expr: s(k.expr) })) } }),
+        ...call,
+        args: call.args.map(s),
+        filter: call.filter && s(call.filter),
+        ...(call.over && { over: { ...call.over, partitionBy: call.over.partitionBy.map(s), orderBy: call.over.orderBy.map((k) => ({ ...k, expr: s(k.expr) })) } }),
       };
+    }
     case 'case':
       return { ...e, operand: e.operand && s(e.operand), whens: e.whens.map((w) => ({ when: s(w.when), then: s(w.then) })), otherwise: e.otherwise && s(e.otherwise) };
     case 'cast':

@@ -412,7 +412,7 @@ FROM clicks c JOIN pages p ON c.userId = p.page ORDER BY s`;
     const e = errorOf(text);
     expect(e.problems.map((p) => `${p.line}:${p.column} ${p.problem.split(' — ')[0]}`)).toEqual([
       '1:39 type FANCYTYPE is not supported',
-      '4:41 SUM(…) OVER a named window is not supported',
+      '4:46 unknown window w in OVER w',
       '5:49 ORDER BY is not supported',
     ]);
   });

@@ -405,7 +405,7 @@ describe('outer interval and window joins: append-only, a row without a match se
     const on = "o.userId = p.userId AND p.ts BETWEEN o.ts - INTERVAL '1' SECOND AND o.ts + INTERVAL '2' SECOND AND p.paid < o.amount + 10 AND o.amount > 3 AND p.paid > 2";
     const definition = job(`SELECT o.orderId, p.payId, o.ts AS orderTs, p.ts AS payTs FROM orders o ${type} JOIN payments p ON ${on}`);
     expect(shape(definition)).toBe('stateless → stateless → coProcess');
-    expect(changelogOf(definition).mode).toBe('append-only');
+    expect(changelogOf(definition)?.mode).toBe('append-only');
     const h = await run(definition, DATA);
     const expected = sqlite(
       DATA,
@@ -432,7 +432,7 @@ describe('outer interval and window joins: append-only, a row without a match se
       ${type} JOIN TABLE(${kind}(TABLE payments, DESCRIPTOR(ts), ${sizes})) p
       ON o.userId = p.userId AND o.window_start = p.window_start AND o.window_end = p.window_end AND p.paid < o.amount`);
     expect(shape(definition)).toBe('stateless → stateless → windowJoin');
-    expect(changelogOf(definition).mode).toBe('append-only');
+    expect(changelogOf(definition)?.mode).toBe('append-only');
     const h = await run(definition, DATA);
     const windows = Array.from({ length: size / slide }, (_, n) => `SELECT ${n} AS n`).join(' UNION ALL ');
     const expected = sqlite(

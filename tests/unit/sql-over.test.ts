@@ -322,8 +322,8 @@ CREATE TABLE out WITH ('connector' = 'kinesis', 'stream' = 'out');
     ],
     ['with GROUP BY', 'SELECT userId, SUM(clicks) OVER (ORDER BY ts) AS s FROM clicks GROUP BY userId', /^1:32 SUM\(clicks\) OVER \(ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW\) beside GROUP BY is not supported/],
     ['beside an aggregate without OVER', 'SELECT COUNT(*) AS n, SUM(clicks) OVER (ORDER BY ts) AS s FROM clicks', /beside aggregates without OVER is not supported/],
-    ['a named window', 'SELECT SUM(clicks) OVER w AS s FROM clicks', /^1:36 SUM\(…\) OVER a named window is not supported — write the window in place/],
-    ['a WINDOW clause', 'SELECT userId FROM clicks WINDOW w AS (ORDER BY ts)', /^1:43 a WINDOW clause \(named OVER windows\) is not supported/],
+    ['a window WINDOW does not define', 'SELECT SUM(clicks) OVER w AS s FROM clicks', /^1:41 unknown window w in OVER w — define it after the query: WINDOW w AS/],
+    ['a window defined twice', 'SELECT SUM(clicks) OVER w AS s FROM clicks WINDOW w AS (ORDER BY ts), w AS (ORDER BY ts)', /the window w is defined twice in WINDOW/],
     ['LAG', 'SELECT LAG(clicks) OVER (ORDER BY ts) AS l FROM clicks', /^1:24 LAG\(…\) OVER \(…\) is not supported — an OVER window takes the aggregates COUNT, SUM, MIN, MAX and AVG/],
     ['in WHERE', 'SELECT userId FROM clicks WHERE SUM(clicks) OVER (ORDER BY ts) > 3', /^1:49 SUM\(clicks\) OVER \(.*\) is not allowed in WHERE/],
     ["over a join's rows", 'SELECT c.userId, SUM(c.clicks) OVER (ORDER BY c.ts) AS s FROM clicks c JOIN pages p ON c.userId = p.page', /an OVER aggregation over a join's rows is not supported yet/],
@@ -339,6 +339,23 @@ CREATE TABLE out WITH ('connector' = 'kinesis', 'stream' = 'out');
     ],
   ])('%s', (_, query, message) => {
     expect(problems(query)).toContainEqual(expect.stringMatching(message));
+  });
+
+  test('OVER w names a window of the WINDOW clause (Flink\'s named windows): the same as writing it in place', async () => {
+    const rows = [1, 2, 3, 4, 5, 6].map((i) => ({ userId: i % 2 === 0 ? 'a' : 'b', clicks: i, ts: 1_700_000_000_000 + i * 1000 }));
+    const named = compileSql(`${CLICKS}INSERT INTO out SELECT userId, SUM(clicks) OVER w AS s, COUNT(*) OVER w AS n FROM clicks
+      WINDOW w AS (PARTITION BY userId ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)`);
+    const inPlace = compileSql(`${CLICKS}INSERT INTO out SELECT userId, SUM(clicks) OVER (PARTITION BY userId ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s,
+      COUNT(*) OVER (PARTITION BY userId ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS n FROM clicks`);
+    const results = async (definition: JobDefinition): Promise<unknown[]> => {
+      const h = harness(definition, { watermarks: 'strategy' });
+      await h.sendBatch(rows);
+      await h.finish();
+      return h.results().map((r) => ({ userId: (r as Record<string, unknown>).userId, s: (r as Record<string, unknown>).s, n: (r as Record<string, unknown>).n }));
+    };
+    const expected = await results(inPlace);
+    expect(expected).toContainEqual({ userId: 'a', s: 10, n: 2 });
+    expect(await results(named)).toEqual(expected);
   });
 
   test('a view of the table, projected and filtered, can be aggregated OVER', async () => {
