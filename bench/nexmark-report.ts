@@ -31,6 +31,8 @@ export interface NexmarkResult {
   readonly events: number;
   readonly bids: number;
   readonly runs: number;
+  /** About how long one measured run may take (a slower query runs on fewer events). */
+  readonly runSeconds?: number;
   readonly quick: boolean;
   readonly rows: readonly {
     readonly query: string;
@@ -57,7 +59,7 @@ export function nexmarkSection(r: NexmarkResult | undefined): string[] {
   const out = ['## 9. Nexmark: events/s per core per query', ''];
   if (!r) return [...out, '_Not run: `npm run bench:nexmark`._', ''];
   out.push(
-    `The Nexmark queries that plan today (${r.rows.map((x) => x.query).join(', ')}), each as written for Flink with only its connectors changed (\`tests/fixtures/nexmark\`), on ${r.events.toLocaleString('en-US')} Nexmark events (${r.bids.toLocaleString('en-US')} bids; \`lib/nexmark\`, the port of nexmark-flink's generator) as JSON records on the person, auction and bid streams, through every stage of the query in process (\`bench/pipeline-run.ts\`: each stage's executor as \`bench/engine.ts\` runs it, source batches of 500, keyed batches of 20 envelopes, the keyed shards' logs in memory; q13's lookups go to a local DynamoDB, dynalite, its 10,000 items cached after their first read). A query reads the records of the tables it names — **read** — and its rate is of those. A query that would take more than about a minute a run over the whole stream runs on its first **events** only (in bold): a slower rate means fewer events. ${r.runs} run(s) per query after a warm-up (\`bench/nexmark.ts\`). One thread runs the stages; **per core** is records read per second of the process's CPU time (user + system, GC and JIT threads included), the way Nexmark counts Flink's cores.`,
+    `The Nexmark queries that plan today (${r.rows.map((x) => x.query).join(', ')}), each as written for Flink with only its connectors changed (\`tests/fixtures/nexmark\`), on ${r.events.toLocaleString('en-US')} Nexmark events (${r.bids.toLocaleString('en-US')} bids; \`lib/nexmark\`, the port of nexmark-flink's generator) as JSON records on the person, auction and bid streams, through every stage of the query in process (\`bench/pipeline-run.ts\`: each stage's executor as \`bench/engine.ts\` runs it, source batches of 500, keyed batches of 20 envelopes, the keyed shards' logs in memory; q13's lookups go to a local DynamoDB, dynalite, its 10,000 items cached after their first read). A query reads the records of the tables it names — **read** — and its rate is of those. A query that would take more than about ${r.runSeconds ?? 20} s a run (\`BENCH_NEXMARK_RUN_SECONDS\`) over the whole stream runs on its first **events** only (in bold; at least 20,000 records): a slower rate means fewer events. ${r.runs} run(s) per query after a warm-up (\`bench/nexmark.ts\`). One thread runs the stages; **per core** is records read per second of the process's CPU time (user + system, GC and JIT threads included), the way Nexmark counts Flink's cores.`,
   );
   out.push('');
   out.push(
