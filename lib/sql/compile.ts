@@ -435,7 +435,15 @@ class QueryCompiler {
     );
     this.checkColumnCount(topN.columns.length);
     const rankSelected = topN.columns.some((c) => c.source === topN.rankName);
-    if (topN.limit > 1 && !rankSelected && q.sink.sink.kind === 'dynamodb') {
+    const numbered = topN.rankFunction === 'ROW_NUMBER';
+    if (!numbered && q.sink.sink.kind === 'dynamodb') {
+      problems.add(
+        sqlError(
+          `a ${topN.rankFunction}() Top-N writes to DynamoDB by a unique key it does not have (tied rows share a rank) — write to a Kinesis sink, or number the rows with ROW_NUMBER()`,
+          topN.pos,
+        ),
+      );
+    } else if (topN.limit > 1 && !rankSelected && q.sink.sink.kind === 'dynamodb') {
       problems.add(
         sqlError(
           `a Top-${topN.limit} without its rank column writes to DynamoDB by a unique key it does not have — select ${topN.rankName} (the key is then the partition and the rank), or write to a Kinesis sink`,
@@ -447,7 +455,7 @@ class QueryCompiler {
     const time = q.source.rowtime?.column;
     const [first] = topN.orderBy;
     // ORDER BY the event-time column, first row only: Flink's deduplication, where DESC keeps the last row.
-    const deduplication = !q.grouped && !q.window && topN.limit === 1 && topN.orderBy.length === 1 && first!.expr.kind === 'column' && first!.expr.name === time;
+    const deduplication = numbered && !q.grouped && !q.window && topN.limit === 1 && topN.orderBy.length === 1 && first!.expr.kind === 'column' && first!.expr.name === time;
     const partitionValues = partition.map((c) => ({ eval: c!.eval, portable: toPortable(c!) }));
     const orderValues = order.map((c) => (c!.type === 'DECIMAL' ? ((context: C) => { const v = c!.eval(context); return v === null ? null : decimalToNumber(v as bigint, decimalOf(c!).scale); }) : c!.eval));
     return {
@@ -455,10 +463,13 @@ class QueryCompiler {
       rankSelected,
       options: {
         limit: topN.limit,
+        rankFunction: topN.rankFunction,
         descending: topN.orderBy.map((k) => k.descending),
         nullsFirst: topN.orderBy.map((k) => k.nullsFirst),
         newestFirstOnTies: deduplication && first!.descending,
-        identity: rankSelected || topN.limit === 1 ? 'rank' : 'row',
+        // Tied rows share a RANK: only ROW_NUMBER's rank names one row.
+        identity: numbered && (rankSelected || topN.limit === 1) ? 'rank' : 'row',
+        rankSelected,
         upsert: q.sink.sink.kind === 'dynamodb',
         ttlMs: q.stateTtlMs,
       },
@@ -509,11 +520,14 @@ class QueryCompiler {
       const rankSelected = topN.columns.some((c) => c.source === topN.rankName);
       const perWindow = bounds.includes('start') && bounds.includes('end');
       const uniqueKey = [...(perWindow ? windowKey : []), ...partition, ...(rankSelected ? [topN.rankName] : [])];
-      const withoutKey = topN.limit > 1 && !rankSelected;
+      // Tied rows share a RANK (DENSE_RANK): then no column names a row, nor does the rank.
+      const numbered = topN.rankFunction === 'ROW_NUMBER';
+      const withoutKey = !numbered || (topN.limit > 1 && !rankSelected);
       if (perWindow) return { mode: 'append-only', kinds: ['+I'], uniqueKey: withoutKey ? [] : uniqueKey, sink };
       // Rows named by their rank change in place (-U, +U); rows named by themselves come and go (+I, -D). An
       // updating input (a continuous GROUP BY) also updates rows in place, and deletes them (HAVING).
-      const kinds: RowKind[] = withoutKey ? (continuous ? ['+I', '-U', '+U', '-D'] : ['+I', '-D']) : continuous ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'];
+      // A RANK row whose rank changes (a row ranked ahead of it) updates in place.
+      const kinds: RowKind[] = withoutKey && !(continuous || (!numbered && rankSelected)) ? ['+I', '-D'] : withoutKey || continuous ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'];
       return { mode: 'updating', kinds, uniqueKey: withoutKey ? [] : uniqueKey, sink };
     }
     if (windowed) return { mode: 'append-only', kinds: ['+I'], uniqueKey: [...keys, ...windowKey], sink };

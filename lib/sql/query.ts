@@ -7,6 +7,7 @@ import type { SinkSpec } from '../api/sink';
 import type { Expr, OrderKey, SelectItem, WindowSpec } from './ast';
 import type { JoinedTables } from './joins';
 import type { LookupJoin } from './lookup';
+import type { RankFunction } from './top-n';
 import type { SourcePosition } from './sql-error';
 import type { Column } from './types';
 import type { FunctionDeclaration, ScalarFunction } from './user-functions';
@@ -48,8 +49,10 @@ export interface TopN {
   readonly partitionBy: readonly Expr[];
   readonly orderBy: readonly OrderKey[];
   readonly limit: number;
-  /** The ROW_NUMBER item's column name. */
+  /** The ranking item's column name. */
   readonly rankName: string;
+  /** ROW_NUMBER(), RANK() or DENSE_RANK(). */
+  readonly rankFunction: RankFunction;
   /** The outer select list: each a column of the ranked query (or the rank), under its output name. */
   readonly columns: readonly { readonly name: string; readonly source: string; readonly pos?: SourcePosition | undefined }[];
   readonly pos: SourcePosition;

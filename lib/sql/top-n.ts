@@ -1,7 +1,8 @@
 /**
  * Flink's Top-N and deduplication as keyed process functions, one state per partition: the partition's
  * rows sorted by the ORDER BY of `ROW_NUMBER() OVER (…)`, ties by arrival (Flink's TopNBuffer keeps equal
- * rows in arrival order). Three shapes:
+ * rows in arrival order); RANK() and DENSE_RANK() number tied rows alike, and keep every row ranked within
+ * the limit. Three shapes:
  *
  * - **continuous, on an append-only input** (Flink's AppendOnlyTopNFunction): only the first N rows are
  *   kept, as a row past N can never come back; every change of the first N is emitted (updating).
@@ -62,7 +63,11 @@ export interface RankChange {
   readonly window?: [number, number];
 }
 
+/** How rows are numbered: one by one (ties by arrival), or ties sharing a rank — with gaps after them (RANK), or none (DENSE_RANK). */
+export type RankFunction = 'ROW_NUMBER' | 'RANK' | 'DENSE_RANK';
+
 export interface RankOrder {
+  readonly rankFunction: RankFunction;
   readonly descending: readonly boolean[];
   readonly nullsFirst: readonly boolean[];
   /** Deduplication keeping the last row: a row ties with the kept one ahead of it. */
@@ -76,6 +81,8 @@ export interface TopNOptions extends RankOrder {
    * rank) — a rank whose row changed is `-U`/`+U`; or the row itself — a row that left is `-D`, one that came `+I`.
    */
   readonly identity: 'rank' | 'row';
+  /** The rank is written: a row whose rank changes (RANK, DENSE_RANK: a row ranked ahead of it) is an update. */
+  readonly rankSelected: boolean;
   /** Leave `-U` out: the sink upserts. */
   readonly upsert: boolean;
   /** State TTL in ms (event time), from `table.exec.state.ttl`. */
@@ -88,6 +95,12 @@ const stateOf = (ttlMs: number | undefined): { ranked: StateDescriptor<Ranked | 
 
 /** Orders entries by the ORDER BY values, NULL lowest unless NULLS FIRST / LAST says; ties by arrival. */
 function comparator(order: RankOrder): (a: Entry, b: Entry) => number {
+  const byValues = valueComparator(order);
+  return (a, b) => byValues(a, b) || (order.newestFirstOnTies ? b.s - a.s : a.s - b.s);
+}
+
+/** Orders entries by the ORDER BY values alone: 0 for a tie. */
+function valueComparator(order: RankOrder): (a: Entry, b: Entry) => number {
   return (a, b) => {
     for (let i = 0; i < order.descending.length; i++) {
       const x = a.o[i] ?? null;
@@ -99,8 +112,25 @@ function comparator(order: RankOrder): (a: Entry, b: Entry) => number {
       const c = compareValues(x, y);
       if (c !== 0) return order.descending[i] ? -c : c;
     }
-    return order.newestFirstOnTies ? b.s - a.s : a.s - b.s;
+    return 0;
   };
+}
+
+/**
+ * The rows (in rank order) that rank within the limit, with their ranks: the first N by ROW_NUMBER; every
+ * row ranked N or better by RANK (1, 1, 3) or DENSE_RANK (1, 1, 2), ties and all — so perhaps more than N.
+ */
+function ranked(rows: readonly Entry[], order: RankOrder & { readonly limit: number }): { e: Entry; rank: number }[] {
+  if (order.rankFunction === 'ROW_NUMBER') return rows.slice(0, order.limit).map((e, i) => ({ e, rank: i + 1 }));
+  const tie = valueComparator(order);
+  const out: { e: Entry; rank: number }[] = [];
+  let rank = 0;
+  for (const [i, e] of rows.entries()) {
+    if (i === 0 || tie(rows[i - 1]!, e) !== 0) rank = order.rankFunction === 'RANK' ? i + 1 : rank + 1;
+    if (rank > order.limit) break;
+    out.push({ e, rank });
+  }
+  return out;
 }
 
 /** The rows with one more, in rank order (a binary search: the rows are sorted). */
@@ -115,13 +145,13 @@ function inserted(rows: readonly Entry[], entry: Entry, compare: (a: Entry, b: E
   return [...rows.slice(0, low), entry, ...rows.slice(low)];
 }
 
-/** What changed in the first N rows, by the output's identity. */
-function changes(before: readonly Entry[], after: readonly Entry[], options: TopNOptions): Omit<RankChange, 'p'>[] {
+/** What changed in the rows within the limit, by the output's identity. */
+function changes(before: readonly { e: Entry; rank: number }[], after: readonly { e: Entry; rank: number }[], options: TopNOptions): Omit<RankChange, 'p'>[] {
   const out: Omit<RankChange, 'p'>[] = [];
   if (options.identity === 'rank') {
     for (let i = 0; i < Math.max(before.length, after.length); i++) {
-      const b = before[i];
-      const a = after[i];
+      const b = before[i]?.e;
+      const a = after[i]?.e;
       if (b && a && b.s === a.s) continue;
       if (!b) out.push({ op: '+I', row: a!.r, rank: i + 1 });
       else if (!a) out.push({ op: '-D', row: b.r, rank: i + 1 });
@@ -133,13 +163,13 @@ function changes(before: readonly Entry[], after: readonly Entry[], options: Top
     return out;
   }
   const id = (e: Entry): string | number => e.u ?? e.s;
-  const ranked = (rows: readonly Entry[]): Map<string | number, { e: Entry; rank: number }> => new Map(rows.map((e, i) => [id(e), { e, rank: i + 1 }]));
-  const kept = ranked(after);
-  const had = ranked(before);
+  const byId = (rows: readonly { e: Entry; rank: number }[]): Map<string | number, { e: Entry; rank: number }> => new Map(rows.map((r) => [id(r.e), r]));
+  const kept = byId(after);
+  const had = byId(before);
   for (const [key, { e, rank }] of had) {
     const now = kept.get(key);
     if (!now) out.push({ op: '-D', row: e.r, rank });
-    else if (now.e.s !== e.s) {
+    else if (now.e.s !== e.s || (options.rankSelected && now.rank !== rank)) {
       if (!options.upsert) out.push({ op: '-U', row: e.r, rank });
       out.push({ op: '+U', row: now.e.r, rank: now.rank });
     }
@@ -151,19 +181,19 @@ function changes(before: readonly Entry[], after: readonly Entry[], options: Top
 /** The continuous Top-N (and deduplication) of a partition: every change of its first N rows, as it happens. */
 export function continuousTopN(options: TopNOptions): KeyedProcessFunction<RankInput, ReturnType<typeof stateOf>, RankChange> {
   const compare = comparator(options);
-  const limit = options.limit;
   return {
     state: stateOf(options.ttlMs),
     onEvent(input, ctx) {
       const state = ctx.state.ranked.value() ?? { p: input.p, rows: [], next: 0 };
-      const before = state.rows.slice(0, limit);
+      const before = ranked(state.rows, options);
       // From an updating input a row replaces (or deletes) the one with its unique key; every row is kept, as
       // one in the first N may be updated out of them. From an append-only one, a row past N never comes back.
       let rows = input.u === undefined ? state.rows : state.rows.filter((e) => e.u !== input.u);
       if (!input.d) rows = inserted(rows, { o: input.o, r: input.r, s: state.next, ...(input.u !== undefined && { u: input.u }) }, compare);
-      if (input.u === undefined) rows = rows.slice(0, limit);
+      const after = ranked(rows, options);
+      if (input.u === undefined) rows = after.map((r) => r.e);
       ctx.state.ranked.update({ p: input.p, rows, next: state.next + 1 });
-      for (const change of changes(before, rows.slice(0, limit), options)) ctx.emit({ ...change, p: input.p });
+      for (const change of changes(before, after, options)) ctx.emit({ ...change, p: input.p });
     },
   };
 }
@@ -181,7 +211,7 @@ export function windowTopN(options: RankOrder & { readonly limit: number }): Key
       const w = input.w!;
       // By the window's end: the timer that fires it knows only that.
       const state = ctx.state.windows.get(String(w[1])) ?? { p: input.p, rows: [], next: 0, w };
-      const rows = inserted(state.rows, { o: input.o, r: input.r, s: state.next }, compare).slice(0, options.limit);
+      const rows = ranked(inserted(state.rows, { o: input.o, r: input.r, s: state.next }, compare), options).map((r) => r.e);
       ctx.state.windows.put(String(w[1]), { p: input.p, rows, next: state.next + 1, w });
       // The window's results carry its last millisecond as their time: fire once the watermark is past it.
       ctx.timers.registerEventTime(w[1] - 1);
@@ -190,7 +220,7 @@ export function windowTopN(options: RankOrder & { readonly limit: number }): Key
       const end = String(timestampMs + 1);
       const state = ctx.state.windows.get(end);
       ctx.state.windows.remove(end);
-      state?.rows.forEach((e, i) => ctx.emit({ op: '+I', p: state.p, row: e.r, rank: i + 1, window: state.w! }));
+      if (state) for (const { e, rank } of ranked(state.rows, options)) ctx.emit({ op: '+I', p: state.p, row: e.r, rank, window: state.w! });
     },
   };
 }

@@ -217,7 +217,7 @@ function topN(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, a
   const rankName = [...names].find(([, e]) => e === over)![0];
   // Every problem of the Top-N at once: the ranking, the filter, each outer column.
   const problems = new SqlProblems();
-  if (over.fn !== 'ROW_NUMBER') problems.add(sqlError(`${over.fn}() in a Top-N is not supported yet — number the rows with ROW_NUMBER()`, over.pos));
+  if (!['ROW_NUMBER', 'RANK', 'DENSE_RANK'].includes(over.fn)) problems.add(sqlError(`${over.fn}() in a Top-N is not supported — rank the rows with ROW_NUMBER(), RANK() or DENSE_RANK()`, over.pos));
   if (over.orderBy.length === 0) problems.add(sqlError(`${over.fn}() OVER (…) in a Top-N needs ORDER BY: the order the rows are ranked in`, over.pos));
   if (outer.groupBy.length > 0 || outer.having || outer.items.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr))) {
     problems.add(sqlError(`an aggregation over ${alias ?? 'a subquery'}, a Top-N, is not supported yet — aggregate first, then rank`, outer.groupBy[0]?.pos ?? at));
@@ -236,7 +236,8 @@ function topN(outer: SelectQuery, inner: FlatQuery, alias: string | undefined, a
   };
   const columns = outer.items.flatMap((i) => problems.attempt(() => column(i), []));
   problems.check();
-  return { ...inner, topN: { partitionBy: over.partitionBy, orderBy: over.orderBy, limit, rankName, columns, pos: over.pos ?? at }, pos: outer.pos };
+  const rankFunction = over.fn as TopN['rankFunction'];
+  return { ...inner, topN: { partitionBy: over.partitionBy, orderBy: over.orderBy, limit, rankName, rankFunction, columns, pos: over.pos ?? at }, pos: outer.pos };
 }
 
 /** N of `WHERE rn <= N` (also `rn < N`, `rn = 1`, `N >= rn`): the one filter a Top-N's outer query may have. */

@@ -268,6 +268,35 @@ describe('on 1,500 generated bids, the final tables equal sqlite3’s answer', (
     expect(byJson(kinesis.results().map((r) => columnsOf(r)))).toEqual(byJson(sqliteOnBids(BIDS, 'SELECT DISTINCT channel, bidder % 7 AS b FROM bid;')));
   });
 
+  test.each(['RANK', 'DENSE_RANK'])('a continuous %s() Top-3 per channel: tied rows share a rank, and a row whose rank changes updates (-U, +U)', async (fn) => {
+    // Prices in units of $100 (prices are in cents): many ties.
+    const query = `SELECT auction, bidder, price, rk FROM (SELECT *, ${fn}() OVER (PARTITION BY channel ORDER BY price / 10000 DESC) AS rk FROM bid) WHERE rk <= 3`;
+    const expected = sqliteOnBids(BIDS, `SELECT auction, bidder, price, rk FROM (SELECT *, ${fn}() OVER (PARTITION BY channel ORDER BY price / 10000 DESC) AS rk FROM bid) WHERE rk <= 3;`);
+    const kinesis = await runBatches(job(BID, KINESIS, query), BIDS);
+    expect(byJson(foldChangelog(kinesis.results()))).toEqual(byJson(expected));
+    // Ties: some rank holds several rows; RANK leaves gaps after them, DENSE_RANK none.
+    const ranksOf = (rows: Record<string, unknown>[]): number[] => rows.map((r) => Number(r.rk));
+    expect(expected.length).toBeGreaterThan(new Set(expected.map((r) => `${r.rk}`)).size);
+    expect(new Set(kinesis.results().map((r) => r.op))).toEqual(new Set(['+I', '-U', '+U', '-D']));
+    if (fn === 'DENSE_RANK') expect(new Set(ranksOf(expected))).toEqual(new Set([1, 2, 3]));
+    expect(() => job(BID, DYNAMO, query)).toThrow(new RegExp(`a ${fn}\\(\\) Top-N writes to DynamoDB by a unique key it does not have`));
+  });
+
+  test('a DENSE_RANK() Top-2 per window: each window\'s rows of the two highest counts, ties and all, once', async () => {
+    const query = `SELECT * FROM (SELECT *, DENSE_RANK() OVER (PARTITION BY window_start, window_end ORDER BY num DESC) AS rk FROM
+      (SELECT auction, COUNT(*) AS num, window_start, window_end FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(\`dateTime\`), INTERVAL '10' SECOND)) GROUP BY auction, window_start, window_end))
+      WHERE rk <= 2`;
+    const expected = sqliteOnBids(
+      BIDS,
+      `SELECT auction, num, window_start, window_end, rk FROM (SELECT *, DENSE_RANK() OVER (PARTITION BY window_start ORDER BY num DESC) AS rk FROM
+         (SELECT auction, COUNT(*) AS num, t / 10000 * 10000 AS window_start, t / 10000 * 10000 + 10000 AS window_end FROM bid GROUP BY auction, t / 10000)) WHERE rk <= 2;`,
+    );
+    const kinesis = await runBatches(job(BID, KINESIS, query), BIDS);
+    expect(changelogOf(job(BID, KINESIS, query))?.mode).toBe('append-only');
+    expect(expected.length).toBeGreaterThan(2 * new Set(expected.map((r) => r.window_start)).size);
+    expect(byJson(kinesis.results().map((r) => columnsOf(r)))).toEqual(byJson(expected));
+  });
+
   test('a Top-2 of a continuous GROUP BY (an updating input): the most active bidders per channel', async () => {
     const query = `SELECT channel, bidder, bids, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY bids DESC, bidder) AS rn FROM
       (SELECT channel, bidder, COUNT(*) AS bids FROM bid GROUP BY channel, bidder)) WHERE rn <= 2`;

@@ -427,7 +427,6 @@ WHERE rn <= 3 AND clicks > 0`);
   expect(e.problems.map((p) => `${p.line - line('INSERT') + 1}:${p.column} ${p.problem.split(' — ')[0]}`)).toEqual([
     '1:26 unknown column userid in the subquery',
     '1:34 clicks + 1: the query over a Top-N selects its columns',
-    '2:17 RANK() in a Top-N is not supported yet',
     '2:17 RANK() OVER (…) in a Top-N needs ORDER BY: the order the rows are ranked in',
     '3:7 WHERE rn <= 3 AND clicks > 0 on a Top-N is not supported',
   ]);
