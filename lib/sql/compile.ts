@@ -322,7 +322,9 @@ class QueryCompiler {
     const outputs = this.outputs(items, this.overScope());
     this.problems.check();
 
-    const time = q.source.rowtime!.column;
+    // Ordered by a PROCTIME() column, a row's time is its arrival, which the stage knows.
+    const byArrival = isProcTime(window!.orderBy[0]!.expr);
+    const time = byArrival ? undefined : q.source.rowtime!.column;
     const keys = partition.map((c) => ({ eval: c!.eval, portable: toPortable(c!) }));
     const aggregateInputs = this.aggregateInputs();
     // The row's columns the select list reads cross the shuffle with it, as portable values (a DECIMAL as its text).
@@ -331,7 +333,7 @@ class QueryCompiler {
       return { name, to: toPortable(column), from: fromPortable(column) };
     });
     const toInput = (row: Row): OverInput => {
-      const t = row[time];
+      const t = time === undefined ? 0 : row[time];
       if (typeof t !== 'number') throw new RowError(`the event-time column '${time}' is NULL`);
       return {
         k: keyText(keys.map((k) => k.portable(k.eval(row)))),
@@ -349,7 +351,7 @@ class QueryCompiler {
     const stream = rows
       .map(toInput)
       .keyBy((r) => r.k)
-      .process(overAggregate(frame, aggregate, q.stateTtlMs))
+      .process(overAggregate(frame, aggregate, q.stateTtlMs, byArrival ? 'processing' : 'event'))
       .map((out) => project(outputs, toRecord(out), {}));
     return { stream, sink: q.sink.sink };
   }
@@ -373,7 +375,9 @@ class QueryCompiler {
     const orderHint = rowtime ? `write ORDER BY ${rowtime}` : `declare WATERMARK FOR ts AS ts - INTERVAL '2' SECOND in CREATE TABLE ${q.source.name}, then ORDER BY ts`;
     const [order, ...more] = window.orderBy;
     if (!order) problems.add(sqlError(`${show(first)}: an OVER window in a stream needs ORDER BY its event-time column (Flink orders OVER windows by a time attribute) — ${orderHint}`, at));
-    else {
+    else if (isProcTime(order.expr)) {
+      if (order.descending) problems.add(sqlError('ORDER BY a PROCTIME() column DESC in an OVER window is not supported — rows come in arrival order: write it ascending, as Flink does', startOf(order.expr) ?? at));
+    } else {
       const column = order.expr.kind === 'column' ? problems.attempt(() => this.column(order.expr as ColumnExpr, 'ORDER BY'), undefined) : undefined;
       if (order.expr.kind !== 'column' || (column && column.name !== rowtime)) {
         const why = rowtime ? `not the event-time column: the WATERMARK of ${q.source.name} is on ${rowtime}` : `${q.source.name} has no event-time column`;
@@ -862,6 +866,9 @@ class QueryCompiler {
     return readColumns(this.q.source.columns.filter((c) => this.used.has(c.name)));
   }
 }
+
+/** A view's PROCTIME() column, inlined: the rows' arrival time. */
+const isProcTime = (e: Expr): boolean => e.kind === 'call' && e.name === 'PROCTIME' && e.args.length === 0;
 
 function project<C>(outputs: readonly OutputColumn<C>[], context: C, base: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };

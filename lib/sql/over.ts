@@ -11,6 +11,10 @@
  *
  * The frame's aggregates are one accumulator: a row entering adds to it, a row leaving a bounded frame
  * takes back what it added (aggregates.ts's retracting accumulators: MIN and MAX keep their values' multiset).
+ *
+ * Ordered by a PROCTIME() column (Flink's ProcTimeRowsBoundedPrecedingFunction, ProcTimeRangeBoundedPrecedingFunction
+ * and their unbounded forms), a row's time is its arrival (the shard's processing time): the rows of one
+ * millisecond wait for the next one (a processing-time timer), then go as above — nothing is late.
  */
 import type { AggregateFunction, KeyedProcessFunction } from '../api/functions';
 import { mapState, valueState, type StateDescriptor } from '../api/state';
@@ -21,7 +25,7 @@ import type { SqlValue } from './types';
 export interface OverInput {
   /** The partition's key (the stage's key). */
   readonly k: string;
-  /** The row's event time (its ORDER BY column). */
+  /** The row's event time (its ORDER BY column); by processing time, unused (its arrival is its time). */
   readonly t: number;
   /** The row's columns the select list reads, as portable values. */
   readonly r: Record<string, SqlValue>;
@@ -62,24 +66,32 @@ const asGrouped = (row: FrameRow, retract: boolean): GroupedRow => ({ g: [], v: 
 /**
  * @param aggregate the select list's OVER aggregates: retracting ones (retractingGroupAggregate) for a bounded frame
  * @param ttlMs `table.exec.state.ttl`: a partition not updated for this long (event time) starts again from nothing
+ * @param clock the ORDER BY column's: the event-time column's, or a PROCTIME() column's (arrival)
  */
 export function overAggregate(
   frameSpec: OverFrameSpec,
   aggregate: AggregateFunction<GroupedRow, GroupAccumulator, GroupResult>,
   ttlMs: number | undefined,
+  clock: 'event' | 'processing' = 'event',
 ): KeyedProcessFunction<OverInput, OverState, OverOutput> {
   const ttl = ttlMs ? { ttl: ttlMs } : {};
   const bounded = frameSpec.preceding !== undefined;
+  // By processing time a millisecond's rows are complete once the next one comes: its timer is a millisecond later.
+  const lag = clock === 'processing' ? 1 : 0;
+  const register = (ctx: Parameters<KeyedProcessFunction<OverInput, OverState, OverOutput>['onEvent']>[1], t: number): void =>
+    clock === 'processing' ? ctx.timers.registerProcessingTime(t + lag) : ctx.timers.registerEventTime(t);
   return {
     state: { pending: mapState<OverInput[]>(), frame: valueState<FrameRow[]>([], ttl), accumulator: valueState<GroupAccumulator | null>(null, ttl) },
-    onEvent(row, ctx) {
+    onEvent(input, ctx) {
+      const row = clock === 'processing' ? { ...input, t: ctx.processingTime } : input;
       // Behind the watermark: its time has been emitted already (Flink drops it, counting it as late).
-      if (row.t <= ctx.watermark) return;
+      if (clock === 'event' && row.t <= ctx.watermark) return;
       const at = String(row.t);
       ctx.state.pending.put(at, [...(ctx.state.pending.get(at) ?? []), row]);
-      ctx.timers.registerEventTime(row.t);
+      register(ctx, row.t);
     },
-    onTimer(time, ctx) {
+    onTimer(timer, ctx) {
+      const time = timer - lag;
       const rows = ctx.state.pending.get(String(time)) ?? [];
       ctx.state.pending.remove(String(time));
       let accumulator = ctx.state.accumulator.value() ?? aggregate.create();
@@ -108,7 +120,7 @@ export function overAggregate(
         const a = aggregate.result(accumulator).$a;
         for (const row of rows) ctx.emit({ r: row.r, a });
         // A timer for when the last of these rows leaves the frame, so that a partition gone quiet lets go of its state.
-        if (bounded && rows.length > 0) ctx.timers.registerEventTime(time + frameSpec.preceding! + 1);
+        if (bounded && rows.length > 0) register(ctx, time + frameSpec.preceding! + 1);
       }
       if (bounded && frame.length === 0) {
         ctx.state.frame.clear();

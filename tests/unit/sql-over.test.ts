@@ -358,6 +358,24 @@ CREATE TABLE out WITH ('connector' = 'kinesis', 'stream' = 'out');
     expect(await results(named)).toEqual(expected);
   });
 
+  test.each([
+    ['RANGE BETWEEN INTERVAL \'2\' SECOND PRECEDING AND CURRENT ROW', [[1, 3, 2], [2, 3, 2], [4, 7, 3], [8, 8, 1], [16, 24, 2]]],
+    ['ROWS BETWEEN 1 PRECEDING AND CURRENT ROW', [[1, 1, 1], [2, 3, 2], [4, 6, 2], [8, 12, 2], [16, 24, 2]]],
+  ])('ORDER BY a PROCTIME() column: the frame is by arrival (processing time), %s', async (frame, expected) => {
+    const T0 = 1_700_000_000_000;
+    const definition = compileSql(`${CLICKS}INSERT INTO out SELECT userId, clicks, SUM(clicks) OVER w AS s, COUNT(*) OVER w AS n
+      FROM (SELECT *, PROCTIME() AS p FROM clicks) WINDOW w AS (PARTITION BY userId ORDER BY p ${frame})`);
+    const h = harness(definition, { watermarks: 'strategy' });
+    // Two rows arrive at 1 s (peers in a RANGE frame), then one at 2 s, 5 s and 6 s; their event times go backwards (nothing is late by arrival).
+    for (const [arrival, clicks] of [[1000, [1, 2]], [2000, [4]], [5000, [8]], [6000, [16]]] as const) {
+      await h.setProcessingTime(T0 + arrival);
+      await h.sendBatch(clicks.map((c) => ({ userId: 'a', clicks: c, ts: T0 - c * 1000 })));
+    }
+    await h.advanceProcessingTime(1000);
+    expect(h.late()).toEqual([]);
+    expect(h.results().map((r) => [(r as Record<string, unknown>).clicks, (r as Record<string, unknown>).s, (r as Record<string, unknown>).n])).toEqual(expected);
+  });
+
   test('a view of the table, projected and filtered, can be aggregated OVER', async () => {
     const definition = compileSql(`${CLICKS}CREATE VIEW big AS SELECT userId AS u, clicks * 2 AS c2, ts FROM clicks WHERE clicks > 1;
 INSERT INTO out SELECT u, SUM(c2) OVER (PARTITION BY u ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM big`);
