@@ -3,6 +3,9 @@
  * a job starts or is deployed, read back and compared by `shardflow plan --against deployed` and by the
  * next deploy before osls runs; a record of a newer schema version is refused.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { stateTableDefinition } from '../../infra/tables';
 import { deployOnState, startOnState, stateTableOf, type StateTable } from '../../lib/cli/deployed-layout';
@@ -110,6 +113,17 @@ test('a record of a newer schema version is refused by plan, deploy and start, w
   await expect(startOnState(table, planOf(V1), true)).rejects.toThrow(refusal);
   expect(osls).not.toHaveBeenCalled();
   expect(await rawRecord(table.name)).toMatchObject({ schemaVersion: '2' });
+});
+
+test('a saved layout file of a newer schema version is refused the same way', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sf-layout-')), 'layout.json');
+  fs.writeFileSync(file, JSON.stringify({ ...stateLayout(planOf(V1)), version: 2 }));
+  try {
+    expect(await plan([V1, '--against', file])).toBe(2);
+    expect(printed).toContain(`shardflow: ${file} holds state of schema version 2, and this shardflow reads up to version 1: a newer shardflow wrote it — upgrade shardflow before comparing with it or running on it`);
+  } finally {
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
 });
 
 describe('shardflow deploy on the deployed state', () => {
