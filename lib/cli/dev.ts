@@ -43,7 +43,7 @@ export async function dev(argv: readonly string[]): Promise<number> {
       concurrency,
       ...(dataDir && { dataDir }),
       ...(verbose && { log: (l: string) => term.line(`  · ${l}`) }),
-      // A restart on a previous run's state (--data): refused before any function starts if the state does not fit the job.
+      // The job's state layout recorded in its state table; a restart on a previous run's state (--data) is refused here, before any function starts, if the state does not fit the job.
       beforeFunctions: async (ddb, plan) => {
         const table = { ddb, name: plan.stateTable, holder: dataDir ?? 'the local state table' };
         for (const line of await startOnState(table, plan, args.flags.get('allow-non-restored-state') === true)) term.line(line);
