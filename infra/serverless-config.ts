@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { loadJob } from '../lib/cli/load-job';
-import { withNameSuffix } from '../lib/plan/naming';
+import { stageSuffix, withNameSuffix } from '../lib/plan/naming';
 import { planJob } from '../lib/plan/planner';
 import { bundleFunctions } from './bundle';
 import { deployment, LAMBDA_RUNTIME } from './cloudformation';
@@ -32,7 +32,7 @@ export async function serverlessParts(options: ServerlessOptions): Promise<{ ser
   const stage = options.stage ?? 'dev';
   const serviceDir = process.cwd();
   const definition = loadJob(path.resolve(serviceDir, jobFile));
-  const nameSuffix = stage === 'local' ? '' : `-${stage}`;
+  const nameSuffix = stageSuffix(stage);
   const plan = withNameSuffix(planJob(definition), nameSuffix);
   const bundleDir = `.build/${plan.job}`;
   await bundleFunctions(path.resolve(serviceDir, jobFile), path.join(serviceDir, bundleDir));

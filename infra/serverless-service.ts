@@ -3,6 +3,9 @@ import * as path from 'node:path';
 /** infra/serverless.js of this package (from dist/infra/ in an installed package, infra/ in a checkout). */
 const PARTS_FILE = path.resolve(__dirname, __filename.endsWith('.ts') ? '..' : '../..', 'infra', 'serverless.js');
 
+/** Where a deployment goes unless `--region` says otherwise. */
+export const DEFAULT_REGION = 'us-east-1';
+
 /**
  * The serverless service `shardflow package|deploy|remove` runs in a project without a serverless config
  * of its own: shardflow's serverless.yml, with the parts read from this package wherever it is installed.
@@ -17,7 +20,7 @@ export function serverlessService(options: { stage: string }): Record<string, un
       name: 'aws',
       runtime: parts('runtime'),
       architecture: 'arm64',
-      region: "${opt:region, 'us-east-1'}",
+      region: `\${opt:region, '${DEFAULT_REGION}'}`,
       stage: "${opt:stage, 'dev'}",
       logRetentionInDays: 14,
     },

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { serverlessService } from '../../infra/serverless-service';
+import { DEFAULT_REGION, serverlessService } from '../../infra/serverless-service';
+import { planJob } from '../plan/planner';
 import { parseArgs, stringFlag, UsageError } from './args';
-import { JobFileError } from './load-job';
+import { deployOnState, stateTableOf } from './deployed-layout';
+import { JobFileError, loadJob } from './load-job';
 
 /** The serverless commands shardflow drives. */
 export const DEPLOY_COMMANDS = ['package', 'deploy', 'remove'] as const;
@@ -19,9 +21,11 @@ const GENERATED_CONFIG = '.serverless-shardflow.json';
  * CLI (osls) run in the current directory, which is the service directory — the job path is read from
  * here and `.serverless/` and the function bundles (`.build/`) are written here. A project's own
  * `serverless.yml` is used when there is one; otherwise shardflow's service, written for the run.
+ * `deploy` first checks the new version against the state layout recorded in the stage's state table
+ * (refused as `plan --against deployed` refuses; `--allow-non-restored-state`), and records the new one after.
  */
 export async function deploy(command: DeployCommand, argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, ['verbose']);
+  const args = parseArgs(argv, ['verbose', 'allow-non-restored-state']);
   const jobFile = args.positionals[0];
   if (!jobFile) throw new UsageError(`${command} needs a job file: shardflow ${command} jobs/clicks.ts [--stage prod]`);
   const serviceDir = process.cwd();
@@ -39,13 +43,24 @@ export async function deploy(command: DeployCommand, argv: readonly string[]): P
     '--param', `job=${path.relative(serviceDir, path.resolve(serviceDir, jobFile)).replace(/\\/g, '/')}`,
     ...(ownConfig ? [] : ['--config', GENERATED_CONFIG]),
   ];
-  console.log(`shardflow: serverless ${slsArgs.join(' ')}${ownConfig ? `  (your ${ownConfig})` : ''}`);
-  const generated = path.join(serviceDir, GENERATED_CONFIG);
-  if (!ownConfig) fs.writeFileSync(generated, `${JSON.stringify(serverlessService({ stage }), null, 2)}\n`);
+  const osls = async (): Promise<number> => {
+    console.log(`shardflow: serverless ${slsArgs.join(' ')}${ownConfig ? `  (your ${ownConfig})` : ''}`);
+    const generated = path.join(serviceDir, GENERATED_CONFIG);
+    if (!ownConfig) fs.writeFileSync(generated, `${JSON.stringify(serverlessService({ stage }), null, 2)}\n`);
+    try {
+      return await runServerless(slsArgs, serviceDir);
+    } finally {
+      if (!ownConfig) fs.rmSync(generated, { force: true });
+    }
+  };
+  if (command !== 'deploy') return await osls();
+  // The deployed state must fit the new version: checked before osls runs, the new layout recorded after.
+  const plan = planJob(loadJob(jobFile));
+  const table = stateTableOf(plan, stage, { region: region ?? DEFAULT_REGION });
   try {
-    return await runServerless(slsArgs, serviceDir);
+    return await deployOnState(table, plan, args.flags.get('allow-non-restored-state') === true, osls);
   } finally {
-    if (!ownConfig) fs.rmSync(generated, { force: true });
+    table.ddb.destroy();
   }
 }
 

@@ -7,8 +7,8 @@ import type { LoggedDeadLetter } from '../local/dashboard/function-figures';
 import { DevRuntime, type DevStatus } from '../local/dev-runtime';
 import { formatResult, ResultsWatcher } from '../local/results-watcher';
 import { intFlag, parseArgs, stringFlag, UsageError, type ParsedArgs } from './args';
+import { startOnState } from './deployed-layout';
 import { loadJob } from './load-job';
-import { planJob } from '../plan/planner';
 import { clockTime, Terminal } from './terminal';
 
 /** Where the dashboard listens unless told otherwise (Flink's web UI port). */
@@ -34,15 +34,21 @@ export async function dev(argv: readonly string[]): Promise<number> {
   const term = new Terminal();
   const started = Date.now();
 
-  if (dataDir) {
-    // A restart on a previous run's state: refused before anything starts if the state does not fit the job.
-    const { checkUpgradeOfDataDir } = require('./layout') as typeof import('./layout');
-    for (const line of checkUpgradeOfDataDir(planJob(loadJob(jobFile)), dataDir, args.flags.get('allow-non-restored-state') === true)) term.line(line);
-  }
   term.line(`shardflow dev: starting ${path.relative(process.cwd(), path.resolve(jobFile)) || jobFile} (emulators, streams, tables, function bundles)…`);
   let runtime: DevRuntime;
   try {
-    runtime = await DevRuntime.start({ jobFile, port, concurrency, ...(dataDir && { dataDir }), ...(verbose && { log: (l: string) => term.line(`  · ${l}`) }) });
+    runtime = await DevRuntime.start({
+      jobFile,
+      port,
+      concurrency,
+      ...(dataDir && { dataDir }),
+      ...(verbose && { log: (l: string) => term.line(`  · ${l}`) }),
+      // The job's state layout recorded in its state table; a restart on a previous run's state (--data) is refused here, before any function starts, if the state does not fit the job.
+      beforeFunctions: async (ddb, plan) => {
+        const table = { ddb, name: plan.stateTable, holder: dataDir ?? 'the local state table' };
+        for (const line of await startOnState(table, plan, args.flags.get('allow-non-restored-state') === true)) term.line(line);
+      },
+    });
   } catch (e) {
     if (e instanceof ConcurrencyConfigError) throw new UsageError(e.message);
     throw e;

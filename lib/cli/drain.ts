@@ -2,7 +2,7 @@ import { kinesisClient, dynamoClient, resolveEndpoint } from '../io/aws-clients'
 import { encodeMarker } from '../io/envelope';
 import { KinesisWriter } from '../io/kinesis-writer';
 import { listShardIds } from '../io/shard-list';
-import { withNameSuffix } from '../plan/naming';
+import { stageSuffix, withNameSuffix } from '../plan/naming';
 import { senderOf, type Plan } from '../plan/plan';
 import { planJob } from '../plan/planner';
 import { DynamoLogStore } from '../state/dynamodb/dynamo-log-store';
@@ -27,7 +27,7 @@ export async function drain(argv: readonly string[], out: (line: string) => void
   const file = args.positionals[0];
   if (!file) throw new UsageError('drain needs a job file: shardflow drain examples/click-counts.ts');
   const deployed = stringFlag(args, 'deployed');
-  const plan = withNameSuffix(planJob(loadJob(file)), deployed === undefined || deployed === 'local' ? '' : `-${deployed}`);
+  const plan = withNameSuffix(planJob(loadJob(file)), stageSuffix(deployed));
   const keyed = plan.stages.filter((s) => s.keyed);
   if (keyed.length === 0) throw new UsageError(`job '${plan.job}' has no keyed stage: nothing to drain`);
   const inSource = keyed.find((s) => s.input.kind === 'source');

@@ -5,6 +5,7 @@ import { decodeShuffleRecord, encodeEnvelopes } from '../io/envelope';
 import { readFailedRecords, RecordsExpiredError, type FailedRange } from '../io/failed-records';
 import { decodeRedrivenSourceRecord, encodeRedrivenSourceRecord, isRedriveInput, redriveInputOf } from '../io/redrive';
 import type { KinesisFailureRecord } from '../local/esm/types';
+import { stageSuffix } from '../plan/naming';
 import { failureQueueName, type Plan, type Stage } from '../plan/plan';
 import { planJob } from '../plan/planner';
 import { parseArgs, stringFlag, UsageError } from './args';
@@ -71,7 +72,7 @@ export function describeFailure(stageId: string, record: KinesisFailureRecord): 
 
 /** A stage's on-failure queue: the local runtime's, or a deployment's (infra/serverless-config.ts suffixes names with `-STAGE`, except on `local`). */
 function stageNames(plan: Plan, stageId: string, deployed: string | undefined): { queue: string } {
-  return { queue: failureQueueName(plan.job, stageId, deployed === undefined || deployed === 'local' ? '' : `-${deployed}`) };
+  return { queue: failureQueueName(plan.job, stageId, stageSuffix(deployed)) };
 }
 
 async function queueUrlOf(sqs: SQSClient, queue: string, endpoint: string | undefined): Promise<string> {

@@ -13,6 +13,9 @@ const USAGE = `usage: shardflow <command>
                            print the job's stages, streams and tables; with a sample event (JSON or
                            a .jsonl file), check that it goes through every operator; save its state
                            layout, or say what an upgrade from a saved one keeps, drops or refuses
+  plan JOB --against deployed [--deployed STAGE] [--endpoint URL] [--region R]
+                           the same, against the layout recorded in the state table of the job running
+                           in shardflow dev, or deployed on STAGE
   dev JOB [--no-demo] [--port 4566] [--data DIR] [--rate N] [--dashboard-port 8081] [--verbose]
                            run the job on the embedded local runtime (with --data, a restart with a
                            changed job keeps its state: see plan --against; --allow-non-restored-state)
@@ -40,8 +43,9 @@ const USAGE = `usage: shardflow <command>
   init [DIR]               a new project: a job, its test, tsconfig, scripts (see its README)
   package JOB [--stage S] [--region R] [--package DIR]
                            the CloudFormation template and function bundles, offline (.serverless/)
-  deploy JOB [--stage S] [--region R]
-                           deploys the job to AWS with the serverless CLI (osls), from this directory
+  deploy JOB [--stage S] [--region R] [--allow-non-restored-state]
+                           deploys the job to AWS with the serverless CLI (osls), from this directory;
+                           refused first if the deployed state does not fit it (see plan --against)
   remove JOB [--stage S] [--region R]
                            deletes the job's stack, with its streams and tables
   help                     this text
@@ -63,7 +67,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const changelog = changelogOf(definition);
         if (changelog) console.log(describeChangelog(changelog));
         const { checkLayout } = require('./layout') as typeof import('./layout');
-        const layoutCode = checkLayout(plan, parsed);
+        const layoutCode = await checkLayout(plan, parsed);
         if (layoutCode !== 0) return layoutCode;
         const sample = stringFlag(parsed, 'check-event');
         if (sample === undefined) return 0;

@@ -1,7 +1,7 @@
 import { DescribeStreamSummaryCommand, ListShardsCommand, UpdateShardCountCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { attachesToExisting } from '../api/source';
 import { kinesisClient, resolveEndpoint } from '../io/aws-clients';
-import { withNameSuffix } from '../plan/naming';
+import { stageSuffix, withNameSuffix } from '../plan/naming';
 import type { Stage } from '../plan/plan';
 import { planJob } from '../plan/planner';
 import { parseArgs, stringFlag, UsageError } from './args';
@@ -29,7 +29,7 @@ export async function rescale(argv: readonly string[], out: (line: string) => vo
   if (!file || stageId === undefined || stringFlag(args, 'shards') === undefined) throw new UsageError('rescale needs a job, a stage and a shard count: shardflow rescale examples/click-counts.ts --stage s1 --shards 4');
   if (!Number.isInteger(target) || target < 1 || target > MAX_SHARDS) throw new UsageError(`--shards ${String(stringFlag(args, 'shards'))}: use a whole number from 1 to ${MAX_SHARDS}`);
   const deployed = stringFlag(args, 'deployed');
-  const plan = withNameSuffix(planJob(loadJob(file)), deployed === undefined || deployed === 'local' ? '' : `-${deployed}`);
+  const plan = withNameSuffix(planJob(loadJob(file)), stageSuffix(deployed));
   const stage = plan.stages.find((s) => s.id === stageId);
   if (!stage) throw new UsageError(`--stage ${stageId}: job '${plan.job}' has stages ${plan.stages.map((s) => s.id).join(', ')}`);
   refuseFixed(stage);

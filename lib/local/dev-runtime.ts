@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, kinesisClient } from '../io/aws-clients';
 import { loadJob } from '../cli/load-job';
 import { batchingWindowSeconds, failureQueueName, type BatchSettings, type Plan } from '../plan/plan';
@@ -55,6 +56,11 @@ export interface DevRuntimeOptions {
   readonly batch?: Partial<BatchSettings>;
   /** Hooks on the edge: API-call counting, injected errors. */
   readonly edge?: Pick<EdgeOptions, 'onCall' | 'intercept'>;
+  /**
+   * Runs once the streams and tables exist, before any function does; a throw stops the start. `shardflow
+   * dev` checks here that the state a previous run left fits the job, and records the job's state layout.
+   */
+  readonly beforeFunctions?: (ddb: DynamoDBClient, plan: Plan) => Promise<void>;
 }
 
 /** Live figures for the progress line and the dashboard. */
@@ -183,6 +189,7 @@ export class DevRuntime {
       createResources(this.plan, this.kinesis, this.ddb),
       bundleFunctions(this.jobFile, (this.bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), `shardflow-${this.plan.job}-`))), { minify: false }),
     ]);
+    await this.options.beforeFunctions?.(this.ddb, this.plan);
     const env = {
       SHARDFLOW_ENDPOINT_URL: this.edgeUrl,
       AWS_ACCESS_KEY_ID: 'test',

@@ -3,6 +3,12 @@ import { attachesToExisting } from '../api/source';
 import { mapStageOutputs, type Plan, type Stage } from './plan';
 
 /**
+ * The suffix a deployment stage gives the job's names (infra/serverless-config.ts): `-prod` on stage
+ * `prod`; none on LocalStack's `local` stage, nor for `shardflow dev` (no stage).
+ */
+export const stageSuffix = (stage: string | undefined): string => (stage === undefined || stage === 'local' ? '' : `-${stage}`);
+
+/**
  * The plan with every stream and table name given a suffix (`clicks` → `clicks-prod`), so several
  * deployment stages of one job can share an AWS account. Sink names (how outputs are routed) stay, and so
  * does a source stream that exists without the job.

@@ -3,14 +3,22 @@ import { assigner } from './describe';
 import { stageOutputs, type KeyedOperator, type Plan, type Stage } from './plan';
 
 /**
+ * The version of the state format: the layout below and the shard logs it describes. A shardflow reads
+ * state of this version or older; one that meets a newer version (written by a newer shardflow) refuses
+ * to compare against it or run on it. Raise it when a change makes older shardflows misread the state.
+ */
+export const STATE_SCHEMA_VERSION = 1;
+
+/**
  * What a job's keyed state is: per stage, whose state its logs hold (its `stateId`: the keyed operator's
  * uid, or the stage id), what kind of state that is, and by what key. Two versions of a job are compared by
- * it before an upgrade (`shardflow plan JOB --against LAYOUT`, and `shardflow dev --data` on restart), as
- * Flink maps a savepoint's state to operators by uid.
+ * it before an upgrade (`shardflow plan JOB --against LAYOUT|deployed`, `shardflow deploy`, and `shardflow dev`
+ * on restart), as Flink maps a savepoint's state to operators by uid.
  */
 export interface StateLayout {
   readonly job: string;
-  readonly version: 1;
+  /** The {@link STATE_SCHEMA_VERSION} of the shardflow that wrote it. */
+  readonly version: number;
   readonly operators: readonly StateLayoutEntry[];
 }
 
@@ -28,7 +36,7 @@ export interface StateLayoutEntry {
 export function stateLayout(plan: Plan): StateLayout {
   return {
     job: plan.job,
-    version: 1,
+    version: STATE_SCHEMA_VERSION,
     operators: plan.stages.filter((s): s is Stage & { keyed: KeyedOperator } => s.keyed !== undefined).map((s) => ({ stateId: s.stateId, operator: s.keyed.id, shape: shapeOf(s.keyed), key: keyOf(plan, s), shards: s.input.shards })),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Upgrading a running job with its state (`shardflow dev --data`): version 1 counts clicks per user per
  * 5 s; stopped mid-stream, version 2 — a filter and a map added, the window's uid kept — starts on the
- * state version 1 left and the results are complete, as sqlite3 sums every click; version 3 changes the
- * window under the same uid and is refused before anything starts.
+ * state version 1 left and the results are complete, as sqlite3 sums every click; `plan --against deployed`
+ * reads version 2's layout from its running state table and refuses version 3, which changes the window
+ * under the same uid; and so does the start of version 3 on version 2's data, before any function starts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -38,14 +39,23 @@ test('v1 → v2 keeps the window state (results complete); v2 → v3, a changed 
   await putWithCli(port, 'clicks', events.slice(200), dir);
   await untilSettled(port, 'tests/fixtures/upgrade/v2.ts', data, finalWatermark, 120_000);
   expect(await scanResults(port, 'upgraded-counts')).toEqual(await sqliteClickCounts(events, finalWatermark, dir));
+  // The running version's layout is in its state table: `plan --against deployed` compares with it.
+  const planned = await shardflow(['plan', 'tests/fixtures/upgrade/v3.ts', '--against', 'deployed', '--endpoint', `http://localhost:${port}`]);
+  expect(planned).toMatchObject({ code: 2, stderr: `shardflow: the upgrade would be refused: ${V3_REFUSAL}\n` });
+  expect(planned.stdout).toMatch(/state, against table upgraded-state \(http:\/\/localhost:\d+\), recorded by shardflow dev at /);
   expect(await running.interrupt()).toBe(0);
 
-  const refused = await run('node', [path.join(ROOT, 'bin/shardflow.js'), 'dev', 'tests/fixtures/upgrade/v3.ts', '--no-demo', '--port', String(port), '--data', data], { cwd: ROOT }).then(
-    () => ({ code: 0, stderr: '' }),
-    (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
-  );
-  expect(refused).toEqual({
-    code: 2,
-    stderr: `shardflow: ${data} holds the state of another version of upgraded: the state 'clicks-per-user' was tumbling(5s).sum(clicks), now tumbling(10s).sum(clicks) — give the changed operator a new .uid(...) (its old state is then dropped), or start from empty state\n`,
-  });
+  const refused = await shardflow(['dev', 'tests/fixtures/upgrade/v3.ts', '--no-demo', '--port', String(port), '--data', data]);
+  expect({ code: refused.code, stderr: refused.stderr }).toEqual({ code: 2, stderr: `shardflow: ${data} holds the state of another version of upgraded: ${V3_REFUSAL}\n` });
 });
+
+const V3_REFUSAL =
+  "the state 'clicks-per-user' was tumbling(5s).sum(clicks), now tumbling(10s).sum(clicks) — give the changed operator a new .uid(...) (its old state is then dropped), or start from empty state";
+
+/** The real command line; its exit code and output. */
+async function shardflow(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run('node', [path.join(ROOT, 'bin/shardflow.js'), ...args], { cwd: ROOT }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
