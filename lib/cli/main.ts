@@ -34,7 +34,7 @@ const USAGE = `usage: shardflow <command>
                            Flink's SQL client: a prompt where CREATE TABLE statements accumulate, EXPLAIN
                            prints a query's stages and a SELECT runs on the embedded runtime with its rows
                            shown as they change (Ctrl-C stops it); -f runs a script as dev does
-  rescale JOB --stage s1 --shards N [--endpoint URL] [--deployed STAGE]
+  rescale JOB --stage s1 --shards N [--endpoint URL] [--deployed STAGE]   (or: scale)
                            reshards a stage's input stream while the job runs (UpdateShardCount);
                            keyed state follows its keys to the new shards
   drain JOB [--endpoint URL] [--deployed STAGE]
@@ -101,7 +101,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         const { sql } = require('./sql') as typeof import('./sql'); // loaded lazily: `plan` needs no AWS SDK
         return await sql(args);
       }
-      case 'rescale': {
+      case 'rescale':
+      case 'scale': {
         const { rescale } = require('./rescale') as typeof import('./rescale'); // loaded lazily: `plan` needs no AWS SDK
         return await rescale(args);
       }

@@ -65,3 +65,15 @@ test('it asks for UNIFORM_SCALING to the count given, waits for the stream, and 
   expect(said).toEqual(['s1: stream hot-items-s1 has 4 shard(s) already']);
   expect(same.calls.some((c) => c instanceof UpdateShardCountCommand)).toBe(false);
 });
+
+test('`shardflow scale` is `rescale` (the issue\'s name for it): the same usage, the same refusal', async () => {
+  const { main } = await import('../../lib/cli/main');
+  const errors: string[] = [];
+  const spy = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errors.push(a.join(' ')));
+  try {
+    expect(await main(['scale', HOT_ITEMS, '--stage', 's1'])).toBe(2);
+  } finally {
+    spy.mockRestore();
+  }
+  expect(errors.join('\n')).toContain('rescale needs a job, a stage and a shard count');
+});
