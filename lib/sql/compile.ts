@@ -176,9 +176,6 @@ class QueryCompiler {
       this.problems.add(sqlError(`reading an updating query's results (${q.topN ? 'a Top-N' : 'a GROUP BY without a window'}) in ${this.reader === 'join' ? 'a join' : 'an aggregation'} is not supported yet — window the aggregation`, q.pos));
     }
     if (this.input?.updating && q.topN) this.problems.add(sqlError('a Top-N over an aggregation of an updating query is not supported yet', q.topN.pos));
-    if (q.join?.updating && q.topN) {
-      this.problems.add(sqlError(`a Top-N over a ${q.join.joinType} is not supported yet — its rows sent with NULLs are taken back (-D) as their matches come; rank the rows of an INNER JOIN`, q.topN.pos));
-    }
     const assigner = this.problems.attempt(() => (q.over ? this.resultsWindow() : this.window()), undefined);
     const where = q.where && this.problems.attempt(() => this.condition(q.where!, this.rowScope('WHERE'), 'WHERE'), undefined);
     const aggregates = q.select.some((i) => i.expr.kind !== 'star' && hasAggregate(i.expr));
@@ -220,7 +217,15 @@ class QueryCompiler {
     // Each record of an outer join keeps its change kind, and the join key a Kinesis sink partitions by.
     const change = (row: Row): Record<string, unknown> => (outerJoin ? { key: row[JOIN_KEY_FIELD], [CHANGE_KIND_FIELD]: row[CHANGE_KIND_FIELD] } : {});
     if (!ranking) return { stream: rows.map((row) => project(outputs, row, change(row))), sink: q.sink.sink };
-    return this.rankedJob(rows.map((row) => ranking.input(row, project(outputs, row, {}))), ranking);
+    if (!outerJoin) return this.rankedJob(rows.map((row) => ranking.input(row, project(outputs, row, {}))), ranking);
+    // An outer join's rows come (+I) and go (-D, a row sent with NULLs when its match comes): the Top-N keeps them as a multiset.
+    return this.rankedJob(
+      rows.map((row): RankInput => {
+        const input = ranking.input(row, project(outputs, row, {}));
+        return { ...input, m: JSON.stringify(input.r), ...(row[CHANGE_KIND_FIELD] === '-D' && { d: true as const }) };
+      }),
+      ranking,
+    );
   }
 
   /** A GROUP BY (or aggregates without one): per window, or continuous (updating); then maybe a Top-N of the groups. */
@@ -531,7 +536,9 @@ class QueryCompiler {
       // Rows named by their rank change in place (-U, +U); rows named by themselves come and go (+I, -D). An
       // updating input (a continuous GROUP BY) also updates rows in place, and deletes them (HAVING).
       // A RANK row whose rank changes (a row ranked ahead of it) updates in place.
-      const kinds: RowKind[] = withoutKey && !(continuous || (!numbered && rankSelected)) ? ['+I', '-D'] : withoutKey || continuous ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'];
+      // An updating input (a continuous GROUP BY, an outer join) also takes rows back.
+      const updatingInput = continuous || q.join?.updating === true;
+      const kinds: RowKind[] = withoutKey && !(updatingInput || (!numbered && rankSelected)) ? ['+I', '-D'] : withoutKey || updatingInput ? ['+I', '-U', '+U', '-D'] : ['+I', '-U', '+U'];
       return { mode: 'updating', kinds, uniqueKey: withoutKey ? [] : uniqueKey, sink };
     }
     if (windowed) return { mode: 'append-only', kinds: ['+I'], uniqueKey: [...keys, ...windowKey], sink };

@@ -7,7 +7,8 @@
  * - **continuous, on an append-only input** (Flink's AppendOnlyTopNFunction): only the first N rows are
  *   kept, as a row past N can never come back; every change of the first N is emitted (updating).
  * - **continuous, on an updating input** (a GROUP BY without a window; Flink's RetractableTopNFunction):
- *   rows are replaced and deleted by the input's unique key, so every row is kept.
+ *   rows are replaced and deleted by the input's unique key, so every row is kept; an outer join's rows,
+ *   which have no key, come and go as a multiset (a -D takes one equal row out).
  * - **per window** (Flink's WindowRankOperator, on a windowed aggregation's results partitioned by
  *   window_start and window_end): the window's first N rows are kept and emitted once, as inserts, when
  *   the watermark passes the window's end (append-only).
@@ -33,6 +34,8 @@ export interface RankInput {
   /** From an updating input: the row's unique key, and whether this deletes it. */
   readonly u?: string;
   readonly d?: true;
+  /** From an input of rows that come and go without a key (an outer join's +I and -D): the row itself; a delete takes one such row out. */
+  readonly m?: string;
   /** Per window: the window's start and end. */
   readonly w?: [number, number];
 }
@@ -43,6 +46,8 @@ interface Entry {
   readonly r: Record<string, unknown>;
   readonly s: number;
   readonly u?: string;
+  /** A row of a multiset input (RankInput.m). */
+  readonly m?: string;
 }
 
 /** A partition's state: its values, its rows in rank order, the next arrival number, and (per window) the window. */
@@ -145,6 +150,12 @@ function inserted(rows: readonly Entry[], entry: Entry, compare: (a: Entry, b: E
   return [...rows.slice(0, low), entry, ...rows.slice(low)];
 }
 
+/** The rows without the first one equal to `m` (a multiset's delete). */
+function withoutOne(rows: readonly Entry[], m: string): Entry[] {
+  const at = rows.findIndex((e) => e.m === m);
+  return at === -1 ? [...rows] : [...rows.slice(0, at), ...rows.slice(at + 1)];
+}
+
 /** What changed in the rows within the limit, by the output's identity. */
 function changes(before: readonly { e: Entry; rank: number }[], after: readonly { e: Entry; rank: number }[], options: TopNOptions): Omit<RankChange, 'p'>[] {
   const out: Omit<RankChange, 'p'>[] = [];
@@ -188,10 +199,10 @@ export function continuousTopN(options: TopNOptions): KeyedProcessFunction<RankI
       const before = ranked(state.rows, options);
       // From an updating input a row replaces (or deletes) the one with its unique key; every row is kept, as
       // one in the first N may be updated out of them. From an append-only one, a row past N never comes back.
-      let rows = input.u === undefined ? state.rows : state.rows.filter((e) => e.u !== input.u);
-      if (!input.d) rows = inserted(rows, { o: input.o, r: input.r, s: state.next, ...(input.u !== undefined && { u: input.u }) }, compare);
+      let rows = input.u !== undefined ? state.rows.filter((e) => e.u !== input.u) : input.m !== undefined && input.d ? withoutOne(state.rows, input.m) : state.rows;
+      if (!input.d) rows = inserted(rows, { o: input.o, r: input.r, s: state.next, ...(input.u !== undefined && { u: input.u }), ...(input.m !== undefined && { m: input.m }) }, compare);
       const after = ranked(rows, options);
-      if (input.u === undefined) rows = after.map((r) => r.e);
+      if (input.u === undefined && input.m === undefined) rows = after.map((r) => r.e);
       ctx.state.ranked.update({ p: input.p, rows, next: state.next + 1 });
       for (const change of changes(before, after, options)) ctx.emit({ ...change, p: input.p });
     },
