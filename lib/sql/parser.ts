@@ -187,7 +187,7 @@ class Parser {
       case 'SELECT':
         throw this.error('a job writes its results to a table: write INSERT INTO <sink table> SELECT …', t);
       case 'WITH':
-        throw this.unsupported('WITH (a common table expression)', t, 'write the query inline');
+        throw this.error('a job writes its results to a table: write INSERT INTO <sink table> WITH … SELECT …', t);
       case 'BEGIN':
       case 'EXECUTE':
         throw this.unsupported('STATEMENT SET', t, 'one INSERT per job: write a job per query');
@@ -377,13 +377,32 @@ class Parser {
     this.expectWord('INTO', 'after INSERT');
     const { name } = this.tableName();
     if (this.isOp('(')) throw this.unsupported('an INSERT column list', this.peek(), "the SELECT's columns fill the sink table's columns in order");
+    const ctes = this.isWord('WITH') ? this.commonTableExpressions() : [];
     const selectToken = this.peek();
-    if (this.isWord('WITH')) throw this.unsupported('WITH (a common table expression)', selectToken, 'declare the query with CREATE VIEW, or write it in FROM (SELECT …)');
     if (this.isWord('VALUES')) throw this.unsupported('INSERT … VALUES', selectToken, 'push events to the source stream instead');
-    if (!this.isWord('SELECT')) throw this.error(`expected SELECT after INSERT INTO ${name}, found ${describe(selectToken)}`, selectToken);
+    if (!this.isWord('SELECT')) throw this.error(`expected SELECT after INSERT INTO ${name}${ctes.length > 0 ? ' WITH …' : ''}, found ${describe(selectToken)}`, selectToken);
     const query = this.selectBody();
     this.endOfQuery();
-    return { kind: 'insert', table: name, query, pos: at(start) };
+    return { kind: 'insert', table: name, query, ...(ctes.length > 0 && { ctes }), pos: at(start) };
+  }
+
+  /** WITH name AS (SELECT …) [, …]: named queries the INSERT's query reads, as views (each may read those before it). */
+  private commonTableExpressions(): { name: string; query: SelectQuery; pos: SourcePosition }[] {
+    this.next();
+    if (this.isWord('RECURSIVE')) throw this.unsupported('WITH RECURSIVE', this.peek(), 'a stream query is not recursive');
+    const ctes: { name: string; query: SelectQuery; pos: SourcePosition }[] = [];
+    do {
+      const { name, pos } = this.name('a name for the query after WITH');
+      if (this.isOp('(')) throw this.unsupported('a column list in WITH', this.peek(), `name the columns with AS in the SELECT: WITH ${name} AS (SELECT a AS x, …)`);
+      this.expectWord('AS', `after WITH ${name}`);
+      this.expectOp('(', `after WITH ${name} AS`);
+      const selectToken = this.peek();
+      if (!this.isWord('SELECT')) throw this.error(`expected SELECT in WITH ${name} AS (…), found ${describe(selectToken)}`, selectToken);
+      const query = this.selectBody();
+      this.expectOp(')', `to close WITH ${name} AS (…)`);
+      ctes.push({ name, query, pos });
+    } while (this.acceptOp(','));
+    return ctes;
   }
 
   // ——— queries ———
@@ -513,7 +532,7 @@ class Parser {
     const t = this.peek();
     if (this.isWord('LATERAL') || this.isWord('UNNEST')) throw this.unsupported(t.upper, t, 'a job reads one table');
     if (this.isOp('(')) {
-      if (this.isWord('WITH', 1)) throw this.unsupported('WITH (a common table expression)', this.peek(1), 'declare the query with CREATE VIEW');
+      if (this.isWord('WITH', 1)) throw this.unsupported('WITH in a subquery', this.peek(1), 'write WITH once, after INSERT INTO <sink table>, or declare the query with CREATE VIEW');
       if (!this.isWord('SELECT', 1)) throw this.error(`expected a table name or (SELECT …) after FROM, found '('`, t);
       this.next();
       const query = this.selectBody();

@@ -53,7 +53,14 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
         break;
       case 'insert':
         if (insert) problems.add(sqlError('a second INSERT is not supported — one INSERT per job: write a job per query', s.pos));
-        else insert = s;
+        else {
+          insert = s;
+          // WITH's named queries are views of the query.
+          for (const cte of s.ctes ?? []) {
+            if (tables.has(cte.name) || views.has(cte.name)) problems.add(sqlError(`WITH ${cte.name}: ${cte.name} is declared already (${tables.has(cte.name) ? 'a table' : 'a view or an earlier WITH query'}) — give the query another name`, cte.pos));
+            else views.set(cte.name, cte.query);
+          }
+        }
         break;
     }
   }

@@ -363,6 +363,21 @@ describe('queries as Flink writes them', () => {
     ]);
   });
 
+  test('WITH … AS (SELECT …) after INSERT INTO: named queries, each reading the ones before, as CREATE VIEW does', async () => {
+    const withQuery = compileSql(
+      sql(`INSERT INTO out WITH big_clicks AS (SELECT *, clicks * 10 AS tenfold FROM clicks WHERE clicks > 1),
+             bigger AS (SELECT userId, ts, tenfold FROM big_clicks WHERE tenfold > 20)
+           SELECT userId, SUM(tenfold) AS s FROM TABLE(TUMBLE(TABLE bigger, DESCRIPTOR(ts), INTERVAL '5' SECOND))
+           GROUP BY userId, window_start, window_end`),
+    );
+    expect((await run(withQuery, events)).rows).toEqual([
+      { key: 'ann', windowStart: 5000, windowEnd: 10000, userId: 'ann', s: 40 },
+      { key: 'bob', windowStart: 0, windowEnd: 5000, userId: 'bob', s: 30 },
+      { key: 'cid', windowStart: 0, windowEnd: 5000, userId: 'cid', s: 50 },
+    ]);
+    expect(() => compileSql(sql('INSERT INTO out WITH clicks AS (SELECT * FROM clicks) SELECT * FROM clicks'))).toThrow(/WITH clicks: clicks is declared already \(a table\) — give the query another name/);
+  });
+
   test('SELECT *, expr and t.* write every column and the expression', async () => {
     const withExpr = harness(compileSql(sql('INSERT INTO out SELECT *, clicks + 1 AS more FROM clicks', "CREATE TABLE out WITH ('connector' = 'print');")));
     await withExpr.send(click('ann', 1, 7));
