@@ -155,5 +155,5 @@ export type Statement =
   | { readonly kind: 'createView'; readonly name: string; readonly query: SelectQuery; readonly pos: SourcePosition }
   /** CREATE FUNCTION name AS 'path/to/module.ts': a scalar function written in TypeScript. */
   | { readonly kind: 'createFunction'; readonly name: string; readonly module: string; readonly pos: SourcePosition; readonly modulePos: SourcePosition }
-  /** `ctes`: WITH name AS (SELECT …), …, before the query: views of this query. */
-  | { readonly kind: 'insert'; readonly table: string; readonly query: SelectQuery; readonly ctes?: readonly { readonly name: string; readonly query: SelectQuery; readonly pos: SourcePosition }[] | undefined; readonly pos: SourcePosition };
+  /** `ctes`: WITH name AS (SELECT …), …, before the query: views of this query. `unionAll`: the queries after it, `UNION ALL SELECT …`. */
+  | { readonly kind: 'insert'; readonly table: string; readonly query: SelectQuery; readonly unionAll?: readonly SelectQuery[] | undefined; readonly ctes?: readonly { readonly name: string; readonly query: SelectQuery; readonly pos: SourcePosition }[] | undefined; readonly pos: SourcePosition };

@@ -163,8 +163,39 @@ class QueryCompiler {
 
   job(): JobDefinition {
     const changelog = this.changelog();
-    const { stream, sink } = this.results(job(this.q.jobName), changelog);
-    return withChangelog(stream.sink(sink), changelog);
+    const builder = job(this.q.jobName);
+    const { stream, sink } = this.results(builder, changelog);
+    const branches = this.q.unionAll ?? [];
+    if (branches.length === 0) return withChangelog(stream.sink(sink), changelog);
+    return withChangelog(stream.union(...branches.map((branch) => this.unionBranch(branch, builder, changelog))).sink(sink), changelog);
+  }
+
+  /**
+   * A query after UNION ALL: its records on the same builder (a table both read is read once), its columns
+   * renamed to the first query's by position, as SQL names a union's columns. Append-only queries only.
+   */
+  private unionBranch(branch: LogicalQuery, builder: JobBuilder, changelog: Changelog): DataStream<Record<string, unknown>> {
+    const compiler = new QueryCompiler({ ...branch, unionAll: undefined });
+    const own = compiler.changelog();
+    if (changelog.mode !== 'append-only' || own.mode !== 'append-only') {
+      throw sqlError(`UNION ALL of ${changelog.mode === 'append-only' ? 'this' : 'the first'} query, whose results update, is not supported yet — union append-only queries (rows, window aggregations), or write a job per query`, (changelog.mode === 'append-only' ? branch.pos : this.q.pos) ?? { line: 1, column: 1 });
+    }
+    const { stream } = compiler.results(builder, own);
+    const names = this.resultColumns.map((c) => c.name);
+    const theirs = compiler.resultColumns.map((c) => c.name);
+    if (theirs.length !== names.length) {
+      throw sqlError(`the query after UNION ALL has ${theirs.length} column${theirs.length === 1 ? '' : 's'} and the first ${names.length}: a union's queries give the same columns, in order`, branch.pos ?? { line: 1, column: 1 });
+    }
+    const numeric = (t: string): boolean => ['INT', 'DOUBLE', 'DECIMAL'].includes(t);
+    compiler.resultColumns.forEach((c, i) => {
+      const first = this.resultColumns[i]!;
+      if (c.declared !== first.declared && c.declared !== 'NULL' && first.declared !== 'NULL' && !(numeric(c.declared) && numeric(first.declared))) {
+        throw sqlError(`column ${i + 1} of the query after UNION ALL (${c.name}) is ${c.declared}, and the first query's (${first.name}) ${first.declared} — CAST one of them`, branch.pos ?? { line: 1, column: 1 });
+      }
+    });
+    if (theirs.every((n, i) => n === names[i])) return stream;
+    const renamed = new Map(theirs.map((n, i) => [n, names[i]!]));
+    return stream.map((record) => Object.fromEntries(Object.entries(record).map(([k, v]) => [renamed.get(k) ?? k, v])));
   }
 
   /** The query's result records, its tables read by `builder`'s sources, and the sink they are written to. */

@@ -382,8 +382,16 @@ class Parser {
     if (this.isWord('VALUES')) throw this.unsupported('INSERT … VALUES', selectToken, 'push events to the source stream instead');
     if (!this.isWord('SELECT')) throw this.error(`expected SELECT after INSERT INTO ${name}${ctes.length > 0 ? ' WITH …' : ''}, found ${describe(selectToken)}`, selectToken);
     const query = this.selectBody();
+    const unionAll: SelectQuery[] = [];
+    while (this.isWord('UNION')) {
+      const union = this.next();
+      if (!this.acceptWord('ALL')) throw this.unsupported('UNION without ALL', union, 'UNION ALL keeps every row; to drop duplicates, SELECT DISTINCT … FROM (… UNION ALL …) is not supported yet either');
+      const selectToken = this.peek();
+      if (!this.isWord('SELECT')) throw this.error(`expected SELECT after UNION ALL, found ${describe(selectToken)}`, selectToken);
+      unionAll.push(this.selectBody());
+    }
     this.endOfQuery();
-    return { kind: 'insert', table: name, query, ...(ctes.length > 0 && { ctes }), pos: at(start) };
+    return { kind: 'insert', table: name, query, ...(unionAll.length > 0 && { unionAll }), ...(ctes.length > 0 && { ctes }), pos: at(start) };
   }
 
   /** WITH name AS (SELECT …) [, …]: named queries the INSERT's query reads, as views (each may read those before it). */

@@ -91,5 +91,7 @@ export interface LogicalQuery {
   /** `SET 'table.exec.state.ttl'`: how long (event time) a continuous query keeps a key's state after its last update. */
   readonly stateTtlMs?: number | undefined;
   readonly sink: SinkTable;
+  /** `UNION ALL SELECT …`: more queries whose rows go to the sink too, their columns by position. */
+  readonly unionAll?: readonly LogicalQuery[] | undefined;
   readonly pos?: SourcePosition | undefined;
 }

@@ -92,7 +92,8 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
     },
   };
   const q = flatten(insert.query, catalog);
-  return { ...logicalQuery(q, insert, tables, settings), functionDeclarations };
+  const unionAll = (insert.unionAll ?? []).map((branch) => logicalQuery(flatten(branch, catalog), insert!, tables, settings));
+  return { ...logicalQuery(q, insert, tables, settings), ...(unionAll.length > 0 && { unionAll }), functionDeclarations };
 }
 
 /**
