@@ -5,7 +5,7 @@ import { selectKey } from '../api/source';
 import { kinesisClient, resolveEndpoint } from '../io/aws-clients';
 import { isS3Url, S3InputError, S3Lines, s3Client } from '../io/s3-lines';
 import { hashKeyOf } from '../io/shard-map';
-import { StreamHistory, StreamHistoryError, type HistoryStart } from '../io/stream-history';
+import { mergeByArrival, StreamHistory, StreamHistoryError, type HistoryStart } from '../io/stream-history';
 import { partitionKeyOf } from '../local/demo';
 import { withNameSuffix } from '../plan/naming';
 import type { Plan, Stage } from '../plan/plan';
@@ -51,18 +51,25 @@ export async function run(argv: readonly string[]): Promise<number> {
       }
     }
   };
+  const take = async ({ input, shards }: (typeof pending)[number], record: InputRecord): Promise<void> => {
+    // A line that is not JSON goes in as it is: the job dead-letters it with the reason, as a live run would.
+    shards[shardOf(input.stage, record)]!.push(record.data);
+    if (++progress.events % BATCH === 0) {
+      await sendFull(false);
+      term.setStatus(progress.status());
+    }
+  };
   await asUsageError(
     (async () => {
-      for (const { input, shards } of pending) {
-        for await (const record of input.records(progress)) {
-          // A line that is not JSON goes in as it is: the job dead-letters it with the reason, as a live run would.
-          shards[shardOf(input.stage, record)]!.push(record.data);
-          if (++progress.events % BATCH === 0) {
-            await sendFull(false);
-            term.setStatus(progress.status());
-          }
-        }
+      // Files one after another; then the streams together, merged by arrival as the sources were read live.
+      for (const source of pending.filter((p) => p.input.kind === 'file')) {
+        for await (const record of source.input.records(progress)) await take(source, record);
       }
+      const streams = pending.filter((p) => p.input.kind === 'stream');
+      const tagged = streams.map(async function* (source) {
+        for await (const record of source.input.records(progress)) yield { arrivalMs: record.arrivalMs ?? 0, source, record };
+      });
+      for await (const { source, record } of mergeByArrival(tagged)) await take(source, record);
     })(),
   );
   await sendFull(true);
@@ -84,14 +91,16 @@ export async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-/** One record of an input: its data, and for a stream's record the partition key it was put with. */
+/** One record of an input: its data, and for a stream's record the partition key it was put with and when it arrived. */
 interface InputRecord {
   readonly data: string;
   readonly partitionKey?: string;
+  readonly arrivalMs?: number;
 }
 
 /** A source's bounded input: a local file, S3 objects, or a stream's history. */
 interface RunInput {
+  readonly kind: 'file' | 'stream';
   readonly stage: Stage;
   /** Bytes to read, when known (files and S3 objects), for the progress bar. */
   readonly totalBytes?: number;
@@ -172,7 +181,7 @@ async function inputsOf(plan: Plan, args: ParsedArgs, startedMs: number): Promis
     const stage = implicit ?? (named === undefined ? (sources.length === 1 ? sources[0] : undefined) : sources.find((s) => s.input.stream === named));
     if (!stage) {
       throw new UsageError(
-        named === undefined ? `the job reads ${sources.length} sources (${names}): name each one's input, --${flag} ${sources.map((s) => `${s.input.stream}=${flag === 'input' ? 'FILE' : 'STREAM'}`).join(',')}` : `--${flag} ${part}: the job has no source stream '${named}' (it reads ${names})`,
+        named === undefined ? `the job reads ${sources.length} sources (${names}): name each ${flag === 'input' ? 'file' : 'stream'}'s, --${flag} ${sources.map((s) => `${s.input.stream}=${flag === 'input' ? 'FILE' : 'STREAM'}`).join(',')}` : `--${flag} ${part}: the job has no source stream '${named}' (it reads ${names})`,
       );
     }
     return { flag, stage, value: implicit ? undefined : value };
@@ -197,10 +206,10 @@ async function fileInput(stage: Stage, file: string, args: ParsedArgs): Promise<
       s3.destroy();
       throw e;
     });
-    return { stage, totalBytes: objects.totalBytes, records: (progress) => linesOf(objects.lines(), progress, () => s3.destroy()) };
+    return { kind: 'file', stage, totalBytes: objects.totalBytes, records: (progress) => linesOf(objects.lines(), progress, () => s3.destroy()) };
   }
   if (!fs.existsSync(file)) throw new UsageError(`${file}: no such file`);
-  return { stage, totalBytes: fs.statSync(file).size, records: (progress) => linesOf(readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity }), progress) };
+  return { kind: 'file', stage, totalBytes: fs.statSync(file).size, records: (progress) => linesOf(readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity }), progress) };
 }
 
 /** The non-blank lines of a file or S3 objects, counting their bytes. */
@@ -261,12 +270,13 @@ async function streamInput(plan: Plan, stage: Stage, named: string | undefined, 
   });
   const label = `from ${flags.from.kind === 'trim-horizon' ? 'TRIM_HORIZON' : new Date(flags.from.ms).toISOString()} to ${new Date(flags.untilMs).toISOString()}`;
   return {
+    kind: 'stream',
     stage,
     records: async function* (p) {
       progress = p;
       p.addStream(stream, label, history.shards.map((s) => s.ShardId!));
       try {
-        for await (const r of history.records()) yield { data: Buffer.from(r.data).toString('utf8'), partitionKey: r.partitionKey };
+        for await (const r of history.records()) yield { data: Buffer.from(r.data).toString('utf8'), partitionKey: r.partitionKey, arrivalMs: r.arrivalMs };
       } finally {
         kinesis.destroy();
       }

@@ -194,3 +194,21 @@ export class StreamHistory {
     }
   }
 }
+
+/**
+ * Several sequences, each in arrival order, as one in arrival order (ties: the earlier sequence first):
+ * the records of several streams as the sources' functions read them side by side live.
+ */
+export async function* mergeByArrival<T extends { readonly arrivalMs: number }>(sequences: readonly AsyncIterable<T>[]): AsyncGenerator<T> {
+  const iterators = sequences.map((s) => s[Symbol.asyncIterator]());
+  const heads = await Promise.all(iterators.map((i) => i.next()));
+  for (;;) {
+    let earliest = -1;
+    for (const [i, head] of heads.entries()) {
+      if (!head.done && (earliest < 0 || head.value.arrivalMs < (heads[earliest]!.value as T).arrivalMs)) earliest = i;
+    }
+    if (earliest < 0) return;
+    yield heads[earliest]!.value as T;
+    heads[earliest] = await iterators[earliest]!.next();
+  }
+}

@@ -5,7 +5,7 @@
  * tests/e2e/backfill-history.test.ts.
  */
 import { DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { StreamHistory, StreamHistoryError, type HistoryOptions } from '../../lib/io/stream-history';
+import { mergeByArrival, StreamHistory, StreamHistoryError, type HistoryOptions } from '../../lib/io/stream-history';
 
 interface FakeShard {
   readonly id: string;
@@ -154,4 +154,13 @@ test('a stream that is not there, and a start its retention no longer keeps, are
   );
   // At the edge of retention it is still kept.
   await expect(StreamHistory.open(fakeKinesis([], { retentionHours: 24 }).kinesis, 'clicks', options({ from: at, nowMs: () => day + 1_000 }))).resolves.toBeInstanceOf(StreamHistory);
+});
+
+test('several streams are merged by arrival, each kept in its order, ties to the one named first', async () => {
+  async function* stream(name: string, arrivals: number[]) {
+    for (const [i, arrivalMs] of arrivals.entries()) yield { arrivalMs, id: `${name}${i}` };
+  }
+  const merged: string[] = [];
+  for await (const r of mergeByArrival([stream('tx', [1, 5, 5, 9]), stream('rules', [0, 5, 12]), stream('logins', [])])) merged.push(r.id);
+  expect(merged).toEqual(['rules0', 'tx0', 'tx1', 'tx2', 'rules1', 'tx3', 'rules2']);
 });
