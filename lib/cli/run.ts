@@ -5,7 +5,7 @@ import { selectKey } from '../api/source';
 import { kinesisClient, resolveEndpoint } from '../io/aws-clients';
 import { isS3Url, S3InputError, S3Lines, s3Client } from '../io/s3-lines';
 import { hashKeyOf } from '../io/shard-map';
-import { mergeByArrival, StreamHistory, StreamHistoryError, type HistoryStart } from '../io/stream-history';
+import { mergeByArrival, StreamHistory, StreamHistoryError, type HistoryStart, type ShardEnd } from '../io/stream-history';
 import { partitionKeyOf } from '../local/demo';
 import { withNameSuffix } from '../plan/naming';
 import type { Plan, Stage } from '../plan/plan';
@@ -41,38 +41,29 @@ export async function run(argv: readonly string[]): Promise<number> {
   const progress = new Progress(inputs.reduce((n, i) => n + (i.totalBytes ?? 0), 0), started);
   const harness = new Harness(plan, { watermarks: 'strategy' });
 
-  // Each input's shards fill up to a batch; the fullest goes first, as concurrent shards would keep pace.
-  const pending = inputs.map((input) => ({ input, shards: Array.from({ length: input.stage.input.shards }, (): string[] => []) }));
-  const sendFull = async (force: boolean): Promise<void> => {
-    for (const { input, shards } of pending) {
-      for (const [i, batch] of shards.entries()) {
-        if (batch.length === 0 || (!force && batch.length < BATCH)) continue;
-        await harness.sendRaw(batch.splice(0), `shard-${i}`, input.stage.input.stream);
-      }
-    }
-  };
-  const take = async ({ input, shards }: (typeof pending)[number], record: InputRecord): Promise<void> => {
-    // A line that is not JSON goes in as it is: the job dead-letters it with the reason, as a live run would.
-    shards[shardOf(input.stage, record)]!.push(record.data);
-    if (++progress.events % BATCH === 0) {
-      await sendFull(false);
-      term.setStatus(progress.status());
-    }
+  const feeds = new Map(inputs.map((input) => [input, input.history && input.stage.keyed === undefined ? new ShardReplay(harness, input.stage, input.history) : new KeyRouted(harness, input.stage)]));
+  const take = async (input: RunInput, item: InputRecord | ShardEnd): Promise<void> => {
+    const feed = feeds.get(input)!;
+    if (item.kind === 'end') return feed.shardEnded(item.shardId);
+    await feed.take(item);
+    if (++progress.events % BATCH === 0) term.setStatus(progress.status());
   };
   await asUsageError(
     (async () => {
+      for (const feed of feeds.values()) await feed.start();
       // Files one after another; then the streams together, merged by arrival as the sources were read live.
-      for (const source of pending.filter((p) => p.input.kind === 'file')) {
-        for await (const record of source.input.records(progress)) await take(source, record);
+      for (const input of inputs.filter((i) => !i.history)) {
+        for await (const item of input.records(progress)) await take(input, item);
       }
-      const streams = pending.filter((p) => p.input.kind === 'stream');
-      const tagged = streams.map(async function* (source) {
-        for await (const record of source.input.records(progress)) yield { arrivalMs: record.arrivalMs ?? 0, source, record };
-      });
-      for await (const { source, record } of mergeByArrival(tagged)) await take(source, record);
+      const tagged = inputs
+        .filter((i) => i.history)
+        .map(async function* (input) {
+          for await (const item of input.records(progress)) yield { arrivalMs: item.arrivalMs ?? 0, input, item };
+        });
+      for await (const { input, item } of mergeByArrival(tagged)) await take(input, item);
+      for (const feed of feeds.values()) await feed.flush();
     })(),
   );
-  await sendFull(true);
   await harness.finish();
   term.done();
 
@@ -91,20 +82,107 @@ export async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-/** One record of an input: its data, and for a stream's record the partition key it was put with and when it arrived. */
+/** One record of an input: its data; a stream's record also its shard, the key it was put with and when it arrived. */
 interface InputRecord {
+  readonly kind: 'record';
   readonly data: string;
+  readonly shardId?: string;
   readonly partitionKey?: string;
   readonly arrivalMs?: number;
 }
 
 /** A source's bounded input: a local file, S3 objects, or a stream's history. */
 interface RunInput {
-  readonly kind: 'file' | 'stream';
   readonly stage: Stage;
+  /** A stream's history: its shards and how they descend from each other. */
+  readonly history?: StreamHistory;
   /** Bytes to read, when known (files and S3 objects), for the progress bar. */
   readonly totalBytes?: number;
-  records(progress: Progress): AsyncIterable<InputRecord>;
+  records(progress: Progress): AsyncIterable<InputRecord | ShardEnd>;
+}
+
+/** How an input's records reach the job's source shards, in batches of up to 500 as Lambda's event source mapping takes them. */
+interface Feed {
+  start(): Promise<void>;
+  take(record: InputRecord): Promise<void>;
+  shardEnded(shardId: string): Promise<void>;
+  /** Sends what is left. */
+  flush(): Promise<void>;
+}
+
+/**
+ * Records routed to the source's planned shards by partition key, as Kinesis routes them: a file's lines,
+ * and a stream's records into a source keyed by `partitionedBy` (its shards hold the keys' state, so a key
+ * stays on one shard whatever reshards the history saw).
+ */
+class KeyRouted implements Feed {
+  private readonly batches: string[][];
+
+  constructor(
+    private readonly harness: Harness,
+    private readonly stage: Stage,
+  ) {
+    this.batches = Array.from({ length: stage.input.shards }, (): string[] => []);
+  }
+
+  async start(): Promise<void> {}
+
+  async take(record: InputRecord): Promise<void> {
+    // A line that is not JSON goes in as it is: the job dead-letters it with the reason, as a live run would.
+    const shard = shardOf(this.stage, record);
+    const batch = this.batches[shard]!;
+    batch.push(record.data);
+    if (batch.length === BATCH) await this.harness.sendRaw(batch.splice(0), `shard-${shard}`, this.stage.input.stream);
+  }
+
+  async shardEnded(): Promise<void> {}
+
+  async flush(): Promise<void> {
+    for (const [i, batch] of this.batches.entries()) if (batch.length > 0) await this.harness.sendRaw(batch.splice(0), `shard-${i}`, this.stage.input.stream);
+  }
+}
+
+/**
+ * A stream's history replayed as it ran live: each of its shards is a source shard of the job, with its own
+ * watermark, and the stages after it hear what the watermark function's ticks told them — which shards
+ * exist (a shard that has not spoken yet holds the watermark back) and which a reshard closed and are done.
+ */
+class ShardReplay implements Feed {
+  private readonly batches = new Map<string, string[]>();
+
+  constructor(
+    private readonly harness: Harness,
+    private readonly stage: Stage,
+    private readonly history: StreamHistory,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.harness.tickSourceShards({ upstream: this.history.roots, ended: [] }, this.stage.input.stream);
+  }
+
+  async take(record: InputRecord): Promise<void> {
+    const shardId = record.shardId!;
+    let batch = this.batches.get(shardId);
+    if (!batch) this.batches.set(shardId, (batch = []));
+    batch.push(record.data);
+    if (batch.length === BATCH) await this.send(shardId);
+  }
+
+  async shardEnded(shardId: string): Promise<void> {
+    await this.send(shardId);
+    await this.harness.tickSourceShards({ upstream: this.history.childrenOf(shardId), ended: [shardId] }, this.stage.input.stream);
+  }
+
+  async flush(): Promise<void> {
+    for (const shardId of this.batches.keys()) await this.send(shardId);
+    // The end of the bounded input: a shard with nothing in it (past `--until`) no longer holds the final watermark back.
+    await this.harness.tickSourceShards({ upstream: [], ended: this.history.shards.map((s) => s.ShardId!) }, this.stage.input.stream);
+  }
+
+  private async send(shardId: string): Promise<void> {
+    const batch = this.batches.get(shardId);
+    if (batch?.length) await this.harness.sendRaw(batch.splice(0), shardId, this.stage.input.stream);
+  }
 }
 
 /** What has been read: events, bytes of files, records per stream shard. */
@@ -206,10 +284,10 @@ async function fileInput(stage: Stage, file: string, args: ParsedArgs): Promise<
       s3.destroy();
       throw e;
     });
-    return { kind: 'file', stage, totalBytes: objects.totalBytes, records: (progress) => linesOf(objects.lines(), progress, () => s3.destroy()) };
+    return { stage, totalBytes: objects.totalBytes, records: (progress) => linesOf(objects.lines(), progress, () => s3.destroy()) };
   }
   if (!fs.existsSync(file)) throw new UsageError(`${file}: no such file`);
-  return { kind: 'file', stage, totalBytes: fs.statSync(file).size, records: (progress) => linesOf(readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity }), progress) };
+  return { stage, totalBytes: fs.statSync(file).size, records: (progress) => linesOf(readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity }), progress) };
 }
 
 /** The non-blank lines of a file or S3 objects, counting their bytes. */
@@ -217,7 +295,7 @@ async function* linesOf(lines: AsyncIterable<string>, progress: Progress, done?:
   try {
     for await (const line of lines) {
       progress.readBytes(Buffer.byteLength(line) + 1);
-      if (line.trim()) yield { data: line };
+      if (line.trim()) yield { kind: 'record', data: line };
     }
   } finally {
     done?.();
@@ -270,13 +348,15 @@ async function streamInput(plan: Plan, stage: Stage, named: string | undefined, 
   });
   const label = `from ${flags.from.kind === 'trim-horizon' ? 'TRIM_HORIZON' : new Date(flags.from.ms).toISOString()} to ${new Date(flags.untilMs).toISOString()}`;
   return {
-    kind: 'stream',
     stage,
+    history,
     records: async function* (p) {
       progress = p;
       p.addStream(stream, label, history.shards.map((s) => s.ShardId!));
       try {
-        for await (const r of history.records()) yield { data: Buffer.from(r.data).toString('utf8'), partitionKey: r.partitionKey, arrivalMs: r.arrivalMs };
+        for await (const r of history.records()) {
+          yield r.kind === 'end' ? r : { kind: 'record', data: Buffer.from(r.data).toString('utf8'), shardId: r.shardId, partitionKey: r.partitionKey, arrivalMs: r.arrivalMs };
+        }
       } finally {
         kinesis.destroy();
       }

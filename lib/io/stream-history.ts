@@ -8,11 +8,23 @@ export type HistoryStart = { readonly kind: 'trim-horizon' } | { readonly kind: 
 
 /** One record of the stream, as Kinesis gives it back. */
 export interface HistoryRecord {
+  readonly kind: 'record';
   readonly shardId: string;
   readonly sequenceNumber: string;
   readonly partitionKey: string;
   readonly data: Uint8Array;
   /** ApproximateArrivalTimestamp, epoch ms. */
+  readonly arrivalMs: number;
+}
+
+/**
+ * A shard a reshard closed, read to its end: its children come next. Live, the watermark function's ticks
+ * say so, and the stages after it stop waiting for it.
+ */
+export interface ShardEnd {
+  readonly kind: 'end';
+  readonly shardId: string;
+  /** Its last record's arrival (0 when none was read): where it falls among other streams' records. */
   readonly arrivalMs: number;
 }
 
@@ -60,6 +72,10 @@ interface ShardCursor {
   next: number;
   /** Nothing more to fetch: a closed shard read to its end, or an open one read up to `untilMs` or its tip. */
   fetchedAll: boolean;
+  /** Kinesis said it is closed and read to its end (no next iterator). */
+  closed: boolean;
+  endReported: boolean;
+  lastArrivalMs: number;
 }
 
 const exhausted = (c: ShardCursor): boolean => c.fetchedAll && c.next >= c.page.length;
@@ -105,8 +121,19 @@ export class StreamHistory {
     return new StreamHistory(kinesis, stream, shards, options);
   }
 
-  /** The records, parents before children, concurrent shards merged by arrival time. */
-  async *records(): AsyncGenerator<HistoryRecord> {
+  /** The shards without a listed parent: the first to read. */
+  get roots(): string[] {
+    const listed = new Set(this.shards.map((s) => s.ShardId!));
+    return this.shards.filter((s) => ![s.ParentShardId, s.AdjacentParentShardId].some((p) => p !== undefined && listed.has(p))).map((s) => s.ShardId!);
+  }
+
+  /** The shards a split or merge of `shardId` made. */
+  childrenOf(shardId: string): string[] {
+    return this.shards.filter((s) => s.ParentShardId === shardId || s.AdjacentParentShardId === shardId).map((s) => s.ShardId!);
+  }
+
+  /** The records, parents before children, concurrent shards merged by arrival time; each closed shard's end after its last record. */
+  async *records(): AsyncGenerator<HistoryRecord | ShardEnd> {
     const listed = new Set(this.shards.map((s) => s.ShardId!));
     const cursors = this.shards.map(
       (s): ShardCursor => ({
@@ -118,10 +145,18 @@ export class StreamHistory {
         page: [],
         next: 0,
         fetchedAll: false,
+        closed: false,
+        endReported: false,
+        lastArrivalMs: 0,
       }),
     );
     const byId = new Map(cursors.map((c) => [c.id, c]));
     for (;;) {
+      for (const c of cursors) {
+        if (!c.closed || c.endReported || !exhausted(c)) continue;
+        c.endReported = true;
+        yield { kind: 'end', shardId: c.id, arrivalMs: c.lastArrivalMs };
+      }
       const ready = cursors.filter((c) => !exhausted(c) && c.parents.every((p) => exhausted(byId.get(p)!)));
       if (ready.length === 0) return;
       for (const c of ready) while (c.next >= c.page.length && !c.fetchedAll) await this.fetch(c);
@@ -131,7 +166,10 @@ export class StreamHistory {
         if (!earliest || c.page[c.next]!.arrivalMs < earliest.page[earliest.next]!.arrivalMs) earliest = c;
       }
       // None left among these: their children may be ready now.
-      if (earliest) yield earliest.page[earliest.next++]!;
+      if (!earliest) continue;
+      const record = earliest.page[earliest.next++]!;
+      earliest.lastArrivalMs = record.arrivalMs;
+      yield record;
     }
   }
 
@@ -148,13 +186,14 @@ export class StreamHistory {
       return;
     }
     const records = (page.Records ?? []).map(
-      (r): HistoryRecord => ({ shardId: c.id, sequenceNumber: r.SequenceNumber!, partitionKey: r.PartitionKey!, data: r.Data ?? new Uint8Array(), arrivalMs: r.ApproximateArrivalTimestamp?.getTime() ?? 0 }),
+      (r): HistoryRecord => ({ kind: 'record', shardId: c.id, sequenceNumber: r.SequenceNumber!, partitionKey: r.PartitionKey!, data: r.Data ?? new Uint8Array(), arrivalMs: r.ApproximateArrivalTimestamp?.getTime() ?? 0 }),
     );
     const kept = records.filter((r) => r.arrivalMs <= this.options.untilMs);
     c.page = kept;
     c.next = 0;
     c.lastSequence = records.at(-1)?.sequenceNumber ?? c.lastSequence;
     c.iterator = page.NextShardIterator;
+    c.closed = c.iterator === undefined;
     // A shard's records arrive in sequence order, so one past `untilMs` ends it; a closed shard ends with no
     // next iterator; an open one ends at its tip (an empty page, nothing behind).
     c.fetchedAll = kept.length < records.length || c.iterator === undefined || (records.length === 0 && (page.MillisBehindLatest ?? 0) === 0);

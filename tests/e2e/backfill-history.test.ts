@@ -51,8 +51,9 @@ function windowsIn(output: string): Row[] {
 }
 
 test('run --from-stream reads the stream from --at to --until, a split shard before its children, and gives the windows the live run gave', async () => {
-  const events = clickEvents(400, 12, 21);
-  const [before, after] = [events.slice(0, 200), events.slice(200)];
+  // More than a batch (500) of each half: the order the shards are read in decides what is late.
+  const events = clickEvents(1500, 12, 21);
+  const [before, after] = [events.slice(0, 750), events.slice(750)];
   const port = await freePort();
   const data = path.join(dir, 'data');
   const endpoint = `http://localhost:${port}`;
@@ -83,14 +84,14 @@ test('run --from-stream reads the stream from --at to --until, a split shard bef
   const live = await scanResults(port, 'click-counts');
   expect(live.length).toBeGreaterThan(20);
 
-  // All of the history: the parent's 200 records, then its children's.
+  // All of the history: the parent's 750 records, then its children's side by side.
   const all = path.join(dir, 'all');
   const whole = await shardflow('run', 'examples/click-counts.ts', '--from-stream', 'clicks', '--at', 'TRIM_HORIZON', '--endpoint', endpoint, '--output', all);
   expect(whole.code).toBe(0);
-  const shardCounts = /read 400 records of stream clicks from TRIM_HORIZON to \S+: shard 0 200, shard 1 (\d+), shard 2 (\d+)\n/.exec(whole.stderr);
+  const shardCounts = /read 1,500 records of stream clicks from TRIM_HORIZON to \S+: shard 0 750, shard 1 (\d+), shard 2 (\d+)\n/.exec(whole.stderr);
   expect(shardCounts).not.toBeNull();
-  expect(Number(shardCounts![1]) + Number(shardCounts![2])).toBe(200);
-  expect(whole.stderr).toMatch(/ran 400 events through click-counts in [\d.]+ s .*; 0 late, 0 dead-lettered/);
+  expect(Number(shardCounts![1]) + Number(shardCounts![2])).toBe(750);
+  expect(whole.stderr).toMatch(/ran 1,500 events through click-counts in [\d.]+ s .*; 0 late, 0 dead-lettered/);
   const bounded = windowsIn(all);
   expect(bounded).toEqual(await sqliteClickCounts(events, Number.MAX_SAFE_INTEGER, dir));
   // Live, the windows its watermark passed: exactly the backfill's windows up to that watermark.
@@ -99,13 +100,13 @@ test('run --from-stream reads the stream from --at to --until, a split shard bef
   // From the middle (epoch ms): only what came after, all of it in the children.
   const later = path.join(dir, 'later');
   const fromMiddle = await shardflow('run', 'examples/click-counts.ts', '--from-stream', 'clicks', '--at', String(middle), '--endpoint', endpoint, '--output', later);
-  expect(fromMiddle.stderr).toMatch(/read 200 records of stream clicks from \S+ to \S+: shard 0 0, shard 1 \d+, shard 2 \d+\n/);
+  expect(fromMiddle.stderr).toMatch(/read 750 records of stream clicks from \S+ to \S+: shard 0 0, shard 1 \d+, shard 2 \d+\n/);
   expect(windowsIn(later)).toEqual(await sqliteClickCounts(after, Number.MAX_SAFE_INTEGER, dir));
 
   // Up to the middle (ISO-8601): only what came before, all of it in the parent.
   const earlier = path.join(dir, 'earlier');
   const toMiddle = await shardflow('run', 'examples/click-counts.ts', '--from-stream', 'clicks', '--at', 'trim_horizon', '--until', new Date(middle).toISOString(), '--endpoint', endpoint, '--output', earlier);
-  expect(toMiddle.stderr).toMatch(/read 200 records of stream clicks from TRIM_HORIZON to \S+: shard 0 200, shard 1 0, shard 2 0\n/);
+  expect(toMiddle.stderr).toMatch(/read 750 records of stream clicks from TRIM_HORIZON to \S+: shard 0 750, shard 1 0, shard 2 0\n/);
   expect(windowsIn(earlier)).toEqual(await sqliteClickCounts(before, Number.MAX_SAFE_INTEGER, dir));
 
   // What is wrong, said in one line: a stream that is not there, a time the stream no longer keeps.

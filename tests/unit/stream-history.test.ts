@@ -66,9 +66,10 @@ function fakeKinesis(shards: readonly FakeShard[], options: { pageSize?: number;
 
 const options = (overrides: Partial<HistoryOptions> = {}): HistoryOptions => ({ from: { kind: 'trim-horizon' }, untilMs: 10_000, where: 'memory', nowMs: () => 10_000, sleep: async () => {}, ...overrides });
 
+/** The records' partition keys, and `|shard` where a closed shard ends. */
 async function read(history: StreamHistory): Promise<string[]> {
   const keys: string[] = [];
-  for await (const r of history.records()) keys.push(r.partitionKey);
+  for await (const r of history.records()) keys.push(r.kind === 'end' ? `|${r.shardId}` : r.partitionKey);
   return keys;
 }
 
@@ -83,17 +84,19 @@ const resharded: FakeShard[] = [
   { id: 'shard-4', parents: ['shard-2'], records: [['e1', 550], ['e2', 990]] },
 ];
 
-test('parents come before their children, shards ready together are merged by arrival, and each keeps its order', async () => {
+test("parents come before their children (each closed shard's end said after its last record), shards ready together are merged by arrival, and each keeps its order", async () => {
   const { kinesis } = fakeKinesis(resharded);
   const history = await StreamHistory.open(kinesis, 'clicks', options());
-  expect(await read(history)).toEqual(['a1', 'a2', 'a3', 'b1', 'c1', 'c2', 'b2', 'c3', 'd1', 'e1', 'd2', 'b3', 'm1', 'm2', 'e2']);
+  expect(await read(history)).toEqual(['a1', 'a2', 'a3', '|shard-0', 'b1', 'c1', 'c2', 'b2', 'c3', '|shard-2', 'd1', 'e1', 'd2', '|shard-3', 'b3', '|shard-1', 'm1', 'm2', 'e2']);
+  expect(history.roots).toEqual(['shard-0']);
+  expect([history.childrenOf('shard-0'), history.childrenOf('shard-1'), history.childrenOf('shard-5')]).toEqual([['shard-1', 'shard-2'], ['shard-5'], []]);
 });
 
 test('AT_TIMESTAMP starts every shard at that moment, and records after untilMs are left out', async () => {
   const { kinesis } = fakeKinesis(resharded);
   const pages: [string, number][] = [];
   const history = await StreamHistory.open(kinesis, 'clicks', options({ from: { kind: 'at-timestamp', ms: 260 }, untilMs: 700, onPage: (shard, n) => pages.push([shard, n]) }));
-  expect(await read(history)).toEqual(['c2', 'b2', 'c3', 'd1', 'e1', 'd2']);
+  expect(await read(history)).toEqual(['|shard-0', 'c2', 'b2', '|shard-1', 'c3', '|shard-2', 'd1', 'e1', 'd2', '|shard-3']);
   // What progress was told adds up to what was read.
   expect(pages.reduce((n, [, k]) => n + k, 0)).toBe(6);
 });
@@ -115,7 +118,7 @@ test('a throttled call is tried again after a growing wait; an expired iterator 
   const history = await StreamHistory.open(kinesis, 'clicks', options({ sleep: async (ms) => void waits.push(ms) }));
   const keys: string[] = [];
   for await (const r of history.records()) {
-    keys.push(r.partitionKey);
+    if (r.kind === 'record') keys.push(r.partitionKey);
     // After the first page (a, b), the iterator has expired by the time the next is asked for.
     if (keys.length === 2) kinesis.send = expireOnce(kinesis.send);
   }
