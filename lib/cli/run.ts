@@ -25,9 +25,9 @@ const BATCH = 500;
  * sink: the items its table would hold). The input is JSON lines (a local file, an S3 object or every
  * object under an S3 prefix; a line that is not JSON is dead-lettered, as a live run would) or a Kinesis
  * stream's history from a moment up to when the command started. The same stages, state log (in memory)
- * and watermarks as a live run: records are routed to the source's shards by partition key as Kinesis
- * routes them (a stream's records by the key they were put with), read in batches of 500, the shards in
- * turn; so on input whose disorder is within the source's bound, the results are a live run's.
+ * and watermarks as a live run: a file's lines are routed to the source's shards by partition key as
+ * Kinesis routes them, a stream's records stay on their shards (see {@link ShardReplay}), in batches of up
+ * to 500; so on input whose disorder is within the source's bound, the results are a live run's.
  */
 export async function run(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
