@@ -22,7 +22,11 @@ const USAGE = `usage: shardflow <command>
   run JOB --input events.jsonl [--output DIR]
                            run a bounded input through the job in this process to the end (the final
                            watermark fires everything); each sink's records to DIR/<sink>.jsonl.
-                           Several sources: --input STREAM=FILE,STREAM=FILE
+                           JSON lines from a file, s3://BUCKET/KEY or every object under s3://BUCKET/DIR/
+                           (--s3-endpoint URL for an emulator). Several sources: --input STREAM=FILE,…
+  run JOB --from-stream [SOURCE=]STREAM --at TIME [--until TIME] [--endpoint URL] [--deployed STAGE]
+                           the same over a Kinesis stream's history, from TIME (ISO-8601, epoch ms or
+                           TRIM_HORIZON) to when the command started: every shard, closed parents first
   push STREAM (--file events.jsonl | --demo clicks [--rate N] [--count N]) [--endpoint URL]
                            put JSON events on a stream (default endpoint http://localhost:4566)
   tail TABLE [--endpoint URL] [--once]

@@ -40,8 +40,8 @@ export function resolveEndpoint(explicit?: string): string | undefined {
   return undefined;
 }
 
-/** Settings common to both clients, derived once from the options and env. */
-function commonConfig(opts: AwsClientOptions) {
+/** Settings common to every client (endpoint, region, credentials for an emulator, retries, HTTP/1.1), from the options and env. */
+export function awsClientConfig(opts: AwsClientOptions) {
   const endpoint = resolveEndpoint(opts.endpoint);
   const envRegion = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   const region = opts.region ?? envRegion ?? (endpoint !== undefined ? LOCAL_REGION : undefined);
@@ -85,7 +85,7 @@ function httpHandler(): NodeHttpHandler {
  * @param opts - endpoint/region overrides; see {@link AwsClientOptions}.
  */
 export function kinesisClient(opts: AwsClientOptions = {}): KinesisClient {
-  return new KinesisClient(commonConfig(opts));
+  return new KinesisClient(awsClientConfig(opts));
 }
 
 /**
@@ -94,17 +94,17 @@ export function kinesisClient(opts: AwsClientOptions = {}): KinesisClient {
  * @param opts - endpoint/region overrides; see {@link AwsClientOptions}.
  */
 export function dynamoClient(opts: AwsClientOptions = {}): DynamoDBClient {
-  return new DynamoDBClient(commonConfig(opts));
+  return new DynamoDBClient(awsClientConfig(opts));
 }
 
 /** Creates an SQS client (SDK v3, JSON protocol): the stages' on-failure queues, served on the edge locally. */
 export function sqsClient(opts: AwsClientOptions = {}): SQSClient {
-  return new SQSClient(commonConfig(opts));
+  return new SQSClient(awsClientConfig(opts));
 }
 
 /** Creates a Lambda client (SDK v3): Invoke reaches the embedded runtime's functions through the edge locally. */
 export function lambdaClient(opts: AwsClientOptions = {}): LambdaClient {
-  return new LambdaClient(commonConfig(opts));
+  return new LambdaClient(awsClientConfig(opts));
 }
 
 /**

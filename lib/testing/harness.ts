@@ -186,6 +186,24 @@ export class Harness {
     }
   }
 
+  /**
+   * What the watermark function's ticks say of a source stream's shards (by the ids `send` got): `upstream`
+   * exist, so the keyed stages after them wait for each until it speaks; `ended` were closed by a reshard
+   * and are read to their end, so they stop holding the watermark back. `shardflow run --from-stream` says
+   * so as it replays a stream's history, shard by shard, as live.
+   */
+  async tickSourceShards(shards: { upstream: readonly string[]; ended: readonly string[] }, source?: string): Promise<void> {
+    const from = this.sourceStage(source);
+    for (const stage of this.plan.stages) {
+      if (!stage.keyed || stage.input.kind !== 'shuffle') continue;
+      const lanes = stage.input.lanes.filter((l) => l.fromStage === from.id);
+      if (lanes.length === 0) continue;
+      const senders = (ids: readonly string[]): string[] => lanes.flatMap((l) => ids.map((id) => senderOf(l.name, id)));
+      const shardId = this.shuffledShard(stage);
+      await this.runStage(stage, { kind: 'shuffled', shardId, inputs: [this.shuffleInput(shardId, { kind: 'tick', upstream: senders(shards.upstream), ended: senders(shards.ended) })] });
+    }
+  }
+
   /** The processing time things sent now arrive at. */
   get processingTime(): number {
     return this.nowMs;
