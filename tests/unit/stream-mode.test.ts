@@ -7,6 +7,7 @@
 import { dynamoSink, job, kinesisSink, kinesisSource, logSink, planJob, tumbling, type JobOptions, type StageSettings } from 'shardflow';
 import { deployment } from '../../infra/cloudformation';
 import { describePlan } from '../../lib/plan/describe';
+import { compareLayouts, stateLayout } from '../../lib/plan/state-layout';
 import { withNameSuffix } from '../../lib/plan/naming';
 import type { Plan } from '../../lib/plan/plan';
 import { planErrorOf } from './plan-error-of';
@@ -160,4 +161,13 @@ test('the deployment creates an on-demand stream with StreamModeDetails ON_DEMAN
   expect(r.ShardStateAlarmS1.Properties.AlarmDescription).toMatch(/give the stage more memory before batches fail \(its stream is on-demand: Kinesis adds shards for the write rate, not for state/);
   const provisioned = deployment(withNameSuffix(planJob(counts(undefined)), '-prod'), { service: 'shardflow-clicks', stage: 'prod', bundleDir: '.build/clicks', nameSuffix: '-prod' }) as { resources: { Resources: Json } };
   expect(provisioned.resources.Resources.ShardStateAlarmS1.Properties.AlarmDescription).toMatch(/give the stage more shards or memory before batches fail$/);
+});
+
+test("an upgrade's plan says what switching a keyed stage's stream mode does to its shards", () => {
+  const provisioned = stateLayout(planJob(counts(undefined, {}, { parallelism: 2 })));
+  const onDemand = stateLayout(planJob(counts({ streamMode: 'on-demand' })));
+  expect(onDemand.operators[0]).toMatchObject({ shards: 4, onDemand: true });
+  expect(compareLayouts(provisioned, onDemand)[0]!.detail).toMatch(/ \(its stream becomes on-demand: the deployment switches its mode, and Kinesis scales it from the shards it has\)$/);
+  expect(compareLayouts(onDemand, provisioned)[0]!.detail).toMatch(/ \(its stream becomes provisioned: the deployment switches its mode and sets 2 shards, and state follows its keys\)$/);
+  expect(compareLayouts(onDemand, onDemand)[0]!.detail).toBe("window#2 tumbling(5s).sum(clicks)");
 });
