@@ -108,12 +108,15 @@ export function job(name: string, options?: JobOptions): JobBuilder {
 
 export class JobBuilder implements JobDefinition {
   readonly kind = 'shardflow-job' as const;
+  // Set only when given: a user's `exactOptionalPropertyTypes` tells an absent option from an undefined one.
+  readonly options?: JobOptions;
   private readonly graph: JobGraph;
   constructor(
     readonly name: string,
-    readonly options?: JobOptions,
+    options?: JobOptions,
   ) {
     this.graph = new JobGraph(name, options);
+    if (options !== undefined) this.options = options;
   }
   get nodes(): readonly OperatorNode[] {
     return this.graph.nodes;
