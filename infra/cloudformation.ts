@@ -36,7 +36,8 @@ const ITERATOR_AGE_ALARM_MS = 60_000;
 const SHARD_STATE_ALARM_SHARE = 0.7;
 
 /**
- * The functions (serverless syntax) and CloudFormation resources of a plan: a stream per stage (KMS),
+ * The functions (serverless syntax) and CloudFormation resources of a plan: a stream per stage (KMS;
+ * provisioned with the plan's shards, or on-demand),
  * the state table (the keyed shards' logs) with its TTL, a table per DynamoDB sink and one for dead letters
  * (on demand, KMS, point-in-time recovery for state), an SQS on-failure queue per stage, a role per
  * function naming only the ARNs it touches, and alarms on iterator age, failure-queue depth and, for keyed
@@ -77,9 +78,9 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       Type: 'AWS::Kinesis::Stream',
       Properties: {
         Name: stream.name,
-        ShardCount: stream.shards,
+        // An on-demand stream takes no ShardCount: Kinesis sets its shards (4 at first) by itself.
+        ...(stream.onDemand ? { StreamModeDetails: { StreamMode: 'ON_DEMAND' } } : { ShardCount: stream.shards, StreamModeDetails: { StreamMode: 'PROVISIONED' } }),
         RetentionPeriodHours: 24,
-        StreamModeDetails: { StreamMode: 'PROVISIONED' },
         StreamEncryption: { EncryptionType: 'KMS', KeyId: getAtt(KEY_ID) },
       },
     };
@@ -167,7 +168,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       resources[logicalId('ShardStateAlarm', stage.id)] = {
         Type: 'AWS::CloudWatch::Alarm',
         Properties: {
-          AlarmDescription: `${plan.job} stage ${stage.id}: a shard's state passed ${SHARD_STATE_ALARM_SHARE * 100} % of the ${Math.round(limit / 1_048_576)} MiB one shard may hold — give the stage more shards or memory before batches fail`,
+          AlarmDescription: `${plan.job} stage ${stage.id}: a shard's state passed ${SHARD_STATE_ALARM_SHARE * 100} % of the ${Math.round(limit / 1_048_576)} MiB one shard may hold — ${stage.input.onDemand ? "give the stage more memory before batches fail (its stream is on-demand: Kinesis adds shards for the write rate, not for state; make it provisioned to choose its shards)" : 'give the stage more shards or memory before batches fail'}`,
           Namespace: METRICS_NAMESPACE,
           MetricName: 'ShardStateBytes',
           Dimensions: METRIC_DIMENSIONS.map((d) => ({ Name: d, Value: { service: metricsServiceName(plan.job, target.nameSuffix), job: plan.job, stage: stage.id }[d] })),

@@ -7,7 +7,7 @@ export { valueState, listState, mapState, type StateDescriptor, type ValueState,
 export { outputTag } from './api/functions';
 export type { AggregateFunction, AsyncCallContext, CoGroupFunction, JoinContext, JoinFunction, KeyedCoProcessFunction, KeyedContext, KeyedProcessFunction, MapAsyncOptions, NumericField, OutputTag, WindowContext, WindowMeta } from './api/functions';
 export type { JobDefinition, OperatorNode } from './api/graph';
-export type { StageSettings } from './api/settings';
+export type { JobOptions, StageSettings, StreamMode } from './api/settings';
 export type { Duration } from './time/duration';
 export type { TimeWindow } from './time/window';
 export { planJob } from './plan/planner';

@@ -16,7 +16,7 @@ import type {
 } from './functions';
 import { callSite, type CallSite } from './call-site';
 import type { JobDefinition, OperatorNode } from './graph';
-import type { StageSettings } from './settings';
+import type { JobOptions, StageSettings } from './settings';
 import type { SinkSpec } from './sink';
 import type { KeySelector, SourceSpec } from './source';
 import type { StateDescriptor } from './state';
@@ -31,7 +31,10 @@ export const GLOBAL_KEY = 'all';
  */
 class JobGraph {
   readonly nodes: OperatorNode[] = [];
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    readonly options: JobOptions | undefined,
+  ) {}
 
   /**
    * Adds a node reading `inputs`. Operator ids are the kind and position (`window#3`): stable while the
@@ -54,7 +57,7 @@ class JobGraph {
   }
 
   definition(): JobDefinition {
-    return { kind: 'shardflow-job', name: this.name, nodes: this.nodes };
+    return { kind: 'shardflow-job', name: this.name, nodes: this.nodes, ...(this.options !== undefined && { options: this.options }) };
   }
 }
 
@@ -91,22 +94,29 @@ class Chain {
 
 /**
  * Starts a job definition. A job may read several sources and write several sinks: export the job
- * itself, or (for a one-line job) what `.sink(…)` returns — it is the whole job too.
+ * itself, or (for a one-line job) what `.sink(…)` returns — it is the whole job too. `options` apply to the
+ * whole job (its streams' mode: {@link JobOptions}).
  * @example
  * export default job('click-counts')
  *   .source(kinesisSource<Click>('clicks', { eventTime: c => c.ts, outOfOrderness: '2s' }))
  *   .keyBy(c => c.userId).window(tumbling('5s')).sum('clicks')
  *   .sink(dynamoSink('click-counts'));
  */
-export function job(name: string): JobBuilder {
-  return new JobBuilder(name);
+export function job(name: string, options?: JobOptions): JobBuilder {
+  return new JobBuilder(name, options);
 }
 
 export class JobBuilder implements JobDefinition {
   readonly kind = 'shardflow-job' as const;
+  // Set only when given: a user's `exactOptionalPropertyTypes` tells an absent option from an undefined one.
+  readonly options?: JobOptions;
   private readonly graph: JobGraph;
-  constructor(readonly name: string) {
-    this.graph = new JobGraph(name);
+  constructor(
+    readonly name: string,
+    options?: JobOptions,
+  ) {
+    this.graph = new JobGraph(name, options);
+    if (options !== undefined) this.options = options;
   }
   get nodes(): readonly OperatorNode[] {
     return this.graph.nodes;

@@ -2,7 +2,7 @@ import type { CallSite } from './call-site';
 import type { Duration } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
 import type { AsyncCallContext, CoGroupFunction, JoinFunction, KeyedCoProcessFunction, KeyedProcessFunction, MapAsyncOptions, WindowFunctionSpec } from './functions';
-import type { StageSettings } from './settings';
+import type { JobOptions, StageSettings } from './settings';
 import type { SinkSpec } from './sink';
 import type { KeySelector, SourceSpec } from './source';
 import type { StateDescriptor } from './state';
@@ -94,6 +94,8 @@ export interface JobDefinition {
   readonly kind: 'shardflow-job';
   readonly name: string;
   readonly nodes: readonly OperatorNode[];
+  /** What `job(name, {...})` says for the whole job. */
+  readonly options?: JobOptions;
 }
 
 export const isJobDefinition = (value: unknown): value is JobDefinition =>

@@ -1,6 +1,23 @@
 import type { Duration } from '../time/duration';
 
 /**
+ * How Kinesis sizes a stream the job creates: `'provisioned'`, the shards the job declares (a source's
+ * `shards`, `.parallelism(n)`), changed by `shardflow rescale`; or `'on-demand'`, Kinesis' own: the stream
+ * starts with 4 shards and Kinesis splits and merges them as the write rate goes (billed per GB, not per
+ * shard-hour). Keyed state follows its keys through either (docs/operations.md).
+ */
+export type StreamMode = 'provisioned' | 'on-demand';
+
+/**
+ * What applies to the whole job, given to `job(name, {...})`. docs/configuration.md has each field.
+ * @example job('click-counts', { streamMode: 'on-demand' })
+ */
+export interface JobOptions {
+  /** The mode of every stream the job creates (sources it creates, shuffle streams, Kinesis sinks), unless a stage's `.settings({ streamMode })` says otherwise. Default 'provisioned'. */
+  streamMode?: StreamMode;
+}
+
+/**
  * How one stage's Lambda function runs and how its event source mapping feeds it: what a Flink user sets
  * per operator (memory, parallelism), in Lambda's terms. Every field is optional: an unset one keeps its
  * default. Set with `.settings({...})` right after `.source(...)` (the source stage) or after a keyed
@@ -32,4 +49,9 @@ export interface StageSettings {
   parallelizationFactor?: number;
   /** Concurrent invocations set aside for this function and its cap (`ReservedConcurrentExecutions`), at least 1. Default: none. */
   reservedConcurrency?: number;
+  /**
+   * The mode of the stage's input stream, when the job creates it (`StreamModeDetails`): over the job's
+   * `streamMode`. On-demand takes no shard count: drop the source's `shards` or the stage's `.parallelism(n)`.
+   */
+  streamMode?: StreamMode;
 }

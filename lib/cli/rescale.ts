@@ -38,7 +38,11 @@ export async function rescale(argv: readonly string[], out: (line: string) => vo
   const kinesis = kinesisFor(endpoint);
   try {
     const before = await summary(kinesis, stream, endpoint);
-    if (before.onDemand) throw new UsageError(`stream ${stream} is in on-demand mode: Kinesis scales it by itself (UpdateShardCount is for provisioned streams)`);
+    if (before.onDemand) {
+      throw new UsageError(
+        `stream ${stream} is in on-demand mode: Kinesis scales it by itself (UpdateShardCount is for provisioned streams) — to choose its shards, make the stage provisioned in the job (.settings({ streamMode: 'provisioned' }) with its ${stage.input.kind === 'source' ? "kinesisSource shards" : '.parallelism(n)'}) and deploy`,
+      );
+    }
     if (before.openShards === target) {
       out(`${stage.id}: stream ${stream} has ${target} shard(s) already`);
       return 0;

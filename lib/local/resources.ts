@@ -1,5 +1,5 @@
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, UpdateTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateStreamCommand, DescribeStreamSummaryCommand, ResourceInUseException as StreamInUse, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, ResourceInUseException as StreamInUse, UpdateStreamModeCommand, type KinesisClient, type StreamMode } from '@aws-sdk/client-kinesis';
 import type { Plan } from '../plan/plan';
 import { tableDefinitions, type TableDefinition } from '../../infra/tables';
 
@@ -9,21 +9,32 @@ import { tableDefinitions, type TableDefinition } from '../../infra/tables';
  */
 export async function createResources(plan: Plan, kinesis: KinesisClient, ddb: DynamoDBClient): Promise<void> {
   await Promise.all([
-    ...plan.streams.map((s) => createStream(kinesis, s.name, s.shards)),
+    ...plan.streams.map((s) => createStream(kinesis, s.name, s.shards, s.onDemand === true)),
     ...tableDefinitions(plan).map((t) => createTable(ddb, t)),
   ]);
 }
 
-export async function createStream(kinesis: KinesisClient, name: string, shards: number): Promise<void> {
+/**
+ * A stream with `shards`, or in on-demand mode (no shard count: the emulator, like Kinesis, starts it at 4).
+ * A stream kept from an earlier run keeps its shards, but takes the mode asked for, as a deployment's
+ * update would (`UpdateStreamMode`).
+ */
+export async function createStream(kinesis: KinesisClient, name: string, shards: number, onDemand = false): Promise<void> {
+  const mode: StreamMode = onDemand ? 'ON_DEMAND' : 'PROVISIONED';
   try {
-    await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+    await kinesis.send(new CreateStreamCommand({ StreamName: name, StreamModeDetails: { StreamMode: mode }, ...(!onDemand && { ShardCount: shards }) }));
   } catch (e) {
     if (!(e instanceof StreamInUse) && (e as { name?: string }).name !== 'ResourceInUseException') throw e;
   }
-  await waitFor(`stream ${name}`, async () => {
+  const active = async (): Promise<{ arn: string | undefined; mode: string | undefined } | undefined> => {
     const { StreamDescriptionSummary: s } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-    return s?.StreamStatus === 'ACTIVE';
-  });
+    return s?.StreamStatus === 'ACTIVE' ? { arn: s.StreamARN, mode: s.StreamModeDetails?.StreamMode ?? 'PROVISIONED' } : undefined;
+  };
+  let summary: Awaited<ReturnType<typeof active>>;
+  await waitFor(`stream ${name}`, async () => (summary = await active()) !== undefined);
+  if (summary!.mode === mode) return;
+  await kinesis.send(new UpdateStreamModeCommand({ StreamARN: summary!.arn, StreamModeDetails: { StreamMode: mode } }));
+  await waitFor(`stream ${name} in ${mode} mode`, async () => (await active())?.mode === mode);
 }
 
 export async function createTable(ddb: DynamoDBClient, t: TableDefinition): Promise<void> {

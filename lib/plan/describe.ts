@@ -48,7 +48,7 @@ function stageLine(s: Stage): string {
   const only = s.flow.next.length === 1 && !isFlow(s.flow.next[0]!) ? s.flow.next[0] : undefined;
   const upstream = s.input.kind === 'shuffle' && s.input.lanes.length > 1 ? `  from ${s.input.lanes.map((l) => `${l.fromStage}${s.keyed?.kind === 'process' && s.keyed.written !== 'process' ? ` (input ${l.input + 1})` : ''}`).join(', ')}` : '';
   return [
-    `stage ${s.id}  ← ${s.input.kind} stream ${s.input.stream} (${s.input.shards} shard${s.input.shards === 1 ? '' : 's'})${s.input.kind === 'shuffle' && s.input.global ? '  windowAll: runs with parallelism 1' : ''}${upstream}`,
+    `stage ${s.id}  ← ${s.input.kind} stream ${s.input.stream} (${shardsLabel(s.input)})${s.input.kind === 'shuffle' && s.input.global ? '  windowAll: runs with parallelism 1' : ''}${upstream}`,
     `  operators: ${ops.length ? ops.join(' → ') : '(none)'}`,
     ...(only ? [`  output:    ${outputLabel(only)}`] : ['  outputs:', ...branchLines(s.flow, '    ')]),
     ...Object.entries(s.sideFlows).flatMap(([tag, f]) => [`  side output '${tag}':`, ...(f.ops.length > 0 ? branchLines({ ops: [], next: [f] }, '    ') : branchLines(f, '    '))]),
@@ -56,6 +56,10 @@ function stageLine(s: Stage): string {
     `  function:  memory ${s.function.memoryMb} MB, timeout ${formatMs(s.function.timeoutSeconds * 1000)}, reserved concurrency ${s.function.reservedConcurrency ?? 'none'}${s.keyed ? ` (a shard's state up to ${formatBytes(stateLimitsFor(s.function.memoryMb).maxShardBytes)})` : ''}`,
   ].join('\n');
 }
+
+/** A stream's shards: the count it keeps (provisioned), or where an on-demand one starts. */
+const shardsLabel = (s: { shards: number; onDemand?: true }): string =>
+  s.onDemand ? `on-demand: ${s.shards} shards at first, then as Kinesis scales it` : `${s.shards} shard${s.shards === 1 ? '' : 's'}`;
 
 const formatBytes = (bytes: number): string => `${Math.round(bytes / 1_048_576)} MiB`;
 
@@ -67,7 +71,7 @@ export function describePlan(plan: Plan): string {
     ...plan.stages.map(stageLine),
     '',
     'streams:',
-    ...plan.streams.map((s) => `  ${s.name.padEnd(32)} ${s.role.padEnd(8)} ${s.shards} shard${s.shards === 1 ? '' : 's'}${s.existing ? '  (exists already: read, never created or deleted)' : ''}`),
+    ...plan.streams.map((s) => `  ${s.name.padEnd(32)} ${s.role.padEnd(8)} ${shardsLabel(s)}${s.existing ? '  (exists already: read, never created or deleted)' : ''}`),
     'tables:',
     ...plan.tables.map((t) => `  ${t.name.padEnd(32)} ${t.role}`),
   ].join('\n');

@@ -88,8 +88,12 @@ export interface Lane {
   readonly input: number;
 }
 
+/**
+ * A stage's input stream. `shards` is what the stream is created with: the job's count, or, for an
+ * `onDemand` stream, the 4 an on-demand stream starts with before Kinesis scales it by itself.
+ */
 export type StageInput =
-  | { readonly kind: 'source'; readonly stream: string; readonly shards: number; readonly source: SourceSpec }
+  | { readonly kind: 'source'; readonly stream: string; readonly shards: number; readonly source: SourceSpec; readonly onDemand?: true }
   | {
       readonly kind: 'shuffle';
       readonly stream: string;
@@ -97,6 +101,7 @@ export type StageInput =
       readonly lanes: readonly Lane[];
       /** A windowAll: every record has the one key, on a one-shard stream (parallelism 1). */
       readonly global?: true;
+      readonly onDemand?: true;
     };
 
 export type StageOutput =
@@ -187,7 +192,10 @@ export interface Stage {
 
 export interface StreamResource {
   readonly name: string;
+  /** The shards it is created with (an on-demand stream's first 4: Kinesis sets them from then on). */
   readonly shards: number;
+  /** Created in on-demand mode (`job(name, { streamMode })`, a stage's `.settings({ streamMode })`); else provisioned. */
+  readonly onDemand?: true;
   readonly role: 'source' | 'shuffle' | 'sink';
   /** A source stream that exists without the job (see `kinesisSource`'s `existing`): never created or deleted by a deployment. */
   readonly existing?: { readonly arn?: string };

@@ -1,12 +1,13 @@
-import { operatorLabel } from '../api/call-site';
+import { operatorLabel, writtenAt } from '../api/call-site';
 import type { OperatorNode, JobDefinition } from '../api/graph';
+import type { StreamMode } from '../api/settings';
 import type { SinkSpec } from '../api/sink';
 import { attachesToExisting, STREAM_ARN, streamNameOf, type SourceSpec } from '../api/source';
 import { toMs, type Duration } from '../time/duration';
 import { isProcessingTime, type WindowAssignerSpec } from '../time/window';
 import { PlanError } from './plan-error';
 import { intervalJoinFunction, windowJoinFunction } from '../api/joins';
-import { checkSettingsPlace, stageSettings } from './stage-settings';
+import { checkSettingsPlace, checkStreamMode, stageSettings, type StageShape } from './stage-settings';
 import {
   flowOutputs,
   isFlow,
@@ -30,6 +31,11 @@ export const DEFAULT_IDLE_AFTER_MS = 60_000;
 
 /** Shards of one stream: Kinesis' default quota per account and region is 500 (200 in some regions). */
 const MAX_SHARDS = 500;
+/**
+ * The shards an on-demand stream starts with: its default capacity, 4 MB/s in (a shard takes 1 MB/s), which
+ * Kinesis then raises and lowers by itself (https://docs.aws.amazon.com/streams/latest/dev/how-do-i-size-a-stream.html).
+ */
+export const ON_DEMAND_INITIAL_SHARDS = 4;
 const JOB_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,39}$/;
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
@@ -63,6 +69,7 @@ export function planJob(job: JobDefinition): Plan {
   }
   if (!job.nodes.some((n) => n.kind === 'source')) throw new PlanError(`job '${job.name}'`, 'it has no source', "start with .source(kinesisSource('stream', { eventTime }))");
   if (!job.nodes.some((n) => n.kind === 'sink')) throw new PlanError(`job '${job.name}'`, 'it has no sink', 'end with .sink(dynamoSink(...)), .sink(kinesisSink(...)) or .sink(logSink())');
+  const jobMode = jobStreamMode(job);
   const graph = resolveGraph(job);
   const sources = graph.nodes.filter((n): n is Extract<Node, { kind: 'source' }> => n.kind === 'source');
   for (const node of graph.nodes) {
@@ -80,7 +87,7 @@ export function planJob(job: JobDefinition): Plan {
 
   // Stages in the nodes' order (a node comes after what it reads): sources, then keyed operators.
   const jobEventTime = eventTimeOf(sources);
-  const defaultShards = Math.max(...sources.map((s) => s.source.options.shards ?? 1));
+  const defaultShards = Math.max(...sources.map((s) => s.source.options.shards ?? (declaredSourceMode(graph, s, jobMode) === 'on-demand' ? ON_DEMAND_INITIAL_SHARDS : 1)));
   const roots = graph.nodes.filter((n) => n.kind === 'source' || isKeyedKind(n));
   const inStage = new Set(sources.filter((s) => partitionedKeyBy(graph, s).length > 0).map((s) => s.id));
   const stageOf = new Map<string, string>();
@@ -180,6 +187,15 @@ export function planJob(job: JobDefinition): Plan {
       }),
     });
     const uid = d.keyed ? graph.nodes.find((n) => n.id === d.keyed!.id)?.uid : undefined;
+    const shape: StageShape = {
+      keepsState: d.keyed !== undefined,
+      shuffles: [flow, ...Object.values(sideFlows)].some((f) => flowOutputs(f).some((o) => o.kind === 'shuffle')),
+      input: input.kind === 'source' ? (attachesToExisting(input.source) ? 'existing' : 'created') : input.global ? 'windowAll' : 'created',
+    };
+    const { streamMode, ...settings } = stageSettings(settingsNodeOf(d.root, d.flowRoot), shape);
+    // The job's mode is for the streams it sizes: not one it only reads, nor a windowAll's one shard.
+    const mode = streamMode ?? (shape.input === 'created' ? jobMode : 'provisioned');
+    if (mode === 'on-demand') input = onDemand(d.root, input, streamMode === undefined ? "the job's streamMode" : "the stage's .settings({ streamMode })");
     return {
       id: d.id,
       stateId: uid ?? d.id,
@@ -190,7 +206,7 @@ export function planJob(job: JobDefinition): Plan {
       flow: named(flow),
       sideFlows: Object.fromEntries(Object.entries(sideFlows).map(([tag, f]) => [tag, named(f)])),
       eventTime: d.eventTime,
-      ...stageSettings(settingsNodeOf(d.root, d.flowRoot), { keepsState: d.keyed !== undefined, shuffles: [flow, ...Object.values(sideFlows)].some((f) => flowOutputs(f).some((o) => o.kind === 'shuffle')) }),
+      ...settings,
     };
   });
 
@@ -200,7 +216,7 @@ export function planJob(job: JobDefinition): Plan {
     if (other) throw new PlanError(operatorLabel(graph.nodes.find((n) => n.id === stage.keyed?.id)!), `two keyed operators have the uid '${stage.stateId}' (the other is ${other.keyed?.id})`, 'give each keyed operator its own uid');
     named.set(stage.stateId, stage);
   }
-  const plan = resources(job.name, stages, jobEventTime);
+  const plan = resources(job.name, stages, jobEventTime, jobMode);
   checkNames(plan, job, sources);
   return plan;
 }
@@ -423,15 +439,19 @@ function eventTimeOf(sources: readonly Extract<Node, { kind: 'source' }>[]): Eve
   return { outOfOrdernessMs: toMs(first.outOfOrderness ?? 0), idleAfterMs: Math.min(...idle) };
 }
 
-function resources(jobName: string, stages: Stage[], eventTime: EventTimeSettings): Plan {
+function resources(jobName: string, stages: Stage[], eventTime: EventTimeSettings, jobMode: StreamMode): Plan {
   const sinks = [...new Map(stages.flatMap(stageSinks).map((s) => [s.name, s])).values()];
   const streams: StreamResource[] = stages.map((s) => ({
     name: s.input.stream,
     shards: s.input.shards,
     role: s.input.kind === 'source' ? 'source' : 'shuffle',
+    ...(s.input.onDemand && { onDemand: true as const }),
     ...(s.input.kind === 'source' && attachesToExisting(s.input.source) && { existing: STREAM_ARN.test(s.input.source.stream) ? { arn: s.input.source.stream } : {} }),
   }));
-  for (const sink of sinks) if (sink.kind === 'kinesis') streams.push({ name: sink.stream, shards: 1, role: 'sink' });
+  for (const sink of sinks) {
+    if (sink.kind !== 'kinesis') continue;
+    streams.push(jobMode === 'on-demand' ? { name: sink.stream, shards: ON_DEMAND_INITIAL_SHARDS, role: 'sink', onDemand: true } : { name: sink.stream, shards: 1, role: 'sink' });
+  }
   const stateTable = `${jobName}-state`;
   const deadLetterTable = `${jobName}-dead-letters`;
   const tables: TableResource[] = [
@@ -454,13 +474,47 @@ function withParallelism(node: OperatorNode, input: StageInput): StageInput {
   return { ...input, shards: n };
 }
 
-/** A keyed operator's `.settings(...)`; its stage may read the source directly, whose settings are then the same stage's. */
 /** The operator whose `.settings(...)` apply to a stage: its start, or the keyed operator in a source stage keyed in itself. */
 function settingsNodeOf(root: OperatorNode, keyed: OperatorNode): OperatorNode | undefined {
   if (root !== keyed && root.settings !== undefined && keyed.settings !== undefined) {
     throw new PlanError(operatorLabel(keyed), 'the stage has .settings(...) twice: after the source and after this operator (the source is partitionedBy its key: one stage)', 'keep one of them');
   }
   return root.settings !== undefined ? root : keyed.settings !== undefined ? keyed : undefined;
+}
+
+/** The job's `job(name, { streamMode })`: every stream it creates, unless a stage says otherwise. */
+function jobStreamMode(job: JobDefinition): StreamMode {
+  const where = (): string => `job '${job.name}'`;
+  const options: unknown = job.options;
+  if (options === undefined) return 'provisioned';
+  if (typeof options !== 'object' || options === null) throw new PlanError(where(), 'the job options are not an object', "write job('name', { streamMode: 'on-demand' })");
+  const unknown = Object.keys(options).find((k) => k !== 'streamMode');
+  if (unknown !== undefined) throw new PlanError(where(), `'${unknown}' is not a job option`, "use streamMode; a stage's own settings go in .settings({...}) after the source or its keyed operator");
+  const mode = (options as { streamMode?: unknown }).streamMode;
+  return mode === undefined ? 'provisioned' : checkStreamMode(where, mode);
+}
+
+/** A source's stream mode as written (unchecked: the stage's settings are checked with the stage), for the keyed stages' default shards. */
+function declaredSourceMode(graph: Graph, source: Extract<Node, { kind: 'source' }>, jobMode: StreamMode): unknown {
+  const keyed = partitionedKeyBy(graph, source).flatMap((k) => graph.consumersOf(k));
+  const given = [source, ...keyed].map((n) => n.settings?.streamMode).find((m) => m !== undefined);
+  return given ?? (attachesToExisting(source.source) ? 'provisioned' : jobMode);
+}
+
+/**
+ * A stage's input stream in on-demand mode: it starts at {@link ON_DEMAND_INITIAL_SHARDS} and Kinesis sets
+ * its shards from then on, so a shard count the job declares for it would never hold: refused, naming it.
+ */
+function onDemand(root: OperatorNode, input: StageInput, why: string): StageInput {
+  const fix = (where: string): string => `an on-demand stream starts at ${ON_DEMAND_INITIAL_SHARDS} shards and Kinesis scales it by itself — or keep the count and make the stream provisioned: .settings({ streamMode: 'provisioned' }) after ${where}`;
+  if (input.kind === 'source' && input.source.options.shards !== undefined) {
+    throw new PlanError(operatorLabel(root), `shards is ${input.source.options.shards}, but the stream '${input.stream}' is on-demand (${why})`, `drop shards: ${fix('.source(...)')}`);
+  }
+  if (root.parallelism !== undefined) {
+    const label = root.parallelismAt ? writtenAt(root.parallelismAt, 'parallelism') : `${root.id} .parallelism(${root.parallelism})`;
+    throw new PlanError(label, `parallelism is ${root.parallelism}, but the stage's stream '${input.stream}' is on-demand (${why})`, `drop .parallelism(${root.parallelism}): ${fix('the keyed operator')}`);
+  }
+  return { ...input, shards: ON_DEMAND_INITIAL_SHARDS, onDemand: true };
 }
 
 function checkSource(where: () => string, source: SourceSpec): SourceSpec {

@@ -1,6 +1,6 @@
 import { writtenAt } from '../api/call-site';
 import type { OperatorNode } from '../api/graph';
-import type { StageSettings } from '../api/settings';
+import type { StageSettings, StreamMode } from '../api/settings';
 import { formatMs, toMs } from '../time/duration';
 import type { BatchSettings, FunctionSettings } from './plan';
 import { PlanError } from './plan-error';
@@ -30,6 +30,17 @@ export interface StageShape {
   readonly keepsState: boolean;
   /** It sends its output on to another keyed stage through a shuffle stream. */
   readonly shuffles: boolean;
+  /** Its input stream: one the job creates, one that exists without it (`existing`), or a windowAll's one-shard stream. */
+  readonly input: 'created' | 'existing' | 'windowAll';
+}
+
+/** The stream modes, as `streamMode` takes them. */
+export const STREAM_MODES: readonly StreamMode[] = ['provisioned', 'on-demand'];
+
+/** A `streamMode` as written, checked: the hint says what to write. */
+export function checkStreamMode(where: () => string, value: unknown): StreamMode {
+  if ((STREAM_MODES as readonly unknown[]).includes(value)) return value as StreamMode;
+  throw new PlanError(where(), `streamMode is ${JSON.stringify(value)}`, "use 'provisioned' (the shards the job declares) or 'on-demand' (Kinesis scales the stream by itself)");
 }
 
 const FIELDS: readonly (keyof StageSettings)[] = [
@@ -42,6 +53,7 @@ const FIELDS: readonly (keyof StageSettings)[] = [
   'bisectOnError',
   'parallelizationFactor',
   'reservedConcurrency',
+  'streamMode',
 ];
 
 /**
@@ -53,10 +65,13 @@ export function checkSettingsPlace(node: OperatorNode): void {
   throw new PlanError(settingsLabel(node), `.settings(...) follows ${node.kind}`, "set a stage's settings right after .source(...) or after its keyed operator: .window(...).sum('x').settings({...}) or .process(...).settings({...})");
 }
 
-/** The settings a stage runs with: those of `node` (the operator whose `.settings` apply), over the defaults. */
-export function stageSettings(node: OperatorNode | undefined, shape: StageShape): { batch: BatchSettings; function: FunctionSettings } {
+/**
+ * The settings a stage runs with: those of `node` (the operator whose `.settings` apply), over the defaults;
+ * `streamMode` only when the settings give one (the job's applies otherwise).
+ */
+export function stageSettings(node: OperatorNode | undefined, shape: StageShape): { batch: BatchSettings; function: FunctionSettings; streamMode: StreamMode | undefined } {
   const given = node?.settings;
-  if (!node || given === undefined) return { batch: DEFAULT_BATCH, function: DEFAULT_FUNCTION };
+  if (!node || given === undefined) return { batch: DEFAULT_BATCH, function: DEFAULT_FUNCTION, streamMode: undefined };
   const where = (): string => settingsLabel(node);
   if (typeof given !== 'object' || given === null) throw new PlanError(where(), 'the settings are not an object', 'write .settings({ memoryMb: 1024 })');
   const unknown = Object.keys(given).find((k) => !(FIELDS as readonly string[]).includes(k));
@@ -103,7 +118,14 @@ export function stageSettings(node: OperatorNode | undefined, shape: StageShape)
       reservedConcurrency: wholeIn('reservedConcurrency', s.reservedConcurrency, 1, Number.MAX_SAFE_INTEGER, 'use a whole number of at least 1 (0 would stop the stage: its records would wait until they expire)'),
     }),
   };
-  return { batch, function: fn };
+  const streamMode = s.streamMode === undefined ? undefined : checkStreamMode(where, s.streamMode);
+  if (streamMode !== undefined && shape.input === 'existing') {
+    throw new PlanError(where(), `streamMode is '${streamMode}', but the stage reads a stream that exists without the job`, "drop streamMode: the stream's mode is set where the stream is owned");
+  }
+  if (streamMode === 'on-demand' && shape.input === 'windowAll') {
+    throw new PlanError(where(), "streamMode is 'on-demand', but a windowAll has one key, so one shard", 'drop streamMode: Kinesis would give the stream shards that no record reaches');
+  }
+  return { batch, function: fn, streamMode };
 }
 
 function checkBoolean(where: () => string, field: keyof StageSettings, value: unknown): boolean {
@@ -112,6 +134,6 @@ function checkBoolean(where: () => string, field: keyof StageSettings, value: un
 }
 
 /** How errors name a `.settings(...)` call: where and as written, or the operator's id and the call. */
-function settingsLabel(node: OperatorNode): string {
+export function settingsLabel(node: OperatorNode): string {
   return node.settingsAt ? writtenAt(node.settingsAt, 'settings') : `${node.id} .settings(…)`;
 }

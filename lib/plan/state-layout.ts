@@ -31,13 +31,15 @@ export interface StateLayoutEntry {
   /** The key: a field name, or the key function's text. */
   readonly key: string;
   readonly shards: number;
+  /** Its input stream is on-demand: `shards` is only where Kinesis started it. */
+  readonly onDemand?: true;
 }
 
 export function stateLayout(plan: Plan): StateLayout {
   return {
     job: plan.job,
     version: STATE_SCHEMA_VERSION,
-    operators: plan.stages.filter((s): s is Stage & { keyed: KeyedOperator } => s.keyed !== undefined).map((s) => ({ stateId: s.stateId, operator: s.keyed.id, shape: shapeOf(s.keyed), key: keyOf(plan, s), shards: s.input.shards })),
+    operators: plan.stages.filter((s): s is Stage & { keyed: KeyedOperator } => s.keyed !== undefined).map((s) => ({ stateId: s.stateId, operator: s.keyed.id, shape: shapeOf(s.keyed), key: keyOf(plan, s), shards: s.input.shards, ...(s.input.onDemand && { onDemand: true as const }) })),
   };
 }
 
@@ -58,8 +60,7 @@ export function compareLayouts(before: StateLayout, after: StateLayout): StateCh
     if (!was) return { stateId: o.stateId, verdict: 'new', detail: `${o.operator} ${o.shape}: starts with no state` };
     if (was.shape !== o.shape) return { stateId: o.stateId, verdict: 'incompatible', detail: `was ${was.shape}, now ${o.shape}` };
     if (was.key !== o.key) return { stateId: o.stateId, verdict: 'incompatible', detail: `keyed by ${was.key}, now by ${o.key}` };
-    const shards = was.shards === o.shards ? '' : ` (shards ${was.shards} → ${o.shards}: reshard the running stream with \`shardflow rescale\`, so that state follows its keys)`;
-    return { stateId: o.stateId, verdict: 'kept', detail: `${o.operator} ${o.shape}${shards}` };
+    return { stateId: o.stateId, verdict: 'kept', detail: `${o.operator} ${o.shape}${shardChange(was, o)}` };
   });
   for (const was of old.values()) changes.push({ stateId: was.stateId, verdict: 'dropped', detail: `${was.operator} ${was.shape}: no operator of the new version has this state` });
   return changes;
@@ -80,6 +81,13 @@ export function upgradeRefusal(changes: readonly StateChange[], allowNonRestored
 
 export function describeChanges(changes: readonly StateChange[]): string {
   return changes.map((c) => `  ${c.verdict.padEnd(12)} ${c.stateId.padEnd(16)} ${c.detail}`).join('\n');
+}
+
+/** What an upgrade does to the shards of a stage's stream; Kinesis reshards it either way, and state follows its keys. */
+function shardChange(was: StateLayoutEntry, now: StateLayoutEntry): string {
+  if (now.onDemand) return was.onDemand ? '' : ' (its stream becomes on-demand: the deployment switches its mode, and Kinesis scales it from the shards it has)';
+  if (was.onDemand) return ` (its stream becomes provisioned: the deployment switches its mode and sets ${now.shards} shards, and state follows its keys)`;
+  return was.shards === now.shards ? '' : ` (shards ${was.shards} → ${now.shards}: reshard the running stream with \`shardflow rescale\`, so that state follows its keys)`;
 }
 
 function shapeOf(k: KeyedOperator): string {
