@@ -31,7 +31,7 @@ import { queryFromStatements } from './statements';
 import { readColumns, tableRecords } from './records';
 import { resultWindow } from './result-window';
 import { continuousTopN, windowTopN, type RankChange, type RankInput, type TopNOptions } from './top-n';
-import { RowError, type Column, type SqlValue } from './types';
+import { isNumeric, RowError, type Column, type SqlValue } from './types';
 import { converted, decimalOf, fromPortable, toPortable } from './values';
 import { lookupField, lookupRow, NO_MATCH, type LookupJoin } from './lookup';
 import { loadFunctions } from './user-functions';
@@ -186,10 +186,9 @@ class QueryCompiler {
     if (theirs.length !== names.length) {
       throw sqlError(`the query after UNION ALL has ${theirs.length} column${theirs.length === 1 ? '' : 's'} and the first ${names.length}: a union's queries give the same columns, in order`, branch.pos ?? { line: 1, column: 1 });
     }
-    const numeric = (t: string): boolean => ['INT', 'DOUBLE', 'DECIMAL'].includes(t);
     compiler.resultColumns.forEach((c, i) => {
       const first = this.resultColumns[i]!;
-      if (c.declared !== first.declared && c.declared !== 'NULL' && first.declared !== 'NULL' && !(numeric(c.declared) && numeric(first.declared))) {
+      if (c.type !== first.type && c.type !== 'NULL' && first.type !== 'NULL' && !(isNumeric(c.type) && isNumeric(first.type))) {
         throw sqlError(`column ${i + 1} of the query after UNION ALL (${c.name}) is ${c.declared}, and the first query's (${first.name}) ${first.declared} — CAST one of them`, branch.pos ?? { line: 1, column: 1 });
       }
     });
@@ -873,8 +872,7 @@ class QueryCompiler {
   private lookupKeys(lookup: LookupJoin): (row: Row) => SqlValue[] {
     const keys = lookup.keys.map(({ column, expr, written }) => {
       const compiled = compileExpression(expr, this.rowScope('ON'));
-      const numeric = (t: string): boolean => ['INT', 'DOUBLE', 'DECIMAL'].includes(t);
-      const fits = compiled.type === 'NULL' || compiled.type === column.type || (numeric(compiled.type) && numeric(column.type));
+      const fits = compiled.type === 'NULL' || compiled.type === column.type || (isNumeric(compiled.type) && isNumeric(column.type));
       if (!fits) {
         throw sqlError(`ON ${show(written)} = ${lookup.alias}.${column.name}: ${compiled.type} beside ${column.declared} — CAST one side so that both are text or both numbers`, startOf(written) ?? lookup.pos);
       }

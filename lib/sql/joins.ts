@@ -588,25 +588,9 @@ export class JoinedTables {
       own.add(preserved[input] ? { s, at: now, matched } : { s, at: now });
       if (ttl !== undefined) ctx.timers.registerProcessingTime(now + ttl);
     };
-    return left
-      .connect(right)
-      .keyBy(
-        (s) => s.k,
-        (s) => s.k,
-      )
-      .process<typeof state, Row>({
-        state,
-        onEvent1: (s, ctx) => join(0, s, ctx),
-        onEvent2: (s, ctx) => join(1, s, ctx),
-        onTimer(timestampMs, ctx) {
-          for (const kept of [ctx.state.left, ctx.state.right]) {
-            const list = kept.get();
-            const remaining = list.filter(live(timestampMs));
-            if (remaining.length === 0) kept.clear();
-            else if (remaining.length < list.length) kept.update(remaining);
-          }
-        },
-      });
+    return joinByKey(left, right, state, join, (timestampMs, ctx) => {
+      for (const kept of [ctx.state.left, ctx.state.right]) prune(kept, live(timestampMs));
+    });
   }
 
   /**
@@ -696,29 +680,13 @@ export class JoinedTables {
       own.add({ s, t, matched });
       ctx.timers.registerEventTime(expiry(input, t));
     };
-    return left
-      .connect(right)
-      .keyBy(
-        (s) => s.k,
-        (s) => s.k,
-      )
-      .process<typeof state, Row>({
-        state,
-        onEvent1: (s, ctx) => join(0, s, ctx),
-        onEvent2: (s, ctx) => join(1, s, ctx),
-        onTimer(timestampMs, context) {
-          const ctx = context as TimedContext<typeof state>;
-          ([0, 1] as const).forEach((input) => {
-            const kept = input === 0 ? ctx.state.left : ctx.state.right;
-            const list = kept.get();
-            const remaining = list.filter((k) => expiry(input, k.t) > timestampMs);
-            if (remaining.length === list.length) return;
-            if (preserved[input]) for (const k of list) if (!k.matched && expiry(input, k.t) <= timestampMs) ctx.emitAt(padded(input, k.s), k.t);
-            if (remaining.length === 0) kept.clear();
-            else kept.update(remaining);
-          });
-        },
-      });
+    return joinByKey(left, right, state, join, (timestampMs, context) => {
+      const ctx = context as TimedContext<typeof state>;
+      for (const input of [0, 1] as const) {
+        const dropped = prune(input === 0 ? ctx.state.left : ctx.state.right, (k) => expiry(input, k.t) > timestampMs);
+        if (preserved[input]) for (const k of dropped) if (!k.matched) ctx.emitAt(padded(input, k.s), k.t);
+      }
+    });
   }
 
   /**
@@ -750,6 +718,34 @@ export class JoinedTables {
       return [{ k: key.length === 1 ? String(key[0]) : JSON.stringify(key), r: row, ...(lone && { lone: true as const }) }];
     });
   }
+}
+
+/** Both sides keyed by the join key into one two-input process function: `join` takes each row, knowing its side. */
+function joinByKey<S extends Record<string, StateDescriptor>>(
+  left: DataStream<Keyed>,
+  right: DataStream<Keyed>,
+  state: S,
+  join: (input: SideIndex, s: Keyed, ctx: KeyedContext<S, Row>) => void,
+  onTimer: (timestampMs: number, ctx: KeyedContext<S, Row>) => void,
+): DataStream<Row> {
+  return left
+    .connect(right)
+    .keyBy(
+      (s) => s.k,
+      (s) => s.k,
+    )
+    .process<S, Row>({ state, onEvent1: (s, ctx) => join(0, s, ctx), onEvent2: (s, ctx) => join(1, s, ctx), onTimer });
+}
+
+/** Keeps a list state's entries that `keep` says to (writing it only when some go); the ones dropped. */
+function prune<T>(kept: { get(): T[]; update(values: T[]): void; clear(): void }, keep: (entry: T) => boolean): T[] {
+  const remaining: T[] = [];
+  const dropped: T[] = [];
+  for (const entry of kept.get()) (keep(entry) ? remaining : dropped).push(entry);
+  if (dropped.length === 0) return dropped;
+  if (remaining.length === 0) kept.clear();
+  else kept.update(remaining);
+  return dropped;
 }
 
 /** The table a query reads, through aggregations of aggregations. */
