@@ -1,7 +1,7 @@
 import type { PreparedBatch, StageBatch, StageExecutor } from '../runtime/stage-executor';
 import { logKey } from '../state/shard-log';
 import type { ShardStates } from '../state/shard-states';
-import { containerFault, recordFault } from './fault-points';
+import { containerFault, holdKillsForZombie, recordFault } from './fault-points';
 
 /** How long a zombie waits for another writer to take its slot before it appends anyway. */
 const ZOMBIE_WAIT_MS = 60_000;
@@ -74,17 +74,25 @@ export class ContainerFaults {
    * returns the error to report, leaving the rest running: wait until another writer has appended past the
    * slot the batch ran on, then `finish` it (deliver, append, and on a lost slot run again), and record how
    * its append went — `lost` is the protocol holding; `won` after the slot was taken would be a broken
-   * conditional put.
+   * conditional put. Its process is not killed at fault points meanwhile.
    */
   async zombie(
     batch: StageBatch,
     salt: string,
     finish: (executor: StageExecutor, prepared: PreparedBatch) => Promise<{ lostSlots: number; committed: 'appended' | 'unchanged' }>,
   ): Promise<Error> {
+    const done = holdKillsForZombie();
     const { executor, states } = this.newContainer();
     const log = executor.logOf(batch.shardId);
-    const prepared = await executor.run(batch);
-    const ranOn = await states.headSlot(log);
+    let prepared: PreparedBatch;
+    let ranOn: number;
+    try {
+      prepared = await executor.run(batch);
+      ranOn = await states.headSlot(log);
+    } catch (e) {
+      done();
+      throw e;
+    }
     recordFault('zombie', salt, `ran on slot ${ranOn}`);
     void (async () => {
       const started = Date.now();
@@ -93,7 +101,9 @@ export class ContainerFaults {
       const { lostSlots, committed } = await finish(executor, prepared);
       const outcome = lostSlots > 0 ? 'lost' : committed === 'unchanged' ? 'unchanged' : taken ? 'won' : 'appended, slot not taken';
       recordFault('zombie-append', salt, `${outcome} after ${Date.now() - started} ms`);
-    })().catch((e: unknown) => recordFault('zombie-append', salt, `failed: ${(e as Error).message}`));
+    })()
+      .catch((e: unknown) => recordFault('zombie-append', salt, `failed: ${(e as Error).message}`))
+      .finally(done);
     return new Error(`chaos: the invocation on ${logKey(log)} turned zombie (it finishes once another writer has appended); Lambda retries the batch`);
   }
 

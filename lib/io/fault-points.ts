@@ -42,6 +42,11 @@ export interface FaultConfig {
     readonly lostCache: number;
     readonly staleCache: number;
     readonly zombie: number;
+    /**
+     * The run's first keyed batch with records turns zombie whatever the draw (none in `faults.log` yet): a
+     * short run has few keyed batches, and its proof that a zombie's late append loses must not hang on luck.
+     */
+    readonly firstZombie?: boolean;
   };
 }
 
@@ -75,6 +80,10 @@ export const FAULTS_LOG = 'faults.log';
 let config: FaultConfig | null | undefined;
 let history: Map<string, number> | undefined;
 let armed: NodeJS.Timeout | undefined;
+/** Zombies of this process whose late append is still to come: no kill or hang here until they are done. */
+let zombiesPending = 0;
+/** Whether the run's log holds a zombie already (see {@link FaultConfig.container}'s `firstZombie`). */
+let zombieSeen = false;
 
 function loaded(): FaultConfig | null {
   if (config === undefined) config = parseConfig(process.env[FAULTS_ENV]);
@@ -87,7 +96,7 @@ export const faultsEnabled = (): boolean => loaded() !== null;
 /** Crashes or hangs the process here when a chaos run says so; otherwise returns at once. */
 export function faultPoint(name: FaultPointName, salt = ''): void {
   const c = loaded();
-  if (!c) return;
+  if (!c || zombiesPending > 0) return;
   if (name === 'after-decode') armMidInvocationKill(c, salt);
   if (name === 'before-return' && armed) {
     clearTimeout(armed);
@@ -112,8 +121,9 @@ export function faultPoint(name: FaultPointName, salt = ''): void {
 export function containerFault(salt: string): ContainerFault | undefined {
   const c = loaded();
   if (!c?.container) return undefined;
-  const { lostCache, staleCache, zombie } = c.container;
-  const fault = decide(c, 'container', salt, (r): ContainerFault | undefined =>
+  const { lostCache, staleCache, zombie, firstZombie } = c.container;
+  zombieSeen ||= firstZombie === true && readInjectedFaults(c.dir).some((f) => f.kind === 'zombie');
+  const fault = firstZombie && !zombieSeen ? 'zombie' : decide(c, 'container', salt, (r): ContainerFault | undefined =>
     r < lostCache ? 'cache-lost' : r < lostCache + staleCache ? 'cache-stale' : r < lostCache + staleCache + zombie ? 'zombie' : undefined,
   );
   // A zombie leaves its batch running: a mid-invocation kill armed for it would kill the zombie instead.
@@ -122,6 +132,23 @@ export function containerFault(salt: string): ContainerFault | undefined {
     armed = undefined;
   }
   return fault;
+}
+
+/**
+ * A zombie of this process is running to its late append: until `done` is called, its process is not killed
+ * at a point or at a random moment of an invocation — a zombie killed before it appends proves nothing.
+ */
+export function holdKillsForZombie(): () => void {
+  zombiesPending += 1;
+  if (armed) {
+    clearTimeout(armed);
+    armed = undefined;
+  }
+  let released = false;
+  return () => {
+    if (!released) zombiesPending -= 1;
+    released = true;
+  };
 }
 
 /** Logs a container fault (point `container`) or a zombie's late append (point `zombie-append`) in `faults.log`. */

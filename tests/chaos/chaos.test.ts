@@ -33,8 +33,9 @@ describe('the quick chaos subset', () => {
 
   beforeAll(async () => {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-    // Container faults more often than in the full runs: short runs have few keyed batches.
-    const container = { lostCache: 0.1, staleCache: 0.2, zombie: 0.08 };
+    // Container faults more often than in the full runs: short runs have few keyed batches. Each run's first
+    // keyed batch with records turns zombie, whatever the draw.
+    const container = { lostCache: 0.1, staleCache: 0.2, zombie: 0.08, firstZombie: true };
     // Two at a time: four runtimes at once starve each other's function workers on two cores.
     for (let i = 0; i < QUICK_KINDS.length; i += 2) {
       const runs = await Promise.all(QUICK_KINDS.slice(i, i + 2).map((kind, j) => runChaos({ kind, seed: 7 + i + j, quick: true, plan: { container } })));
@@ -121,6 +122,32 @@ describe('fault points', () => {
     const killed = draws(1, 0).filter((d) => d === 'kill').length;
     expect(killed).toBeGreaterThan(4);
     expect(killed).toBeLessThan(24);
+  });
+
+  test("with firstZombie the run's first keyed batch turns zombie whatever the draw, then the draw decides; a pending zombie spares its process", () => {
+    const script = `require('./bin/register');
+      const f = require('./lib/io/fault-points.ts');
+      const first = f.containerFault('batch-1');
+      const again = f.containerFault('batch-2');
+      f.recordFault('zombie', 'batch-1', 'ran on slot 0');
+      const after = f.containerFault('batch-3');
+      const done = f.holdKillsForZombie();
+      f.faultPoint('after-state', 'batch-4');
+      console.log(JSON.stringify({ first, again, after: after ?? null, survivedWhileHeld: true }));
+      done();
+      f.faultPoint('after-state', 'batch-5');
+      console.log('survived after');`;
+    const r = spawnSync(process.execPath, ['-e', script], {
+      cwd: ROOT,
+      env: { ...process.env, [FAULTS_ENV]: JSON.stringify({ seed: 1, dir, kill: { 'after-state': 1 }, container: { lostCache: 0, staleCache: 0, zombie: 0, firstZombie: true } }) },
+      encoding: 'utf8',
+    });
+    // Until a zombie is in the log every batch draws one (the first may not qualify: one without records);
+    // after it, a zero probability draws none.
+    expect(JSON.parse(r.stdout.split('\n')[0]!)).toEqual({ first: 'zombie', again: 'zombie', after: null, survivedWhileHeld: true });
+    // Once the zombie has appended, the point kills again.
+    expect(r.signal).toBe('SIGKILL');
+    expect(r.stdout).not.toContain('survived after');
   });
 
   test('a point set to hang blocks until killed, as a timed-out function would', async () => {

@@ -41,7 +41,7 @@ export interface FaultPlan {
   /** Workers SIGKILLed at random moments by the harness. */
   readonly randomKills: number;
   /** Per keyed batch: its container's cache dropped, the batch run in another container with an older cache, the invocation turned zombie. */
-  readonly container: { readonly lostCache: number; readonly staleCache: number; readonly zombie: number };
+  readonly container: NonNullable<FaultConfig['container']>;
   /** Probability that the edge answers a Kinesis call with a throttling error (half of it for DynamoDB calls). */
   readonly throttle: number;
   readonly split: boolean;
@@ -152,7 +152,7 @@ const FAULT_POINT_KILLS: Partial<Record<FaultPointName, number>> = {
  * zombie fails its invocation like a kill (its retry runs at once), so it counts toward the failure streaks
  * above.
  */
-const CONTAINER_FAULTS: FaultPlan['container'] = { lostCache: 0.05, staleCache: 0.08, zombie: 0.03 };
+const CONTAINER_FAULTS: FaultPlan['container'] = { lostCache: 0.05, staleCache: 0.08, zombie: 0.03, firstZombie: true };
 
 /** The faults of a run, from its seed. */
 export function faultPlan(seed: number, quick = false): FaultPlan {
@@ -347,7 +347,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   const killRandomWorker = (): void => {
     // Only this run's workers (another run may share the process).
     const r = running;
-    const pids = !r ? [] : r.kind === 'subprocess' ? workerPids(r.dev.child.pid!) : workerPids().filter((pid) => r.runtime.pids().includes(pid));
+    const candidates = !r ? [] : r.kind === 'subprocess' ? workerPids(r.dev.child.pid!) : workerPids().filter((pid) => r.runtime.pids().includes(pid));
+    // Not a worker whose zombie has yet to append (fault-points.ts spares it too): a zombie killed proves nothing.
+    const zombies = zombiesPending(readInjectedFaults(faultDir));
+    const pids = candidates.filter((pid) => !zombies.has(pid));
     if (pids.length === 0) return;
     const pid = actions.pick(pids);
     try {
@@ -647,6 +650,12 @@ function joinFeeds(random: Random, options: Parameters<typeof workload>[1], stre
     { stream: clicks, work: clickWork },
     { stream: impressions, work: { ...impressionWork, lateProbes: partnerProbes(clickWork.lateProbes, 'i') } },
   ];
+}
+
+/** The processes holding a zombie whose late append has not happened yet. */
+function zombiesPending(injected: readonly InjectedFault[]): Set<number> {
+  const appended = new Set(injected.filter((f) => f.kind === 'zombie-append').map((f) => f.salt));
+  return new Set(injected.filter((f) => f.kind === 'zombie' && !appended.has(f.salt)).map((f) => f.pid));
 }
 
 /** The container faults of a run, from its `faults.log`: only those that did something (a cache that was there, or behind). */
