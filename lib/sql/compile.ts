@@ -163,7 +163,7 @@ class QueryCompiler {
 
   job(): JobDefinition {
     const changelog = this.changelog();
-    const builder = job(this.q.jobName);
+    const builder = job(this.q.jobName, this.q.streamMode && { streamMode: this.q.streamMode });
     const { stream, sink } = this.results(builder, changelog);
     const branches = this.q.unionAll ?? [];
     if (branches.length === 0) return withChangelog(stream.sink(sink), changelog);

@@ -3,6 +3,7 @@
  * (`table-api.ts`) — and `compile.ts` turns into a job: one source table (or two, `join`), an optional filter, an
  * optional window with its group keys, the select list, an optional HAVING, one sink table.
  */
+import type { StreamMode } from '../api/settings';
 import type { SinkSpec } from '../api/sink';
 import type { Expr, OrderKey, SelectItem, WindowSpec } from './ast';
 import type { JoinedTables } from './joins';
@@ -62,6 +63,8 @@ export interface LogicalQuery {
   readonly jobName: string;
   /** Where the job name came from, for messages. */
   readonly jobNamePos?: SourcePosition | undefined;
+  /** SET 'shardflow.stream-mode': the mode of every stream the job creates (default: provisioned). */
+  readonly streamMode?: StreamMode | undefined;
   readonly source: SourceTable;
   /** FROM a JOIN b: `source` is the joined row (columns `alias.column`), read from both tables. */
   readonly join?: JoinedTables | undefined;

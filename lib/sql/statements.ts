@@ -4,6 +4,7 @@
  * (TUMBLE(ts, …)) or in FROM (TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), …))) become one window spec.
  */
 import { dynamoSink, kinesisSink, logSink, type SinkSpec } from '../api/sink';
+import type { StreamMode } from '../api/settings';
 import type { Expr, SelectQuery, Statement, TableOption, WindowSpec } from './ast';
 import type { LogicalQuery, SinkTable, SourceTable } from './query';
 import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
@@ -16,8 +17,10 @@ import { flatten, type Catalog, type FlatQuery } from './views';
 type CreateTable = Extract<Statement, { kind: 'createTable' }>;
 type Insert = Extract<Statement, { kind: 'insert' }>;
 
-/** Flink's configuration keys that mean something here. */
-const SET_KEYS = ['pipeline.name', 'table.exec.source.idle-timeout', 'table.exec.state.ttl'];
+/** shardflow's own key: the mode of every Kinesis stream the job creates (`job(name, { streamMode })`). */
+const STREAM_MODE_KEY = 'shardflow.stream-mode';
+/** Flink's configuration keys that mean something here, and shardflow's own. */
+const SET_KEYS = ['pipeline.name', 'table.exec.source.idle-timeout', 'table.exec.state.ttl', STREAM_MODE_KEY];
 /** The WITH options each connector takes. */
 const CONNECTOR_OPTIONS: Record<string, string[]> = {
   kinesis: ['connector', 'stream', 'format', 'shards', 'scan.watermark.idle-timeout'],
@@ -71,6 +74,7 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
       if (known) options(ddl, known, `${connectorOf(ddl).value} table`);
     }, undefined);
   }
+  const streamMode = problems.attempt(() => streamModeOf(settings.get(STREAM_MODE_KEY), tables.values()), undefined);
   // A script of CREATE statements only is most likely unfinished: its other problems come first.
   if (!insert && !problems.any) {
     const last = statements[statements.length - 1];
@@ -93,7 +97,26 @@ export function queryFromStatements(statements: readonly Statement[]): LogicalQu
   };
   const q = flatten(insert.query, catalog);
   const unionAll = (insert.unionAll ?? []).map((branch) => logicalQuery(flatten(branch, catalog), insert!, tables, settings));
-  return { ...logicalQuery(q, insert, tables, settings), ...(unionAll.length > 0 && { unionAll }), functionDeclarations };
+  return { ...logicalQuery(q, insert, tables, settings), ...(unionAll.length > 0 && { unionAll }), ...(streamMode && { streamMode }), functionDeclarations };
+}
+
+/**
+ * `SET 'shardflow.stream-mode'`: 'provisioned' or 'on-demand' for every stream the job creates. An
+ * on-demand stream takes no shard count, so a Kinesis table's 'shards' is an error then.
+ */
+function streamModeOf(set: { value: string; pos: SourcePosition } | undefined, tables: Iterable<CreateTable>): StreamMode | undefined {
+  if (!set) return undefined;
+  const mode = set.value.trim().toLowerCase();
+  if (mode !== 'provisioned' && mode !== 'on-demand') {
+    throw sqlError(`SET '${STREAM_MODE_KEY}' = '${set.value}' is not a stream mode — use 'provisioned' (the shards each table declares) or 'on-demand' (Kinesis scales each stream by itself)`, set.pos);
+  }
+  if (mode === 'on-demand') {
+    for (const ddl of tables) {
+      const shards = ddl.options.find((o) => o.key === 'shards');
+      if (shards) throw sqlError(`'shards' = '${shards.value}' on table ${ddl.name}, but SET '${STREAM_MODE_KEY}' = 'on-demand': an on-demand stream has no shard count — drop 'shards' (Kinesis starts the stream at 4 shards and scales it), or SET '${STREAM_MODE_KEY}' = 'provisioned'`, shards.pos);
+    }
+  }
+  return mode;
 }
 
 /**

@@ -11,6 +11,7 @@ import { compareLayouts, stateLayout } from '../../lib/plan/state-layout';
 import { withNameSuffix } from '../../lib/plan/naming';
 import type { Plan } from '../../lib/plan/plan';
 import { planErrorOf } from './plan-error-of';
+import { compileSql } from '../../lib/sql/compile';
 
 type Click = { userId: string; clicks: number; ts: number };
 type Json = Record<string, any>;
@@ -170,4 +171,33 @@ test("an upgrade's plan says what switching a keyed stage's stream mode does to 
   expect(compareLayouts(provisioned, onDemand)[0]!.detail).toMatch(/ \(its stream becomes on-demand: the deployment switches its mode, and Kinesis scales it from the shards it has\)$/);
   expect(compareLayouts(onDemand, provisioned)[0]!.detail).toMatch(/ \(its stream becomes provisioned: the deployment switches its mode and sets 2 shards, and state follows its keys\)$/);
   expect(compareLayouts(onDemand, onDemand)[0]!.detail).toBe("window#2 tumbling(5s).sum(clicks)");
+});
+
+describe("SQL: SET 'shardflow.stream-mode'", () => {
+  const script = (set: string, shards = '') => `
+    ${set}
+    CREATE TABLE clicks (user_id STRING, clicks INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+      WITH ('connector' = 'kinesis'${shards});
+    CREATE TABLE click_counts (user_id STRING, total INT) WITH ('connector' = 'dynamodb');
+    INSERT INTO click_counts SELECT user_id, SUM(clicks) AS total FROM clicks GROUP BY TUMBLE(ts, INTERVAL '5' SECOND), user_id;`;
+
+  test("'on-demand' makes every stream the job creates on-demand; 'provisioned' and no SET keep the tables' shards", () => {
+    expect(streams(planJob(compileSql(script("SET 'shardflow.stream-mode' = 'on-demand';"))))).toEqual([
+      ['clicks', 4, 'on-demand'],
+      ['click-counts-s1', 4, 'on-demand'],
+    ]);
+    const provisioned = streams(planJob(compileSql(script("SET 'shardflow.stream-mode' = 'provisioned';", ", 'shards' = '3'"))));
+    expect(provisioned).toEqual([
+      ['clicks', 3, 'provisioned'],
+      ['click-counts-s1', 3, 'provisioned'],
+    ]);
+    expect(streams(planJob(compileSql(script('', ", 'shards' = '3'"))))).toEqual(provisioned);
+  });
+
+  test("a mode that is not one, or 'shards' on an on-demand job's table, is an error at the line that says it", () => {
+    expect(() => compileSql(script("SET 'shardflow.stream-mode' = 'auto';"))).toThrow(/line 2.*SET 'shardflow.stream-mode' = 'auto' is not a stream mode — use 'provisioned' .* or 'on-demand'/s);
+    expect(() => compileSql(script("SET 'shardflow.stream-mode' = 'on-demand';", ", 'shards' = '2'"))).toThrow(
+      /line 4.*'shards' = '2' on table clicks, but SET 'shardflow.stream-mode' = 'on-demand': an on-demand stream has no shard count — drop 'shards'/s,
+    );
+  });
 });
