@@ -1,13 +1,10 @@
 import type { KeySelector } from '../api/source';
 import { assigner } from './describe';
 import { stageOutputs, type KeyedOperator, type Plan, type Stage } from './plan';
+import { STATE_SCHEMA_VERSION } from '../state/state-schema';
 
-/**
- * The version of the state format: the layout below and the shard logs it describes. A shardflow reads
- * state of this version or older; one that meets a newer version (written by a newer shardflow) refuses
- * to compare against it or run on it. Raise it when a change makes older shardflows misread the state.
- */
-export const STATE_SCHEMA_VERSION = 1;
+/** The state format's version is the state's (lib/state/state-schema.ts); the layout carries it. */
+export { STATE_SCHEMA_VERSION };
 
 /**
  * What a job's keyed state is: per stage, whose state its logs hold (its `stateId`: the keyed operator's

@@ -57,6 +57,8 @@ export interface ShardLogStore {
   readLatest(log: LogId): Promise<LogEntry[]>;
   /** The latest entry's slot and flags, without its body; undefined for an empty log. */
   readHead(log: LogId): Promise<LogHead | undefined>;
+  /** The state format's version the state's owner recorded (the table's layout record), and where; undefined when none. */
+  recordedSchemaVersion?(): Promise<{ readonly version: number; readonly holder: string } | undefined>;
 }
 
 export const logKey = (log: LogId): string => `${log.stageId}#${log.shardId}`;

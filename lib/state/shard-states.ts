@@ -1,5 +1,6 @@
 import { ShardState } from './shard-state';
 import { logKey, type LogEntry, type LogId, type ShardLogStore } from './shard-log';
+import { STATE_SCHEMA_VERSION, StateSchemaTooNewError } from './state-schema';
 
 export interface ShardStatesOptions {
   /**
@@ -95,6 +96,8 @@ export class ShardStates {
   readonly counters: ShardStateCounters = { hits: 0, caughtUp: 0, loads: 0, entriesRead: 0, bytesRead: 0, appends: 0, snapshots: 0, bytesAppended: 0, lostSlots: 0 };
   /** Insertion order is recency order: a use moves a shard to the end. */
   private readonly cache = new Map<string, Cached>();
+  /** The state's schema version was read and is one this shardflow reads (see checkSchema). */
+  private schemaChecked = false;
   private readonly maxCachedBytes: number;
   private readonly maxShardBytes: number;
   private readonly snapshotAfterDeltaRatio: number;
@@ -133,6 +136,7 @@ export class ShardStates {
       this.cache.delete(key);
     }
     this.counters.loads += 1;
+    await this.checkSchema();
     const entries = await this.store.readLatest(log);
     // Without a snapshot yet, the log's first entry is what must not reach the store's retention.
     const loaded: Cached = { state: new ShardState(), snapshotBytes: 0, snapshotAtMs: entries[0]?.writtenAtMs ?? this.clock(), deltaBytesSinceSnapshot: 0 };
@@ -215,6 +219,18 @@ export class ShardStates {
    * Another container's cache over the same logs, empty: what a second warm container or a zombie
    * invocation holds (the chaos runs put batches there, lib/io/container-faults.ts).
    */
+  /**
+   * Before this container first loads a shard: the state's recorded schema version must be one this
+   * shardflow reads (a newer one is refused with {@link StateSchemaTooNewError}). Checked once per container
+   * when it passes; a refusal is checked again at the next load (the batch is retried).
+   */
+  private async checkSchema(): Promise<void> {
+    if (this.schemaChecked || !this.store.recordedSchemaVersion) return;
+    const recorded = await this.store.recordedSchemaVersion();
+    if (recorded && recorded.version > STATE_SCHEMA_VERSION) throw new StateSchemaTooNewError(recorded.holder, recorded.version);
+    this.schemaChecked = true;
+  }
+
   another(): ShardStates {
     return new ShardStates(this.store, this.options);
   }

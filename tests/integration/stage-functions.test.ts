@@ -6,6 +6,9 @@ import { dynamoSink, job, kinesisSource, logSink, tumbling, type JobDefinition }
 import { harness } from 'shardflow/testing';
 import { pipelinesOnEmulators } from './pipeline';
 import type { KinesisStreamEvent } from '../../lib/io/kinesis-event';
+import { stateLayout } from '../../lib/plan/state-layout';
+import { writeLayoutRecord } from '../../lib/state/dynamodb/dynamo-layout-record';
+import { STATE_SCHEMA_VERSION } from '../../lib/state/state-schema';
 
 jest.setTimeout(120_000);
 
@@ -257,4 +260,27 @@ test('sums follow one rounding rule whatever the path: the deployed stage and th
   const found = await p.results('it-doubles-out');
   expect(found).toEqual(h.table().sort((x, y) => String(x.key).localeCompare(String(y.key))));
   expect(found.map((r) => r.clicks)).toEqual([0.1 + 0.2, 0.7 + 0.1]);
+});
+
+test("a keyed stage function refuses state of a newer schema version than its shardflow reads, and runs once the recorded version is one it reads", async () => {
+  const p = await pipeline(clickCounts('it-schema'), 100).create();
+  // A newer shardflow's deploy recorded its layout (lib/state/dynamodb/dynamo-layout-record.ts); this function is older.
+  const record = (schemaVersion: number) => writeLayoutRecord(p.ddb, p.plan.stateTable, { schemaVersion, layout: JSON.stringify(stateLayout(p.plan)), writtenAtMs: T0, writtenBy: 'shardflow deploy' });
+  await record(STATE_SCHEMA_VERSION + 1);
+  await p.put(clicks(50, 5), (e) => (e as Click).userId);
+  const [s0shard] = await p.shards('s0');
+  const source = await p.nextBatch('s0', s0shard!);
+  await p.invoke('s0', source.event); // the source stage keeps no state: it runs
+  p.checkpoint('s0', s0shard!, source.records);
+  const [s1shard] = await p.shards('s1');
+  const keyed = await p.nextBatch('s1', s1shard!);
+  expect(keyed.records.length).toBeGreaterThan(0);
+  await expect(p.invoke('s1', keyed.event)).rejects.toThrow(
+    `the state table ${p.plan.stateTable} holds state of schema version ${STATE_SCHEMA_VERSION + 1}, and this function's shardflow reads up to version ${STATE_SCHEMA_VERSION}: a newer shardflow wrote it — deploy the job with that shardflow (or a newer one)`,
+  );
+  expect(await p.logs.readHead({ stageId: p.plan.stages[1]!.stateId, shardId: s1shard! })).toBeUndefined();
+  // The same batch, retried after the state's version is one this shardflow reads, appends its entry.
+  await record(STATE_SCHEMA_VERSION);
+  await p.invoke('s1', keyed.event);
+  expect((await p.logs.readHead({ stageId: p.plan.stages[1]!.stateId, shardId: s1shard! }))?.slot).toBe(1);
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { TTL_ATTRIBUTE } from '../../../infra/tables';
 import { forEachConcurrently } from '../../runtime/concurrently';
+import { readLayoutRecord } from './dynamo-layout-record';
 import { logKey, writeUnitsOf, type LogEntry, type LogHead, type LogId, type ShardLogStore } from '../shard-log';
 
 export interface DynamoLogStoreOptions {
@@ -122,6 +123,11 @@ export class DynamoLogStore implements ShardLogStore {
       start = page.LastEvaluatedKey;
     } while (start && !found);
     return Promise.all(heads.reverse().map((h) => this.entryOf(log, h)));
+  }
+
+  async recordedSchemaVersion(): Promise<{ version: number; holder: string } | undefined> {
+    const record = await readLayoutRecord(this.ddb, this.table);
+    return record && { version: record.schemaVersion, holder: `the state table ${this.table}` };
   }
 
   async readHead(log: LogId): Promise<LogHead | undefined> {
