@@ -6,6 +6,8 @@
  * 100,000 entries to that at 10 (near 1 is right). The operator alone, in memory: packing the batch's delta
  * for the log (once per batch and key, ShardState.takeDelta) is not in it. `npm run bench -- --only state-growth`.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { KeyedContext } from '../lib/api/functions';
 import { mapState, valueState, type StateDescriptor } from '../lib/api/state';
 import type { KeyedOperator } from '../lib/plan/plan';
@@ -17,9 +19,11 @@ import { ShardState } from '../lib/state/shard-state';
 import { round, table, writeResult } from './run-info';
 
 const SIZES = (process.env.BENCH_STATE_SIZES ?? '10,1000,100000').split(',').map(Number);
-const EVENTS = Number(process.env.BENCH_STATE_EVENTS ?? 2000);
+const EVENTS = Number(process.env.BENCH_STATE_EVENTS ?? 50_000);
 const RUNS = Number(process.env.BENCH_STATE_RUNS ?? 3);
 const BUDGET_MS = 2000;
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 const KEY = 'k';
 
 type Context = KeyedContext<Record<string, StateDescriptor>, object>;
@@ -54,6 +58,8 @@ function perEventMicros(operator: KeyedOperatorRuntime, fill: unknown, eventAt: 
   const ctx = contextOf(new ShardState());
   operator.onElement(KEY, element(0, fill), ctx, 0);
   ctx.state.takeDelta();
+  // The fill's garbage is collected now rather than in the middle of the measured events.
+  collectGarbage();
   const started = performance.now();
   let events = 0;
   while (events < EVENTS && (events < 20 || performance.now() - started < BUDGET_MS)) operator.onElement(KEY, element(++events, eventAt(events)), ctx, 0);
@@ -95,6 +101,7 @@ function main(): void {
   const rows: { case: string; entries: number; microsPerEvent: number }[] = [];
   const ratios: { case: string; ratio: number }[] = [];
   for (const [name, run] of Object.entries(cases)) {
+    run(SIZES[0]!); // warm-up: the first sizes measured must not pay for the compiler
     const figures = SIZES.map((size) => {
       const micros = median(Array.from({ length: RUNS }, () => run(size)));
       rows.push({ case: name, entries: size, microsPerEvent: round(micros) });

@@ -111,7 +111,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
           if (!data.timers.includes(ts)) changes.set(data, 'timers', [...data.timers, ts].sort((a, b) => a - b));
         },
         deleteEventTime: (ts) => {
-          if (data.timers.includes(ts)) changes.set(data, 'timers', data.timers.filter((t) => t !== ts));
+          if (data.timers.includes(ts)) changes.set(data, 'timers', data.timers.filter((t) => t !== ts), true);
         },
         registerProcessingTime: (ts) => {
           if (!Number.isFinite(ts)) throw new TypeError(`processing-time timer ${ts} is not a number of epoch ms`);
@@ -120,7 +120,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
         },
         deleteProcessingTime: (ts) => {
           const left = (data.ptimers ?? []).filter((t) => t !== ts);
-          if (left.length > 0) changes.set(data, 'ptimers', left);
+          if (left.length > 0) changes.set(data, 'ptimers', left, true);
           else changes.remove(data, 'ptimers');
         },
       },
@@ -139,7 +139,8 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
    * letters. Copying the whole state per call instead made an event's cost grow with the key's state.
    */
   const call = (key: string, ctx: OperatorContext, run: (data: ProcessData, changes: CallChanges, emit: Emit) => void, idOf: (i: number) => string, failure: (reason: string) => Parameters<OperatorContext['fail']>[0]): void => {
-    const data = (ctx.state.get(key) as ProcessData | undefined) ?? emptyData();
+    const stored = ctx.state.get(key) as ProcessData | undefined;
+    const data = stored ?? emptyData();
     const changes = new CallChanges();
     const emitted: { output: Output; timestampMs: number; tag: string | undefined }[] = [];
     try {
@@ -151,7 +152,8 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
     }
     changes.commit();
     // An empty key leaves no state: timer outputs are named after the input record that fired them, not a count kept here.
-    ctx.state.put(key, isEmpty(data) ? undefined : data);
+    // Whether the key is left empty is looked at only when it may be: a look counts a map's entries.
+    ctx.state.put(key, (stored === undefined || changes.shrank) && isEmpty(data) ? undefined : data);
     // Downstream, an output carries the time of what caused it: the element's, or the timer's (either clock), or a join's pair's.
     for (const e of emitted) ctx.emit(e.output, e.timestampMs, e.tag);
   };
@@ -225,8 +227,11 @@ class CallChanges {
   private readonly undos: (() => void)[] = [];
   private readonly removed: [Record<string, unknown>, string][] = [];
   private readonly owned = new Set<object>();
+  /** Whether the call removed anything: only then may a key that had state be left with none. */
+  shrank = false;
 
-  set<T>(target: object, name: string, value: T): T {
+  set<T>(target: object, name: string, value: T, shrinks = false): T {
+    this.shrank ||= shrinks;
     const slots = target as Record<string, unknown>;
     const old = slots[name];
     this.undos.push(Object.hasOwn(slots, name) ? () => (slots[name] = old) : () => delete slots[name]);
@@ -244,7 +249,7 @@ class CallChanges {
   remove(target: object, name: string): void {
     const slots = target as Record<string, unknown>;
     if (slots[name] === undefined) return;
-    this.set(slots, name, undefined);
+    this.set(slots, name, undefined, true);
     this.removed.push([slots, name]);
   }
 
