@@ -111,7 +111,7 @@ function main(): void {
   }
   console.log(table(['case', 'entries in the key', 'µs per event (median)'], rows.map((r) => [r.case, r.entries, r.microsPerEvent])));
   console.log(`\n${table(['case', `per-event time at ${SIZES[SIZES.length - 1]!.toLocaleString()} / at ${SIZES[0]!.toLocaleString()} entries`], ratios.map((r) => [r.case, `${r.ratio}×`]))}`);
-  writeResult('state-growth', 'npm run bench -- --only state-growth', { events: EVENTS, runs: RUNS, rows, ratios });
+  writeResult('state-growth', process.env.BENCH_COMMAND ?? 'node bin/run-ts.js bench/state-growth.ts', { events: EVENTS, runs: RUNS, rows, ratios });
 }
 
 main();
