@@ -25,6 +25,7 @@ interface Section {
 
 const SECTIONS: readonly Section[] = [
   { name: 'engine', script: 'engine.ts', what: 'engine events/s on one core (in memory)', env: { full: { BENCH_EVENTS: '300000', BENCH_RUNS: '5' }, quick: { BENCH_EVENTS: '100000', BENCH_RUNS: '2' } } },
+  { name: 'state-growth', script: 'state-growth.ts', what: "per-event time of a process function and a COUNT(DISTINCT) as one key's state grows to 100,000 entries", env: { full: { BENCH_STATE_RUNS: '3' }, quick: { BENCH_STATE_RUNS: '1' } } },
   { name: 'engine-breakdown', script: 'engine-breakdown.ts', what: "the store's share (dynalite), phases, a JSON floor" },
   { name: 'harness', script: 'harness.ts', what: 'the test harness with many outputs: events/s of a pass-through and a sliding-window job' },
   { name: 'writes', script: 'writes.ts', what: 'DynamoDB writes per 1,000 events vs the naive design' },

@@ -284,6 +284,21 @@ export function writeReport(run?: { seconds: number; command: string; sections: 
   // 9. Nexmark
   out.push(...nexmarkSection(readResult<NexmarkResult>('nexmark')));
 
+  // 10. State growth
+  const growth = readResult<Doc & { events: number; runs: number; rows: { case: string; entries: number; microsPerEvent: number }[]; ratios: { case: string; ratio: number }[] }>('state-growth');
+  if (growth) {
+    out.push("## 10. Per-event cost as a key's state grows");
+    out.push('');
+    out.push(`One key filled with 10, 1,000 and 100,000 entries, then up to ${growth.events.toLocaleString()} more events of it (at most 2 s each), through the keyed process operator alone (\`bench/state-growth.ts\`; packing the batch's delta for the log, once per batch and key, is not in it): a process function putting into a MapState, and \`COUNT(DISTINCT v) … GROUP BY k\` (lib/sql/continuous.ts). Median of ${growth.runs} run(s) after a warm-up. A call changes its key's state in place with an undo log, and DISTINCT keeps its set's size, so the ratio should be near 1; copying the state per event (before 2026-12-01) made it 1,000–20,000×.`);
+    out.push('');
+    out.push(mdTable(['case', 'entries in the key', 'µs per event'], growth.rows.map((r) => [r.case, r.entries, fmt(r.microsPerEvent)])));
+    out.push('');
+    out.push(mdTable(['case', 'per-event time at the most entries / at the fewest'], growth.ratios.map((r) => [r.case, `${fmt(r.ratio)}×`])));
+    out.push('');
+    out.push(provenance(growth));
+    out.push('');
+  }
+
   if (run) {
     out.push('## This run');
     out.push('');

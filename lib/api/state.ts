@@ -15,6 +15,13 @@ export interface StateOptions {
   ttl?: Duration;
 }
 
+/**
+ * Marks a value state whose function changes the value it reads in place and has put it back itself when
+ * it throws: the process operator hands it over without copying it first. For shardflow's own functions
+ * whose values grow (the SQL aggregates' accumulators); not exported from the package.
+ */
+export const READ_IN_PLACE: unique symbol = Symbol('shardflow.readInPlace');
+
 /** @example valueState(0) — a number per key, 0 until first updated. */
 export const valueState = <V>(initial: V, options: StateOptions = {}): StateDescriptor<V> & { kind: 'value' } => ({
   kind: 'value',

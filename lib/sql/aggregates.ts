@@ -1,8 +1,9 @@
 /**
  * The select list's aggregates as one Flink AggregateFunction over the group: the accumulator holds the
  * group's key values and one state per aggregate, as JSON data (any state store can keep it). COUNT,
- * SUM, MIN, MAX and AVG ignore NULLs as SQL does; DISTINCT keeps the set of values seen, so it is not
- * additive — the store reads, modifies and writes it under a version condition. A DECIMAL argument
+ * SUM, MIN, MAX and AVG ignore NULLs as SQL does; DISTINCT keeps the set of values seen and its size, so it is
+ * not additive — the store reads, modifies and writes it under a version condition. A row is added in place
+ * (`change`, which returns what undoes it): copying a DISTINCT set per row made a row's cost grow with it. A DECIMAL argument
  * arrives and is kept as its text ('1904.984') and summed exactly; FILTER (WHERE …) has already decided,
  * before the shuffle, which rows an aggregate skips.
  */
@@ -32,18 +33,31 @@ export interface GroupedRow {
   readonly r?: true;
 }
 
-type DistinctValues = Record<string, SqlValue>;
-/** Values with how often each is in the group (by their JSON text): what MIN, MAX and DISTINCT take values back from. */
-type Multiset = Record<string, [SqlValue, number]>;
+/** A DISTINCT aggregate's values, by their JSON text, and how many there are (kept, so COUNT never counts them). */
+interface DistinctValues {
+  n: number;
+  v: Record<string, SqlValue>;
+}
+/** Values with how often each is in the group (by their JSON text), and how many differ: what MIN, MAX and DISTINCT take values back from. */
+interface Multiset {
+  n: number;
+  v: Record<string, [SqlValue, number]>;
+}
 type AggregateState = SqlValue | [SqlValue, number] | DistinctValues | Multiset;
 
 /** A group's window state: JSON data, so any state store can keep it. */
 export interface GroupAccumulator {
   /** The group's key values (from its first row: every row of a key has the same ones). */
-  readonly g: SqlValue[] | null;
-  readonly a: AggregateState[];
+  g: SqlValue[] | null;
+  a: AggregateState[];
   /** The group's rows, for an updating input (retractingGroupAggregate): at 0 the group is gone. */
-  readonly n?: number;
+  n?: number;
+}
+
+/** The grouped aggregates as an AggregateFunction whose `add` changes the accumulator in place. */
+export interface GroupAggregate extends AggregateFunction<GroupedRow, GroupAccumulator, GroupResult> {
+  /** Adds the row to the accumulator in place (nothing changes if it throws); returns what takes it back out exactly. */
+  change(acc: GroupAccumulator, row: GroupedRow): () => void;
 }
 
 /** The fired window's values: key columns and final aggregate values, in call order. */
@@ -107,7 +121,7 @@ function decimals(t: DecimalType): Arithmetic {
   };
 }
 
-const initial = (call: AggregateCall): AggregateState => (call.distinct ? {} : call.fn === 'COUNT' ? 0 : call.fn === 'AVG' ? [null, 0] : null);
+const initial = (call: AggregateCall): AggregateState => (call.distinct ? { n: 0, v: {} } : call.fn === 'COUNT' ? 0 : call.fn === 'AVG' ? [null, 0] : null);
 
 const better = (fn: 'MIN' | 'MAX', math: Arithmetic, a: SqlValue, b: SqlValue): SqlValue => {
   if (a === null) return b;
@@ -120,8 +134,7 @@ const plus = (math: Arithmetic, a: SqlValue, b: SqlValue): SqlValue => (a === nu
 
 function step(call: AggregateCall, math: Arithmetic, state: AggregateState, value: SqlValue): AggregateState {
   if (call.fn === 'COUNT' && call.star) return (state as number) + 1;
-  if (value === null) return state;
-  if (call.distinct) return { ...(state as DistinctValues), [JSON.stringify(value)]: value };
+  if (value === null || call.distinct) return state;
   switch (call.fn) {
     case 'COUNT':
       return (state as number) + 1;
@@ -138,7 +151,10 @@ function step(call: AggregateCall, math: Arithmetic, state: AggregateState, valu
 }
 
 function combine(call: AggregateCall, math: Arithmetic, a: AggregateState, b: AggregateState): AggregateState {
-  if (call.distinct) return { ...(a as DistinctValues), ...(b as DistinctValues) };
+  if (call.distinct) {
+    const v = { ...(a as DistinctValues).v, ...(b as DistinctValues).v };
+    return { n: Object.keys(v).length, v };
+  }
   switch (call.fn) {
     case 'COUNT':
       return (a as number) + (b as number);
@@ -157,10 +173,9 @@ function combine(call: AggregateCall, math: Arithmetic, a: AggregateState, b: Ag
 
 function final(call: AggregateCall, math: Arithmetic, state: AggregateState): SqlValue {
   if (call.distinct) {
-    const values = Object.values(state as DistinctValues);
+    if (call.fn === 'COUNT') return (state as DistinctValues).n;
+    const values = Object.values((state as DistinctValues).v);
     switch (call.fn) {
-      case 'COUNT':
-        return values.length;
       case 'SUM':
         return values.reduce<SqlValue>((s, v) => plus(math, s, v), null);
       case 'AVG':
@@ -178,14 +193,28 @@ function final(call: AggregateCall, math: Arithmetic, state: AggregateState): Sq
 }
 
 /** The AggregateFunction the window operator runs for a grouped query. */
-export function groupAggregate(calls: readonly AggregateCall[]): AggregateFunction<GroupedRow, GroupAccumulator, GroupResult> {
+export function groupAggregate(calls: readonly AggregateCall[]): GroupAggregate {
   const maths = calls.map((call) => (call.decimal ? decimals(call.decimal) : numbers));
+  const change = (acc: GroupAccumulator, row: GroupedRow): (() => void) => {
+    const { g, a } = acc;
+    // Every new value first (an addition may throw), then the DISTINCT sets, which cannot.
+    const next = calls.map((call, i) => (row.skip?.includes(i) ? a[i]! : step(call, maths[i]!, a[i]!, row.v[i] ?? null)));
+    const undos = calls.flatMap((call, i) => (call.distinct && !row.skip?.includes(i) && (row.v[i] ?? null) !== null ? [addDistinct(a[i] as DistinctValues, row.v[i]!)] : []));
+    acc.g = g ?? row.g;
+    acc.a = next;
+    return () => {
+      for (const undo of undos.reverse()) undo();
+      acc.g = g;
+      acc.a = a;
+    };
+  };
   return {
     create: () => ({ g: null, a: calls.map(initial) }),
-    add: (acc, row) => ({
-      g: acc.g ?? row.g,
-      a: calls.map((call, i) => (row.skip?.includes(i) ? acc.a[i]! : step(call, maths[i]!, acc.a[i]!, row.v[i] ?? null))),
-    }),
+    change,
+    add: (acc, row) => {
+      change(acc, row);
+      return acc;
+    },
     merge: (x, y) => ({ g: x.g ?? y.g, a: calls.map((call, i) => combine(call, maths[i]!, x.a[i]!, y.a[i]!)) }),
     result: (acc) => ({ $g: acc.g ?? [], $a: calls.map((call, i) => final(call, maths[i]!, acc.a[i]!)) }),
   };
@@ -198,11 +227,12 @@ export function groupAggregate(calls: readonly AggregateCall[]): AggregateFuncti
  * needs to take a value back: COUNT a count, SUM and AVG a sum and a count, MIN, MAX and DISTINCT the
  * multiset of their values. The group's row count comes out as `$rows`: at 0 the group is gone.
  */
-export function retractingGroupAggregate(calls: readonly AggregateCall[]): AggregateFunction<GroupedRow, GroupAccumulator, GroupResult> {
+export function retractingGroupAggregate(calls: readonly AggregateCall[]): GroupAggregate {
   const maths = calls.map((call) => (call.decimal ? decimals(call.decimal) : numbers));
   const kept = (call: AggregateCall): 'count' | 'sum' | 'values' => (call.distinct || call.fn === 'MIN' || call.fn === 'MAX' ? 'values' : call.fn === 'COUNT' ? 'count' : 'sum');
-  const initialState = (call: AggregateCall): AggregateState => ({ count: 0, sum: [null, 0] as [SqlValue, number], values: {} })[kept(call)];
-  const change = (call: AggregateCall, math: Arithmetic, state: AggregateState, value: SqlValue, sign: 1 | -1): AggregateState => {
+  const initialState = (call: AggregateCall): AggregateState => ({ count: 0, sum: [null, 0] as [SqlValue, number], values: { n: 0, v: {} } })[kept(call)];
+  /** The new count or sum; a multiset is changed in place afterwards (`changeMultiset`). */
+  const next = (call: AggregateCall, math: Arithmetic, state: AggregateState, value: SqlValue, sign: 1 | -1): AggregateState => {
     if (value === null && !(call.fn === 'COUNT' && call.star)) return state;
     switch (kept(call)) {
       case 'count':
@@ -212,14 +242,8 @@ export function retractingGroupAggregate(calls: readonly AggregateCall[]): Aggre
         if (count + sign === 0) return [null, 0];
         return [sign === 1 ? plus(math, sum, value) : math.subtract(sum, value), count + sign];
       }
-      case 'values': {
-        const values = { ...(state as Multiset) };
-        const text = JSON.stringify(value);
-        const count = (values[text]?.[1] ?? 0) + sign;
-        if (count <= 0) delete values[text];
-        else values[text] = [value, count];
-        return values;
-      }
+      case 'values':
+        return state;
     }
   };
   const result = (call: AggregateCall, math: Arithmetic, state: AggregateState): SqlValue => {
@@ -231,27 +255,65 @@ export function retractingGroupAggregate(calls: readonly AggregateCall[]): Aggre
         return count === 0 || sum === null ? null : call.fn === 'AVG' ? math.mean(sum, count) : sum;
       }
       case 'values': {
-        const entries = Object.values(state as Multiset);
+        const values = state as Multiset;
+        if (call.distinct && call.fn === 'COUNT') return values.n;
+        const entries = Object.values(values.v);
         if (!call.distinct) return entries.reduce<SqlValue>((best, [v]) => better(call.fn as 'MIN' | 'MAX', math, best, v), null);
         // DISTINCT: each value once, however often it is in the group.
-        const distinct: DistinctValues = Object.fromEntries(entries.map(([v]) => [JSON.stringify(v), v]));
-        return final(call, math, distinct);
+        return final(call, math, { n: values.n, v: Object.fromEntries(entries.map(([v]) => [JSON.stringify(v), v])) });
       }
     }
   };
+  const change = (acc: GroupAccumulator, row: GroupedRow): (() => void) => {
+    const sign = row.r ? -1 : 1;
+    const { g, a, n } = acc;
+    const counted = calls.map((call, i) => (row.skip?.includes(i) ? a[i]! : next(call, maths[i]!, a[i]!, row.v[i] ?? null, sign)));
+    const undos = calls.flatMap((call, i) => (kept(call) === 'values' && !row.skip?.includes(i) && (row.v[i] ?? null) !== null ? [changeMultiset(a[i] as Multiset, row.v[i]!, sign)] : []));
+    acc.g = g ?? row.g;
+    acc.a = counted;
+    acc.n = (n ?? 0) + sign;
+    return () => {
+      for (const undo of undos.reverse()) undo();
+      Object.assign(acc, { g, a, n });
+    };
+  };
   return {
     create: () => ({ g: null, a: calls.map(initialState), n: 0 }),
+    change,
     add: (acc, row) => {
-      const sign = row.r ? -1 : 1;
-      return {
-        g: acc.g ?? row.g,
-        a: calls.map((call, i) => (row.skip?.includes(i) ? acc.a[i]! : change(call, maths[i]!, acc.a[i]!, row.v[i] ?? null, sign))),
-        n: (acc.n ?? 0) + sign,
-      };
+      change(acc, row);
+      return acc;
     },
     merge: () => {
       throw new Error('unreachable: an aggregation over an updating input is continuous, never a merging window');
     },
     result: (acc) => ({ $g: acc.g ?? [], $a: calls.map((call, i) => result(call, maths[i]!, acc.a[i]!)), $rows: acc.n ?? 0 }),
   };
+}
+
+/** Adds a value to a DISTINCT set in place; returns what takes it out again (nothing, if it was there). */
+function addDistinct(set: DistinctValues, value: SqlValue): () => void {
+  const text = JSON.stringify(value);
+  if (Object.hasOwn(set.v, text)) return () => undefined;
+  set.v[text] = value;
+  set.n += 1;
+  return () => {
+    delete set.v[text];
+    set.n -= 1;
+  };
+}
+
+/** Adds (sign 1) or takes back (-1) one of a value in a multiset, in place; returns what puts it back as it was. */
+function changeMultiset(set: Multiset, value: SqlValue, sign: 1 | -1): () => void {
+  const text = JSON.stringify(value);
+  const old = set.v[text];
+  const count = (old?.[1] ?? 0) + sign;
+  const put = (entry: [SqlValue, number] | undefined): void => {
+    const had = Object.hasOwn(set.v, text);
+    if (entry) set.v[text] = entry;
+    else delete set.v[text];
+    set.n += (entry ? 1 : 0) - (had ? 1 : 0);
+  };
+  put(count > 0 ? [value, count] : undefined);
+  return () => put(old);
 }

@@ -4,9 +4,9 @@
  * for its first row, `-U` and `+U` for an update, `-D` when HAVING drops a row it had let through. A row
  * that comes out the same is not sent again.
  */
-import type { AggregateFunction, KeyedProcessFunction } from '../api/functions';
-import { valueState, type StateDescriptor } from '../api/state';
-import type { GroupAccumulator, GroupedRow, GroupResult } from './aggregates';
+import type { KeyedProcessFunction } from '../api/functions';
+import { READ_IN_PLACE, valueState, type StateDescriptor } from '../api/state';
+import type { GroupAggregate, GroupedRow, GroupResult, GroupAccumulator } from './aggregates';
 import { rowChanges, type RowKind } from './changelog';
 
 /** A change of a group's row, with the group's key. */
@@ -16,7 +16,7 @@ export interface GroupChange<R> {
   readonly row: R;
 }
 
-type GroupState = { accumulator: StateDescriptor<GroupAccumulator | null> & { kind: 'value' } };
+type GroupState = { accumulator: StateDescriptor<GroupAccumulator | null> & { kind: 'value'; [READ_IN_PLACE]: true } };
 
 /**
  * @param view the group's row as the query writes it (select list, or a Top-N's input), or null when
@@ -25,21 +25,30 @@ type GroupState = { accumulator: StateDescriptor<GroupAccumulator | null> & { ki
  * @param ttlMs `table.exec.state.ttl`: a group not updated for this long (event time) starts again from nothing
  */
 export function continuousAggregate<R>(
-  aggregate: AggregateFunction<GroupedRow, GroupAccumulator, GroupResult>,
+  aggregate: GroupAggregate,
   view: (result: GroupResult) => R | null,
   upsert: boolean,
   ttlMs: number | undefined,
 ): KeyedProcessFunction<GroupedRow, GroupState, GroupChange<R>> {
   const same = (a: R, b: R): boolean => JSON.stringify(a) === JSON.stringify(b);
   return {
-    state: { accumulator: valueState<GroupAccumulator | null>(null, ttlMs ? { ttl: ttlMs } : {}) },
+    // The accumulator is changed in place, not copied per row (a DISTINCT set grows with its group): a row
+    // that fails (in HAVING or the select list) takes itself back out before the call throws.
+    state: { accumulator: { ...valueState<GroupAccumulator | null>(null, ttlMs ? { ttl: ttlMs } : {}), [READ_IN_PLACE]: true } },
     onEvent(row, ctx) {
-      const before = ctx.state.accumulator.value();
-      const after = aggregate.add(before ?? aggregate.create(), row);
-      ctx.state.accumulator.update(after);
-      // The row before is computed again from the accumulator before: no need to keep it in state too.
-      const changes = rowChanges(before && view(aggregate.result(before)), view(aggregate.result(after)), same, upsert);
-      for (const c of changes) ctx.emit({ op: c.op, key: ctx.key, row: c.row });
+      const stored = ctx.state.accumulator.value();
+      // The row before is computed from the accumulator before the row: no need to keep it in state too.
+      const before = stored && view(aggregate.result(stored));
+      const accumulator = stored ?? aggregate.create();
+      const undo = aggregate.change(accumulator, row);
+      try {
+        const changes = rowChanges(before, view(aggregate.result(accumulator)), same, upsert);
+        ctx.state.accumulator.update(accumulator);
+        for (const c of changes) ctx.emit({ op: c.op, key: ctx.key, row: c.row });
+      } catch (e) {
+        undo();
+        throw e;
+      }
     },
   };
 }

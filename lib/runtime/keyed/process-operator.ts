@@ -1,5 +1,5 @@
 import type { KeyedContext } from '../../api/functions';
-import type { ListState, MapState, StateDescriptor, ValueState } from '../../api/state';
+import { READ_IN_PLACE, type ListState, type MapState, type StateDescriptor, type ValueState } from '../../api/state';
 import type { KeyedOperator } from '../../plan/plan';
 import { asRecord, originKey, type Output } from '../records';
 import { shortText, type KeyedOperatorRuntime, type OperatorContext } from './keyed-operator';
@@ -49,8 +49,8 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
   const fn = op.fn;
   const descriptors = fn.state ?? {};
 
-  /** The context of one call at `time`, writing into `data`. */
-  function contextFor(key: string, time: CallTime, data: ProcessData, emit: Emit): KeyedContext<Record<string, StateDescriptor>, object> & { emitAt(record: object, timestampMs: number): void } {
+  /** The context of one call at `time`, changing `data` through `changes`. */
+  function contextFor(key: string, time: CallTime, data: ProcessData, changes: CallChanges, emit: Emit): KeyedContext<Record<string, StateDescriptor>, object> & { emitAt(record: object, timestampMs: number): void } {
     const now = time.ttlNowMs;
     const live = (name: string, s: Stamped | undefined): s is Stamped => {
       const ttl = op.ttlMs[name];
@@ -59,51 +59,41 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
     const state: Record<string, unknown> = {};
     for (const [name, d] of Object.entries(descriptors)) {
       if (d.kind === 'value') {
+        const inPlace = (d as { [READ_IN_PLACE]?: true })[READ_IN_PLACE] === true;
         const handle: ValueState<unknown> = {
           value: () => {
             const s = data.values[name];
-            return live(name, s) ? s.v : structuredClone(d.initial);
+            if (!live(name, s)) return structuredClone(d.initial);
+            return inPlace ? s.v : changes.own(data.values, name, s).v;
           },
-          update: (v) => {
-            data.values[name] = { v, t: now };
-          },
-          clear: () => {
-            delete data.values[name];
-          },
+          update: (v) => changes.set(data.values, name, { v, t: now }),
+          clear: () => changes.remove(data.values, name),
         };
         state[name] = handle;
       } else if (d.kind === 'list') {
         const handle: ListState<unknown> = {
-          get: () => (data.lists[name] ?? []).filter((s) => live(name, s)).map((s) => s.v),
+          get: () => changes.own(data.lists, name, data.lists[name] ?? []).flatMap((s) => (live(name, s) ? [s.v] : [])),
           add: (v) => {
-            data.lists[name] = [...(data.lists[name] ?? []).filter((s) => live(name, s)), { v, t: now }];
+            const list = data.lists[name];
+            if (list && op.ttlMs[name] === undefined) changes.push(list, { v, t: now });
+            else changes.set(data.lists, name, [...(list ?? []).filter((s) => live(name, s)), { v, t: now }]);
           },
-          update: (vs) => {
-            data.lists[name] = vs.map((v) => ({ v, t: now }));
-          },
-          clear: () => {
-            delete data.lists[name];
-          },
+          update: (vs) => changes.set(data.lists, name, vs.map((v) => ({ v, t: now }))),
+          clear: () => changes.remove(data.lists, name),
         };
         state[name] = handle;
       } else {
-        const entries = (): Record<string, Stamped> => (data.maps[name] ??= {});
+        const entries = (): Record<string, Stamped> => data.maps[name] ?? changes.set(data.maps, name, {});
         const handle: MapState<unknown> = {
           get: (k) => {
-            const s = entries()[k];
-            return live(name, s) ? s.v : undefined;
+            const s = data.maps[name]?.[k];
+            return live(name, s) ? changes.own(entries(), k, s).v : undefined;
           },
-          put: (k, v) => {
-            entries()[k] = { v, t: now };
-          },
-          remove: (k) => {
-            delete entries()[k];
-          },
-          has: (k) => live(name, entries()[k]),
-          entries: () => Object.entries(entries()).flatMap(([k, s]) => (live(name, s) ? [[k, s.v] as [string, unknown]] : [])),
-          clear: () => {
-            delete data.maps[name];
-          },
+          put: (k, v) => changes.set(entries(), k, { v, t: now }),
+          remove: (k) => changes.remove(entries(), k),
+          has: (k) => live(name, data.maps[name]?.[k]),
+          entries: () => Object.entries(changes.own(data.maps, name, entries())).flatMap(([k, s]) => (live(name, s) ? [[k, s.v] as [string, unknown]] : [])),
+          clear: () => changes.remove(data.maps, name),
         };
         state[name] = handle;
       }
@@ -118,20 +108,20 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
       timers: {
         registerEventTime: (ts) => {
           if (!Number.isFinite(ts)) throw new TypeError(`timer time ${ts} is not a number`);
-          if (!data.timers.includes(ts)) data.timers = [...data.timers, ts].sort((a, b) => a - b);
+          if (!data.timers.includes(ts)) changes.set(data, 'timers', [...data.timers, ts].sort((a, b) => a - b));
         },
         deleteEventTime: (ts) => {
-          data.timers = data.timers.filter((t) => t !== ts);
+          if (data.timers.includes(ts)) changes.set(data, 'timers', data.timers.filter((t) => t !== ts), true);
         },
         registerProcessingTime: (ts) => {
           if (!Number.isFinite(ts)) throw new TypeError(`processing-time timer ${ts} is not a number of epoch ms`);
           const pending = data.ptimers ?? [];
-          if (!pending.includes(ts)) data.ptimers = [...pending, ts].sort((a, b) => a - b);
+          if (!pending.includes(ts)) changes.set(data, 'ptimers', [...pending, ts].sort((a, b) => a - b));
         },
         deleteProcessingTime: (ts) => {
           const left = (data.ptimers ?? []).filter((t) => t !== ts);
-          if (left.length > 0) data.ptimers = left;
-          else delete data.ptimers;
+          if (left.length > 0) changes.set(data, 'ptimers', left, true);
+          else changes.remove(data, 'ptimers');
         },
       },
       emit: (record) => emit(record, time.timestamp),
@@ -144,21 +134,26 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
   }
 
   /**
-   * Runs one user call on a copy of the key's state: the copy is kept when it returns, and its outputs go
-   * out; when it throws, the state stays as it was and the failure goes to the dead letters.
+   * Runs one user call on the key's state, in place, noting what it changes: its outputs go out when it
+   * returns; when it throws, its changes are undone (the state is as it was) and the failure goes to the dead
+   * letters. Copying the whole state per call instead made an event's cost grow with the key's state.
    */
-  const call = (key: string, ctx: OperatorContext, run: (data: ProcessData, emit: Emit) => void, idOf: (i: number) => string, failure: (reason: string) => Parameters<OperatorContext['fail']>[0]): void => {
+  const call = (key: string, ctx: OperatorContext, run: (data: ProcessData, changes: CallChanges, emit: Emit) => void, idOf: (i: number) => string, failure: (reason: string) => Parameters<OperatorContext['fail']>[0]): void => {
     const stored = ctx.state.get(key) as ProcessData | undefined;
-    const data = stored ? structuredClone(stored) : emptyData();
+    const data = stored ?? emptyData();
+    const changes = new CallChanges();
     const emitted: { output: Output; timestampMs: number; tag: string | undefined }[] = [];
     try {
-      run(data, (r, timestampMs, tag) => emitted.push({ output: { id: idOf(emitted.length), record: asRecord(r) }, timestampMs, tag }));
+      run(data, changes, (r, timestampMs, tag) => emitted.push({ output: { id: idOf(emitted.length), record: asRecord(r) }, timestampMs, tag }));
     } catch (e) {
+      changes.undo();
       ctx.fail(failure(e instanceof Error ? e.message : String(e)));
       return;
     }
+    changes.commit();
     // An empty key leaves no state: timer outputs are named after the input record that fired them, not a count kept here.
-    ctx.state.put(key, isEmpty(data) ? undefined : data);
+    // Whether the key is left empty is looked at only when it may be: a look counts a map's entries.
+    ctx.state.put(key, (stored === undefined || changes.shrank) && isEmpty(data) ? undefined : data);
     // Downstream, an output carries the time of what caused it: the element's, or the timer's (either clock), or a join's pair's.
     for (const e of emitted) ctx.emit(e.output, e.timestampMs, e.tag);
   };
@@ -186,7 +181,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
       call(
         key,
         ctx,
-        (d, emit) => fn.onTimer?.(ts, contextFor(key, time, d, emit)),
+        (d, changes, emit) => fn.onTimer?.(ts, contextFor(key, time, d, changes, emit)),
         (i) => `${key}/${kind}/${ts}/${firing}/${i}`,
         (reason) => ({ id: `${kind}/${op.id}/${key}/${ts}/${firing}`, operator: op.id, reason: `${op.id} onTimer threw: ${reason}`, value: { key, [domain === 'event' ? 'timer' : 'processingTimeTimer']: ts } }),
       );
@@ -201,7 +196,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
       call(
         key,
         ctx,
-        (data, emit) => onEvent(element.value, contextFor(key, time, data, emit)),
+        (data, changes, emit) => onEvent(element.value, contextFor(key, time, data, changes, emit)),
         (i) => `${originKey(element.origin)}/${i}`,
         (reason) => ({ id: failureId(op.id, element), operator: op.id, reason: `${op.id} ${onEventName(op, input)} threw: ${reason}`, value: element.value, element }),
       );
@@ -219,6 +214,68 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
       ];
     },
   };
+}
+
+/**
+ * What one call changed in its key's state, to undo when it throws. Every change goes through here: a slot
+ * set (its old value noted), an entry pushed on a list, a slot removed. A removal leaves the slot undefined
+ * until `commit` deletes it, so that an undo puts the old value back in its place, in the same key order.
+ * A stored object the call reads (`own`) is copied first, so that the call may change it in place and an
+ * undo still finds the old one.
+ */
+class CallChanges {
+  private readonly undos: (() => void)[] = [];
+  private readonly removed: [Record<string, unknown>, string][] = [];
+  private readonly owned = new Set<object>();
+  /** Whether the call removed anything: only then may a key that had state be left with none. */
+  shrank = false;
+
+  set<T>(target: object, name: string, value: T, shrinks = false): T {
+    this.shrank ||= shrinks;
+    const slots = target as Record<string, unknown>;
+    const old = slots[name];
+    this.undos.push(Object.hasOwn(slots, name) ? () => (slots[name] = old) : () => delete slots[name]);
+    slots[name] = value;
+    this.owned.add(value as object);
+    return value;
+  }
+
+  push<T>(list: T[], item: T): void {
+    const length = list.length;
+    this.undos.push(() => (list.length = length));
+    list.push(item);
+  }
+
+  remove(target: object, name: string): void {
+    const slots = target as Record<string, unknown>;
+    if (slots[name] === undefined) return;
+    this.set(slots, name, undefined, true);
+    this.removed.push([slots, name]);
+  }
+
+  /**
+   * `value` (stored in `target[name]`), or, the first time the call reads it and when it holds objects the
+   * call could change in place, a deep copy of it put there instead.
+   */
+  own<T extends Stamped | Stamped[] | Record<string, Stamped>>(target: object, name: string, value: T): T {
+    if (this.owned.has(value) || !holdsObjects(value)) return value;
+    return this.set(target, name, structuredClone(value));
+  }
+
+  undo(): void {
+    for (let i = this.undos.length - 1; i >= 0; i--) this.undos[i]!();
+  }
+
+  commit(): void {
+    for (const [slots, name] of this.removed) if (slots[name] === undefined) delete slots[name];
+  }
+}
+
+/** Whether stored values hold objects a call could change in place (numbers and strings it cannot). */
+function holdsObjects(stored: Stamped | Stamped[] | Record<string, Stamped>): boolean {
+  const isObject = (s: Stamped | undefined): boolean => s !== undefined && s.v !== null && typeof s.v === 'object';
+  if (Array.isArray(stored)) return stored.some(isObject);
+  return 't' in stored && typeof stored.t === 'number' ? isObject(stored as Stamped) : Object.values(stored as Record<string, Stamped>).some(isObject);
 }
 
 const isEmpty = (d: ProcessData): boolean =>
