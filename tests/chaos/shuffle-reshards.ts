@@ -45,9 +45,9 @@ export function shuffleReshardSchedule(streams: readonly string[], perStream: nu
 }
 
 /**
- * Does one reshard; says what it did. A merge with one open shard splits instead, and an update doubles a
- * stream of one or two shards and halves a bigger one (UpdateShardCount's limits: at most double, at least
- * half, per call; and the run stays small).
+ * Does one reshard; says what it did. A merge with one open shard splits instead. An update doubles or
+ * halves the stream, drawn (UpdateShardCount's limits: at most double, at least half, per call): one shard
+ * doubles, four or more halve, so the run stays small.
  */
 export async function reshardShuffle(kinesis: KinesisClient, reshard: ShuffleReshard, random: Random): Promise<{ kind: ShuffleReshardKind; what: string }> {
   const pick = <T>(items: readonly T[]): T => random.pick(items);
@@ -58,7 +58,8 @@ export async function reshardShuffle(kinesis: KinesisClient, reshard: ShuffleRes
   }
   if (reshard.kind === 'update') {
     const open = (await listShards(kinesis, stream)).filter((s) => s.open).length;
-    const target = open <= 2 ? open * 2 : Math.ceil(open / 2);
+    const double = open <= 1 || (open < 4 && random.chance(0.5));
+    const target = double ? open * 2 : Math.ceil(open / 2);
     await updateShardCount(kinesis, stream, target);
     return { kind: 'update', what: `UpdateShardCount ${stream} ${open} → ${target}` };
   }
