@@ -2,7 +2,8 @@
  * The quick subset of `npm run chaos`: one short seeded run per job kind with one keyed stage, with workers
  * killed at named points and at random moments, timeouts, containers' caches lost and stale, zombie
  * invocations, producer duplicates, disorder, malformed records, late records (and, for the lateness job,
- * records within and past the allowed lateness), throttling at the edge and a split of the source stream —
+ * records within and past the allowed lateness), throttling at the edge, a split of the source stream and a
+ * reshard of each keyed stage's shuffle stream (split, merge or UpdateShardCount), one kind on on-demand streams —
  * each checked against the sqlite3 reference. The runs go two at a time (they share nothing but the machine).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,8 +12,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { drawFault, FAULTS_ENV, readInjectedFaults } from '../../lib/io/fault-points';
 import { runChaos, type ChaosRunReport } from './harness';
-import { JOB_KINDS, joinsTwoStreams } from './jobs/settings';
+import { JOB_KINDS, joinsTwoStreams, type JobKind } from './jobs/settings';
 import { ROOT } from './processes';
+import { shuffleStreamsOf } from './shuffle-reshards';
 import { runLine } from './summary';
 
 // Above the harness's own bounds for two rounds of runs (a quick run waits up to 60 s for each lateness pause,
@@ -28,6 +30,9 @@ jest.setTimeout(900_000);
  */
 const QUICK_KINDS = JOB_KINDS.filter((kind) => kind !== 'chained' && !joinsTwoStreams(kind));
 
+/** One kind runs on on-demand streams (the seeds of the subset draw provisioned): its reshards are splits and merges. */
+const ON_DEMAND_KIND: JobKind = 'session';
+
 describe('the quick chaos subset', () => {
   const reports = new Map<string, ChaosRunReport>();
 
@@ -38,7 +43,9 @@ describe('the quick chaos subset', () => {
     const container = { lostCache: 0.1, staleCache: 0.2, zombie: 0.08, firstZombie: true };
     // Two at a time: four runtimes at once starve each other's function workers on two cores.
     for (let i = 0; i < QUICK_KINDS.length; i += 2) {
-      const runs = await Promise.all(QUICK_KINDS.slice(i, i + 2).map((kind, j) => runChaos({ kind, seed: 7 + i + j, quick: true, plan: { container } })));
+      const runs = await Promise.all(
+        QUICK_KINDS.slice(i, i + 2).map((kind, j) => runChaos({ kind, seed: 7 + i + j, quick: true, plan: { container, ...(kind === ON_DEMAND_KIND && { streamMode: 'on-demand' as const }) } })),
+      );
       for (const r of runs) reports.set(r.kind, r);
     }
   });
@@ -63,6 +70,12 @@ describe('the quick chaos subset', () => {
     expect(r.faults.disordered).toBeGreaterThan(0);
     expect(r.faults.throttled.kinesis + r.faults.throttled.dynamodb).toBeGreaterThan(0);
     expect(r.faults.splits).toBe(1);
+    // One reshard of each shuffle stream (the source-partitioned sliding job has none); none an
+    // UpdateShardCount on on-demand streams.
+    const shuffleReshards = r.faults.shuffleReshards;
+    expect(shuffleReshards.split + shuffleReshards.merge + shuffleReshards.update).toBe(shuffleStreamsOf(path.join(ROOT, `tests/chaos/jobs/${kind}.ts`)).length);
+    expect(r.plan.streamMode).toBe(kind === ON_DEMAND_KIND ? 'on-demand' : 'provisioned');
+    if (r.plan.streamMode === 'on-demand') expect(shuffleReshards.update).toBe(0);
     // No zombie's append won a slot another writer had taken (it would count as a mismatch too).
     expect(r.faults.zombieAppends.won).toBe(0);
   });

@@ -4,12 +4,14 @@
  * random moments, handlers timed out, containers' caches lost and stale and zombie invocations
  * (lib/io/container-faults.ts), producer duplicates, disorder within the bound, malformed records,
  * records within and past the allowed lateness (the lateness job), throttling at the edge (Kinesis and
- * DynamoDB), shard splits and merges on the source stream, and a restart of the whole runtime on the
+ * DynamoDB), shard splits and merges on the source stream, reshards of the keyed stages' shuffle streams
+ * (split, merge, UpdateShardCount: tests/chaos/shuffle-reshards.ts), a share of runs in on-demand mode, and a restart of the whole runtime on the
  * same data (graceful, or SIGKILL of `shardflow dev`'s process group). Afterwards the records Kinesis
  * accepted are read back and handed to the sqlite3 reference, and the job's tables are compared with it.
  */
 import { ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { StreamMode } from '../../lib/api/settings';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,7 +29,9 @@ import { IDLE_AFTER_MS, joinsTwoStreams, LATENESS_MS, namesOf, OUT_OF_ORDERNESS_
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
 import { Random } from './random';
 import { boundViolations, compare, computeReference, lastWindowMaxTimestampMs, pairRow, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
+import { reshardShuffle, shuffleReshardSchedule, shuffleStreamsOf, type ShuffleReshard, type ShuffleReshardKind } from './shuffle-reshards';
 import { listShards, mergeShards, putRecords, readBack, splitShard, type PutReceipt, type ShardInfo, type StreamRecord } from './stream';
+import { writeOnDemandJobFile } from './jobs/stream-mode';
 import { flushRecord, FLUSH_AHEAD_MS, keepAliveRecord, latenessRecords, partnerProbes, workload, type PlannedRecord, type Workload } from './workload';
 
 /** Which faults a run injects, and how hard. Drawn from the seed by {@link faultPlan}. */
@@ -46,6 +50,10 @@ export interface FaultPlan {
   readonly throttle: number;
   readonly split: boolean;
   readonly merge: boolean;
+  /** Reshards of each shuffle stream (the keyed stages' inputs), mid-run. */
+  readonly shuffleReshards: number;
+  /** The job's streams: provisioned, or on-demand (then the shuffle reshards are splits and merges only). */
+  readonly streamMode: StreamMode;
   readonly restart: 'none' | 'graceful' | 'hard';
   readonly duplicates: number;
   readonly disorder: number;
@@ -81,6 +89,8 @@ export interface FaultCounts {
   readonly throttled: { kinesis: number; dynamodb: number };
   readonly splits: number;
   readonly merges: number;
+  /** Reshards of the shuffle streams, by kind. */
+  readonly shuffleReshards: Record<ShuffleReshardKind, number>;
   readonly restarts: { graceful: number; hard: number };
   /** Keyed batches whose container had its cached shard state dropped first (and had it cached). */
   readonly cacheLost: number;
@@ -167,6 +177,7 @@ export function faultPlan(seed: number, quick = false): FaultPlan {
     throttle: 0.02 + r.next() * 0.03,
     split: true,
     merge: r.chance(0.6),
+    ...shuffleFaults(seed, quick),
     restart: quick ? 'none' : restartDraw < 0.35 ? 'graceful' : restartDraw < 0.7 ? 'hard' : 'none',
     duplicates: 0.04,
     disorder: 0.3,
@@ -203,6 +214,15 @@ class ThrottleInjector {
   };
 }
 
+/**
+ * The shuffle reshards and the stream mode of a run, from forks of their own (the other draws of a seed stay
+ * as they were): one reshard per shuffle stream in a quick run, one or two otherwise; one run in four on-demand.
+ */
+function shuffleFaults(seed: number, quick: boolean): Pick<FaultPlan, 'shuffleReshards' | 'streamMode'> {
+  const r = new Random(seed);
+  return { shuffleReshards: quick ? 1 : r.fork('shuffle reshards').int(1, 2), streamMode: r.fork('stream mode').chance(0.25) ? 'on-demand' : 'provisioned' };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A runtime the run is talking to: in this process (with every hook), or `shardflow dev` in a subprocess. */
@@ -214,7 +234,6 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   const started = Date.now();
   const plan: FaultPlan = { ...faultPlan(seed, options.quick), ...options.plan };
   const names = namesOf(kind);
-  const jobFile = path.join(ROOT, `tests/chaos/jobs/${kind}.ts`);
   const random = new Random(seed);
   const workloadOptions = {
     // With two source streams, as many events in all, half on each.
@@ -237,6 +256,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   const dataDir = path.join(dir, 'data');
   const faultDir = path.join(dir, 'faults');
   fs.mkdirSync(faultDir, { recursive: true });
+  const kindJobFile = path.join(ROOT, `tests/chaos/jobs/${kind}.ts`);
+  const jobFile = plan.streamMode === 'on-demand' ? writeOnDemandJobFile(kindJobFile, dir) : kindJobFile;
   const logLines: string[] = [];
   const log = (line: string): void => {
     logLines.push(`${new Date().toISOString()} ${line}`);
@@ -274,6 +295,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     ddb = dynamoClient({ endpoint: edgeUrl, maxAttempts: 8 });
   };
   const counts = { randomKills: 0, splits: 0, merges: 0, graceful: 0, hard: 0 };
+  const shuffleCounts: Record<ShuffleReshardKind, number> = { split: 0, merge: 0, update: 0 };
+  const shuffleRandom = random.fork('shuffle reshards');
   const receipts: PutReceipt[] = [];
   /** The highest event time put so far: no watermark passes it minus the bound until more is put. */
   let highestPutMs = Number.MIN_SAFE_INTEGER;
@@ -381,7 +404,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         reconnect();
       }
     }
-    say(`${kind} seed ${seed}: ${feeds.map((f) => `${f.work.records.length} records for ${f.stream}`).join(', ')}, ${running.kind} runtime on ${edgeUrl}`);
+    say(`${kind} seed ${seed} (${plan.streamMode} streams): ${feeds.map((f) => `${f.work.records.length} records for ${f.stream}`).join(', ')}, ${running.kind} runtime on ${edgeUrl}`);
 
     // The schedule, in chunks of each producer's puts (the producers take turns, chunk by chunk).
     const chunkSize = 15;
@@ -389,7 +412,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     const feedChunks = feeds.map((f) => chunksOf(f.work.records));
     const chunkCount = Math.max(...feedChunks.map((c) => c.length));
     const at = (share: number): number => Math.min(chunkCount - 1, Math.floor(chunkCount * share) + actions.int(0, 2));
-    type Action = { readonly kind: 'split' | 'merge'; readonly stream: string } | { readonly kind: 'kill' | 'restart' };
+    type Action = { readonly kind: 'split' | 'merge'; readonly stream: string } | { readonly kind: 'kill' | 'restart' } | { readonly kind: 'shuffle-reshard'; readonly reshard: ShuffleReshard };
     const schedule = new Map<number, Action[]>();
     const scheduleAt = (chunk: number, action: Action): void => {
       schedule.set(chunk, [...(schedule.get(chunk) ?? []), action]);
@@ -399,6 +422,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
       if (plan.split) scheduleAt(at(0.2 + 0.1 * i), { kind: 'split', stream });
       if (plan.merge) scheduleAt(at(0.55 + 0.1 * i), { kind: 'merge', stream });
     });
+    for (const reshard of shuffleReshardSchedule(shuffleStreamsOf(jobFile), plan.shuffleReshards, plan.streamMode, shuffleRandom)) {
+      // Without at()'s jitter: its draws would move the random kills of every seed.
+      scheduleAt(Math.min(chunkCount - 1, Math.floor(chunkCount * reshard.at)), { kind: 'shuffle-reshard', reshard });
+    }
     if (plan.restart !== 'none') scheduleAt(at(0.4), { kind: 'restart' });
     for (let i = 0; i < plan.randomKills; i++) scheduleAt(actions.int(1, chunkCount - 1), { kind: 'kill' });
     // Pauses for records for fired windows, each after a chunk is put: after the restart (they read the fired
@@ -418,6 +445,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
             counts.merges += 1;
             say(`merged ${shardPrefix(action.stream)}${pair.join(' + ')}`);
           }
+        } else if (action.kind === 'shuffle-reshard') {
+          const done = await reshardShuffle(kinesis, action.reshard, shuffleRandom);
+          shuffleCounts[done.kind] += 1;
+          say(done.what);
         } else if (action.kind === 'kill') {
           killRandomWorker();
         } else {
@@ -564,6 +595,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         throttled: { ...throttle.counts },
         splits: counts.splits,
         merges: counts.merges,
+        shuffleReshards: { ...shuffleCounts },
         restarts: { graceful: counts.graceful, hard: counts.hard },
         ...container,
       },
@@ -610,6 +642,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         throttled: { ...throttle.counts },
         splits: counts.splits,
         merges: counts.merges,
+        shuffleReshards: { ...shuffleCounts },
         restarts: { graceful: counts.graceful, hard: counts.hard },
         ...containerFaultCounts([]),
       },

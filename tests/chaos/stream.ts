@@ -1,6 +1,6 @@
 /**
  * The chaos run's Kinesis side: a producer that puts records and remembers where each one landed,
- * resharding (SplitShard, MergeShards), and reading a stream back from every shard, parents and
+ * resharding (SplitShard, MergeShards, UpdateShardCount), and reading a stream back from every shard, parents and
  * children, from TRIM_HORIZON.
  */
 import {
@@ -11,6 +11,7 @@ import {
   MergeShardsCommand,
   PutRecordsCommand,
   SplitShardCommand,
+  UpdateShardCountCommand,
   type KinesisClient,
   type Shard,
 } from '@aws-sdk/client-kinesis';
@@ -117,6 +118,14 @@ export async function mergeShards(kinesis: KinesisClient, stream: string, pick: 
   await kinesis.send(new MergeShardsCommand({ StreamName: stream, ShardToMerge: a.shardId, AdjacentShardToMerge: b.shardId }));
   await untilActive(kinesis, stream);
   return [a.shardId, b.shardId];
+}
+
+/** UpdateShardCount (UNIFORM_SCALING) to `target` open shards, as `shardflow rescale` calls it. Returns the count before. */
+export async function updateShardCount(kinesis: KinesisClient, stream: string, target: number): Promise<number> {
+  const before = (await listShards(kinesis, stream)).filter((s) => s.open).length;
+  await kinesis.send(new UpdateShardCountCommand({ StreamName: stream, TargetShardCount: target, ScalingType: 'UNIFORM_SCALING' }));
+  await untilActive(kinesis, stream);
+  return before;
 }
 
 async function untilActive(kinesis: KinesisClient, stream: string): Promise<void> {

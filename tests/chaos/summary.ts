@@ -37,6 +37,10 @@ export function faultsOf(r: ChaosRunReport): Record<string, number> {
     'throttle:dynamodb': f.throttled.dynamodb,
     split: f.splits,
     merge: f.merges,
+    'shuffle:split': f.shuffleReshards.split,
+    'shuffle:merge': f.shuffleReshards.merge,
+    'shuffle:update-shard-count': f.shuffleReshards.update,
+    'mode:on-demand': r.plan.streamMode === 'on-demand' ? 1 : 0,
     'restart:graceful': f.restarts.graceful,
     'restart:hard-kill': f.restarts.hard,
     'cache:lost': f.cacheLost,
@@ -78,6 +82,7 @@ export const RUN_HEADER = `${'job'.padEnd(9)} ${pad('seed', 10)} ${pad('events',
 export function runLine(r: ChaosRunReport): string {
   const f = faultsOf(r);
   const faults = [
+    r.plan.streamMode,
     `kills ${f['kill@point']}+${f['kill@random']}`,
     `timeouts ${f.timeout}`,
     `dup ${f.duplicate}`,
@@ -85,6 +90,7 @@ export function runLine(r: ChaosRunReport): string {
     `throttled ${f['throttle:kinesis']}k/${f['throttle:dynamodb']}d`,
     `split ${f.split}`,
     `merge ${f.merge}`,
+    `shuffle split/merge/update ${f['shuffle:split']}/${f['shuffle:merge']}/${f['shuffle:update-shard-count']}`,
     `cache lost/stale ${f['cache:lost']}/${f['cache:stale']}`,
     `zombies ${f.zombie} (append lost ${f['zombie:append-lost']}${f['zombie:append-won'] ? `, WON ${f['zombie:append-won']}` : ''})`,
     ...(f['restart:graceful'] ? ['restart'] : []),
