@@ -68,8 +68,11 @@ export interface ReplayOptions {
  * expect(h.results()).toEqual([{ key: 'a', windowStart: 0, windowEnd: 5000, clicks: 2 }]);
  */
 export function harness(job: JobDefinition, options: HarnessOptions = {}): Harness {
-  return new Harness(planJob(job), options);
+  return new Harness(oneBatchAtATime(planJob(job)), options);
 }
+
+/** The plan with every stage at parallelizationFactor 1 (one key group per shard): the harness runs one batch at a time, and results do not depend on it. */
+const oneBatchAtATime = (plan: Plan): Plan => ({ ...plan, stages: plan.stages.map((s) => (s.batch.parallelizationFactor === 1 ? s : { ...s, batch: { ...s.batch, parallelizationFactor: 1 } })) });
 
 export class Harness {
   /** The keyed shards' logs: in memory unless the options name a store; what the deployed job keeps in DynamoDB. */
