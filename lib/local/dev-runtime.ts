@@ -77,7 +77,8 @@ export interface DevStatus {
     /** The stage's EMF metrics since the start, by name (what CloudWatch would chart), from its functions' logs. */
     readonly metrics: Readonly<Record<string, MetricFigure>>;
     /** Per shard of the stage's input stream, as the event source mapping sees it. */
-    readonly shards: readonly { readonly shardId: string; readonly recordsDelivered: number; readonly iteratorAgeMs: number; readonly state: string }[];
+    /** `maxConcurrentBatches`: the most batches of the shard in flight at once (ParallelizationFactor lanes). */
+    readonly shards: readonly { readonly shardId: string; readonly recordsDelivered: number; readonly iteratorAgeMs: number; readonly state: string; readonly maxConcurrentBatches: number }[];
   }[];
 }
 
@@ -318,7 +319,7 @@ export class DevRuntime {
           throttles: shards.reduce((n, s) => n + s.throttles, 0),
           watermarkMs: this.watermarks.get(stage.id),
           metrics: this.functionFigures.stage(stage.id),
-          shards: shards.map((s) => ({ shardId: s.shardId, recordsDelivered: s.recordsDelivered, iteratorAgeMs: s.iteratorAgeMs, state: s.state })),
+          shards: shards.map((s) => ({ shardId: s.shardId, recordsDelivered: s.recordsDelivered, iteratorAgeMs: s.iteratorAgeMs, state: s.state, maxConcurrentBatches: s.maxConcurrentBatches })),
         };
       }),
     };
