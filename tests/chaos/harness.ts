@@ -23,6 +23,8 @@ import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
 import type { KinesisFailureRecord } from '../../lib/local/event-source-mapping';
 import { NO_WATERMARK } from '../../lib/time/watermark';
+import { logicalShardsOf } from '../../lib/runtime/keyed/key-groups';
+import { chaosJobFile, takesKeyedParallelization } from './jobs/parallelization';
 import { IDLE_AFTER_MS, joinsTwoStreams, LATENESS_MS, namesOf, OUT_OF_ORDERNESS_MS, TUMBLING_SIZE_MS, type JobKind } from './jobs/settings';
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
 import { Random } from './random';
@@ -50,6 +52,8 @@ export interface FaultPlan {
   readonly duplicates: number;
   readonly disorder: number;
   readonly malformed: number;
+  /** ParallelizationFactor of the keyed stages after a shuffle (key groups; 1 for the sliding job, which keys its source). */
+  readonly keyedParallelization: number;
 }
 
 export interface ChaosRunOptions {
@@ -171,6 +175,8 @@ export function faultPlan(seed: number, quick = false): FaultPlan {
     duplicates: 0.04,
     disorder: 0.3,
     malformed: 0.02,
+    // Its own fork: the draws above stay what they were for every seed.
+    keyedParallelization: ((p) => (p.chance(0.5) ? p.int(2, 4) : 1))(new Random(seed).fork('parallelization')),
   };
 }
 
@@ -214,7 +220,6 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   const started = Date.now();
   const plan: FaultPlan = { ...faultPlan(seed, options.quick), ...options.plan };
   const names = namesOf(kind);
-  const jobFile = path.join(ROOT, `tests/chaos/jobs/${kind}.ts`);
   const random = new Random(seed);
   const workloadOptions = {
     // With two source streams, as many events in all, half on each.
@@ -237,6 +242,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   const dataDir = path.join(dir, 'data');
   const faultDir = path.join(dir, 'faults');
   fs.mkdirSync(faultDir, { recursive: true });
+  const parallelization = takesKeyedParallelization(kind) ? plan.keyedParallelization : 1;
+  const jobFile = chaosJobFile(ROOT, kind, parallelization, dir);
   const logLines: string[] = [];
   const log = (line: string): void => {
     logLines.push(`${new Date().toISOString()} ${line}`);
@@ -319,7 +326,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         const stream = stageId === 's0' ? names.source : `${names.job}-${stageId}`;
         const open = (await listShards(kinesis, stream)).filter((s) => s.open);
         if (open.length === 0) return NO_WATERMARK;
-        for (const { shardId } of open) min = Math.min(min, (await shardStates.current({ stageId, shardId })).watermarkMs);
+        const groups = stageId === 's0' ? 1 : parallelization;
+        for (const { shardId } of open) for (const logical of logicalShardsOf(shardId, groups)) min = Math.min(min, (await shardStates.current({ stageId, shardId: logical })).watermarkMs);
       }
       return min;
     } catch {
@@ -378,7 +386,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         reconnect();
       }
     }
-    say(`${kind} seed ${seed}: ${feeds.map((f) => `${f.work.records.length} records for ${f.stream}`).join(', ')}, ${running.kind} runtime on ${edgeUrl}`);
+    say(`${kind} seed ${seed}: ${feeds.map((f) => `${f.work.records.length} records for ${f.stream}`).join(', ')}, ${running.kind} runtime on ${edgeUrl}, keyed stages at parallelizationFactor ${parallelization}`);
 
     // The schedule, in chunks of each producer's puts (the producers take turns, chunk by chunk).
     const chunkSize = 15;
