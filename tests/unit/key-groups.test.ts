@@ -10,6 +10,10 @@ import { shardForKey, type ShardRange } from '../../lib/io/shard-map';
 import type { KinesisStreamRecord } from '../../lib/io/kinesis-event';
 import type { Chain, KinesisWriter } from '../../lib/io/kinesis-writer';
 import type { KeyedElement } from '../../lib/runtime/records';
+import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
+import { createWatermarkHandler } from '../../lib/io/watermark-handler';
+import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
+import { MemoryCoordination } from '../../lib/state/coordination';
 
 const MAX_HASH = (1n << 128n) - 1n;
 /** `n` shards splitting the hash-key space evenly, as Kinesis creates them. */
@@ -118,4 +122,51 @@ test("markers go to every (shard, key group) under the group's partition key, af
   const markers = puts[puts.length - 1]!.flat();
   expect(markers.map((m) => [m.explicitHashKey, m.partitionKey])).toEqual(shards.flatMap((s) => ['g0', 'g1', 'g2'].map((g) => [s.startingHashKey.toString(), g])));
   for (const m of markers) expect(decodeShuffleRecord(Buffer.from(m.data))).toEqual({ kind: 'marker', from: 'shardId-000000000007', watermarkMs: 5000 });
+});
+
+test('the watermark function ticks every (shard, key group) under the group’s partition key, naming an upstream keyed stage’s logical shards', async () => {
+  type Click = { userId: string; clicks: number; ts: number };
+  const plan = planJob(
+    job('ticked')
+      .source(kinesisSource<Click>('ticked-in', { eventTime: (c) => c.ts, shards: 1 }))
+      .keyBy('userId')
+      .window(tumbling('1s'))
+      .sum('clicks')
+      .parallelism(2)
+      .settings({ parallelizationFactor: 2 })
+      .keyBy('key')
+      .window(tumbling('1s'))
+      .sum('clicks')
+      .parallelism(2)
+      .settings({ parallelizationFactor: 3 })
+      .sink(dynamoSink('ticked-out')),
+  );
+  const shardsOf = (stream: string): string[] => (stream === 'ticked-in' ? ['shardId-000000000000'] : ['shardId-000000000000', 'shardId-000000000001']);
+  const puts: { stream: string; partitionKey: string; explicitHashKey: string; data: unknown }[] = [];
+  const writerFor = (stream: string) =>
+    ({
+      stream,
+      openShards: async () => shardsOf(stream).map((shardId, i) => ({ shardId, startingHashKey: BigInt(i), endingHashKey: BigInt(i) })),
+      forgetShards: () => {},
+      put: async (chains: readonly Chain[]) => {
+        for (const c of chains) for (const e of c) puts.push({ stream, partitionKey: e.partitionKey, explicitHashKey: e.explicitHashKey!, data: decodeShuffleRecord(Buffer.from(e.data)) });
+        return chains.map((c) => c.map((e) => shardsOf(stream)[Number(e.explicitHashKey)]!));
+      },
+    }) as unknown as KinesisWriter;
+  const tick = createWatermarkHandler({ plan, logs: new MemoryLogStore(), coordination: new MemoryCoordination(), writerFor, listShards: async (stream) => shardsOf(stream) });
+  const [first, second] = await tick();
+  // Every logical shard of each stage: 2 shards × 2 groups, 2 shards × 3 groups.
+  expect([first, second].map((t) => [t!.stage, t!.ticks, t!.shards])).toEqual([
+    ['s1', 4, 4],
+    ['s2', 6, 6],
+  ]);
+  const of = (stream: string) => puts.filter((p) => p.stream === stream).map((p) => `${p.explicitHashKey} ${p.partitionKey}`);
+  expect(of(plan.stages[1]!.input.stream)).toEqual(['0 g0', '0 g1', '1 g0', '1 g1']);
+  expect(of(plan.stages[2]!.input.stream)).toEqual(['0 g0', '0 g1', '0 g2', '1 g0', '1 g1', '1 g2']);
+  // s1 waits for the source's shard; s2 for each logical shard of s1.
+  expect(puts.find((p) => p.stream === plan.stages[1]!.input.stream)!.data).toEqual({ kind: 'tick', upstream: ['shardId-000000000000'] });
+  expect(puts.find((p) => p.stream === plan.stages[2]!.input.stream)!.data).toEqual({
+    kind: 'tick',
+    upstream: ['shardId-000000000000.g0', 'shardId-000000000000.g1', 'shardId-000000000001.g0', 'shardId-000000000001.g1'],
+  });
 });
