@@ -68,7 +68,7 @@ export interface ReplayOptions {
  * expect(h.results()).toEqual([{ key: 'a', windowStart: 0, windowEnd: 5000, clicks: 2 }]);
  */
 export function harness(job: JobDefinition, options: HarnessOptions = {}): Harness {
-  return new Harness(oneBatchAtATime(planJob(job)), options);
+  return new Harness(planJob(job), options);
 }
 
 /** The plan with every stage at parallelizationFactor 1 (one key group per shard): the harness runs one batch at a time, and results do not depend on it. */
@@ -90,10 +90,10 @@ export class Harness {
   /** Each keyed shard's watermark after its last committed batch, by stage and shard. */
   private readonly watermarks = new Map<string, number>();
 
-  constructor(
-    readonly plan: Plan,
-    private readonly options: HarnessOptions,
-  ) {
+  readonly plan: Plan;
+
+  constructor(plan: Plan, private readonly options: HarnessOptions) {
+    this.plan = oneBatchAtATime(plan);
     this.logs = options.logs ?? new MemoryLogStore();
     this.states = new ShardStates(this.logs);
     this.executors = this.newExecutors();

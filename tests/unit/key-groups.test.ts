@@ -11,6 +11,7 @@ import type { KinesisStreamRecord } from '../../lib/io/kinesis-event';
 import type { Chain, KinesisWriter } from '../../lib/io/kinesis-writer';
 import type { KeyedElement } from '../../lib/runtime/records';
 import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
+import { harness } from 'shardflow/testing';
 import { createWatermarkHandler } from '../../lib/io/watermark-handler';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { MemoryCoordination } from '../../lib/state/coordination';
@@ -169,4 +170,29 @@ test('the watermark function ticks every (shard, key group) under the group’s 
     kind: 'tick',
     upstream: ['shardId-000000000000.g0', 'shardId-000000000000.g1', 'shardId-000000000001.g0', 'shardId-000000000001.g1'],
   });
+});
+
+test('the in-process harness (and `shardflow run`) runs a job with key groups one batch at a time, with the results of parallelizationFactor 1', async () => {
+  type Click = { userId: string; clicks: number; ts: number };
+  const counts = (p: number) =>
+    job(`harnessed-${p}`)
+      .source(kinesisSource<Click>('harnessed-in', { eventTime: (c) => c.ts, shards: 2 }))
+      .keyBy('userId')
+      .window(tumbling('1s'))
+      .sum('clicks')
+      .settings({ parallelizationFactor: p })
+      .keyBy('key')
+      .window(tumbling('1s'))
+      .sum('clicks')
+      .settings({ parallelizationFactor: p })
+      .sink(dynamoSink('harnessed-out'));
+  const resultsOf = async (p: number): Promise<unknown[]> => {
+    const h = harness(counts(p));
+    for (let i = 0; i < 30; i++) await h.send({ userId: `u${i % 7}`, clicks: i, ts: 100 * i });
+    await h.watermark(10_000);
+    return h.results();
+  };
+  const one = await resultsOf(1);
+  expect(one.length).toBeGreaterThan(7);
+  expect(await resultsOf(3)).toEqual(one);
 });
