@@ -43,8 +43,9 @@ export interface StageSettings {
   /** Split a failed batch in two before retrying it (`BisectBatchOnFunctionError`). Default true. */
   bisectOnError?: boolean;
   /**
-   * Concurrent batches per shard (`ParallelizationFactor`), 1–10. Above 1 only on a stage that keeps no
-   * state and sends no shuffle (its records go straight to a sink). Default 1.
+   * Concurrent batches per shard (`ParallelizationFactor`), 1–10. Above 1 on a keyed stage after a shuffle
+   * (each shard is split into that many key groups, each with its own log) or on a source stage that keeps
+   * no state and sends no shuffle; not on a stage that keys or shuffles a source stream. Default 1.
    */
   parallelizationFactor?: number;
   /** Concurrent invocations set aside for this function and its cap (`ReservedConcurrentExecutions`), at least 1. Default: none. */

@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, resolveEndpoint } from '../io/aws-clients';
 import { stageSuffix, withNameSuffix } from '../plan/naming';
 import type { Plan } from '../plan/plan';
-import { compareLayouts, describeChanges, STATE_SCHEMA_VERSION, stateLayout, upgradeRefusal, type StateChange, type StateLayout } from '../plan/state-layout';
+import { compareLayouts, describeChanges, schemaVersionOf, STATE_SCHEMA_VERSION, stateLayout, upgradeRefusal, type StateChange, type StateLayout } from '../plan/state-layout';
 import { readLayoutRecord, writeLayoutRecord } from '../state/dynamodb/dynamo-layout-record';
 import { stringFlag, UsageError, type ParsedArgs } from './args';
 import { checkSchemaVersion, parseLayout, reportUpgrade } from './layout';
@@ -55,7 +55,7 @@ export async function recordedLayout(table: StateTable): Promise<RecordedLayout 
 
 /** Records the job's layout, with this shardflow's schema version, as the one running on the table. */
 export async function recordLayout(table: StateTable, plan: Plan, writtenBy: string): Promise<void> {
-  await writeLayoutRecord(table.ddb, table.name, { schemaVersion: STATE_SCHEMA_VERSION, layout: JSON.stringify(stateLayout(plan)), writtenAtMs: Date.now(), writtenBy });
+  await writeLayoutRecord(table.ddb, table.name, { schemaVersion: schemaVersionOf(plan), layout: JSON.stringify(stateLayout(plan)), writtenAtMs: Date.now(), writtenBy });
 }
 
 /** What the job's version would do to the state in the table, and the record it was compared with. */

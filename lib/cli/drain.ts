@@ -1,3 +1,4 @@
+import { groupPartitionKey, keyGroupsOf, logicalShardsOf } from '../runtime/keyed/key-groups';
 import { kinesisClient, dynamoClient, resolveEndpoint } from '../io/aws-clients';
 import { encodeMarker } from '../io/envelope';
 import { KinesisWriter } from '../io/kinesis-writer';
@@ -54,7 +55,10 @@ export async function drain(argv: readonly string[], out: (line: string) => void
       const writer = new KinesisWriter(kinesis, stage.input.stream);
       // One chain per target shard: its markers, one per sender (markers are idempotent: a repeat changes nothing).
       const shards = await writer.openShards();
-      await writer.put(shards.map((s) => senders.map((u) => ({ partitionKey: u, data: encodeMarker(u, END_OF_INPUT), explicitHashKey: s.startingHashKey.toString() }))));
+      // With key groups, one chain per (shard, key group), under the group's partition key (lib/runtime/keyed/key-groups.ts).
+      const groups = keyGroupsOf(stage);
+      const partitionKeyOf = (sender: string, group: number): string => (groups <= 1 ? sender : groupPartitionKey(group));
+      await writer.put(shards.flatMap((s) => Array.from({ length: groups }, (_, g) => senders.map((u) => ({ partitionKey: partitionKeyOf(u, g), data: encodeMarker(u, END_OF_INPUT), explicitHashKey: s.startingHashKey.toString() })))));
       out(`${stage.id}: the end of time put on ${shards.length} shard(s) of ${stage.input.stream} from ${senders.length} source shard(s)`);
     }
     await untilFiredEverything(plan, kinesis, ddb, Date.now() + DEFAULT_WAIT_MS, out);
@@ -76,8 +80,10 @@ async function untilFiredEverything(plan: Plan, kinesis: ReturnType<typeof kines
       const shards = await writer.openShards();
       const behind: string[] = [];
       for (const { shardId } of shards) {
-        const state = await states.current({ stageId: stage.stateId, shardId });
-        if (state.watermarkMs < END_OF_INPUT) behind.push(shardId);
+        for (const logical of logicalShardsOf(shardId, keyGroupsOf(stage))) {
+          const state = await states.current({ stageId: stage.stateId, shardId: logical });
+          if (state.watermarkMs < END_OF_INPUT) behind.push(logical);
+        }
       }
       if (behind.length === 0) {
         out(`${stage.id}: all ${shards.length} shard(s) fired everything`);

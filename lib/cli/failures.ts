@@ -1,3 +1,4 @@
+import { keyGroupsOf } from '../runtime/keyed/key-groups';
 import { ListShardsCommand, PutRecordsCommand, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { kinesisClient, resolveEndpoint, sqsClient } from '../io/aws-clients';
@@ -135,7 +136,7 @@ async function redriveBatch(clients: { kinesis: KinesisClient }, stage: Stage, r
     if (e instanceof RecordsExpiredError) return { ok: false, detail: e.message };
     throw e;
   }
-  const entries = stage.input.kind === 'source' ? redrivenSourceRecords(records, batch) : await redrivenEnvelopes(clients.kinesis, records, batch);
+  const entries = stage.input.kind === 'source' ? redrivenSourceRecords(records, batch) : await redrivenEnvelopes(clients.kinesis, records, batch, keyGroupsOf(stage));
   if (entries.length === 0) return { ok: true, detail: `nothing to redrive: the batch held only markers and ticks (${records.length} record(s))` };
   let pending = entries;
   const positions: string[] = [];
@@ -164,8 +165,11 @@ function redrivenSourceRecords(records: readonly _Record[], batch: FailedRange):
   });
 }
 
-/** A shuffle stream's envelopes, re-addressed from their redrive's input, onto the shard they failed on. */
-async function redrivenEnvelopes(kinesis: KinesisClient, records: readonly _Record[], batch: FailedRange): Promise<PutEntry[]> {
+/**
+ * A shuffle stream's envelopes, re-addressed from their redrive's input, onto the shard they failed on; with
+ * key groups, under their key group's partition key, which picks the logical shard they failed on.
+ */
+async function redrivenEnvelopes(kinesis: KinesisClient, records: readonly _Record[], batch: FailedRange, keyGroups: number): Promise<PutEntry[]> {
   const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamARN: batch.streamArn }));
   const shard = Shards.find((s) => s.ShardId === batch.shardId);
   if (!shard?.HashKeyRange?.StartingHashKey) throw new Error(`${batch.shardId} is not a shard of ${batch.streamArn}`);
@@ -179,7 +183,8 @@ async function redrivenEnvelopes(kinesis: KinesisClient, records: readonly _Reco
     }
     if (decoded.kind !== 'envelope') continue;
     const input = isRedriveInput(decoded.from) ? decoded.from : redriveInputOf(decoded.from, batch.shardId, batch.startSequenceNumber);
-    for (const data of encodeEnvelopes(input, decoded.elements)) entries.push({ Data: data, PartitionKey: input, ExplicitHashKey: shard.HashKeyRange.StartingHashKey });
+    const partitionKey = keyGroups > 1 ? r.PartitionKey! : input;
+    for (const data of encodeEnvelopes(input, decoded.elements)) entries.push({ Data: data, PartitionKey: partitionKey, ExplicitHashKey: shard.HashKeyRange.StartingHashKey });
   }
   return entries;
 }

@@ -4,6 +4,7 @@ import type { Chain, KinesisWriter } from './kinesis-writer';
 import { senderOf } from '../plan/plan';
 import { isRedriveInput, REDRIVE_PREFIX } from './redrive';
 import { shardForKey, type ShardRange } from './shard-map';
+import { groupPartitionKey, keyGroupOf, logicalShard } from '../runtime/keyed/key-groups';
 
 /** Rounds of "the route map was stale: list the shards again and re-send" before giving up (a reshard per round). */
 const MAX_REROUTES = 5;
@@ -21,14 +22,18 @@ const MAX_REROUTES = 5;
  * over the shards as they are now and sent again, in order, before the markers: every element reaches
  * the shard that owns its key's hash — the shard whose state took over that key's hash range. On a
  * stream with several lanes, the sender's name says its lane (see Lane).
+ *
+ * A next stage with `keyGroups` > 1 (ParallelizationFactor, lib/runtime/keyed/key-groups.ts) takes one chain
+ * per (shard, key group), under the group's partition key and addressed to that logical shard, and a
+ * marker per (shard, key group): concurrent batches of one shard never share a group.
  */
-export async function emitShuffle(writer: KinesisWriter, fromShard: string, lane: string, elements: readonly KeyedElement[], watermarkMs: number | undefined): Promise<{ envelopes: number; markers: number }> {
+export async function emitShuffle(writer: KinesisWriter, fromShard: string, lane: string, elements: readonly KeyedElement[], watermarkMs: number | undefined, keyGroups = 1): Promise<{ envelopes: number; markers: number }> {
   let shards = await writer.openShards();
   const sender = senderOf(lane, fromShard);
   let envelopes = 0;
   let pending = elements;
   for (let round = 0; pending.length > 0; round++) {
-    const routes = routeByShard(sender, lane, pending, shards);
+    const routes = routeByShard(sender, lane, pending, shards, keyGroups);
     const landed = await writer.put(routes.map((r) => r.chain));
     envelopes += routes.reduce((n, r) => n + r.chain.length, 0);
     const misrouted = new Set(routes.filter((r, i) => landed[i]!.some((shardId) => shardId !== '' && shardId !== r.shard.shardId)));
@@ -42,47 +47,51 @@ export async function emitShuffle(writer: KinesisWriter, fromShard: string, lane
   }
   if (watermarkMs === undefined) return { envelopes, markers: 0 };
   const data = encodeMarker(sender, watermarkMs);
+  const partitionKeys = keyGroups <= 1 ? [sender] : Array.from({ length: keyGroups }, (_, g) => groupPartitionKey(g));
   let markers = 0;
   for (let round = 0; ; round++) {
-    const landed = await writer.put(shards.map((s) => [{ partitionKey: sender, data, explicitHashKey: s.startingHashKey.toString() }]));
-    markers += shards.length;
+    const landed = await writer.put(shards.flatMap((s) => partitionKeys.map((partitionKey) => [{ partitionKey, data, explicitHashKey: s.startingHashKey.toString() }])));
+    markers += shards.length * partitionKeys.length;
     // A marker on a shard it was not meant for is harmless (a sender's watermark holds for every shard); the
     // shards the stale list missed get theirs now.
-    if (shards.every((s, i) => [s.shardId, ''].includes(landed[i]![0]!)) || round + 1 >= MAX_REROUTES) return { envelopes, markers };
+    if (shards.every((s, i) => [s.shardId, ''].includes(landed[i * partitionKeys.length]![0]!)) || round + 1 >= MAX_REROUTES) return { envelopes, markers };
     writer.forgetShards();
     shards = await writer.openShards();
   }
 }
 
 /** A destination shard's envelope chain and the elements in it. */
-interface Route {
+export interface Route {
   readonly shard: ShardRange;
   readonly chain: Chain;
   readonly elements: readonly KeyedElement[];
 }
 
 /**
- * Per sender and destination shard, the elements' envelopes: a redriven record's elements go under its
- * redrive's input, whose positions are its own (lib/io/redrive.ts); everything else under this shard (as
- * its lane names it).
+ * Per sender and destination (logical) shard, the elements' envelopes: a redriven record's elements go
+ * under its redrive's input, whose positions are its own (lib/io/redrive.ts); everything else under this
+ * shard (as its lane names it). With key groups, the partition key is the key's group.
  */
-function routeByShard(sender: string, lane: string, elements: readonly KeyedElement[], shards: readonly ShardRange[]): Route[] {
-  const chainsBy = new Map<string, { from: string; shard: ShardRange; list: KeyedElement[] }>();
-  const routeOf = new Map<string, ShardRange>();
+export function routeByShard(sender: string, lane: string, elements: readonly KeyedElement[], shards: readonly ShardRange[], keyGroups = 1): Route[] {
+  const chainsBy = new Map<string, { from: string; shard: ShardRange; group: number; list: KeyedElement[] }>();
+  const routeOf = new Map<string, { shard: ShardRange; group: number }>();
   for (const e of elements) {
-    let shard = routeOf.get(e.key);
-    if (!shard) routeOf.set(e.key, (shard = shardForKey(shards, e.key)));
+    let route = routeOf.get(e.key);
+    if (!route) routeOf.set(e.key, (route = { shard: shardForKey(shards, e.key), group: keyGroupOf(e.key, keyGroups) }));
     const from = isRedriveInput(e.origin.shardId) ? redriveSenderOf(lane, e.origin.shardId) : sender;
-    const id = `${from} ${shard.shardId}`;
+    const id = `${from} ${route.shard.shardId} ${route.group}`;
     let chain = chainsBy.get(id);
-    if (!chain) chainsBy.set(id, (chain = { from, shard, list: [] }));
+    if (!chain) chainsBy.set(id, (chain = { from, ...route, list: [] }));
     chain.list.push(e);
   }
-  return [...chainsBy.values()].map(({ from, shard, list }) => ({
-    shard,
-    elements: list,
-    chain: encodeEnvelopes(from, list, MAX_ENVELOPE_BYTES, shard.shardId).map((data) => ({ partitionKey: sender, data, explicitHashKey: shard.startingHashKey.toString() })),
-  }));
+  return [...chainsBy.values()].map(({ from, shard, group, list }) => {
+    const partitionKey = keyGroups <= 1 ? sender : groupPartitionKey(group);
+    return {
+      shard,
+      elements: list,
+      chain: encodeEnvelopes(from, list, MAX_ENVELOPE_BYTES, logicalShard(shard.shardId, group, keyGroups)).map((data) => ({ partitionKey, data, explicitHashKey: shard.startingHashKey.toString() })),
+    };
+  });
 }
 
 /** A redrive's input as a sender on a lane: `redrive:` stays first, so that it is still known as a redrive's. */

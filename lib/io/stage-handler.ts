@@ -11,6 +11,8 @@ import { ContainerFaults } from './container-faults';
 import { faultPoint, faultsEnabled, type FaultPointName } from './fault-points';
 import type { SinkWriter } from './sinks';
 import { deadLetterSample, lateSample, type DeadLetterSample, type LateRecordSample } from './metrics';
+import { groupOfPartitionKey, keyGroupsOf, logicalShard } from '../runtime/keyed/key-groups';
+import type { KinesisStreamRecord } from './kinesis-event';
 
 /** What one invocation did, for logs and metrics. */
 export interface StageInvocation {
@@ -84,6 +86,9 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
   for (const stream of shuffleStreamsOf(stage)) if (!deps.shuffleWriters?.has(stream)) throw new Error(`stage ${stage.id} shuffles to ${stream} but has no Kinesis writer for it`);
   const executor = new StageExecutor(deps.plan, stage, deps.states, deps.lineage);
   const clock = deps.clock ?? Date.now;
+  const keyGroups = keyGroupsOf(stage);
+  /** The key groups of the stage each shuffle stream feeds. */
+  const groupsOfStream = new Map(deps.plan.stages.map((s) => [s.input.stream, keyGroupsOf(s)]));
   const wake = async (send: () => Promise<void>): Promise<void> => {
     try {
       await send();
@@ -101,7 +106,7 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
     await deps.sinks.write(result.outputs);
     point('after-sinks');
     let markers = 0;
-    for (const out of result.shuffles) markers += (await emitShuffle(deps.shuffleWriters!.get(out.stream)!, shardId, out.lane, out.elements, result.markerWatermarkMs)).markers;
+    for (const out of result.shuffles) markers += (await emitShuffle(deps.shuffleWriters!.get(out.stream)!, shardId, out.lane, out.elements, result.markerWatermarkMs, groupsOfStream.get(out.stream))).markers;
     if (result.shuffles.length > 0) point('after-envelopes');
     return markers;
   };
@@ -129,10 +134,12 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
   const containerFaults = deps.states && faultsEnabled() ? new ContainerFaults(executor, deps.states, (states) => new StageExecutor(deps.plan, stage, states, deps.lineage)) : undefined;
   const noFaults = (): void => {};
 
-  return async (event) => {
+  /** Runs an event's records as one (logical) shard: `group` names the key group when the stage has several. */
+  const runShard = async (event: KinesisStreamEvent, group: number | undefined): Promise<void> => {
     const started = clock();
-    if (event.Records.length === 0) return { batchItemFailures: [] };
-    const { batch, deadLetters: unreadable } = toStageBatch(stage, event);
+    const decoded = toStageBatch(stage, event);
+    const unreadable = decoded.deadLetters;
+    const batch = group === undefined ? decoded.batch : { ...decoded.batch, shardId: logicalShard(decoded.batch.shardId, group, keyGroups) };
     // Chaos runs only (inert otherwise): crash points between the effects, salted by what the batch holds.
     const salt = `${stage.id}/${batch.shardId}/${event.Records[0]!.kinesis.sequenceNumber}-${event.Records[event.Records.length - 1]!.kinesis.sequenceNumber}`;
     faultPoint('after-decode', salt);
@@ -171,6 +178,35 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
       lateSample: lateSample(result.late),
       deadLetterSample: deadLetterSample([...unreadable, ...result.deadLetters]),
     });
+  };
+
+  return async (event) => {
+    if (event.Records.length === 0) return { batchItemFailures: [] };
+    if (keyGroups <= 1) await runShard(event, undefined);
+    // One logical shard after another; a retry of the batch finds the groups already committed in their logs.
+    else for (const [group, records] of splitByKeyGroup(stage.id, event.Records, keyGroups)) await runShard({ ...event, Records: records }, group);
     return { batchItemFailures: [] };
   };
+}
+
+/**
+ * A batch of a stage with key groups, split by the records' partition keys (each a key group's name, see
+ * lib/runtime/keyed/key-groups.ts), each group's records in their order, the groups in order of first
+ * appearance. A record under another partition key was put by a sender that did not know the stage's key
+ * groups: applying it to any one group would split its keys' state, so the batch fails and says so.
+ */
+export function splitByKeyGroup(stageId: string, records: readonly KinesisStreamRecord[], keyGroups: number): Map<number, KinesisStreamRecord[]> {
+  const byGroup = new Map<number, KinesisStreamRecord[]>();
+  for (const r of records) {
+    const group = groupOfPartitionKey(r.kinesis.partitionKey, keyGroups);
+    if (group === undefined) {
+      throw new Error(
+        `stage ${stageId} has ${keyGroups} key groups (parallelizationFactor ${keyGroups}), but record ${r.kinesis.sequenceNumber} has partition key '${r.kinesis.partitionKey}', which names none (g0..g${keyGroups - 1}): was the parallelizationFactor changed while records were in flight? Drain the job (\`shardflow drain\`) before changing it`,
+      );
+    }
+    let list = byGroup.get(group);
+    if (!list) byGroup.set(group, (list = []));
+    list.push(r);
+  }
+  return byGroup;
 }

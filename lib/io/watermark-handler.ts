@@ -4,6 +4,8 @@ import type { LogHead, ShardLogStore } from '../state/shard-log';
 import { SNAPSHOT_MAX_AGE_MS } from '../state/shard-states';
 import { encodeTick } from './envelope';
 import type { KinesisWriter } from './kinesis-writer';
+import type { ShardRange } from './shard-map';
+import { groupPartitionKey, keyGroupsOf, logicalShard, logicalShardsOf } from '../runtime/keyed/key-groups';
 
 export interface WatermarkTick {
   readonly stage: string;
@@ -80,9 +82,15 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
     const senders: string[] = [];
     for (const lane of lanes) {
       const from = deps.plan.stages.find((s) => s.id === lane.fromStage)!;
-      for (const shardId of await deps.listShards(from.input.stream)) senders.push(senderOf(lane.name, shardId));
+      // An upstream stage with key groups sends as each of its logical shards.
+      for (const shardId of await deps.listShards(from.input.stream)) for (const logical of logicalShardsOf(shardId, keyGroupsOf(from))) senders.push(senderOf(lane.name, logical));
     }
     return senders;
+  };
+  /** A stage's open shards' logical shards (each (shard, key group) when it has key groups): their shard, group and name. */
+  const openLogicalShards = async (stage: Stage, atMs: number): Promise<{ shard: ShardRange; group: number; name: string }[]> => {
+    const groups = keyGroupsOf(stage);
+    return (await deps.writerFor(stage.input.stream).openShards(atMs)).flatMap((shard) => Array.from({ length: groups }, (_, group) => ({ shard, group, name: logicalShard(shard.shardId, group, groups) })));
   };
 
   /**
@@ -99,7 +107,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
   // log yet (its parents not done) is not quiet, which keeps the function awake until it has spoken.
   const allIdle = async (): Promise<boolean> => {
     for (const stage of stages) {
-      for (const { shardId } of await deps.writerFor(stage.input.stream).openShards(clock())) if (!shardQuiet(await headOf(stage.stateId, shardId))) return false;
+      for (const { name } of await openLogicalShards(stage, clock())) if (!shardQuiet(await headOf(stage.stateId, name))) return false;
     }
     return true;
   };
@@ -118,11 +126,17 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
       if (!from.keyed) continue;
       const ended = endedShards.get(from.id) ?? new Set<string>();
       endedShards.set(from.id, ended);
+      const groups = keyGroupsOf(from);
       for (const [child, parents] of await deps.shardParents(from.input.stream)) {
         if (parents.every((p) => ended.has(p))) continue;
-        if ((await headOf(from.stateId, child)) !== undefined) for (const p of parents) ended.add(p);
+        // The event source mapping starts a child after its parents' last batch, in every key group.
+        for (const logical of logicalShardsOf(child, groups)) {
+          if ((await headOf(from.stateId, logical)) === undefined) continue;
+          for (const p of parents) ended.add(p);
+          break;
+        }
       }
-      for (const shardId of ended) names.push(senderOf(lane.name, shardId));
+      for (const shardId of ended) for (const logical of logicalShardsOf(shardId, groups)) names.push(senderOf(lane.name, logical));
     }
     return names.sort();
   };
@@ -140,22 +154,24 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
     for (const stage of stages) {
       const atMs = clock();
       const writer = deps.writerFor(stage.input.stream);
+      const groups = keyGroupsOf(stage);
       const upstream = await upstreamOf(stage);
       const ended = await endedUpstream(stage);
       const names = `${upstream.join(' ')} / ${ended.join(' ')}`;
       const renamed = named.get(stage.id) !== names;
-      const open = await writer.openShards(atMs);
-      const heads = await Promise.all(open.map((s) => headOf(stage.stateId, s.shardId)));
+      // Each logical shard: a stage with key groups takes a tick per (shard, key group), under the group's partition key.
+      const open = await openLogicalShards(stage, atMs);
+      const heads = await Promise.all(open.map((s) => headOf(stage.stateId, s.name)));
       const idleFlags = heads.map((h) => h?.idle === true);
       // A tick arrives at or after it is put: one put now finds a timer due by now due on arrival.
       const timerDue = (h: LogHead | undefined): boolean => h?.processingTimerMs !== undefined && h.processingTimerMs <= atMs;
       const targets = open.filter((_, i) => renamed || !idleFlags[i] || timerDue(heads[i]) || needsRefresh(heads[i], atMs));
       const data = encodeTick(upstream, ended);
       if (targets.length > 0) {
-        const landed = await writer.put(targets.map((s) => [{ partitionKey: 'tick', data, explicitHashKey: s.startingHashKey.toString() }]));
+        const landed = await writer.put(targets.map((s) => [{ partitionKey: groups <= 1 ? 'tick' : groupPartitionKey(s.group), data, explicitHashKey: s.shard.startingHashKey.toString() }]));
         // A tick that landed on another shard than its target: the stream was resharded (a tick there is
         // harmless); the next tick goes to the shards as they are now.
-        if (landed?.some((shards, i) => shards[0] !== targets[i]!.shardId)) writer.forgetShards();
+        if (landed?.some((shards, i) => shards[0] !== targets[i]!.shard.shardId)) writer.forgetShards();
       }
       named.set(stage.id, names);
       const idleShards = idleFlags.filter(Boolean).length;

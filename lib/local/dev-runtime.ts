@@ -1,3 +1,4 @@
+import { keyGroupsOf, logicalShardsOf } from '../runtime/keyed/key-groups';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -76,7 +77,8 @@ export interface DevStatus {
     /** The stage's EMF metrics since the start, by name (what CloudWatch would chart), from its functions' logs. */
     readonly metrics: Readonly<Record<string, MetricFigure>>;
     /** Per shard of the stage's input stream, as the event source mapping sees it. */
-    readonly shards: readonly { readonly shardId: string; readonly recordsDelivered: number; readonly iteratorAgeMs: number; readonly state: string }[];
+    /** `maxConcurrentBatches`: the most batches of the shard in flight at once (ParallelizationFactor lanes). */
+    readonly shards: readonly { readonly shardId: string; readonly recordsDelivered: number; readonly iteratorAgeMs: number; readonly state: string; readonly maxConcurrentBatches: number }[];
   }[];
 }
 
@@ -298,7 +300,8 @@ export class DevRuntime {
       if (!stage.keyed) continue;
       let min = Number.POSITIVE_INFINITY;
       for (const { shardId, state } of this.mappings[i]?.stats().shards ?? []) {
-        if (state !== 'finished') min = Math.min(min, (await this.shardStates.current({ stageId: stage.stateId, shardId })).watermarkMs);
+        if (state === 'finished') continue;
+        for (const logical of logicalShardsOf(shardId, keyGroupsOf(stage))) min = Math.min(min, (await this.shardStates.current({ stageId: stage.stateId, shardId: logical })).watermarkMs);
       }
       if (Number.isFinite(min) && min !== NO_WATERMARK) this.watermarks.set(stage.id, min);
     }
@@ -316,7 +319,7 @@ export class DevRuntime {
           throttles: shards.reduce((n, s) => n + s.throttles, 0),
           watermarkMs: this.watermarks.get(stage.id),
           metrics: this.functionFigures.stage(stage.id),
-          shards: shards.map((s) => ({ shardId: s.shardId, recordsDelivered: s.recordsDelivered, iteratorAgeMs: s.iteratorAgeMs, state: s.state })),
+          shards: shards.map((s) => ({ shardId: s.shardId, recordsDelivered: s.recordsDelivered, iteratorAgeMs: s.iteratorAgeMs, state: s.state, maxConcurrentBatches: s.maxConcurrentBatches })),
         };
       }),
     };

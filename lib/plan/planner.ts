@@ -190,6 +190,7 @@ export function planJob(job: JobDefinition): Plan {
     const shape: StageShape = {
       keepsState: d.keyed !== undefined,
       shuffles: [flow, ...Object.values(sideFlows)].some((f) => flowOutputs(f).some((o) => o.kind === 'shuffle')),
+      readsSource: input.kind === 'source',
       input: input.kind === 'source' ? (attachesToExisting(input.source) ? 'existing' : 'created') : input.global ? 'windowAll' : 'created',
     };
     const { streamMode, ...settings } = stageSettings(settingsNodeOf(d.root, d.flowRoot), shape);

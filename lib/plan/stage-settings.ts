@@ -30,6 +30,8 @@ export interface StageShape {
   readonly keepsState: boolean;
   /** It sends its output on to another keyed stage through a shuffle stream. */
   readonly shuffles: boolean;
+  /** It reads a source stream (a source stage), not a shuffle stream. */
+  readonly readsSource: boolean;
   /** Its input stream: one the job creates, one that exists without it (`existing`), or a windowAll's one-shard stream. */
   readonly input: 'created' | 'existing' | 'windowAll';
 }
@@ -104,12 +106,16 @@ export function stageSettings(node: OperatorNode | undefined, shape: StageShape)
     maxRecordAgeSeconds: s.maxRecordAge === undefined ? DEFAULT_BATCH.maxRecordAgeSeconds : s.maxRecordAge === -1 ? -1 : seconds('maxRecordAge', s.maxRecordAge, 60, 604_800, '1h'),
     bisectOnError: s.bisectOnError === undefined ? DEFAULT_BATCH.bisectOnError : checkBoolean(where, 'bisectOnError', s.bisectOnError),
   };
-  if (batch.parallelizationFactor > 1 && (shape.keepsState || shape.shuffles)) {
-    // Lanes of one shard run side by side: a keyed shard's log would have two writers racing for its slots,
-    // and a shuffling stage's lanes would send one shard's positions out of order, so the next stage's marks
-    // would drop the lower ones as repeats.
-    const why = shape.keepsState ? "keeps keyed state: its shard's log takes one batch at a time" : "shuffles: the next stage drops a shard's positions that arrive out of order";
-    throw new PlanError(where(), `parallelizationFactor is ${batch.parallelizationFactor}, but the stage ${why}`, 'leave it at 1 and give the stage more shards (.parallelism(n), or the source\'s shards)');
+  if (batch.parallelizationFactor > 1 && shape.readsSource && (shape.keepsState || shape.shuffles)) {
+    // Lanes of one source shard run side by side, split by the producers' partition keys: a keyed shard's log
+    // would have two writers racing for its slots, and a shuffling stage's lanes would send one shard's
+    // positions out of order, so the next stage's marks would drop the lower ones as repeats. A keyed stage
+    // after a shuffle is split into key groups instead (lib/runtime/keyed/key-groups.ts).
+    const why = shape.keepsState ? "keeps keyed state on a source stream, whose partition keys are the producers': its shard's log takes one batch at a time" : "shuffles from a source stream: the next stage drops a shard's positions that arrive out of order";
+    throw new PlanError(where(), `parallelizationFactor is ${batch.parallelizationFactor}, but the stage ${why}`, "leave it at 1 and give the stage more shards (the source's shards), or key by the records after a shuffle: a keyed stage after a shuffle takes parallelizationFactor 2 to 10");
+  }
+  if (batch.parallelizationFactor > 1 && shape.input === 'windowAll') {
+    throw new PlanError(where(), `parallelizationFactor is ${batch.parallelizationFactor}, but a windowAll has one key, so one key group: no batch could run beside another`, 'leave it at 1');
   }
   const fn: FunctionSettings = {
     memoryMb: s.memoryMb === undefined ? DEFAULT_FUNCTION.memoryMb : wholeIn('memoryMb', s.memoryMb, 128, 10_240, "use 128 to 10240 MB (Lambda's MemorySize)"),

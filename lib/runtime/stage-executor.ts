@@ -10,6 +10,7 @@ import { runChain } from './chain';
 import type { Failure } from './keyed/keyed-operator';
 import { inheritFromParents, type ParentShard } from './keyed/inheritance';
 import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
+import { keyGroupsOf, logicalShard, shardOfLogical } from './keyed/key-groups';
 import { processOperator } from './keyed/process-operator';
 import { windowOperator } from './keyed/window-operator';
 import { asRecord, comparePositions, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type KeyedOutput, type Output } from './records';
@@ -120,7 +121,7 @@ export class StageExecutor {
       this.keyedShard = new KeyedShard(operator, {
         idleAfterMs: stage.eventTime.idleAfterMs,
         outOfOrdernessMs: stage.eventTime.outOfOrdernessMs,
-        plannedInputs: lanes.length === 0 ? 1 : lanes.reduce((n, l) => n + plannedShards(plan, l), 0),
+        plannedInputs: lanes.length === 0 ? 1 : lanes.reduce((n, l) => n + plannedShards(plan, l) * keyGroupsOf(upstreamOf(plan, l)), 0),
         ...(lanes.length > 0 && { isPlannedInput: plannedSender(lanes, (l) => plannedShards(plan, l)) }),
         inputOf: inputOfSender(lanes),
       });
@@ -130,7 +131,7 @@ export class StageExecutor {
     this.sourcePrefix = stage.input.kind === 'source' && plan.stages.filter((s) => s.input.kind === 'source').length > 1 ? `${stage.input.stream}:` : '';
   }
 
-  /** The log of one of this stage's input shards. */
+  /** The log of one of this stage's input shards (a logical shard `<shard>.g<k>` when the stage has key groups). */
   logOf(shardId: string): LogId {
     return { stageId: this.stage.stateId, shardId };
   }
@@ -219,13 +220,16 @@ export class StageExecutor {
    * logs are complete.
    */
   private async inheritFromParents(state: ShardState, shardId: string): Promise<void> {
-    const lineage = await this.lineage?.(shardId);
+    // With key groups, a child's group takes over its parents' same group: a key's group does not depend on its shard.
+    const groups = keyGroupsOf(this.stage);
+    const { shardId: physical, group } = shardOfLogical(shardId, groups);
+    const lineage = await this.lineage?.(physical);
     if (!lineage || lineage.parents.length === 0) return;
     const parents: ParentShard[] = [];
     for (const parent of lineage.parents) {
       // A parent past the stream's retention is no longer listed: its marks then hold over the child's range.
       const range = (await this.lineage!(parent)) ?? lineage;
-      parents.push({ state: await this.states!.current(this.logOf(parent)), range });
+      parents.push({ state: await this.states!.current(this.logOf(logicalShard(parent, group, groups))), range });
     }
     inheritFromParents(state, lineage, parents, this.stage.input.kind === 'shuffle');
   }
@@ -483,8 +487,10 @@ function inputOfSender(lanes: readonly Lane[]): (from: string) => number {
   };
 }
 
-/** The shards the plan gives a lane's upstream stage's input. */
-const plannedShards = (plan: Plan, lane: Lane): number => plan.stages.find((s) => s.id === lane.fromStage)!.input.shards;
+const upstreamOf = (plan: Plan, lane: Lane): Stage => plan.stages.find((s) => s.id === lane.fromStage)!;
+
+/** The shards the plan gives a lane's upstream stage's input (each of its key groups sends as a shard of its own). */
+const plannedShards = (plan: Plan, lane: Lane): number => upstreamOf(plan, lane).input.shards;
 
 /**
  * Whether a sender is one of the upstream shards the plan sizes: its shard numbered below its lane's planned
@@ -500,8 +506,9 @@ function plannedSender(lanes: readonly Lane[], shardsOf: (lane: Lane) => number)
     // A stream's only lane keeps the bare shard id; otherwise the sender is `<lane>/<shard>`.
     const slash = from.lastIndexOf('/');
     const shards = single ? shardsOf(single) : (planned.get(from.slice(0, slash)) ?? 0);
-    // A sender without a shard number (a test's name for it) counts, as every sender did before.
-    const number = /(\d+)$/.exec(single ? from : from.slice(slash + 1));
+    // A sender without a shard number (a test's name for it) counts, as every sender did before. A logical
+    // shard of an upstream stage with key groups (`<shard>.g<k>`) counts as its shard.
+    const number = /(\d+)(?:\.g\d+)?$/.exec(single ? from : from.slice(slash + 1));
     return number === null || Number(number[1]) < shards;
   };
 }

@@ -2,9 +2,11 @@
  * The version of the state format: the shard logs and the state layout that describes them
  * (lib/plan/state-layout.ts). A shardflow reads state of this version or older; one that meets a newer
  * version (written by a newer shardflow) refuses to compare against it or run on it. Raise it when a change
- * makes older shardflows misread the state.
+ * makes older shardflows misread the state. Version 2: a keyed stage may keep its state in key groups
+ * (logical shards, one log each); a job without them still writes version 1, which every shardflow reads
+ * (`schemaVersionOf` in lib/plan/state-layout.ts).
  */
-export const STATE_SCHEMA_VERSION = 1;
+export const STATE_SCHEMA_VERSION = 2;
 
 /**
  * A stage function whose shardflow is older than the state it meets: a newer shardflow's deploy recorded a

@@ -71,6 +71,9 @@ export function harness(job: JobDefinition, options: HarnessOptions = {}): Harne
   return new Harness(planJob(job), options);
 }
 
+/** The plan with every stage at parallelizationFactor 1 (one key group per shard): the harness runs one batch at a time, and results do not depend on it. */
+const oneBatchAtATime = (plan: Plan): Plan => ({ ...plan, stages: plan.stages.map((s) => (s.batch.parallelizationFactor === 1 ? s : { ...s, batch: { ...s.batch, parallelizationFactor: 1 } })) });
+
 export class Harness {
   /** The keyed shards' logs: in memory unless the options name a store; what the deployed job keeps in DynamoDB. */
   readonly logs: ShardLogStore;
@@ -87,10 +90,10 @@ export class Harness {
   /** Each keyed shard's watermark after its last committed batch, by stage and shard. */
   private readonly watermarks = new Map<string, number>();
 
-  constructor(
-    readonly plan: Plan,
-    private readonly options: HarnessOptions,
-  ) {
+  readonly plan: Plan;
+
+  constructor(plan: Plan, private readonly options: HarnessOptions) {
+    this.plan = oneBatchAtATime(plan);
     this.logs = options.logs ?? new MemoryLogStore();
     this.states = new ShardStates(this.logs);
     this.executors = this.newExecutors();

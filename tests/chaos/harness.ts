@@ -25,6 +25,8 @@ import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
 import type { KinesisFailureRecord } from '../../lib/local/event-source-mapping';
 import { NO_WATERMARK } from '../../lib/time/watermark';
+import { logicalShardsOf } from '../../lib/runtime/keyed/key-groups';
+import { takesKeyedParallelization, withKeyedParallelizationFile } from './jobs/parallelization';
 import { IDLE_AFTER_MS, joinsTwoStreams, LATENESS_MS, namesOf, OUT_OF_ORDERNESS_MS, TUMBLING_SIZE_MS, type JobKind } from './jobs/settings';
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
 import { Random } from './random';
@@ -58,6 +60,8 @@ export interface FaultPlan {
   readonly duplicates: number;
   readonly disorder: number;
   readonly malformed: number;
+  /** ParallelizationFactor of the keyed stages after a shuffle (key groups; 1 for the sliding job, which keys its source). */
+  readonly keyedParallelization: number;
 }
 
 export interface ChaosRunOptions {
@@ -182,6 +186,8 @@ export function faultPlan(seed: number, quick = false): FaultPlan {
     duplicates: 0.04,
     disorder: 0.3,
     malformed: 0.02,
+    // Its own fork: the draws above stay what they were for every seed.
+    keyedParallelization: ((p) => (p.chance(0.5) ? p.int(2, 4) : 1))(new Random(seed).fork('parallelization')),
   };
 }
 
@@ -257,7 +263,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   const faultDir = path.join(dir, 'faults');
   fs.mkdirSync(faultDir, { recursive: true });
   const kindJobFile = path.join(ROOT, `tests/chaos/jobs/${kind}.ts`);
-  const jobFile = plan.streamMode === 'on-demand' ? writeOnDemandJobFile(kindJobFile, dir) : kindJobFile;
+  const parallelization = takesKeyedParallelization(kind) ? plan.keyedParallelization : 1;
+  const modeJobFile = plan.streamMode === 'on-demand' ? writeOnDemandJobFile(kindJobFile, dir) : kindJobFile;
+  const jobFile = withKeyedParallelizationFile(ROOT, modeJobFile, parallelization, dir);
   const logLines: string[] = [];
   const log = (line: string): void => {
     logLines.push(`${new Date().toISOString()} ${line}`);
@@ -342,7 +350,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         const stream = stageId === 's0' ? names.source : `${names.job}-${stageId}`;
         const open = (await listShards(kinesis, stream)).filter((s) => s.open);
         if (open.length === 0) return NO_WATERMARK;
-        for (const { shardId } of open) min = Math.min(min, (await shardStates.current({ stageId, shardId })).watermarkMs);
+        const groups = stageId === 's0' ? 1 : parallelization;
+        for (const { shardId } of open) for (const logical of logicalShardsOf(shardId, groups)) min = Math.min(min, (await shardStates.current({ stageId, shardId: logical })).watermarkMs);
       }
       return min;
     } catch {
@@ -404,7 +413,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         reconnect();
       }
     }
-    say(`${kind} seed ${seed} (${plan.streamMode} streams): ${feeds.map((f) => `${f.work.records.length} records for ${f.stream}`).join(', ')}, ${running.kind} runtime on ${edgeUrl}`);
+    say(`${kind} seed ${seed} (${plan.streamMode} streams): ${feeds.map((f) => `${f.work.records.length} records for ${f.stream}`).join(', ')}, ${running.kind} runtime on ${edgeUrl}, keyed stages at parallelizationFactor ${parallelization}`);
 
     // The schedule, in chunks of each producer's puts (the producers take turns, chunk by chunk).
     const chunkSize = 15;

@@ -95,6 +95,7 @@ export function runLine(r: ChaosRunReport): string {
     `zombies ${f.zombie} (append lost ${f['zombie:append-lost']}${f['zombie:append-won'] ? `, WON ${f['zombie:append-won']}` : ''})`,
     ...(f['restart:graceful'] ? ['restart'] : []),
     ...(f['restart:hard-kill'] ? ['HARD-KILL'] : []),
+    ...(r.plan.keyedParallelization > 1 && r.kind !== 'sliding' ? [`parallelization ${r.plan.keyedParallelization}`] : []),
   ].join(' · ');
   const status = r.mismatches === 0 ? '' : `  ✗ ${r.error ?? r.comparison.examples[0] ?? 'mismatch'}`;
   const pairs = joinsTwoStreams(r.kind) ? ` · pairs ${r.pairs.expected}/${r.pairs.found}` : '';

@@ -2,6 +2,7 @@
  * `shardflow drain` on the embedded runtime: with windows still open (no event has passed them), the
  * command moves the keyed stage's watermark to the end of time, every window fires, and the results
  * equal sqlite3's over every event; an event put afterwards is late, and the results stay as they are.
+ * With parallelizationFactor 3 the end of time reaches every key group of every shard.
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import * as path from 'node:path';
@@ -10,20 +11,21 @@ import { clickEvents, embeddedJobs, ROOT, run, scanClickCounts, sqliteClickCount
 
 jest.setTimeout(180_000);
 
-const JOB = `import { dynamoSink, job, kinesisSource, tumbling } from 'shardflow';
+const jobWith = (parallelizationFactor: number): string => `import { dynamoSink, job, kinesisSource, tumbling } from 'shardflow';
 type Click = { userId: string; clicks: number; ts: number };
 export default job('drained')
   .source(kinesisSource<Click>('drained-clicks', { eventTime: (c) => c.ts, outOfOrderness: '2s', idleAfter: '10m', shards: 2 }))
   .keyBy((c) => c.userId)
   .window(tumbling('5s'))
   .sum('clicks')
+  .settings({ parallelizationFactor: ${parallelizationFactor} })
   .sink(dynamoSink('drained-counts'));
 `;
 
 const jobs = embeddedJobs('sf-drain-');
 
-test('drain fires every open window: the results are every event, as sqlite3 counts them, and later events are late', async () => {
-  const { runtime: r, jobFile, port } = await jobs.start('drained', JOB);
+test.each([1, 3])('drain fires every open window (parallelizationFactor %i): the results are every event, as sqlite3 counts them, and later events are late', async (parallelizationFactor) => {
+  const { runtime: r, jobFile, port } = await jobs.start('drained', jobWith(parallelizationFactor));
   const put = async (events: readonly { userId: string }[]): Promise<void> => {
     const out = await r.kinesis.send(new PutRecordsCommand({ StreamName: 'drained-clicks', Records: events.map((e) => ({ PartitionKey: e.userId, Data: Buffer.from(JSON.stringify(e)) })) }));
     expect(out.FailedRecordCount).toBe(0);

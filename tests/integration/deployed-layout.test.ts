@@ -16,9 +16,12 @@ import { createTable } from '../../lib/local/resources';
 import { withNameSuffix } from '../../lib/plan/naming';
 import type { Plan } from '../../lib/plan/plan';
 import { planJob } from '../../lib/plan/planner';
-import { stateLayout } from '../../lib/plan/state-layout';
+import { STATE_SCHEMA_VERSION, stateLayout } from '../../lib/plan/state-layout';
 import { dynamoSink, job, kinesisSource, tumbling } from 'shardflow';
 import { loadJob } from '../../lib/cli/load-job';
+
+/** A schema version newer than this shardflow's: one a newer shardflow would write. */
+const FUTURE = STATE_SCHEMA_VERSION + 1;
 
 jest.setTimeout(60_000);
 
@@ -103,8 +106,8 @@ test('--deployed without --against deployed is a usage error that says what to a
 
 test('a record of a newer schema version is refused by plan, deploy and start, with what to do', async () => {
   const { stage, table } = await deployedTable();
-  await ddb.send(new PutItemCommand({ TableName: table.name, Item: { ...LAYOUT_KEY, schemaVersion: { N: '2' }, layout: { S: '{"format":"of the future"}' }, writtenAt: { N: '0' }, writtenBy: { S: 'shardflow deploy' } } }));
-  const refusal = `${table.holder} holds state of schema version 2, and this shardflow reads up to version 1: a newer shardflow wrote it — upgrade shardflow before comparing with it or running on it`;
+  await ddb.send(new PutItemCommand({ TableName: table.name, Item: { ...LAYOUT_KEY, schemaVersion: { N: String(FUTURE) }, layout: { S: '{"format":"of the future"}' }, writtenAt: { N: '0' }, writtenBy: { S: 'shardflow deploy' } } }));
+  const refusal = `${table.holder} holds state of schema version ${FUTURE}, and this shardflow reads up to version ${STATE_SCHEMA_VERSION}: a newer shardflow wrote it — upgrade shardflow before comparing with it or running on it`;
 
   expect(await plan([V1, '--against', 'deployed', '--deployed', stage, '--endpoint', emulator.endpoint])).toBe(2);
   expect(printed).toContain(`shardflow: ${refusal}`);
@@ -112,15 +115,15 @@ test('a record of a newer schema version is refused by plan, deploy and start, w
   await expect(deployOnState(table, planOf(V1), true, osls)).rejects.toThrow(refusal);
   await expect(startOnState(table, planOf(V1), true)).rejects.toThrow(refusal);
   expect(osls).not.toHaveBeenCalled();
-  expect(await rawRecord(table.name)).toMatchObject({ schemaVersion: '2' });
+  expect(await rawRecord(table.name)).toMatchObject({ schemaVersion: String(FUTURE) });
 });
 
 test('a saved layout file of a newer schema version is refused the same way', async () => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sf-layout-')), 'layout.json');
-  fs.writeFileSync(file, JSON.stringify({ ...stateLayout(planOf(V1)), version: 2 }));
+  fs.writeFileSync(file, JSON.stringify({ ...stateLayout(planOf(V1)), version: FUTURE }));
   try {
     expect(await plan([V1, '--against', file])).toBe(2);
-    expect(printed).toContain(`shardflow: ${file} holds state of schema version 2, and this shardflow reads up to version 1: a newer shardflow wrote it — upgrade shardflow before comparing with it or running on it`);
+    expect(printed).toContain(`shardflow: ${file} holds state of schema version ${FUTURE}, and this shardflow reads up to version ${STATE_SCHEMA_VERSION}: a newer shardflow wrote it — upgrade shardflow before comparing with it or running on it`);
   } finally {
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
   }

@@ -226,7 +226,7 @@ test("a job's stage settings reach its functions, event source mappings and shar
     return { BatchSize, MaximumBatchingWindowInSeconds, MaximumRetryAttempts, MaximumRecordAgeInSeconds, BisectBatchOnFunctionError, ParallelizationFactor };
   };
   expect(mapping('s0')).toEqual({ BatchSize: 1000, MaximumBatchingWindowInSeconds: 2, MaximumRetryAttempts: 1000, MaximumRecordAgeInSeconds: 86_400, BisectBatchOnFunctionError: true, ParallelizationFactor: 1 });
-  expect(mapping('s1')).toEqual({ BatchSize: 100, MaximumBatchingWindowInSeconds: 0, MaximumRetryAttempts: 20, MaximumRecordAgeInSeconds: 7200, BisectBatchOnFunctionError: false, ParallelizationFactor: 1 });
+  expect(mapping('s1')).toEqual({ BatchSize: 100, MaximumBatchingWindowInSeconds: 0, MaximumRetryAttempts: 20, MaximumRecordAgeInSeconds: 7200, BisectBatchOnFunctionError: false, ParallelizationFactor: 3 });
   expect(ofType(t, 'AWS::Kinesis::Stream').map(([, s]) => [s.Properties.Name, s.Properties.ShardCount])).toEqual([['tuned-clicks-prod', 2], ['tuned-clicks-s1-prod', 3]]);
   // The keyed stage's alarm: 70 % of what one shard may hold in 2048 MB, not in the default 512.
   expect(t.Resources[logicalId('ShardStateAlarm', 's1')].Properties.Threshold).toBe(Math.round(stateLimitsFor(2048).maxShardBytes * 0.7));

@@ -9,6 +9,7 @@ import { emitShuffle } from '../../lib/io/shuffle-emitter';
 import type { Chain, KinesisWriter } from '../../lib/io/kinesis-writer';
 import { decodeShuffleRecord } from '../../lib/io/envelope';
 import { hashKeyOf, type ShardRange } from '../../lib/io/shard-map';
+import { keyGroupOf } from '../../lib/runtime/keyed/key-groups';
 import type { KeyedElement } from '../../lib/runtime/records';
 import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
@@ -137,4 +138,38 @@ describe('the shuffle emitter with a route map gone stale', () => {
     expect(await emitShuffle(writer, 'u0', '', clicks(1, [low, high]), 900)).toEqual({ envelopes: 1, markers: 1 });
     expect(landedOn).toHaveLength(2);
   });
+});
+
+test('with key groups (parallelizationFactor 2): a split child’s key group takes its parents’ same group for its range, and nothing of the other group', async () => {
+  const grouped = planJob(
+    job('rescaled-groups')
+      .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, shards: 1 }))
+      .keyBy((c) => c.userId)
+      .window(tumbling('10s'))
+      .sum('clicks')
+      .settings({ parallelizationFactor: 2 })
+      .sink(dynamoSink('out')),
+  );
+  // Keys on both sides of the split, in both key groups.
+  const users = Array.from({ length: 40 }, (_, i) => `user-${i}`);
+  const half = MAX_HASH / 2n;
+  const sideOf = (u: string): 'c1' | 'c2' => (hashKeyOf(u) <= half ? 'c1' : 'c2');
+  const groupOf = (u: string): number => keyGroupOf(u, 2);
+  expect(new Set(users.map((u) => `${sideOf(u)} ${groupOf(u)}`)).size).toBe(4);
+  const lineage: Record<string, { parents: string[]; startingHashKey: bigint; endingHashKey: bigint }> = {
+    p: { parents: [], startingHashKey: 0n, endingHashKey: MAX_HASH },
+    c1: { parents: ['p'], startingHashKey: 0n, endingHashKey: half },
+    c2: { parents: ['p'], startingHashKey: half + 1n, endingHashKey: MAX_HASH },
+  };
+  const x = new StageExecutor(grouped, grouped.stages[1]!, new ShardStates(new MemoryLogStore()), async (shardId) => lineage[shardId]);
+  // Before the split: each key's click went to its group of the parent.
+  for (const g of [0, 1]) await run(x, `p.g${g}`, [envelope(clicks(100 * (g + 1), users.filter((u) => groupOf(u) === g)), `p.g${g}`), marker(500)]);
+  // After it: one more click per key to its child's group, then the window passes.
+  for (const child of ['c1', 'c2'] as const) {
+    for (const g of [0, 1]) {
+      const mine = users.filter((u) => sideOf(u) === child && groupOf(u) === g);
+      const fired = sums(await run(x, `${child}.g${g}`, [envelope(clicks(1000 + 100 * g + (child === 'c1' ? 0 : 50), mine), `${child}.g${g}`), marker(20_000)]));
+      expect(fired).toEqual(Object.fromEntries(mine.map((u) => [u, 2])));
+    }
+  }
 });

@@ -82,14 +82,22 @@ test.each<[StageSettings, string, RegExp]>([
   expect(error.hint).toMatch(hint);
 });
 
-test('parallelizationFactor above 1 only on a stage that keeps no state and sends no shuffle', () => {
-  const keyed = planErrorOf(twoStages(undefined, { parallelizationFactor: 2 }));
-  expect(keyed.problem).toBe("parallelizationFactor is 2, but the stage keeps keyed state: its shard's log takes one batch at a time");
-  expect(keyed.hint).toMatch(/more shards/);
-  const shuffling = planErrorOf(twoStages({ parallelizationFactor: 2 }, undefined));
-  expect(shuffling.problem).toMatch(/^parallelizationFactor is 2, but the stage shuffles/);
+test('parallelizationFactor above 1 on a keyed stage after a shuffle (key groups), and on a source stage that neither keys nor shuffles', () => {
+  const keyed = planJob(twoStages(undefined, { parallelizationFactor: 3 }));
+  expect(keyed.stages[1]!.batch.parallelizationFactor).toBe(3);
+  expect(describePlan(keyed)).toContain('parallelization 3 (3 key groups per shard, each its own log), retries');
   const stateless = planJob(job('straight').source(clicks()).settings({ parallelizationFactor: 10 }).map((c) => c).sink(dynamoSink('straight-out')));
   expect(stateless.stages[0]!.batch.parallelizationFactor).toBe(10);
+});
+
+test('parallelizationFactor above 1 is refused where lanes would split a key or a sender: keyed or shuffling on a source stream, and windowAll', () => {
+  const shuffling = planErrorOf(twoStages({ parallelizationFactor: 2 }, undefined));
+  expect(shuffling.problem).toMatch(/^parallelizationFactor is 2, but the stage shuffles from a source stream/);
+  const keyedOnSource = planErrorOf(job('p').source(clicks(true)).keyBy('userId').window(tumbling('5s')).sum('clicks').settings({ parallelizationFactor: 2 }).sink(logSink()));
+  expect(keyedOnSource.problem).toMatch(/^parallelizationFactor is 2, but the stage keeps keyed state on a source stream/);
+  expect(keyedOnSource.hint).toMatch(/after a shuffle takes parallelizationFactor 2 to 10/);
+  const all = planErrorOf(job('a').source(clicks()).windowAll(tumbling('5s')).sum('clicks').settings({ parallelizationFactor: 4 }).sink(logSink()));
+  expect(all.problem).toMatch(/^parallelizationFactor is 4, but a windowAll has one key/);
 });
 
 test('.settings(...) after a stateless operator is refused: it names no stage', () => {
@@ -106,11 +114,11 @@ test("shardflow plan shows every stage's settings, and a keyed shard's state lim
 });
 
 test("the deployment gives each function its memory, timeout and reservation, and the shard-state alarm its stage's limit", () => {
-  const plan = planJob(twoStages({ memoryMb: 256, reservedConcurrency: 2 }, { memoryMb: 2048, timeout: '5m', batchSize: 50, batchingWindow: '3s', retries: 7, maxRecordAge: '2h', bisectOnError: false }));
+  const plan = planJob(twoStages({ memoryMb: 256, reservedConcurrency: 2 }, { memoryMb: 2048, timeout: '5m', batchSize: 50, batchingWindow: '3s', retries: 7, maxRecordAge: '2h', bisectOnError: false, parallelizationFactor: 4 }));
   const { functions, resources } = deployment(plan, { service: 'shardflow-tuned', stage: 'prod', bundleDir: '.build/tuned', nameSuffix: '-prod' }) as { functions: Record<string, any>; resources: { Resources: Record<string, any> } };
   expect(functions.s0).toMatchObject({ memorySize: 256, timeout: 60, reservedConcurrency: 2 });
   expect(functions.s1).toMatchObject({ memorySize: 2048, timeout: 300 });
   expect(functions.s1.reservedConcurrency).toBeUndefined();
-  expect(functions.s1.events[0].stream).toMatchObject({ batchSize: 50, batchWindow: 3, parallelizationFactor: 1, maximumRetryAttempts: 7, maximumRecordAgeInSeconds: 7200, bisectBatchOnFunctionError: false });
+  expect(functions.s1.events[0].stream).toMatchObject({ batchSize: 50, batchWindow: 3, parallelizationFactor: 4, maximumRetryAttempts: 7, maximumRecordAgeInSeconds: 7200, bisectBatchOnFunctionError: false });
   expect(resources.Resources.ShardStateAlarmS1.Properties.Threshold).toBe(Math.round(stateLimitsFor(2048).maxShardBytes * 0.7));
 });

@@ -109,3 +109,25 @@ test('a uid is checked at plan time: after a keyed operator, usable in a name, u
   const named = planJob(clicks().keyBy((c) => c.userId).window(tumbling('5s')).count().uid('per-user').sink(dynamoSink('counts')));
   expect(named.stages[1]).toMatchObject({ id: 's1', stateId: 'per-user' });
 });
+
+test('key groups: a parallelizationFactor above 1 on a keyed stage is in the layout (schema version 2); changing it is refused, naming the stage and what to do', () => {
+  const withPf = (p: number) =>
+    clicks()
+      .keyBy((c) => c.userId)
+      .window(tumbling('5s'))
+      .sum('clicks')
+      .settings({ parallelizationFactor: p })
+      .sink(dynamoSink('counts'));
+  // P = 1 writes the layout it always did.
+  expect(layoutOf(v1())).toEqual(layoutOf(withPf(1)));
+  expect(layoutOf(v1()).version).toBe(1);
+  expect(layoutOf(v1()).operators[0]).not.toHaveProperty('keyGroups');
+  const three = layoutOf(withPf(3));
+  expect(three.version).toBe(2);
+  expect(three.operators[0]).toMatchObject({ stateId: 's1', keyGroups: 3 });
+  expect(compareLayouts(three, layoutOf(withPf(3)))).toEqual([{ stateId: 's1', verdict: 'kept', detail: expect.stringMatching(/^window#\d+ tumbling\(5s\)\.sum\(clicks\)$/) }]);
+  for (const [before, after] of [[layoutOf(v1()), three], [three, layoutOf(withPf(4))]] as const) {
+    const refusal = upgradeRefusal(compareLayouts(before, after), true);
+    expect(refusal).toMatch(/^the state 's1' is kept in \d key group\(s\) per shard, now \d \(parallelizationFactor \d → \d on window#\d+'s stage\): the state would not be found — keep parallelizationFactor \d, or reshard its stream instead/);
+  }
+});

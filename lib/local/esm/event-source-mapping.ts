@@ -249,6 +249,7 @@ export class EventSourceMapping {
       discarded: 0,
       readThrottles: 0,
       throttles: 0,
+      maxConcurrentBatches: 0,
       iteratorAgeMs: 0,
       lastCheckpoint: shard.storedCheckpoint,
     };

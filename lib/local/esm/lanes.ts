@@ -4,9 +4,7 @@
  * (https://aws.amazon.com/blogs/compute/new-aws-lambda-scaling-controls-for-kinesis-and-dynamodb-event-sources/).
  * We do the same with a stable hash of the partition key.
  */
-
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
+import { fnv1a } from '../../runtime/keyed/key-groups';
 
 /**
  * The lane (0..lanes-1) of a partition key: FNV-1a over its UTF-8 bytes, modulo the lane count.
@@ -17,10 +15,5 @@ const FNV_PRIME = 0x01000193;
  */
 export function laneOf(partitionKey: string, lanes: number): number {
   if (lanes <= 1) return 0;
-  let hash = FNV_OFFSET;
-  for (const byte of Buffer.from(partitionKey, 'utf8')) {
-    hash ^= byte;
-    hash = Math.imul(hash, FNV_PRIME) >>> 0;
-  }
-  return hash % lanes;
+  return fnv1a(partitionKey) % lanes;
 }

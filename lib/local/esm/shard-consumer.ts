@@ -87,6 +87,7 @@ interface Counters {
   discarded: number;
   readThrottles: number;
   throttles: number;
+  maxConcurrentBatches: number;
 }
 
 /** Reads one shard and feeds its records to the function. Create, `start()`, and later `stop()`. */
@@ -96,7 +97,7 @@ export class ShardConsumer {
   private readonly tracker: CheckpointTracker;
   private readonly space = new Wakeup();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly counters: Counters = { recordsDelivered: 0, invocations: 0, functionErrors: 0, retries: 0, bisections: 0, discarded: 0, readThrottles: 0, throttles: 0 };
+  private readonly counters: Counters = { recordsDelivered: 0, invocations: 0, functionErrors: 0, retries: 0, bisections: 0, discarded: 0, readThrottles: 0, throttles: 0, maxConcurrentBatches: 0 };
   private readonly policy: RetryPolicy;
   /** Bound on records read but not yet checkpointed, so a stuck lane cannot make the reader buffer the whole shard. */
   private readonly maxBuffered: number;
@@ -331,6 +332,7 @@ export class ShardConsumer {
         this.maybeFinish();
       });
     this.inFlight.add(task);
+    this.counters.maxConcurrentBatches = Math.max(this.counters.maxConcurrentBatches, this.inFlight.size);
   }
 
   private hooks(lane: Lane): BatchRunnerHooks<ShardRecord> {

@@ -96,6 +96,8 @@ export interface ShardStats {
   readonly readThrottles: number;
   /** Invocations refused for the function's concurrency limit and retried (Lambda's `Throttles`). */
   readonly throttles: number;
+  /** The most batches of this shard that were in flight at once (up to ParallelizationFactor: one per busy lane). */
+  readonly maxConcurrentBatches: number;
   /** now − arrival of the oldest record not yet checkpointed; 0 when caught up. */
   readonly iteratorAgeMs: number;
   /** Last sequence number saved for the shard, `SHARD_END` once a closed shard is done. */
