@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --runs 20] [--kind tumbling|sliding|session|chained|lateness|join] [--seed N] [--parallel 2] [--quick] [--verbose] [--keep-log]`:
+ * `npm run chaos [-- --runs 20] [--kind tumbling|sliding|session|chained|lateness|join] [--seed N] [--first 1] [--parallel 2] [--quick] [--verbose] [--keep-log]`:
  * seeded chaos runs of each job kind (20 per kind by default), each compared with the sqlite3
  * reference. Prints a line per run and the totals per kind and overall, writes a JSON summary to
  * tests/chaos/results/latest.json, and exits non-zero if any run had a mismatch. `--seed N` re-runs
@@ -17,9 +17,12 @@ function flag(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** The seeds of a full run: fixed, so `npm run chaos` is the same run every time. */
-const chaosSeeds = (runs: number, kind: JobKind): number[] =>
-  Array.from({ length: runs }, (_, i) => 1000 * (JOB_KINDS.indexOf(kind) + 1) + i + 1);
+/**
+ * The seeds of a full run: fixed, so `npm run chaos` is the same run every time. `first` (1-based) starts
+ * later in the list: `--runs 10` then `--runs 10 --first 11` are the full run's 20 seeds in two halves.
+ */
+const chaosSeeds = (runs: number, kind: JobKind, first = 1): number[] =>
+  Array.from({ length: runs }, (_, i) => 1000 * (JOB_KINDS.indexOf(kind) + 1) + first + i);
 
 // The AWS SDK's Node-version notice is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -31,14 +34,16 @@ async function main(): Promise<number> {
   const quick = process.argv.includes('--quick');
   const verbose = process.argv.includes('--verbose');
   const parallel = Number(flag('parallel') ?? 2);
+  const first = Number(flag('first') ?? 1);
+  if (!Number.isInteger(first) || first < 1) throw new Error(`--first must be a seed number from 1 (the first of a kind's seeds), got ${flag('first')}`);
   if (kindFlag && !JOB_KINDS.includes(kindFlag as JobKind)) throw new Error(`--kind must be one of ${JOB_KINDS.join(', ')}`);
   const kinds = kindFlag ? [kindFlag as JobKind] : JOB_KINDS;
   const resultsDir = path.join(ROOT, 'tests/chaos/results');
   const started = Date.now();
   const reports: ChaosRunReport[] = [];
-  console.log(`shardflow chaos: ${seedFlag ? `seed ${seedFlag}` : `${runs} seeded runs`} per job kind (${kinds.join(', ')})${quick ? ', quick' : ''}, ${parallel} at a time`);
+  console.log(`shardflow chaos: ${seedFlag ? `seed ${seedFlag}` : `${runs} seeded runs (seeds ${first} to ${first + runs - 1})`} per job kind (${kinds.join(', ')})${quick ? ', quick' : ''}, ${parallel} at a time`);
   console.log(RUN_HEADER);
-  const queue = kinds.flatMap((kind) => (seedFlag ? [Number(seedFlag)] : chaosSeeds(runs, kind)).map((seed) => ({ kind, seed })));
+  const queue = kinds.flatMap((kind) => (seedFlag ? [Number(seedFlag)] : chaosSeeds(runs, kind, first)).map((seed) => ({ kind, seed })));
   // Runs are independent (own ports, data and emulators); two at a time keep two cores busy.
   const worker = async (): Promise<void> => {
     for (let next = queue.shift(); next; next = queue.shift()) {
