@@ -15,8 +15,14 @@ import { ShardStates } from '../../lib/state/shard-states';
 /** The container faults the next draws give, in order, and what was mockRecorded. */
 const mockDraws: (ContainerFault | undefined)[] = [];
 const mockRecorded: { kind: string; effect?: string }[] = [];
+/** Zombies holding their process's kills off (fault-points.ts spares such a process until they have appended). */
+const mockKillsHeld = { count: 0 };
 jest.mock('../../lib/io/fault-points', () => ({
   containerFault: () => mockDraws.shift(),
+  holdKillsForZombie: () => {
+    mockKillsHeld.count += 1;
+    return () => void (mockKillsHeld.count -= 1);
+  },
   recordFault: (kind: string, _salt: string, effect?: string) => mockRecorded.push({ kind, ...(effect !== undefined && { effect }) }),
 }));
 
@@ -122,8 +128,9 @@ describe('container faults', () => {
     expect(await faults.before(batch(2), 'batch-2')).toBe('zombie');
     const error = await faults.zombie(batch(2), 'batch-2', (z, ran) => runToCommit(z, batch(2), zombieDelivered, ran));
     expect(error.message).toMatch(/turned zombie .* Lambda retries the batch/);
-    // Nothing of the zombie's is out before its retry has appended.
+    // Nothing of the zombie's is out before its retry has appended, and its process is spared kills meanwhile.
     expect(zombieDelivered).toEqual([]);
+    expect(mockKillsHeld.count).toBe(1);
     // Lambda's retry of batch 2.
     const retry = await faults.before(batch(2), 'batch-2');
     if (retry === 'zombie') throw new Error('the retry drew a zombie');
@@ -137,6 +144,8 @@ describe('container faults', () => {
       ['zombie', 'ran on slot 1'],
       ['zombie-append', 'lost'],
     ]);
+    await new Promise((r) => setImmediate(r));
+    expect(mockKillsHeld.count).toBe(0);
     // The zombie's late delivery: batch 2's outputs again, the same ids and contents.
     const batch2 = delivered.slice((await inOrder(1)).length).map((o) => JSON.stringify(o));
     expect(batch2.length).toBeGreaterThan(0);
