@@ -33,7 +33,7 @@ import { Random } from './random';
 import { boundViolations, compare, computeReference, lastWindowMaxTimestampMs, pairRow, recordId, VALUE_FIELDS, type Comparison, type Fate, type Found, type WindowRow } from './reference';
 import { reshardShuffle, shuffleReshardSchedule, shuffleStreamsOf, type ShuffleReshard, type ShuffleReshardKind } from './shuffle-reshards';
 import { listShards, mergeShards, putRecords, readBack, splitShard, type PutReceipt, type ShardInfo, type StreamRecord } from './stream';
-import { writeOnDemandJobFile } from './jobs/stream-mode';
+import { takesOnDemand, writeOnDemandJobFile } from './jobs/stream-mode';
 import { flushRecord, FLUSH_AHEAD_MS, keepAliveRecord, latenessRecords, partnerProbes, workload, type PlannedRecord, type Workload } from './workload';
 
 /** Which faults a run injects, and how hard. Drawn from the seed by {@link faultPlan}. */
@@ -238,7 +238,8 @@ type Running = { readonly kind: 'in-process'; readonly runtime: DevRuntime } | {
 export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport> {
   const { kind, seed } = options;
   const started = Date.now();
-  const plan: FaultPlan = { ...faultPlan(seed, options.quick), ...options.plan };
+  const drawn: FaultPlan = { ...faultPlan(seed, options.quick), ...options.plan };
+  const plan: FaultPlan = takesOnDemand(kind) ? drawn : { ...drawn, streamMode: 'provisioned' };
   const names = namesOf(kind);
   const random = new Random(seed);
   const workloadOptions = {

@@ -7,6 +7,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JobDefinition, OperatorNode } from '../../../lib/api/graph';
+import type { JobKind } from './settings';
+
+/**
+ * Whether a kind runs on-demand when its seed draws it: not `sliding`, whose keyed stage reads the source
+ * stream (partitionedBy the key) and so gets no ticks — each shard's watermark follows its own records only. An
+ * on-demand source starts at 4 shards, more than the run's few users fill, and a shard without records keeps
+ * no watermark: the run's "fired up to" (the lowest over the shards), which decides which records are late,
+ * would never move. Its provisioned shards each get records.
+ */
+export const takesOnDemand = (kind: JobKind): boolean => kind !== 'sliding';
 
 /** The job, with `streamMode: 'on-demand'` and its sources' `shards` dropped. */
 export function onDemand(definition: JobDefinition): JobDefinition {
