@@ -40,8 +40,8 @@ export class ContainerFaults {
    * container's own (its cache maybe dropped first) or the other container's — or `zombie` when the
    * invocation is to turn zombie ({@link zombie}).
    */
-  async before(batch: StageBatch, salt: string): Promise<StageExecutor | 'zombie'> {
-    const fault = containerFault(salt);
+  async before(batch: StageBatch, salt: string, share = 1): Promise<StageExecutor | 'zombie'> {
+    const fault = containerFault(salt, share);
     const log = this.own.logOf(batch.shardId);
     switch (fault) {
       case undefined:

@@ -93,18 +93,22 @@ function loaded(): FaultConfig | null {
 /** Whether this process runs with faults (`SHARDFLOW_FAULTS` set): never in production. */
 export const faultsEnabled = (): boolean => loaded() !== null;
 
-/** Crashes or hangs the process here when a chaos run says so; otherwise returns at once. */
-export function faultPoint(name: FaultPointName, salt = ''): void {
+/**
+ * Crashes or hangs the process here when a chaos run says so; otherwise returns at once. `share`: the part
+ * of one invocation this call stands for — a batch split into n key groups passes each group's points 1/n,
+ * so an invocation still dies as often as the run's probabilities say, not n times as often.
+ */
+export function faultPoint(name: FaultPointName, salt = '', share = 1): void {
   const c = loaded();
   if (!c || zombiesPending > 0) return;
-  if (name === 'after-decode') armMidInvocationKill(c, salt);
+  if (name === 'after-decode') armMidInvocationKill(c, salt, share);
   if (name === 'before-return' && armed) {
     clearTimeout(armed);
     armed = undefined;
   }
   const pKill = c.kill?.[name] ?? 0;
   const pHang = c.hang?.[name] ?? 0;
-  const kind = pKill > 0 || pHang > 0 ? decide(c, name, salt, killOrHang(pKill, pHang)) : undefined;
+  const kind = pKill > 0 || pHang > 0 ? decide(c, name, salt, killOrHang(...shared([pKill, pHang], share))) : undefined;
   if (!kind) return;
   record(c, kind, name, salt);
   if (kind === 'kill') process.kill(process.pid, 'SIGKILL');
@@ -118,10 +122,11 @@ export function faultPoint(name: FaultPointName, salt = ''): void {
  * a retry, with one more fault of the batch in the log, draws afresh. The caller records what it did
  * with {@link recordFault} (a zombie before it reports its failure, so its retry sees it).
  */
-export function containerFault(salt: string): ContainerFault | undefined {
+export function containerFault(salt: string, share = 1): ContainerFault | undefined {
   const c = loaded();
   if (!c?.container) return undefined;
-  const { lostCache, staleCache, zombie, firstZombie } = c.container;
+  const { firstZombie } = c.container;
+  const [lostCache, staleCache, zombie] = shared([c.container.lostCache, c.container.staleCache, c.container.zombie], share);
   zombieSeen ||= firstZombie === true && readInjectedFaults(c.dir).some((f) => f.kind === 'zombie');
   const fault = firstZombie && !zombieSeen ? 'zombie' : decide(c, 'container', salt, (r): ContainerFault | undefined =>
     r < lostCache ? 'cache-lost' : r < lostCache + staleCache ? 'cache-stale' : r < lostCache + staleCache + zombie ? 'zombie' : undefined,
@@ -157,11 +162,11 @@ export function recordFault(kind: ContainerFault | 'zombie-append', salt: string
   if (c) record(c, kind, kind === 'zombie-append' ? 'zombie-append' : 'container', salt, effect);
 }
 
-function armMidInvocationKill(c: FaultConfig, salt: string): void {
+function armMidInvocationKill(c: FaultConfig, salt: string, share: number): void {
   if (armed) clearTimeout(armed);
   armed = undefined;
   const mid = c.midInvocation;
-  if (!mid || !decide(c, 'mid-invocation', salt, killOrHang(mid.probability, 0))) return;
+  if (!mid || !decide(c, 'mid-invocation', salt, killOrHang(...shared([mid.probability, 0], share)))) return;
   const delayMs = Math.floor(unitHash(`${c.seed}|delay|${salt}|${history?.get(`mid-invocation|${salt}`) ?? 0}`) * mid.maxDelayMs);
   armed = setTimeout(() => {
     record(c, 'kill', 'mid-invocation', salt);
@@ -182,6 +187,17 @@ function decide<T>(c: FaultConfig, name: string, salt: string, pick: (r: number)
   if (draw() === undefined) return undefined;
   history = readHistory(c.dir);
   return draw();
+}
+
+/**
+ * Exclusive outcomes' probabilities for a `share` of an invocation: their total p becomes 1 - (1 - p)^share
+ * (n draws at that rate fault as often as one at p), split as before.
+ */
+export function shared<T extends number[]>(probabilities: [...T], share: number): T {
+  const total = probabilities.reduce((a, b) => a + b, 0);
+  if (share >= 1 || total <= 0) return probabilities as T;
+  const scale = (1 - (1 - Math.min(total, 1)) ** share) / total;
+  return probabilities.map((p) => p * scale) as T;
 }
 
 const killOrHang =

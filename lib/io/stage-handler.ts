@@ -134,24 +134,27 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
   const containerFaults = deps.states && faultsEnabled() ? new ContainerFaults(executor, deps.states, (states) => new StageExecutor(deps.plan, stage, states, deps.lineage)) : undefined;
   const noFaults = (): void => {};
 
-  /** Runs an event's records as one (logical) shard: `group` names the key group when the stage has several. */
-  const runShard = async (event: KinesisStreamEvent, group: number | undefined): Promise<void> => {
+  /**
+   * Runs an event's records as one (logical) shard: `group` names the key group when the stage has several,
+   * and `share` is the part of the invocation this group is (chaos runs draw its faults at that share).
+   */
+  const runShard = async (event: KinesisStreamEvent, group: number | undefined, share = 1): Promise<void> => {
     const started = clock();
     const decoded = toStageBatch(stage, event);
     const unreadable = decoded.deadLetters;
     const batch = group === undefined ? decoded.batch : { ...decoded.batch, shardId: logicalShard(decoded.batch.shardId, group, keyGroups) };
     // Chaos runs only (inert otherwise): crash points between the effects, salted by what the batch holds.
     const salt = `${stage.id}/${batch.shardId}/${event.Records[0]!.kinesis.sequenceNumber}-${event.Records[event.Records.length - 1]!.kinesis.sequenceNumber}`;
-    faultPoint('after-decode', salt);
-    const on = containerFaults ? await containerFaults.before(batch, salt) : executor;
+    faultPoint('after-decode', salt, share);
+    const on = containerFaults ? await containerFaults.before(batch, salt, share) : executor;
     if (on === 'zombie') throw await containerFaults!.zombie(batch, salt, (z, prepared) => runToCommit(z, batch, unreadable, noFaults, prepared));
     const countsBefore = deps.states && { ...deps.states.counters };
-    const { result, markers } = await runToCommit(on, batch, unreadable, (name) => faultPoint(name, salt));
-    faultPoint('after-commit', salt);
+    const { result, markers } = await runToCommit(on, batch, unreadable, (name) => faultPoint(name, salt, share));
+    faultPoint('after-commit', salt, share);
     // After the commit: a watermark function deciding to sleep reads the shards' log heads after saying
     // so, so either it sees this shard active or this claim sees it asleep.
     if (result.wokeInput && deps.wakeWatermark && (await deps.coordination.claimWatermarkWake())) await wake(deps.wakeWatermark);
-    faultPoint('before-return', salt);
+    faultPoint('before-return', salt, share);
     const done = clock();
     const countsAfter = deps.states?.counters;
     deps.onInvocation?.({
@@ -184,7 +187,10 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
     if (event.Records.length === 0) return { batchItemFailures: [] };
     if (keyGroups <= 1) await runShard(event, undefined);
     // One logical shard after another; a retry of the batch finds the groups already committed in their logs.
-    else for (const [group, records] of splitByKeyGroup(stage.id, event.Records, keyGroups)) await runShard({ ...event, Records: records }, group);
+    else {
+      const groups = splitByKeyGroup(stage.id, event.Records, keyGroups);
+      for (const [group, records] of groups) await runShard({ ...event, Records: records }, group, 1 / groups.size);
+    }
     return { batchItemFailures: [] };
   };
 }

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { drawFault, FAULTS_ENV, readInjectedFaults } from '../../lib/io/fault-points';
+import { drawFault, FAULTS_ENV, readInjectedFaults, shared } from '../../lib/io/fault-points';
 import { runChaos, type ChaosRunReport } from './harness';
 import { JOB_KINDS, joinsTwoStreams, type JobKind } from './jobs/settings';
 import { ROOT } from './processes';
@@ -135,6 +135,26 @@ describe('fault points', () => {
     const killed = draws(1, 0).filter((d) => d === 'kill').length;
     expect(killed).toBeGreaterThan(4);
     expect(killed).toBeLessThan(24);
+  });
+
+  test('a batch split into key groups dies as often as one invocation, not once per group (chained 4007: 4 groups, 4 times the hangs)', () => {
+    const [pKill, pHang] = [0.12, 0.04];
+    const invocations = 4000;
+    const faultedShare = (groups: number, probabilities: [number, number]): number => {
+      let faulted = 0;
+      for (let i = 0; i < invocations; i++) {
+        if (Array.from({ length: groups }, (_, g) => drawFault(7, 'after-state', `batch-${i}.g${g}`, 0, ...probabilities)).some((d) => d !== undefined)) faulted++;
+      }
+      return faulted / invocations;
+    };
+    expect(shared([pKill, pHang], 1)).toEqual([pKill, pHang]);
+    const [kill, hang] = shared([pKill, pHang], 1 / 4);
+    expect(kill / hang).toBeCloseTo(pKill / pHang, 9);
+    expect(1 - (1 - (kill + hang)) ** 4).toBeCloseTo(pKill + pHang, 9);
+    // Drawn at the full rate in each of 4 groups, an invocation faults about twice as often as the run says.
+    expect(faultedShare(4, [pKill, pHang])).toBeGreaterThan(0.4);
+    expect(Math.abs(faultedShare(4, [kill, hang]) - (pKill + pHang))).toBeLessThan(0.03);
+    expect(Math.abs(faultedShare(1, [pKill, pHang]) - (pKill + pHang))).toBeLessThan(0.03);
   });
 
   test("with firstZombie the run's first keyed batch turns zombie whatever the draw, then the draw decides; a pending zombie spares its process", () => {
