@@ -14,14 +14,18 @@ export type ShuffleRecord =
   /** `to`: the shard the sender routed it to; a shard that is not (a stale route map sent it here) ignores its elements, which the sender sends again. */
   | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
   | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number }
-  /** `ended`: upstream shards a reshard closed and that are done (their children have started): they hold no watermark back. */
-  | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[] };
+  /**
+   * `ended`: upstream shards a reshard closed and that are done (their children have started): they hold no
+   * watermark back. `resumed`: the first tick after the runtime started again on its data — its inputs were
+   * silent because nothing ran, not because they are idle.
+   */
+  | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[]; readonly resumed?: true };
 
 /** Kinesis' limit is 1 MiB per record including the partition key; keep a margin. */
 export const MAX_ENVELOPE_BYTES = 1_000_000;
 
 type Row = [key: string, sequenceNumber: string, subIndex: number, timestampMs: number, value: unknown];
-type Wire = { f: string; w: number; m?: 1; d?: string; r?: Row[] } | { t: 1; u: string[]; e?: string[] };
+type Wire = { f: string; w: number; m?: 1; d?: string; r?: Row[] } | { t: 1; u: string[]; e?: string[]; s?: 1 };
 
 /**
  * The envelopes of one batch for one destination shard, split in order where one would exceed
@@ -53,8 +57,9 @@ export function encodeEnvelopes(fromShard: string, elements: readonly KeyedEleme
 
 export const encodeMarker = (fromShard: string, watermarkMs: number): Buffer => Buffer.from(JSON.stringify({ f: fromShard, w: watermarkMs, m: 1 }));
 
-/** A tick of the watermark function, naming every upstream shard (heard from or not), and those that ended. */
-export const encodeTick = (upstream: readonly string[], ended: readonly string[] = []): Buffer => Buffer.from(JSON.stringify({ t: 1, u: upstream, ...(ended.length > 0 && { e: ended }) }));
+/** A tick of the watermark function, naming every upstream shard (heard from or not), those that ended, and whether the runtime resumed. */
+export const encodeTick = (upstream: readonly string[], ended: readonly string[] = [], resumed = false): Buffer =>
+  Buffer.from(JSON.stringify({ t: 1, u: upstream, ...(ended.length > 0 && { e: ended }), ...(resumed && { s: 1 }) }));
 
 /** Reads one record of a shuffle stream. Throws with the reason for anything that is not one of ours. */
 export function decodeShuffleRecord(data: Buffer | string): ShuffleRecord {
@@ -62,7 +67,7 @@ export function decodeShuffleRecord(data: Buffer | string): ShuffleRecord {
   if (wire && 't' in wire && wire.t === 1) {
     if (!Array.isArray(wire.u) || !wire.u.every((u) => typeof u === 'string')) throw new Error('tick without its list of upstream shards');
     if (wire.e !== undefined && (!Array.isArray(wire.e) || !wire.e.every((u) => typeof u === 'string'))) throw new Error('tick with a list of ended shards that is not shard ids');
-    return { kind: 'tick', upstream: wire.u, ...(wire.e && { ended: wire.e }) };
+    return { kind: 'tick', upstream: wire.u, ...(wire.e && { ended: wire.e }), ...(wire.s === 1 && { resumed: true as const }) };
   }
   if (!wire || !('f' in wire) || typeof wire.f !== 'string' || typeof wire.w !== 'number') throw new Error('not a shardflow envelope (no sender shard or watermark)');
   if (wire.m === 1) return { kind: 'marker', from: wire.f, watermarkMs: wire.w };

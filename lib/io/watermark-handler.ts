@@ -64,6 +64,20 @@ export interface WatermarkHandlerDeps {
   readonly onTick?: (tick: WatermarkTick) => void;
 }
 
+/** What invokes the watermark function; only its `source` matters. */
+export interface WatermarkEvent {
+  readonly source?: string;
+}
+
+/**
+ * The invocation `shardflow dev` makes when it starts again on the data of an earlier run, before its event
+ * source mappings start: one tick to every keyed shard, which tells it that its inputs' silence was the
+ * runtime's downtime (KeyedShardRun.tick), ahead of every record the restarted runtime puts. It returns
+ * after that tick and takes no lease (the last run's holder may keep it until it expires): a tick beside
+ * another invocation's is harmless, a resume lost is not.
+ */
+export const RESUME_EVENT = { source: 'shardflow.resume' } as const;
+
 /**
  * The watermark function. Keyed stages fire their windows and timers themselves, as the watermark
  * markers in their input pass them; what they cannot see is silence. So every tick this function puts
@@ -72,7 +86,7 @@ export interface WatermarkHandlerDeps {
  * its arrival time which inputs have gone idle, and fires what that lets through — in stream order, like
  * any record.
  */
-export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promise<WatermarkTick[]> {
+export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: WatermarkEvent) => Promise<WatermarkTick[]> {
   const clock = deps.clock ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const stages = deps.plan.stages.filter((s) => s.keyed && s.input.kind === 'shuffle');
@@ -148,7 +162,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
    * idle shard whose snapshot must be written again. `idle`: every shard's log says idle, with no timer
    * pending.
    */
-  const tick = async (): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
+  const tick = async (resumed = false): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const ticks: WatermarkTick[] = [];
     let idle = true;
     for (const stage of stages) {
@@ -165,8 +179,8 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
       const idleFlags = heads.map((h) => h?.idle === true);
       // A tick arrives at or after it is put: one put now finds a timer due by now due on arrival.
       const timerDue = (h: LogHead | undefined): boolean => h?.processingTimerMs !== undefined && h.processingTimerMs <= atMs;
-      const targets = open.filter((_, i) => renamed || !idleFlags[i] || timerDue(heads[i]) || needsRefresh(heads[i], atMs));
-      const data = encodeTick(upstream, ended);
+      const targets = open.filter((_, i) => resumed || renamed || !idleFlags[i] || timerDue(heads[i]) || needsRefresh(heads[i], atMs));
+      const data = encodeTick(upstream, ended, resumed);
       if (targets.length > 0) {
         const landed = await writer.put(targets.map((s) => [{ partitionKey: groups <= 1 ? 'tick' : groupPartitionKey(s.group), data, explicitHashKey: s.shard.startingHashKey.toString() }]));
         // A tick that landed on another shard than its target: the stream was resharded (a tick there is
@@ -208,7 +222,9 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): () => Promis
     }
   };
 
-  return async () => {
+  /** An invocation: by the schedule, a stage function's wake, its predecessor, or the runtime starting again on its data. */
+  return async (event?: WatermarkEvent) => {
+    if (event?.source === RESUME_EVENT.source) return (await tick(true)).ticks;
     const handOver = deps.handOver;
     if (!handOver) return (await loop()).ticks;
     const holder = handOver.holder();

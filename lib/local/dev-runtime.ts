@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, kinesisClient } from '../io/aws-clients';
+import { RESUME_EVENT } from '../io/watermark-handler';
 import { loadJob } from '../cli/load-job';
 import { batchingWindowSeconds, failureQueueName, type BatchSettings, type Plan } from '../plan/plan';
 import { planJob } from '../plan/planner';
@@ -140,6 +141,8 @@ export class DevRuntime {
     await assertPortFree(options.port);
     const log = options.log ?? (() => {});
     const dataDir = options.dataDir && path.resolve(options.dataDir);
+    // A data directory that holds an earlier run's streams and state: the job resumes after a downtime.
+    const resuming = dataDir !== undefined && fs.existsSync(dataDir) && fs.readdirSync(dataDir).length > 0;
     if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
     // Both started, or neither left running: an emulator that did start would otherwise outlive the
     // failure and keep the data directory locked (dynalite's LevelDB) for the next attempt.
@@ -167,7 +170,7 @@ export class DevRuntime {
       runtime = new DevRuntime(plan, options.jobFile, options, `http://localhost:${options.port}`);
       runtime.emulators = emulators;
       runtime.edge = edge;
-      await runtime.boot(dataDir);
+      await runtime.boot(dataDir, resuming);
       return runtime;
     } catch (e) {
       if (runtime) await runtime.stop();
@@ -180,7 +183,7 @@ export class DevRuntime {
     return `${this.plan.job}-watermark`;
   }
 
-  private async boot(dataDir: string | undefined): Promise<void> {
+  private async boot(dataDir: string | undefined, resuming: boolean): Promise<void> {
     const log = this.options.log ?? (() => {});
     // The workers' output is the local CloudWatch Logs: their EMF metrics feed status() and the dashboard.
     const functionLog = (line: string): void => {
@@ -268,8 +271,25 @@ export class DevRuntime {
       concurrency,
     });
     this.hosts.push(watermark);
+    if (resuming) await this.resume(watermark);
     for (const m of this.mappings) m.start();
     this.ticking = this.tick(watermark);
+  }
+
+  /**
+   * On an earlier run's data, before any event source mapping starts: the watermark function ticks every keyed
+   * shard once to say the runtime resumed (RESUME_EVENT), so the downtime is no input's idleness.
+   */
+  private async resume(watermark: FunctionHost): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await watermark.invoke(RESUME_EVENT);
+        return;
+      } catch (e) {
+        if (attempt >= 3) throw new Error(`the watermark function failed to tick the keyed shards after the restart (${(e as Error).message}): records delayed by the downtime could be taken for late. Start again`);
+        this.options.log?.(`watermark function failed on resume (${(e as Error).message}); again`);
+      }
+    }
   }
 
   /** The watermark function on its schedule (one invocation at a time, as a rate rule with one target). */

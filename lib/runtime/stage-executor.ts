@@ -34,7 +34,7 @@ export interface SourceRecord {
 export type ShuffleInput = { readonly sequenceNumber: string; readonly arrivalMs: number } & (
   | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
   | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number }
-  | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[] }
+  | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[]; readonly resumed?: true }
 );
 
 /** A batch from one input shard: raw records at a source, decoded shuffle records after a shuffle. */
@@ -199,7 +199,7 @@ export class StageExecutor {
           // An envelope for another shard came here by a stale route map (a reshard): its sender sends it again.
           if (input.kind === 'envelope') run.envelope(input.from, input.arrivalMs, input.to === undefined || input.to === batch.shardId ? input.elements : []);
           else if (input.kind === 'marker') run.marker(input.from, input.arrivalMs, input.watermarkMs);
-          else run.tick(input.arrivalMs, input.upstream, input.ended);
+          else run.tick(input.arrivalMs, input.upstream, input.ended, input.resumed);
         }
       }
       const result = await this.resultOf(batch.shardId, run, watermarkBefore, outputs, deadLetters);

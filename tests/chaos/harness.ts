@@ -400,7 +400,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     if (!r) return;
     throttle.enabled = false;
     if (r.kind === 'in-process') await r.runtime.stop();
-    else await r.dev.hardKill();
+    else {
+      await r.dev.hardKill();
+      // The killed runtime's own output: the evidence of what ran before the kill.
+      for (const line of r.dev.output().split('\n')) if (line.trim() !== '') log(`[killed shardflow dev] ${line}`);
+    }
   };
 
   try {

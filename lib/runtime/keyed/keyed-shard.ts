@@ -165,9 +165,23 @@ export class KeyedShardRun implements OperatorContext {
    * `upstream` names every upstream shard that exists, heard from or not. `ended` names upstream shards a
    * reshard closed and that are done (their children run): they will send nothing more, so they stop
    * holding the watermark back now rather than `idleAfter` after their last marker.
+   *
+   * `resumed`: the runtime was down and has started again on its data (`shardflow dev --data`). Its inputs
+   * were silent because nothing ran, so silence before this tick says nothing of idleness: every input that
+   * has not ended counts as heard now, as Flink restores a job with every input channel active. Without it,
+   * the first upstream shard to catch up after a long stop would carry the watermark past the others'
+   * backlog, and those records would be late.
    */
-  tick(arrivalMs: number, upstream: readonly string[], ended: readonly string[] = []): void {
+  tick(arrivalMs: number, upstream: readonly string[], ended: readonly string[] = [], resumed = false): void {
     this.arriving(arrivalMs);
+    if (resumed) {
+      for (const [u, input] of [...this.state.allInputs()]) {
+        if (ended.includes(u) || isRedriveInput(u)) continue;
+        this.state.setInput(u, { ...input, heardAtMs: Math.max(input.heardAtMs, arrivalMs), idle: false });
+        // An input active again goes idle only on a later tick: a sleeping watermark function must wake.
+        if (input.idle) this.heardAgain = true;
+      }
+    }
     for (const u of upstream) {
       if (this.state.input(u) || ended.includes(u)) continue;
       // A new input holds the watermark until it speaks or goes idle, which only a later tick can tell: a
