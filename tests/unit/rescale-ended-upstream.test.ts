@@ -3,28 +3,16 @@
  * nothing more once their children run; the watermark function's ticks say so, and the next stage stops
  * waiting for them at once — not `idleAfter` (a minute by default) after their last marker.
  */
-import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
-import { decodeShuffleRecord } from '../../lib/io/envelope';
 import type { Chain, KinesisWriter } from '../../lib/io/kinesis-writer';
 import { createWatermarkHandler } from '../../lib/io/watermark-handler';
 import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
 import { MemoryCoordination } from '../../lib/state/coordination';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
+import { chainedClicksPlan, tickCapture } from '../fixtures/chained-clicks';
 
-type Click = { userId: string; clicks: number; ts: number };
 /** Clicks per user per second (s1), then per user per 10 seconds (s2). */
-const plan = planJob(
-  job('chain')
-    .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, shards: 1 }))
-    .keyBy((c) => c.userId)
-    .window(tumbling('1s'))
-    .sum('clicks')
-    .keyBy('key')
-    .window(tumbling('10s'))
-    .sum('clicks')
-    .sink(dynamoSink('out')),
-);
+const plan = chainedClicksPlan();
 
 test("a tick naming a closed, finished upstream shard lets the next stage's watermark go past it at once", async () => {
   const s2 = new StageExecutor(plan, plan.stages[2]!, new ShardStates(new MemoryLogStore()));
@@ -51,12 +39,7 @@ test("a tick naming a closed, finished upstream shard lets the next stage's wate
 
 test('the watermark function names an upstream shard ended once a child of it has a log', async () => {
   const logs = new MemoryLogStore();
-  const ticks: ReturnType<typeof decodeShuffleRecord>[] = [];
-  const writer = {
-    openShards: async () => [{ shardId: 'd', startingHashKey: 0n, endingHashKey: 2n ** 128n - 1n }],
-    put: async (chains: readonly Chain[]) => chains.map((chain) => chain.map((e) => (ticks.push(decodeShuffleRecord(Buffer.from(e.data))), 'd'))),
-    forgetShards: () => {},
-  } as unknown as KinesisWriter;
+  const { writer, ticks } = tickCapture();
   const tick = createWatermarkHandler({
     plan,
     logs,

@@ -6,29 +6,17 @@
  * users of three windows). The runtime's first watermark invocation says it resumed; its ticks make every
  * input count as heard at that moment, as Flink restores a job with every input channel active.
  */
-import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
 import { decodeShuffleRecord, encodeTick } from '../../lib/io/envelope';
-import type { Chain, KinesisWriter } from '../../lib/io/kinesis-writer';
 import { createWatermarkHandler, RESUME_EVENT } from '../../lib/io/watermark-handler';
 import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
 import { MemoryCoordination } from '../../lib/state/coordination';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
+import { chainedClicksPlan, tickCapture } from '../fixtures/chained-clicks';
 
-type Click = { userId: string; clicks: number; ts: number };
 const IDLE_AFTER_MS = 30_000;
 /** Clicks per user per second (s1), then per user per 10 seconds (s2): s2 hears from s1's shards a and b. */
-const plan = planJob(
-  job('chain')
-    .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, shards: 1, idleAfter: IDLE_AFTER_MS }))
-    .keyBy((c) => c.userId)
-    .window(tumbling('1s'))
-    .sum('clicks')
-    .keyBy('key')
-    .window(tumbling('10s'))
-    .sum('clicks')
-    .sink(dynamoSink('out')),
-);
+const plan = chainedClicksPlan(IDLE_AFTER_MS);
 
 /** s2's shard `d`: a and b at 1 s before the stop; after it, a catches up to 30 s first, then b's backlog comes. */
 async function afterDowntime(resumed: boolean) {
@@ -82,12 +70,7 @@ test('a resume leaves inputs that ended idle: a closed upstream shard sends noth
 });
 
 test("the runtime's resume invocation ticks every shard, idle or not, once; the schedule's ticks do not say resumed", async () => {
-  const ticks: ReturnType<typeof decodeShuffleRecord>[] = [];
-  const writer = {
-    openShards: async () => [{ shardId: 'd', startingHashKey: 0n, endingHashKey: 2n ** 128n - 1n }],
-    put: async (chains: readonly Chain[]) => chains.map((chain) => chain.map((e) => (ticks.push(decodeShuffleRecord(Buffer.from(e.data))), 'd'))),
-    forgetShards: () => {},
-  } as unknown as KinesisWriter;
+  const { writer, ticks } = tickCapture();
   const logs = new MemoryLogStore();
   // s2's shard d says all its inputs are idle: a scheduled tick after the first would skip it.
   const states = new ShardStates(logs);
