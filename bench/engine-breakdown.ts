@@ -100,7 +100,7 @@ async function phases(): Promise<Record<string, unknown>> {
       lap('records');
       const { result } = await s0!.run({ kind: 'source', shardId: 'shard-0', records });
       lap('sourceStage');
-      pending.push({ kind: 'envelope', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, elements: result.shuffles[0]!.elements }, { kind: 'marker', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, watermarkMs: result.markerWatermarkMs! });
+      pending.push({ kind: 'envelope', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, elements: result.shuffles[0]!.elements }, { kind: 'marker', sequenceNumber: String(seq++), from: 'shard-0', arrivalMs: 0, ...result.marker! });
       if (++batches % ENVELOPES === 0) await keyed();
     }
     if (pending.length > 0) await keyed();

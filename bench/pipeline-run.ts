@@ -51,7 +51,7 @@ export async function runPipeline(definition: JobDefinition, records: readonly S
       const from = senderOf(out.lane, shardOf(stage));
       const inputs = pending.get(next.id)!;
       inputs.push({ kind: 'envelope', sequenceNumber: String(seq++), from, arrivalMs: 0, elements: out.elements });
-      if (result.markerWatermarkMs !== undefined) inputs.push({ kind: 'marker', sequenceNumber: String(seq++), from, arrivalMs: 0, watermarkMs: result.markerWatermarkMs });
+      if (result.marker !== undefined) inputs.push({ kind: 'marker', sequenceNumber: String(seq++), from, arrivalMs: 0, ...result.marker });
       envelopes.set(next.id, (envelopes.get(next.id) ?? 0) + 1);
     }
   };

@@ -58,7 +58,7 @@ export async function drain(argv: readonly string[], out: (line: string) => void
       // With key groups, one chain per (shard, key group), under the group's partition key (lib/runtime/keyed/key-groups.ts).
       const groups = keyGroupsOf(stage);
       const partitionKeyOf = (sender: string, group: number): string => (groups <= 1 ? sender : groupPartitionKey(group));
-      await writer.put(shards.flatMap((s) => Array.from({ length: groups }, (_, g) => senders.map((u) => ({ partitionKey: partitionKeyOf(u, g), data: encodeMarker(u, END_OF_INPUT), explicitHashKey: s.startingHashKey.toString() })))));
+      await writer.put(shards.flatMap((s) => Array.from({ length: groups }, (_, g) => senders.map((u) => ({ partitionKey: partitionKeyOf(u, g), data: encodeMarker(u, { watermarkMs: END_OF_INPUT }), explicitHashKey: s.startingHashKey.toString() })))));
       out(`${stage.id}: the end of time put on ${shards.length} shard(s) of ${stage.input.stream} from ${senders.length} source shard(s)`);
     }
     await untilFiredEverything(plan, kinesis, ddb, Date.now() + DEFAULT_WAIT_MS, out);

@@ -6,14 +6,14 @@ import { NO_WATERMARK } from '../time/watermark';
  * key: one keyed batch downstream then covers many upstream batches, and Kinesis bills fewer PUT units).
  * An envelope holds, in order, every element bound for that shard with its key, origin position and event
  * time. Once a batch's envelopes are all accepted, the sender sends every shard a marker with the
- * watermark its batch reached: a marker never overtakes the data it covers, and a shard that hears no
- * marker from an upstream shard for a while knows that shard is idle. Ticks come from the watermark
+ * watermark its batch reached (and, from a keyed stage, whether it is idle): a marker never overtakes the
+ * data it covers. A shard that hears nothing from a source stage's shard for `idleAfter` takes it for idle. Ticks come from the watermark
  * function: they carry no data, only their arrival time and the upstream shards that exist.
  */
 export type ShuffleRecord =
   /** `to`: the shard the sender routed it to; a shard that is not (a stale route map sent it here) ignores its elements, which the sender sends again. */
   | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
-  | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number }
+  | ({ readonly kind: 'marker'; readonly from: string } & Marker)
   /**
    * `ended`: upstream shards a reshard closed and that are done (their children have started): they hold no
    * watermark back. `resumed`: the first tick after the runtime started again on its data — its inputs were
@@ -21,11 +21,27 @@ export type ShuffleRecord =
    */
   | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[]; readonly resumed?: true };
 
+/**
+ * What a marker says: the sender's watermark and, from a keyed stage's shard, its status — Flink's
+ * WatermarkStatus. A keyed shard whose inputs are all idle says so (`idle`), and says again when one is
+ * active: the stage downstream takes it for idle on its word only, never for being silent — a keyed shard is
+ * silent because it is slow, failing or down (its own inputs' idleness is decided before it, at the stage
+ * that reads a source), and taking it for idle would make its backlog late. `at`: the sequence number of the
+ * sender's last input record in the batch, so a status from an older batch (a zombie's, sent late) cannot
+ * overrule a newer one. A source stage's markers have neither: its shards' silence is what idleness means
+ * (`idleAfter`), as it is for a keyed stage reading a source `partitionedBy` its key (no ticks reach it).
+ */
+export interface Marker {
+  readonly watermarkMs: number;
+  readonly idle?: true;
+  readonly at?: string;
+}
+
 /** Kinesis' limit is 1 MiB per record including the partition key; keep a margin. */
 export const MAX_ENVELOPE_BYTES = 1_000_000;
 
 type Row = [key: string, sequenceNumber: string, subIndex: number, timestampMs: number, value: unknown];
-type Wire = { f: string; w: number; m?: 1; d?: string; r?: Row[] } | { t: 1; u: string[]; e?: string[]; s?: 1 };
+type Wire = { f: string; w: number; m?: 1; i?: 1; a?: string; d?: string; r?: Row[] } | { t: 1; u: string[]; e?: string[]; s?: 1 };
 
 /**
  * The envelopes of one batch for one destination shard, split in order where one would exceed
@@ -55,7 +71,8 @@ export function encodeEnvelopes(fromShard: string, elements: readonly KeyedEleme
   return pieces;
 }
 
-export const encodeMarker = (fromShard: string, watermarkMs: number): Buffer => Buffer.from(JSON.stringify({ f: fromShard, w: watermarkMs, m: 1 }));
+export const encodeMarker = (fromShard: string, marker: Marker): Buffer =>
+  Buffer.from(JSON.stringify({ f: fromShard, w: marker.watermarkMs, m: 1, ...(marker.idle && { i: 1 }), ...(marker.at !== undefined && { a: marker.at }) }));
 
 /** A tick of the watermark function, naming every upstream shard (heard from or not), those that ended, and whether the runtime resumed. */
 export const encodeTick = (upstream: readonly string[], ended: readonly string[] = [], resumed = false): Buffer =>
@@ -70,7 +87,10 @@ export function decodeShuffleRecord(data: Buffer | string): ShuffleRecord {
     return { kind: 'tick', upstream: wire.u, ...(wire.e && { ended: wire.e }), ...(wire.s === 1 && { resumed: true as const }) };
   }
   if (!wire || !('f' in wire) || typeof wire.f !== 'string' || typeof wire.w !== 'number') throw new Error('not a shardflow envelope (no sender shard or watermark)');
-  if (wire.m === 1) return { kind: 'marker', from: wire.f, watermarkMs: wire.w };
+  if (wire.m === 1) {
+    if (wire.a !== undefined && typeof wire.a !== 'string') throw new Error('marker with a position that is not a sequence number');
+    return { kind: 'marker', from: wire.f, watermarkMs: wire.w, ...(wire.i === 1 && { idle: true as const }), ...(wire.a !== undefined && { at: wire.a }) };
+  }
   if (!Array.isArray(wire.r)) throw new Error('envelope without records');
   const from = wire.f;
   if (wire.d !== undefined && typeof wire.d !== 'string') throw new Error('envelope with a destination that is not a shard id');

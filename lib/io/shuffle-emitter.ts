@@ -1,5 +1,5 @@
 import type { KeyedElement } from '../runtime/records';
-import { encodeEnvelopes, encodeMarker, MAX_ENVELOPE_BYTES } from './envelope';
+import { encodeEnvelopes, encodeMarker, MAX_ENVELOPE_BYTES, type Marker } from './envelope';
 import type { Chain, KinesisWriter } from './kinesis-writer';
 import { senderOf } from '../plan/plan';
 import { isRedriveInput, REDRIVE_PREFIX } from './redrive';
@@ -11,10 +11,11 @@ const MAX_REROUTES = 5;
 
 /**
  * Sends a batch's shuffled elements to the next stage's stream: one envelope chain per destination
- * shard (each key goes where Kinesis would route its partition key); then, once all are accepted, a
- * marker with the watermark the batch reached to every open shard — every batch, even one that moved no
- * watermark: a downstream shard learns from the markers' arrival that this shard is active. No marker when
- * `watermarkMs` is undefined: a keyed shard that is idle itself (see StageResult.markerWatermarkMs).
+ * shard (each key goes where Kinesis would route its partition key); then, once all are accepted, the
+ * batch's marker (its watermark and, from a keyed shard, its status) to every open shard — every batch,
+ * even one that moved no watermark: a downstream shard learns from the markers' arrival that a source
+ * stage's shard is active. No marker when `marker` is undefined: a keyed shard with nothing to say (see
+ * StageResult.marker).
  *
  * The stream may be resharded while the job runs (`shardflow rescale`): an envelope addressed to a shard
  * that has closed lands on the open shard owning its hash key now, which ignores it (the envelope names
@@ -27,7 +28,7 @@ const MAX_REROUTES = 5;
  * per (shard, key group), under the group's partition key and addressed to that logical shard, and a
  * marker per (shard, key group): concurrent batches of one shard never share a group.
  */
-export async function emitShuffle(writer: KinesisWriter, fromShard: string, lane: string, elements: readonly KeyedElement[], watermarkMs: number | undefined, keyGroups = 1): Promise<{ envelopes: number; markers: number }> {
+export async function emitShuffle(writer: KinesisWriter, fromShard: string, lane: string, elements: readonly KeyedElement[], marker: Marker | undefined, keyGroups = 1): Promise<{ envelopes: number; markers: number }> {
   let shards = await writer.openShards();
   const sender = senderOf(lane, fromShard);
   let envelopes = 0;
@@ -45,8 +46,8 @@ export async function emitShuffle(writer: KinesisWriter, fromShard: string, lane
     const again = new Set([...misrouted].flatMap((r) => r.elements));
     pending = pending.filter((e) => again.has(e));
   }
-  if (watermarkMs === undefined) return { envelopes, markers: 0 };
-  const data = encodeMarker(sender, watermarkMs);
+  if (marker === undefined) return { envelopes, markers: 0 };
+  const data = encodeMarker(sender, marker);
   const partitionKeys = keyGroups <= 1 ? [sender] : Array.from({ length: keyGroups }, (_, g) => groupPartitionKey(g));
   let markers = 0;
   for (let round = 0; ; round++) {

@@ -106,7 +106,7 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
     await deps.sinks.write(result.outputs);
     point('after-sinks');
     let markers = 0;
-    for (const out of result.shuffles) markers += (await emitShuffle(deps.shuffleWriters!.get(out.stream)!, shardId, out.lane, out.elements, result.markerWatermarkMs, groupsOfStream.get(out.stream))).markers;
+    for (const out of result.shuffles) markers += (await emitShuffle(deps.shuffleWriters!.get(out.stream)!, shardId, out.lane, out.elements, result.marker, groupsOfStream.get(out.stream))).markers;
     if (result.shuffles.length > 0) point('after-envelopes');
     return markers;
   };

@@ -83,8 +83,8 @@ export const RESUME_EVENT = { source: 'shardflow.resume' } as const;
  * markers in their input pass them; what they cannot see is silence. So every tick this function puts
  * a tick record on the shards of each shuffled keyed stage's input stream (ExplicitHashKey picks the
  * shard) that still have active inputs, naming the upstream shards that exist: the stage decides from
- * its arrival time which inputs have gone idle, and fires what that lets through — in stream order, like
- * any record.
+ * its arrival time which source shards have gone idle (a keyed stage's shards say so in their markers),
+ * and fires what that lets through — in stream order, like any record.
  */
 export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: WatermarkEvent) => Promise<WatermarkTick[]> {
   const clock = deps.clock ?? Date.now;

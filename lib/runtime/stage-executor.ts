@@ -1,4 +1,5 @@
 import { selectKey } from '../api/source';
+import type { Marker } from '../io/envelope';
 import { isRedriveInput, REDRIVE_PREFIX } from '../io/redrive';
 import { isFlow, stageOutputs, type Flow, type Lane, type Plan, type Stage, type StageOutput } from '../plan/plan';
 import type { LogId } from '../state/shard-log';
@@ -33,7 +34,7 @@ export interface SourceRecord {
  */
 export type ShuffleInput = { readonly sequenceNumber: string; readonly arrivalMs: number } & (
   | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
-  | { readonly kind: 'marker'; readonly from: string; readonly watermarkMs: number }
+  | ({ readonly kind: 'marker'; readonly from: string } & Marker)
   | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[]; readonly resumed?: true }
 );
 
@@ -53,13 +54,13 @@ export interface StageResult {
   /** Keyed records for the next stages: one list per shuffle output of the stage (its stream and lane), empty ones too. */
   readonly shuffles: readonly ShuffleOutput[];
   /**
-   * A stage that shuffles: the watermark for the marker it sends every downstream shard after the
-   * envelopes — a source stage's batch's (the highest event time in it minus the bound; NO_WATERMARK when
-   * none), a keyed shard's own. Undefined: send none — a keyed shard whose inputs are all idle and whose
-   * watermark did not move is idle itself (Flink's idle watermark status), and a marker would tell the
-   * stage downstream it is active and keep the watermark function awake.
+   * A stage that shuffles: the marker it sends every downstream shard after the envelopes — a source
+   * stage's with its batch's watermark (the highest event time in it minus the bound; NO_WATERMARK when
+   * none), a keyed shard's with its own and its status: idle when all its inputs are (Flink's idle
+   * watermark status), as of its batch's last input. Undefined: send none — a keyed shard idle before and
+   * after the batch, whose watermark did not move and that sent nothing, has nothing to say.
    */
-  readonly markerWatermarkMs: number | undefined;
+  readonly marker: Marker | undefined;
   readonly outputs: readonly SinkOutput[];
   /** Elements too late for every window they belong to (also in `outputs` when the job has a late sink). */
   readonly late: readonly Element[];
@@ -124,6 +125,7 @@ export class StageExecutor {
         plannedInputs: lanes.length === 0 ? 1 : lanes.reduce((n, l) => n + plannedShards(plan, l) * keyGroupsOf(upstreamOf(plan, l)), 0),
         ...(lanes.length > 0 && { isPlannedInput: plannedSender(lanes, (l) => plannedShards(plan, l)) }),
         inputOf: inputOfSender(lanes),
+        idleBySilence: idleBySilenceOf(lanes, (l) => upstreamOf(plan, l).input.kind === 'source'),
       });
     }
     this.lateSink = stage.keyed?.kind === 'window' ? stage.keyed.lateSink?.name : undefined;
@@ -166,8 +168,8 @@ export class StageExecutor {
       // In record order, as a record-by-record stage would have refused them (decoding first, then the flow).
       deadLetters.sort((a, b) => comparePositions({ sequenceNumber: a.sequenceNumber, subIndex: 0 }, { sequenceNumber: b.sequenceNumber, subIndex: 0 }));
       const maxEventTimeMs = decoded.maxEventTimeMs;
-      const markerWatermarkMs = maxEventTimeMs === NO_WATERMARK ? NO_WATERMARK : boundedOutOfOrderness(maxEventTimeMs, this.stage.eventTime.outOfOrdernessMs);
-      const result: StageResult = { shuffles: [...shuffles.values()], markerWatermarkMs, outputs, late: [], deadLetters, watermarkMs: markerWatermarkMs, wokeInput: false };
+      const watermarkMs = maxEventTimeMs === NO_WATERMARK ? NO_WATERMARK : boundedOutOfOrderness(maxEventTimeMs, this.stage.eventTime.outOfOrdernessMs);
+      const result: StageResult = { shuffles: [...shuffles.values()], marker: { watermarkMs }, outputs, late: [], deadLetters, watermarkMs, wokeInput: false };
       return { result, commit: async () => 'unchanged' };
     }
 
@@ -198,7 +200,7 @@ export class StageExecutor {
           run.beginRecord(input.sequenceNumber);
           // An envelope for another shard came here by a stale route map (a reshard): its sender sends it again.
           if (input.kind === 'envelope') run.envelope(input.from, input.arrivalMs, input.to === undefined || input.to === batch.shardId ? input.elements : []);
-          else if (input.kind === 'marker') run.marker(input.from, input.arrivalMs, input.watermarkMs);
+          else if (input.kind === 'marker') run.marker(input.from, input.arrivalMs, input);
           else run.tick(input.arrivalMs, input.upstream, input.ended, input.resumed);
         }
       }
@@ -246,9 +248,10 @@ export class StageExecutor {
     if (this.lateSink) {
       for (const e of run.lateElements) outputs.push({ sink: this.lateSink, output: { id: `late/${originKey(e.origin)}`, record: asRecord(e.value) } });
     }
-    const idle = run.state.allInputsIdle && run.watermarkMs === watermarkBefore;
-    const markerWatermarkMs = shuffles.size > 0 && !idle ? run.watermarkMs : undefined;
-    return { shuffles: [...shuffles.values()], markerWatermarkMs, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput };
+    const idle = run.state.allInputsIdle;
+    const silent = idle && run.wasIdle && run.watermarkMs === watermarkBefore && [...shuffles.values()].every((s) => s.elements.length === 0);
+    const marker = shuffles.size > 0 && !silent ? { watermarkMs: run.watermarkMs, at: run.lastInputSequenceNumber, ...(idle && { idle: true as const }) } : undefined;
+    return { shuffles: [...shuffles.values()], marker, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput };
   }
 
   /**
@@ -485,6 +488,21 @@ function inputOfSender(lanes: readonly Lane[]): (from: string) => number {
     const bare = isRedriveInput(from) ? from.slice(REDRIVE_PREFIX.length) : from;
     return byName.get(bare.slice(0, bare.indexOf('/'))) ?? 0;
   };
+}
+
+/**
+ * Whether a sender goes idle by silence: a shard of a stage that reads a source does — a source stage's, or
+ * a keyed stage's on a source `partitionedBy` its key (it runs on its records only, no ticks, so it can never
+ * find its input idle) — and a keyed stage's after a shuffle only says so (see Marker). A stream's only
+ * lane says it for every sender; otherwise the sender names its lane.
+ */
+function idleBySilenceOf(lanes: readonly Lane[], fromSource: (lane: Lane) => boolean): (from: string) => boolean {
+  if (lanes.length <= 1) {
+    const bySilence = lanes[0] === undefined || fromSource(lanes[0]);
+    return () => bySilence;
+  }
+  const byName = new Map(lanes.map((l) => [l.name, fromSource(l)]));
+  return (from) => byName.get(from.slice(0, from.indexOf('/'))) ?? true;
 }
 
 const upstreamOf = (plan: Plan, lane: Lane): Stage => plan.stages.find((s) => s.id === lane.fromStage)!;

@@ -15,6 +15,8 @@ export interface InputState {
    */
   readonly heardAtMs: number;
   readonly idle: boolean;
+  /** A keyed stage's shard: the sender's position its status is as of (see Marker's `at`). */
+  readonly statusAt?: string;
 }
 
 /**
@@ -105,7 +107,7 @@ export class ShardState {
   /** Sets what the shard knows of an input; the same again changes nothing (a replay must not append an entry). */
   setInput(upstreamShard: string, input: InputState): void {
     const before = this.inputs.get(upstreamShard);
-    if (before && before.watermarkMs === input.watermarkMs && before.heardAtMs === input.heardAtMs && before.idle === input.idle) return;
+    if (before && before.watermarkMs === input.watermarkMs && before.heardAtMs === input.heardAtMs && before.idle === input.idle && before.statusAt === input.statusAt) return;
     this.inputs.set(upstreamShard, input);
     this.dirtyInputs.add(upstreamShard);
   }
@@ -239,7 +241,7 @@ interface Wire {
   w: number;
   p?: number;
   m?: Record<string, string>;
-  i?: Record<string, [watermarkMs: number, heardAtMs: number, idle: 0 | 1]>;
+  i?: Record<string, [watermarkMs: number, heardAtMs: number, idle: 0 | 1, statusAt?: string]>;
   k?: WireKey[];
 }
 
@@ -258,5 +260,6 @@ function unpackPosition(packed: string): Position {
   const dot = packed.lastIndexOf('.');
   return { sequenceNumber: packed.slice(0, dot), subIndex: Number(packed.slice(dot + 1)) };
 }
-const packInput = (i: InputState): [number, number, 0 | 1] => [i.watermarkMs, i.heardAtMs, i.idle ? 1 : 0];
-const unpackInput = ([watermarkMs, heardAtMs, idle]: [number, number, 0 | 1]): InputState => ({ watermarkMs, heardAtMs, idle: idle === 1 });
+// The status position came later (an older shardflow reads the first three and ignores it).
+const packInput = (i: InputState): [number, number, 0 | 1, string?] => (i.statusAt === undefined ? [i.watermarkMs, i.heardAtMs, i.idle ? 1 : 0] : [i.watermarkMs, i.heardAtMs, i.idle ? 1 : 0, i.statusAt]);
+const unpackInput = ([watermarkMs, heardAtMs, idle, statusAt]: [number, number, 0 | 1, string?]): InputState => ({ watermarkMs, heardAtMs, idle: idle === 1, ...(statusAt !== undefined && { statusAt }) });

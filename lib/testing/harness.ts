@@ -320,7 +320,7 @@ export class Harness {
       // A source stage's marker only with the strategy watermark (else `watermark(ts)` moves time); a keyed
       // stage's always: it is that stage's watermark.
       const marks = stage.keyed !== undefined || this.options.watermarks === 'strategy';
-      if (marks && result.markerWatermarkMs !== undefined) inputs.push(this.shuffleInput(shardId, { kind: 'marker', from, watermarkMs: result.markerWatermarkMs }));
+      if (marks && result.marker !== undefined) inputs.push(this.shuffleInput(shardId, { kind: 'marker', from, ...result.marker }));
       await this.runStage(next, { kind: 'shuffled', shardId, inputs }, crash);
     }
   }

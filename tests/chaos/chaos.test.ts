@@ -22,8 +22,7 @@ import { runLine } from './summary';
 jest.setTimeout(900_000);
 
 /**
- * The two-stage kind waits for its second stage to find the first idle (idleAfter twice, ~2.5 min for a quick
- * run): it runs in `npm run chaos`; in `npm test` two keyed stages run on the emulators and on `shardflow dev`
+ * The two-stage kind runs two keyed stages one behind the other, the slowest quick run: it runs in `npm run chaos`; in `npm test` two keyed stages run on the emulators and on `shardflow dev`
  * (tests/integration/chained-stages.test.ts, tests/e2e/hot-items.test.ts). The join kind runs four stages, and a
  * fifth quick run would be a third round of runs: it runs in `npm run chaos`; in `npm test` the joins run on
  * `shardflow dev` (tests/e2e/fraud.test.ts) and against sqlite3 (tests/unit/joins-property.test.ts).

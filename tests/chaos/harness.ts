@@ -149,8 +149,8 @@ interface Feed {
 
 /**
  * Kill probabilities per call of each point. Together about one stage invocation in six dies, which keeps
- * a shard's longest failure streak well under the jobs' idleAfter (an input silent for longer is idle,
- * and its records may then be late: a different guarantee, see docs/guarantees.md).
+ * a shard's longest failure streak well under the jobs' idleAfter (a source stage's shard silent for longer
+ * is idle, and its records may then be late: a different guarantee, see docs/guarantees.md).
  */
 const FAULT_POINT_KILLS: Partial<Record<FaultPointName, number>> = {
   'after-decode': 0.02,
@@ -493,9 +493,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
     const current = running;
     if (current?.kind !== 'in-process') throw new Error('the run must end on the in-process runtime');
     const runtime = current.runtime;
-    // The runtime is idle once the watermark function stops ticking: idleAfter after the flush for each keyed
-    // stage in the line (a second stage finds the first idle only idleAfter after the first went quiet), and
-    // the ticks before that keep a second stage busy: give it twice that.
+    // The runtime is idle once the watermark function stops ticking: idleAfter after the flush, when the first
+    // keyed stage finds its sources idle and says so down the line; a second stage's batches behind it may
+    // lag under load: give it twice that.
     const deadline = Date.now() + (options.quick ? 60_000 : 120_000) + (resultStages === keyedStages ? 0 : 2 * IDLE_AFTER_MS);
     let idleSince: number | undefined;
     for (;;) {

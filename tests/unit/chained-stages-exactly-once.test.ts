@@ -15,6 +15,7 @@
 import fc from 'fast-check';
 import { planJob, type Stage } from 'shardflow';
 import { seededRandom } from '../../lib/local/demo';
+import type { Marker } from '../../lib/io/envelope';
 import type { KeyedElement } from '../../lib/runtime/records';
 import { StageExecutor, type ShuffleInput, type StageResult } from '../../lib/runtime/stage-executor';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
@@ -50,13 +51,13 @@ function firstStageInput(random: () => number, users: readonly string[], n: numb
 }
 
 /** A record put on the second stage's shard, before Kinesis numbers it. */
-type Put = { kind: 'envelope'; from: string; elements: readonly KeyedElement[] } | { kind: 'marker'; from: string; watermarkMs: number };
+type Put = { kind: 'envelope'; from: string; elements: readonly KeyedElement[] } | ({ kind: 'marker'; from: string } & Marker);
 
 /** What a delivery of a first-stage batch puts on the second stage's shard: its envelope (if any), then its marker. */
 function onSecondStream(fromShard: string, result: StageResult): Put[] {
   return [
     ...(result.shuffles[0]!.elements.length > 0 ? [{ kind: 'envelope' as const, from: fromShard, elements: result.shuffles[0]!.elements }] : []),
-    ...(result.markerWatermarkMs !== undefined ? [{ kind: 'marker' as const, from: fromShard, watermarkMs: result.markerWatermarkMs }] : []),
+    ...(result.marker !== undefined ? [{ kind: 'marker' as const, from: fromShard, ...result.marker }] : []),
   ];
 }
 

@@ -118,7 +118,7 @@ test("markers go to every (shard, key group) under the group's partition key, af
       return chains.map((c) => c.map((e) => shards.find((s) => s.startingHashKey <= BigInt(e.explicitHashKey!) && BigInt(e.explicitHashKey!) <= s.endingHashKey)!.shardId));
     },
   } as unknown as KinesisWriter;
-  const sent = await emitShuffle(writer, 'shardId-000000000007', '', [element('a', '1'), element('b', '2')], 5000, 3);
+  const sent = await emitShuffle(writer, 'shardId-000000000007', '', [element('a', '1'), element('b', '2')], { watermarkMs: 5000 }, 3);
   expect(sent.markers).toBe(6);
   const markers = puts[puts.length - 1]!.flat();
   expect(markers.map((m) => [m.explicitHashKey, m.partitionKey])).toEqual(shards.flatMap((s) => ['g0', 'g1', 'g2'].map((g) => [s.startingHashKey.toString(), g])));

@@ -121,7 +121,7 @@ describe('the shuffle emitter with a route map gone stale', () => {
     ];
     const { writer, landedOn } = reshardedStream([parent], children);
     const elements = clicks(1, [low, high, low]);
-    await emitShuffle(writer, 'u0', '', elements, 900);
+    await emitShuffle(writer, 'u0', '', elements, { watermarkMs: 900 });
     // The first envelope (to p) landed on c1, which ignores it; then each child gets its keys, in order; then markers.
     expect(landedOn.map((l) => [l.shardId, l.record.kind, l.record.kind === 'envelope' ? [l.record.to, l.record.elements.map((e) => e.origin.sequenceNumber)] : l.record.kind === 'marker' ? l.record.watermarkMs : undefined])).toEqual([
       ['c1', 'envelope', ['p', ['1', '2', '3']]],
@@ -135,7 +135,7 @@ describe('the shuffle emitter with a route map gone stale', () => {
   test('routes that are still right send once', async () => {
     const shards = [{ shardId: 's', startingHashKey: 0n, endingHashKey: MAX_HASH }];
     const { writer, landedOn } = reshardedStream(shards, shards);
-    expect(await emitShuffle(writer, 'u0', '', clicks(1, [low, high]), 900)).toEqual({ envelopes: 1, markers: 1 });
+    expect(await emitShuffle(writer, 'u0', '', clicks(1, [low, high]), { watermarkMs: 900 })).toEqual({ envelopes: 1, markers: 1 });
     expect(landedOn).toHaveLength(2);
   });
 });

@@ -1,10 +1,11 @@
 /**
  * A runtime that stops and starts again on its data (`shardflow dev --data`) was down for a while: every
  * input of a keyed shard was silent, because nothing ran. Measured by arrival times, that silence looks like
- * idleness — and the first upstream shard to catch up would carry the watermark past the others' backlog,
- * which would then be late (chaos chained 4007: a 52 s stop and catch-up at parallelizationFactor 4 lost the
- * users of three windows). The runtime's first watermark invocation says it resumed; its ticks make every
- * input count as heard at that moment, as Flink restores a job with every input channel active.
+ * idleness of the source stage's shards (a keyed stage's shards go idle only on their word) — and the first
+ * source shard to catch up would carry the watermark past the others' backlog, which would then be late
+ * (chaos chained 4007: a 52 s stop and catch-up at parallelizationFactor 4 lost the users of three windows).
+ * The runtime's first watermark invocation says it resumed; its ticks make every input count as heard at
+ * that moment, as Flink restores a job with every input channel active.
  */
 import { decodeShuffleRecord, encodeTick } from '../../lib/io/envelope';
 import { createWatermarkHandler, RESUME_EVENT } from '../../lib/io/watermark-handler';
@@ -15,14 +16,14 @@ import { ShardStates } from '../../lib/state/shard-states';
 import { chainedClicksPlan, tickCapture } from '../fixtures/chained-clicks';
 
 const IDLE_AFTER_MS = 30_000;
-/** Clicks per user per second (s1), then per user per 10 seconds (s2): s2 hears from s1's shards a and b. */
+/** Clicks per user per second (s1, reading the source stage's shards a and b), then per user per 10 seconds (s2). */
 const plan = chainedClicksPlan(IDLE_AFTER_MS);
 
-/** s2's shard `d`: a and b at 1 s before the stop; after it, a catches up to 30 s first, then b's backlog comes. */
+/** s1's shard `d`: a and b at 1 s before the stop; after it, a catches up to 30 s first, then b's backlog comes. */
 async function afterDowntime(resumed: boolean) {
-  const s2 = new StageExecutor(plan, plan.stages[2]!, new ShardStates(new MemoryLogStore()));
+  const s1 = new StageExecutor(plan, plan.stages[1]!, new ShardStates(new MemoryLogStore()));
   const run = async (inputs: ShuffleInput[]) => {
-    const batch = await s2.run({ kind: 'shuffled', shardId: 'd', inputs });
+    const batch = await s1.run({ kind: 'shuffled', shardId: 'd', inputs });
     await batch.commit();
     return batch.result;
   };
@@ -35,9 +36,9 @@ async function afterDowntime(resumed: boolean) {
     { kind: 'tick', sequenceNumber: '3', arrivalMs: 100_000, upstream: ['a', 'b'], ...(resumed && { resumed: true as const }) },
     { kind: 'marker', sequenceNumber: '4', from: 'a', arrivalMs: 100_500, watermarkMs: 30_000 },
   ]);
-  const perSecond = { key: 'ann', windowStart: 4000, windowEnd: 5000, clicks: 3 };
+  const click = { userId: 'ann', clicks: 3, ts: 4_999 };
   const backlog = await run([
-    { kind: 'envelope', sequenceNumber: '5', from: 'b', arrivalMs: 101_000, elements: [{ key: 'ann', origin: { shardId: 'b', sequenceNumber: '9', subIndex: 0 }, timestampMs: 4_999, value: perSecond }], to: 'd' },
+    { kind: 'envelope', sequenceNumber: '5', from: 'b', arrivalMs: 101_000, elements: [{ key: 'ann', origin: { shardId: 'b', sequenceNumber: '9', subIndex: 0 }, timestampMs: 4_999, value: click }], to: 'd' },
     { kind: 'marker', sequenceNumber: '6', from: 'b', arrivalMs: 101_000, watermarkMs: 30_000 },
   ]);
   return { first, backlog };
@@ -48,19 +49,19 @@ test("after a resume, an input silent through the downtime still holds the water
   expect(first.watermarkMs).toBe(1_000);
   expect(backlog.late).toEqual([]);
   expect(backlog.watermarkMs).toBe(30_000);
-  expect(backlog.outputs.map((o) => o.output.record)).toEqual([expect.objectContaining({ key: 'ann', windowStart: 0, clicks: 3 })]);
+  expect(backlog.shuffles[0]!.elements.map((e) => e.value)).toEqual([expect.objectContaining({ key: 'ann', windowStart: 4_000, clicks: 3 })]);
 });
 
 test('without the resume, the downtime made b idle: the watermark passed it and its backlog was late (what the resume prevents)', async () => {
   const { first, backlog } = await afterDowntime(false);
   expect(first.watermarkMs).toBe(30_000);
-  expect(backlog.late.map((e) => e.value)).toEqual([expect.objectContaining({ key: 'ann', clicks: 3 })]);
-  expect(backlog.outputs).toEqual([]);
+  expect(backlog.late.map((e) => e.value)).toEqual([expect.objectContaining({ userId: 'ann', clicks: 3 })]);
+  expect(backlog.shuffles[0]!.elements).toEqual([]);
 });
 
 test('a resume leaves inputs that ended idle: a closed upstream shard sends nothing more', async () => {
-  const s2 = new StageExecutor(plan, plan.stages[2]!, new ShardStates(new MemoryLogStore()));
-  const run = async (inputs: ShuffleInput[]) => (await s2.run({ kind: 'shuffled', shardId: 'd', inputs })).result;
+  const s1 = new StageExecutor(plan, plan.stages[1]!, new ShardStates(new MemoryLogStore()));
+  const run = async (inputs: ShuffleInput[]) => (await s1.run({ kind: 'shuffled', shardId: 'd', inputs })).result;
   const result = await run([
     { kind: 'marker', sequenceNumber: '1', from: 'p', arrivalMs: 100, watermarkMs: 1_000 },
     { kind: 'marker', sequenceNumber: '2', from: 'c', arrivalMs: 100, watermarkMs: 20_000 },

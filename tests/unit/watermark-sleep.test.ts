@@ -46,7 +46,7 @@ function world(p: Plan = plan, stageSinks: SinkWriter = sinks) {
   const fromSource = (shardId: string, clicks: Click[]): Promise<void> =>
     deliver(shardId, [
       ...encodeEnvelopes('src-0', clicks.map((c) => ({ key: c.userId, origin: { shardId: 'src-0', sequenceNumber: String(++seq), subIndex: 0 }, timestampMs: c.ts, value: c }))),
-      encodeMarker('src-0', Math.max(...clicks.map((c) => c.ts)) - 1),
+      encodeMarker('src-0', { watermarkMs: Math.max(...clicks.map((c) => c.ts)) - 1 }),
     ]);
   // The watermark function's ticks reach every keyed shard (ExplicitHashKey), delivered at once.
   let tickRecords = 0;
@@ -205,7 +205,7 @@ test('a wake that cannot be sent does not fail the batch, and the next waking ba
     warn: (message) => void warnings.push(message),
   });
   const marker = (shardId: string, from: string) =>
-    stage(toKinesisEvent([{ SequenceNumber: String(++seq), PartitionKey: 'p', Data: encodeMarker(from, 1000), ApproximateArrivalTimestamp: new Date(1_000_000) }], shardId, 'arn:aws:kinesis:us-east-1:000000000000:stream/x'));
+    stage(toKinesisEvent([{ SequenceNumber: String(++seq), PartitionKey: 'p', Data: encodeMarker(from, { watermarkMs: 1000 }), ApproximateArrivalTimestamp: new Date(1_000_000) }], shardId, 'arn:aws:kinesis:us-east-1:000000000000:stream/x'));
   await coordination.markWatermarkAsleep();
   await expect(marker(KEYED_SHARDS[0]!, 'src-0')).resolves.toEqual({ batchItemFailures: [] });
   expect(warnings).toEqual(['could not wake the watermark function']);

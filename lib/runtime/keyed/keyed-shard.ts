@@ -1,5 +1,6 @@
 import { isRedriveInput } from '../../io/redrive';
 import type { ShardState } from '../../state/shard-state';
+import type { Marker } from '../../io/envelope';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../../time/watermark';
 import { comparePositions, type Element, type KeyedElement, type KeyedOutput, type Output } from '../records';
 import { appliedBefore, inheritedMarksOf, type InheritedMarks } from './inheritance';
@@ -22,6 +23,12 @@ export interface KeyedShardSettings {
   readonly isPlannedInput?: (from: string) => boolean;
   /** Which input of the operator a sender feeds (a co-process function has two; see Lane). */
   readonly inputOf: (from: string) => number;
+  /**
+   * Whether a sender goes idle by being silent for `idleAfter` — a shard of a stage that reads a source,
+   * which cannot tell a quiet input from its own — or only on its word, in its markers (a keyed stage's
+   * shard after a shuffle: see Marker). Without it, every sender goes idle by silence.
+   */
+  readonly idleBySilence?: (from: string) => boolean;
 }
 
 /**
@@ -82,6 +89,8 @@ export class KeyedShardRun implements OperatorContext {
   private heardAgain = false;
   /** Whether the shard had a processing-time timer pending when the batch started. */
   private readonly hadProcessingTimer: boolean;
+  /** Whether every input of the shard was idle when the batch started (it had said so downstream). */
+  readonly wasIdle: boolean;
   /** The sequence number of the input record being processed: what it makes downstream is named after it. */
   private inputSequenceNumber = '0';
   /** Per key, the timer firings the input record being processed has caused (see {@link firingId}). */
@@ -97,6 +106,12 @@ export class KeyedShardRun implements OperatorContext {
   ) {
     this.processingTimeMs = state.processingTimeMs;
     this.hadProcessingTimer = due.processing?.earliest() !== undefined;
+    this.wasIdle = state.allInputsIdle;
+  }
+
+  /** The sequence number of the last input record the batch processed ('0' before any): what its marker's status is as of. */
+  get lastInputSequenceNumber(): string {
+    return this.inputSequenceNumber;
   }
 
   get watermarkMs(): number {
@@ -148,15 +163,18 @@ export class KeyedShardRun implements OperatorContext {
   envelope(from: string, arrivalMs: number, elements: readonly KeyedElement[]): void {
     this.arriving(arrivalMs);
     // A redrive's input is no upstream shard: it holds no watermark and is never heard from again.
-    if (!isRedriveInput(from)) this.heard(from, arrivalMs, NO_WATERMARK);
+    if (!isRedriveInput(from)) this.heard(from, arrivalMs, NO_WATERMARK, undefined);
     this.applyElements(from, elements, this.settings.inputOf(from));
     this.arrived(true);
   }
 
-  /** A marker: upstream shard `from` has moved its watermark to `watermarkMs` (its records before it came first). */
-  marker(from: string, arrivalMs: number, watermarkMs: number): void {
+  /**
+   * A marker: upstream shard `from` has moved its watermark to `watermarkMs` (its records before it came
+   * first) and, from a keyed stage, says whether it is idle (see Marker).
+   */
+  marker(from: string, arrivalMs: number, marker: Marker): void {
     this.arriving(arrivalMs);
-    this.heard(from, arrivalMs, watermarkMs);
+    this.heard(from, arrivalMs, marker.watermarkMs, marker);
     this.arrived(true);
   }
 
@@ -287,20 +305,39 @@ export class KeyedShardRun implements OperatorContext {
     indexKey(this.due, this.operator, this.state, e.key);
   }
 
-  /** Records that `from` spoke at `arrivalMs` (with its watermark, for a marker), then moves the watermark. */
-  private heard(from: string, arrivalMs: number, watermarkMs: number): void {
+  /**
+   * Records that `from` spoke at `arrivalMs` (with its watermark and status, for a marker), then moves the
+   * watermark. An input that goes idle by silence is active again whenever it speaks; one that goes idle on
+   * its word (a keyed stage's shard) takes the status of its markers, unless older than the last it took.
+   */
+  private heard(from: string, arrivalMs: number, watermarkMs: number, marker: Marker | undefined): void {
     const before = this.state.input(from);
-    if (!before || before.idle) this.heardAgain = true;
-    this.state.setInput(from, { watermarkMs: Math.max(watermarkMs, before?.watermarkMs ?? NO_WATERMARK), heardAtMs: Math.max(arrivalMs, before?.heardAtMs ?? arrivalMs), idle: false });
+    let idle = false;
+    let statusAt = before?.statusAt;
+    if (before && !this.idleBySilence(from)) {
+      if (!marker) idle = before.idle;
+      else if (marker.at === undefined) idle = marker.idle === true;
+      else if (statusAt !== undefined && comparePositions({ sequenceNumber: marker.at, subIndex: 0 }, { sequenceNumber: statusAt, subIndex: 0 }) < 0) idle = before.idle;
+      else [idle, statusAt] = [marker.idle === true, marker.at];
+    } else if (marker && !this.idleBySilence(from)) {
+      [idle, statusAt] = [marker.idle === true, marker.at];
+    }
+    if (!idle && (!before || before.idle)) this.heardAgain = true;
+    const input = { watermarkMs: Math.max(watermarkMs, before?.watermarkMs ?? NO_WATERMARK), heardAtMs: Math.max(arrivalMs, before?.heardAtMs ?? arrivalMs), idle };
+    this.state.setInput(from, statusAt === undefined ? input : { ...input, statusAt });
     this.markIdle(arrivalMs);
     this.advanceTo(this.combined(arrivalMs, false));
   }
 
-  /** Inputs silent for `idleAfter` by `nowMs` stop holding the watermark back (Flink's withIdleness). */
+  /** Inputs silent for `idleAfter` by `nowMs` stop holding the watermark back (Flink's withIdleness), if silence is what makes them idle. */
   private markIdle(nowMs: number): void {
     for (const [u, input] of [...this.state.allInputs()]) {
-      if (!input.idle && nowMs - input.heardAtMs >= this.settings.idleAfterMs) this.state.setInput(u, { ...input, idle: true });
+      if (!input.idle && nowMs - input.heardAtMs >= this.settings.idleAfterMs && this.idleBySilence(u)) this.state.setInput(u, { ...input, idle: true });
     }
+  }
+
+  private idleBySilence(from: string): boolean {
+    return this.settings.idleBySilence?.(from) ?? true;
   }
 
   /**
