@@ -5,7 +5,9 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { dynamoSink, job, kinesisSource, session } from 'shardflow';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
+import { runInNewContext } from 'node:vm';
 import { loadJob } from '../../lib/cli/load-job';
 import { JobMetrics, stageBatchMetrics, watermarkTickMetrics } from '../../lib/io/metrics';
 import { FunctionFigures } from '../../lib/local/dashboard/function-figures';
@@ -277,3 +279,12 @@ async function openEvents(url: string, timeoutMs = 3000) {
     close: () => req.destroy(),
   };
 }
+
+test("the page names a key group's logical shard by its shard and group, and reads that shard's iterator age", () => {
+  // The page is a plain browser script: its two naming helpers, run as they are written there.
+  const script = readFileSync('lib/local/dashboard/static/app.js', 'utf8');
+  const helpers = ['shardName', 'physicalShard'].map((name) => new RegExp(`^const ${name} = (?:.*;$|[\\s\\S]*?^};$)`, 'm').exec(script)?.[0] ?? `/* ${name} not found */`);
+  const { shardName, physicalShard } = runInNewContext(`${helpers.join('\n')}\n({ shardName, physicalShard })`) as Record<string, (id: string) => string>;
+  expect(['shardId-000000000001', 'shardId-000000000001.g2', 'src-0'].map(shardName)).toEqual(['shard 1', 'shard 1 · group 2', 'src-0']);
+  expect(physicalShard('shardId-000000000003.g1')).toBe('shardId-000000000003');
+});

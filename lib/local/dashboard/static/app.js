@@ -272,8 +272,16 @@ function table(/** @type {string[]} */ heads, /** @type {string[][]} */ rows, /*
     .join('')}</tbody></table>`;
 }
 
-/** `shardId-000000000001` → `shard 1` */
-const shardName = (/** @type {string} */ id) => (/^shardId-\d+$/.test(id) ? `shard ${Number(id.slice(8))}` : id);
+/**
+ * `shardId-000000000001` → `shard 1`; a logical shard of a stage with key groups (parallelizationFactor > 1),
+ * `shardId-000000000001.g2` → `shard 1 · group 2`.
+ */
+const shardName = (/** @type {string} */ id) => {
+  const m = /^shardId-(\d+)(?:\.g(\d+))?$/.exec(id);
+  return m ? `shard ${Number(m[1])}${m[2] === undefined ? '' : ` · group ${m[2]}`}` : id;
+};
+/** The Kinesis shard of a logical shard: its iterator age is the shard's. */
+const physicalShard = (/** @type {string} */ id) => id.replace(/\.g\d+$/, '');
 
 function renderWatermarks() {
   const el = $('watermarks');
@@ -291,7 +299,7 @@ function renderWatermarks() {
         `<span data-watermark>${time(i.watermarkMs)}</span>`,
         i.maxEventTimeMs !== undefined ? time(i.maxEventTimeMs) : '—',
         `${duration(now - i.lastActiveMs)} ago`,
-        duration(age.get(i.shardId)),
+        duration(age.get(physicalShard(i.shardId))),
         i.idle ? '<span class="badge idle">idle</span>' : '<span class="badge ok">active</span>',
       ]);
       const fired = w.firedWatermarkMs !== undefined ? `<span class="note">windows fired up to <b class="mono">${time(w.firedWatermarkMs)}</b></span>` : '';
@@ -299,7 +307,7 @@ function renderWatermarks() {
       const shards = (w.shards ?? []).length
         ? table(
             ['keyed shard', 'watermark', 'keys', 'state size'],
-            w.shards.map((/** @type {any} */ s) => [esc(s.shardId), s.watermarkMs !== undefined ? time(s.watermarkMs) : '—', num(s.keys), bytes(s.stateBytes)]),
+            w.shards.map((/** @type {any} */ s) => [esc(shardName(s.shardId)), s.watermarkMs !== undefined ? time(s.watermarkMs) : '—', num(s.keys), bytes(s.stateBytes)]),
             ['', 'mono', 'mono', 'mono'],
           )
         : '';
