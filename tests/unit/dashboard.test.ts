@@ -284,7 +284,10 @@ test("the page names a key group's logical shard by its shard and group, and rea
   // The page is a plain browser script: its two naming helpers, run as they are written there.
   const script = readFileSync('lib/local/dashboard/static/app.js', 'utf8');
   const helpers = ['shardName', 'physicalShard'].map((name) => new RegExp(`^const ${name} = (?:.*;$|[\\s\\S]*?^};$)`, 'm').exec(script)?.[0] ?? `/* ${name} not found */`);
-  const { shardName, physicalShard } = runInNewContext(`${helpers.join('\n')}\n({ shardName, physicalShard })`) as Record<string, (id: string) => string>;
+  const { shardName, physicalShard } = runInNewContext(`${helpers.join('\n')}\n({ shardName, physicalShard })`) as {
+    shardName: (id: string) => string;
+    physicalShard: (id: string) => string;
+  };
   expect(['shardId-000000000001', 'shardId-000000000001.g2', 'src-0'].map(shardName)).toEqual(['shard 1', 'shard 1 · group 2', 'src-0']);
   expect(physicalShard('shardId-000000000003.g1')).toBe('shardId-000000000003');
 });
