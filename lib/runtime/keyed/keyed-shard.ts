@@ -1,5 +1,5 @@
 import { isRedriveInput } from '../../io/redrive';
-import type { ShardState } from '../../state/shard-state';
+import type { InputState, ShardState } from '../../state/shard-state';
 import type { Marker } from '../../io/envelope';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../../time/watermark';
 import { comparePositions, type Element, type KeyedElement, type KeyedOutput, type Output } from '../records';
@@ -305,23 +305,11 @@ export class KeyedShardRun implements OperatorContext {
     indexKey(this.due, this.operator, this.state, e.key);
   }
 
-  /**
-   * Records that `from` spoke at `arrivalMs` (with its watermark and status, for a marker), then moves the
-   * watermark. An input that goes idle by silence is active again whenever it speaks; one that goes idle on
-   * its word (a keyed stage's shard) takes the status of its markers, unless older than the last it took.
-   */
+  /** Records that `from` spoke at `arrivalMs` (with its watermark and status, for a marker), then moves the watermark. */
   private heard(from: string, arrivalMs: number, watermarkMs: number, marker: Marker | undefined): void {
     const before = this.state.input(from);
-    let idle = false;
-    let statusAt = before?.statusAt;
-    if (before && !this.idleBySilence(from)) {
-      if (!marker) idle = before.idle;
-      else if (marker.at === undefined) idle = marker.idle === true;
-      else if (statusAt !== undefined && comparePositions({ sequenceNumber: marker.at, subIndex: 0 }, { sequenceNumber: statusAt, subIndex: 0 }) < 0) idle = before.idle;
-      else [idle, statusAt] = [marker.idle === true, marker.at];
-    } else if (marker && !this.idleBySilence(from)) {
-      [idle, statusAt] = [marker.idle === true, marker.at];
-    }
+    // An input that goes idle by silence is active again whenever it speaks.
+    const { idle, statusAt } = this.idleBySilence(from) ? { idle: false, statusAt: before?.statusAt } : statusAfter(before, marker);
     if (!idle && (!before || before.idle)) this.heardAgain = true;
     const input = { watermarkMs: Math.max(watermarkMs, before?.watermarkMs ?? NO_WATERMARK), heardAtMs: Math.max(arrivalMs, before?.heardAtMs ?? arrivalMs), idle };
     this.state.setInput(from, statusAt === undefined ? input : { ...input, statusAt });
@@ -367,3 +355,15 @@ export class KeyedShardRun implements OperatorContext {
     return active > 0 ? min : max;
   }
 }
+
+/**
+ * The status of an input that goes idle on its word (a keyed stage's shard) after it speaks: its marker's,
+ * unless that marker is older than the last it took (a zombie's, delivered late); no marker keeps the status.
+ */
+const statusAfter = (before: InputState | undefined, marker: Marker | undefined): { idle: boolean; statusAt: string | undefined } => {
+  const kept = { idle: before?.idle ?? false, statusAt: before?.statusAt };
+  if (!marker) return kept;
+  if (marker.at === undefined) return { idle: marker.idle === true, statusAt: before?.statusAt };
+  if (before?.statusAt !== undefined && comparePositions({ sequenceNumber: marker.at, subIndex: 0 }, { sequenceNumber: before.statusAt, subIndex: 0 }) < 0) return kept;
+  return { idle: marker.idle === true, statusAt: marker.at };
+};
