@@ -1,4 +1,4 @@
-import type { KeyedElement } from '../runtime/records';
+import type { KeyedElement, Marker } from '../runtime/records';
 import { NO_WATERMARK } from '../time/watermark';
 
 /**
@@ -20,22 +20,6 @@ export type ShuffleRecord =
    * silent because nothing ran, not because they are idle.
    */
   | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[]; readonly resumed?: true };
-
-/**
- * What a marker says: the sender's watermark and, from a keyed stage's shard, its status — Flink's
- * WatermarkStatus. A keyed shard whose inputs are all idle says so (`idle`), and says again when one is
- * active: the stage downstream takes it for idle on its word only, never for being silent — a keyed shard is
- * silent because it is slow, failing or down (its own inputs' idleness is decided before it, at the stage
- * that reads a source), and taking it for idle would make its backlog late. `at`: the sequence number of the
- * sender's last input record in the batch, so a status from an older batch (a zombie's, sent late) cannot
- * overrule a newer one. A source stage's markers have neither: its shards' silence is what idleness means
- * (`idleAfter`), as it is for a keyed stage reading a source `partitionedBy` its key (no ticks reach it).
- */
-export interface Marker {
-  readonly watermarkMs: number;
-  readonly idle?: true;
-  readonly at?: string;
-}
 
 /** Kinesis' limit is 1 MiB per record including the partition key; keep a margin. */
 export const MAX_ENVELOPE_BYTES = 1_000_000;

@@ -1,5 +1,5 @@
-import type { KeyedElement } from '../runtime/records';
-import { encodeEnvelopes, encodeMarker, MAX_ENVELOPE_BYTES, type Marker } from './envelope';
+import { encodeEnvelopes, encodeMarker, MAX_ENVELOPE_BYTES } from './envelope';
+import type { KeyedElement, Marker } from '../runtime/records';
 import type { Chain, KinesisWriter } from './kinesis-writer';
 import { senderOf } from '../plan/plan';
 import { isRedriveInput, REDRIVE_PREFIX } from './redrive';

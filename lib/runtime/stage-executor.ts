@@ -1,5 +1,4 @@
 import { selectKey } from '../api/source';
-import type { Marker } from '../io/envelope';
 import { isRedriveInput, REDRIVE_PREFIX } from '../io/redrive';
 import { isFlow, stageOutputs, type Flow, type Lane, type Plan, type Stage, type StageOutput } from '../plan/plan';
 import type { LogId } from '../state/shard-log';
@@ -14,7 +13,7 @@ import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
 import { keyGroupsOf, logicalShard, shardOfLogical } from './keyed/key-groups';
 import { processOperator } from './keyed/process-operator';
 import { windowOperator } from './keyed/window-operator';
-import { asRecord, comparePositions, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type KeyedOutput, type Output } from './records';
+import { asRecord, comparePositions, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type KeyedOutput, type Marker, type Output } from './records';
 
 /** A record as a source stage receives it from Kinesis. */
 export interface SourceRecord {

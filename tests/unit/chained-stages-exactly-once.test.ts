@@ -15,8 +15,7 @@
 import fc from 'fast-check';
 import { planJob, type Stage } from 'shardflow';
 import { seededRandom } from '../../lib/local/demo';
-import type { Marker } from '../../lib/io/envelope';
-import type { KeyedElement } from '../../lib/runtime/records';
+import type { KeyedElement, Marker } from '../../lib/runtime/records';
 import { StageExecutor, type ShuffleInput, type StageResult } from '../../lib/runtime/stage-executor';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
