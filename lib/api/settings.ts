@@ -48,6 +48,13 @@ export interface StageSettings {
    * no state and sends no shuffle; not on a stage that keys or shuffles a source stream. Default 1.
    */
   parallelizationFactor?: number;
+  /**
+   * Key groups per shard of a keyed stage after a shuffle, 1–10 (Flink's max parallelism): each (shard, key
+   * group) keeps its own log, so the count is part of the state's layout and cannot change with state kept;
+   * `parallelizationFactor` may then change from 1 up to it on a running job. Default: the stage's
+   * `parallelizationFactor`.
+   */
+  keyGroups?: number;
   /** Concurrent invocations set aside for this function and its cap (`ReservedConcurrentExecutions`), at least 1. Default: none. */
   reservedConcurrency?: number;
   /**

@@ -207,7 +207,7 @@ export function splitByKeyGroup(stageId: string, records: readonly KinesisStream
     const group = groupOfPartitionKey(r.kinesis.partitionKey, keyGroups);
     if (group === undefined) {
       throw new Error(
-        `stage ${stageId} has ${keyGroups} key groups (parallelizationFactor ${keyGroups}), but record ${r.kinesis.sequenceNumber} has partition key '${r.kinesis.partitionKey}', which names none (g0..g${keyGroups - 1}): was the parallelizationFactor changed while records were in flight? Drain the job (\`shardflow drain\`) before changing it`,
+        `stage ${stageId} has ${keyGroups} key groups, but record ${r.kinesis.sequenceNumber} has partition key '${r.kinesis.partitionKey}', which names none (g0..g${keyGroups - 1}): were its key groups changed while records were in flight? Drain the job (\`shardflow drain\`) before changing keyGroups`,
       );
     }
     let list = byGroup.get(group);

@@ -186,6 +186,11 @@ export interface Stage {
   /** The event-time settings of the source this stage reads (a source stage), else the job's. */
   readonly eventTime: EventTimeSettings;
   readonly batch: BatchSettings;
+  /**
+   * Key groups per shard (lib/runtime/keyed/key-groups.ts): `keyGroups` on a keyed stage after a shuffle,
+   * else its parallelizationFactor; 1 on every other stage.
+   */
+  readonly keyGroups: number;
   /** Memory, timeout, reserved concurrency (`.settings({...})`, lib/plan/stage-settings.ts). */
   readonly function: FunctionSettings;
 }

@@ -54,6 +54,7 @@ const FIELDS: readonly (keyof StageSettings)[] = [
   'maxRecordAge',
   'bisectOnError',
   'parallelizationFactor',
+  'keyGroups',
   'reservedConcurrency',
   'streamMode',
 ];
@@ -71,9 +72,9 @@ export function checkSettingsPlace(node: OperatorNode): void {
  * The settings a stage runs with: those of `node` (the operator whose `.settings` apply), over the defaults;
  * `streamMode` only when the settings give one (the job's applies otherwise).
  */
-export function stageSettings(node: OperatorNode | undefined, shape: StageShape): { batch: BatchSettings; function: FunctionSettings; streamMode: StreamMode | undefined } {
+export function stageSettings(node: OperatorNode | undefined, shape: StageShape): { batch: BatchSettings; keyGroups: number; function: FunctionSettings; streamMode: StreamMode | undefined } {
   const given = node?.settings;
-  if (!node || given === undefined) return { batch: DEFAULT_BATCH, function: DEFAULT_FUNCTION, streamMode: undefined };
+  if (!node || given === undefined) return { batch: DEFAULT_BATCH, keyGroups: 1, function: DEFAULT_FUNCTION, streamMode: undefined };
   const where = (): string => settingsLabel(node);
   if (typeof given !== 'object' || given === null) throw new PlanError(where(), 'the settings are not an object', 'write .settings({ memoryMb: 1024 })');
   const unknown = Object.keys(given).find((k) => !(FIELDS as readonly string[]).includes(k));
@@ -117,6 +118,7 @@ export function stageSettings(node: OperatorNode | undefined, shape: StageShape)
   if (batch.parallelizationFactor > 1 && shape.input === 'windowAll') {
     throw new PlanError(where(), `parallelizationFactor is ${batch.parallelizationFactor}, but a windowAll has one key, so one key group: no batch could run beside another`, 'leave it at 1');
   }
+  const keyGroups = keyGroupsFor(where, s.keyGroups, batch.parallelizationFactor, shape);
   const fn: FunctionSettings = {
     memoryMb: s.memoryMb === undefined ? DEFAULT_FUNCTION.memoryMb : wholeIn('memoryMb', s.memoryMb, 128, 10_240, "use 128 to 10240 MB (Lambda's MemorySize)"),
     timeoutSeconds: s.timeout === undefined ? DEFAULT_FUNCTION.timeoutSeconds : seconds('timeout', s.timeout, 1, 900, '2m'),
@@ -131,7 +133,27 @@ export function stageSettings(node: OperatorNode | undefined, shape: StageShape)
   if (streamMode === 'on-demand' && shape.input === 'windowAll') {
     throw new PlanError(where(), "streamMode is 'on-demand', but a windowAll has one key, so one shard", 'drop streamMode: Kinesis would give the stream shards that no record reaches');
   }
-  return { batch, function: fn, streamMode };
+  return { batch, keyGroups, function: fn, streamMode };
+}
+
+/**
+ * A stage's key groups: only a keyed stage after a shuffle splits its shards (by the partition key the
+ * shuffle gives each group), and its Lambda lanes must not outnumber them, or a lane would have no group.
+ */
+function keyGroupsFor(where: () => string, given: unknown, parallelizationFactor: number, shape: StageShape): number {
+  const splits = shape.keepsState && !shape.readsSource && shape.input !== 'windowAll';
+  if (given === undefined) return splits ? parallelizationFactor : 1;
+  if (!splits) {
+    const why = !shape.keepsState ? 'the stage keeps no keyed state' : shape.readsSource ? "the stage keeps its state on a source stream, whose partition keys are the producers'" : 'a windowAll has one key';
+    throw new PlanError(where(), `keyGroups is ${JSON.stringify(given)}, but ${why}`, 'drop keyGroups: only a keyed stage after a shuffle splits its shards into key groups');
+  }
+  if (typeof given !== 'number' || !Number.isInteger(given) || given < 1 || given > 10) {
+    throw new PlanError(where(), `keyGroups is ${JSON.stringify(given)}`, 'use 1 to 10 key groups per shard (at least the parallelizationFactor, which may then change up to it)');
+  }
+  if (parallelizationFactor > given) {
+    throw new PlanError(where(), `parallelizationFactor is ${parallelizationFactor}, above keyGroups ${given}`, `a batch takes whole key groups: raise keyGroups to ${parallelizationFactor} (a new state layout) or keep parallelizationFactor at most ${given}`);
+  }
+  return given;
 }
 
 function checkBoolean(where: () => string, field: keyof StageSettings, value: unknown): boolean {

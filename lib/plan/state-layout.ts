@@ -32,7 +32,7 @@ export interface StateLayoutEntry {
   /** The key: a field name, or the key function's text. */
   readonly key: string;
   readonly shards: number;
-  /** Key groups per shard (its parallelizationFactor), when more than one: the state is laid out by (shard, key group). */
+  /** Key groups per shard (its `keyGroups`), when more than one: the state is laid out by (shard, key group). */
   readonly keyGroups?: number;
   /** Its input stream is on-demand: `shards` is only where Kinesis started it. */
   readonly onDemand?: true;
@@ -68,7 +68,11 @@ export function compareLayouts(before: StateLayout, after: StateLayout): StateCh
     const [groupsWere, groupsNow] = [was.keyGroups ?? 1, o.keyGroups ?? 1];
     if (groupsWere !== groupsNow) {
       // The logs are per (shard, key group): another count would read none of them. Not carried over (yet).
-      return { stateId: o.stateId, verdict: 'incompatible', detail: `is kept in ${groupsWere} key group(s) per shard, now ${groupsNow} (parallelizationFactor ${groupsWere} → ${groupsNow} on ${o.operator}'s stage): the state would not be found — keep parallelizationFactor ${groupsWere}, or reshard its stream instead (\`shardflow rescale\`)` };
+      return {
+        stateId: o.stateId,
+        verdict: 'incompatible',
+        detail: `is kept in ${groupsWere} key group(s) per shard, now ${groupsNow} (keyGroups ${groupsWere} → ${groupsNow} on ${o.operator}'s stage): the state would not be found — set keyGroups: ${groupsWere} (parallelizationFactor may change up to it), or reshard its stream instead (\`shardflow rescale\`)`,
+      };
     }
     return { stateId: o.stateId, verdict: 'kept', detail: `${o.operator} ${o.shape}${shardChange(was, o)}` };
   });

@@ -71,8 +71,11 @@ export function harness(job: JobDefinition, options: HarnessOptions = {}): Harne
   return new Harness(planJob(job), options);
 }
 
-/** The plan with every stage at parallelizationFactor 1 (one key group per shard): the harness runs one batch at a time, and results do not depend on it. */
-const oneBatchAtATime = (plan: Plan): Plan => ({ ...plan, stages: plan.stages.map((s) => (s.batch.parallelizationFactor === 1 ? s : { ...s, batch: { ...s.batch, parallelizationFactor: 1 } })) });
+/** The plan with every stage at parallelizationFactor 1 and one key group per shard: the harness runs one batch at a time, and results do not depend on it. */
+const oneBatchAtATime = (plan: Plan): Plan => ({
+  ...plan,
+  stages: plan.stages.map((s) => (s.batch.parallelizationFactor === 1 && s.keyGroups === 1 ? s : { ...s, keyGroups: 1, batch: { ...s.batch, parallelizationFactor: 1 } })),
+});
 
 export class Harness {
   /** The keyed shards' logs: in memory unless the options name a store; what the deployed job keeps in DynamoDB. */

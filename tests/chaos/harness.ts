@@ -26,7 +26,7 @@ import { ShardStates } from '../../lib/state/shard-states';
 import type { KinesisFailureRecord } from '../../lib/local/event-source-mapping';
 import { NO_WATERMARK } from '../../lib/time/watermark';
 import { logicalShardsOf } from '../../lib/runtime/keyed/key-groups';
-import { takesKeyedParallelization, withKeyedParallelizationFile } from './jobs/parallelization';
+import { takesKeyGroups, withKeyGroupsFile } from './jobs/parallelization';
 import { IDLE_AFTER_MS, joinsTwoStreams, LATENESS_MS, namesOf, OUT_OF_ORDERNESS_MS, TUMBLING_SIZE_MS, type JobKind } from './jobs/settings';
 import { ROOT, startDevSubprocess, workerPids, type DevSubprocess } from './processes';
 import { Random } from './random';
@@ -60,8 +60,10 @@ export interface FaultPlan {
   readonly duplicates: number;
   readonly disorder: number;
   readonly malformed: number;
-  /** ParallelizationFactor of the keyed stages after a shuffle (key groups; 1 for the sliding job, which keys its source). */
-  readonly keyedParallelization: number;
+  /** Key groups per shard of the keyed stages after a shuffle (1 for the sliding job, which keys its source). */
+  readonly keyGroups: number;
+  /** Their ParallelizationFactor before and after the restart (the same without one), each at most keyGroups. */
+  readonly parallelization: { readonly before: number; readonly after: number };
 }
 
 export interface ChaosRunOptions {
@@ -172,6 +174,9 @@ const CONTAINER_FAULTS: FaultPlan['container'] = { lostCache: 0.05, staleCache: 
 export function faultPlan(seed: number, quick = false): FaultPlan {
   const r = new Random(seed).fork('plan');
   const restartDraw = r.next();
+  const restart = quick ? 'none' : restartDraw < 0.35 ? 'graceful' : restartDraw < 0.7 ? 'hard' : 'none';
+  // Their own forks: the draws above stay what they were for every seed.
+  const keyGroups = ((p) => (p.chance(0.5) ? p.int(2, 4) : 1))(new Random(seed).fork('parallelization'));
   return {
     kill: FAULT_POINT_KILLS,
     hang: { 'after-state': 0.003, 'after-envelopes': 0.003 },
@@ -182,13 +187,24 @@ export function faultPlan(seed: number, quick = false): FaultPlan {
     split: true,
     merge: r.chance(0.6),
     ...shuffleFaults(seed, quick),
-    restart: quick ? 'none' : restartDraw < 0.35 ? 'graceful' : restartDraw < 0.7 ? 'hard' : 'none',
+    restart,
     duplicates: 0.04,
     disorder: 0.3,
     malformed: 0.02,
-    // Its own fork: the draws above stay what they were for every seed.
-    keyedParallelization: ((p) => (p.chance(0.5) ? p.int(2, 4) : 1))(new Random(seed).fork('parallelization')),
+    keyGroups,
+    parallelization: parallelizationChange(seed, keyGroups, restart !== 'none'),
   };
+}
+
+/**
+ * With key groups and a restart, the factor changes at the restart, within the groups, as an upgrade
+ * changes it with the state kept: up from below K to K, or down from K; otherwise it is K throughout.
+ */
+function parallelizationChange(seed: number, keyGroups: number, restarts: boolean): FaultPlan['parallelization'] {
+  if (keyGroups <= 1 || !restarts) return { before: keyGroups, after: keyGroups };
+  const r = new Random(seed).fork('parallelization-change');
+  const other = r.int(1, keyGroups - 1);
+  return r.chance(0.5) ? { before: other, after: keyGroups } : { before: keyGroups, after: other };
 }
 
 /** Throttling errors at the edge, as Kinesis and DynamoDB send them when a shard or partition is hot. */
@@ -264,9 +280,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   const faultDir = path.join(dir, 'faults');
   fs.mkdirSync(faultDir, { recursive: true });
   const kindJobFile = path.join(ROOT, `tests/chaos/jobs/${kind}.ts`);
-  const parallelization = takesKeyedParallelization(kind) ? plan.keyedParallelization : 1;
+  const keyGroups = takesKeyGroups(kind) ? plan.keyGroups : 1;
   const modeJobFile = plan.streamMode === 'on-demand' ? writeOnDemandJobFile(kindJobFile, dir) : kindJobFile;
-  const jobFile = withKeyedParallelizationFile(ROOT, modeJobFile, parallelization, dir);
+  // The job before the restart, and after it: another parallelizationFactor within the same key groups.
+  const jobFileOf = (p: number): string => withKeyGroupsFile(ROOT, modeJobFile, { keyGroups, parallelizationFactor: keyGroups > 1 ? p : 1 }, dir);
+  const [jobFile, restartedJobFile] = [jobFileOf(plan.parallelization.before), jobFileOf(plan.parallelization.after)];
   const logLines: string[] = [];
   const log = (line: string): void => {
     logLines.push(`${new Date().toISOString()} ${line}`);
@@ -312,9 +330,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   let running: Running | undefined;
   let error: string | undefined;
 
-  const startInProcess = async (): Promise<Running> => {
+  const startInProcess = async (file = jobFile): Promise<Running> => {
     const runtime = await DevRuntime.start({
-      jobFile,
+      jobFile: file,
       port,
       dataDir,
       log,
@@ -351,7 +369,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         const stream = stageId === 's0' ? names.source : `${names.job}-${stageId}`;
         const open = (await listShards(kinesis, stream)).filter((s) => s.open);
         if (open.length === 0) return NO_WATERMARK;
-        const groups = stageId === 's0' ? 1 : parallelization;
+        const groups = stageId === 's0' ? 1 : keyGroups;
         for (const { shardId } of open) for (const logical of logicalShardsOf(shardId, groups)) min = Math.min(min, (await shardStates.current({ stageId, shardId: logical })).watermarkMs);
       }
       return min;
@@ -418,7 +436,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
         reconnect();
       }
     }
-    say(`${kind} seed ${seed} (${plan.streamMode} streams): ${feeds.map((f) => `${f.work.records.length} records for ${f.stream}`).join(', ')}, ${running.kind} runtime on ${edgeUrl}, keyed stages at parallelizationFactor ${parallelization}`);
+    say(`${kind} seed ${seed} (${plan.streamMode} streams): ${feeds.map((f) => `${f.work.records.length} records for ${f.stream}`).join(', ')}, ${running.kind} runtime on ${edgeUrl}, keyed stages in ${keyGroups} key group(s) per shard at parallelizationFactor ${jobFile === restartedJobFile ? plan.parallelization.before : `${plan.parallelization.before}, ${plan.parallelization.after} after the restart`}`);
 
     // The schedule, in chunks of each producer's puts (the producers take turns, chunk by chunk).
     const chunkSize = 15;
@@ -471,8 +489,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
           await stopRunning();
           counts[how] += 1;
           reconnect();
-          running = await startInProcess();
-          say(`runtime started again on the same --data (${how} restart)`);
+          running = await startInProcess(restartedJobFile);
+          say(`runtime started again on the same --data (${how} restart)${restartedJobFile === jobFile ? '' : `, with parallelizationFactor ${plan.parallelization.after}`}`);
         }
       }
       // One read of the fired watermark for every producer's chunk: it can only have passed it since.

@@ -1,5 +1,5 @@
 /** Per-run lines and totals of chaos runs, for the terminal and the JSON summary. */
-import type { ChaosRunReport } from './harness';
+import type { ChaosRunReport, FaultPlan } from './harness';
 import { joinsTwoStreams } from './jobs/settings';
 
 export interface ChaosTotals {
@@ -95,7 +95,7 @@ export function runLine(r: ChaosRunReport): string {
     `zombies ${f.zombie} (append lost ${f['zombie:append-lost']}${f['zombie:append-won'] ? `, WON ${f['zombie:append-won']}` : ''})`,
     ...(f['restart:graceful'] ? ['restart'] : []),
     ...(f['restart:hard-kill'] ? ['HARD-KILL'] : []),
-    ...(r.plan.keyedParallelization > 1 && r.kind !== 'sliding' ? [`parallelization ${r.plan.keyedParallelization}`] : []),
+    ...(r.plan.keyGroups > 1 && r.kind !== 'sliding' ? [keyGroupsLabel(r.plan)] : []),
   ].join(' · ');
   const status = r.mismatches === 0 ? '' : `  ✗ ${r.error ?? r.comparison.examples[0] ?? 'mismatch'}`;
   const pairs = joinsTwoStreams(r.kind) ? ` · pairs ${r.pairs.expected}/${r.pairs.found}` : '';
@@ -113,4 +113,10 @@ export function totalsText(title: string, t: ChaosTotals): string {
     `  windows expected ${t.windowsExpected}, found ${t.windowsFound}${t.pairsExpected + t.pairsFound > 0 ? `; join pairs expected ${t.pairsExpected}, found ${t.pairsFound}` : ''}; mismatches ${t.mismatches}; discarded by the event source mapping ${t.discarded}`,
     `  faults: ${faults}`,
   ].join('\n');
+}
+
+/** `key groups K, parallelization P`, or `P → P'` when the factor changed at the restart. */
+function keyGroupsLabel(plan: FaultPlan): string {
+  const { before, after } = plan.parallelization;
+  return `key groups ${plan.keyGroups}, parallelization ${before}${after === before ? '' : ` → ${after}`}`;
 }

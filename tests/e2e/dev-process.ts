@@ -11,6 +11,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { loadJob } from '../../lib/cli/load-job';
 import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
 import { DevRuntime } from '../../lib/local/dev-runtime';
+import { keyGroupsOf, logicalShardsOf } from '../../lib/runtime/keyed/key-groups';
 import { checkpointKey, fileCheckpointStore, SHARD_END } from '../../lib/local/esm/checkpoint-store';
 import { planJob } from '../../lib/plan/planner';
 import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
@@ -232,7 +233,7 @@ export async function untilSettled(port: number, jobFile: string, dataDir: strin
         deadline - Date.now(),
       );
     }
-    // A keyed stage has fired up to the lowest of its shards' watermarks, as their logs have them.
+    // A keyed stage has fired up to the lowest of its logical shards' watermarks (a shard's key groups), as their logs have them.
     const states = new ShardStates(new DynamoLogStore(ddb, plan.stateTable));
     for (const stage of plan.stages.filter((s) => s.keyed)) {
       let fired = NO_WATERMARK;
@@ -241,7 +242,7 @@ export async function untilSettled(port: number, jobFile: string, dataDir: strin
         () => `${stage.id} to fire up to ${watermarkMs}; fired up to ${fired}`,
         async () => {
           fired = Number.POSITIVE_INFINITY;
-          for (const shardId of shards) fired = Math.min(fired, (await states.current({ stageId: stage.stateId, shardId })).watermarkMs);
+          for (const shardId of shards.flatMap((s) => logicalShardsOf(s, keyGroupsOf(stage)))) fired = Math.min(fired, (await states.current({ stageId: stage.stateId, shardId })).watermarkMs);
           return fired >= watermarkMs;
         },
         deadline - Date.now(),

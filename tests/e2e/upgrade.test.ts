@@ -1,14 +1,15 @@
 /**
  * Upgrading a running job with its state (`shardflow dev --data`): version 1 counts clicks per user per
- * 5 s; stopped mid-stream, version 2 — a filter and a map added, the window's uid kept — starts on the
- * state version 1 left and the results are complete, as sqlite3 sums every click; `plan --against deployed`
+ * 5 s in 4 key groups per shard at parallelizationFactor 2; stopped mid-stream, version 2 — a filter and a
+ * map added, the window's uid kept, parallelizationFactor 4 — starts on the state version 1 left (the same
+ * logs: one per shard and key group) and the results are complete, as sqlite3 sums every click; `plan --against deployed`
  * reads version 2's layout from its running state table and refuses version 3, which changes the window
  * under the same uid; and so does the start of version 3 on version 2's data, before any function starts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { clickEvents, freePort, putWithCli, ROOT, run, scanResults, sqliteClickCounts, startDev, untilSettled, type DevProcess } from './dev-process';
+import { aws, clickEvents, freePort, putWithCli, ROOT, run, scanResults, sqliteClickCounts, startDev, untilSettled, type DevProcess } from './dev-process';
 
 jest.setTimeout(240_000);
 const OUT_OF_ORDERNESS_MS = 2000;
@@ -33,12 +34,17 @@ test('v1 → v2 keeps the window state (results complete); v2 → v3, a changed 
   await putWithCli(port, 'clicks', events.slice(0, 200), dir);
   // Version 1 has applied its part: the window open at the cut holds some of its clicks in its state.
   await untilSettled(port, 'tests/fixtures/upgrade/v1.ts', data, Math.max(...events.slice(0, 200).map((e) => e.ts)) - OUT_OF_ORDERNESS_MS - 1, 120_000);
+  const v1Logs = await logsOf(port, 'upgraded-state');
+  expect(v1Logs.length).toBeGreaterThan(0);
+  for (const log of v1Logs) expect(log).toMatch(/^clicks-per-user#shardId-\d+\.g[0-3]$/);
   expect(await running.interrupt()).toBe(0);
 
   running = await startDev(['tests/fixtures/upgrade/v2.ts', '--no-demo', '--port', String(port), '--data', data]);
   await putWithCli(port, 'clicks', events.slice(200), dir);
   await untilSettled(port, 'tests/fixtures/upgrade/v2.ts', data, finalWatermark, 120_000);
   expect(await scanResults(port, 'upgraded-counts')).toEqual(await sqliteClickCounts(events, finalWatermark, dir));
+  // At parallelizationFactor 4 the state is in the same key groups' logs: none besides them.
+  for (const log of await logsOf(port, 'upgraded-state')) expect(log).toMatch(/^clicks-per-user#shardId-\d+\.g[0-3]$/);
   // The running version's layout is in its state table: `plan --against deployed` compares with it.
   const planned = await shardflow(['plan', 'tests/fixtures/upgrade/v3.ts', '--against', 'deployed', '--endpoint', `http://localhost:${port}`]);
   expect(planned).toMatchObject({ code: 2, stderr: `shardflow: the upgrade would be refused: ${V3_REFUSAL}\n` });
@@ -51,6 +57,12 @@ test('v1 → v2 keeps the window state (results complete); v2 → v3, a changed 
 
 const V3_REFUSAL =
   "the state 'clicks-per-user' was tumbling(5s).sum(clicks), now tumbling(10s).sum(clicks) — give the changed operator a new .uid(...) (its old state is then dropped), or start from empty state";
+
+/** The shard logs (`stage#logical shard`) in a state table, by their entries' keys (`l#…`). */
+async function logsOf(port: number, table: string): Promise<string[]> {
+  const out = (await aws(port, ['dynamodb', 'scan', '--table-name', table, '--projection-expression', 'pk'])) as { Items: { pk: { S: string } }[] };
+  return [...new Set(out.Items.map((i) => i.pk.S).filter((pk) => pk.startsWith('l#')).map((pk) => pk.slice(2)))].sort();
+}
 
 /** The real command line; its exit code and output. */
 async function shardflow(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -69,13 +69,13 @@ const plan = (args: readonly string[]): Promise<number> => main(['plan', ...args
 test('a start records the layout in the state table; a fitting version keeps it, a changed window under the same uid is refused and leaves the record', async () => {
   const { table } = await deployedTable();
   expect(await startOnState(table, planOf(V1), false)).toEqual([]);
-  expect(await rawRecord(table.name)).toEqual({ schemaVersion: '1', writtenBy: 'shardflow dev', layout: stateLayout(planOf(V1)) });
+  expect(await rawRecord(table.name)).toEqual({ schemaVersion: '2', writtenBy: 'shardflow dev', layout: stateLayout(planOf(V1)) });
 
   expect(await startOnState(table, planOf(V2), false)).toEqual([]);
   await expect(startOnState(table, planOf(V3), true)).rejects.toThrow(
     `${table.holder} holds the state of another version of upgraded: the state 'clicks-per-user' was tumbling(5s).sum(clicks), now tumbling(10s).sum(clicks) — give the changed operator a new .uid(...) (its old state is then dropped), or start from empty state`,
   );
-  expect(await rawRecord(table.name)).toEqual({ schemaVersion: '1', writtenBy: 'shardflow dev', layout: stateLayout(planOf(V2)) });
+  expect(await rawRecord(table.name)).toEqual({ schemaVersion: '2', writtenBy: 'shardflow dev', layout: stateLayout(planOf(V2)) });
 });
 
 test('plan --against deployed --deployed STAGE compares with the record: kept, then refused with exit 2', async () => {
@@ -167,7 +167,7 @@ describe('shardflow deploy on the deployed state', () => {
     expect(osls).toHaveBeenCalledTimes(1);
     expect(printed[0]).toMatch(/which records no state layout yet \(a first deploy: every state starts empty\)/);
     expect(printed.at(-1)).toBe(`shardflow: state layout recorded in ${table.holder}`);
-    expect(await rawRecord(table.name)).toEqual({ schemaVersion: '1', writtenBy: 'shardflow deploy', layout: stateLayout(planOf(V1)) });
+    expect(await rawRecord(table.name)).toEqual({ schemaVersion: '2', writtenBy: 'shardflow deploy', layout: stateLayout(planOf(V1)) });
   });
 
   test('an incompatible version is refused before osls runs, even with --allow-non-restored-state', async () => {

@@ -68,7 +68,7 @@ test('a batch splits by key group, each group keeping its records in order; a re
     [2, ['4']],
   ]);
   expect(() => splitByKeyGroup('s1', [record('g0', '1'), record('shardId-000000000003', '2')], 3)).toThrow(
-    "stage s1 has 3 key groups (parallelizationFactor 3), but record 2 has partition key 'shardId-000000000003', which names none (g0..g2)",
+    "stage s1 has 3 key groups, but record 2 has partition key 'shardId-000000000003', which names none (g0..g2): were its key groups changed while records were in flight?",
   );
 });
 

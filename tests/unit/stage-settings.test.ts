@@ -90,6 +90,22 @@ test('parallelizationFactor above 1 on a keyed stage after a shuffle (key groups
   expect(stateless.stages[0]!.batch.parallelizationFactor).toBe(10);
 });
 
+test('keyGroups: a keyed stage after a shuffle keeps K groups per shard whatever its parallelizationFactor up to K; the default is its parallelizationFactor; elsewhere, or below P, it is refused', () => {
+  const at = (settings: StageSettings) => planJob(twoStages(undefined, settings)).stages[1]!;
+  expect([at({}).keyGroups, at({ parallelizationFactor: 3 }).keyGroups, at({ keyGroups: 4 }).keyGroups, at({ keyGroups: 4, parallelizationFactor: 2 }).keyGroups]).toEqual([1, 3, 4, 4]);
+  expect(at({ keyGroups: 4, parallelizationFactor: 2 }).batch.parallelizationFactor).toBe(2);
+  expect(describePlan(planJob(twoStages(undefined, { keyGroups: 4, parallelizationFactor: 2 })))).toContain('parallelization 2 (4 key groups per shard, each its own log), retries');
+  expect(planJob(twoStages({ memoryMb: 256 }, undefined)).stages[0]!.keyGroups).toBe(1);
+
+  const below = planErrorOf(twoStages(undefined, { keyGroups: 2, parallelizationFactor: 3 }));
+  expect([below.operator, below.problem]).toEqual([settingsCall, 'parallelizationFactor is 3, above keyGroups 2']);
+  expect(below.hint).toMatch(/raise keyGroups to 3 .* or keep parallelizationFactor at most 2/);
+  for (const bad of [0, 11, 2.5, '4']) expect(planErrorOf(twoStages(undefined, { keyGroups: bad as number })).problem).toBe(`keyGroups is ${JSON.stringify(bad)}`);
+  expect(planErrorOf(twoStages({ keyGroups: 2 }, undefined)).problem).toBe('keyGroups is 2, but the stage keeps no keyed state');
+  expect(planErrorOf(job('p').source(clicks(true)).keyBy('userId').window(tumbling('5s')).sum('clicks').settings({ keyGroups: 2 }).sink(logSink())).problem).toMatch(/^keyGroups is 2, but the stage keeps its state on a source stream/);
+  expect(planErrorOf(job('a').source(clicks()).windowAll(tumbling('5s')).sum('clicks').settings({ keyGroups: 2 }).sink(logSink())).problem).toBe('keyGroups is 2, but a windowAll has one key');
+});
+
 test('parallelizationFactor above 1 is refused where lanes would split a key or a sender: keyed or shuffling on a source stream, and windowAll', () => {
   const shuffling = planErrorOf(twoStages({ parallelizationFactor: 2 }, undefined));
   expect(shuffling.problem).toMatch(/^parallelizationFactor is 2, but the stage shuffles from a source stream/);

@@ -2,7 +2,7 @@
  * Upgrades with state: what a new version of a job keeps, starts anew, drops or must not do, decided from
  * the two versions' state layouts (Flink maps a savepoint's state to operators by uid the same way).
  */
-import { dynamoSink, job, kinesisSource, planJob, tumbling, valueState, type DataStream } from 'shardflow';
+import { dynamoSink, job, kinesisSource, planJob, tumbling, valueState, type DataStream, type StageSettings } from 'shardflow';
 import { compareLayouts, stateLayout, upgradeRefusal } from '../../lib/plan/state-layout';
 import { PlanError } from '../../lib/plan/plan-error';
 
@@ -110,24 +110,31 @@ test('a uid is checked at plan time: after a keyed operator, usable in a name, u
   expect(named.stages[1]).toMatchObject({ id: 's1', stateId: 'per-user' });
 });
 
-test('key groups: a parallelizationFactor above 1 on a keyed stage is in the layout (schema version 2); changing it is refused, naming the stage and what to do', () => {
-  const withPf = (p: number) =>
+test('key groups: a keyed stage with more than one is in the layout (schema version 2); its parallelizationFactor may change within them, its keyGroups may not, and the refusal names the stage and what to do', () => {
+  const withGroups = (settings: StageSettings) =>
     clicks()
       .keyBy((c) => c.userId)
       .window(tumbling('5s'))
       .sum('clicks')
-      .settings({ parallelizationFactor: p })
+      .settings(settings)
       .sink(dynamoSink('counts'));
   // P = 1 writes the layout it always did.
-  expect(layoutOf(v1())).toEqual(layoutOf(withPf(1)));
+  expect(layoutOf(v1())).toEqual(layoutOf(withGroups({ parallelizationFactor: 1 })));
   expect(layoutOf(v1()).version).toBe(1);
   expect(layoutOf(v1()).operators[0]).not.toHaveProperty('keyGroups');
-  const three = layoutOf(withPf(3));
+  const three = layoutOf(withGroups({ parallelizationFactor: 3 }));
   expect(three.version).toBe(2);
   expect(three.operators[0]).toMatchObject({ stateId: 's1', keyGroups: 3 });
-  expect(compareLayouts(three, layoutOf(withPf(3)))).toEqual([{ stateId: 's1', verdict: 'kept', detail: expect.stringMatching(/^window#\d+ tumbling\(5s\)\.sum\(clicks\)$/) }]);
-  for (const [before, after] of [[layoutOf(v1()), three], [three, layoutOf(withPf(4))]] as const) {
+  const kept = [{ stateId: 's1', verdict: 'kept', detail: expect.stringMatching(/^window#\d+ tumbling\(5s\)\.sum\(clicks\)$/) }];
+  expect(compareLayouts(three, layoutOf(withGroups({ parallelizationFactor: 3 })))).toEqual(kept);
+  // Four key groups, the factor 2 → 4 → 1: the logs stay where they are.
+  const four = (p: number) => layoutOf(withGroups({ keyGroups: 4, parallelizationFactor: p }));
+  expect(compareLayouts(four(2), four(4))).toEqual(kept);
+  expect(compareLayouts(four(4), four(1))).toEqual(kept);
+  // The default keyGroups is the factor, so P 4 alone matches K 4 at P 2.
+  expect(compareLayouts(four(2), layoutOf(withGroups({ parallelizationFactor: 4 })))).toEqual(kept);
+  for (const [before, after] of [[layoutOf(v1()), three], [three, four(3)], [four(2), layoutOf(withGroups({ parallelizationFactor: 2 }))]] as const) {
     const refusal = upgradeRefusal(compareLayouts(before, after), true);
-    expect(refusal).toMatch(/^the state 's1' is kept in \d key group\(s\) per shard, now \d \(parallelizationFactor \d → \d on window#\d+'s stage\): the state would not be found — keep parallelizationFactor \d, or reshard its stream instead/);
+    expect(refusal).toMatch(/^the state 's1' is kept in \d key group\(s\) per shard, now \d \(keyGroups \d → \d on window#\d+'s stage\): the state would not be found — set keyGroups: \d \(parallelizationFactor may change up to it\), or reshard its stream instead/);
   }
 });

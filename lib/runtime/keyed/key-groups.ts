@@ -1,15 +1,17 @@
 import type { Stage } from '../../plan/plan';
 
 /**
- * Key groups (Flink's): a keyed stage with ParallelizationFactor P > 1 splits each shard of its input
- * stream into P key groups. Lambda runs up to P batches of one shard at once but keeps each partition key
- * on one batcher, so every record for a key group carries the group's name as its partition key: a group's
- * records are then never in two concurrent batches. Each (shard, key group) is a logical shard — its own
- * log, state, marks, watermark and timers — named `<shard>.g<k>`. With P = 1 there is one group and the
- * logical shard is the shard itself: names, logs and partition keys are what they were.
+ * Key groups (Flink's): a keyed stage after a shuffle splits each shard of its input stream into K key
+ * groups (its `keyGroups`, by default its ParallelizationFactor P; P ≤ K). Lambda runs up to P batches of
+ * one shard at once but keeps each partition key on one batcher, so every record for a key group carries
+ * the group's name as its partition key: a group's records are then never in two concurrent batches, and P
+ * may change between 1 and K while the state stays where it is. Each (shard, key group) is a logical shard
+ * — its own log, state, marks, watermark and timers — named `<shard>.g<k>`. With K = 1 there is one group
+ * and the logical shard is the shard itself: names, logs and partition keys are what they were.
  *
- * K = P, not a multiple of it: each batch appends one log entry per group it touches, and every upstream
- * batch sends a marker to every (shard, group), so more groups cost appends and PUTs on every batch.
+ * K is small (≤ 10) and by default P, not a multiple of it: each batch appends one log entry per group it
+ * touches, and every upstream batch sends a marker to every (shard, group), so more groups cost appends and
+ * PUTs on every batch. A job that means to raise P later sets K to where P may go.
  */
 
 const FNV_OFFSET = 0x811c9dc5;
@@ -25,8 +27,8 @@ export function fnv1a(text: string): number {
   return hash;
 }
 
-/** A keyed stage's key groups per shard: its ParallelizationFactor when it reads a shuffle stream, else 1. */
-export const keyGroupsOf = (stage: Stage): number => (stage.keyed && stage.input.kind === 'shuffle' ? stage.batch.parallelizationFactor : 1);
+/** A stage's key groups per shard: its `keyGroups` setting (default its ParallelizationFactor) on a keyed stage after a shuffle, else 1. */
+export const keyGroupsOf = (stage: Stage): number => stage.keyGroups;
 
 /**
  * The key group (0..groups-1) of a key: FNV-1a of the key, not the MD5 that Kinesis routes it by — the
