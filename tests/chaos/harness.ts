@@ -587,7 +587,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRunReport
   throttle.enabled = false;
   let report: Omit<ChaosRunReport, 'durationMs'>;
   try {
-    if (!running) running = await startInProcess().then((r) => ((throttle.enabled = false), r));
+    if (!running) running = await startInProcess(counts.graceful + counts.hard > 0 ? restartedJobFile : jobFile).then((r) => ((throttle.enabled = false), r));
     const shards: ShardInfo[] = [];
     const records: StreamRecord[] = [];
     for (const { stream } of feeds) {
