@@ -1,4 +1,4 @@
-import { groupPartitionKey, keyGroupsOf, logicalShardsOf } from '../runtime/keyed/key-groups';
+import { groupPartitionKey, logicalShardsOf } from '../runtime/keyed/key-groups';
 import { kinesisClient, dynamoClient, resolveEndpoint } from '../io/aws-clients';
 import { encodeMarker } from '../io/envelope';
 import { KinesisWriter } from '../io/kinesis-writer';
@@ -56,7 +56,7 @@ export async function drain(argv: readonly string[], out: (line: string) => void
       // One chain per target shard: its markers, one per sender (markers are idempotent: a repeat changes nothing).
       const shards = await writer.openShards();
       // With key groups, one chain per (shard, key group), under the group's partition key (lib/runtime/keyed/key-groups.ts).
-      const groups = keyGroupsOf(stage);
+      const groups = stage.keyGroups;
       const partitionKeyOf = (sender: string, group: number): string => (groups <= 1 ? sender : groupPartitionKey(group));
       await writer.put(shards.flatMap((s) => Array.from({ length: groups }, (_, g) => senders.map((u) => ({ partitionKey: partitionKeyOf(u, g), data: encodeMarker(u, { watermarkMs: END_OF_INPUT }), explicitHashKey: s.startingHashKey.toString() })))));
       out(`${stage.id}: the end of time put on ${shards.length} shard(s) of ${stage.input.stream} from ${senders.length} source shard(s)`);
@@ -80,7 +80,7 @@ async function untilFiredEverything(plan: Plan, kinesis: ReturnType<typeof kines
       const shards = await writer.openShards();
       const behind: string[] = [];
       for (const { shardId } of shards) {
-        for (const logical of logicalShardsOf(shardId, keyGroupsOf(stage))) {
+        for (const logical of logicalShardsOf(shardId, stage.keyGroups)) {
           const state = await states.current({ stageId: stage.stateId, shardId: logical });
           if (state.watermarkMs < END_OF_INPUT) behind.push(logical);
         }

@@ -1,4 +1,3 @@
-import { keyGroupsOf } from '../runtime/keyed/key-groups';
 import { ListShardsCommand, PutRecordsCommand, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { kinesisClient, resolveEndpoint, sqsClient } from '../io/aws-clients';
@@ -136,7 +135,7 @@ async function redriveBatch(clients: { kinesis: KinesisClient }, stage: Stage, r
     if (e instanceof RecordsExpiredError) return { ok: false, detail: e.message };
     throw e;
   }
-  const entries = stage.input.kind === 'source' ? redrivenSourceRecords(records, batch) : await redrivenEnvelopes(clients.kinesis, records, batch, keyGroupsOf(stage));
+  const entries = stage.input.kind === 'source' ? redrivenSourceRecords(records, batch) : await redrivenEnvelopes(clients.kinesis, records, batch, stage.keyGroups);
   if (entries.length === 0) return { ok: true, detail: `nothing to redrive: the batch held only markers and ticks (${records.length} record(s))` };
   let pending = entries;
   const positions: string[] = [];

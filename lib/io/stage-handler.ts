@@ -11,7 +11,7 @@ import { ContainerFaults } from './container-faults';
 import { faultPoint, faultsEnabled, type FaultPointName } from './fault-points';
 import type { SinkWriter } from './sinks';
 import { deadLetterSample, lateSample, type DeadLetterSample, type LateRecordSample } from './metrics';
-import { groupOfPartitionKey, keyGroupsOf, logicalShard } from '../runtime/keyed/key-groups';
+import { groupOfPartitionKey, logicalShard } from '../runtime/keyed/key-groups';
 import type { KinesisStreamRecord } from './kinesis-event';
 
 /** What one invocation did, for logs and metrics. */
@@ -86,9 +86,9 @@ export function createStageHandler(deps: StageHandlerDeps): (event: KinesisStrea
   for (const stream of shuffleStreamsOf(stage)) if (!deps.shuffleWriters?.has(stream)) throw new Error(`stage ${stage.id} shuffles to ${stream} but has no Kinesis writer for it`);
   const executor = new StageExecutor(deps.plan, stage, deps.states, deps.lineage);
   const clock = deps.clock ?? Date.now;
-  const keyGroups = keyGroupsOf(stage);
+  const keyGroups = stage.keyGroups;
   /** The key groups of the stage each shuffle stream feeds. */
-  const groupsOfStream = new Map(deps.plan.stages.map((s) => [s.input.stream, keyGroupsOf(s)]));
+  const groupsOfStream = new Map(deps.plan.stages.map((s) => [s.input.stream, s.keyGroups]));
   const wake = async (send: () => Promise<void>): Promise<void> => {
     try {
       await send();

@@ -5,7 +5,7 @@ import { SNAPSHOT_MAX_AGE_MS } from '../state/shard-states';
 import { encodeTick } from './envelope';
 import type { KinesisWriter } from './kinesis-writer';
 import type { ShardRange } from './shard-map';
-import { groupPartitionKey, keyGroupsOf, logicalShard, logicalShardsOf } from '../runtime/keyed/key-groups';
+import { groupPartitionKey, logicalShard, logicalShardsOf } from '../runtime/keyed/key-groups';
 
 export interface WatermarkTick {
   readonly stage: string;
@@ -97,13 +97,13 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
     for (const lane of lanes) {
       const from = deps.plan.stages.find((s) => s.id === lane.fromStage)!;
       // An upstream stage with key groups sends as each of its logical shards.
-      for (const shardId of await deps.listShards(from.input.stream)) for (const logical of logicalShardsOf(shardId, keyGroupsOf(from))) senders.push(senderOf(lane.name, logical));
+      for (const shardId of await deps.listShards(from.input.stream)) for (const logical of logicalShardsOf(shardId, from.keyGroups)) senders.push(senderOf(lane.name, logical));
     }
     return senders;
   };
   /** A stage's open shards' logical shards (each (shard, key group) when it has key groups): their shard, group and name. */
   const openLogicalShards = async (stage: Stage, atMs: number): Promise<{ shard: ShardRange; group: number; name: string }[]> => {
-    const groups = keyGroupsOf(stage);
+    const groups = stage.keyGroups;
     return (await deps.writerFor(stage.input.stream).openShards(atMs)).flatMap((shard) => Array.from({ length: groups }, (_, group) => ({ shard, group, name: logicalShard(shard.shardId, group, groups) })));
   };
 
@@ -140,7 +140,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
       if (!from.keyed) continue;
       const ended = endedShards.get(from.id) ?? new Set<string>();
       endedShards.set(from.id, ended);
-      const groups = keyGroupsOf(from);
+      const groups = from.keyGroups;
       for (const [child, parents] of await deps.shardParents(from.input.stream)) {
         if (parents.every((p) => ended.has(p))) continue;
         // The event source mapping starts a child after its parents' last batch, in every key group.
@@ -168,7 +168,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
     for (const stage of stages) {
       const atMs = clock();
       const writer = deps.writerFor(stage.input.stream);
-      const groups = keyGroupsOf(stage);
+      const groups = stage.keyGroups;
       const upstream = await upstreamOf(stage);
       const ended = await endedUpstream(stage);
       const names = `${upstream.join(' ')} / ${ended.join(' ')}`;

@@ -1,4 +1,4 @@
-import { keyGroupsOf, logicalShardsOf } from '../runtime/keyed/key-groups';
+import { logicalShardsOf } from '../runtime/keyed/key-groups';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -321,7 +321,7 @@ export class DevRuntime {
       let min = Number.POSITIVE_INFINITY;
       for (const { shardId, state } of this.mappings[i]?.stats().shards ?? []) {
         if (state === 'finished') continue;
-        for (const logical of logicalShardsOf(shardId, keyGroupsOf(stage))) min = Math.min(min, (await this.shardStates.current({ stageId: stage.stateId, shardId: logical })).watermarkMs);
+        for (const logical of logicalShardsOf(shardId, stage.keyGroups)) min = Math.min(min, (await this.shardStates.current({ stageId: stage.stateId, shardId: logical })).watermarkMs);
       }
       if (Number.isFinite(min) && min !== NO_WATERMARK) this.watermarks.set(stage.id, min);
     }

@@ -1,4 +1,3 @@
-import { keyGroupsOf } from '../runtime/keyed/key-groups';
 import { stateLimitsFor } from '../state/shard-states';
 import { formatMs } from '../time/duration';
 import type { WindowAssignerSpec } from '../time/window';
@@ -53,7 +52,7 @@ function stageLine(s: Stage): string {
     `  operators: ${ops.length ? ops.join(' → ') : '(none)'}`,
     ...(only ? [`  output:    ${outputLabel(only)}`] : ['  outputs:', ...branchLines(s.flow, '    ')]),
     ...Object.entries(s.sideFlows).flatMap(([tag, f]) => [`  side output '${tag}':`, ...(f.ops.length > 0 ? branchLines({ ops: [], next: [f] }, '    ') : branchLines(f, '    '))]),
-    `  batches:   size ${s.batch.batchSize}, window ${formatMs(s.batch.maxBatchingWindowMs)}, parallelization ${s.batch.parallelizationFactor}${keyGroupsOf(s) > 1 ? ` (${keyGroupsOf(s)} key groups per shard, each its own log)` : ''}, retries ${s.batch.maxRetryAttempts === -1 ? 'until expiry' : s.batch.maxRetryAttempts}, bisect ${s.batch.bisectOnError ? 'on' : 'off'}, max record age ${s.batch.maxRecordAgeSeconds === -1 ? 'none' : formatMs(s.batch.maxRecordAgeSeconds * 1000)}`,
+    `  batches:   size ${s.batch.batchSize}, window ${formatMs(s.batch.maxBatchingWindowMs)}, parallelization ${s.batch.parallelizationFactor}${s.keyGroups > 1 ? ` (${s.keyGroups} key groups per shard, each its own log)` : ''}, retries ${s.batch.maxRetryAttempts === -1 ? 'until expiry' : s.batch.maxRetryAttempts}, bisect ${s.batch.bisectOnError ? 'on' : 'off'}, max record age ${s.batch.maxRecordAgeSeconds === -1 ? 'none' : formatMs(s.batch.maxRecordAgeSeconds * 1000)}`,
     `  function:  memory ${s.function.memoryMb} MB, timeout ${formatMs(s.function.timeoutSeconds * 1000)}, reserved concurrency ${s.function.reservedConcurrency ?? 'none'}${s.keyed ? ` (a shard's state up to ${formatBytes(stateLimitsFor(s.function.memoryMb).maxShardBytes)})` : ''}`,
   ].join('\n');
 }

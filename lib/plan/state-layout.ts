@@ -1,14 +1,13 @@
 import type { KeySelector } from '../api/source';
 import { assigner } from './describe';
 import { stageOutputs, type KeyedOperator, type Plan, type Stage } from './plan';
-import { keyGroupsOf } from '../runtime/keyed/key-groups';
 import { STATE_SCHEMA_VERSION } from '../state/state-schema';
 
 /** The state format's version is the state's (lib/state/state-schema.ts); the layout carries it. */
 export { STATE_SCHEMA_VERSION };
 
 /** The oldest schema version that reads a job's state: 2 once a stage keeps key groups, which version 1 would not find. */
-export const schemaVersionOf = (plan: Plan): number => (plan.stages.some((s) => keyGroupsOf(s) > 1) ? 2 : 1);
+export const schemaVersionOf = (plan: Plan): number => (plan.stages.some((s) => s.keyGroups > 1) ? 2 : 1);
 
 /**
  * What a job's keyed state is: per stage, whose state its logs hold (its `stateId`: the keyed operator's
@@ -44,7 +43,7 @@ export function stateLayout(plan: Plan): StateLayout {
     version: schemaVersionOf(plan),
     operators: plan.stages
       .filter((s): s is Stage & { keyed: KeyedOperator } => s.keyed !== undefined)
-      .map((s) => ({ stateId: s.stateId, operator: s.keyed.id, shape: shapeOf(s.keyed), key: keyOf(plan, s), shards: s.input.shards, ...(keyGroupsOf(s) > 1 && { keyGroups: keyGroupsOf(s) }), ...(s.input.onDemand && { onDemand: true as const }) })),
+      .map((s) => ({ stateId: s.stateId, operator: s.keyed.id, shape: shapeOf(s.keyed), key: keyOf(plan, s), shards: s.input.shards, ...(s.keyGroups > 1 && { keyGroups: s.keyGroups }), ...(s.input.onDemand && { onDemand: true as const }) })),
   };
 }
 

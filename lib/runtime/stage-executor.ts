@@ -10,7 +10,7 @@ import { runChain } from './chain';
 import type { Failure } from './keyed/keyed-operator';
 import { inheritFromParents, type ParentShard } from './keyed/inheritance';
 import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
-import { keyGroupsOf, logicalShard, shardOfLogical } from './keyed/key-groups';
+import { logicalShard, shardOfLogical } from './keyed/key-groups';
 import { processOperator } from './keyed/process-operator';
 import { windowOperator } from './keyed/window-operator';
 import { asRecord, comparePositions, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type KeyedOutput, type Marker, type Output } from './records';
@@ -121,7 +121,7 @@ export class StageExecutor {
       this.keyedShard = new KeyedShard(operator, {
         idleAfterMs: stage.eventTime.idleAfterMs,
         outOfOrdernessMs: stage.eventTime.outOfOrdernessMs,
-        plannedInputs: lanes.length === 0 ? 1 : lanes.reduce((n, l) => n + plannedShards(plan, l) * keyGroupsOf(upstreamOf(plan, l)), 0),
+        plannedInputs: lanes.length === 0 ? 1 : lanes.reduce((n, l) => n + plannedShards(plan, l) * upstreamOf(plan, l).keyGroups, 0),
         ...(lanes.length > 0 && { isPlannedInput: plannedSender(lanes, (l) => plannedShards(plan, l)) }),
         inputOf: inputOfSender(lanes),
         idleBySilence: idleBySilenceOf(lanes, (l) => upstreamOf(plan, l).input.kind === 'source'),
@@ -222,7 +222,7 @@ export class StageExecutor {
    */
   private async inheritFromParents(state: ShardState, shardId: string): Promise<void> {
     // With key groups, a child's group takes over its parents' same group: a key's group does not depend on its shard.
-    const groups = keyGroupsOf(this.stage);
+    const groups = this.stage.keyGroups;
     const { shardId: physical, group } = shardOfLogical(shardId, groups);
     const lineage = await this.lineage?.(physical);
     if (!lineage || lineage.parents.length === 0) return;

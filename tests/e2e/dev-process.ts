@@ -11,7 +11,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { loadJob } from '../../lib/cli/load-job';
 import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
 import { DevRuntime } from '../../lib/local/dev-runtime';
-import { keyGroupsOf, logicalShardsOf } from '../../lib/runtime/keyed/key-groups';
+import { logicalShardsOf } from '../../lib/runtime/keyed/key-groups';
 import { checkpointKey, fileCheckpointStore, SHARD_END } from '../../lib/local/esm/checkpoint-store';
 import { planJob } from '../../lib/plan/planner';
 import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
@@ -242,7 +242,7 @@ export async function untilSettled(port: number, jobFile: string, dataDir: strin
         () => `${stage.id} to fire up to ${watermarkMs}; fired up to ${fired}`,
         async () => {
           fired = Number.POSITIVE_INFINITY;
-          for (const shardId of shards.flatMap((s) => logicalShardsOf(s, keyGroupsOf(stage)))) fired = Math.min(fired, (await states.current({ stageId: stage.stateId, shardId })).watermarkMs);
+          for (const shardId of shards.flatMap((s) => logicalShardsOf(s, stage.keyGroups))) fired = Math.min(fired, (await states.current({ stageId: stage.stateId, shardId })).watermarkMs);
           return fired >= watermarkMs;
         },
         deadline - Date.now(),

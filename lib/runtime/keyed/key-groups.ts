@@ -1,5 +1,3 @@
-import type { Stage } from '../../plan/plan';
-
 /**
  * Key groups (Flink's): a keyed stage after a shuffle splits each shard of its input stream into K key
  * groups (its `keyGroups`, by default its ParallelizationFactor P; P ≤ K). Lambda runs up to P batches of
@@ -26,9 +24,6 @@ export function fnv1a(text: string): number {
   }
   return hash;
 }
-
-/** A stage's key groups per shard: its `keyGroups` setting (default its ParallelizationFactor) on a keyed stage after a shuffle, else 1. */
-export const keyGroupsOf = (stage: Stage): number => stage.keyGroups;
 
 /**
  * The key group (0..groups-1) of a key: FNV-1a of the key, not the MD5 that Kinesis routes it by — the
