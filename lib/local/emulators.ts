@@ -40,10 +40,18 @@ export interface EmulatorOptions {
 
 const HOST = '127.0.0.1';
 const DEFAULT_START_TIMEOUT_MS = 30_000;
-/** How long the child may take to shut down gracefully (kinesis writes its data file on exit). */
+/** How long a child may take to shut down before it exits hard. */
 const CHILD_GRACE_MS = 5_000;
-/** Parent-side wait after SIGTERM before SIGKILL; a bit longer than the child's own deadline. */
-const STOP_GRACE_MS = CHILD_GRACE_MS + 1_000;
+/**
+ * The same for a persisting kinesis, whose last act is to save every stream to
+ * its data file: the whole data set serialised to one JSON document, which takes
+ * seconds once the file is tens of MB on a busy machine. Cut short, the save
+ * loses every write since the previous periodic one: with 17 MB of records the
+ * last save began 4–9 s after SIGTERM, and a 5 s grace cut most such stops short.
+ */
+const PERSISTING_CHILD_GRACE_MS = 60_000;
+/** Parent-side wait after SIGTERM before SIGKILL, beyond the child's own deadline. */
+const STOP_GRACE_MARGIN_MS = 1_000;
 const OUTPUT_TAIL_LINES = 30;
 /** Attempts when we picked the port ourselves and lost the race for it. */
 const PORT_RACE_ATTEMPTS = 3;
@@ -59,6 +67,8 @@ interface LaunchSpec {
   port: number;
   /** Signal to send if the parent exits without calling stop(). */
   exitSignal: NodeJS.Signals;
+  /** How long the child may take to shut down after SIGTERM before it exits hard. */
+  graceMs: number;
   probe: { target: string; contentType: string; expectKey: string };
 }
 
@@ -118,6 +128,7 @@ export async function startKinesis(opts: EmulatorOptions = {}): Promise<Emulator
       port,
       // A persisting instance writes its file on graceful shutdown; SIGKILL would lose up to PERSIST_INTERVAL.
       exitSignal: dataDir !== undefined ? 'SIGTERM' : 'SIGKILL',
+      graceMs: dataDir !== undefined ? PERSISTING_CHILD_GRACE_MS : CHILD_GRACE_MS,
       probe: {
         target: 'Kinesis_20131202.ListStreams',
         contentType: 'application/x-amz-json-1.1',
@@ -154,6 +165,7 @@ export async function startDynamo(opts: EmulatorOptions = {}): Promise<Emulator>
     port,
     // LevelDB writes reach the OS on every put, so a hard kill loses nothing.
     exitSignal: 'SIGKILL',
+    graceMs: CHILD_GRACE_MS,
     probe: {
       target: 'DynamoDB_20120810.ListTables',
       contentType: 'application/x-amz-json-1.0',
@@ -198,7 +210,12 @@ async function launch(spec: LaunchSpec, opts: EmulatorOptions): Promise<Emulator
 
   // `node -e BOOTSTRAP entry ...args` leaves process.argv exactly as
   // `node entry ...args` would, so the entry script cannot tell the difference.
-  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.env, SHARDFLOW_PARENT_PID: String(process.pid) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...spec.env,
+    SHARDFLOW_PARENT_PID: String(process.pid),
+    SHARDFLOW_GRACE_MS: String(spec.graceMs),
+  };
   for (const name of spec.unsetEnv) delete env[name];
   const child = spawn(process.execPath, ['-e', childBootstrap(), spec.entry, ...spec.args], {
     env,
@@ -228,7 +245,7 @@ async function launch(spec: LaunchSpec, opts: EmulatorOptions): Promise<Emulator
   const stop = once(async () => {
     if (running()) {
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      const timer = setTimeout(() => child.kill('SIGKILL'), spec.graceMs + STOP_GRACE_MARGIN_MS);
       await exited;
       clearTimeout(timer);
     }
@@ -268,7 +285,8 @@ async function launch(spec: LaunchSpec, opts: EmulatorOptions): Promise<Emulator
  * - forces every listening socket onto loopback (kinesis-mock has no host setting);
  * - on SIGTERM, ends open connections so shutdown does not wait for idle
  *   keep-alive sockets (kinesis-mock otherwise waits 30 s before writing its
- *   data file and exiting), and hard-exits after a grace period;
+ *   data file and exiting), and hard-exits after a grace period
+ *   (SHARDFLOW_GRACE_MS: long enough for kinesis' last save);
  * - exits when the parent process disappears (it may die by SIGKILL, which
  *   runs no 'exit' handlers);
  * - makes kinesis-mock's data file writes atomic: it rewrites the file in
@@ -282,7 +300,7 @@ export function childBootstrap(): string {
   return `'use strict';
 const net = require('node:net');
 const HOST = ${JSON.stringify(HOST)};
-const GRACE_MS = ${CHILD_GRACE_MS};
+const GRACE_MS = Number(process.env.SHARDFLOW_GRACE_MS);
 const parentPid = Number(process.env.SHARDFLOW_PARENT_PID);
 // cats-effect (kinesis-mock) replaces process.exit with a graceful variant; keep the real one.
 const exitNow = process.exit.bind(process);
@@ -332,8 +350,21 @@ fs.createWriteStream = function (file, options) {
   // _final runs once every write has completed, before 'finish' and the caller's end() callback.
   stream._final = (done) => { try { fs.renameSync(partial, dataFile); done(); } catch (e) { done(e); } };
   stream.once('close', () => { if (!stream.writableFinished) try { fs.unlinkSync(partial); } catch (e) {} });
+  // A save cancelled by the shutdown is destroyed with a write in flight,
+  // which then fails with an 'error' event whose listeners kinesis-mock has
+  // already removed: unheard, it killed the process before its last save.
+  const emit = stream.emit;
+  stream.emit = function (event, ...args) {
+    if (event === 'error' && stream.destroyed && stream.listenerCount('error') === 0) return false;
+    return emit.call(this, event, ...args);
+  };
   return stream;
 };
+// Output goes to a pipe the parent reads; once the parent is gone a write
+// fails with EPIPE, which kinesis-mock's logger does not handle: the child
+// died of it before its last save.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 setInterval(() => {
   if (process.ppid !== parentPid) process.kill(process.pid, 'SIGTERM');
 }, 500).unref();

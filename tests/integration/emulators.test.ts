@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateStreamCommand,
@@ -24,8 +24,12 @@ import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
 import { startEdge, type Edge } from '../../lib/local/edge';
 import { startDynamo, startKinesis, type Emulator } from '../../lib/local/emulators';
 import { freePort } from '../../lib/local/free-port';
+import { putAll, recordNumbers } from './kinesis-bulk';
 
 const run = promisify(execFile);
+/** Enough records (20,000 of 100 bytes) that the emulator's save takes seconds. */
+const BULK_RECORDS = 20_000;
+const BULK_RECORD_BYTES = 100;
 
 async function waitForActive(client: KinesisClient, streamName: string): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -187,6 +191,15 @@ describe('emulator process lifecycle', () => {
     }
   }
 
+  /** Waits (polling) until `condition` holds; rejects naming `what` after `timeoutMs`. */
+  async function until(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   test('stop() leaves no process behind', async () => {
     const dynamo = await startDynamo();
     started.push(dynamo);
@@ -217,4 +230,55 @@ describe('emulator process lifecycle', () => {
       c2.destroy();
     }
   });
+  // kinesis-local saves its whole data set as one JSON document, every 2 s and
+  // on shutdown. With tens of MB that last save starts seconds after SIGTERM;
+  // it used to be cut short (a 5 s grace), or the process died before it — of
+  // an EPIPE on its output once the parent was gone, or of the error of the
+  // periodic save the shutdown cancelled — and the writes since the previous
+  // save were lost (a chaos run's hard kill lost shuffle records this way).
+  test('a persisting Kinesis keeps every acknowledged record of a large data set, whether its parent is killed or stops it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shardflow-kinesis-save-'));
+    // The parent is a separate Node process (TypeScript through the repo's loader) so it can really die.
+    const parentScript = join(dir, 'parent.js');
+    writeFileSync(
+      parentScript,
+      `require(${JSON.stringify(resolve('bin/register.js'))});
+       const { putAll } = require(${JSON.stringify(resolve('tests/integration/kinesis-bulk.ts'))});
+       const { startKinesis } = require(${JSON.stringify(resolve('lib/local/emulators.ts'))});
+       (async () => {
+         const kinesis = await startKinesis({ dataDir: ${JSON.stringify(dir)} });
+         const acked = await putAll(kinesis.endpoint, 'bulk', { first: 0, count: ${BULK_RECORDS}, bytes: ${BULK_RECORD_BYTES}, create: true });
+         console.log(JSON.stringify({ pid: kinesis.pid, acked }));
+         setInterval(() => {}, 1000);
+       })();`,
+    );
+    const parent = spawn(process.execPath, [parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let emulatorPid = 0;
+    try {
+      const { pid, acked } = await new Promise<{ pid: number; acked: number }>((resolveLine, reject) => {
+        parent.stdout.once('data', (chunk: Buffer) => resolveLine(JSON.parse(chunk.toString()) as { pid: number; acked: number }));
+        parent.once('exit', (code) => reject(new Error(`parent exited (${code}) before its records were acknowledged`)));
+      });
+      emulatorPid = pid;
+      expect(acked).toBe(BULK_RECORDS);
+      parent.kill('SIGKILL');
+      await until('the orphaned emulator to save and exit', () => !isRunning(pid), 90_000);
+
+      const second = await startKinesis({ dataDir: dir });
+      started.push(second);
+      expect((await recordNumbers(second.endpoint, 'bulk')).size).toBe(BULK_RECORDS);
+      const more = { first: BULK_RECORDS, count: BULK_RECORDS / 10, bytes: BULK_RECORD_BYTES, create: false };
+      expect(await putAll(second.endpoint, 'bulk', more)).toBe(more.count);
+      await second.stop();
+
+      const third = await startKinesis({ dataDir: dir });
+      started.push(third);
+      expect((await recordNumbers(third.endpoint, 'bulk')).size).toBe(BULK_RECORDS + more.count);
+      await third.stop();
+    } finally {
+      parent.kill('SIGKILL');
+      if (emulatorPid !== 0 && isRunning(emulatorPid)) process.kill(emulatorPid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

@@ -1,0 +1,77 @@
+/**
+ * Test support: fills a kinesis-local stream with many records and counts them back, for tests of
+ * the emulator's persistence (its data file grows with every record, and so does each save).
+ */
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
+import { kinesisClient } from '../../lib/io/aws-clients';
+
+const SHARDS = 8;
+/** Records per PutRecords call (the API's limit is 500 records and 5 MB). */
+const BATCH = 500;
+
+/**
+ * Puts records `first` .. `first + count - 1`, each `bytes` long and carrying its number, into
+ * `stream` (created first when `create`); retries the entries a call refuses. Resolves with the
+ * number acknowledged, which is `count`.
+ */
+export async function putAll(endpoint: string, stream: string, range: { first: number; count: number; bytes: number; create: boolean }): Promise<number> {
+  const client = kinesisClient({ endpoint });
+  try {
+    if (range.create) {
+      await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: SHARDS }));
+      for (;;) {
+        const { StreamDescriptionSummary } = await client.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
+        if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    let acked = 0;
+    for (let start = range.first; start < range.first + range.count; start += BATCH) {
+      let pending = Array.from({ length: Math.min(BATCH, range.first + range.count - start) }, (_, i) => start + i);
+      while (pending.length > 0) {
+        const batch = pending;
+        const { Records = [] } = await client.send(
+          new PutRecordsCommand({
+            StreamName: stream,
+            Records: batch.map((n) => ({ PartitionKey: `k${n}`, Data: Buffer.from(String(n).padEnd(range.bytes)) })),
+          }),
+        );
+        pending = batch.filter((_, i) => Records[i]?.ErrorCode !== undefined);
+        acked += batch.length - pending.length;
+      }
+    }
+    return acked;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The distinct record numbers in every shard of `stream`, read from TRIM_HORIZON to the end. */
+export async function recordNumbers(endpoint: string, stream: string): Promise<Set<number>> {
+  const client = kinesisClient({ endpoint });
+  try {
+    const numbers = new Set<number>();
+    const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: stream }));
+    for (const shard of Shards) {
+      let { ShardIterator } = await client.send(
+        new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      );
+      while (ShardIterator !== undefined) {
+        const page = await client.send(new GetRecordsCommand({ ShardIterator }));
+        const records = page.Records ?? [];
+        for (const record of records) numbers.add(Number(Buffer.from(record.Data ?? []).toString('utf8')));
+        ShardIterator = records.length > 0 ? page.NextShardIterator : undefined;
+      }
+    }
+    return numbers;
+  } finally {
+    client.destroy();
+  }
+}
