@@ -97,7 +97,8 @@ export async function startDevSubprocess(args: readonly string[], env: NodeJS.Pr
       const exited = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
       process.kill(-child.pid!, 'SIGKILL');
       await exited;
-      const until = Date.now() + 20_000;
+      // Beyond a persisting kinesis' own shutdown deadline (60 s): its last save of a large data set takes seconds.
+      const until = Date.now() + 65_000;
       while (below.some(isAlive)) {
         if (Date.now() > until) {
           for (const pid of below.filter(isAlive)) process.kill(pid, 'SIGKILL');
