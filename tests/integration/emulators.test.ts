@@ -235,7 +235,7 @@ describe('emulator process lifecycle', () => {
   // it used to be cut short (a 5 s grace), or the process died before it — of
   // an EPIPE on its output once the parent was gone, or of the error of the
   // periodic save the shutdown cancelled — and the writes since the previous
-  // save were lost (a chaos run's hard kill lost shuffle records this way).
+  // save were lost (the likely cause of a chaos run's lost shuffle records).
   test('a persisting Kinesis keeps every acknowledged record of a large data set, whether its parent is killed or stops it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shardflow-kinesis-save-'));
     // The parent is a separate Node process (TypeScript through the repo's loader) so it can really die.
