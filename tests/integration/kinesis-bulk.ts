@@ -9,6 +9,7 @@ import {
   GetShardIteratorCommand,
   ListShardsCommand,
   PutRecordsCommand,
+  type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../../lib/io/aws-clients';
 
@@ -16,23 +17,29 @@ const SHARDS = 8;
 /** Records per PutRecords call (the API's limit is 500 records and 5 MB). */
 const BATCH = 500;
 
+/** Waits until `streamName` is ACTIVE; rejects after 10 s. */
+export async function waitForActive(client: KinesisClient, streamName: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const { StreamDescriptionSummary } = await client.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`stream ${streamName} not ACTIVE after 10 s`);
+}
+
 /**
  * Puts records `first` .. `first + count - 1`, each `bytes` long and carrying its number, into
- * `stream` (created first when `create`); retries the entries a call refuses. Resolves with the
- * number acknowledged, which is `count`.
+ * `stream` (created first when `create`); retries the entries a call refuses, so that every one is
+ * acknowledged when it resolves.
  */
-export async function putAll(endpoint: string, stream: string, range: { first: number; count: number; bytes: number; create: boolean }): Promise<number> {
+export async function putAll(endpoint: string, stream: string, range: { first: number; count: number; bytes: number; create: boolean }): Promise<void> {
   const client = kinesisClient({ endpoint });
   try {
     if (range.create) {
       await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: SHARDS }));
-      for (;;) {
-        const { StreamDescriptionSummary } = await client.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
-        if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitForActive(client, stream);
     }
-    let acked = 0;
     for (let start = range.first; start < range.first + range.count; start += BATCH) {
       let pending = Array.from({ length: Math.min(BATCH, range.first + range.count - start) }, (_, i) => start + i);
       while (pending.length > 0) {
@@ -44,10 +51,8 @@ export async function putAll(endpoint: string, stream: string, range: { first: n
           }),
         );
         pending = batch.filter((_, i) => Records[i]?.ErrorCode !== undefined);
-        acked += batch.length - pending.length;
       }
     }
-    return acked;
   } finally {
     client.destroy();
   }
