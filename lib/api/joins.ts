@@ -2,6 +2,7 @@ import type { ProcessFunctionSpec } from '../plan/plan';
 import { assignTimeWindows, maxTimestamp, type WindowAssignerSpec } from '../time/window';
 import { outputTag, type CoGroupFunction, type JoinFunction, type KeyedContext } from './functions';
 import { mapState, type MapState, type StateDescriptor } from './state';
+import type { JoinContext } from '../runtime/keyed/process-operator';
 
 /**
  * The joins are co-process functions shardflow writes for you, on the same keyed state and event-time
@@ -10,8 +11,8 @@ import { mapState, type MapState, type StateDescriptor } from './state';
  */
 
 type Context = KeyedContext<Record<string, StateDescriptor>, object>;
-/** The process operator's context also emits with an event time of its own choosing (a join result's). */
-type TimedContext = Context & { emitAt(record: object, timestampMs: number): void };
+/** The process operator's context also emits with an event time of its own choosing (a join result's), and counts late records. */
+type TimedContext = Context & JoinContext;
 type Handler = ProcessFunctionSpec['onEvent'][number];
 
 const bufferOf = (ctx: Context, side: 'left' | 'right'): MapState<unknown[]> => ctx.state[side] as unknown as MapState<unknown[]>;
@@ -34,6 +35,7 @@ export function intervalJoinFunction(lowerMs: number, upperMs: number, fn: JoinF
       if (t < ctx.watermark) {
         const tag = lateTags[side];
         if (tag) ctx.output(outputTag(tag), event as object);
+        ctx.late();
         return;
       }
       const own = bufferOf(ctx, side);
@@ -83,9 +85,13 @@ export function windowJoinFunction(
   const windowsOf = (ctx: Context): MapState<Sides> => ctx.state.windows as unknown as MapState<Sides>;
   const onSide =
     (side: 'l' | 'r'): Handler =>
-    (event, ctx) => {
+    (event, context) => {
+      const ctx = context as TimedContext;
       const windows = windowsOf(ctx);
-      for (const w of assignTimeWindows(assigner, ctx.timestamp)) {
+      const assigned = assignTimeWindows(assigner, ctx.timestamp);
+      // Late for every window it belongs to: dropped, and counted.
+      if (assigned.every((w) => maxTimestamp(w) <= ctx.watermark)) return ctx.late();
+      for (const w of assigned) {
         if (maxTimestamp(w) <= ctx.watermark) continue;
         const id = `${w.start}:${w.end}`;
         const held = windows.get(id) ?? { l: [], r: [] };

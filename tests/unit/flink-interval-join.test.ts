@@ -247,7 +247,8 @@ describe.each([true, false])('Flink IntervalJoinOperatorTest, lhs faster than rh
     const t = new JoinTest(inclusive(-1, 1));
     for (const ts of [1, 2, 3]) await (await t.element1(ts)).element2(ts);
     await (await t.watermark1(3)).watermark2(3);
-    await t.element1(1); // late: joined with nothing
+    await t.element1(1); // late: joined with nothing, and counted
+    expect(t.h.late()).toEqual([{ ts: 1, side: 'lhs' }]);
     for (const ts of [4, 5]) await (await t.element1(ts)).element2(ts);
     expect(t.pairs()).toEqual([
       [1, 1],
@@ -285,5 +286,10 @@ describe.each([true, false])('Flink IntervalJoinOperatorTest, lhs faster than rh
     ]);
     expect(t.h.results('late-left')).toEqual([{ ts: 1, side: 'lhs' }]);
     expect(t.h.results('late-right')).toEqual([{ ts: 2, side: 'rhs' }]);
+    // Counted late either way (the LateRecords metric), as a window's late records are.
+    expect(t.h.late()).toEqual([
+      { ts: 1, side: 'lhs' },
+      { ts: 2, side: 'rhs' },
+    ]);
   });
 });

@@ -15,8 +15,9 @@ async function sendAll(h: ReturnType<typeof harness>, source: string, elements: 
   for (const e of elements) await h.send(e, { source });
 }
 
-test('testCoGroup', async () => {
-  const j = job('cogroup');
+/** Both sources coGrouped by their first field in tumbling 3 ms windows, each window's sides as one string. */
+function coGroupHarness(name: string): ReturnType<typeof harness> {
+  const j = job(name);
   // Flink's punctuated assigner emits time − 1 after each element: out-of-orderness 0 does the same.
   const source1 = j.source(kinesisSource<T2>('source1', { eventTime: (t) => t[1] }));
   const source2 = j.source(kinesisSource<T2>('source2', { eventTime: (t) => t[1] }));
@@ -27,11 +28,30 @@ test('testCoGroup', async () => {
     .window(tumbling(3))
     .apply((first, second) => ({ value: `F:${first.map(show).join('')} S:${second.map(show).join('')}` }))
     .sink(logSink('results'));
-  const h = harness(j, { watermarks: 'strategy' });
+  return harness(j, { watermarks: 'strategy' });
+}
+
+test('testCoGroup', async () => {
+  const h = coGroupHarness('cogroup');
   await sendAll(h, 'source1', [['a', 0], ['a', 1], ['a', 2], ['b', 3], ['b', 4], ['b', 5], ['a', 6], ['a', 7], ['a', 8]]);
   await sendAll(h, 'source2', [['a', 0], ['a', 1], ['b', 3], ['c', 6], ['c', 7], ['c', 8]]);
   await h.finish();
   expect(h.results('results').map((r) => r.value).sort()).toEqual(['F:(a,0)(a,1)(a,2) S:(a,0)(a,1)', 'F:(b,3)(b,4)(b,5) S:(b,3)', 'F:(a,6)(a,7)(a,8) S:', 'F: S:(c,6)(c,7)(c,8)'].sort());
+});
+
+test('a record for windows that have all fired is late: dropped from the join, and counted', async () => {
+  const h = coGroupHarness('cogroup-late');
+  await sendAll(h, 'source1', [['a', 0], ['a', 7]]);
+  await sendAll(h, 'source2', [['a', 1], ['a', 7]]);
+  // Both inputs at 6: [0, 3) has fired. A record of it now is late on either side.
+  await sendAll(h, 'source1', [['a', 2]]);
+  await sendAll(h, 'source2', [['a', 2]]);
+  await h.finish();
+  expect(h.late()).toEqual([
+    ['a', 2],
+    ['a', 2],
+  ]);
+  expect(h.results('results').map((r) => r.value)).toEqual(['F:(a,0) S:(a,1)', 'F:(a,7) S:(a,7)']);
 });
 
 const source3: T3[] = [

@@ -38,6 +38,12 @@ interface CallTime {
 /** Collects a call's outputs: the record, its event time, and its side output's tag (none: the main output). */
 type Emit = (record: object, timestampMs: number, tag?: string) => void;
 
+/** What a join's process function sees beyond a user's: it emits at its pair's time, and says when a record is late. */
+export interface JoinContext {
+  emitAt(record: object, timestampMs: number): void;
+  late(): void;
+}
+
 const emptyData = (): ProcessData => ({ values: {}, lists: {}, maps: {}, timers: [] });
 
 /**
@@ -49,8 +55,12 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
   const fn = op.fn;
   const descriptors = fn.state ?? {};
 
-  /** The context of one call at `time`, changing `data` through `changes`. */
-  function contextFor(key: string, time: CallTime, data: ProcessData, changes: CallChanges, emit: Emit): KeyedContext<Record<string, StateDescriptor>, object> & { emitAt(record: object, timestampMs: number): void } {
+  /**
+   * The context of one call at `time`, changing `data` through `changes`. The joins shardflow writes as process
+   * functions (lib/api/joins.ts) also emit at a time of their own and say when the element is late (`late`:
+   * counted, as a window's late records are).
+   */
+  function contextFor(key: string, time: CallTime, data: ProcessData, changes: CallChanges, emit: Emit, late: () => void = () => {}): KeyedContext<Record<string, StateDescriptor>, object> & JoinContext {
     const now = time.ttlNowMs;
     const live = (name: string, s: Stamped | undefined): s is Stamped => {
       const ttl = op.ttlMs[name];
@@ -126,6 +136,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
       },
       emit: (record) => emit(record, time.timestamp),
       emitAt: (record, timestampMs) => emit(record, timestampMs),
+      late,
       output: (tag, record) => {
         if (tag?.kind !== 'outputTag') throw new TypeError("ctx.output needs an outputTag: outputTag<T>('name')");
         emit(record, time.timestamp, tag.name);
@@ -196,7 +207,7 @@ export function processOperator(op: ProcessOperator): KeyedOperatorRuntime {
       call(
         key,
         ctx,
-        (data, changes, emit) => onEvent(element.value, contextFor(key, time, data, changes, emit)),
+        (data, changes, emit) => onEvent(element.value, contextFor(key, time, data, changes, emit, () => ctx.late(element))),
         (i) => `${originKey(element.origin)}/${i}`,
         (reason) => ({ id: failureId(op.id, element), operator: op.id, reason: `${op.id} ${onEventName(op, input)} threw: ${reason}`, value: element.value, element }),
       );
