@@ -251,6 +251,8 @@ export async function simulate(
     coordination: deps.coordination,
     writerFor: (stream) => tickWriters.get(stream) ?? tickWriters.set(stream, new KinesisWriter(kinesis, stream)).get(stream)!,
     listShards: async (stream) => streams.get(stream)?.shards.map((s) => s.shardId) ?? [],
+    // A shard's records not yet handed to its function are the ones after what its stage last read.
+    sourceBacklog: async (stream, shardId) => (streams.get(stream)?.shards.find((s) => s.shardId === shardId)?.pending.length ?? 0) > 0,
     clock,
     stopWhenIdle: true,
   });

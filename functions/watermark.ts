@@ -4,6 +4,7 @@ import { createWatermarkHandler } from '../lib/io/watermark-handler';
 import { watermarkTickMetrics } from '../lib/io/metrics';
 import { listShardIds, shardParents } from '../lib/io/shard-list';
 import { KinesisWriter } from '../lib/io/kinesis-writer';
+import { sourceBacklogOf } from '../lib/io/source-backlog';
 import { coordination, kinesis, logger, logs, metrics, plan } from './runtime-env';
 
 /**
@@ -41,6 +42,8 @@ export const handler = createWatermarkHandler({
   listShards: (stream) => listShardIds(kinesis, stream),
   // Which of them a reshard closed and are done (a child has a log): they stop holding watermarks back.
   shardParents: (stream) => shardParents(kinesis, stream),
+  // Whether a silent source shard is quiet or its reader stalled: only a quiet one goes idle.
+  sourceBacklog: sourceBacklogOf(kinesis),
   onTick: (tick) => {
     metrics.publish(tick.stage, watermarkTickMetrics(tick));
     logger.debug('watermark tick', { ...tick });

@@ -199,6 +199,7 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
   }
 
   const tickedStreams = plan.stages.filter((s) => s.keyed && s.input.kind === 'shuffle').map((s) => s.input.stream);
+  const sourceStreams = plan.stages.filter((s) => s.input.kind === 'source').map((s) => s.input.stream);
   functions[WATERMARK_FUNCTION] = {
     handler: `${target.bundleDir}/watermark.handler`,
     role: role(WATERMARK_FUNCTION, [
@@ -208,6 +209,8 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       { Effect: 'Allow', Action: ['kinesis:ListShards'], Resource: plan.stages.map((s) => streamArn(s.input.stream)) },
       // Ticks on every shard of the keyed stages' input streams.
       ...(tickedStreams.length ? [{ Effect: 'Allow', Action: ['kinesis:PutRecords'], Resource: tickedStreams.map((s) => streamArn(s)) }] : []),
+      // Whether a silent source shard holds records its stage has not read (a stalled reader is not idle): one record past a position.
+      ...(sourceStreams.length ? [{ Effect: 'Allow', Action: ['kinesis:GetShardIterator', 'kinesis:GetRecords'], Resource: sourceStreams.map((s) => streamArn(s)) }] : []),
       // Its successor, at the end of a loop while events flow (see SHARDFLOW_WATERMARK_HAND_OVER_MS).
       { Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] },
     ]),

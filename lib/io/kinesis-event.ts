@@ -60,7 +60,7 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: 
     const sequenceNumber = r.kinesis.sequenceNumber;
     try {
       const record = decodeShuffleRecord(data);
-      if (record.kind === 'tick') inputs.push({ kind: 'tick', sequenceNumber, arrivalMs, upstream: record.upstream, ...(record.ended && { ended: record.ended }), ...(record.resumed && { resumed: true as const }) });
+      if (record.kind === 'tick') inputs.push({ kind: 'tick', sequenceNumber, arrivalMs, upstream: record.upstream, ...(record.ended && { ended: record.ended }), ...(record.resumed && { resumed: true as const }), ...(record.caughtUp && { caughtUp: record.caughtUp }) });
       else if (record.kind === 'marker') inputs.push({ ...record, sequenceNumber, arrivalMs });
       else inputs.push({ kind: 'envelope', sequenceNumber, from: record.from, arrivalMs, elements: record.elements, ...(record.to !== undefined && { to: record.to }) });
     } catch (e) {

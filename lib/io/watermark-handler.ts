@@ -5,7 +5,9 @@ import { SNAPSHOT_MAX_AGE_MS } from '../state/shard-states';
 import { encodeTick } from './envelope';
 import type { KinesisWriter } from './kinesis-writer';
 import type { ShardRange } from './shard-map';
+import type { SourceBacklog } from './source-backlog';
 import { groupPartitionKey, logicalShard, logicalShardsOf } from '../runtime/keyed/key-groups';
+import { comparePositions } from '../runtime/records';
 
 export interface WatermarkTick {
   readonly stage: string;
@@ -34,6 +36,12 @@ export interface WatermarkHandlerDeps {
    * stops waiting for them at once instead of `idleAfter` after their last marker.
    */
   readonly shardParents?: (stream: string) => Promise<ReadonlyMap<string, readonly string[]>>;
+  /**
+   * Whether a source shard holds records after a position (lib/io/source-backlog.ts). A keyed shard takes a
+   * source stage's silent shard for idle only once a tick says its source shard holds nothing after what it
+   * last read: a stalled reader is not a quiet shard.
+   */
+  readonly sourceBacklog: SourceBacklog;
   readonly clock?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Run ticks for this long in one invocation (EventBridge fires at most once a minute). Default 0: one tick. */
@@ -90,16 +98,42 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
   const clock = deps.clock ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const stages = deps.plan.stages.filter((s) => s.keyed && s.input.kind === 'shuffle');
-  /** Every sender a keyed stage waits for: each lane's upstream stage's shards, by the lane's name (see Lane). */
-  const upstreamOf = async (stage: Stage): Promise<string[]> => {
+  /**
+   * Every sender a keyed stage waits for: each lane's upstream stage's shards, by the lane's name (see Lane);
+   * and, for a source stage's, the source shard each reads.
+   */
+  const upstreamOf = async (stage: Stage): Promise<{ senders: string[]; sources: Map<string, { stream: string; shardId: string }> }> => {
     const lanes = stage.input.kind === 'shuffle' ? stage.input.lanes : [];
     const senders: string[] = [];
+    const sources = new Map<string, { stream: string; shardId: string }>();
     for (const lane of lanes) {
       const from = deps.plan.stages.find((s) => s.id === lane.fromStage)!;
       // An upstream stage with key groups sends as each of its logical shards.
-      for (const shardId of await deps.listShards(from.input.stream)) for (const logical of logicalShardsOf(shardId, from.keyGroups)) senders.push(senderOf(lane.name, logical));
+      for (const shardId of await deps.listShards(from.input.stream)) {
+        for (const logical of logicalShardsOf(shardId, from.keyGroups)) senders.push(senderOf(lane.name, logical));
+        if (from.input.kind === 'source') sources.set(senderOf(lane.name, shardId), { stream: from.input.stream, shardId });
+      }
     }
-    return senders;
+    return { senders, sources };
+  };
+
+  /**
+   * The source stages' shards that the stage's shards await word on (their heads name them, with the position
+   * each last read) and whose source shard holds nothing after that position: the highest such position per
+   * sender. A shard whose sender has read further is told nothing it could use, and waits for that marker.
+   */
+  const caughtUpOf = async (heads: readonly (LogHead | undefined)[], sources: ReadonlyMap<string, { stream: string; shardId: string }>, asked: Map<string, Promise<boolean | undefined>>): Promise<Record<string, string>> => {
+    const caughtUp: Record<string, string> = {};
+    for (const head of heads) {
+      for (const [sender, after] of Object.entries(head?.awaiting ?? {})) {
+        const source = sources.get(sender);
+        if (!source || (caughtUp[sender] !== undefined && comparePositions({ sequenceNumber: after, subIndex: 0 }, { sequenceNumber: caughtUp[sender]!, subIndex: 0 }) <= 0)) continue;
+        const question = `${source.stream} ${source.shardId} ${after}`;
+        if (!asked.has(question)) asked.set(question, deps.sourceBacklog(source.stream, source.shardId, after));
+        if ((await asked.get(question)) === false) caughtUp[sender] = after;
+      }
+    }
+    return caughtUp;
   };
   /** A stage's open shards' logical shards (each (shard, key group) when it has key groups): their shard, group and name. */
   const openLogicalShards = async (stage: Stage, atMs: number): Promise<{ shard: ShardRange; group: number; name: string }[]> => {
@@ -165,11 +199,13 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
   const tick = async (resumed = false): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const ticks: WatermarkTick[] = [];
     let idle = true;
+    // Each source shard is asked about once per tick, whichever stages await word on it.
+    const asked = new Map<string, Promise<boolean | undefined>>();
     for (const stage of stages) {
       const atMs = clock();
       const writer = deps.writerFor(stage.input.stream);
       const groups = stage.keyGroups;
-      const upstream = await upstreamOf(stage);
+      const { senders: upstream, sources } = await upstreamOf(stage);
       const ended = await endedUpstream(stage);
       const names = `${upstream.join(' ')} / ${ended.join(' ')}`;
       const renamed = named.get(stage.id) !== names;
@@ -180,7 +216,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
       // A tick arrives at or after it is put: one put now finds a timer due by now due on arrival.
       const timerDue = (h: LogHead | undefined): boolean => h?.processingTimerMs !== undefined && h.processingTimerMs <= atMs;
       const targets = open.filter((_, i) => resumed || renamed || !idleFlags[i] || timerDue(heads[i]) || needsRefresh(heads[i], atMs));
-      const data = encodeTick(upstream, ended, resumed);
+      const data = encodeTick(upstream, ended, resumed, await caughtUpOf(heads, sources, asked));
       if (targets.length > 0) {
         const landed = await writer.put(targets.map((s) => [{ partitionKey: groups <= 1 ? 'tick' : groupPartitionKey(s.group), data, explicitHashKey: s.shard.startingHashKey.toString() }]));
         // A tick that landed on another shard than its target: the stream was resharded (a tick there is

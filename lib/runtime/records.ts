@@ -128,8 +128,9 @@ export class RecordError extends Error {
  * silent because it is slow, failing or down (its own inputs' idleness is decided before it, at the stage
  * that reads a source), and taking it for idle would make its backlog late. `at`: the sequence number of the
  * sender's last input record in the batch, so a status from an older batch (a zombie's, sent late) cannot
- * overrule a newer one. A source stage's markers have neither: its shards' silence is what idleness means
- * (`idleAfter`), as it is for a keyed stage reading a source `partitionedBy` its key (no ticks reach it).
+ * overrule a newer one. A source stage's markers have no status: its shards' silence is what idleness means
+ * (`idleAfter`), once the watermark function has found nothing in the source shard after their `at` (see
+ * KeyedShardRun's markIdle); as for a keyed stage reading a source `partitionedBy` its key (no ticks reach it).
  */
 export interface Marker {
   readonly watermarkMs: number;

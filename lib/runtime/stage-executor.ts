@@ -34,7 +34,7 @@ export interface SourceRecord {
 export type ShuffleInput = { readonly sequenceNumber: string; readonly arrivalMs: number } & (
   | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
   | ({ readonly kind: 'marker'; readonly from: string } & Marker)
-  | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[]; readonly resumed?: true }
+  | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[]; readonly resumed?: true; readonly caughtUp?: Readonly<Record<string, string>> }
 );
 
 /** A batch from one input shard: raw records at a source, decoded shuffle records after a shuffle. */
@@ -168,7 +168,9 @@ export class StageExecutor {
       deadLetters.sort((a, b) => comparePositions({ sequenceNumber: a.sequenceNumber, subIndex: 0 }, { sequenceNumber: b.sequenceNumber, subIndex: 0 }));
       const maxEventTimeMs = decoded.maxEventTimeMs;
       const watermarkMs = maxEventTimeMs === NO_WATERMARK ? NO_WATERMARK : boundedOutOfOrderness(maxEventTimeMs, this.stage.eventTime.outOfOrdernessMs);
-      const result: StageResult = { shuffles: [...shuffles.values()], marker: { watermarkMs }, outputs, late: [], deadLetters, watermarkMs, wokeInput: false };
+      // The marker says how far the shard has been read: the watermark function looks after it before anyone takes the shard for idle.
+      const at = batch.kind === 'source' ? batch.records[batch.records.length - 1]?.sequenceNumber : undefined;
+      const result: StageResult = { shuffles: [...shuffles.values()], marker: { watermarkMs, ...(at !== undefined && { at }) }, outputs, late: [], deadLetters, watermarkMs, wokeInput: false };
       return { result, commit: async () => 'unchanged' };
     }
 
@@ -200,7 +202,7 @@ export class StageExecutor {
           // An envelope for another shard came here by a stale route map (a reshard): its sender sends it again.
           if (input.kind === 'envelope') run.envelope(input.from, input.arrivalMs, input.to === undefined || input.to === batch.shardId ? input.elements : []);
           else if (input.kind === 'marker') run.marker(input.from, input.arrivalMs, input);
-          else run.tick(input.arrivalMs, input.upstream, input.ended, input.resumed);
+          else run.tick(input.arrivalMs, input.upstream, input.ended, input.resumed, input.caughtUp);
         }
       }
       const result = await this.resultOf(batch.shardId, run, watermarkBefore, outputs, deadLetters);

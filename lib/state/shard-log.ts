@@ -34,6 +34,12 @@ export interface LogEntry {
    * watermark function ticks the shard then, and does not sleep while one is pending. Readable without the body.
    */
   readonly processingTimerMs?: number;
+  /**
+   * Source stages' shards silent for `idleAfter` that the shard does not take for idle until the watermark
+   * function has looked in their source shard after the position given ('' from its start; see InputState's
+   * `awaiting`). Readable without the body.
+   */
+  readonly awaiting?: Readonly<Record<string, string>>;
 }
 
 /** The latest entry of a log, without its body. */
@@ -42,6 +48,7 @@ export interface LogHead {
   readonly idle: boolean;
   readonly writtenAtMs: number;
   readonly processingTimerMs?: number;
+  readonly awaiting?: Readonly<Record<string, string>>;
 }
 
 /** Where shard logs live: DynamoDB deployed, process memory in tests and the harness. */

@@ -15,8 +15,17 @@ export interface InputState {
    */
   readonly heardAtMs: number;
   readonly idle: boolean;
-  /** A keyed stage's shard: the sender's position its status is as of (see Marker's `at`). */
+  /**
+   * The sender's position as of its latest marker (see Marker's `at`): for a keyed stage's shard, what its
+   * status is as of; for a source stage's shard, the last source record it has read.
+   */
   readonly statusAt?: string;
+  /**
+   * A source stage's shard silent for `idleAfter`, not yet idle: it goes idle once the watermark function has
+   * found nothing in its source shard after `statusAt` (a stalled reader is not a quiet shard). The log's
+   * head names such inputs for the watermark function (see LogEntry's `awaiting`).
+   */
+  readonly awaiting?: true;
 }
 
 /**
@@ -107,9 +116,16 @@ export class ShardState {
   /** Sets what the shard knows of an input; the same again changes nothing (a replay must not append an entry). */
   setInput(upstreamShard: string, input: InputState): void {
     const before = this.inputs.get(upstreamShard);
-    if (before && before.watermarkMs === input.watermarkMs && before.heardAtMs === input.heardAtMs && before.idle === input.idle && before.statusAt === input.statusAt) return;
+    if (before && before.watermarkMs === input.watermarkMs && before.heardAtMs === input.heardAtMs && before.idle === input.idle && before.statusAt === input.statusAt && before.awaiting === input.awaiting) return;
     this.inputs.set(upstreamShard, input);
     this.dirtyInputs.add(upstreamShard);
+  }
+
+  /** Inputs awaiting the watermark function's word on their source shard, with the position to look after ('' for the shard's start). */
+  awaitingInputs(): Record<string, string> | undefined {
+    let awaiting: Record<string, string> | undefined;
+    for (const [u, input] of this.inputs) if (input.awaiting) (awaiting ??= {})[u] = input.statusAt ?? '';
+    return awaiting;
   }
 
   /** Whether the shard has inputs and every one is idle: nothing fires until data comes. */
@@ -241,7 +257,8 @@ interface Wire {
   w: number;
   p?: number;
   m?: Record<string, string>;
-  i?: Record<string, [watermarkMs: number, heardAtMs: number, idle: 0 | 1, statusAt?: string]>;
+  /** idle: 0 active, 1 idle, 2 active and awaiting (see InputState). */
+  i?: Record<string, [watermarkMs: number, heardAtMs: number, idle: 0 | 1 | 2, statusAt?: string]>;
   k?: WireKey[];
 }
 
@@ -261,5 +278,14 @@ function unpackPosition(packed: string): Position {
   return { sequenceNumber: packed.slice(0, dot), subIndex: Number(packed.slice(dot + 1)) };
 }
 // The status position came later (an older shardflow reads the first three and ignores it).
-const packInput = (i: InputState): [number, number, 0 | 1, string?] => (i.statusAt === undefined ? [i.watermarkMs, i.heardAtMs, i.idle ? 1 : 0] : [i.watermarkMs, i.heardAtMs, i.idle ? 1 : 0, i.statusAt]);
-const unpackInput = ([watermarkMs, heardAtMs, idle, statusAt]: [number, number, 0 | 1, string?]): InputState => ({ watermarkMs, heardAtMs, idle: idle === 1, ...(statusAt !== undefined && { statusAt }) });
+function packInput(i: InputState): [number, number, 0 | 1 | 2, string?] {
+  const idle = i.idle ? 1 : i.awaiting ? 2 : 0;
+  return i.statusAt === undefined ? [i.watermarkMs, i.heardAtMs, idle] : [i.watermarkMs, i.heardAtMs, idle, i.statusAt];
+}
+const unpackInput = ([watermarkMs, heardAtMs, idle, statusAt]: [number, number, 0 | 1 | 2, string?]): InputState => ({
+  watermarkMs,
+  heardAtMs,
+  idle: idle === 1,
+  ...(statusAt !== undefined && { statusAt }),
+  ...(idle === 2 && { awaiting: true as const }),
+});

@@ -160,6 +160,7 @@ export class ShardStates {
     // A batch that changed nothing still refreshes an old snapshot (an idle shard's state must outlive the TTL).
     if (!state.changed && !(snapshotTooOld && state.slot > 0)) return undefined;
     let snapshot = !state.changed;
+    const awaiting = state.awaitingInputs();
     let body: Uint8Array;
     if (snapshot) body = state.takeSnapshot();
     else {
@@ -179,6 +180,7 @@ export class ShardStates {
       writtenAtMs: now,
       ...(state.allInputsIdle && { idle: true }),
       ...(processingTimerMs !== undefined && { processingTimerMs }),
+      ...(awaiting && { awaiting }),
     };
   }
 

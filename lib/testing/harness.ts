@@ -188,7 +188,8 @@ export class Harness {
     for (const stage of this.plan.stages) {
       if (!stage.keyed || stage.input.kind !== 'shuffle') continue;
       const shardId = this.shuffledShard(stage);
-      await this.runStage(stage, { kind: 'shuffled', shardId, inputs: [this.shuffleInput(shardId, { kind: 'tick', upstream: this.upstreamShards(stage) })] });
+      const upstream = this.upstreamShards(stage);
+      await this.runStage(stage, { kind: 'shuffled', shardId, inputs: [this.shuffleInput(shardId, { kind: 'tick', upstream, caughtUp: await this.readToTheEnd(stage, shardId, upstream) })] });
     }
   }
 
@@ -206,8 +207,21 @@ export class Harness {
       if (lanes.length === 0) continue;
       const senders = (ids: readonly string[]): string[] => lanes.flatMap((l) => ids.map((id) => senderOf(l.name, id)));
       const shardId = this.shuffledShard(stage);
-      await this.runStage(stage, { kind: 'shuffled', shardId, inputs: [this.shuffleInput(shardId, { kind: 'tick', upstream: senders(shards.upstream), ended: senders(shards.ended) })] });
+      const upstream = senders(shards.upstream);
+      await this.runStage(stage, { kind: 'shuffled', shardId, inputs: [this.shuffleInput(shardId, { kind: 'tick', upstream, ended: senders(shards.ended), caughtUp: await this.readToTheEnd(stage, shardId, upstream) })] });
     }
+  }
+
+  /**
+   * What the watermark function would find in the source shards here: everything sent has been delivered, so
+   * each upstream shard is read to its end — up to the last position the keyed shard heard of it, or from its
+   * start for one not heard from yet. A silent one is then idle after `idleAfter`, as a quiet shard is.
+   */
+  private async readToTheEnd(stage: Stage, shardId: string, upstream: readonly string[]): Promise<Record<string, string>> {
+    const state = await this.states.current(this.executors.get(stage.id)!.logOf(shardId));
+    const caughtUp: Record<string, string> = Object.fromEntries(upstream.map((u) => [u, '']));
+    for (const [u, input] of state.allInputs()) caughtUp[u] = input.statusAt ?? '';
+    return caughtUp;
   }
 
   /** The processing time things sent now arrive at. */

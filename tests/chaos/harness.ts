@@ -151,8 +151,8 @@ interface Feed {
 
 /**
  * Kill probabilities per call of each point. Together about one stage invocation in six dies, which keeps
- * a shard's longest failure streak well under the jobs' idleAfter (a source stage's shard silent for longer
- * is idle, and its records may then be late: a different guarantee, see docs/guarantees.md).
+ * a shard's longest failure streak well under the jobs' idleAfter (a stall longer than that holds the
+ * watermark — a silent shard goes idle only when nothing is left to read — and makes the run slower).
  */
 const FAULT_POINT_KILLS: Partial<Record<FaultPointName, number>> = {
   'after-decode': 0.02,

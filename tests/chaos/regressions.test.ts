@@ -178,9 +178,11 @@ describe('the watermark waits for every shard that exists, not for a number of i
     const result = await run('d0', [{ kind: 'envelope', sequenceNumber: '9', from: shard(0), arrivalMs: 3_000, elements: [element(0, 5, 18_500)] }, { kind: 'marker', sequenceNumber: '10', from: shard(0), arrivalMs: 3_000, watermarkMs: 17_999 }]);
     expect(result.late).toEqual([]);
     expect(result.watermarkMs).toBe(17_999);
-    // d1 has not heard from shard 0: it holds until a tick finds shard 0 silent for idleAfter since it was named.
+    // d1 has not heard from shard 0: it holds until a tick finds shard 0 silent for idleAfter since it was named,
+    // and the next says its source shard holds nothing d1 has not heard of.
     expect((await run('d1', [{ kind: 'tick', sequenceNumber: '11', arrivalMs: 1_000 + plan.eventTime.idleAfterMs - 1, upstream: [0, 1, 2, 3].map(shard) }])).watermarkMs).toBe(NO_WATERMARK);
-    expect((await run('d1', [{ kind: 'tick', sequenceNumber: '12', arrivalMs: 1_000 + plan.eventTime.idleAfterMs, upstream: [0, 1, 2, 3].map(shard) }])).watermarkMs).toBe(18_999);
+    expect((await run('d1', [{ kind: 'tick', sequenceNumber: '12', arrivalMs: 1_000 + plan.eventTime.idleAfterMs, upstream: [0, 1, 2, 3].map(shard) }])).watermarkMs).toBe(NO_WATERMARK);
+    expect((await run('d1', [{ kind: 'tick', sequenceNumber: '13', arrivalMs: 2_000 + plan.eventTime.idleAfterMs, upstream: [0, 1, 2, 3].map(shard), caughtUp: { [shard(0)]: '' } }])).watermarkMs).toBe(18_999);
   });
 });
 

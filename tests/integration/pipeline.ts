@@ -11,6 +11,7 @@ import { KinesisWriter } from '../../lib/io/kinesis-writer';
 import { SinkWriter } from '../../lib/io/sinks';
 import { createStageHandler, shuffleWritersFor } from '../../lib/io/stage-handler';
 import { createWatermarkHandler } from '../../lib/io/watermark-handler';
+import { sourceBacklogOf } from '../../lib/io/source-backlog';
 import { toKinesisEvent } from '../../lib/local/lambda-event';
 import { startDynamo, startKinesis, type Emulator } from '../../lib/local/emulators';
 import { createResources } from '../../lib/local/resources';
@@ -156,6 +157,7 @@ export class Pipeline {
       coordination: this.coordination,
       writerFor: (stream) => new KinesisWriter(this.kinesis, stream),
       listShards: (stream) => listShardIds(this.kinesis, stream),
+      sourceBacklog: sourceBacklogOf(this.kinesis),
       clock: () => this.nowMs,
     })();
     await this.pump();

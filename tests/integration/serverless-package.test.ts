@@ -12,7 +12,7 @@ import { loadJob } from '../../lib/cli/load-job';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE, metricsServiceName, stageBatchMetrics, watermarkTickMetrics } from '../../lib/io/metrics';
 import { planJob } from '../../lib/plan/planner';
 import { stateLimitsFor } from '../../lib/state/shard-states';
-import { logicalId } from '../../infra/cloudformation';
+import { logicalId, WATERMARK_FUNCTION } from '../../infra/cloudformation';
 
 jest.setTimeout(180_000);
 const run = promisify(execFile);
@@ -69,8 +69,10 @@ describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.t
             expect(t.Resources[id]).toBeDefined();
             expect(otherQueues).not.toContain(id);
             // Reading another stage's input stream is not this function's business; writing the next stage's is
-            // (and listing its shards), and the watermark function lists every stream's shards and ticks keyed ones.
-            if (otherInputs.includes(id)) expect([['kinesis:PutRecords', 'kinesis:ListShards'], ['kinesis:ListShards'], ['kinesis:PutRecords']]).toContainEqual([s.Action].flat());
+            // (and listing its shards), and the watermark function lists every stream's shards, ticks keyed ones and
+            // looks one record past a silent source shard's last read one (is it quiet, or is its reader stalled?).
+            const peeks = name.endsWith(`-${WATERMARK_FUNCTION}`) ? [['kinesis:GetShardIterator', 'kinesis:GetRecords']] : [];
+            if (otherInputs.includes(id)) expect([['kinesis:PutRecords', 'kinesis:ListShards'], ['kinesis:ListShards'], ['kinesis:PutRecords'], ...peeks]).toContainEqual([s.Action].flat());
           }
         }
       }

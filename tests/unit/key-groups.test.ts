@@ -16,6 +16,9 @@ import { createWatermarkHandler } from '../../lib/io/watermark-handler';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { MemoryCoordination } from '../../lib/state/coordination';
 
+/** Every source record is delivered before the ticks that follow it, in these tests: no source shard has a backlog. */
+const allRead = async (): Promise<boolean> => false;
+
 const MAX_HASH = (1n << 128n) - 1n;
 /** `n` shards splitting the hash-key space evenly, as Kinesis creates them. */
 const evenShards = (n: number): ShardRange[] =>
@@ -154,7 +157,7 @@ test('the watermark function ticks every (shard, key group) under the group’s 
         return chains.map((c) => c.map((e) => shardsOf(stream)[Number(e.explicitHashKey)]!));
       },
     }) as unknown as KinesisWriter;
-  const tick = createWatermarkHandler({ plan, logs: new MemoryLogStore(), coordination: new MemoryCoordination(), writerFor, listShards: async (stream) => shardsOf(stream) });
+  const tick = createWatermarkHandler({ plan, logs: new MemoryLogStore(), coordination: new MemoryCoordination(), writerFor, sourceBacklog: allRead, listShards: async (stream) => shardsOf(stream) });
   const [first, second] = await tick();
   // Every logical shard of each stage: 2 shards × 2 groups, 2 shards × 3 groups.
   expect([first, second].map((t) => [t!.stage, t!.ticks, t!.shards])).toEqual([

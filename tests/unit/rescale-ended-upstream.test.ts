@@ -11,6 +11,9 @@ import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
 import { chainedClicksPlan, tickCapture } from '../fixtures/chained-clicks';
 
+/** Every source record is delivered before the ticks that follow it, in these tests: no source shard has a backlog. */
+const allRead = async (): Promise<boolean> => false;
+
 /** Clicks per user per second (s1), then per user per 10 seconds (s2). */
 const plan = chainedClicksPlan();
 
@@ -45,7 +48,7 @@ test('the watermark function names an upstream shard ended once a child of it ha
     logs,
     coordination: new MemoryCoordination(),
     writerFor: () => writer,
-    listShards: async (stream) => (stream === 'chain-s1' ? ['p', 'c1', 'c2'] : ['src']),
+    sourceBacklog: allRead, listShards: async (stream) => (stream === 'chain-s1' ? ['p', 'c1', 'c2'] : ['src']),
     shardParents: async (stream) => new Map(stream === 'chain-s1' ? [['c1', ['p']], ['c2', ['p']]] : []),
   });
   await tick();
@@ -91,7 +94,7 @@ test("the watermark function sleeps once the open shards are idle, whatever a re
     coordination,
     writerFor,
     stopWhenIdle: true,
-    listShards: async (stream) => (stream === 'chain-s1' ? ['p', 'c1', 'c2'] : ['src']),
+    sourceBacklog: allRead, listShards: async (stream) => (stream === 'chain-s1' ? ['p', 'c1', 'c2'] : ['src']),
   });
   await tick();
   expect(await coordination.claimWatermarkWake()).toBe(true);

@@ -15,6 +15,9 @@ import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
 import { chainedClicksPlan, tickCapture } from '../fixtures/chained-clicks';
 
+/** Every source record is delivered before the ticks that follow it, in these tests: no source shard has a backlog. */
+const allRead = async (): Promise<boolean> => false;
+
 const IDLE_AFTER_MS = 30_000;
 /** Clicks per user per second (s1, reading the source stage's shards a and b), then per user per 10 seconds (s2). */
 const plan = chainedClicksPlan(IDLE_AFTER_MS);
@@ -33,7 +36,8 @@ async function afterDowntime(resumed: boolean) {
   ]);
   // Down for 100 s. The first tick after the start, then a's catch-up.
   const first = await run([
-    { kind: 'tick', sequenceNumber: '3', arrivalMs: 100_000, upstream: ['a', 'b'], ...(resumed && { resumed: true as const }) },
+    // The watermark function found nothing in b's source shard (b's backlog is put after this tick).
+    { kind: 'tick', sequenceNumber: '3', arrivalMs: 100_000, upstream: ['a', 'b'], caughtUp: { b: '' }, ...(resumed && { resumed: true as const }) },
     { kind: 'marker', sequenceNumber: '4', from: 'a', arrivalMs: 100_500, watermarkMs: 30_000 },
   ]);
   const click = { userId: 'ann', clicks: 3, ts: 4_999 };
@@ -79,7 +83,7 @@ test("the runtime's resume invocation ticks every shard, idle or not, once; the 
   const d = await states.current(log);
   d.setInput('a', { watermarkMs: 1_000, heardAtMs: 100, idle: true });
   expect(await states.commit(log, d, states.prepare(log, d))).toBe('appended');
-  const handler = createWatermarkHandler({ plan, logs, coordination: new MemoryCoordination(), writerFor: () => writer, listShards: async (stream) => (stream === 'chain-s1' ? ['a'] : ['src']) });
+  const handler = createWatermarkHandler({ plan, logs, coordination: new MemoryCoordination(), writerFor: () => writer, sourceBacklog: allRead, listShards: async (stream) => (stream === 'chain-s1' ? ['a'] : ['src']) });
   const s2Ticks = () => ticks.filter((t) => t.kind === 'tick' && t.upstream.includes('a'));
   await handler({ source: 'aws.events' });
   await handler({ source: 'aws.events' });

@@ -3,7 +3,10 @@
  * status), never for being silent: a keyed shard is silent because it is slow, failing or down, and its
  * backlog must not be late. Chaos chained 4019 (parallelizationFactor 4, a 2-core machine collapsing under
  * load): every shard of the first stage was silent 49–69 s, past `idleAfter`, the second stage took them for
- * idle, and four windows lost users. A source stage's shards still go idle by silence: nothing else can say.
+ * idle, and four windows lost users. A source stage's shards still go idle by silence — nothing else can say
+ * — but only once the watermark function has found nothing in their source shard after what they last read:
+ * a source stage's reader stalls too (chaos join 6009: two of its shards silent 36–40 s under load after a
+ * restart, their backlog late in both joins).
  */
 import { decodeShuffleRecord, encodeMarker } from '../../lib/io/envelope';
 import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
@@ -26,7 +29,7 @@ function stage(index: 1 | 2, logs = new MemoryLogStore()) {
 
 let seq = 0;
 const marker = (from: string, arrivalMs: number, watermarkMs: number, status: { idle?: true; at?: string } = {}): ShuffleInput => ({ kind: 'marker', sequenceNumber: String(++seq), from, arrivalMs, watermarkMs, ...status });
-const tick = (arrivalMs: number, upstream: string[]): ShuffleInput => ({ kind: 'tick', sequenceNumber: String(++seq), arrivalMs, upstream });
+const tick = (arrivalMs: number, upstream: string[], caughtUp?: Record<string, string>): ShuffleInput => ({ kind: 'tick', sequenceNumber: String(++seq), arrivalMs, upstream, ...(caughtUp && { caughtUp }) });
 const perSecond = (from: string, arrivalMs: number, windowStart: number, clicks: number): ShuffleInput => ({
   kind: 'envelope',
   sequenceNumber: String(++seq),
@@ -47,11 +50,43 @@ test('a keyed upstream shard silent for longer than idleAfter still holds the wa
   expect(backlog.outputs.map((o) => o.output.record)).toEqual([expect.objectContaining({ key: 'ann', windowStart: 0, clicks: 3 })]);
 });
 
-test('a source stage shard silent for idleAfter is idle: nothing else can say so', async () => {
+test('a source stage shard silent for idleAfter is idle once the watermark function has found nothing after what it read', async () => {
+  const logs = new MemoryLogStore();
+  const s1 = stage(1, logs);
+  await s1([marker('a', 100, 1_000, { at: '10' }), marker('b', 100, 1_000, { at: '20' })]);
+  // Silent for idleAfter: the log's head asks the watermark function about b's source shard after 20.
+  expect((await s1([marker('a', 20_000, 30_000, { at: '11' }), tick(30_100, ['a', 'b'])])).watermarkMs).toBe(1_000);
+  expect((await logs.readHead({ stageId: 's1', shardId: 'd' }))?.awaiting).toEqual({ b: '20' });
+  // It found nothing there: b is idle.
+  expect((await s1([tick(31_100, ['a', 'b'], { b: '20' })])).watermarkMs).toBe(30_000);
+  expect((await logs.readHead({ stageId: 's1', shardId: 'd' }))?.awaiting).toBeUndefined();
+});
+
+test('a source stage shard silent because its reader stalled holds the watermark, and its backlog is on time', async () => {
   const s1 = stage(1);
-  await s1([marker('a', 100, 1_000), marker('b', 100, 1_000)]);
-  const result = await s1([marker('a', 20_000, 30_000), tick(30_100, ['a', 'b'])]);
-  expect(result.watermarkMs).toBe(30_000);
+  await s1([marker('a', 100, 1_000, { at: '10' }), marker('b', 100, 1_000, { at: '20' })]);
+  // b's source shard holds records after 20 that its stage has not delivered (throttled, failing, a slow
+  // runtime): the watermark function's ticks say nothing of b, however long the silence.
+  const held = await s1([marker('a', 20_000, 30_000, { at: '11' }), tick(30_100, ['a', 'b']), tick(45_000, ['a', 'b'], { a: '11' }), tick(90_000, ['a', 'b'])]);
+  expect(held.watermarkMs).toBe(1_000);
+  const click = { userId: 'ann', clicks: 3, ts: 4_999 };
+  const backlog = await s1([
+    { kind: 'envelope', sequenceNumber: String(++seq), from: 'b', arrivalMs: 91_000, elements: [{ key: 'ann', origin: { shardId: 'b', sequenceNumber: '21', subIndex: 0 }, timestampMs: 4_999, value: click }] },
+    marker('b', 91_000, 30_000, { at: '21' }),
+  ]);
+  expect(backlog.late).toEqual([]);
+  expect(backlog.watermarkMs).toBe(30_000);
+  expect(backlog.shuffles[0]!.elements.map((e) => e.value)).toEqual([expect.objectContaining({ key: 'ann', windowStart: 4_000, clicks: 3 })]);
+});
+
+test("word about a later position than a shard's own does not make that input idle: its sender's newer marker is on the way", async () => {
+  const s1 = stage(1);
+  await s1([marker('a', 100, 1_000, { at: '10' }), marker('b', 100, 1_000, { at: '20' })]);
+  // Another shard of the stage heard b up to 25 and asked about that; this one has b's marker for 25 still to read.
+  const result = await s1([marker('a', 20_000, 30_000, { at: '11' }), tick(30_100, ['a', 'b']), tick(31_100, ['a', 'b'], { b: '25' })]);
+  expect(result.watermarkMs).toBe(1_000);
+  // Nor does a marker delivered late (a zombie's) take the position back.
+  expect((await s1([marker('b', 31_200, 1_000, { at: '25' }), marker('b', 31_300, 1_000, { at: '22' }), tick(62_000, ['a', 'b'], { b: '25' })])).watermarkMs).toBe(30_000);
 });
 
 test('an idle marker makes its sender idle at once; its next active marker holds the watermark again', async () => {
@@ -84,7 +119,7 @@ test('a keyed shard says once that it went idle, then nothing until it is active
   const first = await s1([marker('src', 100, 1_000)]);
   expect(first.marker).toEqual({ watermarkMs: 1_000, at: String(seq) });
   // Its only input goes idle: one marker says so (with the watermark it reached), the next tick sends none.
-  const idle = await s1([tick(40_000, ['src'])]);
+  const idle = await s1([tick(40_000, ['src'], { src: '' })]);
   expect(idle.marker).toEqual({ watermarkMs: 1_000, idle: true, at: String(seq) });
   expect((await s1([tick(41_000, ['src'])])).marker).toBeUndefined();
   const active = await s1([marker('src', 42_000, 5_000)]);

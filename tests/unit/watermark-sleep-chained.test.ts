@@ -17,6 +17,9 @@ import { MemoryCoordination } from '../../lib/state/coordination';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
 
+/** Every source record is delivered before the ticks that follow it, in these tests: no source shard has a backlog. */
+const allRead = async (): Promise<boolean> => false;
+
 type Click = { userId: string; clicks: number; ts: number };
 
 const plan = planJob(
@@ -89,7 +92,7 @@ function world() {
     coordination,
     writerFor: (stream: string) => writerOf(stream === STREAMS.s1 ? 's1' : 's2'),
     // Ticks are delivered before the watermark function looks at the logs again (Lambda polls every second).
-    listShards: async (stream: string) => {
+    sourceBacklog: allRead, listShards: async (stream: string) => {
       await flush();
       return stream === STREAMS.s1 ? SHARDS.s1 : stream === STREAMS.s2 ? SHARDS.s2 : ['src-0'];
     },
@@ -118,11 +121,12 @@ test('ticks reach both keyed stages; the second fires what the first fired; once
   expect(w.results).toEqual([{ key: '5000', windowStart: 5_000, windowEnd: 6_000, clicks: 7 }]);
   const started = w.now();
   await createWatermarkHandler(w.options)();
-  // The first stage's input goes idle IDLE_AFTER after the source's last batch; until then each tick's batch
-  // sends a marker saying the first stage is active, then one saying it is idle, and none after. The second
-  // stage takes its inputs for idle on that word, not after a silence of its own (IDLE_AFTER more): the
-  // function sleeps one tick after the first stage went idle, and every log says idle.
-  expect(w.now() - started).toBe(IDLE_AFTER + w.options.tickMs);
+  // The first stage's input goes idle one tick after it has been silent for IDLE_AFTER (that tick says its
+  // source shard holds nothing more); until then each tick's batch sends a marker saying the first stage is
+  // active, then one saying it is idle, and none after. The second stage takes its inputs for idle on that
+  // word, not after a silence of its own (IDLE_AFTER more): the function sleeps one tick after the first stage
+  // went idle, and every log says idle.
+  expect(w.now() - started).toBe(IDLE_AFTER + 2 * w.options.tickMs);
   expect([await w.idle('s1'), await w.idle('s2')]).toEqual([
     [true, true],
     [true, true],

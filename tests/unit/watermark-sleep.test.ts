@@ -15,6 +15,9 @@ import { MemoryCoordination } from '../../lib/state/coordination';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { SNAPSHOT_MAX_AGE_MS, ShardStates } from '../../lib/state/shard-states';
 
+/** Every source record is delivered before the ticks that follow it, in these tests: no source shard has a backlog. */
+const allRead = async (): Promise<boolean> => false;
+
 type Click = { userId: string; clicks: number; ts: number };
 
 const plan = planJob(
@@ -65,7 +68,7 @@ function world(p: Plan = plan, stageSinks: SinkWriter = sinks) {
     logs,
     coordination,
     writerFor: () => writer,
-    listShards: async (stream: string) => (stream === keyedStream ? KEYED_SHARDS : ['src-0']),
+    sourceBacklog: allRead, listShards: async (stream: string) => (stream === keyedStream ? KEYED_SHARDS : ['src-0']),
     clock,
     loopForMs: 55_000,
     tickMs: 1_000,
@@ -92,11 +95,12 @@ test('while a keyed shard has an active input the watermark function ticks its w
   await w.fromSource(KEYED_SHARDS[0]!, [{ userId: 'a', clicks: 1, ts: 5_000 }]);
   const started = w.now();
   await w.watermarkFunction();
-  // Ticks until its tick finds the input silent for IDLE_AFTER; the shards then say so in their logs, and the
-  // next tick, finding every log idle, puts no tick records and sleeps.
-  expect(w.now() - started).toBe(IDLE_AFTER + 1_000);
-  expect(w.ticks()).toBe(IDLE_AFTER / 1_000 + 2);
-  expect(w.tickRecords()).toBe(2 * (IDLE_AFTER / 1_000 + 1));
+  // Ticks until its tick finds the input silent for IDLE_AFTER; the shards' logs then ask about its source
+  // shard, the next tick says it holds nothing more and the shards say idle in their logs, and the tick after,
+  // finding every log idle, puts no tick records and sleeps.
+  expect(w.now() - started).toBe(IDLE_AFTER + 2_000);
+  expect(w.ticks()).toBe(IDLE_AFTER / 1_000 + 3);
+  expect(w.tickRecords()).toBe(2 * (IDLE_AFTER / 1_000 + 2));
   expect((await w.logs.readHead({ stageId: 's1', shardId: KEYED_SHARDS[0]! }))?.idle).toBe(true);
   // It said it sleeps: the first claim wins, later ones find it awake.
   expect(await w.coordination.claimWatermarkWake()).toBe(true);
@@ -107,13 +111,13 @@ test('a job with no data: ticks name the upstream shards, which hold the waterma
   const w = world();
   let started = w.now();
   await w.watermarkFunction();
-  expect([w.now() - started, w.ticks()]).toEqual([IDLE_AFTER + 1_000, IDLE_AFTER / 1_000 + 2]);
+  expect([w.now() - started, w.ticks()]).toEqual([IDLE_AFTER + 2_000, IDLE_AFTER / 1_000 + 3]);
   // A scheduled run on the idle job: one tick that puts nothing, nothing written, asleep again.
   const [appends, records] = [w.logs.counters.appends, w.tickRecords()];
   w.advance(60_000);
   started = w.now();
   await w.watermarkFunction();
-  expect([w.now() - started, w.ticks(), w.logs.counters.appends, w.tickRecords()]).toEqual([0, IDLE_AFTER / 1_000 + 3, appends, records]);
+  expect([w.now() - started, w.ticks(), w.logs.counters.appends, w.tickRecords()]).toEqual([0, IDLE_AFTER / 1_000 + 4, appends, records]);
 });
 
 test('an idle shard whose log has not moved for the snapshot age gets a tick, and its batch writes the snapshot again before the TTL', async () => {
@@ -318,8 +322,9 @@ describe('processing-time timers keep the watermark function awake and ticking',
     expect(w.now() - started).toBe(OFFLINE_AFTER + 1_000);
     expect(await w.coordination.claimWatermarkWake()).toBe(true);
     // While idle, the shard with the timer was ticked only once its timer was due (the first tick names the
-    // upstream shards on both): 2 + the shards with an active input for 10 s + the one due tick.
-    expect(w.tickRecords()).toBe(2 + 2 * (IDLE_AFTER / 1_000) + 1);
+    // upstream shards on both): 2 + the shards with an active input for 10 s and the tick that says its source
+    // shard holds nothing more + the one due tick.
+    expect(w.tickRecords()).toBe(2 + 2 * (IDLE_AFTER / 1_000 + 1) + 1);
   });
 
   test('a batch that gives a shard its first processing-time timer claims the wake, though its input was active', async () => {

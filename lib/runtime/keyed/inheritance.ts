@@ -40,10 +40,13 @@ export function inheritFromParents(child: ShardState, range: HashRange, parents:
     if (!upstream) continue;
     for (const [name, input] of parent.state.allInputs()) {
       const before = child.input(name);
+      // How far the sender had read: the later of the parents' (the watermark function looks after it).
+      const statusAt = laterPosition(input.statusAt, before?.statusAt);
       child.setInput(name, {
         watermarkMs: Math.max(input.watermarkMs, before?.watermarkMs ?? NO_WATERMARK),
         heardAtMs: Math.max(input.heardAtMs, before?.heardAtMs ?? input.heardAtMs),
         idle: input.idle && (before?.idle ?? true),
+        ...(statusAt !== undefined && { statusAt }),
       });
     }
     for (const [name, position] of parent.state.allMarks()) {
@@ -79,6 +82,10 @@ export function appliedBefore(marks: readonly { readonly range: HashRange; reado
   const h = hashKeyOf(e.key);
   return marks.some((m) => inRange(m.range, h) && comparePositions(e.origin, m.position) <= 0);
 }
+
+/** The later of two positions in one upstream shard. */
+export const laterPosition = (a: string | undefined, b: string | undefined): string | undefined =>
+  a === undefined ? b : b === undefined ? a : comparePositions({ sequenceNumber: a, subIndex: 0 }, { sequenceNumber: b, subIndex: 0 }) >= 0 ? a : b;
 
 const inRange = (r: HashRange, h: bigint): boolean => r.startingHashKey <= h && h <= r.endingHashKey;
 

@@ -2,7 +2,7 @@ import { isRedriveInput } from '../../io/redrive';
 import type { InputState, ShardState } from '../../state/shard-state';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../../time/watermark';
 import { comparePositions, type Element, type KeyedElement, type KeyedOutput, type Marker, type Output } from '../records';
-import { appliedBefore, inheritedMarksOf, type InheritedMarks } from './inheritance';
+import { appliedBefore, inheritedMarksOf, laterPosition, type InheritedMarks } from './inheritance';
 import { DueIndex, type Failure, type KeyedOperatorRuntime, type OperatorContext } from './keyed-operator';
 
 /** What a keyed shard needs to know of its stage to move its watermark. */
@@ -181,7 +181,9 @@ export class KeyedShardRun implements OperatorContext {
    * A tick from the watermark function: the time of its arrival decides which inputs have gone idle, and
    * `upstream` names every upstream shard that exists, heard from or not. `ended` names upstream shards a
    * reshard closed and that are done (their children run): they will send nothing more, so they stop
-   * holding the watermark back now rather than `idleAfter` after their last marker.
+   * holding the watermark back now rather than `idleAfter` after their last marker. `caughtUp` names source
+   * stages' shards whose source shard the watermark function found nothing in after the position given
+   * ('' from its start): one silent for `idleAfter` whose last marker was at that position is idle.
    *
    * `resumed`: the runtime was down and has started again on its data (`shardflow dev --data`). Its inputs
    * were silent because nothing ran, so silence before this tick says nothing of idleness: every input that
@@ -189,12 +191,12 @@ export class KeyedShardRun implements OperatorContext {
    * the first upstream shard to catch up after a long stop would carry the watermark past the others'
    * backlog, and those records would be late.
    */
-  tick(arrivalMs: number, upstream: readonly string[], ended: readonly string[] = [], resumed = false): void {
+  tick(arrivalMs: number, upstream: readonly string[], ended: readonly string[] = [], resumed = false, caughtUp: Readonly<Record<string, string>> = {}): void {
     this.arriving(arrivalMs);
     if (resumed) {
       for (const [u, input] of [...this.state.allInputs()]) {
         if (ended.includes(u) || isRedriveInput(u)) continue;
-        this.state.setInput(u, { ...input, heardAtMs: Math.max(input.heardAtMs, arrivalMs), idle: false });
+        this.state.setInput(u, withStatus(input, false, Math.max(input.heardAtMs, arrivalMs)));
         // An input active again goes idle only on a later tick: a sleeping watermark function must wake.
         if (input.idle) this.heardAgain = true;
       }
@@ -208,9 +210,9 @@ export class KeyedShardRun implements OperatorContext {
     }
     for (const u of ended) {
       const input = this.state.input(u);
-      if (input && !input.idle) this.state.setInput(u, { ...input, idle: true });
+      if (input && !input.idle) this.state.setInput(u, withStatus(input, true));
     }
-    this.markIdle(arrivalMs);
+    this.markIdle(arrivalMs, caughtUp);
     this.advanceTo(this.combined(arrivalMs, true));
     this.arrived(false);
   }
@@ -307,8 +309,9 @@ export class KeyedShardRun implements OperatorContext {
   /** Records that `from` spoke at `arrivalMs` (with its watermark and status, for a marker), then moves the watermark. */
   private heard(from: string, arrivalMs: number, watermarkMs: number, marker: Marker | undefined): void {
     const before = this.state.input(from);
-    // An input that goes idle by silence is active again whenever it speaks.
-    const { idle, statusAt } = this.idleBySilence(from) ? { idle: false, statusAt: before?.statusAt } : statusAfter(before, marker);
+    // An input that goes idle by silence is active again whenever it speaks; its marker says how far it has
+    // read (never back: a marker delivered late, a zombie's).
+    const { idle, statusAt } = this.idleBySilence(from) ? { idle: false, statusAt: laterPosition(before?.statusAt, marker?.at) } : statusAfter(before, marker);
     if (!idle && (!before || before.idle)) this.heardAgain = true;
     const input = { watermarkMs: Math.max(watermarkMs, before?.watermarkMs ?? NO_WATERMARK), heardAtMs: Math.max(arrivalMs, before?.heardAtMs ?? arrivalMs), idle };
     this.state.setInput(from, statusAt === undefined ? input : { ...input, statusAt });
@@ -316,10 +319,18 @@ export class KeyedShardRun implements OperatorContext {
     this.advanceTo(this.combined(arrivalMs, false));
   }
 
-  /** Inputs silent for `idleAfter` by `nowMs` stop holding the watermark back (Flink's withIdleness), if silence is what makes them idle. */
-  private markIdle(nowMs: number): void {
+  /**
+   * Inputs silent for `idleAfter` by `nowMs` stop holding the watermark back (Flink's withIdleness), if silence
+   * is what makes them idle — and only once the watermark function has found nothing in their source shard
+   * after what they last read (`caughtUp`, from a tick): a source stage's shard is silent, too, while its
+   * reader stalls (throttled, failing, a slow or restarting runtime), and taking it for idle then would make
+   * its backlog late. Until then it is *awaiting*, which the log's head tells the watermark function.
+   */
+  private markIdle(nowMs: number, caughtUp: Readonly<Record<string, string>> = {}): void {
     for (const [u, input] of [...this.state.allInputs()]) {
-      if (!input.idle && nowMs - input.heardAtMs >= this.settings.idleAfterMs && this.idleBySilence(u)) this.state.setInput(u, { ...input, idle: true });
+      if (input.idle || nowMs - input.heardAtMs < this.settings.idleAfterMs || !this.idleBySilence(u)) continue;
+      if (caughtUp[u] !== undefined && caughtUp[u] === (input.statusAt ?? '')) this.state.setInput(u, withStatus(input, true));
+      else if (!input.awaiting) this.state.setInput(u, { ...input, awaiting: true });
     }
   }
 
@@ -353,6 +364,12 @@ export class KeyedShardRun implements OperatorContext {
     if (!named && planned < this.settings.plannedInputs && nowMs - firstHeardMs < this.settings.idleAfterMs) return NO_WATERMARK;
     return active > 0 ? min : max;
   }
+}
+
+/** An input idle or active (heard at `heardAtMs`), no longer awaiting the watermark function. */
+function withStatus(input: InputState, idle: boolean, heardAtMs = input.heardAtMs): InputState {
+  const { awaiting: _, ...rest } = input;
+  return { ...rest, idle, heardAtMs };
 }
 
 /**

@@ -64,6 +64,7 @@ export class DynamoLogStore implements ShardLogStore {
       [TTL_ATTRIBUTE]: expires,
       ...(entry.idle && { idle: { BOOL: true } }),
       ...(entry.processingTimerMs !== undefined && { pt: { N: String(entry.processingTimerMs) } }),
+      ...(entry.awaiting && { aw: { S: JSON.stringify(entry.awaiting) } }),
     };
     if (entry.body.byteLength <= this.chunkBytes) {
       item.body = { B: entry.body };
@@ -131,9 +132,9 @@ export class DynamoLogStore implements ShardLogStore {
   }
 
   async readHead(log: LogId): Promise<LogHead | undefined> {
-    const page = await this.newestFirst(log, { ProjectionExpression: 'sk, idle, #at, #pt', ExpressionAttributeNames: { '#at': 'at', '#pt': 'pt' }, Limit: 1 });
+    const page = await this.newestFirst(log, { ProjectionExpression: 'sk, idle, #at, #pt, aw', ExpressionAttributeNames: { '#at': 'at', '#pt': 'pt' }, Limit: 1 });
     const head = page.Items?.[0];
-    return head && { slot: Number(head.sk!.S), idle: head.idle?.BOOL === true, writtenAtMs: Number(head.at?.N ?? 0), ...(head.pt?.N !== undefined && { processingTimerMs: Number(head.pt.N) }) };
+    return head && { slot: Number(head.sk!.S), idle: head.idle?.BOOL === true, writtenAtMs: Number(head.at?.N ?? 0), ...headFlagsOf(head) };
   }
 
   /** One page of a log's items, newest first, strongly consistent. */
@@ -169,7 +170,7 @@ export class DynamoLogStore implements ShardLogStore {
     const slot = Number(head.sk!.S);
     const kind = head.kind?.S === 'snapshot' ? 'snapshot' : 'delta';
     const writtenAtMs = Number(head.at?.N ?? 0);
-    const flags = { ...(head.idle?.BOOL === true && { idle: true }), ...(head.pt?.N !== undefined && { processingTimerMs: Number(head.pt.N) }) };
+    const flags = { ...(head.idle?.BOOL === true && { idle: true }), ...headFlagsOf(head) };
     if (head.body?.B) return { slot, kind, body: head.body.B, writtenAtMs, ...flags };
     const count = Number(head.chunks?.N ?? 0);
     const chunks = await this.query({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: chunkPk(log, slot, head.nonce!.S!) } } });
@@ -180,3 +181,9 @@ export class DynamoLogStore implements ShardLogStore {
 
 const logPk = (log: LogId): string => `l#${logKey(log)}`;
 const chunkPk = (log: LogId, slot: number, nonce: string): string => `lc#${logKey(log)}#${pad(slot)}#${nonce}`;
+
+/** An entry's flags for the watermark function, as its item keeps them beside the body. */
+const headFlagsOf = (item: Record<string, AttributeValue>): Pick<LogEntry, 'processingTimerMs' | 'awaiting'> => ({
+  ...(item.pt?.N !== undefined && { processingTimerMs: Number(item.pt.N) }),
+  ...(item.aw?.S !== undefined && { awaiting: JSON.parse(item.aw.S) as Record<string, string> }),
+});

@@ -44,7 +44,7 @@ export class MemoryLogStore implements ShardLogStore {
 
   async readHead(log: LogId): Promise<LogHead | undefined> {
     const last = this.sorted(log).at(-1);
-    return last && { slot: last.slot, idle: last.idle === true, writtenAtMs: last.writtenAtMs, ...(last.processingTimerMs !== undefined && { processingTimerMs: last.processingTimerMs }) };
+    return last && { slot: last.slot, idle: last.idle === true, writtenAtMs: last.writtenAtMs, ...(last.processingTimerMs !== undefined && { processingTimerMs: last.processingTimerMs }), ...(last.awaiting && { awaiting: last.awaiting }) };
   }
 
   private sorted(log: LogId): LogEntry[] {
