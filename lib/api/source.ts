@@ -9,7 +9,10 @@ export interface KinesisSourceOptions<T> {
   eventTime: (record: T) => number;
   /** How far out of order events may arrive (bounded out-of-orderness). Default 0. */
   outOfOrderness?: Duration;
-  /** A shard with no records for this long (processing time) stops holding the watermark back. Default '1m'. */
+  /**
+   * A shard with no records for this long (processing time), and none waiting to be read, stops holding the
+   * watermark back; one whose reader stalls keeps holding it. Default '1m'.
+   */
   idleAfter?: Duration;
   /** Declare that producers already partition the stream by this key: a keyBy with the same selector needs no shuffle. */
   partitionedBy?: KeySelector<T>;
