@@ -2,7 +2,7 @@ import { selectKey } from '../api/source';
 import { isRedriveInput, REDRIVE_PREFIX } from '../io/redrive';
 import { isFlow, stageOutputs, type Flow, type Lane, type Plan, type Stage, type StageOutput } from '../plan/plan';
 import type { LogId } from '../state/shard-log';
-import type { ShardState } from '../state/shard-state';
+import { ShardState } from '../state/shard-state';
 import type { ShardStates } from '../state/shard-states';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../time/watermark';
 import { runAsyncTail, splitAtAsync, type SplitChain } from './async-chain';
@@ -222,7 +222,7 @@ export class StageExecutor {
    * (lib/runtime/keyed/inheritance.ts). The event source mapping reads parents before children, so their
    * logs are complete.
    */
-  private async inheritFromParents(state: ShardState, shardId: string): Promise<void> {
+  private async inheritFromParents(state: ShardState, shardId: string, depth = 0): Promise<void> {
     // With key groups, a child's group takes over its parents' same group: a key's group does not depend on its shard.
     const groups = this.stage.keyGroups;
     const { shardId: physical, group } = shardOfLogical(shardId, groups);
@@ -232,7 +232,15 @@ export class StageExecutor {
     for (const parent of lineage.parents) {
       // A parent past the stream's retention is no longer listed: its marks then hold over the child's range.
       const range = (await this.lineage!(parent)) ?? lineage;
-      parents.push({ state: await this.states!.current(this.logOf(logicalShard(parent, group, groups))), range });
+      const logical = logicalShard(parent, group, groups);
+      let parentState = await this.states!.current(this.logOf(logical));
+      // A parent that never ran (a reshard closed it before anything reached it: chaos session 3016, a merge
+      // split again within a second) holds what it would have taken over: its own parents' state, taken here.
+      if (parentState.slot === 0 && depth < MAX_UNRUN_ANCESTORS) {
+        parentState = new ShardState();
+        await this.inheritFromParents(parentState, logical, depth + 1);
+      }
+      parents.push({ state: parentState, range });
     }
     inheritFromParents(state, lineage, parents, this.stage.input.kind === 'shuffle');
   }
@@ -472,6 +480,9 @@ interface FlowCallbacks {
 }
 
 type ShuffleBuffer = { readonly stream: string; readonly lane: string; readonly elements: KeyedElement[] };
+
+/** Generations of reshards in a row that closed a shard before it ran: more is a stream resharded over and over with no data. */
+const MAX_UNRUN_ANCESTORS = 8;
 
 const prefixed = (prefix: string, id: string): string => (prefix === '' ? id : `${prefix}/${id}`);
 

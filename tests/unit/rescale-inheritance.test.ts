@@ -85,6 +85,29 @@ test('a merge after an upstream batch reached one parent only: the child applies
   expect(sums(fired)).toEqual({ [low]: 2, [high]: 2 });
 });
 
+test("a merge then a split before the merged shard ran: the children take the grandparents' state, and skip what those applied", async () => {
+  // Chaos session 3016: shards 0 and 1 merged into 2, and 2 split into 3 and 4 within a second; 2 got no
+  // record, so it had no log, and its children started empty — a session lost its first event.
+  const store = new MemoryLogStore();
+  const lineage = {
+    a: { parents: [], startingHashKey: 0n, endingHashKey: middle - 1n },
+    b: { parents: [], startingHashKey: middle, endingHashKey: MAX_HASH },
+    m: { parents: ['a', 'b'], startingHashKey: 0n, endingHashKey: MAX_HASH },
+    c1: { parents: ['m'], startingHashKey: 0n, endingHashKey: middle - 1n },
+    c2: { parents: ['m'], startingHashKey: middle, endingHashKey: MAX_HASH },
+  };
+  const x = executor(store, lineage);
+  await run(x, 'a', [envelope(clicks(1, [low]), 'a'), marker(500)]);
+  await run(x, 'b', [envelope(clicks(2, [high]), 'b'), marker(500)]);
+  // The upstream batch at positions 3, 4 reached a and b; a retry sends it again, to the children now.
+  await run(x, 'a', [envelope(clicks(3, [low]), 'a')]);
+  await run(x, 'b', [envelope(clicks(4, [high]), 'b')]);
+  expect(sums(await run(x, 'c1', [envelope(clicks(3, [low]), 'c1'), envelope(clicks(5, [low]), 'c1'), marker(20_000)]))).toEqual({ [low]: 3 });
+  expect(sums(await run(x, 'c2', [envelope(clicks(4, [high]), 'c2'), marker(20_000)]))).toEqual({ [high]: 2 });
+  // m never ran: nothing was written for it.
+  expect(await store.readHead({ stageId: 's1', shardId: 'm' })).toBeUndefined();
+});
+
 test('an envelope that a stale route map sent to another shard changes nothing there', async () => {
   const store = new MemoryLogStore();
   const x = executor(store, { c1: { parents: [], startingHashKey: 0n, endingHashKey: middle - 1n } });
