@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, resolveEndpoint } from '../io/aws-clients';
 import { stageSuffix, withNameSuffix } from '../plan/naming';
 import type { Plan } from '../plan/plan';
-import { compareLayouts, describeChanges, schemaVersionOf, STATE_SCHEMA_VERSION, stateLayout, upgradeRefusal, type StateChange, type StateLayout } from '../plan/state-layout';
+import { describeChanges, schemaVersionOf, stateLayout, upgradeChanges, upgradeRefusal, type StateChange, type StateLayout } from '../plan/state-layout';
 import { readLayoutRecord, writeLayoutRecord } from '../state/dynamodb/dynamo-layout-record';
 import { stringFlag, UsageError, type ParsedArgs } from './args';
 import { checkSchemaVersion, parseLayout, reportUpgrade } from './layout';
@@ -21,9 +21,6 @@ interface RecordedLayout {
   readonly writtenBy: string;
   readonly writtenAtMs: number;
 }
-
-/** Before anything ran on a table: no state, so every state of the new version starts empty. */
-const NO_STATE: StateLayout = { job: '', version: STATE_SCHEMA_VERSION, operators: [] };
 
 /**
  * The state table of a job that runs in `shardflow dev` (no stage: its edge, http://localhost:4566, or
@@ -61,7 +58,7 @@ export async function recordLayout(table: StateTable, plan: Plan, writtenBy: str
 /** What the job's version would do to the state in the table, and the record it was compared with. */
 async function changesAgainst(table: StateTable, plan: Plan): Promise<{ recorded: RecordedLayout | undefined; changes: StateChange[] }> {
   const recorded = await recordedLayout(table);
-  return { recorded, changes: compareLayouts(recorded?.layout ?? NO_STATE, stateLayout(plan)) };
+  return { recorded, changes: upgradeChanges(recorded?.layout, plan) };
 }
 
 function againstRecord(table: StateTable, recorded: RecordedLayout | undefined): string {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import type { Plan } from '../plan/plan';
-import { compareLayouts, describeChanges, STATE_SCHEMA_VERSION, stateLayout, upgradeRefusal, type StateChange, type StateLayout } from '../plan/state-layout';
+import { describeChanges, STATE_SCHEMA_VERSION, stateLayout, upgradeChanges, upgradeRefusal, type StateChange, type StateLayout } from '../plan/state-layout';
 import { stringFlag, UsageError, type ParsedArgs } from './args';
 
 /** `--against deployed`: the layout recorded in a running or deployed job's state table, not a file. */
@@ -28,7 +28,7 @@ export async function checkLayout(plan: Plan, args: ParsedArgs): Promise<number>
     return await checkAgainstDeployed(plan, args, allowNonRestoredState);
   }
   if (!fs.existsSync(against)) throw new UsageError(`${against}: no such file (write one with shardflow plan JOB --save-layout ${against})`);
-  return reportUpgrade(compareLayouts(parseLayout(fs.readFileSync(against, 'utf8'), against), stateLayout(plan)), `against ${against}`, allowNonRestoredState);
+  return reportUpgrade(upgradeChanges(parseLayout(fs.readFileSync(against, 'utf8'), against), plan), `against ${against}`, allowNonRestoredState);
 }
 
 /** Prints what an upgrade keeps, starts anew, drops or refuses; 2 when it would be refused. */

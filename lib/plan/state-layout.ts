@@ -1,6 +1,6 @@
 import type { KeySelector } from '../api/source';
 import { assigner } from './describe';
-import { stageOutputs, type KeyedOperator, type Plan, type Stage } from './plan';
+import { stageOutputs, upstreamStagesOf, type KeyedOperator, type Plan, type Stage } from './plan';
 import { STATE_SCHEMA_VERSION } from '../state/state-schema';
 
 /** The state format's version is the state's (lib/state/state-schema.ts); the layout carries it. */
@@ -77,6 +77,19 @@ export function compareLayouts(before: StateLayout, after: StateLayout): StateCh
   });
   for (const was of old.values()) changes.push({ stateId: was.stateId, verdict: 'dropped', detail: `${was.operator} ${was.shape}: no operator of the new version has this state` });
   return changes;
+}
+
+/**
+ * What an upgrade from the running version's layout (`before`; undefined before a first deploy, where every
+ * state starts empty) does to the state of `plan`. A keyed stage the upgrade adds behind a source stage learns
+ * how far each source shard has been read only from that shard's next batch: until a quiet shard sends one,
+ * its watermark waits, which the verdict says (docs/operations.md, "Upgrade with state").
+ */
+export function upgradeChanges(before: StateLayout | undefined, plan: Plan): StateChange[] {
+  const changes = compareLayouts(before ?? { job: plan.job, version: STATE_SCHEMA_VERSION, operators: [] }, stateLayout(plan));
+  if (!before) return changes;
+  const behindSource = new Set(plan.stages.filter((s) => upstreamStagesOf(plan, s).some((u) => u.input.kind === 'source')).map((s) => s.stateId));
+  return changes.map((c) => (c.verdict === 'new' && behindSource.has(c.stateId) ? { ...c, detail: `${c.detail}; it fires once every source shard has sent a record since the upgrade (put one on a quiet shard: docs/operations.md, "Upgrade with state")` } : c));
 }
 
 /** Why an upgrade must not go ahead as it is, or undefined when it may. */

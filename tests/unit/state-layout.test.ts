@@ -3,7 +3,7 @@
  * the two versions' state layouts (Flink maps a savepoint's state to operators by uid the same way).
  */
 import { dynamoSink, job, kinesisSource, planJob, tumbling, valueState, type DataStream, type StageSettings } from 'shardflow';
-import { compareLayouts, stateLayout, upgradeRefusal } from '../../lib/plan/state-layout';
+import { compareLayouts, stateLayout, upgradeChanges, upgradeRefusal } from '../../lib/plan/state-layout';
 import { PlanError } from '../../lib/plan/plan-error';
 
 type Click = { userId: string; clicks: number; ts: number };
@@ -78,6 +78,27 @@ test('a keyed stage added before another renumbers the stages: with a uid the st
   };
   // Without a uid the window's state is the stage's, s1, which is now the process function's: refused.
   expect(upgradeRefusal(compareLayouts(layoutOf(noUid(false)), layoutOf(noUid(true))), true)).toMatch(/^the state 's1' was tumbling\(5s\)\.sum\(clicks\), now process\(seen: value\)/);
+});
+
+test('a keyed stage an upgrade adds behind the source is told it fires once every source shard has spoken; one behind a kept stage, or on a first deploy, is not', () => {
+  const v2 = () => {
+    const j = job('clicks-job');
+    const perUser = j.source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts })).keyBy((c) => c.userId);
+    const sums = perUser.window(tumbling('5s')).sum('clicks').uid('sums');
+    sums.sink(dynamoSink('counts'));
+    perUser.window(tumbling('5s')).max('clicks').uid('maxes').sink(dynamoSink('maxes'));
+    sums.keyBy((r) => r.windowStart).window(tumbling('5s')).sum('clicks').uid('totals').sink(dynamoSink('totals'));
+    return j;
+  };
+  const v1WithUid = clicks().keyBy((c) => c.userId).window(tumbling('5s')).sum('clicks').uid('sums').sink(dynamoSink('counts'));
+  const waits = '; it fires once every source shard has sent a record since the upgrade (put one on a quiet shard: docs/operations.md, "Upgrade with state")';
+  expect(upgradeChanges(layoutOf(v1WithUid), planJob(v2()))).toEqual([
+    { stateId: 'sums', verdict: 'kept', detail: expect.not.stringContaining(waits) },
+    { stateId: 'maxes', verdict: 'new', detail: expect.stringMatching(/^window#\d+ tumbling\(5s\)\.max\(clicks\): starts with no state; it fires once every source shard/) },
+    { stateId: 'totals', verdict: 'new', detail: expect.stringMatching(/: starts with no state$/) },
+  ]);
+  // A first deploy: nothing was read before, nothing waits.
+  expect(upgradeChanges(undefined, planJob(v2())).map((c) => c.detail.endsWith(': starts with no state'))).toEqual([true, true, true]);
 });
 
 test('a removed keyed operator drops its state: refused unless --allow-non-restored-state', () => {
