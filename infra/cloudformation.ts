@@ -142,8 +142,8 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
       statements.push({ Effect: 'Allow', Action: ['kinesis:PutRecords', 'kinesis:ListShards'], Resource: shuffles.map((s) => getAtt(streamId(s))) });
     }
     if (stage.keyed) {
-      // Its shards' logs (query, conditional put), and the watermark function's sleep flag.
-      statements.push({ Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] });
+      // Its shards' logs (query, conditional put), the watermark function's sleep flag, and the layout record (its schema version, read before a first load).
+      statements.push({ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] });
       // A keyed stage's batch that hears an input again after idleness starts the sleeping watermark function.
       statements.push({ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [watermarkFunctionArn] });
     }
@@ -203,8 +203,8 @@ export function deployment(plan: Plan, target: DeployTarget): { functions: Json;
   functions[WATERMARK_FUNCTION] = {
     handler: `${target.bundleDir}/watermark.handler`,
     role: role(WATERMARK_FUNCTION, [
-      // The keyed shards' log heads (are all their inputs idle?), its lease and sleep flag.
-      { Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] },
+      // The keyed shards' log heads (are all their inputs idle?), its lease and sleep flag, and the upgrade start (where stages an upgrade added start).
+      { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'], Resource: [getAtt(stateTable)] },
       // Which upstream shards a keyed shard waits for: the shards of the streams, by id.
       { Effect: 'Allow', Action: ['kinesis:ListShards'], Resource: plan.stages.map((s) => streamArn(s.input.stream)) },
       // Ticks on every shard of the keyed stages' input streams.

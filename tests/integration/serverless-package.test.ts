@@ -107,6 +107,19 @@ describe.each(['examples/click-counts.ts', 'tests/fixtures/sessions-to-kinesis.t
     }
   });
 
+  test('the keyed stage functions and the watermark function may read the state table’s own items: the layout record (schema version), the upgrade start', async () => {
+    const { template: t } = await packaged(job);
+    const plan = planJob(loadJob(path.join(ROOT, job)));
+    const [stateTable] = ofType(t, 'AWS::DynamoDB::Table').find(([, table]) => table.Properties.TableName === `${plan.stateTable}-prod`)!;
+    const stateActions = (fn: Json): string[] =>
+      (t.Resources[fn.Role['Fn::GetAtt'][0]].Properties.Policies.flatMap((p: Json) => p.PolicyDocument.Statement) as Json[])
+        .filter((s) => [s.Resource].flat().some((r) => referenced(r).includes(stateTable)))
+        .flatMap((s) => [s.Action].flat());
+    const readers = ofType(t, 'AWS::Lambda::Function').filter(([id, fn]) => id === 'WatermarkLambdaFunction' || plan.stages.find((s) => s.id === fn.Properties.Environment.Variables.SHARDFLOW_STAGE)?.keyed);
+    expect(readers.length).toBeGreaterThanOrEqual(2);
+    for (const [, fn] of readers) expect(stateActions(fn.Properties)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem']));
+  });
+
   test('every stage’s event source mapping has the plan’s batch settings: partial failures reported, bisect, 1,000 retries, a day’s record age, and a queue for what it discards', async () => {
     const { template: t } = await packaged(job);
     const plan = planJob(loadJob(path.join(ROOT, job)));
