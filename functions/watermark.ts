@@ -5,7 +5,8 @@ import { watermarkTickMetrics } from '../lib/io/metrics';
 import { listShardIds, shardParents } from '../lib/io/shard-list';
 import { KinesisWriter } from '../lib/io/kinesis-writer';
 import { sourceBacklogOf } from '../lib/io/source-backlog';
-import { coordination, kinesis, logger, logs, metrics, plan } from './runtime-env';
+import { readUpgradeStart } from '../lib/state/dynamodb/dynamo-layout-record';
+import { coordination, ddb, kinesis, logger, logs, metrics, plan } from './runtime-env';
 
 /**
  * The scheduled watermark function: it puts tick records on keyed stages' input shards, so idle inputs
@@ -44,6 +45,8 @@ export const handler = createWatermarkHandler({
   shardParents: (stream) => shardParents(kinesis, stream),
   // Whether a silent source shard is quiet or its reader stalled: only a quiet one goes idle.
   sourceBacklog: sourceBacklogOf(kinesis),
+  // Where the keyed stages this version added start reading the source (recorded at the upgrade).
+  upgradeStart: () => readUpgradeStart(ddb, plan.stateTable),
   onTick: (tick) => {
     metrics.publish(tick.stage, watermarkTickMetrics(tick));
     logger.debug('watermark tick', { ...tick });

@@ -1,9 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, resolveEndpoint } from '../io/aws-clients';
 import { stageSuffix, withNameSuffix } from '../plan/naming';
-import type { Plan } from '../plan/plan';
+import { sourceLanesOf, type Plan } from '../plan/plan';
 import { describeChanges, schemaVersionOf, stateLayout, upgradeChanges, upgradeRefusal, type StateChange, type StateLayout } from '../plan/state-layout';
-import { readLayoutRecord, writeLayoutRecord } from '../state/dynamodb/dynamo-layout-record';
+import { readLayoutRecord, writeLayoutRecord, writeUpgradeStart } from '../state/dynamodb/dynamo-layout-record';
+import { DynamoLogStore } from '../state/dynamodb/dynamo-log-store';
+import { ShardStates } from '../state/shard-states';
+import { addReadPositions, upgradeStartOf, type ReadPositions } from '../state/upgrade-start';
 import { stringFlag, UsageError, type ParsedArgs } from './args';
 import { checkSchemaVersion, parseLayout, reportUpgrade } from './layout';
 
@@ -55,6 +58,28 @@ export async function recordLayout(table: StateTable, plan: Plan, writtenBy: str
   await writeLayoutRecord(table.ddb, table.name, { schemaVersion: schemaVersionOf(plan), layout: JSON.stringify(stateLayout(plan)), writtenAtMs: Date.now(), writtenBy });
 }
 
+/**
+ * Records, before the job's version starts on the table, where the running version had read each source
+ * shard, for the keyed stages this version adds behind a source (lib/state/upgrade-start.ts) — read from the
+ * kept keyed stages' logs. Every upgrade records it: a version that adds nothing records that it adds nothing.
+ * Returns how many source shards have a recorded position, 0 when the version adds no such stage.
+ */
+async function recordUpgradeStart(table: StateTable, plan: Plan, recorded: RecordedLayout | undefined, changes: readonly StateChange[]): Promise<number> {
+  // A first start (no table yet on a first deploy): nothing has read the source before it, and every stage starts at the source's start.
+  if (!recorded) return 0;
+  const added = new Set(changes.filter((c) => c.verdict === 'new').map((c) => c.stateId));
+  const read: ReadPositions = {};
+  if (plan.stages.some((s) => added.has(s.stateId) && sourceLanesOf(plan, s).length > 0)) {
+    const store = new DynamoLogStore(table.ddb, table.name);
+    // One shard's state at a time: only what it heard of its inputs is kept.
+    const states = new ShardStates(store, { maxCachedBytes: 0 });
+    for (const log of await store.listLogs(changes.filter((c) => c.verdict === 'kept').map((c) => c.stateId))) addReadPositions(read, plan, log.stageId, await states.current(log));
+  }
+  const start = upgradeStartOf(plan, added, read);
+  await writeUpgradeStart(table.ddb, table.name, start, Date.now());
+  return Object.values(start.positions).reduce((n, shards) => n + Object.keys(shards).length, 0);
+}
+
 /** What the job's version would do to the state in the table, and the record it was compared with. */
 async function changesAgainst(table: StateTable, plan: Plan): Promise<{ recorded: RecordedLayout | undefined; changes: StateChange[] }> {
   const recorded = await recordedLayout(table);
@@ -92,6 +117,8 @@ export async function deployOnState(table: StateTable, plan: Plan, allowNonResto
     console.error('shardflow: nothing deployed');
     return 2;
   }
+  const positions = await recordUpgradeStart(table, plan, recorded, changes);
+  if (positions > 0) console.log(`shardflow: the keyed operators this version adds start where the running version had read the source (${positions} shard positions, recorded in ${table.holder})`);
   const code = await runDeploy();
   if (code !== 0) return code;
   try {
@@ -112,6 +139,9 @@ export async function startOnState(table: StateTable, plan: Plan, allowNonRestor
   const { recorded, changes } = await changesAgainst(table, plan);
   const refusal = upgradeRefusal(changes, allowNonRestoredState);
   if (refusal !== undefined) throw new UsageError(`${table.holder} holds the state of another version of ${plan.job}: ${refusal}`);
+  const positions = await recordUpgradeStart(table, plan, recorded, changes);
   await recordLayout(table, plan, 'shardflow dev');
-  return recorded && changes.some((c) => c.verdict !== 'kept') ? [`state of the previous run in ${table.holder}:`, describeChanges(changes)] : [];
+  if (!recorded || changes.every((c) => c.verdict === 'kept')) return [];
+  const started = positions > 0 ? [`  the keyed operators it adds start where the previous run had read the source (${positions} shard positions)`] : [];
+  return [`state of the previous run in ${table.holder}:`, describeChanges(changes), ...started];
 }

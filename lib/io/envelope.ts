@@ -14,19 +14,30 @@ export type ShuffleRecord =
   /** `to`: the shard the sender routed it to; a shard that is not (a stale route map sent it here) ignores its elements, which the sender sends again. */
   | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
   | ({ readonly kind: 'marker'; readonly from: string } & Marker)
-  /**
-   * `ended`: upstream shards a reshard closed and that are done (their children have started): they hold no
-   * watermark back. `resumed`: the first tick after the runtime started again on its data — its inputs were
-   * silent because nothing ran, not because they are idle. `caughtUp`: source stages' shards whose source
-   * shard holds nothing after the position given ('' from its start), when the watermark function looked.
-   */
-  | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[]; readonly resumed?: true; readonly caughtUp?: Readonly<Record<string, string>> };
+  | ({ readonly kind: 'tick' } & Tick);
+
+/**
+ * What a tick of the watermark function says. `upstream`: every upstream shard that exists, heard from or
+ * not. `ended`: upstream shards a reshard closed and that are done (their children have started): they hold no
+ * watermark back. `resumed`: the first tick after the runtime started again on its data — its inputs were
+ * silent because nothing ran, not because they are idle. `caughtUp`: source stages' shards whose source
+ * shard holds nothing after the position given ('' from its start), when the watermark function looked.
+ * `startAt`: for a keyed stage an upgrade added, where the version before it had read each source shard (see
+ * lib/state/upgrade-start.ts): an input the shard has not heard yet starts there.
+ */
+export interface Tick {
+  readonly upstream: readonly string[];
+  readonly ended?: readonly string[];
+  readonly resumed?: true;
+  readonly caughtUp?: Readonly<Record<string, string>>;
+  readonly startAt?: Readonly<Record<string, string>>;
+}
 
 /** Kinesis' limit is 1 MiB per record including the partition key; keep a margin. */
 export const MAX_ENVELOPE_BYTES = 1_000_000;
 
 type Row = [key: string, sequenceNumber: string, subIndex: number, timestampMs: number, value: unknown];
-type Wire = { f: string; w: number; m?: 1; i?: 1; a?: string; d?: string; r?: Row[] } | { t: 1; u: string[]; e?: string[]; s?: 1; q?: Record<string, string> };
+type Wire = { f: string; w: number; m?: 1; i?: 1; a?: string; d?: string; r?: Row[] } | { t: 1; u: string[]; e?: string[]; s?: 1; q?: Record<string, string>; b?: Record<string, string> };
 
 /**
  * The envelopes of one batch for one destination shard, split in order where one would exceed
@@ -59,9 +70,20 @@ export function encodeEnvelopes(fromShard: string, elements: readonly KeyedEleme
 export const encodeMarker = (fromShard: string, marker: Marker): Buffer =>
   Buffer.from(JSON.stringify({ f: fromShard, w: marker.watermarkMs, m: 1, ...(marker.idle && { i: 1 }), ...(marker.at !== undefined && { a: marker.at }) }));
 
-/** A tick of the watermark function, naming every upstream shard (heard from or not), those that ended, whether the runtime resumed, and which source shards it found read to their end. */
-export const encodeTick = (upstream: readonly string[], ended: readonly string[] = [], resumed = false, caughtUp: Readonly<Record<string, string>> = {}): Buffer =>
-  Buffer.from(JSON.stringify({ t: 1, u: upstream, ...(ended.length > 0 && { e: ended }), ...(resumed && { s: 1 }), ...(Object.keys(caughtUp).length > 0 && { q: caughtUp }) }));
+/** A tick of the watermark function (see {@link Tick}). */
+export const encodeTick = (tick: Tick): Buffer =>
+  Buffer.from(
+    JSON.stringify({
+      t: 1,
+      u: tick.upstream,
+      ...(tick.ended && tick.ended.length > 0 && { e: tick.ended }),
+      ...(tick.resumed && { s: 1 }),
+      ...(tick.caughtUp && Object.keys(tick.caughtUp).length > 0 && { q: tick.caughtUp }),
+      ...(tick.startAt && Object.keys(tick.startAt).length > 0 && { b: tick.startAt }),
+    }),
+  );
+
+const isPositions = (v: unknown): v is Record<string, string> => typeof v === 'object' && v !== null && Object.values(v).every((p) => typeof p === 'string');
 
 /** Reads one record of a shuffle stream. Throws with the reason for anything that is not one of ours. */
 export function decodeShuffleRecord(data: Buffer | string): ShuffleRecord {
@@ -69,8 +91,9 @@ export function decodeShuffleRecord(data: Buffer | string): ShuffleRecord {
   if (wire && 't' in wire && wire.t === 1) {
     if (!Array.isArray(wire.u) || !wire.u.every((u) => typeof u === 'string')) throw new Error('tick without its list of upstream shards');
     if (wire.e !== undefined && (!Array.isArray(wire.e) || !wire.e.every((u) => typeof u === 'string'))) throw new Error('tick with a list of ended shards that is not shard ids');
-    if (wire.q !== undefined && (typeof wire.q !== 'object' || wire.q === null || !Object.values(wire.q).every((p) => typeof p === 'string'))) throw new Error('tick with caught-up shards that are not positions');
-    return { kind: 'tick', upstream: wire.u, ...(wire.e && { ended: wire.e }), ...(wire.s === 1 && { resumed: true as const }), ...(wire.q && { caughtUp: wire.q }) };
+    if (wire.q !== undefined && !isPositions(wire.q)) throw new Error('tick with caught-up shards that are not positions');
+    if (wire.b !== undefined && !isPositions(wire.b)) throw new Error('tick with start positions that are not positions');
+    return { kind: 'tick', upstream: wire.u, ...(wire.e && { ended: wire.e }), ...(wire.s === 1 && { resumed: true as const }), ...(wire.q && { caughtUp: wire.q }), ...(wire.b && { startAt: wire.b }) };
   }
   if (!wire || !('f' in wire) || typeof wire.f !== 'string' || typeof wire.w !== 'number') throw new Error('not a shardflow envelope (no sender shard or watermark)');
   if (wire.m === 1) {

@@ -60,8 +60,7 @@ export function toStageBatch(stage: Stage, event: KinesisStreamEvent): { batch: 
     const sequenceNumber = r.kinesis.sequenceNumber;
     try {
       const record = decodeShuffleRecord(data);
-      if (record.kind === 'tick') inputs.push({ kind: 'tick', sequenceNumber, arrivalMs, upstream: record.upstream, ...(record.ended && { ended: record.ended }), ...(record.resumed && { resumed: true as const }), ...(record.caughtUp && { caughtUp: record.caughtUp }) });
-      else if (record.kind === 'marker') inputs.push({ ...record, sequenceNumber, arrivalMs });
+      if (record.kind !== 'envelope') inputs.push({ ...record, sequenceNumber, arrivalMs });
       else inputs.push({ kind: 'envelope', sequenceNumber, from: record.from, arrivalMs, elements: record.elements, ...(record.to !== undefined && { to: record.to }) });
     } catch (e) {
       deadLetters.push({ id: recordDeadLetterId({ shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, subIndex: 0 }, 'shuffle'), reason: `unreadable envelope: ${(e as Error).message}`, shardId: shardOf(r), sequenceNumber: r.kinesis.sequenceNumber, operator: 'shuffle', data: data.toString('utf8').slice(0, 1024) });

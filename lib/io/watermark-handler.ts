@@ -8,6 +8,7 @@ import type { ShardRange } from './shard-map';
 import type { SourceBacklog } from './source-backlog';
 import { groupPartitionKey, logicalShard, logicalShardsOf } from '../runtime/keyed/key-groups';
 import { comparePositions } from '../runtime/records';
+import { startPositionsOf, type UpgradeStart } from '../state/upgrade-start';
 
 export interface WatermarkTick {
   readonly stage: string;
@@ -42,6 +43,11 @@ export interface WatermarkHandlerDeps {
    * last read: a stalled reader is not a quiet shard.
    */
   readonly sourceBacklog: SourceBacklog;
+  /**
+   * Where the keyed stages the running version added start reading their source (the state table's record,
+   * lib/state/upgrade-start.ts), read at each invocation: the upgrade writes it before the version starts.
+   */
+  readonly upgradeStart?: () => Promise<UpgradeStart | undefined>;
   readonly clock?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Run ticks for this long in one invocation (EventBridge fires at most once a minute). Default 0: one tick. */
@@ -70,6 +76,13 @@ export interface WatermarkHandlerDeps {
     readonly warn?: (message: string, detail: Record<string, unknown>) => void;
   };
   readonly onTick?: (tick: WatermarkTick) => void;
+}
+
+/** A source stage's shard, as a keyed stage's sender: which stage, and which shard of which stream it reads. */
+interface SourceShard {
+  readonly fromStage: string;
+  readonly stream: string;
+  readonly shardId: string;
 }
 
 /** What invokes the watermark function; only its `source` matters. */
@@ -102,16 +115,16 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
    * Every sender a keyed stage waits for: each lane's upstream stage's shards, by the lane's name (see Lane);
    * and, for a source stage's, the source shard each reads.
    */
-  const upstreamOf = async (stage: Stage): Promise<{ senders: string[]; sources: Map<string, { stream: string; shardId: string }> }> => {
+  const upstreamOf = async (stage: Stage): Promise<{ senders: string[]; sources: Map<string, SourceShard> }> => {
     const lanes = stage.input.kind === 'shuffle' ? stage.input.lanes : [];
     const senders: string[] = [];
-    const sources = new Map<string, { stream: string; shardId: string }>();
+    const sources = new Map<string, SourceShard>();
     for (const lane of lanes) {
       const from = deps.plan.stages.find((s) => s.id === lane.fromStage)!;
       // An upstream stage with key groups sends as each of its logical shards.
       for (const shardId of await deps.listShards(from.input.stream)) {
         for (const logical of logicalShardsOf(shardId, from.keyGroups)) senders.push(senderOf(lane.name, logical));
-        if (from.input.kind === 'source') sources.set(senderOf(lane.name, shardId), { stream: from.input.stream, shardId });
+        if (from.input.kind === 'source') sources.set(senderOf(lane.name, shardId), { fromStage: from.id, stream: from.input.stream, shardId });
       }
     }
     return { senders, sources };
@@ -122,7 +135,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
    * each last read) and whose source shard holds nothing after that position: the highest such position per
    * sender. A shard whose sender has read further is told nothing it could use, and waits for that marker.
    */
-  const caughtUpOf = async (heads: readonly (LogHead | undefined)[], sources: ReadonlyMap<string, { stream: string; shardId: string }>, asked: Map<string, Promise<boolean | undefined>>): Promise<Record<string, string>> => {
+  const caughtUpOf = async (heads: readonly (LogHead | undefined)[], sources: ReadonlyMap<string, SourceShard>, asked: Map<string, Promise<boolean | undefined>>): Promise<Record<string, string>> => {
     const caughtUp: Record<string, string> = {};
     for (const head of heads) {
       for (const [sender, after] of Object.entries(head?.awaiting ?? {})) {
@@ -196,7 +209,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
    * idle shard whose snapshot must be written again. `idle`: every shard's log says idle, with no timer
    * pending.
    */
-  const tick = async (resumed = false): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
+  const tick = async (start: UpgradeStart | undefined, resumed = false): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const ticks: WatermarkTick[] = [];
     let idle = true;
     // Each source shard is asked about once per tick, whichever stages await word on it.
@@ -216,7 +229,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
       // A tick arrives at or after it is put: one put now finds a timer due by now due on arrival.
       const timerDue = (h: LogHead | undefined): boolean => h?.processingTimerMs !== undefined && h.processingTimerMs <= atMs;
       const targets = open.filter((_, i) => resumed || renamed || !idleFlags[i] || timerDue(heads[i]) || needsRefresh(heads[i], atMs));
-      const data = encodeTick(upstream, ended, resumed, await caughtUpOf(heads, sources, asked));
+      const data = encodeTick({ upstream, ended, ...(resumed && { resumed }), caughtUp: await caughtUpOf(heads, sources, asked), startAt: startPositionsOf(stage, start, sources) });
       if (targets.length > 0) {
         const landed = await writer.put(targets.map((s) => [{ partitionKey: groups <= 1 ? 'tick' : groupPartitionKey(s.group), data, explicitHashKey: s.shard.startingHashKey.toString() }]));
         // A tick that landed on another shard than its target: the stream was resharded (a tick there is
@@ -248,9 +261,10 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
   /** The loop of one invocation; `idle`: it ended because every shard was idle (the function sleeps). */
   const loop = async (): Promise<{ ticks: WatermarkTick[]; idle: boolean }> => {
     const until = clock() + (deps.loopForMs ?? 0);
+    const start = await deps.upgradeStart?.();
     const all: WatermarkTick[] = [];
     for (;;) {
-      const { ticks, idle } = await tick();
+      const { ticks, idle } = await tick(start);
       all.push(...ticks);
       if (deps.stopWhenIdle && idle && (await fallAsleep())) return { ticks: all, idle: true };
       if (clock() + (deps.tickMs ?? 1000) > until) return { ticks: all, idle: false };
@@ -260,7 +274,7 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
 
   /** An invocation: by the schedule, a stage function's wake, its predecessor, or the runtime starting again on its data. */
   return async (event?: WatermarkEvent) => {
-    if (event?.source === RESUME_EVENT.source) return (await tick(true)).ticks;
+    if (event?.source === RESUME_EVENT.source) return (await tick(await deps.upgradeStart?.(), true)).ticks;
     const handOver = deps.handOver;
     if (!handOver) return (await loop()).ticks;
     const holder = handOver.holder();

@@ -141,6 +141,9 @@ export function flowOutputs(flow: Flow): StageOutput[] {
 /** The sender name of an upstream shard on a lane: the shard itself on a stream's only lane. */
 export const senderOf = (lane: string, shardId: string): string => (lane === '' ? shardId : `${lane}/${shardId}`);
 
+/** The upstream shard a sender is on a lane (the inverse of {@link senderOf}), or undefined when the sender is not on that lane. */
+export const shardOfSender = (lane: string, sender: string): string | undefined => (lane === '' ? sender : sender.startsWith(`${lane}/`) ? sender.slice(lane.length + 1) : undefined);
+
 /** How the event source mapping feeds a stage's function (Lambda's settings, used locally too). */
 export interface BatchSettings {
   readonly batchSize: number;
@@ -245,3 +248,7 @@ export const shuffleStreamsOf = (stage: Stage): string[] => [...new Set(stageOut
 /** The stages whose routes feed a keyed stage's shuffle stream. */
 export const upstreamStagesOf = (plan: Plan, stage: Stage): Stage[] =>
   stage.input.kind === 'shuffle' ? [...new Set(stage.input.lanes.map((l) => l.fromStage))].map((id) => plan.stages.find((s) => s.id === id)!) : [];
+
+/** The lanes of a keyed stage that come from a source stage. */
+export const sourceLanesOf = (plan: Plan, stage: Stage): Lane[] =>
+  stage.input.kind === 'shuffle' ? stage.input.lanes.filter((l) => plan.stages.find((s) => s.id === l.fromStage)?.input.kind === 'source') : [];

@@ -1,6 +1,6 @@
 import type { KeySelector } from '../api/source';
 import { assigner } from './describe';
-import { stageOutputs, upstreamStagesOf, type KeyedOperator, type Plan, type Stage } from './plan';
+import { sourceLanesOf, stageOutputs, type KeyedOperator, type Plan, type Stage } from './plan';
 import { STATE_SCHEMA_VERSION } from '../state/state-schema';
 
 /** The state format's version is the state's (lib/state/state-schema.ts); the layout carries it. */
@@ -81,15 +81,24 @@ export function compareLayouts(before: StateLayout, after: StateLayout): StateCh
 
 /**
  * What an upgrade from the running version's layout (`before`; undefined before a first deploy, where every
- * state starts empty) does to the state of `plan`. A keyed stage the upgrade adds behind a source stage learns
- * how far each source shard has been read only from that shard's next batch: until a quiet shard sends one,
- * its watermark waits, which the verdict says (docs/operations.md, "Upgrade with state").
+ * state starts empty) does to the state of `plan`. A keyed stage the upgrade adds behind a source stage starts
+ * where the running version had read each source shard, which the kept keyed stages behind that source
+ * stage tell (lib/state/upgrade-start.ts); when none is kept, it learns it only from each shard's next batch,
+ * and until a quiet shard sends one, its watermark waits — which the verdict says (docs/operations.md,
+ * "Upgrade with state").
  */
 export function upgradeChanges(before: StateLayout | undefined, plan: Plan): StateChange[] {
   const changes = compareLayouts(before ?? { job: plan.job, version: STATE_SCHEMA_VERSION, operators: [] }, stateLayout(plan));
   if (!before) return changes;
-  const behindSource = new Set(plan.stages.filter((s) => upstreamStagesOf(plan, s).some((u) => u.input.kind === 'source')).map((s) => s.stateId));
-  return changes.map((c) => (c.verdict === 'new' && behindSource.has(c.stateId) ? { ...c, detail: `${c.detail}; it fires once every source shard has sent a record since the upgrade (put one on a quiet shard: docs/operations.md, "Upgrade with state")` } : c));
+  const kept = new Set(changes.filter((c) => c.verdict === 'kept').map((c) => c.stateId));
+  const readByKept = new Set(plan.stages.filter((s) => kept.has(s.stateId)).flatMap((s) => sourceLanesOf(plan, s).map((l) => l.fromStage)));
+  return changes.map((c) => {
+    const stage = plan.stages.find((s) => s.stateId === c.stateId);
+    const unread = c.verdict === 'new' && stage ? [...new Set(sourceLanesOf(plan, stage).map((l) => l.fromStage))].filter((id) => !readByKept.has(id)) : [];
+    if (unread.length === 0) return c;
+    const streams = unread.map((id) => plan.stages.find((s) => s.id === id)!.input.stream).join(', ');
+    return { ...c, detail: `${c.detail}; no kept keyed operator reads ${streams} to say how far it was read: it fires once every shard of it has sent a record since the upgrade (put one on a quiet shard: docs/operations.md, "Upgrade with state")` };
+  });
 }
 
 /** Why an upgrade must not go ahead as it is, or undefined when it may. */

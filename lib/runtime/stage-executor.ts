@@ -1,4 +1,5 @@
 import { selectKey } from '../api/source';
+import type { ShuffleRecord } from '../io/envelope';
 import { isRedriveInput, REDRIVE_PREFIX } from '../io/redrive';
 import { isFlow, stageOutputs, type Flow, type Lane, type Plan, type Stage, type StageOutput } from '../plan/plan';
 import type { LogId } from '../state/shard-log';
@@ -31,11 +32,7 @@ export interface SourceRecord {
  * One record of a keyed stage's input stream (a shuffle stream), decoded, with its sequence number there
  * (what the stage emits because of it is named after it) and its Kinesis arrival time.
  */
-export type ShuffleInput = { readonly sequenceNumber: string; readonly arrivalMs: number } & (
-  | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
-  | ({ readonly kind: 'marker'; readonly from: string } & Marker)
-  | { readonly kind: 'tick'; readonly upstream: readonly string[]; readonly ended?: readonly string[]; readonly resumed?: true; readonly caughtUp?: Readonly<Record<string, string>> }
-);
+export type ShuffleInput = { readonly sequenceNumber: string; readonly arrivalMs: number } & ShuffleRecord;
 
 /** A batch from one input shard: raw records at a source, decoded shuffle records after a shuffle. */
 export type StageBatch =
@@ -202,7 +199,7 @@ export class StageExecutor {
           // An envelope for another shard came here by a stale route map (a reshard): its sender sends it again.
           if (input.kind === 'envelope') run.envelope(input.from, input.arrivalMs, input.to === undefined || input.to === batch.shardId ? input.elements : []);
           else if (input.kind === 'marker') run.marker(input.from, input.arrivalMs, input);
-          else run.tick(input.arrivalMs, input.upstream, input.ended, input.resumed, input.caughtUp);
+          else run.tick(input.arrivalMs, input);
         }
       }
       const result = await this.resultOf(batch.shardId, run, watermarkBefore, outputs, deadLetters);

@@ -162,9 +162,9 @@ export const byKeyThenWindow = (a: [string, number, number], b: [string, number,
 
 /**
  * The expected windows, computed by sqlite3 (an SQL engine that is not ours): clicks per user per
- * 5-second tumbling window, for windows the final watermark has passed.
+ * 5-second tumbling window (their sum, or `aggregate`), for windows the final watermark has passed.
  */
-export async function sqliteClickCounts(events: readonly { userId: string; clicks: number; ts: number }[], watermarkMs: number, dir: string): Promise<[string, number, number][]> {
+export async function sqliteClickCounts(events: readonly { userId: string; clicks: number; ts: number }[], watermarkMs: number, dir: string, aggregate: 'SUM' | 'MAX' = 'SUM'): Promise<[string, number, number][]> {
   const file = path.join(dir, 'reference.sql');
   const rows = events.map((e) => `('${e.userId.replace(/'/g, "''")}', ${e.clicks}, ${e.ts})`);
   fs.writeFileSync(
@@ -172,7 +172,7 @@ export async function sqliteClickCounts(events: readonly { userId: string; click
     `CREATE TABLE clicks (user_id TEXT, clicks INTEGER, ts INTEGER);
 INSERT INTO clicks VALUES ${rows.join(',\n')};
 .mode json
-SELECT user_id, ts - (ts % 5000) AS window_start, SUM(clicks) AS clicks FROM clicks
+SELECT user_id, ts - (ts % 5000) AS window_start, ${aggregate}(clicks) AS clicks FROM clicks
 GROUP BY user_id, window_start HAVING window_start + 5000 - 1 <= ${watermarkMs} ORDER BY user_id, window_start;
 `,
   );

@@ -19,6 +19,10 @@ import { planJob } from '../../lib/plan/planner';
 import { STATE_SCHEMA_VERSION, stateLayout } from '../../lib/plan/state-layout';
 import { dynamoSink, job, kinesisSource, tumbling } from 'shardflow';
 import { loadJob } from '../../lib/cli/load-job';
+import { readUpgradeStart } from '../../lib/state/dynamodb/dynamo-layout-record';
+import { DynamoLogStore } from '../../lib/state/dynamodb/dynamo-log-store';
+import { ShardStates } from '../../lib/state/shard-states';
+import type { UpgradeStart } from '../../lib/state/upgrade-start';
 
 /** A schema version newer than this shardflow's: one a newer shardflow would write. */
 const FUTURE = STATE_SCHEMA_VERSION + 1;
@@ -28,6 +32,8 @@ jest.setTimeout(60_000);
 const V1 = 'tests/fixtures/upgrade/v1.ts';
 const V2 = 'tests/fixtures/upgrade/v2.ts';
 const V3 = 'tests/fixtures/upgrade/v3.ts';
+const ADDED_V1 = 'tests/fixtures/upgrade/added-v1.ts';
+const ADDED_V2 = 'tests/fixtures/upgrade/added-v2.ts';
 const planOf = (file: string): Plan => planJob(loadJob(file));
 const LAYOUT_KEY = { pk: { S: 'm#state-layout' }, sk: { S: 'current' } };
 
@@ -197,4 +203,31 @@ describe('shardflow deploy on the deployed state', () => {
     expect(osls).toHaveBeenCalledTimes(1);
     expect(await rawRecord(table.name)).toMatchObject({ writtenBy: 'shardflow deploy', layout: stateLayout(renamed) });
   });
+
+  test('a deploy that adds a keyed operator behind the source records, before osls runs, how far the kept one had read each source shard', async () => {
+    const [v1, v2] = [planOf(ADDED_V1), planOf(ADDED_V2)];
+    const table = stateTableOf(v1, 'added', { endpoint: emulator.endpoint });
+    await createTable(ddb, stateTableDefinition(withNameSuffix(v1, '-added')));
+    await deployOnState(table, v1, false, async () => 0);
+    // What version 1's window heard on its two shards, and a dropped operator's log that is not read.
+    const states = new ShardStates(new DynamoLogStore(ddb, table.name));
+    const heard = async (stageId: string, shardId: string, inputs: Record<string, string>): Promise<void> => {
+      const log = { stageId, shardId };
+      const state = await states.current(log);
+      for (const [u, at] of Object.entries(inputs)) state.setInput(u, { watermarkMs: 0, heardAtMs: 0, idle: true, statusAt: at });
+      expect(await states.commit(log, state, states.prepare(log, state))).toBe('appended');
+    };
+    await heard('clicks-per-user', 'shardId-000000000000', { 'shardId-000000000000': '4100', 'shardId-000000000001': '4250' });
+    await heard('clicks-per-user', 'shardId-000000000001', { 'shardId-000000000000': '4120', 'shardId-000000000001': '4200' });
+    await heard('gone', 'shardId-000000000000', { 'shardId-000000000000': '9999' });
+
+    let startWhenDeployed: UpgradeStart | undefined;
+    expect(await deployOnState(table, v2, false, async () => ((startWhenDeployed = await readUpgradeStart(ddb, table.name)), 0))).toBe(0);
+    expect(startWhenDeployed).toEqual({ stages: ['most-clicks'], positions: { s0: { 'shardId-000000000000': '4120', 'shardId-000000000001': '4250' } } });
+    expect(printed).toContain(`shardflow: the keyed operators this version adds start where the running version had read the source (2 shard positions, recorded in ${table.holder})`);
+    // The next deploy adds nothing: the record says so.
+    expect(await deployOnState(table, v2, false, async () => 0)).toBe(0);
+    expect(await readUpgradeStart(ddb, table.name)).toEqual({ stages: [], positions: {} });
+  });
 });
+

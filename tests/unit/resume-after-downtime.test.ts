@@ -95,5 +95,5 @@ test("the runtime's resume invocation ticks every shard, idle or not, once; the 
   ticks.length = 0;
   await handler({ source: 'aws.events' });
   expect(s2Ticks()).toEqual([]);
-  expect(decodeShuffleRecord(encodeTick(['a'], [], true))).toEqual({ kind: 'tick', upstream: ['a'], resumed: true });
+  expect(decodeShuffleRecord(encodeTick({ upstream: ['a'], ended: [], resumed: true }))).toEqual({ kind: 'tick', upstream: ['a'], resumed: true });
 });

@@ -1,6 +1,6 @@
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { stageOutputs, type Plan, type Stage } from '../../plan/plan';
+import { shardOfSender, stageOutputs, type Plan, type Stage } from '../../plan/plan';
 import type { KeyedOperatorRuntime } from '../../runtime/keyed/keyed-operator';
 import { processOperator } from '../../runtime/keyed/process-operator';
 import { windowOperator } from '../../runtime/keyed/window-operator';
@@ -76,6 +76,7 @@ const LATEST = 12;
  * Scans are fine locally, where tables are small; this never runs on AWS.
  */
 export class StateReader {
+  private readonly logs: DynamoLogStore;
   private readonly states: ShardStates;
   private readonly operators = new Map<string, KeyedOperatorRuntime>();
   private readonly firstSeen = new Map<string, number>();
@@ -85,7 +86,8 @@ export class StateReader {
     private readonly ddb: DynamoDBClient,
     private readonly clock: () => number = Date.now,
   ) {
-    this.states = new ShardStates(new DynamoLogStore(ddb, plan.stateTable));
+    this.logs = new DynamoLogStore(ddb, plan.stateTable);
+    this.states = new ShardStates(this.logs);
     for (const s of plan.stages) if (s.keyed) this.operators.set(s.id, s.keyed.kind === 'window' ? windowOperator(s.keyed) : processOperator(s.keyed));
   }
 
@@ -109,19 +111,12 @@ export class StateReader {
 
   /** Every keyed shard with a log, by the state id of its stage, at its log's head. */
   private async keyedShards(): Promise<Map<string, { shardId: string; state: ShardState }[]>> {
-    const logs = new Map<string, Set<string>>();
-    for (const item of await this.scan(this.plan.stateTable, 'pk', 'begins_with(pk, :l)', { ':l': { S: 'l#' } })) {
-      const [, stageId, shardId] = String(item.pk).split('#');
-      if (!stageId || !shardId) continue;
-      let shards = logs.get(stageId);
-      if (!shards) logs.set(stageId, (shards = new Set()));
-      shards.add(shardId);
-    }
     const out = new Map<string, { shardId: string; state: ShardState }[]>();
-    for (const [stageId, shards] of logs) {
-      const states: { shardId: string; state: ShardState }[] = [];
-      for (const shardId of [...shards].sort()) states.push({ shardId, state: await this.states.current({ stageId, shardId }) });
-      out.set(stageId, states);
+    const logs = await this.logs.listLogs(this.plan.stages.flatMap((s) => (s.keyed ? [s.stateId] : [])));
+    for (const log of logs.sort((a, b) => a.shardId.localeCompare(b.shardId))) {
+      let states = out.get(log.stageId);
+      if (!states) out.set(log.stageId, (states = []));
+      states.push({ shardId: log.shardId, state: await this.states.current(log) });
     }
     return out;
   }
@@ -159,11 +154,7 @@ export class StateReader {
     for (const downstream of this.plan.stages) {
       const lanes = downstream.input.kind === 'shuffle' ? downstream.input.lanes.filter((l) => l.fromStage === stage.id) : [];
       // The upstream shard a sender is, when the sender is one of this stage's (see Lane).
-      const shardOf = (sender: string): string | undefined => {
-        for (const l of lanes) if (l.name === '') return sender;
-        else if (sender.startsWith(`${l.name}/`)) return sender.slice(l.name.length + 1);
-        return undefined;
-      };
+      const shardOf = (sender: string): string | undefined => lanes.map((l) => shardOfSender(l.name, sender)).find((id) => id !== undefined);
       for (const { state } of lanes.length > 0 ? (keyedShards.get(downstream.stateId) ?? []) : []) {
         for (const [sender, input] of state.allInputs()) {
           const shardId = shardOf(sender);

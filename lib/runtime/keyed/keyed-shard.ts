@@ -1,3 +1,4 @@
+import type { Tick } from '../../io/envelope';
 import { isRedriveInput } from '../../io/redrive';
 import type { InputState, ShardState } from '../../state/shard-state';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../../time/watermark';
@@ -178,12 +179,17 @@ export class KeyedShardRun implements OperatorContext {
   }
 
   /**
-   * A tick from the watermark function: the time of its arrival decides which inputs have gone idle, and
-   * `upstream` names every upstream shard that exists, heard from or not. `ended` names upstream shards a
-   * reshard closed and that are done (their children run): they will send nothing more, so they stop
+   * A tick from the watermark function (see Tick): the time of its arrival decides which inputs have gone
+   * idle, and `upstream` names every upstream shard that exists, heard from or not. `ended` names upstream
+   * shards a reshard closed and that are done (their children run): they will send nothing more, so they stop
    * holding the watermark back now rather than `idleAfter` after their last marker. `caughtUp` names source
    * stages' shards whose source shard the watermark function found nothing in after the position given
    * ('' from its start): one silent for `idleAfter` whose last marker was at that position is idle.
+   *
+   * `startAt` (a stage an upgrade added): where the previous version had read each source shard. A new input
+   * starts there, as if it had read that far — what the previous version read never reaches this stage (a
+   * batch retried across the upgrade sends it again: skipped), and the watermark function looks after that
+   * position, not from the shard's start, before taking a quiet shard for idle.
    *
    * `resumed`: the runtime was down and has started again on its data (`shardflow dev --data`). Its inputs
    * were silent because nothing ran, so silence before this tick says nothing of idleness: every input that
@@ -191,7 +197,7 @@ export class KeyedShardRun implements OperatorContext {
    * the first upstream shard to catch up after a long stop would carry the watermark past the others'
    * backlog, and those records would be late.
    */
-  tick(arrivalMs: number, upstream: readonly string[], ended: readonly string[] = [], resumed = false, caughtUp: Readonly<Record<string, string>> = {}): void {
+  tick(arrivalMs: number, { upstream, ended = [], resumed, caughtUp = {}, startAt = {} }: Tick): void {
     this.arriving(arrivalMs);
     if (resumed) {
       for (const [u, input] of [...this.state.allInputs()]) {
@@ -205,7 +211,9 @@ export class KeyedShardRun implements OperatorContext {
       if (this.state.input(u) || ended.includes(u)) continue;
       // A new input holds the watermark until it speaks or goes idle, which only a later tick can tell: a
       // sleeping watermark function must wake for it.
-      this.state.setInput(u, { watermarkMs: NO_WATERMARK, heardAtMs: arrivalMs, idle: false });
+      const at = startAt[u];
+      this.state.setInput(u, { watermarkMs: NO_WATERMARK, heardAtMs: arrivalMs, idle: false, ...(at !== undefined && { statusAt: at }) });
+      if (at !== undefined && !this.state.mark(u)) this.state.setMark(u, { sequenceNumber: at, subIndex: Number.MAX_SAFE_INTEGER });
       this.heardAgain = true;
     }
     for (const u of ended) {

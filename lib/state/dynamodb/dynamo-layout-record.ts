@@ -1,4 +1,5 @@
 import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { parseUpgradeStart, type UpgradeStart } from '../upgrade-start';
 
 /**
  * The one item of a state table that says what its state is: the state layout of the job version that
@@ -49,4 +50,21 @@ export async function writeLayoutRecord(ddb: DynamoDBClient, table: string, reco
       },
     }),
   );
+}
+
+/**
+ * The item beside it that says where the keyed stages the running version added start reading their source
+ * (lib/state/upgrade-start.ts): written by `shardflow deploy` before it deploys and by `shardflow dev` before
+ * its functions start, read by the watermark function at each invocation.
+ */
+const UPGRADE_START_KEY = { pk: { S: 'm#upgrade-start' }, sk: { S: 'current' } };
+
+/** The recorded upgrade start, or undefined when none is recorded or it is not one (a table changed by hand). */
+export async function readUpgradeStart(ddb: DynamoDBClient, table: string): Promise<UpgradeStart | undefined> {
+  const { Item } = await ddb.send(new GetItemCommand({ TableName: table, Key: UPGRADE_START_KEY, ConsistentRead: true }));
+  return Item?.start?.S === undefined ? undefined : parseUpgradeStart(Item.start.S);
+}
+
+export async function writeUpgradeStart(ddb: DynamoDBClient, table: string, start: UpgradeStart, writtenAtMs: number): Promise<void> {
+  await ddb.send(new PutItemCommand({ TableName: table, Item: { ...UPGRADE_START_KEY, start: { S: JSON.stringify(start) }, writtenAt: { N: String(writtenAtMs) } } }));
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, PutItemCommand, QueryCommand, ScanCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { TTL_ATTRIBUTE } from '../../../infra/tables';
 import { forEachConcurrently } from '../../runtime/concurrently';
 import { readLayoutRecord } from './dynamo-layout-record';
@@ -129,6 +129,27 @@ export class DynamoLogStore implements ShardLogStore {
   async recordedSchemaVersion(): Promise<{ version: number; holder: string } | undefined> {
     const record = await readLayoutRecord(this.ddb, this.table);
     return record && { version: record.schemaVersion, holder: `the state table ${this.table}` };
+  }
+
+  /**
+   * Every log the table holds of the given stages (state ids). A scan of the whole table, which reads every
+   * item: for the dashboard (a local table) and `shardflow deploy`, never for a stage function.
+   */
+  async listLogs(stageIds: readonly string[]): Promise<LogId[]> {
+    // Longest first: a stage id that is another's prefix (`a`, `a#b`) does not take the other's logs.
+    const prefixes = [...stageIds].sort((a, b) => b.length - a.length).map((stageId) => ({ stageId, prefix: `l#${stageId}#` }));
+    const logs = new Map<string, LogId>();
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.ddb.send(new ScanCommand({ TableName: this.table, ProjectionExpression: 'pk', FilterExpression: 'begins_with(pk, :l)', ExpressionAttributeValues: { ':l': { S: 'l#' } }, ...(start && { ExclusiveStartKey: start }) }));
+      for (const item of page.Items ?? []) {
+        const pk = item.pk?.S ?? '';
+        const of = prefixes.find((p) => pk.startsWith(p.prefix));
+        if (of && !logs.has(pk)) logs.set(pk, { stageId: of.stageId, shardId: pk.slice(of.prefix.length) });
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return [...logs.values()];
   }
 
   async readHead(log: LogId): Promise<LogHead | undefined> {
