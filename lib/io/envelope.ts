@@ -1,4 +1,4 @@
-import type { KeyedElement, Marker } from '../runtime/records';
+import type { KeyedElement, Marker, Tick } from '../runtime/records';
 import { NO_WATERMARK } from '../time/watermark';
 
 /**
@@ -15,23 +15,6 @@ export type ShuffleRecord =
   | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
   | ({ readonly kind: 'marker'; readonly from: string } & Marker)
   | ({ readonly kind: 'tick' } & Tick);
-
-/**
- * What a tick of the watermark function says. `upstream`: every upstream shard that exists, heard from or
- * not. `ended`: upstream shards a reshard closed and that are done (their children have started): they hold no
- * watermark back. `resumed`: the first tick after the runtime started again on its data — its inputs were
- * silent because nothing ran, not because they are idle. `caughtUp`: source stages' shards whose source
- * shard holds nothing after the position given ('' from its start), when the watermark function looked.
- * `startAt`: for a keyed stage an upgrade added, where the version before it had read each source shard (see
- * lib/state/upgrade-start.ts): an input the shard has not heard yet starts there.
- */
-export interface Tick {
-  readonly upstream: readonly string[];
-  readonly ended?: readonly string[];
-  readonly resumed?: true;
-  readonly caughtUp?: Readonly<Record<string, string>>;
-  readonly startAt?: Readonly<Record<string, string>>;
-}
 
 /** Kinesis' limit is 1 MiB per record including the partition key; keep a margin. */
 export const MAX_ENVELOPE_BYTES = 1_000_000;

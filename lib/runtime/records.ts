@@ -137,3 +137,20 @@ export interface Marker {
   readonly idle?: true;
   readonly at?: string;
 }
+
+/**
+ * What a tick of the watermark function says. `upstream`: every upstream shard that exists, heard from or
+ * not. `ended`: upstream shards a reshard closed and that are done (their children have started): they hold no
+ * watermark back. `resumed`: the first tick after the runtime started again on its data — its inputs were
+ * silent because nothing ran, not because they are idle. `caughtUp`: source stages' shards whose source
+ * shard holds nothing after the position given ('' from its start), when the watermark function looked.
+ * `startAt`: for a keyed stage an upgrade added, where the version before it had read each source shard (see
+ * lib/state/upgrade-start.ts): an input the shard has not heard yet starts there.
+ */
+export interface Tick {
+  readonly upstream: readonly string[];
+  readonly ended?: readonly string[];
+  readonly resumed?: true;
+  readonly caughtUp?: Readonly<Record<string, string>>;
+  readonly startAt?: Readonly<Record<string, string>>;
+}

@@ -1,5 +1,4 @@
 import { selectKey } from '../api/source';
-import type { ShuffleRecord } from '../io/envelope';
 import { isRedriveInput, REDRIVE_PREFIX } from '../io/redrive';
 import { isFlow, stageOutputs, type Flow, type Lane, type Plan, type Stage, type StageOutput } from '../plan/plan';
 import type { LogId } from '../state/shard-log';
@@ -14,7 +13,7 @@ import { KeyedShard, type KeyedShardRun } from './keyed/keyed-shard';
 import { logicalShard, shardOfLogical } from './keyed/key-groups';
 import { processOperator } from './keyed/process-operator';
 import { windowOperator } from './keyed/window-operator';
-import { asRecord, comparePositions, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type KeyedOutput, type Marker, type Output } from './records';
+import { asRecord, comparePositions, originKey, RecordError, recordDeadLetterId, type DeadLetter, type Element, type KeyedElement, type KeyedOutput, type Marker, type Output, type Tick } from './records';
 
 /** A record as a source stage receives it from Kinesis. */
 export interface SourceRecord {
@@ -32,7 +31,11 @@ export interface SourceRecord {
  * One record of a keyed stage's input stream (a shuffle stream), decoded, with its sequence number there
  * (what the stage emits because of it is named after it) and its Kinesis arrival time.
  */
-export type ShuffleInput = { readonly sequenceNumber: string; readonly arrivalMs: number } & ShuffleRecord;
+export type ShuffleInput = { readonly sequenceNumber: string; readonly arrivalMs: number } & (
+  | { readonly kind: 'envelope'; readonly from: string; readonly elements: readonly KeyedElement[]; readonly to?: string }
+  | ({ readonly kind: 'marker'; readonly from: string } & Marker)
+  | ({ readonly kind: 'tick' } & Tick)
+);
 
 /** A batch from one input shard: raw records at a source, decoded shuffle records after a shuffle. */
 export type StageBatch =

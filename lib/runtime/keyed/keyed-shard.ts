@@ -1,8 +1,7 @@
-import type { Tick } from '../../io/envelope';
 import { isRedriveInput } from '../../io/redrive';
 import type { InputState, ShardState } from '../../state/shard-state';
 import { boundedOutOfOrderness, NO_WATERMARK } from '../../time/watermark';
-import { comparePositions, type Element, type KeyedElement, type KeyedOutput, type Marker, type Output } from '../records';
+import { comparePositions, type Element, type KeyedElement, type KeyedOutput, type Marker, type Output, type Tick } from '../records';
 import { appliedBefore, inheritedMarksOf, laterPosition, type InheritedMarks } from './inheritance';
 import { DueIndex, type Failure, type KeyedOperatorRuntime, type OperatorContext } from './keyed-operator';
 
