@@ -16,9 +16,9 @@ import type { ShardState } from './shard-state';
  * an input they have not heard yet starts there.
  *
  * Only stages the upgrade added take them: a kept stage's shard may have envelopes of an input it has not
- * heard yet still on their way, which a position a sibling heard would make late. A recorded position is
- * never past what the new version reads: a version still running while a deploy goes ahead reads further,
- * and the stage then waits for that shard to speak, as without it.
+ * heard yet still on their way, which a position a sibling heard would make late. A recorded position is at
+ * most how far the previous version read: one still running while a deploy goes ahead reads further, and the
+ * new stage then waits for that shard to speak, as without it.
  */
 export interface UpgradeStart {
   /** The keyed stages (state ids) the upgrade added behind a source stage. */
