@@ -35,6 +35,10 @@ export interface StateLayoutEntry {
   readonly keyGroups?: number;
   /** Its input stream is on-demand: `shards` is only where Kinesis started it. */
   readonly onDemand?: true;
+  /** Its stage, which names the stream it reads and its function (absent from a layout an earlier shardflow recorded: then not compared). */
+  readonly stage?: string;
+  /** What feeds it, lane by lane (see {@link inputsOf}): its shards keep a position per upstream shard under these names. */
+  readonly inputs?: readonly string[];
 }
 
 export function stateLayout(plan: Plan): StateLayout {
@@ -43,17 +47,47 @@ export function stateLayout(plan: Plan): StateLayout {
     version: schemaVersionOf(plan),
     operators: plan.stages
       .filter((s): s is Stage & { keyed: KeyedOperator } => s.keyed !== undefined)
-      .map((s) => ({ stateId: s.stateId, operator: s.keyed.id, shape: shapeOf(s.keyed), key: keyOf(plan, s), shards: s.input.shards, ...(s.keyGroups > 1 && { keyGroups: s.keyGroups }), ...(s.input.onDemand && { onDemand: true as const }) })),
+      .map((s) => ({
+        stateId: s.stateId,
+        operator: s.keyed.id,
+        shape: shapeOf(s.keyed),
+        key: keyOf(plan, s),
+        shards: s.input.shards,
+        ...(s.keyGroups > 1 && { keyGroups: s.keyGroups }),
+        ...(s.input.onDemand && { onDemand: true as const }),
+        stage: s.id,
+        inputs: inputsOf(plan, s),
+      })),
   };
+}
+
+/**
+ * A keyed stage's inputs as its shards know them: each lane's name (the senders' prefix), the keyed
+ * operator's input it feeds, and what sends on it — a source stream, or another keyed operator's stage.
+ * Lane names hold positional stage ids, so an upgrade that renumbers the stages renames them.
+ */
+function inputsOf(plan: Plan, stage: Stage): string[] {
+  if (stage.input.kind === 'source') return [`source ${stage.input.stream}`];
+  return stage.input.lanes.map((l) => {
+    const from = plan.stages.find((s) => s.id === l.fromStage)!;
+    const sender = from.input.kind === 'source' ? `source ${from.input.stream}` : `stage of ${from.stateId}`;
+    return `${l.name === '' ? '' : `${l.name} `}← ${sender}${l.input > 0 ? ` (input ${l.input + 1})` : ''}`;
+  });
 }
 
 /** What happens to one operator's state in an upgrade. */
 export interface StateChange {
   readonly stateId: string;
-  /** kept: found and compatible; new: starts empty; dropped: nothing reads it any more; incompatible: found, but not the same kind of state or key. */
+  /** kept: found and compatible; new: starts empty; dropped: nothing reads it any more; incompatible: found, but not the same kind of state or key, or not where it was. */
   readonly verdict: 'kept' | 'new' | 'dropped' | 'incompatible';
   readonly detail: string;
+  /** What to do instead, when it is not the default (a new uid, or empty state). */
+  readonly remedy?: string;
 }
+
+const NEW_UID = 'give the changed operator a new .uid(...) (its old state is then dropped), or start from empty state';
+const KEEP_PLACES =
+  'declare new sources and keyed operators after the ones the running version has (stages are numbered in the order the job declares them), and feed a kept operator no other input; or give it a new .uid(...) (its old state is then dropped), or start from empty state (docs/operations.md, "Upgrade with state")';
 
 /** Compares the state of a running version (`before`) with what the new one (`after`) expects. */
 export function compareLayouts(before: StateLayout, after: StateLayout): StateChange[] {
@@ -72,6 +106,14 @@ export function compareLayouts(before: StateLayout, after: StateLayout): StateCh
         verdict: 'incompatible',
         detail: `is kept in ${groupsWere} key group(s) per shard, now ${groupsNow} (keyGroups ${groupsWere} → ${groupsNow} on ${o.operator}'s stage): the state would not be found — set keyGroups: ${groupsWere} (parallelizationFactor may change up to it), or reshard its stream instead (\`shardflow rescale\`)`,
       };
+    }
+    // A kept state goes on in its stage, from its inputs' positions: another stage would read another stream (what
+    // the old one holds lost), and renamed inputs would hold its watermark back forever or skip records as seen.
+    if (was.stage !== undefined && was.stage !== o.stage) {
+      return { stateId: o.stateId, verdict: 'incompatible', detail: `moves from stage ${was.stage} to ${o.stage}: it would read another stream in another function, and what the old stream holds would be lost`, remedy: KEEP_PLACES };
+    }
+    if (was.inputs !== undefined && was.inputs.join(', ') !== o.inputs?.join(', ')) {
+      return { stateId: o.stateId, verdict: 'incompatible', detail: `read ${was.inputs.join(', ')}; now ${o.inputs?.join(', ')}: the positions its state keeps per input would be misread`, remedy: KEEP_PLACES };
     }
     return { stateId: o.stateId, verdict: 'kept', detail: `${o.operator} ${o.shape}${shardChange(was, o)}` };
   });
@@ -105,7 +147,8 @@ export function upgradeChanges(before: StateLayout | undefined, plan: Plan): Sta
 export function upgradeRefusal(changes: readonly StateChange[], allowNonRestoredState: boolean): string | undefined {
   const incompatible = changes.filter((c) => c.verdict === 'incompatible');
   if (incompatible.length > 0) {
-    return `${incompatible.map((c) => `the state '${c.stateId}' ${c.detail}`).join('; ')} — give the changed operator a new .uid(...) (its old state is then dropped), or start from empty state`;
+    const remedies = [...new Set(incompatible.map((c) => c.remedy ?? NEW_UID))];
+    return `${incompatible.map((c) => `the state '${c.stateId}' ${c.detail}`).join('; ')} — ${remedies.join('; ')}`;
   }
   const dropped = changes.filter((c) => c.verdict === 'dropped');
   if (dropped.length > 0 && !allowNonRestoredState) {

@@ -4,7 +4,8 @@
  * map added, the window's uid kept, parallelizationFactor 4 — starts on the state version 1 left (the same
  * logs: one per shard and key group) and the results are complete, as sqlite3 sums every click; `plan --against deployed`
  * reads version 2's layout from its running state table and refuses version 3, which changes the window
- * under the same uid; and so does the start of version 3 on version 2's data, before any function starts.
+ * under the same uid, and a version that declares a source and a window before the kept one (which would move
+ * it to another stage); and so does the start of version 3 on version 2's data, before any function starts.
  *
  * An upgrade that adds a keyed operator behind the source: version 1 counts clicks per user over a 2-shard
  * source, from both shards; version 2 keeps that window and adds one (the most clicks per user per window),
@@ -59,6 +60,10 @@ test('v1 → v2 keeps the window state (results complete); v2 → v3, a changed 
   const planned = await shardflow(['plan', 'tests/fixtures/upgrade/v3.ts', '--against', 'deployed', '--endpoint', `http://localhost:${port}`]);
   expect(planned).toMatchObject({ code: 2, stderr: `shardflow: the upgrade would be refused: ${V3_REFUSAL}\n` });
   expect(planned.stdout).toMatch(/state, against table upgraded-state \(http:\/\/localhost:\d+\), recorded by shardflow dev at /);
+  // A source and a window declared before the kept one would move it to another stage and stream: refused.
+  const moved = await shardflow(['plan', 'tests/fixtures/upgrade/moved.ts', '--against', 'deployed', '--endpoint', `http://localhost:${port}`]);
+  expect(moved.code).toBe(2);
+  expect(moved.stderr).toMatch(/^shardflow: the upgrade would be refused: the state 'clicks-per-user' moves from stage s1 to s3: it would read another stream in another function, and what the old stream holds would be lost — declare new sources and keyed operators after the ones the running version has/);
   expect(await running.interrupt()).toBe(0);
 
   const refused = await shardflow(['dev', 'tests/fixtures/upgrade/v3.ts', '--no-demo', '--port', String(port), '--data', data]);

@@ -48,7 +48,7 @@ test('a changed window size or key is refused, naming the state and the change',
   expect(compareLayouts(layoutOf(v1()), layoutOf(rekeyed))).toEqual([{ stateId: 's1', verdict: 'incompatible', detail: expect.stringMatching(/^keyed by \(c\) ?=> ?c\.userId, now by 'userId'$/) }]);
 });
 
-test('a keyed stage added before another renumbers the stages: with a uid the state follows its operator; without, the upgrade is refused', () => {
+test('a keyed stage added before another renumbers the stages: the uid finds the state, but it would move to another stage and read another input — refused, saying how to keep it; without a uid, refused as another state', () => {
   const withUid = (prefix: boolean) => {
     let s: DataStream<Click> = clicks();
     if (prefix) {
@@ -64,12 +64,16 @@ test('a keyed stage added before another renumbers the stages: with a uid the st
       .uid('clicks-per-user')
       .sink(dynamoSink('counts'));
   };
-  const kept = compareLayouts(layoutOf(withUid(false)), layoutOf(withUid(true)));
-  expect(kept.map((c) => [c.stateId, c.verdict])).toEqual([
-    ['s1', 'new'],
-    ['clicks-per-user', 'kept'],
+  const moved = compareLayouts(layoutOf(withUid(false)), layoutOf(withUid(true)));
+  // It would read another stream, and its shards kept each source shard's position under the bare shard id:
+  // behind the process stage the same names are that stage's shards, whose positions are in another stream.
+  expect(moved).toEqual([
+    { stateId: 's1', verdict: 'new', detail: expect.any(String) },
+    { stateId: 'clicks-per-user', verdict: 'incompatible', detail: 'moves from stage s1 to s2: it would read another stream in another function, and what the old stream holds would be lost', remedy: expect.stringMatching(/^declare new sources and keyed operators after the ones the running version has/) },
   ]);
-  expect(upgradeRefusal(kept, false)).toBeUndefined();
+  expect(upgradeRefusal(moved, true)).toBe(
+    "the state 'clicks-per-user' moves from stage s1 to s2: it would read another stream in another function, and what the old stream holds would be lost — declare new sources and keyed operators after the ones the running version has (stages are numbered in the order the job declares them), and feed a kept operator no other input; or give it a new .uid(...) (its old state is then dropped), or start from empty state (docs/operations.md, \"Upgrade with state\")",
+  );
 
   const noUid = (prefix: boolean) => {
     let s: DataStream<Click> = clicks();
@@ -78,6 +82,43 @@ test('a keyed stage added before another renumbers the stages: with a uid the st
   };
   // Without a uid the window's state is the stage's, s1, which is now the process function's: refused.
   expect(upgradeRefusal(compareLayouts(layoutOf(noUid(false)), layoutOf(noUid(true))), true)).toMatch(/^the state 's1' was tumbling\(5s\)\.sum\(clicks\), now process\(seen: value\)/);
+});
+
+test("a kept operator stays in its stage and reads the same inputs: new sources and operators declared after the old ones keep it; a source declared before, or another input, is refused", () => {
+  const union = (extra?: 'before' | 'after' | 'without-b') => {
+    const j = job('union-job');
+    const source = (name: string) => j.source(kinesisSource<Click>(name, { eventTime: (c) => c.ts }));
+    const maxes = () => source('extra').keyBy((c) => c.userId).window(tumbling('5s')).max('clicks').uid('maxes').sink(dynamoSink('maxes'));
+    if (extra === 'before') maxes();
+    const [a, b] = [source('a'), source('b')];
+    if (extra === 'without-b') b.sink(dynamoSink('b-copies'));
+    (extra === 'without-b' ? a : a.union(b)).keyBy((c) => c.userId).window(tumbling('5s')).sum('clicks').uid('sums').sink(dynamoSink('counts'));
+    if (extra === 'after') maxes();
+    return j;
+  };
+  const v1 = layoutOf(union());
+  expect(v1.operators).toEqual([expect.objectContaining({ stateId: 'sums', stage: 's2', inputs: ['s0.0 ← source a', 's1.0 ← source b'] })]);
+  expect(compareLayouts(v1, layoutOf(union('after')))).toEqual([
+    { stateId: 'sums', verdict: 'kept', detail: expect.any(String) },
+    { stateId: 'maxes', verdict: 'new', detail: expect.any(String) },
+  ]);
+  // Declared first, the new source and its window are stages s0 and s1: the union's stage is s4, its lanes s2.0 and s3.0.
+  expect(compareLayouts(v1, layoutOf(union('before')))[1]).toEqual({ stateId: 'sums', verdict: 'incompatible', detail: expect.stringMatching(/^moves from stage s2 to s4: /), remedy: expect.any(String) });
+  // The same stage, one input fewer: a's shards would send as bare shard ids, b's old positions held for ever.
+  expect(compareLayouts(v1, layoutOf(union('without-b')))).toEqual([
+    {
+      stateId: 'sums',
+      verdict: 'incompatible',
+      detail: 'read s0.0 ← source a, s1.0 ← source b; now ← source a: the positions its state keeps per input would be misread',
+      remedy: expect.any(String),
+    },
+  ]);
+  // One lane, another source stream: its shards' names are the same bare shard ids, of another stream.
+  const from = (stream: string) => job('one').source(kinesisSource<Click>(stream, { eventTime: (c) => c.ts })).keyBy((c) => c.userId).window(tumbling('5s')).sum('clicks').uid('sums').sink(dynamoSink('counts'));
+  expect(compareLayouts(layoutOf(from('clicks')), layoutOf(from('taps')))[0]).toMatchObject({ verdict: 'incompatible', detail: 'read ← source clicks; now ← source taps: the positions its state keeps per input would be misread' });
+  // A layout recorded by an earlier shardflow has neither: not compared.
+  const { stage: _s, inputs: _i, ...earlier } = v1.operators[0]!;
+  expect(compareLayouts({ ...v1, operators: [earlier] }, layoutOf(union('before')))[1]).toMatchObject({ stateId: 'sums', verdict: 'kept' });
 });
 
 test('a keyed stage an upgrade adds behind the source is told it waits for every source shard only when no kept stage reads that source; not on a first deploy', () => {
