@@ -20,7 +20,7 @@ export type ShuffleRecord =
 export const MAX_ENVELOPE_BYTES = 1_000_000;
 
 type Row = [key: string, sequenceNumber: string, subIndex: number, timestampMs: number, value: unknown];
-type Wire = { f: string; w: number; m?: 1; i?: 1; a?: string; d?: string; r?: Row[] } | { t: 1; u: string[]; e?: string[]; s?: 1; q?: Record<string, string>; b?: Record<string, string> };
+type Wire = { f: string; w: number; m?: 1; i?: 1; a?: string; o?: number; d?: string; r?: Row[] } | { t: 1; u: string[]; e?: string[]; s?: 1; q?: Record<string, string>; b?: Record<string, string> };
 
 /**
  * The envelopes of one batch for one destination shard, split in order where one would exceed
@@ -51,7 +51,7 @@ export function encodeEnvelopes(fromShard: string, elements: readonly KeyedEleme
 }
 
 export const encodeMarker = (fromShard: string, marker: Marker): Buffer =>
-  Buffer.from(JSON.stringify({ f: fromShard, w: marker.watermarkMs, m: 1, ...(marker.idle && { i: 1 }), ...(marker.at !== undefined && { a: marker.at }) }));
+  Buffer.from(JSON.stringify({ f: fromShard, w: marker.watermarkMs, m: 1, ...(marker.idle && { i: 1 }), ...(marker.at !== undefined && { a: marker.at }), ...(marker.owes !== undefined && { o: marker.owes }) }));
 
 /** A tick of the watermark function (see {@link Tick}). */
 export const encodeTick = (tick: Tick): Buffer =>
@@ -81,7 +81,8 @@ export function decodeShuffleRecord(data: Buffer | string): ShuffleRecord {
   if (!wire || !('f' in wire) || typeof wire.f !== 'string' || typeof wire.w !== 'number') throw new Error('not a shardflow envelope (no sender shard or watermark)');
   if (wire.m === 1) {
     if (wire.a !== undefined && typeof wire.a !== 'string') throw new Error('marker with a position that is not a sequence number');
-    return { kind: 'marker', from: wire.f, watermarkMs: wire.w, ...(wire.i === 1 && { idle: true as const }), ...(wire.a !== undefined && { at: wire.a }) };
+    if (wire.o !== undefined && typeof wire.o !== 'number') throw new Error('marker with an owed time that is not a number');
+    return { kind: 'marker', from: wire.f, watermarkMs: wire.w, ...(wire.i === 1 && { idle: true as const }), ...(wire.a !== undefined && { at: wire.a }), ...(wire.o !== undefined && { owes: wire.o }) };
   }
   if (!Array.isArray(wire.r)) throw new Error('envelope without records');
   const from = wire.f;

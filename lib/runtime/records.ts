@@ -131,11 +131,17 @@ export class RecordError extends Error {
  * overrule a newer one. A source stage's markers have no status: its shards' silence is what idleness means
  * (`idleAfter`), once the watermark function has found nothing in the source shard after their `at` (see
  * KeyedShardRun's markIdle); as for a keyed stage reading a source `partitionedBy` its key (no ticks reach it).
+ *
+ * `owes` (with `idle`): the earliest event time the idle shard may still emit at — a window or timer it holds
+ * that its watermark has not reached. Idle, it holds no watermark back, but the stage after it keeps its own
+ * below that time, so what it owes is on time when its inputs speak again (chaos chained 4013: an idle shard's
+ * open windows came a batch after its peers' markers had carried the next stage past them, late).
  */
 export interface Marker {
   readonly watermarkMs: number;
   readonly idle?: true;
   readonly at?: string;
+  readonly owes?: number;
 }
 
 /**

@@ -259,7 +259,8 @@ export class StageExecutor {
     }
     const idle = run.state.allInputsIdle;
     const silent = idle && run.wasIdle && run.watermarkMs === watermarkBefore && [...shuffles.values()].every((s) => s.elements.length === 0);
-    const marker = shuffles.size > 0 && !silent ? { watermarkMs: run.watermarkMs, at: run.lastInputSequenceNumber, ...(idle && { idle: true as const }) } : undefined;
+    const owes = idle ? run.nextEventFiringMs : undefined;
+    const marker = shuffles.size > 0 && !silent ? { watermarkMs: run.watermarkMs, at: run.lastInputSequenceNumber, ...(idle && { idle: true as const }), ...(owes !== undefined && { owes }) } : undefined;
     return { shuffles: [...shuffles.values()], marker, outputs, late: run.lateElements, deadLetters, watermarkMs: run.watermarkMs, wokeInput: run.wokeInput };
   }
 

@@ -26,6 +26,8 @@ export interface InputState {
    * head names such inputs for the watermark function (see LogEntry's `awaiting`).
    */
   readonly awaiting?: true;
+  /** An idle keyed stage's shard: the earliest event time it may still emit at (see Marker's `owes`). */
+  readonly owes?: number;
 }
 
 /**
@@ -116,7 +118,7 @@ export class ShardState {
   /** Sets what the shard knows of an input; the same again changes nothing (a replay must not append an entry). */
   setInput(upstreamShard: string, input: InputState): void {
     const before = this.inputs.get(upstreamShard);
-    if (before && before.watermarkMs === input.watermarkMs && before.heardAtMs === input.heardAtMs && before.idle === input.idle && before.statusAt === input.statusAt && before.awaiting === input.awaiting) return;
+    if (before && before.watermarkMs === input.watermarkMs && before.heardAtMs === input.heardAtMs && before.idle === input.idle && before.statusAt === input.statusAt && before.awaiting === input.awaiting && before.owes === input.owes) return;
     this.inputs.set(upstreamShard, input);
     this.dirtyInputs.add(upstreamShard);
   }
@@ -258,7 +260,7 @@ interface Wire {
   p?: number;
   m?: Record<string, string>;
   /** idle: 0 active, 1 idle, 2 active and awaiting (see InputState). */
-  i?: Record<string, [watermarkMs: number, heardAtMs: number, idle: 0 | 1 | 2, statusAt?: string]>;
+  i?: Record<string, [watermarkMs: number, heardAtMs: number, idle: 0 | 1 | 2, statusAt?: string, owes?: number]>;
   k?: WireKey[];
 }
 
@@ -277,15 +279,18 @@ function unpackPosition(packed: string): Position {
   const dot = packed.lastIndexOf('.');
   return { sequenceNumber: packed.slice(0, dot), subIndex: Number(packed.slice(dot + 1)) };
 }
-// The status position came later (an older shardflow reads the first three and ignores it).
-function packInput(i: InputState): [number, number, 0 | 1 | 2, string?] {
+// The status position and the owed time came later (an older shardflow reads the first three and ignores the
+// rest). An input owes only after a marker, which has a position: without one the time is not kept.
+function packInput(i: InputState): [number, number, 0 | 1 | 2, string?, number?] {
   const idle = i.idle ? 1 : i.awaiting ? 2 : 0;
-  return i.statusAt === undefined ? [i.watermarkMs, i.heardAtMs, idle] : [i.watermarkMs, i.heardAtMs, idle, i.statusAt];
+  if (i.statusAt === undefined) return [i.watermarkMs, i.heardAtMs, idle];
+  return i.owes === undefined ? [i.watermarkMs, i.heardAtMs, idle, i.statusAt] : [i.watermarkMs, i.heardAtMs, idle, i.statusAt, i.owes];
 }
-const unpackInput = ([watermarkMs, heardAtMs, idle, statusAt]: [number, number, 0 | 1 | 2, string?]): InputState => ({
+const unpackInput = ([watermarkMs, heardAtMs, idle, statusAt, owes]: [number, number, 0 | 1 | 2, string?, number?]): InputState => ({
   watermarkMs,
   heardAtMs,
   idle: idle === 1,
   ...(statusAt !== undefined && { statusAt }),
   ...(idle === 2 && { awaiting: true as const }),
+  ...(owes !== undefined && { owes }),
 });

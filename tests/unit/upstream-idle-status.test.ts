@@ -28,8 +28,8 @@ function stage(index: 1 | 2, logs = new MemoryLogStore()) {
 }
 
 let seq = 0;
-const marker = (from: string, arrivalMs: number, watermarkMs: number, status: { idle?: true; at?: string } = {}): ShuffleInput => ({ kind: 'marker', sequenceNumber: String(++seq), from, arrivalMs, watermarkMs, ...status });
-const tick = (arrivalMs: number, upstream: string[], caughtUp?: Record<string, string>): ShuffleInput => ({ kind: 'tick', sequenceNumber: String(++seq), arrivalMs, upstream, ...(caughtUp && { caughtUp }) });
+const marker = (from: string, arrivalMs: number, watermarkMs: number, status: { idle?: true; at?: string; owes?: number } = {}): ShuffleInput => ({ kind: 'marker', sequenceNumber: String(++seq), from, arrivalMs, watermarkMs, ...status });
+const tick = (arrivalMs: number, upstream: string[], caughtUp?: Record<string, string>, ended?: string[]): ShuffleInput => ({ kind: 'tick', sequenceNumber: String(++seq), arrivalMs, upstream, ...(caughtUp && { caughtUp }), ...(ended && { ended }) });
 const perSecond = (from: string, arrivalMs: number, windowStart: number, clicks: number): ShuffleInput => ({
   kind: 'envelope',
   sequenceNumber: String(++seq),
@@ -130,4 +130,52 @@ test('a marker says its status on the wire; a source stage marker says none', ()
   expect(decodeShuffleRecord(encodeMarker('a', { watermarkMs: 7, idle: true, at: '49590338271490256608559692538361571095921575989136588898' }))).toEqual({ kind: 'marker', from: 'a', watermarkMs: 7, idle: true, at: '49590338271490256608559692538361571095921575989136588898' });
   expect(decodeShuffleRecord(encodeMarker('a', { watermarkMs: 7 }))).toEqual({ kind: 'marker', from: 'a', watermarkMs: 7 });
   expect(() => decodeShuffleRecord('{"f":"a","w":7,"m":1,"a":5}')).toThrow('marker with a position that is not a sequence number');
+});
+
+/**
+ * Chaos chained 4013: a first-stage shard whose inputs had all gone idle said so while it still held an open
+ * window; the records that ended the quiet reached its peers first, their markers carried the second stage
+ * past that window, and the idle shard's results came a batch later — late, and dropped.
+ */
+test('an idle keyed shard says what it still owes: the earliest of its open windows', async () => {
+  const s1 = stage(1);
+  const click = { userId: 'ann', clicks: 3, ts: 4_500 };
+  await s1([
+    { kind: 'envelope', sequenceNumber: String(++seq), from: 'src', arrivalMs: 100, elements: [{ key: 'ann', origin: { shardId: 'src', sequenceNumber: '5', subIndex: 0 }, timestampMs: 4_500, value: click }] },
+    marker('src', 100, 3_000, { at: '5' }),
+  ]);
+  // Its only input goes idle: the window [4000, 5000) is open, due at 4999.
+  expect((await s1([tick(40_000, ['src'], { src: '5' })])).marker).toEqual({ watermarkMs: 3_000, idle: true, at: String(seq), owes: 4_999 });
+  // Active again, it owes nothing: it holds the watermark back itself.
+  expect((await s1([marker('src', 41_000, 3_500, { at: '6' })])).marker).toEqual({ watermarkMs: 3_500, at: String(seq) });
+});
+
+test('the stage after an idle shard keeps its watermark below what the shard owes, so its results come on time', async () => {
+  const logs = new MemoryLogStore();
+  await stage(2, logs)([marker('a', 100, 1_000, { at: '1' }), marker('b', 100, 1_000, { at: '1' })]);
+  // b is idle, its window [4000, 5000) still open; a moves far past it.
+  const held = await stage(2, logs)([marker('b', 200, 3_000, { idle: true, at: '2', owes: 4_999 }), marker('a', 300, 30_000, { at: '2' })]);
+  expect(held.watermarkMs).toBe(4_998);
+  expect(held.outputs).toEqual([]);
+  // (Read again from the log: the owed time is kept.) b's inputs speak: it fires that window and moves on.
+  const caughtUp = await stage(2, logs)([perSecond('b', 400, 4_000, 3), marker('b', 400, 30_000, { at: '3' })]);
+  expect(caughtUp.late).toEqual([]);
+  expect(caughtUp.watermarkMs).toBe(30_000);
+  expect(caughtUp.outputs.map((o) => o.output.record)).toEqual([expect.objectContaining({ key: 'ann', windowStart: 0, clicks: 3 })]);
+});
+
+test('an idle shard that owes nothing holds nothing back, and an ended one no longer owes', async () => {
+  const s2 = stage(2);
+  await s2([marker('a', 100, 1_000, { at: '1' }), marker('b', 100, 1_000, { at: '1' })]);
+  expect((await s2([marker('b', 200, 3_000, { idle: true, at: '2' }), marker('a', 300, 30_000, { at: '2' })])).watermarkMs).toBe(30_000);
+  const s2b = stage(2);
+  await s2b([marker('a', 100, 1_000, { at: '1' }), marker('b', 100, 1_000, { at: '1' })]);
+  expect((await s2b([marker('b', 200, 3_000, { idle: true, at: '2', owes: 4_999 }), marker('a', 300, 30_000, { at: '2' })])).watermarkMs).toBe(4_998);
+  // A reshard closed b and its children run: what b held is theirs to send.
+  expect((await s2b([tick(400, ['a', 'b'], undefined, ['b'])])).watermarkMs).toBe(30_000);
+});
+
+test('the owed time crosses the wire', () => {
+  expect(decodeShuffleRecord(encodeMarker('a', { watermarkMs: 7, idle: true, at: '9', owes: 4_999 }))).toEqual({ kind: 'marker', from: 'a', watermarkMs: 7, idle: true, at: '9', owes: 4_999 });
+  expect(() => decodeShuffleRecord('{"f":"a","w":7,"m":1,"i":1,"o":"5"}')).toThrow('marker with an owed time that is not a number');
 });

@@ -131,6 +131,14 @@ export class KeyedShardRun implements OperatorContext {
     return this.due.processing?.earliest();
   }
 
+  /**
+   * The earliest event time a window or timer of the shard is due at (what an idle shard still owes: see
+   * Marker's `owes`). A fired window kept for allowed lateness counts at its cleanup, though that emits nothing.
+   */
+  get nextEventFiringMs(): number | undefined {
+    return this.due.event.earliest();
+  }
+
   emit(output: Output, timestampMs: number, tag?: string): void {
     this.outputs.push({ output, timestampMs, inputSequenceNumber: this.inputSequenceNumber, ...(tag !== undefined && { tag }) });
   }
@@ -217,7 +225,7 @@ export class KeyedShardRun implements OperatorContext {
     }
     for (const u of ended) {
       const input = this.state.input(u);
-      if (input && !input.idle) this.state.setInput(u, withStatus(input, true));
+      if (input && (!input.idle || input.owes !== undefined)) this.state.setInput(u, withStatus(input, true));
     }
     this.markIdle(arrivalMs, caughtUp);
     this.advanceTo(this.combined(arrivalMs, true));
@@ -318,9 +326,9 @@ export class KeyedShardRun implements OperatorContext {
     const before = this.state.input(from);
     // An input that goes idle by silence is active again whenever it speaks; its marker says how far it has
     // read (never back: a marker delivered late, a zombie's).
-    const { idle, statusAt } = this.idleBySilence(from) ? { idle: false, statusAt: laterPosition(before?.statusAt, marker?.at) } : statusAfter(before, marker);
+    const { idle, statusAt, owes } = this.idleBySilence(from) ? { idle: false, statusAt: laterPosition(before?.statusAt, marker?.at), owes: undefined } : statusAfter(before, marker);
     if (!idle && (!before || before.idle)) this.heardAgain = true;
-    const input = { watermarkMs: Math.max(watermarkMs, before?.watermarkMs ?? NO_WATERMARK), heardAtMs: Math.max(arrivalMs, before?.heardAtMs ?? arrivalMs), idle };
+    const input = { watermarkMs: Math.max(watermarkMs, before?.watermarkMs ?? NO_WATERMARK), heardAtMs: Math.max(arrivalMs, before?.heardAtMs ?? arrivalMs), idle, ...(owes !== undefined && { owes }) };
     this.state.setInput(from, statusAt === undefined ? input : { ...input, statusAt });
     this.markIdle(arrivalMs);
     this.advanceTo(this.combined(arrivalMs, false));
@@ -346,9 +354,10 @@ export class KeyedShardRun implements OperatorContext {
   }
 
   /**
-   * The minimum over active inputs; when every input is idle, the highest (nothing holds it back). No
-   * watermark while fewer of the planned inputs have spoken than the plan has, unless a tick named them all
-   * or the first is `idleAfter` old.
+   * The minimum over active inputs; when every input is idle, the highest (nothing holds it back) — in both
+   * cases below the earliest time an idle input still owes (see Marker's `owes`). No watermark while fewer of
+   * the planned inputs have spoken than the plan has, unless a tick named them all or the first is
+   * `idleAfter` old.
    */
   private combined(nowMs: number, named: boolean): number {
     let min = Number.POSITIVE_INFINITY;
@@ -357,25 +366,32 @@ export class KeyedShardRun implements OperatorContext {
     let inputs = 0;
     let planned = 0;
     let active = 0;
+    let owed = Number.POSITIVE_INFINITY;
     const isPlanned = this.settings.isPlannedInput;
     for (const [from, input] of this.state.allInputs()) {
       inputs += 1;
       if (!isPlanned || isPlanned(from)) planned += 1;
       firstHeardMs = Math.min(firstHeardMs, input.heardAtMs);
       if (input.watermarkMs > max) max = input.watermarkMs;
-      if (input.idle) continue;
+      if (input.idle) {
+        if (input.owes !== undefined) owed = Math.min(owed, input.owes - 1);
+        continue;
+      }
       active += 1;
       if (input.watermarkMs < min) min = input.watermarkMs;
     }
     if (inputs === 0) return NO_WATERMARK;
     if (!named && planned < this.settings.plannedInputs && nowMs - firstHeardMs < this.settings.idleAfterMs) return NO_WATERMARK;
-    return active > 0 ? min : max;
+    return Math.min(active > 0 ? min : max, owed);
   }
 }
 
-/** An input idle or active (heard at `heardAtMs`), no longer awaiting the watermark function. */
+/**
+ * An input idle or active (heard at `heardAtMs`), no longer awaiting the watermark function. It owes nothing
+ * here: only its marker says so (an ended shard's children owe what it held).
+ */
 function withStatus(input: InputState, idle: boolean, heardAtMs = input.heardAtMs): InputState {
-  const { awaiting: _, ...rest } = input;
+  const { awaiting: _, owes: __, ...rest } = input;
   return { ...rest, idle, heardAtMs };
 }
 
@@ -383,10 +399,11 @@ function withStatus(input: InputState, idle: boolean, heardAtMs = input.heardAtM
  * The status of an input that goes idle on its word (a keyed stage's shard) after it speaks: its marker's,
  * unless that marker is older than the last it took (a zombie's, delivered late); no marker keeps the status.
  */
-const statusAfter = (before: InputState | undefined, marker: Marker | undefined): { idle: boolean; statusAt: string | undefined } => {
-  const kept = { idle: before?.idle ?? false, statusAt: before?.statusAt };
+const statusAfter = (before: InputState | undefined, marker: Marker | undefined): { idle: boolean; statusAt: string | undefined; owes: number | undefined } => {
+  const kept = { idle: before?.idle ?? false, statusAt: before?.statusAt, owes: before?.owes };
   if (!marker) return kept;
-  if (marker.at === undefined) return { idle: marker.idle === true, statusAt: before?.statusAt };
+  const owes = marker.idle === true ? marker.owes : undefined;
+  if (marker.at === undefined) return { idle: marker.idle === true, statusAt: before?.statusAt, owes };
   if (before?.statusAt !== undefined && comparePositions({ sequenceNumber: marker.at, subIndex: 0 }, { sequenceNumber: before.statusAt, subIndex: 0 }) < 0) return kept;
-  return { idle: marker.idle === true, statusAt: marker.at };
+  return { idle: marker.idle === true, statusAt: marker.at, owes };
 };
