@@ -12,7 +12,9 @@ import { hashKeyOf, type ShardRange } from '../../lib/io/shard-map';
 import { keyGroupOf } from '../../lib/runtime/keyed/key-groups';
 import type { KeyedElement } from '../../lib/runtime/records';
 import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
+import { inheritFromParents } from '../../lib/runtime/keyed/inheritance';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
+import { ShardState } from '../../lib/state/shard-state';
 import { ShardStates } from '../../lib/state/shard-states';
 
 type Click = { userId: string; clicks: number; ts: number };
@@ -195,4 +197,22 @@ test('with key groups (parallelizationFactor 2): a split child’s key group tak
       expect(fired).toEqual(Object.fromEntries(mine.map((u) => [u, 2])));
     }
   }
+});
+
+test('a merge child takes an idle upstream shard as its parents last heard it: idle in both, owing what the later status said', () => {
+  const parent = (status: { idle: boolean; statusAt: string; owes?: number }) => {
+    const state = new ShardState();
+    state.setInput('s1', { watermarkMs: 3_000, heardAtMs: 100, ...status });
+    return state;
+  };
+  const merged = (a: ShardState, b: ShardState) => {
+    const child = new ShardState();
+    inheritFromParents(child, { startingHashKey: 0n, endingHashKey: MAX_HASH }, [{ state: a, range: { startingHashKey: 0n, endingHashKey: middle - 1n } }, { state: b, range: { startingHashKey: middle, endingHashKey: MAX_HASH } }], true);
+    return child.input('s1');
+  };
+  // The second parent heard a later idle marker (the sender fired 4999 and owes 9999 now): that one counts.
+  expect(merged(parent({ idle: true, statusAt: '5', owes: 4_999 }), parent({ idle: true, statusAt: '7', owes: 9_999 }))).toMatchObject({ idle: true, statusAt: '7', owes: 9_999 });
+  expect(merged(parent({ idle: true, statusAt: '7', owes: 9_999 }), parent({ idle: true, statusAt: '5', owes: 4_999 }))).toMatchObject({ idle: true, statusAt: '7', owes: 9_999 });
+  // Active in one parent: active, owing nothing (it holds the watermark itself).
+  expect(merged(parent({ idle: true, statusAt: '5', owes: 4_999 }), parent({ idle: false, statusAt: '7' }))).not.toHaveProperty('owes');
 });

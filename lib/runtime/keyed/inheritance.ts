@@ -23,9 +23,9 @@ export interface ParentShard {
  * parents to their end before children, so the parents' logs are complete.
  *
  * After a shuffle (`upstream`: true) it also takes what they knew of their upstream shards — each one's
- * watermark and arrival (the highest), idle only if idle in every parent — and what they applied of each:
- * a parent's mark holds for the keys of its own range, so the child keeps it as an *inherited mark* over
- * that range (`appliedBefore`). One mark for all the child's keys would be wrong for a merge: an upstream
+ * watermark and arrival (the highest), idle only if idle in every parent (owing what its later status said) —
+ * and what they applied of each: a parent's mark holds for the keys of its own range, so the child keeps it
+ * as an *inherited mark* over that range (`appliedBefore`). One mark for all the child's keys would be wrong for a merge: an upstream
  * batch that reached one parent and not the other (a crash between its puts) is sent again, whole, to the
  * child — the first parent's part must be skipped and the second's applied.
  */
@@ -42,11 +42,15 @@ export function inheritFromParents(child: ShardState, range: HashRange, parents:
       const before = child.input(name);
       // How far the sender had read: the later of the parents' (the watermark function looks after it).
       const statusAt = laterPosition(input.statusAt, before?.statusAt);
+      const idle = input.idle && (before?.idle ?? true);
+      // What an idle sender still owes: as its later status said (see Marker's `owes`).
+      const owes = idle ? (before && statusAt === before.statusAt && statusAt !== input.statusAt ? before : input).owes : undefined;
       child.setInput(name, {
         watermarkMs: Math.max(input.watermarkMs, before?.watermarkMs ?? NO_WATERMARK),
         heardAtMs: Math.max(input.heardAtMs, before?.heardAtMs ?? input.heardAtMs),
-        idle: input.idle && (before?.idle ?? true),
+        idle,
         ...(statusAt !== undefined && { statusAt }),
+        ...(owes !== undefined && { owes }),
       });
     }
     for (const [name, position] of parent.state.allMarks()) {
