@@ -188,12 +188,13 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
       const ended = endedShards.get(from.id) ?? new Set<string>();
       endedShards.set(from.id, ended);
       const groups = from.keyGroups;
-      for (const [child, parents] of await deps.shardParents(from.input.stream)) {
+      const lineage = await deps.shardParents(from.input.stream);
+      for (const [child, parents] of lineage) {
         if (parents.every((p) => ended.has(p))) continue;
         // The event source mapping starts a child after its parents' last batch, in every key group.
         for (const logical of logicalShardsOf(child, groups)) {
           if ((await headOf(from.stateId, logical)) === undefined) continue;
-          for (const p of parents) ended.add(p);
+          for (const p of parents) endWithAncestors(ended, p, lineage);
           break;
         }
       }
@@ -299,4 +300,16 @@ export function createWatermarkHandler(deps: WatermarkHandlerDeps): (event?: Wat
     }
     return result.ticks;
   };
+}
+
+/**
+ * Marks a shard ended, and its ancestors: they were read to their end before it was. A parent that never ran
+ * (merged, then split again before a batch came) has no log to say its children started, so without this
+ * its own parents would never end for the next stage (chaos chained 4011: s1's 0 and 1 merged into 2, split
+ * into 3 and 4 within two seconds; s2 waited for 0 and 1 for ever).
+ */
+function endWithAncestors(ended: Set<string>, shardId: string, lineage: ReadonlyMap<string, readonly string[]>): void {
+  if (ended.has(shardId)) return;
+  ended.add(shardId);
+  for (const parent of lineage.get(shardId) ?? []) endWithAncestors(ended, parent, lineage);
 }

@@ -40,17 +40,23 @@ test("a tick naming a closed, finished upstream shard lets the next stage's wate
   expect(result.outputs.map((o) => o.output.record)).toEqual([expect.objectContaining({ key: 'ann', windowStart: 0, clicks: 3 })]);
 });
 
-test('the watermark function names an upstream shard ended once a child of it has a log', async () => {
-  const logs = new MemoryLogStore();
+/** A watermark function over s1's shards `shards`, reshard lineage `parents` (child → its parents), capturing its ticks. */
+function watermarkFunction(logs: MemoryLogStore, shards: string[], parents: [string, string[]][]) {
   const { writer, ticks } = tickCapture();
   const tick = createWatermarkHandler({
     plan,
     logs,
     coordination: new MemoryCoordination(),
     writerFor: () => writer,
-    sourceBacklog: allRead, listShards: async (stream) => (stream === 'chain-s1' ? ['p', 'c1', 'c2'] : ['src']),
-    shardParents: async (stream) => new Map(stream === 'chain-s1' ? [['c1', ['p']], ['c2', ['p']]] : []),
+    sourceBacklog: allRead, listShards: async (stream) => (stream === 'chain-s1' ? shards : ['src']),
+    shardParents: async (stream) => new Map(stream === 'chain-s1' ? parents : []),
   });
+  return { tick, ticks };
+}
+
+test('the watermark function names an upstream shard ended once a child of it has a log', async () => {
+  const logs = new MemoryLogStore();
+  const { tick, ticks } = watermarkFunction(logs, ['p', 'c1', 'c2'], [['c1', ['p']], ['c2', ['p']]]);
   await tick();
   // s2's tick: p's children have no log yet (p may still be running): nothing has ended.
   expect(ticks.filter((t) => t.kind === 'tick' && t.upstream.includes('p'))).toEqual([{ kind: 'tick', upstream: ['p', 'c1', 'c2'] }]);
@@ -63,6 +69,21 @@ test('the watermark function names an upstream shard ended once a child of it ha
   ticks.length = 0;
   await tick();
   expect(ticks.filter((t) => t.kind === 'tick' && t.upstream.includes('p'))).toEqual([{ kind: 'tick', upstream: ['p', 'c1', 'c2'], ended: ['p'] }]);
+});
+
+test("a shard that never ran before it was resharded again ends with its parents once its children run (chaos chained 4011)", async () => {
+  const logs = new MemoryLogStore();
+  // p and q merged into m, and m split into c1 and c2 before it took a batch: m has no log.
+  const { tick, ticks } = watermarkFunction(logs, ['p', 'q', 'm', 'c1', 'c2'], [['m', ['p', 'q']], ['c1', ['m']], ['c2', ['m']]]);
+  const states = new ShardStates(logs);
+  for (const shardId of ['p', 'q', 'c1']) {
+    const log = { stageId: 's1', shardId };
+    const state = await states.current(log);
+    state.setWatermark(5);
+    expect(await states.commit(log, state, states.prepare(log, state))).toBe('appended');
+  }
+  await tick();
+  expect(ticks.filter((t) => t.kind === 'tick' && t.upstream.includes('p'))).toEqual([{ kind: 'tick', upstream: ['p', 'q', 'm', 'c1', 'c2'], ended: ['m', 'p', 'q'] }]);
 });
 
 test("the watermark function sleeps once the open shards are idle, whatever a reshard's closed parents' last entries say", async () => {
