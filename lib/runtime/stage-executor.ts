@@ -178,9 +178,11 @@ export class StageExecutor {
     const log = this.logOf(batch.shardId);
     try {
       const state = await states.current(log);
-      if (state.slot === 0 && !state.changed) await this.inheritFromParents(state, batch.shardId);
+      const first = state.slot === 0 && !state.changed;
+      if (first) await this.inheritFromParents(state, batch.shardId);
       const watermarkBefore = state.watermarkMs;
       const run = this.keyedShard.run(state);
+      if (first) run.fireOverdueAtNextRecord();
       if (batch.kind === 'source') {
         // Record by record: its elements at the watermark so far, then the watermark follows its event time
         // (filtered and refused records' too), so where the watermark moves does not depend on batching.

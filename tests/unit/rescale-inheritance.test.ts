@@ -110,6 +110,24 @@ test("a merge then a split before the merged shard ran: the children take the gr
   expect(await store.readHead({ stageId: 's1', shardId: 'm' })).toBeUndefined();
 });
 
+test('a merge of a lagging and a leading parent: the child fires the lagging one\'s windows due below its watermark at its first record, before its marker (chaos chained 4015)', async () => {
+  const store = new MemoryLogStore();
+  const lineage = {
+    p: { parents: [], startingHashKey: 0n, endingHashKey: middle - 1n },
+    q: { parents: [], startingHashKey: middle, endingHashKey: MAX_HASH },
+    c: { parents: ['p', 'q'], startingHashKey: 0n, endingHashKey: MAX_HASH },
+  };
+  const x = executor(store, lineage);
+  // p lags at 5 s with low's window [0, 10 s) open; q is at 12 s, its own window fired.
+  await run(x, 'p', [envelope(clicks(1, [low]), 'p'), marker(5_000)]);
+  expect(sums(await run(x, 'q', [envelope(clicks(2, [high]), 'q'), marker(12_000)]))).toEqual({ [high]: 1 });
+  // The child starts at 12 s: low's window is due. Its first record (no new watermark) fires it.
+  const batch = await x.run({ kind: 'shuffled', shardId: 'c', inputs: [envelope([{ key: low, origin: { shardId: 'u0', sequenceNumber: '9', subIndex: 0 }, timestampMs: 13_000, value: { userId: low, clicks: 1, ts: 13_000 } }], 'c')] });
+  await batch.commit();
+  expect(batch.result.watermarkMs).toBe(12_000);
+  expect(sums(batch.result.outputs.map((o) => o.output.record))).toEqual({ [low]: 1 });
+});
+
 test('an envelope that a stale route map sent to another shard changes nothing there', async () => {
   const store = new MemoryLogStore();
   const x = executor(store, { c1: { parents: [], startingHashKey: 0n, endingHashKey: middle - 1n } });

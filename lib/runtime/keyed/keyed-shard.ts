@@ -96,6 +96,8 @@ export class KeyedShardRun implements OperatorContext {
   private readonly firings = new Map<string, number>();
   /** The shard's inherited marks, read once per batch (a batch adds none). */
   private inherited: InheritedMarks | undefined;
+  /** What is due at the shard's own watermark fires at the next record (see {@link fireOverdueAtNextRecord}). */
+  private overdue = false;
 
   constructor(
     readonly state: ShardState,
@@ -147,6 +149,10 @@ export class KeyedShardRun implements OperatorContext {
   beginRecord(sequenceNumber: string): void {
     this.inputSequenceNumber = sequenceNumber;
     this.firings.clear();
+    if (this.overdue) {
+      this.overdue = false;
+      this.fireDue(this.state.watermarkMs);
+    }
   }
 
   firingId(key: string): string {
@@ -261,6 +267,20 @@ export class KeyedShardRun implements OperatorContext {
   advanceTo(watermarkMs: number): void {
     if (watermarkMs <= this.state.watermarkMs) return;
     this.state.setWatermark(watermarkMs);
+    this.fireDue(watermarkMs);
+  }
+
+  /**
+   * A shard a reshard made starts at the highest of its parents' watermarks, with a lagging parent's windows
+   * and timers that are due below it: they fire at its first record, before anything it sends — its marker
+   * would otherwise carry the next stage past them, and they would come late at its next advance (chaos
+   * chained 4015). Flink likewise fires restored timers at the first watermark after a restore.
+   */
+  fireOverdueAtNextRecord(): void {
+    this.overdue = true;
+  }
+
+  private fireDue(watermarkMs: number): void {
     for (let key = this.due.event.peekDue(watermarkMs); key !== undefined; key = this.due.event.peekDue(watermarkMs)) {
       this.operator.onWatermark(key, this);
       indexKey(this.due, this.operator, this.state, key);
