@@ -52,10 +52,7 @@ export async function createTable(ddb: DynamoDBClient, t: TableDefinition): Prom
   } catch (e) {
     if (!(e instanceof ResourceInUseException) && (e as { name?: string }).name !== 'ResourceInUseException') throw e;
   }
-  await waitFor(`table ${t.TableName}`, async () => {
-    const { Table } = await ddb.send(new DescribeTableCommand({ TableName: t.TableName }));
-    return Table?.TableStatus === 'ACTIVE' && (Table.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
-  });
+  await waitForTable(ddb, t.TableName);
   if (t.TimeToLiveSpecification) {
     try {
       await ddb.send(new UpdateTimeToLiveCommand({ TableName: t.TableName, TimeToLiveSpecification: t.TimeToLiveSpecification }));
@@ -63,6 +60,18 @@ export async function createTable(ddb: DynamoDBClient, t: TableDefinition): Prom
       // Emulators without TTL keep closed items; nothing depends on their removal.
     }
   }
+}
+
+/**
+ * Waits until a table and its indexes are ACTIVE: CreateTable answers CREATING, on AWS and in dynalite
+ * (which turns it ACTIVE a moment later even with a 0 ms delay), and until then the table's items are
+ * "not found".
+ */
+export async function waitForTable(ddb: DynamoDBClient, name: string): Promise<void> {
+  await waitFor(`table ${name}`, async () => {
+    const { Table } = await ddb.send(new DescribeTableCommand({ TableName: name }));
+    return Table?.TableStatus === 'ACTIVE' && (Table.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
+  });
 }
 
 async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {

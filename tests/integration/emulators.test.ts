@@ -23,6 +23,7 @@ import { dynamoClient, kinesisClient } from '../../lib/io/aws-clients';
 import { startEdge, type Edge } from '../../lib/local/edge';
 import { startDynamo, startKinesis, type Emulator } from '../../lib/local/emulators';
 import { freePort } from '../../lib/local/free-port';
+import { waitForTable } from '../../lib/local/resources';
 import { until } from '../e2e/dev-process';
 import { putAll, recordNumbers, waitForActive } from './kinesis-bulk';
 
@@ -97,6 +98,7 @@ describe('emulators behind the edge', () => {
         KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
       }),
     );
+    await waitForTable(dc, TableName);
     const Key = { pk: { S: 'k1' } };
     await dc.send(new PutItemCommand({ TableName, Item: { ...Key, version: { N: '1' } } }));
 

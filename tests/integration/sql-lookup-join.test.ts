@@ -8,6 +8,7 @@ import { compileSql, planJob } from 'shardflow';
 import { harness } from 'shardflow/testing';
 import { dynamoClient } from '../../lib/io/aws-clients';
 import { startDynamo, type Emulator } from '../../lib/local/emulators';
+import { waitForTable } from '../../lib/local/resources';
 import { nexmarkRows } from '../../lib/nexmark';
 import { deployment } from '../../infra/cloudformation';
 import { compileNexmark, SIDE_INPUT_TABLE } from '../fixtures/nexmark/queries';
@@ -105,6 +106,7 @@ INSERT INTO out SELECT c.userId, t.tier FROM (SELECT *, PROCTIME() AS p FROM cli
     await ddb.send(
       new CreateTableCommand({ TableName: 'tiers', KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'key', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
     );
+    await waitForTable(ddb, 'tiers');
   });
 
   test.each([
