@@ -207,6 +207,7 @@ export class StageExecutor {
           else run.tick(input.arrivalMs, input);
         }
       }
+      run.endBatch(batch.kind === 'source' ? batch.records.at(-1)?.sequenceNumber : batch.inputs.at(-1)?.sequenceNumber);
       const result = await this.resultOf(batch.shardId, run, watermarkBefore, outputs, deadLetters);
       const entry = states.prepare(log, state, run.nextProcessingTimerMs);
       return { result, commit: () => states.commit(log, state, entry) };

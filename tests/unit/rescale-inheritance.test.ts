@@ -128,6 +128,34 @@ test('a merge of a lagging and a leading parent: the child fires the lagging one
   expect(sums(batch.result.outputs.map((o) => o.output.record))).toEqual({ [low]: 1 });
 });
 
+test('a merge child of a stage keyed in its source fires what is overdue even when its first batch has no record to begin (all dead-lettered)', async () => {
+  const keyedSource = planJob(
+    job('rescaled-source')
+      .source(kinesisSource<Click>('clicks', { eventTime: (c) => c.ts, outOfOrderness: 0, partitionedBy: 'userId' }))
+      .keyBy('userId')
+      .window(tumbling('10s'))
+      .sum('clicks')
+      .sink(dynamoSink('out')),
+  );
+  const lineage: Record<string, { parents: string[]; startingHashKey: bigint; endingHashKey: bigint }> = {
+    p: { parents: [], startingHashKey: 0n, endingHashKey: middle - 1n },
+    q: { parents: [], startingHashKey: middle, endingHashKey: MAX_HASH },
+    c: { parents: ['p', 'q'], startingHashKey: 0n, endingHashKey: MAX_HASH },
+  };
+  const x = new StageExecutor(keyedSource, keyedSource.stages[0]!, new ShardStates(new MemoryLogStore()), async (shardId) => lineage[shardId]);
+  const runSource = async (shardId: string, records: readonly { sequenceNumber: string; data: string }[]): Promise<Record<string, number>> => {
+    const batch = await x.run({ kind: 'source', shardId, records: records.map((r) => ({ shardId, ...r })) });
+    expect(await batch.commit()).not.toBe('lost');
+    return sums(batch.result.outputs.map((o) => o.output.record));
+  };
+  const click = (userId: string, ts: number): string => JSON.stringify({ userId, clicks: 1, ts });
+  // p lags at 5 s with low's window [0, 10 s) open; q reaches 12 s.
+  expect(await runSource('p', [{ sequenceNumber: '1', data: click(low, 1_000) }, { sequenceNumber: '2', data: click(low, 5_000) }])).toEqual({});
+  expect(await runSource('q', [{ sequenceNumber: '1', data: click(high, 12_000) }])).toEqual({});
+  // The child inherits 12 s, below which low's window is due; its first batch is one malformed record.
+  expect(await runSource('c', [{ sequenceNumber: '9', data: '{not json' }])).toEqual({ [low]: 2 });
+});
+
 test('an envelope that a stale route map sent to another shard changes nothing there', async () => {
   const store = new MemoryLogStore();
   const x = executor(store, { c1: { parents: [], startingHashKey: 0n, endingHashKey: middle - 1n } });

@@ -280,6 +280,14 @@ export class KeyedShardRun implements OperatorContext {
     this.overdue = true;
   }
 
+  /**
+   * Ends a batch: what is still overdue (no record began — a source batch whose records were all
+   * dead-lettered) fires under the batch's last position, since the batch commits the inherited state.
+   */
+  endBatch(lastSequenceNumber: string | undefined): void {
+    if (this.overdue && lastSequenceNumber !== undefined) this.beginRecord(lastSequenceNumber);
+  }
+
   private fireDue(watermarkMs: number): void {
     for (let key = this.due.event.peekDue(watermarkMs); key !== undefined; key = this.due.event.peekDue(watermarkMs)) {
       this.operator.onWatermark(key, this);
