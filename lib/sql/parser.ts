@@ -7,7 +7,7 @@ import type { BinaryOp, ColumnDef, Expr, FromClause, JoinType, OrderKey, OverFra
 import { tokenize, type Token } from './lexer';
 import { substituteColumns } from './views';
 import { parseDecimal } from './decimal';
-import { SqlProblems, sqlError, type SqlError, type SourcePosition } from './sql-error';
+import { NEEDS_CHAINED_STAGES, SqlProblems, sqlError, type SqlError, type SourcePosition } from './sql-error';
 import { declaredDecimal, intervalMs, timestampMs, typeOf, type SqlType } from './types';
 
 /** Words that end an expression or a clause: never taken as a column name or an implicit alias. */
@@ -23,8 +23,6 @@ const SET_OPERATIONS = new Set(['UNION', 'INTERSECT', 'EXCEPT', 'MINUS']);
 const AGGREGATE_HINT = 'supported: COUNT, SUM, MIN, MAX, AVG and the window functions';
 /** Ranking functions: with OVER in a subquery filtered on the rank, Flink's Top-N and deduplication. */
 const RANKING = new Set(['ROW_NUMBER', 'RANK', 'DENSE_RANK']);
-/** What Flink has and shardflow does not yet, because it needs keyed stages chained after one another. */
-const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the SQL compiler does not build for it yet';
 const TOP_N_HINT = 'write Top-N as Flink does: SELECT … FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY … ORDER BY … DESC) AS rn FROM …) WHERE rn <= N';
 /** The aggregates an OVER window takes (Flink's streaming OVER aggregation). */
 const OVER_AGGREGATES = new Set(['COUNT', 'SUM', 'MIN', 'MAX', 'AVG']);

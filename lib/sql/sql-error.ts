@@ -11,6 +11,9 @@ export interface SqlProblem {
   readonly column: number;
 }
 
+/** Why a construct Flink runs is refused for now: the SQL compiler does not yet chain keyed stages for it. */
+export const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the SQL compiler does not build for it yet';
+
 const located = (p: SqlProblem, file: string | undefined): string =>
   p.line > 0 ? `${file ? `${file}, ` : ''}line ${p.line}, column ${p.column}: ${p.problem}` : `${file ?? 'SQL'}: ${p.problem}`;
 

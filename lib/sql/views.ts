@@ -10,7 +10,7 @@ import { show, startOf } from './expressions';
 import type { JoinedTables } from './joins';
 import type { LookupJoin, LookupTable } from './lookup';
 import type { TopN } from './query';
-import { SqlProblems, sqlError, type SourcePosition } from './sql-error';
+import { NEEDS_CHAINED_STAGES, SqlProblems, sqlError, type SourcePosition } from './sql-error';
 
 /** A query over one table (or window table function), with views and derived tables inlined. */
 export interface FlatQuery {
@@ -53,8 +53,6 @@ type JoinFrom = Extract<SelectQuery['from'], { kind: 'join' }>;
 
 /** The columns a window table function adds. */
 const WINDOW_COLUMNS = ['window_start', 'window_end', 'window_time'];
-const NEEDS_CHAINED_STAGES = 'it needs keyed stages chained after one another, which the SQL compiler does not build for it yet';
-
 /** The query with every view and derived table in FROM inlined. */
 export function flatten(query: SelectQuery, catalog: Catalog, seen: readonly string[] = []): FlatQuery {
   const q = query.distinct ? distinctAsGroupBy(query) : query;
