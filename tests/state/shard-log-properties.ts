@@ -8,11 +8,14 @@
  *
  * The first operator is a running sum per key, whose every output depends on all that came before it: a
  * record applied twice, skipped, or applied to a stale state shows in an output. The second is the real
- * stage executor with a windowed operator (allowed lateness, markers, late records).
+ * stage executor with a windowed operator (allowed lateness, markers, late records); `checkStageUnderFaults`
+ * puts any keyed stage under the same faults (tests/unit/shard-log-exactly-once.test.ts: timers and
+ * processing-time windows).
  */
 import fc from 'fast-check';
 import { dynamoSink, job, kinesisSource, planJob, tumbling } from 'shardflow';
 import { StageExecutor, type PreparedBatch, type ShuffleInput } from '../../lib/runtime/stage-executor';
+import type { Plan, Stage } from '../../lib/plan/plan';
 import { comparePositions } from '../../lib/runtime/records';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import type { LogId, ShardLogStore } from '../../lib/state/shard-log';
@@ -203,6 +206,124 @@ async function runScenario(seed: number, store: ShardLogStore, values: Values): 
   return { delivered, final, expected, stats };
 }
 
+/** A keyed stage, run by the real stage executor on one log shard. */
+export interface StageOnLog {
+  readonly plan: Plan;
+  readonly stage: Stage;
+}
+
+const STAGE_LOG_SHARD = 'down-0';
+type Delivered = Map<string, Set<string>>;
+
+/** The stage's committed state on its log shard: watermark, processing time and every key's state. */
+async function stageStateOf({ stage }: StageOnLog, store: ShardLogStore): Promise<Record<string, unknown>> {
+  const s = await new ShardStates(store).current({ stageId: stage.stateId, shardId: STAGE_LOG_SHARD });
+  return { watermarkMs: s.watermarkMs, processingTimeMs: s.processingTimeMs, keys: Object.fromEntries([...s.keys()].map((k) => [k, s.get(k)])) };
+}
+
+/** The reference: every input its own batch, in order, once, on one container. */
+async function inOrderStageRun(t: StageOnLog, inputs: readonly ShuffleInput[]): Promise<{ outputs: Map<string, string>; state: Record<string, unknown> }> {
+  const store = new MemoryLogStore();
+  const executor = new StageExecutor(t.plan, t.stage, new ShardStates(store));
+  const outputs = new Map<string, string>();
+  for (const input of inputs) {
+    const p = await executor.run({ kind: 'shuffled', shardId: STAGE_LOG_SHARD, inputs: [input] });
+    for (const o of p.result.outputs) outputs.set(o.output.id, JSON.stringify(o.output.record));
+    await p.commit();
+  }
+  return { outputs, state: await stageStateOf(t, store) };
+}
+
+/**
+ * The inputs under Lambda's delivery with faults, on a pool of three containers sharing `store`: batches
+ * from a checkpoint, retried whole or bisected after a failure; crashes before and after delivering;
+ * zombies that run a batch at once and deliver and append it later; lost slots run again. Returns every
+ * content each output id was delivered with.
+ */
+async function stageRunUnderFaults(t: StageOnLog, store: ShardLogStore, inputs: readonly ShuffleInput[], random: () => number): Promise<Delivered> {
+  const container = (): StageExecutor => new StageExecutor(t.plan, t.stage, new ShardStates(store));
+  const run = (executor: StageExecutor, batch: ShuffleInput[]): Promise<PreparedBatch> => executor.run({ kind: 'shuffled', shardId: STAGE_LOG_SHARD, inputs: batch });
+  const pool = [container(), container(), container()];
+  const delivered: Delivered = new Map();
+  const deliver = (outputs: readonly { output: { id: string; record: object } }[]): void => {
+    for (const { output } of outputs) {
+      let seen = delivered.get(output.id);
+      if (!seen) delivered.set(output.id, (seen = new Set()));
+      seen.add(JSON.stringify(output.record));
+    }
+  };
+  let checkpoint = 0;
+  let pending: ShuffleInput[] | undefined;
+  const zombies: { executor: StageExecutor; batch: ShuffleInput[]; ran: PreparedBatch }[] = [];
+  while (checkpoint < inputs.length) {
+    const batch = pending ?? inputs.slice(checkpoint, checkpoint + 1 + Math.floor(random() * 6));
+    const i = Math.floor(random() * pool.length);
+    const executor = pool[i]!;
+    const roll = random();
+    if (roll < 0.08) {
+      // A zombie: it runs the batch now, on a container of its own, and delivers and appends later.
+      const zombie = container();
+      zombies.push({ executor: zombie, batch, ran: await run(zombie, batch) });
+    }
+    let ok = roll >= 0.2;
+    for (let lost = 0; ok; lost++) {
+      const p = await run(executor, batch);
+      if (roll >= 0.2 && roll < 0.26) {
+        // Crash after delivering, before the append: the container is gone.
+        deliver(p.result.outputs);
+        pool[i] = container();
+        ok = false;
+        break;
+      }
+      deliver(p.result.outputs);
+      if ((await p.commit()) !== 'lost') break;
+      if (lost > 5) throw new Error('kept losing its slot');
+    }
+    if (roll < 0.2 && roll >= 0.08) pool[i] = container(); // crashed before delivering
+    if (ok) {
+      checkpoint += batch.length;
+      pending = undefined;
+    } else pending = batch.length > 1 && random() < 0.5 ? batch.slice(0, Math.ceil(batch.length / 2)) : batch;
+    // A zombie wakes now and then and finishes its batch, late.
+    if (zombies.length > 0 && random() < 0.3) {
+      const z = zombies.shift()!;
+      for (let lost = 0, p = z.ran; ; lost++, p = await run(z.executor, z.batch)) {
+        deliver(p.result.outputs);
+        if ((await p.commit()) !== 'lost' || lost > 5) break;
+      }
+    }
+  }
+  return delivered;
+}
+
+/** Nothing lost (every in-order output delivered) and nothing different (every delivery is the in-order one). */
+function expectInOrderOutputs(delivered: Delivered, expected: ReadonlyMap<string, string>): void {
+  expect([...expected.keys()].filter((id) => !delivered.has(id))).toEqual([]);
+  for (const [id, contents] of delivered) expect([id, [...contents]]).toEqual([id, [expected.get(id)]]);
+}
+
+/**
+ * The property for a keyed stage: for `inputsOf(seed)`, any interleaving of batches, retries, bisects,
+ * crashes, zombies and a pool of containers ends in the in-order run's state and delivers its outputs.
+ */
+export async function checkStageUnderFaults(
+  t: StageOnLog,
+  o: { inputsOf: (seed: number, n: number) => ShuffleInput[]; store: () => ShardLogStore; runs: number; endOnFailure?: boolean },
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 30 }), async (seed) => {
+      const random = seededRandom(seed * 31 + 7);
+      const inputs = o.inputsOf(seed, 20 + Math.floor(random() * 30));
+      const expected = await inOrderStageRun(t, inputs);
+      const store = o.store();
+      const delivered = await stageRunUnderFaults(t, store, inputs, random);
+      expect(await stageStateOf(t, store)).toEqual(expected.state);
+      expectInOrderOutputs(delivered, expected.outputs);
+    }),
+    { numRuns: o.runs, endOnFailure: o.endOnFailure === true },
+  );
+}
+
 /**
  * The properties, on a log store: the shard log under Lambda delivery with faults, and a keyed stage (the real
  * stage executor, a windowed operator with allowed lateness) under the same faults.
@@ -216,10 +337,7 @@ export function describeShardLogProperties(o: PropertyOptions): void {
           const { delivered, final, expected, stats } = await runScenario(seed, o.store(), o.values);
           for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += stats[k] ?? 0;
           expect(final).toEqual(expected.state);
-          // Nothing lost: every output of the in-order run was delivered…
-          expect([...expected.outputs.keys()].filter((id) => !delivered.has(id))).toEqual([]);
-          // …and nothing different: every delivery of an output is the in-order run's.
-          for (const [id, contents] of delivered) expect([id, [...contents]]).toEqual([id, [expected.outputs.get(id)]]);
+          expectInOrderOutputs(delivered, expected.outputs);
         }),
         { numRuns: o.runs.log, endOnFailure: o.endOnFailure === true },
       );
@@ -262,87 +380,8 @@ export function describeShardLogProperties(o: PropertyOptions): void {
       });
     }
 
-    const LOG_SHARD = 'down-0';
-    const stateOf = async (store: ShardLogStore): Promise<Record<string, unknown>> => {
-      const s = await new ShardStates(store).current({ stageId: stage.stateId, shardId: LOG_SHARD });
-      return { watermarkMs: s.watermarkMs, keys: Object.fromEntries([...s.keys()].map((k) => [k, s.get(k)])) };
-    };
-
-    async function inOrder(inputs: readonly ShuffleInput[]): Promise<{ outputs: Map<string, string>; state: Record<string, unknown> }> {
-      const store = new MemoryLogStore();
-      const executor = new StageExecutor(plan, stage, new ShardStates(store));
-      const outputs = new Map<string, string>();
-      for (const input of inputs) {
-        const p = await executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: [input] });
-        for (const o of p.result.outputs) outputs.set(o.output.id, JSON.stringify(o.output.record));
-        await p.commit();
-      }
-      return { outputs, state: await stateOf(store) };
-    }
-
     test('any interleaving of batches, retries, bisects, crashes, zombies and a pool of containers gives the in-order run\'s windows, late firings and state', async () => {
-      await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 30 }), async (seed) => {
-          const random = seededRandom(seed * 31 + 7);
-          const inputs = inputsOf(seed, 20 + Math.floor(random() * 30));
-          const expected = await inOrder(inputs);
-          const store = o.store();
-          const pool = [0, 1, 2].map(() => new StageExecutor(plan, stage, new ShardStates(store)));
-          const delivered = new Map<string, Set<string>>();
-          const deliver = (outputs: readonly { output: { id: string; record: object } }[]): void => {
-            for (const { output } of outputs) {
-              let seen = delivered.get(output.id);
-              if (!seen) delivered.set(output.id, (seen = new Set()));
-              seen.add(JSON.stringify(output.record));
-            }
-          };
-          let checkpoint = 0;
-          let pending: ShuffleInput[] | undefined;
-          const zombies: { executor: StageExecutor; batch: ShuffleInput[]; ran: PreparedBatch }[] = [];
-          while (checkpoint < inputs.length) {
-            const batch = pending ?? inputs.slice(checkpoint, checkpoint + 1 + Math.floor(random() * 6));
-            const i = Math.floor(random() * pool.length);
-            const executor = pool[i]!;
-            const roll = random();
-            if (roll < 0.08) {
-              // A zombie: it runs the batch now, on a container of its own, and delivers and appends later.
-              const executor = new StageExecutor(plan, stage, new ShardStates(store));
-              zombies.push({ executor, batch, ran: await executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: batch }) });
-            }
-            let ok = roll >= 0.2;
-            for (let lost = 0; ok; lost++) {
-              const p = await executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: batch });
-              if (roll >= 0.2 && roll < 0.26) {
-                // Crash after delivering, before the append: the container is gone.
-                deliver(p.result.outputs);
-                pool[i] = new StageExecutor(plan, stage, new ShardStates(store));
-                ok = false;
-                break;
-              }
-              deliver(p.result.outputs);
-              if ((await p.commit()) !== 'lost') break;
-              if (lost > 5) throw new Error('kept losing its slot');
-            }
-            if (roll < 0.2 && roll >= 0.08) pool[i] = new StageExecutor(plan, stage, new ShardStates(store)); // crashed before delivering
-            if (ok) {
-              checkpoint += batch.length;
-              pending = undefined;
-            } else pending = batch.length > 1 && random() < 0.5 ? batch.slice(0, Math.ceil(batch.length / 2)) : batch;
-            // A zombie wakes now and then and finishes its batch, late.
-            if (zombies.length > 0 && random() < 0.3) {
-              const z = zombies.shift()!;
-              for (let lost = 0, p = z.ran; ; lost++, p = await z.executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: z.batch })) {
-                deliver(p.result.outputs);
-                if ((await p.commit()) !== 'lost' || lost > 5) break;
-              }
-            }
-          }
-          expect(await stateOf(store)).toEqual(expected.state);
-          expect([...expected.outputs.keys()].filter((id) => !delivered.has(id))).toEqual([]);
-          for (const [id, contents] of delivered) expect([id, [...contents]]).toEqual([id, [expected.outputs.get(id)]]);
-        }),
-        { numRuns: o.runs.stage, endOnFailure: o.endOnFailure === true },
-      );
+      await checkStageUnderFaults({ plan, stage }, { inputsOf, store: o.store, runs: o.runs.stage, endOnFailure: o.endOnFailure });
     });
   });
 }

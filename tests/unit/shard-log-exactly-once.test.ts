@@ -3,13 +3,12 @@
  * tests/integration/shard-log-dynamo.test.ts runs them on DynamoDB), and the catch-up that keeps a batch off a
  * stale cache.
  */
-import fc from 'fast-check';
 import { dynamoSink, job, kinesisSource, planJob, tumbling, valueState } from 'shardflow';
-import { StageExecutor, type ShuffleInput } from '../../lib/runtime/stage-executor';
+import type { ShuffleInput } from '../../lib/runtime/stage-executor';
 import { seededRandom } from '../../lib/local/demo';
 import { MemoryLogStore } from '../../lib/state/memory/memory-log-store';
 import { ShardStates } from '../../lib/state/shard-states';
-import { applyRecords, describeShardLogProperties, LOG, recordsOf, reference } from '../state/shard-log-properties';
+import { applyRecords, checkStageUnderFaults, describeShardLogProperties, LOG, recordsOf, reference } from '../state/shard-log-properties';
 
 describeShardLogProperties({ name: 'memory', store: () => new MemoryLogStore(), values: 'integers', runs: { log: 300, stage: 150 } });
 describeShardLogProperties({ name: 'memory', store: () => new MemoryLogStore(), values: 'decimals', runs: { log: 100, stage: 50 } });
@@ -91,83 +90,7 @@ describe.each([
     });
   }
 
-  const LOG_SHARD = 'down-0';
-  const stateOf = async (store: MemoryLogStore): Promise<Record<string, unknown>> => {
-    const s = await new ShardStates(store).current({ stageId: stage.stateId, shardId: LOG_SHARD });
-    return { watermarkMs: s.watermarkMs, processingTimeMs: s.processingTimeMs, keys: Object.fromEntries([...s.keys()].map((k) => [k, s.get(k)])) };
-  };
-
-  async function inOrder(inputs: readonly ShuffleInput[]): Promise<{ outputs: Map<string, string>; state: Record<string, unknown> }> {
-    const store = new MemoryLogStore();
-    const executor = new StageExecutor(plan, stage, new ShardStates(store));
-    const outputs = new Map<string, string>();
-    for (const input of inputs) {
-      const p = await executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: [input] });
-      for (const o of p.result.outputs) outputs.set(o.output.id, JSON.stringify(o.output.record));
-      await p.commit();
-    }
-    return { outputs, state: await stateOf(store) };
-  }
-
   test('any interleaving of batches, retries, bisects, crashes, zombies and a pool of containers gives the in-order run\'s outputs and state', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 30 }), async (seed) => {
-        const random = seededRandom(seed * 31 + 7);
-        const inputs = inputsOf(seed, 20 + Math.floor(random() * 30));
-        const expected = await inOrder(inputs);
-        const store = new MemoryLogStore();
-        const pool = [0, 1, 2].map(() => new StageExecutor(plan, stage, new ShardStates(store)));
-        const delivered = new Map<string, Set<string>>();
-        const deliver = (outputs: readonly { output: { id: string; record: object } }[]): void => {
-          for (const { output } of outputs) {
-            let seen = delivered.get(output.id);
-            if (!seen) delivered.set(output.id, (seen = new Set()));
-            seen.add(JSON.stringify(output.record));
-          }
-        };
-        let checkpoint = 0;
-        let pending: ShuffleInput[] | undefined;
-        const zombies: { executor: StageExecutor; batch: ShuffleInput[] }[] = [];
-        while (checkpoint < inputs.length) {
-          const batch = pending ?? inputs.slice(checkpoint, checkpoint + 1 + Math.floor(random() * 6));
-          const i = Math.floor(random() * pool.length);
-          const executor = pool[i]!;
-          const roll = random();
-          if (roll < 0.08) zombies.push({ executor: new StageExecutor(plan, stage, new ShardStates(store)), batch });
-          let ok = roll >= 0.2;
-          for (let lost = 0; ok; lost++) {
-            const p = await executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: batch });
-            if (roll >= 0.2 && roll < 0.26) {
-              // Crash after delivering, before the append: the container is gone.
-              deliver(p.result.outputs);
-              pool[i] = new StageExecutor(plan, stage, new ShardStates(store));
-              ok = false;
-              break;
-            }
-            deliver(p.result.outputs);
-            if ((await p.commit()) !== 'lost') break;
-            if (lost > 5) throw new Error('kept losing its slot');
-          }
-          if (roll < 0.2 && roll >= 0.08) pool[i] = new StageExecutor(plan, stage, new ShardStates(store)); // crashed before delivering
-          if (ok) {
-            checkpoint += batch.length;
-            pending = undefined;
-          } else pending = batch.length > 1 && random() < 0.5 ? batch.slice(0, Math.ceil(batch.length / 2)) : batch;
-          // A zombie wakes now and then and finishes its batch, late.
-          if (zombies.length > 0 && random() < 0.3) {
-            const z = zombies.shift()!;
-            for (let lost = 0; ; lost++) {
-              const p = await z.executor.run({ kind: 'shuffled', shardId: LOG_SHARD, inputs: z.batch });
-              deliver(p.result.outputs);
-              if ((await p.commit()) !== 'lost' || lost > 5) break;
-            }
-          }
-        }
-        expect(await stateOf(store)).toEqual(expected.state);
-        expect([...expected.outputs.keys()].filter((id) => !delivered.has(id))).toEqual([]);
-        for (const [id, contents] of delivered) expect([id, [...contents]]).toEqual([id, [expected.outputs.get(id)]]);
-      }),
-      { numRuns: 150 },
-    );
+    await checkStageUnderFaults({ plan, stage }, { inputsOf, store: () => new MemoryLogStore(), runs: 150 });
   });
 });
