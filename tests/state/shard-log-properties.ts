@@ -303,17 +303,45 @@ function expectInOrderOutputs(delivered: Delivered, expected: ReadonlyMap<string
 }
 
 /**
- * The property for a keyed stage: for `inputsOf(seed)`, any interleaving of batches, retries, bisects,
+ * A keyed stage's input from two upstream shards: envelopes and markers interleaved, and ticks; event time
+ * moves on with some disorder (late records among them), arrival time by 0–99 ms a record, now and then
+ * stamped earlier than the one before (Kinesis' arrival times are approximate), so that firing by either
+ * clock and the due indexes are part of what must come out the same.
+ */
+export function stageInputsOf(seed: number, n: number, values: Values = 'integers'): ShuffleInput[] {
+  const random = seededRandom(seed);
+  const seq = { u0: 0, u1: 0 };
+  const clock = { u0: 0, u1: 0 };
+  let arrival = 0;
+  return Array.from({ length: n }, (_, i): ShuffleInput => {
+    const from = random() < 0.5 ? 'u0' : 'u1';
+    clock[from] += Math.floor(random() * 300);
+    arrival += Math.floor(random() * 100);
+    const arrivalMs = random() < 0.1 ? arrival - 150 : arrival;
+    if (random() < 0.15) return { kind: 'tick', sequenceNumber: String(i + 1), arrivalMs, upstream: ['u0', 'u1'] };
+    if (random() < 0.3) return { kind: 'marker', sequenceNumber: String(i + 1), from, arrivalMs, watermarkMs: clock[from] - 400 };
+    const elements = Array.from({ length: 1 + Math.floor(random() * 3) }, () => {
+      seq[from] += 1;
+      const ts = clock[from] - Math.floor(random() * 900);
+      const clicks = values === 'integers' ? seq[from] : seq[from] * 0.1;
+      return { key: `k${Math.floor(random() * 4)}`, origin: { shardId: from, sequenceNumber: String(seq[from]), subIndex: 0 }, timestampMs: ts, value: { userId: 'x', clicks, ts } };
+    });
+    return { kind: 'envelope', sequenceNumber: String(i + 1), from, arrivalMs, elements };
+  });
+}
+
+/**
+ * The property for a keyed stage: for `stageInputsOf(seed)`, any interleaving of batches, retries, bisects,
  * crashes, zombies and a pool of containers ends in the in-order run's state and delivers its outputs.
  */
 export async function checkStageUnderFaults(
   t: StageOnLog,
-  o: { inputsOf: (seed: number, n: number) => ShuffleInput[]; store: () => ShardLogStore; runs: number; endOnFailure?: boolean },
+  o: { values?: Values; store: () => ShardLogStore; runs: number; endOnFailure?: boolean },
 ): Promise<void> {
   await fc.assert(
     fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 30 }), async (seed) => {
       const random = seededRandom(seed * 31 + 7);
-      const inputs = o.inputsOf(seed, 20 + Math.floor(random() * 30));
+      const inputs = stageInputsOf(seed, 20 + Math.floor(random() * 30), o.values);
       const expected = await inOrderStageRun(t, inputs);
       const store = o.store();
       const delivered = await stageRunUnderFaults(t, store, inputs, random);
@@ -347,8 +375,7 @@ export function describeShardLogProperties(o: PropertyOptions): void {
   });
 
   describe(`a keyed stage on the shard log, under the same faults (${o.name}, ${o.values})`, () => {
-    // The same delivery model, with the real stage executor and a windowed operator: elements, markers moving
-    // the watermark and late records, so firing and the due index are part of what must come out the same.
+    // The same delivery model, with the real stage executor and a windowed operator (stageInputsOf's input).
     type Click = { userId: string; clicks: number; ts: number };
     const plan = planJob(
       job('pool-windows')
@@ -361,27 +388,8 @@ export function describeShardLogProperties(o: PropertyOptions): void {
     );
     const stage = plan.stages[1]!;
 
-    /** Two upstream shards' envelopes and markers, interleaved; event time moves on with some disorder. */
-    function inputsOf(seed: number, n: number): ShuffleInput[] {
-      const random = seededRandom(seed);
-      const seq = { u0: 0, u1: 0 };
-      const clock = { u0: 0, u1: 0 };
-      return Array.from({ length: n }, (_, i): ShuffleInput => {
-        const from = random() < 0.5 ? 'u0' : 'u1';
-        clock[from] += Math.floor(random() * 300);
-        if (random() < 0.3) return { kind: 'marker', sequenceNumber: String(i + 1), from, arrivalMs: i, watermarkMs: clock[from] - 400 };
-        const elements = Array.from({ length: 1 + Math.floor(random() * 3) }, () => {
-          seq[from] += 1;
-          const ts = clock[from] - Math.floor(random() * 900);
-          const clicks = o.values === 'integers' ? seq[from] : seq[from] * 0.1;
-          return { key: `k${Math.floor(random() * 4)}`, origin: { shardId: from, sequenceNumber: String(seq[from]), subIndex: 0 }, timestampMs: ts, value: { userId: 'x', clicks, ts } };
-        });
-        return { kind: 'envelope', sequenceNumber: String(i + 1), from, arrivalMs: i, elements };
-      });
-    }
-
     test('any interleaving of batches, retries, bisects, crashes, zombies and a pool of containers gives the in-order run\'s windows, late firings and state', async () => {
-      await checkStageUnderFaults({ plan, stage }, { inputsOf, store: o.store, runs: o.runs.stage, endOnFailure: o.endOnFailure });
+      await checkStageUnderFaults({ plan, stage }, { values: o.values, store: o.store, runs: o.runs.stage, endOnFailure: o.endOnFailure });
     });
   });
 }
