@@ -237,14 +237,7 @@ export class DataStream<T> {
 }
 
 /** How an interval join is written: its bounds, whether they are exclusive, and where late records go. */
-interface IntervalJoinSpec {
-  readonly lower: Duration;
-  readonly upper: Duration;
-  readonly lowerExclusive?: true;
-  readonly upperExclusive?: true;
-  readonly lateLeft?: string;
-  readonly lateRight?: string;
-}
+type IntervalJoinSpec = Pick<Extract<OperatorNode, { kind: 'intervalJoin' }>, 'lower' | 'upper' | 'lowerExclusive' | 'upperExclusive' | 'lateLeft' | 'lateRight'>;
 
 /** An interval join with its bounds, waiting for its function (Flink's IntervalJoined). */
 export class IntervalJoin<A, B> {
